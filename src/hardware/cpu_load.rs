@@ -1,0 +1,70 @@
+//! CPU power from machine-wide load, CodeCarbon's `cpu_load` model (spec 3.6):
+//! `P = TDP × (0.1 + 0.9 × load³)`, load in [0, 1], from `/proc/stat` deltas between two readings.
+
+/// Cumulative jiffies of the `cpu` line of `/proc/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpuTimes {
+    pub busy: u64,
+    pub total: u64,
+}
+
+/// Parses the aggregate `cpu ` line. `guest`/`guest_nice` are already inside user/nice, so only
+/// the first eight fields count.
+pub fn parse_proc_stat(text: &str) -> Option<CpuTimes> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line.split_whitespace().skip(1).take(8).map(|x| x.parse().unwrap_or(0)).collect();
+    if f.len() < 4 {
+        return None;
+    }
+    let total: u64 = f.iter().sum();
+    let idle = f[3] + f.get(4).copied().unwrap_or(0); // idle + iowait
+    Some(CpuTimes { busy: total - idle, total })
+}
+
+pub fn read_proc_stat() -> Option<CpuTimes> {
+    parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// Load in [0, 1] between two readings; `None` when no tick elapsed.
+pub fn load_between(a: CpuTimes, b: CpuTimes) -> Option<f64> {
+    let total = b.total.checked_sub(a.total)?;
+    let busy = b.busy.checked_sub(a.busy)?;
+    if total == 0 {
+        return None;
+    }
+    Some((busy as f64 / total as f64).clamp(0.0, 1.0))
+}
+
+/// CodeCarbon's cubic curve with a 10 % idle floor.
+pub fn power_w(tdp_w: f64, load: f64) -> f64 {
+    tdp_w * (0.1 + 0.9 * load.powi(3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_matches_baseline() {
+        // Baseline section 5: 8 W TDP, idle -> 0.8 W, 50 % -> 1.7 W.
+        assert!((power_w(8.0, 0.0) - 0.8).abs() < 1e-12);
+        assert!((power_w(8.0, 0.5) - 1.7).abs() < 1e-12);
+        assert!((power_w(8.0, 1.0) - 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn parse_and_load() {
+        let a = parse_proc_stat("cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3 4\n").unwrap();
+        assert_eq!(a, CpuTimes { busy: 200, total: 1000 });
+        let b = parse_proc_stat("cpu  200 0 200 900 100 0 0 0 50 0\n").unwrap();
+        assert_eq!(load_between(a, b), Some(0.5));
+        assert_eq!(load_between(a, a), None);
+        assert_eq!(load_between(b, a), None);
+        assert_eq!(parse_proc_stat("intr 1 2 3\n"), None);
+    }
+
+    #[test]
+    fn this_machine_has_proc_stat() {
+        assert!(read_proc_stat().unwrap().total > 0);
+    }
+}

@@ -1,0 +1,379 @@
+//! Hardware: what is probed once per process (the [`HardwarePlan`], cached by the options that
+//! change it, as CodeCarbon's `hardware_cache`, spec 3.2) and what each tracker reads (its [`Meters`]).
+//!
+//! Probing reads `/proc/cpuinfo`, `/proc/meminfo` and the powercap tree; it never spawns a process.
+
+pub mod cpu_load;
+pub mod cpuinfo;
+pub mod ram;
+pub mod rapl;
+pub mod tdp;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use once_cell::sync::Lazy;
+
+use crate::config::{Config, TrackingMode};
+use crate::log::Logger;
+
+/// How CPU energy is obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CpuSource {
+    /// Powercap RAPL counters.
+    Rapl(Vec<rapl::Zone>),
+    /// `P = tdp × (0.1 + 0.9 × load³)` from `/proc/stat`.
+    Load { tdp_w: f64 },
+    /// `P = tdp × 0.5` when load cannot be read.
+    Constant { tdp_w: f64 },
+}
+
+impl CpuSource {
+    /// CodeCarbon's name for the mode.
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            CpuSource::Rapl(_) => "intel_rapl",
+            CpuSource::Load { .. } => "cpu_load",
+            CpuSource::Constant { .. } => "constant",
+        }
+    }
+}
+
+/// The probed hardware, shared by all trackers with the same probe key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HardwarePlan {
+    /// `/proc/cpuinfo` model name, or "Unknown".
+    pub cpu_model: String,
+    pub cpu_count: usize,
+    pub cpu_physical_count: usize,
+    /// The `cpu_power.csv` row matched, if any.
+    pub tdp_match: Option<tdp::TdpMatch>,
+    pub cpu: CpuSource,
+    pub ram_total_gib: f64,
+    pub ram_power_w: f64,
+    /// One line per device saying which model produced its numbers.
+    pub methods: Vec<String>,
+}
+
+/// The options that change the probe result (spec 3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProbeKey {
+    tracking_mode: TrackingMode,
+    force_cpu_power_bits: Option<u64>,
+    force_ram_power_bits: Option<u64>,
+    force_mode_cpu_load: bool,
+    rapl_dir: PathBuf,
+    rapl_include_dram: bool,
+    rapl_prefer_psys: bool,
+}
+
+impl ProbeKey {
+    pub fn of(c: &Config) -> ProbeKey {
+        ProbeKey {
+            tracking_mode: c.tracking_mode,
+            force_cpu_power_bits: c.force_cpu_power_w.map(f64::to_bits),
+            force_ram_power_bits: c.force_ram_power_w.map(f64::to_bits),
+            force_mode_cpu_load: c.force_mode_cpu_load,
+            rapl_dir: c.rapl_dir.clone(),
+            rapl_include_dram: c.rapl_include_dram,
+            rapl_prefer_psys: c.rapl_prefer_psys,
+        }
+    }
+}
+
+/// What probing reads from `/proc`, separated so tests can supply their own.
+#[derive(Debug, Clone)]
+pub struct MachineFacts {
+    pub cpu: cpuinfo::CpuInfo,
+    pub mem: Option<ram::MemInfo>,
+    pub proc_stat_readable: bool,
+    pub arm: bool,
+}
+
+impl MachineFacts {
+    pub fn read() -> MachineFacts {
+        MachineFacts {
+            cpu: cpuinfo::read(),
+            mem: ram::read_meminfo(),
+            proc_stat_readable: cpu_load::read_proc_stat().is_some(),
+            arm: ram::is_arm(),
+        }
+    }
+}
+
+static CACHE: Lazy<Mutex<HashMap<ProbeKey, Arc<HardwarePlan>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// The plan for `config`, probed at the first call with its key and reused afterwards.
+pub fn plan_for(config: &Config, log: &Logger) -> Arc<HardwarePlan> {
+    let key = ProbeKey::of(config);
+    // Probing under the lock: concurrent first starts probe once, the others wait for it.
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = cache.get(&key) {
+        return p.clone();
+    }
+    let plan = Arc::new(probe(config, &MachineFacts::read(), log));
+    cache.insert(key, plan.clone());
+    plan
+}
+
+/// How many distinct plans were probed in this process (for tests and benchmarks).
+pub fn probes_cached() -> usize {
+    CACHE.lock().map(|c| c.len()).unwrap_or(0)
+}
+
+/// Probes the hardware from `facts` and the powercap tree named in `config`.
+pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePlan {
+    let mut methods = Vec::new();
+    let cpu_model = facts.cpu.model.clone().unwrap_or_else(|| "Unknown".to_string());
+    let threads = facts.cpu.threads.max(1);
+    let sockets = facts.cpu.sockets.max(1);
+    log.debug(format!("CPU count: {threads} thread(s) in {sockets} physical CPU(s)"));
+
+    // RAPL first unless a power or the load model is forced (CodeCarbon: force_cpu_power skips RAPL).
+    let mut cpu = None;
+    if config.force_cpu_power_w.is_none() && !config.force_mode_cpu_load {
+        match rapl::discover(&config.rapl_dir, config.rapl_include_dram, config.rapl_prefer_psys) {
+            rapl::Discovery::Zones(z) => {
+                let names: Vec<_> = z.iter().map(|z| z.name.as_str()).collect();
+                methods.push(format!("CPU: RAPL energy counters ({}) under {}", names.join(", "), config.rapl_dir.display()));
+                cpu = Some(CpuSource::Rapl(z));
+            }
+            rapl::Discovery::PermissionDenied(path) => log.warning(format!(
+                "RAPL: permission denied reading {}. To measure CPU energy, grant read access, e.g. \
+                 `sudo chmod -R a+r {}/*` (until reboot) or a udev rule; falling back to the TDP model.",
+                path.display(),
+                config.rapl_dir.display()
+            )),
+            rapl::Discovery::Unavailable(why) => log.debug(format!("RAPL not available: {why}")),
+        }
+    }
+
+    let mut tdp_match = None;
+    let cpu = cpu.unwrap_or_else(|| {
+        let tdp_w = match config.force_cpu_power_w {
+            Some(w) => {
+                methods.push(format!("CPU: forced power {w} W used as TDP"));
+                w
+            }
+            None => match facts.cpu.model.as_deref().and_then(tdp::find) {
+                Some(m) => {
+                    let w = m.tdp_w * sockets as f64;
+                    methods.push(format!("CPU: TDP {} W of `{}` × {sockets} socket(s)", m.tdp_w, m.name));
+                    tdp_match = Some(m);
+                    w
+                }
+                None => {
+                    let w = tdp::DEFAULT_POWER_PER_THREAD_W * threads as f64;
+                    log.warning(format!(
+                        "We saw that you have a {cpu_model} but we don't know it. We will use the default power \
+                         consumption of {} W per thread for your {threads} threads, so {w} W.",
+                        tdp::DEFAULT_POWER_PER_THREAD_W
+                    ));
+                    methods.push(format!("CPU: unknown model, {} W per thread", tdp::DEFAULT_POWER_PER_THREAD_W));
+                    w
+                }
+            },
+        };
+        if facts.proc_stat_readable {
+            methods.push(format!("CPU: load model P = {tdp_w} W × (0.1 + 0.9 × load³), machine-wide load"));
+            CpuSource::Load { tdp_w }
+        } else {
+            methods.push(format!("CPU: constant {} W (50 % of TDP), /proc/stat unreadable", tdp_w * 0.5));
+            CpuSource::Constant { tdp_w }
+        }
+    });
+
+    let ram_total_gib = facts.mem.map(|m| m.total_gib).unwrap_or(0.0);
+    let ram_power_w = match config.force_ram_power_w {
+        Some(w) => {
+            methods.push(format!("RAM: forced {w} W"));
+            w
+        }
+        None => {
+            let w = ram::power_w(ram_total_gib, facts.arm);
+            methods.push(format!(
+                "RAM: {w} W for {ram_total_gib:.2} GiB ({} DIMM heuristic)",
+                ram::estimate_dimm_count(ram_total_gib)
+            ));
+            w
+        }
+    };
+    for m in &methods {
+        log.info(format!("Tracking method: {m}"));
+    }
+    HardwarePlan {
+        cpu_model,
+        cpu_count: threads,
+        cpu_physical_count: sockets,
+        tdp_match,
+        cpu,
+        ram_total_gib,
+        ram_power_w,
+        methods,
+    }
+}
+
+/// One measurement interval's worth of readings.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sample {
+    pub cpu_energy_kwh: f64,
+    pub ram_energy_kwh: f64,
+    pub gpu_energy_kwh: f64,
+    /// Machine-wide CPU use over the interval, if it could be read.
+    pub cpu_utilization_percent: Option<f64>,
+    pub ram: Option<ram::MemInfo>,
+}
+
+const UJ_PER_KWH: f64 = 3.6e12;
+const WS_PER_KWH: f64 = 3.6e6;
+
+/// A tracker's own readers over a shared plan: its RAPL counters and `/proc/stat` baseline.
+#[derive(Debug)]
+pub struct Meters {
+    plan: Arc<HardwarePlan>,
+    rapl: Option<rapl::RaplMeter>,
+    last_cpu_times: Option<cpu_load::CpuTimes>,
+    rapl_error_logged: bool,
+}
+
+impl Meters {
+    /// Reads the starting counters.
+    pub fn start(plan: Arc<HardwarePlan>) -> Meters {
+        let rapl = match &plan.cpu {
+            CpuSource::Rapl(z) => Some(rapl::RaplMeter::start(z)),
+            _ => None,
+        };
+        Meters { plan, rapl, last_cpu_times: cpu_load::read_proc_stat(), rapl_error_logged: false }
+    }
+
+    pub fn plan(&self) -> &Arc<HardwarePlan> {
+        &self.plan
+    }
+
+    /// Energy of each device over the last `dt_s` seconds (the time since the previous call).
+    pub fn measure(&mut self, dt_s: f64, log: &Logger) -> Sample {
+        let now_times = cpu_load::read_proc_stat();
+        let load = match (self.last_cpu_times, now_times) {
+            (Some(a), Some(b)) => cpu_load::load_between(a, b),
+            _ => None,
+        };
+        if now_times.is_some() {
+            self.last_cpu_times = now_times;
+        }
+        let cpu_energy_kwh = match (&self.plan.cpu, self.rapl.as_mut()) {
+            (CpuSource::Rapl(_), Some(m)) => {
+                let (uj, err) = m.read_delta_uj();
+                if let Some(e) = err {
+                    if !self.rapl_error_logged {
+                        log.warning(format!("RAPL read failed, that zone's energy is counted at its next good read: {e}"));
+                        self.rapl_error_logged = true;
+                    }
+                }
+                uj as f64 / UJ_PER_KWH
+            }
+            // No tick elapsed (interval shorter than a jiffy): the idle floor is the best estimate.
+            (CpuSource::Load { tdp_w }, _) => cpu_load::power_w(*tdp_w, load.unwrap_or(0.0)) * dt_s / WS_PER_KWH,
+            (CpuSource::Constant { tdp_w }, _) => tdp_w * 0.5 * dt_s / WS_PER_KWH,
+            (CpuSource::Rapl(_), None) => 0.0,
+        };
+        Sample {
+            cpu_energy_kwh,
+            ram_energy_kwh: self.plan.ram_power_w * dt_s / WS_PER_KWH,
+            gpu_energy_kwh: 0.0,
+            cpu_utilization_percent: load.map(|l| l * 100.0),
+            ram: ram::read_meminfo(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn facts(model: Option<&str>, threads: usize, sockets: usize, gib: f64) -> MachineFacts {
+        MachineFacts {
+            cpu: cpuinfo::CpuInfo { model: model.map(str::to_string), threads, sockets },
+            mem: Some(ram::MemInfo { total_gib: gib, available_gib: gib / 2.0 }),
+            proc_stat_readable: true,
+            arm: false,
+        }
+    }
+
+    fn cfg(rapl_dir: &std::path::Path) -> Config {
+        Config { rapl_dir: rapl_dir.to_path_buf(), ..Config::default() }
+    }
+
+    fn quiet() -> Logger {
+        Logger { threshold: crate::log::Level::Critical, preamble: String::new() }
+    }
+
+    #[test]
+    fn this_vm_unknown_epyc_uses_4w_per_thread_and_dimm_ram() {
+        let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("AMD EPYC"), 2, 1, 23.54), &quiet());
+        assert_eq!(p.cpu, CpuSource::Load { tdp_w: 8.0 });
+        assert_eq!(p.ram_power_w, 20.0);
+        assert_eq!(p.cpu_model, "AMD EPYC");
+        assert!(p.tdp_match.is_none());
+    }
+
+    #[test]
+    fn known_model_times_sockets_unknown_not_doubled() {
+        let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("AMD EPYC 7513 32-Core Processor"), 128, 2, 256.0), &quiet());
+        assert_eq!(p.cpu, CpuSource::Load { tdp_w: 400.0 });
+        assert_eq!(p.ram_power_w, 38.0);
+        // Unknown multi-socket: threads are machine-wide already (CodeCarbon's Q6 not copied).
+        let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("Mystery"), 64, 2, 8.0), &quiet());
+        assert_eq!(p.cpu, CpuSource::Load { tdp_w: 256.0 });
+    }
+
+    #[test]
+    fn forced_values_and_constant_mode() {
+        let mut c = cfg("/nonexistent".as_ref());
+        c.force_cpu_power_w = Some(65.0);
+        c.force_ram_power_w = Some(3.0);
+        let mut f = facts(None, 4, 1, 8.0);
+        f.proc_stat_readable = false;
+        let p = probe(&c, &f, &quiet());
+        assert_eq!(p.cpu, CpuSource::Constant { tdp_w: 65.0 });
+        assert_eq!(p.ram_power_w, 3.0);
+        assert_eq!(p.cpu_model, "Unknown");
+    }
+
+    #[test]
+    fn rapl_preferred_when_readable_and_skipped_when_forced() {
+        let t = tempfile::tempdir().unwrap();
+        rapl::fake::zone(t.path(), "intel-rapl:0", "package-0", 0, 1 << 40);
+        let c = cfg(t.path());
+        let p = probe(&c, &facts(Some("AMD EPYC"), 2, 1, 8.0), &quiet());
+        assert!(matches!(p.cpu, CpuSource::Rapl(ref z) if z.len() == 1));
+        let mut forced = c.clone();
+        forced.force_mode_cpu_load = true;
+        assert!(matches!(probe(&forced, &facts(Some("AMD EPYC"), 2, 1, 8.0), &quiet()).cpu, CpuSource::Load { .. }));
+    }
+
+    #[test]
+    fn rapl_meter_energy_in_kwh() {
+        let t = tempfile::tempdir().unwrap();
+        rapl::fake::zone(t.path(), "intel-rapl:0", "package-0", 1_000_000, 1 << 40);
+        let p = Arc::new(probe(&cfg(t.path()), &facts(Some("x"), 1, 1, 8.0), &quiet()));
+        let mut m = Meters::start(p);
+        rapl::fake::set(t.path(), "intel-rapl:0", 1_000_000 + 3_600_000_000); // 3600 J = 1 Wh
+        let s = m.measure(1.0, &quiet());
+        assert!((s.cpu_energy_kwh - 0.001).abs() < 1e-15, "{}", s.cpu_energy_kwh);
+        assert!((s.ram_energy_kwh - 10.0 / 3.6e6).abs() < 1e-18);
+    }
+
+    #[test]
+    fn cache_probes_once_per_key() {
+        let t = tempfile::tempdir().unwrap();
+        let c = cfg(t.path());
+        let a = plan_for(&c, &quiet());
+        let b = plan_for(&c, &quiet());
+        assert!(Arc::ptr_eq(&a, &b));
+        let mut other = c.clone();
+        other.force_ram_power_w = Some(1.0);
+        assert!(!Arc::ptr_eq(&a, &plan_for(&other, &quiet())));
+    }
+}

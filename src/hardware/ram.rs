@@ -1,0 +1,118 @@
+//! RAM: size and use from `/proc/meminfo`; power from CodeCarbon's DIMM heuristic (spec 3.7).
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MemInfo {
+    pub total_gib: f64,
+    pub available_gib: f64,
+}
+
+impl MemInfo {
+    pub fn used_gib(&self) -> f64 {
+        (self.total_gib - self.available_gib).max(0.0)
+    }
+    pub fn used_percent(&self) -> f64 {
+        if self.total_gib > 0.0 {
+            self.used_gib() / self.total_gib * 100.0
+        } else {
+            0.0
+        }
+    }
+}
+
+pub fn parse_meminfo(text: &str) -> Option<MemInfo> {
+    let kib = |key: &str| -> Option<f64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..].split_whitespace().next()?.parse::<f64>().ok()
+    };
+    let gib = |k: f64| k * 1024.0 / (1u64 << 30) as f64;
+    let total = kib("MemTotal:")?;
+    let avail = kib("MemAvailable:").or_else(|| kib("MemFree:")).unwrap_or(total);
+    Some(MemInfo { total_gib: gib(total), available_gib: gib(avail) })
+}
+
+pub fn read_meminfo() -> Option<MemInfo> {
+    parse_meminfo(&std::fs::read_to_string("/proc/meminfo").ok()?)
+}
+
+/// CodeCarbon's `_estimate_dimm_count`.
+pub fn estimate_dimm_count(gib: f64) -> u32 {
+    if gib <= 2.0 {
+        1
+    } else if gib <= 16.0 {
+        2
+    } else if gib <= 64.0 {
+        4
+    } else if gib <= 128.0 {
+        8
+    } else {
+        [128.0, 64.0, 32.0, 16.0, 8.0, 4.0]
+            .iter()
+            .find(|&&s| s <= gib / 8.0)
+            .map(|s| ((gib / s).ceil() as u32).min(32))
+            .unwrap_or(8)
+    }
+}
+
+/// CodeCarbon's `_calculate_ram_power`: 5 W per DIMM on x86 (1.5 W on ARM), diminishing per
+/// extra DIMM, with a floor of 10 W (3 W on ARM).
+pub fn power_w(gib: f64, arm: bool) -> f64 {
+    let base = if arm { 1.5 } else { 5.0 };
+    let n = estimate_dimm_count(gib) as f64;
+    let p = if n <= 4.0 {
+        base * n
+    } else if n <= 8.0 {
+        4.0 * base + 0.9 * base * (n - 4.0)
+    } else if n <= 16.0 {
+        4.0 * base + 3.6 * base + 0.8 * base * (n - 8.0)
+    } else {
+        4.0 * base + 3.6 * base + 6.4 * base + 0.7 * base * (n - 16.0)
+    };
+    p.max(if arm { 3.0 } else { 10.0 })
+}
+
+pub fn is_arm() -> bool {
+    cfg!(any(target_arch = "arm", target_arch = "aarch64"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_table_x86() {
+        let cases = [
+            (1.0, 10.0),
+            (16.0, 10.0),
+            (23.54, 20.0),
+            (64.0, 20.0),
+            (65.0, 38.0),
+            (128.0, 38.0),
+            (192.0, 54.0),
+            (256.0, 38.0),
+            (512.0, 38.0),
+            (1024.0, 38.0),
+            (2048.0, 70.0),
+            (4096.0, 126.0),
+        ];
+        for (gib, w) in cases {
+            assert!((power_w(gib, false) - w).abs() < 1e-9, "{gib} GiB -> {} W, want {w}", power_w(gib, false));
+        }
+    }
+
+    #[test]
+    fn spec_table_arm() {
+        assert!((power_w(8.0, true) - 3.0).abs() < 1e-9);
+        assert!((power_w(32.0, true) - 6.0).abs() < 1e-9);
+        assert!((power_w(100.0, true) - 11.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn meminfo() {
+        let m = parse_meminfo("MemTotal:       24684000 kB\nMemFree: 1 kB\nMemAvailable:   24284000 kB\n").unwrap();
+        assert!((m.total_gib - 23.540497).abs() < 1e-5, "{}", m.total_gib);
+        assert!((m.used_gib() - 400000.0 / 1048576.0).abs() < 1e-9);
+        assert!(m.used_percent() > 1.6 && m.used_percent() < 1.7);
+        assert_eq!(parse_meminfo("nothing"), None);
+        assert!(read_meminfo().unwrap().total_gib > 0.0);
+    }
+}
