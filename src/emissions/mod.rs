@@ -1,0 +1,234 @@
+//! Carbon intensity: which gCO2e/kWh applies to a tracker's energy, and where it comes from
+//! (CodeCarbon's resolution order, spec 4.2): forced value > cloud region (`impact.csv`) >
+//! country region (US states, Canadian provinces, Nordic zones) > country > world average.
+
+pub mod tables;
+
+use crate::config::Config;
+use crate::log::Logger;
+use tables::*;
+
+/// Where the energy was used, as written in the CSV.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Location {
+    pub country_name: Option<String>,
+    pub country_iso_code: Option<String>,
+    pub region: Option<String>,
+    pub cloud_provider: Option<String>,
+    pub cloud_region: Option<String>,
+}
+
+impl Location {
+    pub fn on_cloud(&self) -> bool {
+        self.cloud_provider.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intensity {
+    pub g_per_kwh: f64,
+    /// Which table or rule gave the number, for logs and transparency.
+    pub source: String,
+    pub location: Location,
+}
+
+impl Intensity {
+    pub fn kg_for(&self, energy_kwh: f64) -> f64 {
+        energy_kwh * self.g_per_kwh / 1000.0
+    }
+}
+
+/// lbs/MWh → g/kWh.
+const G_PER_KWH_PER_LBS_PER_MWH: f64 = 0.453_592_37;
+/// kg/kWh of the fossil shares of a Canadian province mix (CodeCarbon's factors).
+const CANADA_FOSSIL_KG_PER_KWH: [(&str, f64); 3] =
+    [("coal", 0.995725971), ("petroleum", 0.8166885263), ("naturalGas", 0.7438415916)];
+
+/// Resolves the intensity for `config` from the embedded tables (no network).
+pub fn resolve(config: &Config, log: &Logger) -> Intensity {
+    let mut location = Location {
+        country_iso_code: config.country_iso_code.clone(),
+        country_name: config.country_iso_code.as_deref().and_then(country_name),
+        region: config.region.clone(),
+        cloud_provider: config.cloud_provider.clone(),
+        cloud_region: config.cloud_region.clone(),
+    };
+    if let Some(g) = config.force_carbon_intensity_g_per_kwh {
+        return Intensity { g_per_kwh: g, source: "forced by force_carbon_intensity_g_co2e_kwh".into(), location };
+    }
+    if let (Some(p), Some(r)) = (&config.cloud_provider, &config.cloud_region) {
+        if let Some(row) = CLOUD_REGIONS.iter().find(|c| &c.provider == p && &c.region == r) {
+            if location.country_iso_code.is_none() {
+                location.country_iso_code = Some(row.country_iso_code.clone());
+                location.country_name = Some(row.country_name.clone());
+            }
+            return Intensity { g_per_kwh: row.impact_g_per_kwh, source: format!("cloud region {p}/{r} (impact.csv)"), location };
+        }
+        log.warning(format!(
+            "Cloud region {p}/{r} has no carbon intensity in impact.csv (it lists GCP regions only); \
+             using the country of the tracker if given, else the world average"
+        ));
+    }
+    let (g, source) = private_infra(config.country_iso_code.as_deref(), config.region.as_deref(), log);
+    Intensity { g_per_kwh: g, source, location }
+}
+
+pub fn country_name(iso3: &str) -> Option<String> {
+    COUNTRIES.get(iso3)?.get("country_name")?.as_str().map(str::to_string)
+}
+
+fn world_average(why: &str) -> (f64, String) {
+    (*WORLD_AVERAGE_G_PER_KWH, format!("world average ({why})"))
+}
+
+fn private_infra(iso3: Option<&str>, region: Option<&str>, log: &Logger) -> (f64, String) {
+    let Some(iso3) = iso3 else {
+        return world_average("no country given");
+    };
+    if let Some(region) = region {
+        if let Some(found) = region_intensity(iso3, region) {
+            return found;
+        }
+        log.warning(format!("No carbon intensity for region `{region}` of {iso3}; using the country's"));
+    }
+    match COUNTRIES.get(iso3) {
+        None => world_average(&format!("no data for country {iso3}")),
+        Some(rec) => match rec.get("carbon_intensity").and_then(|v| v.as_f64()).filter(|g| *g != 0.0) {
+            Some(g) => (g, format!("country {iso3} (global_energy_mix.json)")),
+            None => match mix_intensity(rec) {
+                Some(g) => (g, format!("country {iso3} generation mix (global_energy_mix.json)")),
+                None => world_average(&format!("incomplete generation mix for {iso3}")),
+            },
+        },
+    }
+}
+
+/// US state, Canadian province or Nordic bidding zone; `None` when the region is not in a table.
+fn region_intensity(iso3: &str, region: &str) -> Option<(f64, String)> {
+    let region = region.to_lowercase();
+    let nordic_prefix = match iso3 {
+        "SWE" => Some("SE"),
+        "NOR" => Some("NO"),
+        "FIN" => Some("FI"),
+        _ => None,
+    };
+    if let Some(prefix) = nordic_prefix {
+        let zone = region.to_ascii_uppercase();
+        if zone.starts_with(prefix) {
+            let g = *NORDIC_G_PER_KWH.get(&zone)?;
+            return Some((g, format!("Nordic zone {zone} (nordic_emissions.json)")));
+        }
+        return None;
+    }
+    match iso3 {
+        "USA" => {
+            let lbs = *USA_LBS_PER_MWH.get(&region)?;
+            Some((lbs * G_PER_KWH_PER_LBS_PER_MWH, format!("US state {region} (usa_emissions.json)")))
+        }
+        "CAN" => {
+            let mix = CANADA_MIX.get(&region)?;
+            let total = *mix.get("total")?;
+            if total <= 0.0 {
+                return None;
+            }
+            let kg: f64 = CANADA_FOSSIL_KG_PER_KWH.iter().map(|(k, f)| mix.get(*k).copied().unwrap_or(0.0) / total * f).sum();
+            Some((kg * 1000.0, format!("Canadian province {region} (canada_energy_mix.json)")))
+        }
+        _ => None,
+    }
+}
+
+/// `Σ share_k × factor_k` over the `*_TWh` sources that have a factor, when they cover the total.
+fn mix_intensity(rec: &serde_json::Map<String, serde_json::Value>) -> Option<f64> {
+    let total = rec.get("total_TWh")?.as_f64()?;
+    if total <= 0.0 {
+        return None;
+    }
+    let (mut covered, mut g) = (0.0, 0.0);
+    for (k, v) in rec {
+        let Some(source) = k.strip_suffix("_TWh") else { continue };
+        let (Some(twh), Some(f)) = (v.as_f64(), PER_SOURCE_FACTORS.get(source)) else { continue };
+        covered += twh;
+        g += twh / total * f;
+    }
+    ((covered - total).abs() <= 1e-9 * total.max(1.0)).then_some(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn quiet() -> Logger {
+        Logger { threshold: crate::log::Level::Critical, preamble: String::new() }
+    }
+
+    fn kg(opts: &[(&str, &str)], kwh: f64) -> f64 {
+        let mut c = Config::default();
+        for (k, v) in opts {
+            match *k {
+                "country" => c.country_iso_code = Some(v.to_string()),
+                "region" => c.region = Some(v.to_string()),
+                "provider" => c.cloud_provider = Some(v.to_string()),
+                "cloud_region" => c.cloud_region = Some(v.to_string()),
+                "force" => c.force_carbon_intensity_g_per_kwh = Some(v.parse().unwrap()),
+                _ => unreachable!(),
+            }
+        }
+        resolve(&c, &quiet()).kg_for(kwh)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1e-12)
+    }
+
+    #[test]
+    fn codecarbon_vectors() {
+        // Upstream tests/test_emissions.py (spec section 12).
+        assert!(close(kg(&[("provider", "aws"), ("cloud_region", "us-east-1")], 0.6), 0.285));
+        assert!(close(kg(&[("country", "FRA")], 1.0), 0.056039));
+        assert!(close(kg(&[("country", "USA")], 0.3), 0.3 * 0.369473));
+        assert!(close(kg(&[("country", "AAA")], 1.0), 0.475));
+        assert!(close(kg(&[("country", "UNK")], 1.0), 0.475));
+        assert!(close(kg(&[], 1.0), 0.475));
+        assert!(close(kg(&[("country", "CAN")], 3.0), 0.510129));
+        assert!(close(kg(&[("force", "50")], 2.0), 0.1));
+        assert!(close(kg(&[("force", "100"), ("provider", "gcp"), ("cloud_region", "europe-west1")], 2.0), 0.2));
+        assert!(close(kg(&[("country", "SWE"), ("region", "se2")], 1.0), 0.018));
+    }
+
+    #[test]
+    fn regions() {
+        assert!(close(kg(&[("country", "USA"), ("region", "california")], 1.0), 452.541 * 0.45359237 / 1000.0));
+        let quebec = kg(&[("country", "CAN"), ("region", "quebec")], 1.0) * 1000.0;
+        assert!((quebec - 3.937).abs() < 0.001, "{quebec}");
+        let alberta = kg(&[("country", "CAN"), ("region", "alberta")], 1.0) * 1000.0;
+        assert!((alberta - 627.67).abs() < 0.01, "{alberta}");
+        assert!(close(kg(&[("country", "FIN"), ("region", "FI")], 1.0), 0.072));
+        // A Nordic country with a non-Nordic region, or an unknown state: the country's value.
+        assert!(close(kg(&[("country", "SWE"), ("region", "stockholm")], 1.0), 0.040695));
+        assert!(close(kg(&[("country", "USA"), ("region", "atlantis")], 1.0), 0.369473));
+    }
+
+    #[test]
+    fn cloud_gcp_and_mix_fallback() {
+        assert!(close(kg(&[("provider", "gcp"), ("cloud_region", "us-central1")], 1.0), 0.430));
+        // CAF has carbon_intensity 0.0: computed from its 100 % hydro mix (26 g).
+        assert!(close(kg(&[("country", "CAF")], 1.0), 0.026));
+    }
+
+    #[test]
+    fn location_fields() {
+        let mut c = Config::default();
+        c.country_iso_code = Some("FRA".into());
+        let i = resolve(&c, &quiet());
+        assert_eq!(i.location.country_name.as_deref(), Some("France"));
+        assert!(!i.location.on_cloud());
+        c.cloud_provider = Some("gcp".into());
+        c.cloud_region = Some("europe-west1".into());
+        c.country_iso_code = None;
+        let i = resolve(&c, &quiet());
+        assert_eq!(i.location.country_iso_code.as_deref(), Some("BEL"));
+        assert!(i.location.on_cloud());
+    }
+}

@@ -1,0 +1,114 @@
+//! CodeCarbon's intensity tables, embedded in the library and parsed once, at first use.
+//! Sources are attributed in the README (OWID/Ember, US EPA eGRID, ENTSO-E, Google Cloud, …).
+
+use std::collections::HashMap;
+
+use once_cell::sync::Lazy;
+use serde_json::Value;
+
+static GLOBAL_ENERGY_MIX: &str = include_str!("../../data/global_energy_mix.json");
+static PER_SOURCE: &str = include_str!("../../data/carbon_intensity_per_source.json");
+static USA: &str = include_str!("../../data/usa_emissions.json");
+static CANADA: &str = include_str!("../../data/canada_energy_mix.json");
+static NORDIC: &str = include_str!("../../data/nordic_emissions.json");
+static IMPACT: &str = include_str!("../../data/impact.csv");
+
+/// gCO2e/kWh when nothing better is known (`carbon_intensity_per_source.json`).
+pub static WORLD_AVERAGE_G_PER_KWH: Lazy<f64> =
+    Lazy::new(|| PER_SOURCE_FACTORS.get("world_average").copied().unwrap_or(475.0));
+
+fn parse(name: &str, text: &str) -> Value {
+    // The embedded files are fixed at build time and covered by tests; a parse failure is a build bug.
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded {name} is invalid: {e}"))
+}
+
+/// ISO3 → country record (`carbon_intensity`, `country_name`, `*_TWh`).
+pub static COUNTRIES: Lazy<HashMap<String, serde_json::Map<String, Value>>> = Lazy::new(|| {
+    match parse("global_energy_mix.json", GLOBAL_ENERGY_MIX) {
+        Value::Object(m) => m.into_iter().filter_map(|(k, v)| Some((k, v.as_object()?.clone()))).collect(),
+        _ => HashMap::new(),
+    }
+});
+
+/// Source name → gCO2e/kWh (numeric entries only).
+pub static PER_SOURCE_FACTORS: Lazy<HashMap<String, f64>> = Lazy::new(|| match parse("carbon_intensity_per_source.json", PER_SOURCE) {
+    Value::Object(m) => m.into_iter().filter_map(|(k, v)| Some((k, v.as_f64()?))).collect(),
+    _ => HashMap::new(),
+});
+
+/// Lower-case US state (and `usa`) → lbs CO2e per MWh.
+pub static USA_LBS_PER_MWH: Lazy<HashMap<String, f64>> = Lazy::new(|| match parse("usa_emissions.json", USA) {
+    Value::Object(m) => m.into_iter().filter_map(|(k, v)| Some((k, v.get("emissions")?.as_f64()?))).collect(),
+    _ => HashMap::new(),
+});
+
+/// Lower-case Canadian province → generation mix in % (`coal`, `petroleum`, `naturalGas`, `total`, …).
+pub static CANADA_MIX: Lazy<HashMap<String, HashMap<String, f64>>> = Lazy::new(|| match parse("canada_energy_mix.json", CANADA) {
+    Value::Object(m) => m
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let mix = v.as_object()?.iter().filter_map(|(s, x)| Some((s.clone(), x.as_f64()?))).collect();
+            Some((k, mix))
+        })
+        .collect(),
+    _ => HashMap::new(),
+});
+
+/// Nordic bidding zone (`SE1`…`SE4`, `NO1`…`NO5`, `FI`) → gCO2e/kWh.
+pub static NORDIC_G_PER_KWH: Lazy<HashMap<String, f64>> = Lazy::new(|| {
+    let v = parse("nordic_emissions.json", NORDIC);
+    v.get("data")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, z)| Some((k.clone(), z.get("emission_factor")?.as_f64()?))).collect())
+        .unwrap_or_default()
+});
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudRegion {
+    pub provider: String,
+    pub region: String,
+    pub country_name: String,
+    pub country_iso_code: String,
+    pub impact_g_per_kwh: f64,
+}
+
+/// Rows of `impact.csv` (which starts with a UTF-8 BOM).
+pub static CLOUD_REGIONS: Lazy<Vec<CloudRegion>> = Lazy::new(|| {
+    let text = IMPACT.trim_start_matches('\u{feff}');
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers = rdr.headers().cloned().unwrap_or_default();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (p, r, cn, ci, imp) = (col("provider"), col("region"), col("country_name"), col("countryIsoCode"), col("impact"));
+    rdr.records()
+        .filter_map(|rec| {
+            let rec = rec.ok()?;
+            let get = |i: Option<usize>| rec.get(i?).map(str::to_string);
+            Some(CloudRegion {
+                provider: get(p)?.to_ascii_lowercase(),
+                region: get(r)?.to_ascii_lowercase(),
+                country_name: get(cn).unwrap_or_default(),
+                country_iso_code: get(ci).unwrap_or_default(),
+                impact_g_per_kwh: get(imp)?.parse().ok()?,
+            })
+        })
+        .collect()
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_parses_with_known_values() {
+        assert_eq!(COUNTRIES.len(), 213);
+        assert_eq!(COUNTRIES["FRA"]["carbon_intensity"].as_f64(), Some(56.039));
+        assert_eq!(*WORLD_AVERAGE_G_PER_KWH, 475.0);
+        assert_eq!(USA_LBS_PER_MWH["california"], 452.541);
+        assert_eq!(CANADA_MIX["quebec"]["hydro"], 92.1);
+        assert_eq!(NORDIC_G_PER_KWH["SE2"], 18.0);
+        assert_eq!(NORDIC_G_PER_KWH["FI"], 72.0);
+        assert_eq!(CLOUD_REGIONS.len(), 40);
+        let ew1 = CLOUD_REGIONS.iter().find(|c| c.region == "europe-west1").unwrap();
+        assert_eq!((ew1.provider.as_str(), ew1.impact_g_per_kwh, ew1.country_iso_code.as_str()), ("gcp", 122.0, "BEL"));
+    }
+}

@@ -1,0 +1,339 @@
+//! `emissions.csv`, byte-compatible with CodeCarbon's `FileOutput` (spec 6.2) minus its bugs:
+//! - a missing or empty file gets the header, then the row;
+//! - a file whose first line is not exactly our header is renamed to `<name>.bak`
+//!   (`<name>_0.bak`, `<name>_1.bak`, … if taken) and a new file is started: appending to another
+//!   column order would shift columns (CodeCarbon #1304);
+//! - `append` adds one row per call in one `write` on an `O_APPEND` descriptor; every column is
+//!   always written (empty fields for missing values, never dropped);
+//! - `update` replaces this run's row (key `run_id`) through a temporary file and a rename, and
+//!   refuses to touch a file it cannot parse (`Io` error, file left as it was).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::emissions_data::{EmissionsData, COLUMNS, CSV_HEADER, RUN_ID_COLUMN};
+use crate::config::CsvWriteMode;
+use crate::error::{Error, ErrorKind, Result};
+use crate::log::Logger;
+
+pub struct CsvSink {
+    pub path: PathBuf,
+    pub mode: CsvWriteMode,
+}
+
+/// One CSV line (with `\n`), quoted where needed like pandas' `QUOTE_MINIMAL`.
+pub fn format_line(fields: &[String]) -> String {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    w.write_record(fields).expect("writing to a Vec cannot fail");
+    String::from_utf8(w.into_inner().expect("flushing a Vec cannot fail")).expect("fields are UTF-8")
+}
+
+impl CsvSink {
+    pub fn new(path: PathBuf, mode: CsvWriteMode) -> CsvSink {
+        CsvSink { path, mode }
+    }
+
+    fn io(&self, what: &str, e: &std::io::Error) -> Error {
+        Error::io(&self.path, what, e)
+    }
+
+    pub fn write(&self, row: &EmissionsData, log: &Logger) -> Result<()> {
+        let line = format_line(&row.to_record());
+        if self.start_new_file_if_needed(&line, log)? {
+            return Ok(());
+        }
+        match self.mode {
+            CsvWriteMode::Append => self.append(&line, log),
+            CsvWriteMode::Update => self.update(row, &line, log),
+        }
+    }
+
+    /// Creates the file with header and `line` when it is missing, empty or has another header.
+    /// Returns true when `line` was written.
+    fn start_new_file_if_needed(&self, line: &str, log: &Logger) -> Result<bool> {
+        match fs::metadata(&self.path) {
+            Ok(m) if m.len() > 0 => {
+                if self.first_line()? == CSV_HEADER {
+                    return Ok(false);
+                }
+                let bak = backup_path(&self.path);
+                fs::rename(&self.path, &bak).map_err(|e| self.io("cannot rename the CSV with another header", &e))?;
+                log.warning(format!(
+                    "{} has another header; renamed it to {} and started a new file",
+                    self.path.display(),
+                    bak.display()
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io("cannot read", &e)),
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.io("cannot create the emissions CSV", &e))?;
+        // Another tracker may have created it meanwhile: only the first writer adds the header.
+        let len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
+        let text = if len == 0 { format!("{CSV_HEADER}\n{line}") } else { line.to_string() };
+        f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))?;
+        Ok(true)
+    }
+
+    fn first_line(&self) -> Result<String> {
+        let mut f = File::open(&self.path).map_err(|e| self.io("cannot open", &e))?;
+        let mut buf = vec![0u8; CSV_HEADER.len() + 2];
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..]).map_err(|e| self.io("cannot read", &e))? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        let head = &buf[..n];
+        let end = head.iter().position(|b| *b == b'\n').unwrap_or(n);
+        let first = &head[..end];
+        let first = first.strip_suffix(b"\r").unwrap_or(first);
+        Ok(String::from_utf8_lossy(first).into_owned())
+    }
+
+    fn append(&self, line: &str, log: &Logger) -> Result<()> {
+        let mut f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.io("cannot open the emissions CSV for appending", &e))?;
+        // A last line cut short (crash, full disk) must not swallow our row.
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::End(-1)).and_then(|_| f.read_exact(&mut last)).map_err(|e| self.io("cannot read", &e))?;
+        let text = if last[0] == b'\n' {
+            line.to_string()
+        } else {
+            log.warning(format!("{}: the last line had no line end (truncated?); starting a new line", self.path.display()));
+            format!("\n{line}")
+        };
+        f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))
+    }
+
+    fn update(&self, row: &EmissionsData, line: &str, log: &Logger) -> Result<()> {
+        let bytes = fs::read(&self.path).map_err(|e| self.io("cannot read", &e))?;
+        let corrupt = |why: String| {
+            Error::new(
+                ErrorKind::Io,
+                format!("{}: corrupt emissions CSV ({why}); not modified", self.path.display()),
+            )
+        };
+        let text = String::from_utf8(bytes).map_err(|_| corrupt("not valid UTF-8".into()))?;
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+        let mut records = Vec::new();
+        for rec in rdr.records() {
+            let rec = rec.map_err(|e| corrupt(e.to_string()))?;
+            if rec.len() != COLUMNS {
+                return Err(corrupt(format!("a row has {} fields instead of {COLUMNS}", rec.len())));
+            }
+            records.push(rec.iter().map(str::to_string).collect::<Vec<String>>());
+        }
+        let matching: Vec<usize> =
+            records.iter().enumerate().filter(|(_, r)| r[RUN_ID_COLUMN] == row.run_id).map(|(i, _)| i).collect();
+        let mut out = format!("{CSV_HEADER}\n");
+        if matching.len() > 1 {
+            log.warning(format!(
+                "{}: {} rows have run_id {}; appending instead of updating",
+                self.path.display(),
+                matching.len(),
+                row.run_id
+            ));
+        }
+        for (i, r) in records.iter().enumerate() {
+            if matching.len() == 1 && matching[0] == i {
+                out.push_str(line);
+            } else {
+                out.push_str(&format_line(r));
+            }
+        }
+        if matching.len() != 1 {
+            out.push_str(line);
+        }
+        let tmp = self.path.with_file_name(format!(
+            ".{}.tmp-{}",
+            self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            std::process::id()
+        ));
+        let res = fs::write(&tmp, out.as_bytes()).and_then(|_| fs::rename(&tmp, &self.path));
+        if let Err(e) = res {
+            let _ = fs::remove_file(&tmp);
+            return Err(self.io("cannot rewrite", &e));
+        }
+        Ok(())
+    }
+}
+
+/// `emissions.csv.bak`, or `emissions.csv_0.bak`, `emissions.csv_1.bak`, … (CodeCarbon's `backup`).
+fn backup_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut candidate = path.with_file_name(format!("{name}.bak"));
+    let mut i = 0;
+    while candidate.exists() {
+        candidate = path.with_file_name(format!("{name}_{i}.bak"));
+        i += 1;
+    }
+    candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Level;
+
+    fn quiet() -> Logger {
+        Logger { threshold: Level::Critical, preamble: String::new() }
+    }
+
+    pub fn sample(run_id: &str, duration_s: f64) -> EmissionsData {
+        EmissionsData {
+            timestamp: "2026-11-24T17:13:03".into(),
+            project_name: "codecarbon".into(),
+            run_id: run_id.into(),
+            experiment_id: "5b0fa12a-3dd7-45bb-9766-cc326314d9f1".into(),
+            duration_s,
+            emissions_kg: 9.92104039994053e-07,
+            emissions_rate_kg_per_s: 3.301055162209909e-07,
+            cpu_power_w: 1.484752137342498,
+            gpu_power_w: 0.0,
+            ram_power_w: 20.0,
+            cpu_energy_kwh: 1.4130529959951885e-06,
+            gpu_energy_kwh: 0.0,
+            ram_energy_kwh: 1.6290761133344253e-05,
+            energy_consumed_kwh: 1.770381412933944e-05,
+            water_consumed_l: 0.0,
+            country_name: Some("France".into()),
+            country_iso_code: Some("FRA".into()),
+            region: None,
+            cloud_provider: String::new(),
+            cloud_region: String::new(),
+            os: "Linux-6.18.44-fc-v657-x86_64-with-glibc2.36".into(),
+            python_version: Some("3.11.7".into()),
+            codecarbon_version: "3.3.2".into(),
+            cpu_count: 2,
+            cpu_model: "AMD EPYC".into(),
+            gpu_count: 0,
+            gpu_model: String::new(),
+            longitude: None,
+            latitude: None,
+            ram_total_size_gib: 23.540584564208984,
+            tracking_mode: "machine".into(),
+            cpu_utilization_percent: 25.0,
+            gpu_utilization_percent: None,
+            ram_utilization_percent: 1.7,
+            ram_used_gb: 0.3892021179199219,
+            on_cloud: false,
+            pue: 1.0,
+            wue: 0.0,
+        }
+    }
+
+    const BASELINE_ROW: &str = "2026-11-24T17:13:03,codecarbon,7eb46be8-03a3-4615-a370-7c5a8b252c46,5b0fa12a-3dd7-45bb-9766-cc326314d9f1,3.005414909001047,9.92104039994053e-07,3.301055162209909e-07,1.484752137342498,0.0,20.0,1.4130529959951885e-06,0.0,1.6290761133344253e-05,1.770381412933944e-05,0.0,France,FRA,,,,Linux-6.18.44-fc-v657-x86_64-with-glibc2.36,3.11.7,3.3.2,2,AMD EPYC,0,,,,23.540584564208984,machine,25.0,0,1.7,0.3892021179199219,N,1.0,0.0\n";
+
+    #[test]
+    fn baseline_row_byte_for_byte() {
+        let row = sample("7eb46be8-03a3-4615-a370-7c5a8b252c46", 3.005414909001047);
+        assert_eq!(format_line(&row.to_record()), BASELINE_ROW);
+    }
+
+    #[test]
+    fn new_file_then_append_then_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        let sink = CsvSink::new(d.path().join("emissions.csv"), CsvWriteMode::Append);
+        sink.write(&sample("r1", 1.0), &quiet()).unwrap();
+        let mut row2 = sample("r1", 2.0);
+        row2.project_name = "with, comma \"and quote\"".into();
+        row2.region = Some("quebec".into());
+        sink.write(&row2, &quiet()).unwrap();
+        let text = fs::read_to_string(&sink.path).unwrap();
+        assert!(text.starts_with(&format!("{CSV_HEADER}\n")));
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let recs: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 2);
+        assert!(recs.iter().all(|r| r.len() == COLUMNS)); // no shifted columns (#1304)
+        assert_eq!(&recs[1][1], "with, comma \"and quote\"");
+        assert_eq!(&recs[1][17], "quebec");
+        assert_eq!(&recs[0][17], "");
+        assert_eq!(&recs[1][4], "2.0");
+    }
+
+    #[test]
+    fn empty_file_counts_as_new() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("emissions.csv");
+        fs::write(&p, "").unwrap();
+        CsvSink::new(p.clone(), CsvWriteMode::Append).write(&sample("r", 1.0), &quiet()).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn other_header_is_backed_up() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("emissions.csv");
+        fs::write(&p, "a,b\n1,2\n").unwrap();
+        fs::write(d.path().join("emissions.csv.bak"), "older").unwrap();
+        CsvSink::new(p.clone(), CsvWriteMode::Append).write(&sample("r", 1.0), &quiet()).unwrap();
+        assert_eq!(fs::read_to_string(d.path().join("emissions.csv_0.bak")).unwrap(), "a,b\n1,2\n");
+        assert_eq!(fs::read_to_string(d.path().join("emissions.csv.bak")).unwrap(), "older");
+        assert!(fs::read_to_string(&p).unwrap().starts_with(CSV_HEADER));
+    }
+
+    #[test]
+    fn truncated_last_line_does_not_swallow_the_row() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("emissions.csv");
+        fs::write(&p, format!("{CSV_HEADER}\n2026-11-24T17:13:03,codecar")).unwrap();
+        CsvSink::new(p.clone(), CsvWriteMode::Append).write(&sample("r", 1.0), &quiet()).unwrap();
+        let text = fs::read_to_string(&p).unwrap();
+        assert!(text.ends_with(&format_line(&sample("r", 1.0).to_record())));
+        assert_eq!(text.lines().count(), 3);
+    }
+
+    #[test]
+    fn update_replaces_own_row_only() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("emissions.csv");
+        let append = CsvSink::new(p.clone(), CsvWriteMode::Append);
+        append.write(&sample("other", 5.0), &quiet()).unwrap();
+        let update = CsvSink::new(p.clone(), CsvWriteMode::Update);
+        update.write(&sample("mine", 1.0), &quiet()).unwrap(); // 0 rows: appended
+        update.write(&sample("mine", 2.0), &quiet()).unwrap(); // 1 row: replaced
+        let text = fs::read_to_string(&p).unwrap();
+        let recs: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 2);
+        assert_eq!((&recs[0][2], &recs[0][4]), ("other", "5.0"));
+        assert_eq!((&recs[1][2], &recs[1][4]), ("mine", "2.0"));
+        assert!(!d.path().read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("tmp")));
+    }
+
+    #[test]
+    fn update_refuses_a_corrupt_file_and_leaves_it() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("emissions.csv");
+        let corrupt = format!("{CSV_HEADER}\nonly,three,fields\n");
+        fs::write(&p, &corrupt).unwrap();
+        let e = CsvSink::new(p.clone(), CsvWriteMode::Update).write(&sample("r", 1.0), &quiet()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Io);
+        assert!(e.message.contains("corrupt") && e.message.contains("emissions.csv"), "{}", e.message);
+        assert_eq!(fs::read_to_string(&p).unwrap(), corrupt);
+        let mut bad_utf8 = format!("{CSV_HEADER}\n").into_bytes();
+        bad_utf8.extend_from_slice(&[0xff, 0xfe, b'\n']);
+        fs::write(&p, &bad_utf8).unwrap();
+        let e = CsvSink::new(p.clone(), CsvWriteMode::Update).write(&sample("r", 1.0), &quiet()).unwrap_err();
+        assert!(e.message.contains("UTF-8"), "{}", e.message);
+    }
+
+    #[test]
+    fn unwritable_directory_is_an_io_error_naming_the_path() {
+        let e = CsvSink::new("/nonexistent-dir/emissions.csv".into(), CsvWriteMode::Append)
+            .write(&sample("r", 1.0), &quiet())
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Io);
+        assert!(e.message.contains("/nonexistent-dir/emissions.csv"), "{}", e.message);
+    }
+}
