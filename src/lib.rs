@@ -15,7 +15,7 @@ pub mod tracker;
 
 pub use config::Config;
 pub use error::{Error, ErrorKind};
-// pub use tracker::{EmissionsSnapshot, Tracker};
+pub use tracker::{EmissionsSnapshot, Report, Tracker};
 
 /// The library version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,307 @@
+//! The C ABI, and nothing else: argument checks, the panic guard, conversions. All behaviour
+//! lives in [`crate::tracker`]. The header `include/carbon_tracker.h` is generated from this
+//! file by cbindgen (`CT_BLESS=1 cargo test --test header`).
+#![allow(non_camel_case_types)]
+
+mod error;
+
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use error::ct_status;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::tracker::{EmissionsSnapshot, Tracker};
+
+/// An opaque tracker. Create with `ct_tracker_new`, release with `ct_tracker_free`.
+/// One handle may be used from several threads at once (calls are serialised inside), but
+/// `ct_tracker_free` must not race with other calls on the same handle.
+pub struct ct_tracker {
+    tracker: Tracker,
+}
+
+/// Cumulative numbers since `ct_tracker_start`, as CodeCarbon's EmissionsData.
+/// Energies include PUE; powers are time-weighted means of the device power (without PUE).
+///
+/// Set `struct_size = sizeof(ct_emissions)` before passing it: fields past `struct_size` are
+/// not written, so programs built against an older, shorter struct keep working when fields are
+/// added at the end in later versions.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ct_emissions {
+    /// Set by the caller: `sizeof(ct_emissions)`.
+    pub struct_size: u32,
+    /// Seconds since start.
+    pub duration_s: f64,
+    /// kg CO2-equivalent.
+    pub emissions_kg: f64,
+    /// `emissions_kg / duration_s`.
+    pub emissions_rate_kg_per_s: f64,
+    /// Mean CPU power, W.
+    pub cpu_power_w: f64,
+    /// Mean GPU power, W.
+    pub gpu_power_w: f64,
+    /// Mean RAM power, W.
+    pub ram_power_w: f64,
+    /// kWh.
+    pub cpu_energy_kwh: f64,
+    /// kWh.
+    pub gpu_energy_kwh: f64,
+    /// kWh.
+    pub ram_energy_kwh: f64,
+    /// cpu + gpu + ram, kWh.
+    pub energy_consumed_kwh: f64,
+    /// Litres (`wue` × energy).
+    pub water_consumed_l: f64,
+    /// Mean machine-wide CPU use, %.
+    pub cpu_utilization_percent: f64,
+    /// Mean GPU use, %.
+    pub gpu_utilization_percent: f64,
+    /// Mean RAM use, %.
+    pub ram_utilization_percent: f64,
+    /// Mean RAM used, GiB.
+    pub ram_used_gb: f64,
+    /// The intensity applied, gCO2e/kWh.
+    pub carbon_intensity_g_per_kwh: f64,
+    /// The PUE applied.
+    pub pue: f64,
+    /// Number of measured intervals since start.
+    pub measurements: u64,
+}
+
+impl ct_emissions {
+    fn from_snapshot(struct_size: u32, s: &EmissionsSnapshot) -> ct_emissions {
+        ct_emissions {
+            struct_size,
+            duration_s: s.duration_s,
+            emissions_kg: s.emissions_kg,
+            emissions_rate_kg_per_s: s.emissions_rate_kg_per_s,
+            cpu_power_w: s.cpu_power_w,
+            gpu_power_w: s.gpu_power_w,
+            ram_power_w: s.ram_power_w,
+            cpu_energy_kwh: s.cpu_energy_kwh,
+            gpu_energy_kwh: s.gpu_energy_kwh,
+            ram_energy_kwh: s.ram_energy_kwh,
+            energy_consumed_kwh: s.energy_consumed_kwh,
+            water_consumed_l: s.water_consumed_l,
+            cpu_utilization_percent: s.cpu_utilization_percent,
+            gpu_utilization_percent: s.gpu_utilization_percent,
+            ram_utilization_percent: s.ram_utilization_percent,
+            ram_used_gb: s.ram_used_gb,
+            carbon_intensity_g_per_kwh: s.carbon_intensity_g_per_kwh,
+            pue: s.pue,
+            measurements: s.measurements,
+        }
+    }
+}
+
+/// Runs `body`, turning its error or panic into a status and `ct_last_error()` message.
+macro_rules! ffi_guard {
+    ($body:expr) => {
+        match catch_unwind(AssertUnwindSafe(|| -> Result<()> { $body })) {
+            Ok(Ok(())) => ct_status::CT_OK,
+            Ok(Err(e)) => error::set(e),
+            Err(panic) => error::set_panic(panic),
+        }
+    };
+}
+
+/// `&T` from a pointer the caller promised is NULL or valid.
+fn arg<'a, T>(p: *const T, func: &str, name: &str) -> Result<&'a T> {
+    // SAFETY: the C caller passes NULL or a pointer obtained from this library / to a live object.
+    unsafe { p.as_ref() }.ok_or_else(|| Error::new(ErrorKind::NullArgument, format!("{func}: `{name}` is NULL")))
+}
+
+/// Checks `out->struct_size` before anything happens, so a bad struct changes no state.
+fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
+    if out.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null `out` points to at least the leading `struct_size` field.
+    let size = unsafe { std::ptr::addr_of!((*out).struct_size).read_unaligned() };
+    if (size as usize) < std::mem::size_of::<u32>() + std::mem::size_of::<f64>() {
+        return Err(Error::option(format!(
+            "{func}: out->struct_size is {size}; set it to sizeof(ct_emissions) ({})",
+            std::mem::size_of::<ct_emissions>()
+        )));
+    }
+    Ok(Some(size))
+}
+
+fn write_out(out: *mut ct_emissions, size: Option<u32>, s: &EmissionsSnapshot) {
+    let Some(size) = size else { return };
+    let full = ct_emissions::from_snapshot(size, s);
+    let n = (size as usize).min(std::mem::size_of::<ct_emissions>());
+    // SAFETY: the caller owns `size` bytes at `out`; we copy at most that many.
+    unsafe { std::ptr::copy_nonoverlapping(&full as *const ct_emissions as *const u8, out as *mut u8, n) };
+}
+
+/// Creates a tracker. `options` is NULL or a UTF-8 string of `key=value` pairs separated by `;`
+/// (`\;` for a literal semicolon), with CodeCarbon's config keys, e.g.
+/// `"project_name=sim;country_iso_code=FRA;measure_power_secs=1"`. Options override
+/// `CODECARBON_*` environment variables, which override `./.codecarbon.config`, then
+/// `~/.codecarbon.config`. No hardware probing, file or network I/O happens here (only the two
+/// config files are read).
+///
+/// On success `*out` receives a handle to release with `ct_tracker_free`. Errors:
+/// `CT_ERR_NULL_ARGUMENT` (out is NULL), `CT_ERR_INVALID_OPTION` (unknown key, bad value,
+/// invalid UTF-8; the message names the key and what was expected).
+#[no_mangle]
+pub extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut ct_tracker) -> ct_status {
+    ffi_guard!({
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "ct_tracker_new: `out` is NULL"));
+        }
+        // SAFETY: non-null `out` is writable.
+        unsafe { *out = std::ptr::null_mut() };
+        let opts = if options.is_null() {
+            None
+        } else {
+            // SAFETY: non-null `options` is a NUL-terminated string.
+            let c = unsafe { CStr::from_ptr(options) };
+            Some(c.to_str().map_err(|e| {
+                Error::option(format!("ct_tracker_new: options are not valid UTF-8 (at byte {})", e.valid_up_to()))
+            })?)
+        };
+        let tracker = Tracker::new(opts)?;
+        // SAFETY: as above.
+        unsafe { *out = Box::into_raw(Box::new(ct_tracker { tracker })) };
+        Ok(())
+    })
+}
+
+/// Starts measuring. The first start in the process probes the hardware (CPU model and TDP,
+/// RAPL, RAM) and caches it; later trackers reuse it. Measurements then run every
+/// `measure_power_secs` on the library's single background thread.
+/// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (already started or stopped).
+#[no_mangle]
+pub extern "C" fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
+    ffi_guard!(arg(t, "ct_tracker_start", "t")?.tracker.start())
+}
+
+/// Measures now (unless the last measurement is under 50 ms old), appends a row to the CSV
+/// output and, if `out` is not NULL, fills it with the cumulative totals since start.
+/// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (not running),
+/// `CT_ERR_INVALID_OPTION` (`out->struct_size` not set), `CT_ERR_IO` (the CSV could not be
+/// written: `out` is still filled and nothing measured is lost; the next flush writes it again).
+#[no_mangle]
+pub extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
+    ffi_guard!({
+        let t = arg(t, "ct_tracker_flush", "t")?;
+        let size = check_out(out, "ct_tracker_flush")?;
+        let report = t.tracker.flush()?;
+        write_out(out, size, &report.emissions);
+        report.output_error.map_or(Ok(()), Err)
+    })
+}
+
+/// Like `ct_tracker_flush`, then stops measuring. A stopped tracker cannot be restarted; every
+/// later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
+#[no_mangle]
+pub extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
+    ffi_guard!({
+        let t = arg(t, "ct_tracker_stop", "t")?;
+        let size = check_out(out, "ct_tracker_stop")?;
+        let report = t.tracker.stop()?;
+        write_out(out, size, &report.emissions);
+        report.output_error.map_or(Ok(()), Err)
+    })
+}
+
+/// Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
+/// is written; errors are logged). The handle must not be used afterwards.
+#[no_mangle]
+pub extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
+    if t.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `t` came from `ct_tracker_new` and is freed once, as documented.
+        drop(unsafe { Box::from_raw(t) });
+    }));
+}
+
+/// The message of the last failed call on this thread ("" if none). The pointer stays valid
+/// until the next failing call on the same thread; copy it to keep it.
+#[no_mangle]
+pub extern "C" fn ct_last_error() -> *const c_char {
+    error::last()
+}
+
+/// The library version, e.g. "0.1.0". Static storage; do not free.
+#[no_mangle]
+pub extern "C" fn ct_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last() -> String {
+        unsafe { CStr::from_ptr(ct_last_error()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn null_arguments_are_reported() {
+        assert_eq!(ct_tracker_new(std::ptr::null(), std::ptr::null_mut()), ct_status::CT_ERR_NULL_ARGUMENT);
+        assert!(last().contains("`out` is NULL"));
+        assert_eq!(ct_tracker_start(std::ptr::null_mut()), ct_status::CT_ERR_NULL_ARGUMENT);
+        assert_eq!(ct_tracker_flush(std::ptr::null_mut(), std::ptr::null_mut()), ct_status::CT_ERR_NULL_ARGUMENT);
+        assert_eq!(ct_tracker_stop(std::ptr::null_mut(), std::ptr::null_mut()), ct_status::CT_ERR_NULL_ARGUMENT);
+        assert!(last().contains("ct_tracker_stop"));
+        ct_tracker_free(std::ptr::null_mut());
+    }
+
+    #[test]
+    fn invalid_utf8_options() {
+        let mut t = std::ptr::null_mut();
+        let bad = b"project_name=\xff\xfe\0";
+        assert_eq!(ct_tracker_new(bad.as_ptr() as *const c_char, &mut t), ct_status::CT_ERR_INVALID_OPTION);
+        assert!(t.is_null());
+        assert!(last().contains("UTF-8"), "{}", last());
+    }
+
+    #[test]
+    fn struct_size_is_checked_before_any_state_change() {
+        let mut t = std::ptr::null_mut();
+        let opts = b"save_to_file=false;country_iso_code=FRA\0";
+        assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
+        assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
+        let mut e = ct_emissions::default(); // struct_size 0
+        assert_eq!(ct_tracker_stop(t, &mut e), ct_status::CT_ERR_INVALID_OPTION);
+        assert!(last().contains("struct_size"));
+        // Still running: a correct stop works.
+        e.struct_size = std::mem::size_of::<ct_emissions>() as u32;
+        assert_eq!(ct_tracker_stop(t, &mut e), ct_status::CT_OK);
+        assert_eq!(e.carbon_intensity_g_per_kwh, 56.039);
+        ct_tracker_free(t);
+    }
+
+    #[test]
+    fn short_struct_gets_only_its_fields() {
+        // A caller built against a hypothetical v0 struct with only struct_size + duration + emissions.
+        #[repr(C)]
+        struct V0 {
+            struct_size: u32,
+            duration_s: f64,
+            emissions_kg: f64,
+            guard: f64,
+        }
+        let mut v = V0 { struct_size: 24, duration_s: -1.0, emissions_kg: -1.0, guard: 12345.0 };
+        let mut t = std::ptr::null_mut();
+        let opts = b"save_to_file=false\0";
+        assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
+        assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
+        assert_eq!(ct_tracker_flush(t, &mut v as *mut V0 as *mut ct_emissions), ct_status::CT_OK);
+        assert!(v.duration_s >= 0.0 && v.emissions_kg >= 0.0);
+        assert_eq!(v.struct_size, 24);
+        assert_eq!(v.guard, 12345.0, "wrote past struct_size");
+        ct_tracker_free(t);
+    }
+
+    #[test]
+    fn version_is_the_crate_version() {
+        assert_eq!(unsafe { CStr::from_ptr(ct_version()) }.to_str().unwrap(), crate::VERSION);
+    }
+}

@@ -1,0 +1,68 @@
+//! Status codes and the thread-local last-error message.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+
+use crate::error::{Error, ErrorKind};
+
+/// Result of every fallible call. `CT_OK` is 0; anything else has a message in `ct_last_error()`.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ct_status {
+    /// Success.
+    CT_OK = 0,
+    /// A required pointer argument was NULL.
+    CT_ERR_NULL_ARGUMENT,
+    /// An option (or an argument such as `struct_size`) is unknown, malformed or out of range.
+    CT_ERR_INVALID_OPTION,
+    /// The call is not allowed in the tracker's state (flush before start, start twice, anything after stop).
+    CT_ERR_INVALID_STATE,
+    /// Writing an output failed (unwritable directory, corrupt CSV); the totals are kept in memory.
+    CT_ERR_IO,
+    /// Reading the hardware failed.
+    CT_ERR_HARDWARE,
+    /// A network operation failed.
+    CT_ERR_NETWORK,
+    /// A bug: the library panicked; the panic was caught at the boundary.
+    CT_ERR_PANIC,
+}
+
+impl From<ErrorKind> for ct_status {
+    fn from(k: ErrorKind) -> ct_status {
+        match k {
+            ErrorKind::NullArgument => ct_status::CT_ERR_NULL_ARGUMENT,
+            ErrorKind::InvalidOption => ct_status::CT_ERR_INVALID_OPTION,
+            ErrorKind::InvalidState => ct_status::CT_ERR_INVALID_STATE,
+            ErrorKind::Io => ct_status::CT_ERR_IO,
+            ErrorKind::Hardware => ct_status::CT_ERR_HARDWARE,
+            ErrorKind::Network => ct_status::CT_ERR_NETWORK,
+            ErrorKind::Panic => ct_status::CT_ERR_PANIC,
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `e` as this thread's last error and returns its status.
+pub fn set(e: Error) -> ct_status {
+    let msg = CString::new(e.message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|m| *m.borrow_mut() = msg);
+    e.kind.into()
+}
+
+pub fn set_panic(payload: Box<dyn std::any::Any + Send>) -> ct_status {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    set(Error::new(ErrorKind::Panic, format!("internal error (panic caught at the C boundary): {what}")))
+}
+
+/// Pointer to this thread's last message; valid until the next failing call on this thread.
+pub fn last() -> *const c_char {
+    LAST_ERROR.with(|m| m.borrow().as_ptr())
+}

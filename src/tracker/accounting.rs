@@ -1,0 +1,143 @@
+//! Exact accounting: every measured interval is added once, under the tracker's lock, and the
+//! totals are the plain sums of the interval deltas.
+
+use crate::emissions::Intensity;
+use crate::hardware::Sample;
+
+const WS_PER_KWH: f64 = 3.6e6;
+
+/// Cumulative totals since start. Energies include PUE; the `raw_` ones do not (powers are
+/// device powers, not facility powers, as in CodeCarbon).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Totals {
+    pub measured_s: f64,
+    pub measurements: u64,
+    pub raw_cpu_kwh: f64,
+    pub raw_gpu_kwh: f64,
+    pub raw_ram_kwh: f64,
+    pub cpu_kwh: f64,
+    pub gpu_kwh: f64,
+    pub ram_kwh: f64,
+    pub energy_kwh: f64,
+    pub emissions_kg: f64,
+    pub water_l: f64,
+    cpu_util_pct_s: f64,
+    cpu_util_s: f64,
+    ram_util_pct_s: f64,
+    ram_used_gib_s: f64,
+    ram_s: f64,
+}
+
+impl Totals {
+    /// Adds one interval of `dt_s` seconds.
+    pub fn add(&mut self, dt_s: f64, s: &Sample, pue: f64, wue_l_per_kwh: f64, intensity: &Intensity) {
+        let energy = (s.cpu_energy_kwh + s.gpu_energy_kwh + s.ram_energy_kwh) * pue;
+        self.measured_s += dt_s;
+        self.measurements += 1;
+        self.raw_cpu_kwh += s.cpu_energy_kwh;
+        self.raw_gpu_kwh += s.gpu_energy_kwh;
+        self.raw_ram_kwh += s.ram_energy_kwh;
+        self.cpu_kwh += s.cpu_energy_kwh * pue;
+        self.gpu_kwh += s.gpu_energy_kwh * pue;
+        self.ram_kwh += s.ram_energy_kwh * pue;
+        self.energy_kwh += energy;
+        self.emissions_kg += intensity.kg_for(energy);
+        self.water_l += wue_l_per_kwh * energy;
+        if let Some(u) = s.cpu_utilization_percent {
+            self.cpu_util_pct_s += u * dt_s;
+            self.cpu_util_s += dt_s;
+        }
+        if let Some(m) = s.ram {
+            self.ram_util_pct_s += m.used_percent() * dt_s;
+            self.ram_used_gib_s += m.used_gib() * dt_s;
+            self.ram_s += dt_s;
+        }
+    }
+
+    /// The numbers a caller sees, `duration_s` after start.
+    pub fn snapshot(&self, duration_s: f64, intensity: &Intensity, pue: f64) -> EmissionsSnapshot {
+        let mean_w = |kwh: f64| if self.measured_s > 0.0 { kwh * WS_PER_KWH / self.measured_s } else { 0.0 };
+        let per = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+        EmissionsSnapshot {
+            duration_s,
+            emissions_kg: self.emissions_kg,
+            emissions_rate_kg_per_s: per(self.emissions_kg, duration_s),
+            cpu_power_w: mean_w(self.raw_cpu_kwh),
+            gpu_power_w: mean_w(self.raw_gpu_kwh),
+            ram_power_w: mean_w(self.raw_ram_kwh),
+            cpu_energy_kwh: self.cpu_kwh,
+            gpu_energy_kwh: self.gpu_kwh,
+            ram_energy_kwh: self.ram_kwh,
+            energy_consumed_kwh: self.energy_kwh,
+            water_consumed_l: self.water_l,
+            cpu_utilization_percent: per(self.cpu_util_pct_s, self.cpu_util_s),
+            gpu_utilization_percent: 0.0,
+            ram_utilization_percent: per(self.ram_util_pct_s, self.ram_s),
+            ram_used_gb: per(self.ram_used_gib_s, self.ram_s),
+            carbon_intensity_g_per_kwh: intensity.g_per_kwh,
+            pue,
+            measurements: self.measurements,
+        }
+    }
+}
+
+/// Cumulative numbers since start (CodeCarbon's `EmissionsData` numbers). Powers are
+/// time-weighted run means in W; energies in kWh including PUE; emissions in kg CO2e.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EmissionsSnapshot {
+    pub duration_s: f64,
+    pub emissions_kg: f64,
+    pub emissions_rate_kg_per_s: f64,
+    pub cpu_power_w: f64,
+    pub gpu_power_w: f64,
+    pub ram_power_w: f64,
+    pub cpu_energy_kwh: f64,
+    pub gpu_energy_kwh: f64,
+    pub ram_energy_kwh: f64,
+    pub energy_consumed_kwh: f64,
+    pub water_consumed_l: f64,
+    pub cpu_utilization_percent: f64,
+    pub gpu_utilization_percent: f64,
+    pub ram_utilization_percent: f64,
+    pub ram_used_gb: f64,
+    pub carbon_intensity_g_per_kwh: f64,
+    pub pue: f64,
+    /// How many intervals were measured since start.
+    pub measurements: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emissions::{Intensity, Location};
+
+    fn fra() -> Intensity {
+        Intensity { g_per_kwh: 56.039, source: "test".into(), location: Location::default() }
+    }
+
+    #[test]
+    fn totals_are_sums_of_deltas_with_pue_and_wue() {
+        let mut t = Totals::default();
+        let s = Sample { cpu_energy_kwh: 1e-6, ram_energy_kwh: 2e-6, gpu_energy_kwh: 0.0, cpu_utilization_percent: Some(50.0), ram: None };
+        t.add(1.0, &s, 1.5, 2.0, &fra());
+        t.add(3.0, &Sample { cpu_utilization_percent: Some(10.0), ..s }, 1.5, 2.0, &fra());
+        assert_eq!(t.measurements, 2);
+        assert!((t.energy_kwh - 9e-6).abs() < 1e-18);
+        assert!((t.cpu_kwh - 3e-6).abs() < 1e-18);
+        assert!((t.water_l - 18e-6).abs() < 1e-18);
+        let snap = t.snapshot(4.0, &fra(), 1.5);
+        assert!((snap.emissions_kg / snap.energy_consumed_kwh - 0.056039).abs() < 1e-12);
+        // Device power excludes PUE: 2e-6 kWh over 4 s = 1.8 W.
+        assert!((snap.cpu_power_w - 1.8).abs() < 1e-9);
+        assert!((snap.cpu_utilization_percent - 20.0).abs() < 1e-12); // (50×1 + 10×3) / 4
+        assert!((snap.emissions_rate_kg_per_s - snap.emissions_kg / 4.0).abs() < 1e-24);
+    }
+
+    #[test]
+    fn empty_totals_are_zero_not_nan() {
+        let s = Totals::default().snapshot(0.0, &fra(), 1.0);
+        assert_eq!(s.cpu_power_w, 0.0);
+        assert_eq!(s.emissions_rate_kg_per_s, 0.0);
+        assert!(!s.cpu_utilization_percent.is_nan());
+    }
+}

@@ -1,0 +1,119 @@
+//! The descriptive columns of a CSV row: platform string, hardware, location.
+
+use once_cell::sync::Lazy;
+
+use super::accounting::EmissionsSnapshot;
+use crate::config::Config;
+use crate::emissions::Intensity;
+use crate::hardware::HardwarePlan;
+use crate::output::EmissionsData;
+
+/// Python's `platform.platform()` on Linux, e.g. `Linux-6.18.44-fc-v657-x86_64-with-glibc2.36`,
+/// built from `uname` and the C library's version (no child process).
+pub static OS: Lazy<String> = Lazy::new(|| {
+    // SAFETY: uname fills a zeroed struct of fixed-size, NUL-terminated arrays.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return std::env::consts::OS.to_string();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let mut s = format!("{}-{}-{}", field(&u.sysname), field(&u.release), field(&u.machine));
+    if let Some(v) = libc_version() {
+        s.push_str(&format!("-with-glibc{v}"));
+    }
+    s
+});
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn libc_version() -> Option<String> {
+    extern "C" {
+        fn gnu_get_libc_version() -> *const libc::c_char;
+    }
+    // SAFETY: glibc returns a static NUL-terminated string.
+    let p = unsafe { gnu_get_libc_version() };
+    if p.is_null() {
+        return None;
+    }
+    Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn libc_version() -> Option<String> {
+    None
+}
+
+/// CodeCarbon's timestamp: local time, no zone, `%Y-%m-%dT%H:%M:%S`.
+pub fn timestamp_now() -> String {
+    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+pub fn emissions_data(
+    config: &Config,
+    run_id: &str,
+    plan: &HardwarePlan,
+    intensity: &Intensity,
+    s: &EmissionsSnapshot,
+) -> EmissionsData {
+    let loc = &intensity.location;
+    EmissionsData {
+        timestamp: timestamp_now(),
+        project_name: config.project_name.clone(),
+        run_id: run_id.to_string(),
+        experiment_id: config.experiment_id.clone(),
+        duration_s: s.duration_s,
+        emissions_kg: s.emissions_kg,
+        emissions_rate_kg_per_s: s.emissions_rate_kg_per_s,
+        cpu_power_w: s.cpu_power_w,
+        gpu_power_w: s.gpu_power_w,
+        ram_power_w: s.ram_power_w,
+        cpu_energy_kwh: s.cpu_energy_kwh,
+        gpu_energy_kwh: s.gpu_energy_kwh,
+        ram_energy_kwh: s.ram_energy_kwh,
+        energy_consumed_kwh: s.energy_consumed_kwh,
+        water_consumed_l: s.water_consumed_l,
+        country_name: loc.country_name.clone(),
+        country_iso_code: loc.country_iso_code.clone(),
+        region: loc.region.clone(),
+        cloud_provider: loc.cloud_provider.clone().unwrap_or_default(),
+        cloud_region: loc.cloud_region.clone().unwrap_or_default(),
+        os: OS.clone(),
+        python_version: None,
+        codecarbon_version: crate::VERSION.to_string(),
+        cpu_count: plan.cpu_count,
+        cpu_model: plan.cpu_model.clone(),
+        gpu_count: 0,
+        gpu_model: String::new(),
+        longitude: None,
+        latitude: None,
+        ram_total_size_gib: plan.ram_total_gib,
+        tracking_mode: "machine".into(),
+        cpu_utilization_percent: s.cpu_utilization_percent,
+        gpu_utilization_percent: None,
+        ram_utilization_percent: s.ram_utilization_percent,
+        ram_used_gb: s.ram_used_gb,
+        on_cloud: loc.on_cloud(),
+        pue: config.pue,
+        wue: config.wue_l_per_kwh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn os_string_shape() {
+        let os = super::OS.clone();
+        assert!(os.starts_with(&format!("{}-", std::env::consts::OS[..1].to_uppercase() + &std::env::consts::OS[1..])), "{os}");
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert!(os.contains("-with-glibc2."), "{os}");
+    }
+
+    #[test]
+    fn timestamp_shape() {
+        let t = super::timestamp_now();
+        assert_eq!(t.len(), 19);
+        assert_eq!(&t[10..11], "T");
+    }
+}

@@ -1,0 +1,56 @@
+//! The one process-wide background runtime: a current-thread tokio runtime driven by a single
+//! thread named `carbon-tracker`, shared by every tracker (1,000 trackers = 1,000 tasks, 1 thread).
+
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+use tokio::runtime::{Builder, Handle};
+use tokio::task::AbortHandle;
+
+/// `None` if the thread could not be started: trackers then measure only on flush/stop.
+static HANDLE: Lazy<Option<Handle>> = Lazy::new(|| {
+    let rt = Builder::new_current_thread().enable_time().build().ok()?;
+    let handle = rt.handle().clone();
+    std::thread::Builder::new()
+        .name("carbon-tracker".into())
+        .spawn(move || rt.block_on(std::future::pending::<()>()))
+        .ok()?;
+    Some(handle)
+});
+
+/// Calls `tick` every `period` until it returns false or the task is aborted.
+/// Returns `None` when no background runtime is available.
+pub fn spawn_periodic(period: Duration, mut tick: impl FnMut() -> bool + Send + 'static) -> Option<AbortHandle> {
+    let handle = HANDLE.as_ref()?;
+    let task = handle.spawn(async move {
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if !tick() {
+                break;
+            }
+        }
+    });
+    Some(task.abort_handle())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn ticks_until_told_to_stop() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        spawn_periodic(Duration::from_millis(5), move || m.fetch_add(1, Ordering::SeqCst) < 2).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while n.load(Ordering::SeqCst) < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+    }
+}
