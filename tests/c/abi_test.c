@@ -1,0 +1,112 @@
+/* End-to-end test of the C ABI, built and run by tests/c_abi.rs against the real library.
+ * Usage: abi_test OUTPUT_DIR. Prints `key=value` lines the Rust side checks against the CSV;
+ * exits non-zero with a message on the first failed check. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "carbon_tracker.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                   \
+    do {                                                   \
+        if (!(cond)) {                                     \
+            fprintf(stderr, "CHECK failed line %d: ", __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                  \
+            fprintf(stderr, "\n");                         \
+            failures++;                                    \
+        }                                                  \
+    } while (0)
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static volatile double sink;
+static void busy(double seconds) {
+    double end = now_s() + seconds;
+    double x = 0;
+    while (now_s() < end)
+        for (int i = 0; i < 10000; i++) x += i * 0.5;
+    sink = x;
+}
+
+static void print(const char *tag, const ct_emissions *e) {
+    printf("%s.duration_s=%.17g\n", tag, e->duration_s);
+    printf("%s.emissions_kg=%.17g\n", tag, e->emissions_kg);
+    printf("%s.energy_consumed_kwh=%.17g\n", tag, e->energy_consumed_kwh);
+    printf("%s.cpu_energy_kwh=%.17g\n", tag, e->cpu_energy_kwh);
+    printf("%s.ram_energy_kwh=%.17g\n", tag, e->ram_energy_kwh);
+    printf("%s.cpu_power_w=%.17g\n", tag, e->cpu_power_w);
+    printf("%s.ram_power_w=%.17g\n", tag, e->ram_power_w);
+    printf("%s.carbon_intensity_g_per_kwh=%.17g\n", tag, e->carbon_intensity_g_per_kwh);
+    printf("%s.measurements=%llu\n", tag, (unsigned long long)e->measurements);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: abi_test OUTPUT_DIR\n");
+        return 2;
+    }
+    const char *version = ct_version();
+    CHECK(version && strlen(version) > 0, "version");
+
+    /* Misuse: every one is a status and a message, never a crash. */
+    ct_tracker *t = NULL;
+    CHECK(ct_tracker_new(NULL, NULL) == CT_ERR_NULL_ARGUMENT, "new(NULL out)");
+    CHECK(ct_tracker_new("projet_name=x", &t) == CT_ERR_INVALID_OPTION, "unknown key");
+    CHECK(strstr(ct_last_error(), "projet_name") != NULL, "message names the key: %s", ct_last_error());
+    CHECK(t == NULL, "no handle on error");
+    CHECK(ct_tracker_new("measure_power_secs=soon", &t) == CT_ERR_INVALID_OPTION, "bad number");
+    CHECK(strstr(ct_last_error(), "measure_power_secs") != NULL, "%s", ct_last_error());
+    CHECK(ct_tracker_new("project_name=\xff", &t) == CT_ERR_INVALID_OPTION, "invalid UTF-8");
+    CHECK(ct_tracker_start(NULL) == CT_ERR_NULL_ARGUMENT, "start(NULL)");
+    CHECK(ct_tracker_flush(NULL, NULL) == CT_ERR_NULL_ARGUMENT, "flush(NULL)");
+    ct_tracker_free(NULL);
+
+    char options[4096];
+    snprintf(options, sizeof options,
+             "project_name=c-abi\\;test;country_iso_code=FRA;measure_power_secs=0.2;output_dir=%s", argv[1]);
+    CHECK(ct_tracker_new(options, &t) == CT_OK, "new: %s", ct_last_error());
+    if (!t) return 1;
+
+    ct_emissions e;
+    memset(&e, 0, sizeof e);
+    e.struct_size = sizeof e;
+    CHECK(ct_tracker_flush(t, &e) == CT_ERR_INVALID_STATE, "flush before start");
+    CHECK(strstr(ct_last_error(), "not started") != NULL, "%s", ct_last_error());
+    CHECK(ct_tracker_stop(t, NULL) == CT_ERR_INVALID_STATE, "stop before start");
+
+    CHECK(ct_tracker_start(t) == CT_OK, "start: %s", ct_last_error());
+    CHECK(ct_tracker_start(t) == CT_ERR_INVALID_STATE, "start twice");
+
+    busy(0.7);
+    CHECK(ct_tracker_flush(t, &e) == CT_OK, "flush: %s", ct_last_error());
+    print("flush", &e);
+    CHECK(e.duration_s > 0.6 && e.duration_s < 5.0, "flush duration %g", e.duration_s);
+    CHECK(e.measurements >= 2, "background ticks ran: %llu", (unsigned long long)e.measurements);
+
+    ct_emissions bad;
+    memset(&bad, 0, sizeof bad);
+    CHECK(ct_tracker_flush(t, &bad) == CT_ERR_INVALID_OPTION, "struct_size 0");
+
+    busy(0.4);
+    ct_emissions s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    CHECK(ct_tracker_stop(t, &s) == CT_OK, "stop: %s", ct_last_error());
+    print("stop", &s);
+    CHECK(s.energy_consumed_kwh > e.energy_consumed_kwh, "energy grows");
+    CHECK(s.duration_s > e.duration_s, "duration grows");
+
+    CHECK(ct_tracker_stop(t, NULL) == CT_ERR_INVALID_STATE, "stop twice");
+    CHECK(ct_tracker_flush(t, NULL) == CT_ERR_INVALID_STATE, "flush after stop");
+    CHECK(ct_tracker_start(t) == CT_ERR_INVALID_STATE, "restart");
+    ct_tracker_free(t);
+
+    printf("failures=%d\n", failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,130 @@
+//! Builds tests/c/abi_test.c with the system C compiler (through the `cc` crate) against
+//! include/carbon_tracker.h and the cdylib cargo just built, runs it offline with
+//! country_iso_code=FRA and checks its numbers against the emissions.csv it wrote.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The directory holding the cdylib built for this test run: `cargo test` writes all the
+/// library's crate types next to the test binary (target/debug/deps), and copies them up to
+/// target/debug only on `cargo build`.
+fn lib_dir() -> PathBuf {
+    std::env::current_exe().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Compiles a C file of tests/c into an executable linked to the cdylib.
+pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_dir = lib_dir();
+    assert!(lib_dir.join("libcarbon_tracker.so").exists(), "cdylib missing in {}", lib_dir.display());
+    let target = std::env::var("TARGET").unwrap_or_else(|_| format!("{}-unknown-linux-gnu", std::env::consts::ARCH));
+    let compiler = cc::Build::new()
+        .target(&target)
+        .host(&target)
+        .opt_level(0)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .get_compiler();
+    let exe = out_dir.join(Path::new(source).file_stem().unwrap());
+    let status = compiler
+        .to_command()
+        .arg("-std=c99")
+        .arg("-D_POSIX_C_SOURCE=200809L")
+        .arg("-Wall")
+        .arg("-Werror")
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join("tests/c").join(source))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-lcarbon_tracker")
+        .status()
+        .expect("running the C compiler");
+    assert!(status.success(), "compiling {source} failed");
+    exe
+}
+
+fn parse_kv(stdout: &str) -> HashMap<String, String> {
+    stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn c_program_tracks_offline_and_writes_the_csv() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("abi_test.c", work.path());
+    let out_dir = work.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    // Config precedence, end to end: ~/.codecarbon.config < ./.codecarbon.config < env < options.
+    let home = work.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(home.join(".codecarbon.config"), "[codecarbon]\npue = 1.2\nwue = 2\nexperiment_id = from-home\n").unwrap();
+    std::fs::write(
+        work.path().join(".codecarbon.config"),
+        "[codecarbon]\nexperiment_id = from-cwd\nproject_name = from-cwd\n",
+    )
+    .unwrap();
+    let output = Command::new(&exe)
+        .arg(&out_dir)
+        .current_dir(work.path())
+        .env("HOME", &home)
+        .env("CODECARBON_PUE", "1.5")
+        .env_remove("CODECARBON_LOG_LEVEL")
+        // cargo points this at target/debug, whose copy of the cdylib may be stale.
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "abi_test failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let kv = parse_kv(&stdout);
+    let num = |k: &str| kv[k].parse::<f64>().unwrap();
+
+    // Offline with FRA: emissions / energy is France's intensity, 56.039 g/kWh, exactly.
+    for tag in ["flush", "stop"] {
+        let ratio = num(&format!("{tag}.emissions_kg")) / num(&format!("{tag}.energy_consumed_kwh"));
+        assert!((ratio - 0.056039).abs() < 1e-12, "{tag}: {ratio}");
+        assert_eq!(num(&format!("{tag}.carbon_intensity_g_per_kwh")), 56.039);
+        let parts = num(&format!("{tag}.cpu_energy_kwh")) + num(&format!("{tag}.ram_energy_kwh"));
+        assert!((parts - num(&format!("{tag}.energy_consumed_kwh"))).abs() < 1e-15);
+    }
+
+    // Two rows (flush, stop), same run_id, numbers equal to what the C side got.
+    let csv_path = out_dir.join("emissions.csv");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let header = text.lines().next().unwrap();
+    assert_eq!(header, carbon_tracker::output::CSV_HEADER);
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let cols: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let rows: Vec<HashMap<String, String>> = rdr
+        .records()
+        .map(|r| cols.iter().cloned().zip(r.unwrap().iter().map(str::to_string)).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[0]["run_id"], rows[1]["run_id"]);
+    assert_eq!(rows[0]["run_id"].len(), 36);
+    for (row, tag) in rows.iter().zip(["flush", "stop"]) {
+        assert_eq!(row["project_name"], "c-abi;test");
+        assert_eq!(row["country_name"], "France");
+        assert_eq!(row["country_iso_code"], "FRA");
+        assert_eq!(row["on_cloud"], "N");
+        assert_eq!(row["tracking_mode"], "machine");
+        assert_eq!(row["pue"], "1.5"); // env over both files
+        assert_eq!(row["wue"], "2.0"); // home file, nothing above it
+        assert_eq!(row["experiment_id"], "from-cwd"); // cwd file over home file
+        let water: f64 = row["water_consumed"].parse().unwrap();
+        let energy: f64 = row["energy_consumed"].parse().unwrap();
+        assert!((water - 2.0 * energy).abs() <= 1e-12 * water.max(1e-30));
+        let cpu_w: f64 = row["cpu_power"].parse().unwrap();
+        let cpu_kwh: f64 = row["cpu_energy"].parse().unwrap();
+        assert!(cpu_w > 0.0 && cpu_kwh > 0.0);
+        for (col, key) in [("emissions", "emissions_kg"), ("energy_consumed", "energy_consumed_kwh"), ("duration", "duration_s")] {
+            let csv_value: f64 = row[col].parse().unwrap();
+            assert_eq!(csv_value, num(&format!("{tag}.{key}")), "{tag} {col}");
+        }
+        let ratio = row["emissions"].parse::<f64>().unwrap() / row["energy_consumed"].parse::<f64>().unwrap();
+        assert!((ratio - 0.056039).abs() < 1e-12);
+    }
+}
