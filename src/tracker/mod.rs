@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
 use crate::output::csv_file::CsvSink;
 
-/// flush/stop reuse a measurement younger than this instead of taking a new one.
+/// flush reuses a measurement younger than this instead of taking a new one (the interval since
+/// is counted at the next measurement). stop always measures: its interval has no "next".
 const FRESH_ENOUGH: Duration = Duration::from_millis(50);
 
 pub struct Tracker {
@@ -127,13 +128,14 @@ impl Tracker {
     pub fn flush(&self) -> Result<Report> {
         let mut phase = self.inner.lock();
         match &mut *phase {
-            Phase::Running(r) => Ok(self.inner.report(r)),
+            Phase::Running(r) => Ok(self.inner.report(r, false)),
             Phase::Created => Err(Error::state("flush: the tracker is not started")),
             Phase::Stopped => Err(Error::state("flush: the tracker is stopped")),
         }
     }
 
-    /// Like flush, then stops the background ticks; the tracker cannot be restarted.
+    /// Measures the last interval, writes the final CSV row and stops the background ticks;
+    /// the tracker cannot be restarted.
     pub fn stop(&self) -> Result<Report> {
         let mut phase = self.inner.lock();
         let report = match &mut *phase {
@@ -141,7 +143,7 @@ impl Tracker {
                 if let Some(t) = r.ticker.take() {
                     t.abort();
                 }
-                self.inner.report(r)
+                self.inner.report(r, true)
             }
             Phase::Created => return Err(Error::state("stop: the tracker is not started")),
             Phase::Stopped => return Err(Error::state("stop: the tracker is already stopped")),
@@ -205,9 +207,9 @@ impl Inner {
         ));
     }
 
-    fn report(&self, r: &mut Running) -> Report {
+    fn report(&self, r: &mut Running, final_report: bool) -> Report {
         let now = Instant::now();
-        if now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
+        if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
             self.measure(r, now);
         }
         let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
