@@ -185,8 +185,8 @@ enum ct_status ct_tracker_flush(struct ct_tracker *t, struct ct_emissions *out);
 /**
  * Measures the last interval (always, however recent the previous measurement), writes the
  * final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. A stopped tracker
- * cannot be restarted; every
- * later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
+ * cannot be restarted; every later call on it except `ct_tracker_free` returns
+ * `CT_ERR_INVALID_STATE`.
  */
 enum ct_status ct_tracker_stop(struct ct_tracker *t, struct ct_emissions *out);
 

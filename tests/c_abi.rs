@@ -14,6 +14,7 @@ fn lib_dir() -> PathBuf {
 }
 
 /// Compiles a C file of tests/c into an executable linked to the cdylib.
+/// `source` is relative to the crate root.
 pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = lib_dir();
@@ -35,7 +36,7 @@ pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
         .arg("-Werror")
         .arg("-I")
         .arg(root.join("include"))
-        .arg(root.join("tests/c").join(source))
+        .arg(root.join(source))
         .arg("-o")
         .arg(&exe)
         .arg(format!("-L{}", lib_dir.display()))
@@ -54,7 +55,7 @@ fn parse_kv(stdout: &str) -> HashMap<String, String> {
 #[test]
 fn c_program_tracks_offline_and_writes_the_csv() {
     let work = tempfile::tempdir().unwrap();
-    let exe = build_c("abi_test.c", work.path());
+    let exe = build_c("tests/c/abi_test.c", work.path());
     let out_dir = work.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     // Config precedence, end to end: ~/.codecarbon.config < ./.codecarbon.config < env < options.
@@ -127,4 +128,16 @@ fn c_program_tracks_offline_and_writes_the_csv() {
         let ratio = row["emissions"].parse::<f64>().unwrap() / row["energy_consumed"].parse::<f64>().unwrap();
         assert!((ratio - 0.056039).abs() < 1e-12);
     }
+}
+
+#[test]
+fn c_quickstart_example_builds_and_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("examples/c/quickstart.c", work.path());
+    let output = Command::new(&exe).arg("0.3").arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("emissions ") && stdout.contains("at 56.039 g/kWh"), "{stdout}");
+    let text = std::fs::read_to_string(work.path().join("emissions.csv")).unwrap();
+    assert_eq!(text.lines().count(), 3, "header, flush row, stop row:\n{text}");
 }

@@ -197,8 +197,8 @@ pub extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -
 
 /// Measures the last interval (always, however recent the previous measurement), writes the
 /// final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. A stopped tracker
-/// cannot be restarted; every
-/// later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
+/// cannot be restarted; every later call on it except `ct_tracker_free` returns
+/// `CT_ERR_INVALID_STATE`.
 #[no_mangle]
 pub extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
     ffi_guard!({
