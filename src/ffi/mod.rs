@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use error::ct_status;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::tracker::{EmissionsSnapshot, Tracker};
+use crate::tracker::{EmissionsSnapshot, Report, Tracker};
 
 /// An opaque tracker. Create with `ct_tracker_new`, release with `ct_tracker_free`.
 /// One handle may be used from several threads at once (calls are serialised inside), but
@@ -128,6 +128,20 @@ fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
     Ok(Some(size))
 }
 
+/// flush and stop: check the arguments, call, fill `out` even when the output failed.
+fn report_call(
+    t: *mut ct_tracker,
+    out: *mut ct_emissions,
+    func: &str,
+    call: fn(&Tracker) -> Result<Report>,
+) -> Result<()> {
+    let t = arg(t, func, "t")?;
+    let size = check_out(out, func)?;
+    let report = call(&t.tracker)?;
+    write_out(out, size, &report.emissions);
+    report.output_error.map_or(Ok(()), Err)
+}
+
 fn write_out(out: *mut ct_emissions, size: Option<u32>, s: &EmissionsSnapshot) {
     let Some(size) = size else { return };
     let full = ct_emissions::from_snapshot(size, s);
@@ -186,13 +200,7 @@ pub extern "C" fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
 /// written: `out` is still filled and nothing measured is lost; the next flush writes it again).
 #[no_mangle]
 pub extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
-    ffi_guard!({
-        let t = arg(t, "ct_tracker_flush", "t")?;
-        let size = check_out(out, "ct_tracker_flush")?;
-        let report = t.tracker.flush()?;
-        write_out(out, size, &report.emissions);
-        report.output_error.map_or(Ok(()), Err)
-    })
+    ffi_guard!(report_call(t, out, "ct_tracker_flush", Tracker::flush))
 }
 
 /// Measures the last interval (always, however recent the previous measurement), writes the
@@ -201,13 +209,7 @@ pub extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -
 /// `CT_ERR_INVALID_STATE`.
 #[no_mangle]
 pub extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
-    ffi_guard!({
-        let t = arg(t, "ct_tracker_stop", "t")?;
-        let size = check_out(out, "ct_tracker_stop")?;
-        let report = t.tracker.stop()?;
-        write_out(out, size, &report.emissions);
-        report.output_error.map_or(Ok(()), Err)
-    })
+    ffi_guard!(report_call(t, out, "ct_tracker_stop", Tracker::stop))
 }
 
 /// Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
