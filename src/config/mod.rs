@@ -3,6 +3,7 @@
 //!
 //! Resolving reads the two config files and the environment, nothing else (no probing).
 
+mod ini;
 pub mod options;
 mod values;
 
@@ -217,14 +218,7 @@ pub fn read_config_file(path: &std::path::Path) -> Result<Option<Vec<(String, St
 }
 
 fn parse_config_text(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
-    let ini = ini::Ini::load_from_str(text).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    if let Some(section) = ini.section(Some("codecarbon")) {
-        for (k, v) in section.iter() {
-            out.push((k.to_ascii_lowercase(), v.to_string()));
-        }
-    }
-    Ok(out)
+    ini::section(text, "codecarbon")
 }
 
 impl Config {
@@ -234,11 +228,17 @@ impl Config {
     }
 
     pub fn from_sources(sources: &Sources) -> Result<Config> {
-        let mut c = Config::default();
+        // Only the value from the highest layer is parsed, so a bad value in a lower layer that
+        // is overridden (say in ~/.codecarbon.config) does not fail the tracker.
+        let mut winners: std::collections::BTreeMap<&str, (&Origin, &str)> = std::collections::BTreeMap::new();
         for (origin, pairs) in &sources.layers {
             for (key, value) in pairs {
-                c.apply(origin, key, value)?;
+                winners.insert(key.as_str(), (origin, value.as_str()));
             }
+        }
+        let mut c = Config::default();
+        for (key, (origin, value)) in winners {
+            c.apply(origin, key, value)?;
         }
         c.check()?;
         Ok(c)
@@ -276,8 +276,8 @@ impl Config {
             }
             "measure_power_secs" => {
                 let s = parse_f64(o, key, v, 0.0, true)?;
-                if s < 0.01 {
-                    return Err(Error::option(format!("{o}{key}={v}: expected at least 0.01 seconds")));
+                if !(0.01..=86_400.0).contains(&s) {
+                    return Err(Error::option(format!("{o}{key}={v}: expected 0.01 to 86400 seconds")));
                 }
                 self.measure_power_secs = s;
             }
@@ -424,9 +424,16 @@ mod tests {
         let text = "[codecarbon]\nProject_Name = from file\nmeasure_power_secs: 3\n[other]\npue=9\n";
         assert_eq!(
             parse_config_text(text).unwrap(),
-            pairs(&[("project_name", "from file"), ("measure_power_secs", "3")])
+            pairs(&[("measure_power_secs", "3"), ("project_name", "from file")])
         );
         assert_eq!(parse_config_text("[other]\nx=1\n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn overridden_bad_values_in_lower_layers_do_not_fail() {
+        let c = Config::from_sources(&sources(&[("pue", "high")], &[], &[("measure_power_secs", "fast")], "measure_power_secs=1;pue=1.2"))
+            .unwrap();
+        assert_eq!((c.measure_power_secs, c.pue), (1.0, 1.2));
     }
 
     #[test]
@@ -434,6 +441,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(".codecarbon.config");
         assert_eq!(read_config_file(&p).unwrap(), None);
+        std::fs::write(&p, "[codecarbon]\noutput_dir = C:\\new\\dir\nproject_name = 'q'\n").unwrap();
+        assert_eq!(
+            read_config_file(&p).unwrap(),
+            Some(pairs(&[("output_dir", "C:\\new\\dir"), ("project_name", "'q'")]))
+        );
         std::fs::write(&p, "[codecarbon]\ncountry_iso_code=DEU\n").unwrap();
         assert_eq!(read_config_file(&p).unwrap(), Some(pairs(&[("country_iso_code", "DEU")])));
         std::fs::write(&p, [0xff, 0xfe]).unwrap();
@@ -465,6 +477,7 @@ mod tests {
         assert!(e.message.contains("CODECARBON_MEASURE_POWER_SECS") && e.message.contains("number"), "{}", e.message);
         for bad in [
             "measure_power_secs=0",
+            "measure_power_secs=1e20",
             "pue=0",
             "wue=-1",
             "force_cpu_power=-5",

@@ -7,10 +7,18 @@
 //!   always written (empty fields for missing values, never dropped);
 //! - `update` replaces this run's row (key `run_id`) through a temporary file and a rename, and
 //!   refuses to touch a file it cannot parse (`Io` error, file left as it was).
+//!
+//! Trackers of one process that share a file take a process-wide lock for that path, so the
+//! header is written once and `update`'s read-modify-rename never loses another tracker's row.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use once_cell::sync::Lazy;
 
 use super::emissions_data::{EmissionsData, COLUMNS, CSV_HEADER, RUN_ID_COLUMN};
 use crate::config::CsvWriteMode;
@@ -20,7 +28,18 @@ use crate::log::Logger;
 pub struct CsvSink {
     pub path: PathBuf,
     pub mode: CsvWriteMode,
+    /// Shared by every sink of this process writing the same file.
+    file_lock: Arc<Mutex<()>>,
 }
+
+static FILE_LOCKS: Lazy<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+fn file_lock(path: &Path) -> Arc<Mutex<()>> {
+    let key = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    FILE_LOCKS.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// One CSV line (with `\n`), quoted where needed like pandas' `QUOTE_MINIMAL`.
 pub fn format_line(fields: &[String]) -> String {
@@ -31,7 +50,8 @@ pub fn format_line(fields: &[String]) -> String {
 
 impl CsvSink {
     pub fn new(path: PathBuf, mode: CsvWriteMode) -> CsvSink {
-        CsvSink { path, mode }
+        let file_lock = file_lock(&path);
+        CsvSink { path, mode, file_lock }
     }
 
     fn io(&self, what: &str, e: &std::io::Error) -> Error {
@@ -40,6 +60,7 @@ impl CsvSink {
 
     pub fn write(&self, row: &EmissionsData, log: &Logger) -> Result<()> {
         let line = format_line(&row.to_record());
+        let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.start_new_file_if_needed(&line, log)? {
             return Ok(());
         }
@@ -156,9 +177,10 @@ impl CsvSink {
             out.push_str(line);
         }
         let tmp = self.path.with_file_name(format!(
-            ".{}.tmp-{}",
+            ".{}.tmp-{}-{}",
             self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            std::process::id()
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let res = fs::write(&tmp, out.as_bytes()).and_then(|_| fs::rename(&tmp, &self.path));
         if let Err(e) = res {
@@ -326,6 +348,48 @@ mod tests {
         fs::write(&p, &bad_utf8).unwrap();
         let e = CsvSink::new(p.clone(), CsvWriteMode::Update).write(&sample("r", 1.0), &quiet()).unwrap_err();
         assert!(e.message.contains("UTF-8"), "{}", e.message);
+    }
+
+    /// Several trackers (own sinks, own threads) on one file: one header, no lost or torn rows.
+    fn concurrent_writers(mode: CsvWriteMode, rows: usize) -> String {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("emissions.csv");
+        let start = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let p = p.clone();
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    let sink = CsvSink::new(p, mode);
+                    start.wait(); // first writes collide on the file's creation
+                    for k in 0..rows {
+                        sink.write(&sample(&format!("run-{i}"), k as f64), &quiet()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        fs::read_to_string(&p).unwrap()
+    }
+
+    #[test]
+    fn concurrent_appends_write_one_header_and_every_row() {
+        for _ in 0..20 {
+            let text = concurrent_writers(CsvWriteMode::Append, 5);
+            assert_eq!(text.matches("timestamp,project_name").count(), 1);
+            let recs: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
+            assert_eq!(recs.len(), 8 * 5);
+        }
+    }
+
+    #[test]
+    fn concurrent_updates_keep_one_row_per_run() {
+        let text = concurrent_writers(CsvWriteMode::Update, 50);
+        let recs: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 8, "{text}");
+        assert!(recs.iter().all(|r| &r[4] == "49.0"), "each run's last row wins");
     }
 
     #[test]
