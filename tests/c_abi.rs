@@ -34,6 +34,7 @@ pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
         .arg("-D_POSIX_C_SOURCE=200809L")
         .arg("-Wall")
         .arg("-Werror")
+        .arg("-pthread")
         .arg("-I")
         .arg(root.join("include"))
         .arg(root.join(source))

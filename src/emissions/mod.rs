@@ -58,10 +58,9 @@ pub fn resolve(config: &Config, log: &Logger) -> Intensity {
     }
     if let (Some(p), Some(r)) = (&config.cloud_provider, &config.cloud_region) {
         if let Some(row) = CLOUD_REGIONS.iter().find(|c| &c.provider == p && &c.region == r) {
-            if location.country_iso_code.is_none() {
-                location.country_iso_code = Some(row.country_iso_code.clone());
-                location.country_name = Some(row.country_name.clone());
-            }
+            // The region's own country, as CodeCarbon writes it.
+            location.country_iso_code = Some(row.country_iso_code.clone());
+            location.country_name = Some(row.country_name.clone());
             return Intensity { g_per_kwh: row.impact_g_per_kwh, source: format!("cloud region {p}/{r} (impact.csv)"), location };
         }
         log.warning(format!(
@@ -226,9 +225,9 @@ mod tests {
         assert!(!i.location.on_cloud());
         c.cloud_provider = Some("gcp".into());
         c.cloud_region = Some("europe-west1".into());
-        c.country_iso_code = None;
         let i = resolve(&c, &quiet());
         assert_eq!(i.location.country_iso_code.as_deref(), Some("BEL"));
+        assert_eq!(i.location.country_name.as_deref(), Some("Belgium"));
         assert!(i.location.on_cloud());
     }
 }

@@ -49,7 +49,8 @@ thread_local! {
 /// Records `e` as this thread's last error and returns its status.
 pub fn set(e: Error) -> ct_status {
     let msg = CString::new(e.message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|m| *m.borrow_mut() = msg);
+    // try_with: during thread teardown the slot may be gone; the status still goes back.
+    let _ = LAST_ERROR.try_with(|m| *m.borrow_mut() = msg);
     e.kind.into()
 }
 
@@ -64,5 +65,5 @@ pub fn set_panic(payload: Box<dyn std::any::Any + Send>) -> ct_status {
 
 /// Pointer to this thread's last message; valid until the next failing call on this thread.
 pub fn last() -> *const c_char {
-    LAST_ERROR.with(|m| m.borrow().as_ptr())
+    LAST_ERROR.try_with(|m| m.borrow().as_ptr()).unwrap_or(c"".as_ptr())
 }

@@ -119,7 +119,8 @@ fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
     }
     // SAFETY: non-null `out` points to at least the leading `struct_size` field.
     let size = unsafe { std::ptr::addr_of!((*out).struct_size).read_unaligned() };
-    if (size as usize) < std::mem::size_of::<u32>() + std::mem::size_of::<f64>() {
+    // At least `struct_size` and `duration_s` (16 bytes with the alignment padding).
+    if (size as usize) < std::mem::offset_of!(ct_emissions, duration_s) + std::mem::size_of::<f64>() {
         return Err(Error::option(format!(
             "{func}: out->struct_size is {size}; set it to sizeof(ct_emissions) ({})",
             std::mem::size_of::<ct_emissions>()
@@ -145,7 +146,8 @@ fn report_call(
 fn write_out(out: *mut ct_emissions, size: Option<u32>, s: &EmissionsSnapshot) {
     let Some(size) = size else { return };
     let full = ct_emissions::from_snapshot(size, s);
-    let n = (size as usize).min(std::mem::size_of::<ct_emissions>());
+    // Whole 8-byte fields only: a size that ends inside a field leaves that field untouched.
+    let n = (size as usize).min(std::mem::size_of::<ct_emissions>()) & !7;
     // SAFETY: the caller owns `size` bytes at `out`; we copy at most that many.
     unsafe { std::ptr::copy_nonoverlapping(&full as *const ct_emissions as *const u8, out as *mut u8, n) };
 }
@@ -301,6 +303,24 @@ mod tests {
         assert!(v.duration_s >= 0.0 && v.emissions_kg >= 0.0);
         assert_eq!(v.struct_size, 24);
         assert_eq!(v.guard, 12345.0, "wrote past struct_size");
+        ct_tracker_free(t);
+    }
+
+    #[test]
+    fn odd_struct_sizes_never_write_half_a_field() {
+        let mut t = std::ptr::null_mut();
+        let opts = b"save_to_file=false\0";
+        assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
+        assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
+        let mut e = ct_emissions { struct_size: 12, duration_s: -1.0, ..Default::default() };
+        assert_eq!(ct_tracker_flush(t, &mut e), ct_status::CT_ERR_INVALID_OPTION);
+        assert_eq!(e.duration_s, -1.0);
+        e.struct_size = 20; // duration_s whole, emissions_kg cut: left alone
+        e.emissions_kg = -1.0;
+        assert_eq!(ct_tracker_flush(t, &mut e), ct_status::CT_OK);
+        assert!(e.duration_s >= 0.0);
+        assert_eq!(e.emissions_kg, -1.0);
+        assert_eq!(e.struct_size, 20);
         ct_tracker_free(t);
     }
 

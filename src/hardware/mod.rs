@@ -5,6 +5,7 @@
 
 pub mod cpu_load;
 pub mod cpuinfo;
+pub mod load_sampler;
 pub mod ram;
 pub mod rapl;
 pub mod tdp;
@@ -228,12 +229,14 @@ pub struct Sample {
 const UJ_PER_KWH: f64 = 3.6e12;
 const WS_PER_KWH: f64 = 3.6e6;
 
-/// A tracker's own readers over a shared plan: its RAPL counters and `/proc/stat` baseline.
+/// A tracker's own readers over a shared plan: its RAPL counters and its last reading of the
+/// process-wide load integrals.
 #[derive(Debug)]
 pub struct Meters {
     plan: Arc<HardwarePlan>,
     rapl: Option<rapl::RaplMeter>,
-    last_cpu_times: Option<cpu_load::CpuTimes>,
+    last_load: load_sampler::LoadIntegrals,
+    _load_sampling: load_sampler::Subscription,
     rapl_error_logged: bool,
 }
 
@@ -244,7 +247,8 @@ impl Meters {
             CpuSource::Rapl(z) => Some(rapl::RaplMeter::start(z)),
             _ => None,
         };
-        Meters { plan, rapl, last_cpu_times: cpu_load::read_proc_stat(), rapl_error_logged: false }
+        let _load_sampling = load_sampler::Subscription::new();
+        Meters { plan, rapl, last_load: load_sampler::read_now(), _load_sampling, rapl_error_logged: false }
     }
 
     pub fn plan(&self) -> &Arc<HardwarePlan> {
@@ -253,14 +257,8 @@ impl Meters {
 
     /// Energy of each device over the last `dt_s` seconds (the time since the previous call).
     pub fn measure(&mut self, dt_s: f64, log: &Logger) -> Sample {
-        let now_times = cpu_load::read_proc_stat();
-        let load = match (self.last_cpu_times, now_times) {
-            (Some(a), Some(b)) => cpu_load::load_between(a, b),
-            _ => None,
-        };
-        if now_times.is_some() {
-            self.last_cpu_times = now_times;
-        }
+        let load = load_sampler::read_now();
+        let since = std::mem::replace(&mut self.last_load, load);
         let cpu_energy_kwh = match (&self.plan.cpu, self.rapl.as_mut()) {
             (CpuSource::Rapl(_), Some(m)) => {
                 let (uj, err) = m.read_delta_uj();
@@ -272,8 +270,7 @@ impl Meters {
                 }
                 uj as f64 / UJ_PER_KWH
             }
-            // No tick elapsed (interval shorter than a jiffy): the idle floor is the best estimate.
-            (CpuSource::Load { tdp_w }, _) => cpu_load::power_w(*tdp_w, load.unwrap_or(0.0)) * dt_s / WS_PER_KWH,
+            (CpuSource::Load { tdp_w }, _) => tdp_w * (load.curve_s - since.curve_s) / WS_PER_KWH,
             (CpuSource::Constant { tdp_w }, _) => tdp_w * 0.5 * dt_s / WS_PER_KWH,
             (CpuSource::Rapl(_), None) => 0.0,
         };
@@ -281,7 +278,7 @@ impl Meters {
             cpu_energy_kwh,
             ram_energy_kwh: self.plan.ram_power_w * dt_s / WS_PER_KWH,
             gpu_energy_kwh: 0.0,
-            cpu_utilization_percent: load.map(|l| l * 100.0),
+            cpu_utilization_percent: load.utilization_percent_since(&since),
             ram: ram::read_meminfo(),
         }
     }

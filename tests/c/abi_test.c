@@ -1,6 +1,7 @@
 /* End-to-end test of the C ABI, built and run by tests/c_abi.rs against the real library.
  * Usage: abi_test OUTPUT_DIR. Prints `key=value` lines the Rust side checks against the CSV;
  * exits non-zero with a message on the first failed check. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,63 @@ static void print(const char *tag, const ct_emissions *e) {
     printf("%s.ram_power_w=%.17g\n", tag, e->ram_power_w);
     printf("%s.carbon_intensity_g_per_kwh=%.17g\n", tag, e->carbon_intensity_g_per_kwh);
     printf("%s.measurements=%llu\n", tag, (unsigned long long)e->measurements);
+}
+
+/* Several threads flushing one handle while the background ticks run. */
+static void *flusher(void *arg) {
+    ct_tracker *t = arg;
+    double last = 0;
+    for (int i = 0; i < 300; i++) {
+        ct_emissions e;
+        memset(&e, 0, sizeof e);
+        e.struct_size = sizeof e;
+        if (i % 60 == 0) busy(0.03); /* let background ticks and fresh measurements interleave */
+        if (ct_tracker_flush(t, &e) != CT_OK || e.energy_consumed_kwh < last) return (void *)1;
+        last = e.energy_consumed_kwh;
+    }
+    return NULL;
+}
+
+static void threads_share_one_handle(void) {
+    ct_tracker *t = NULL;
+    CHECK(ct_tracker_new("save_to_file=false;force_ram_power=10;measure_power_secs=0.01", &t) == CT_OK, "new");
+    CHECK(ct_tracker_start(t) == CT_OK, "start");
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, flusher, t);
+    for (int i = 0; i < 8; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        CHECK(r == NULL, "thread %d saw a failed flush or a total going backwards", i);
+    }
+    ct_emissions e;
+    memset(&e, 0, sizeof e);
+    e.struct_size = sizeof e;
+    CHECK(ct_tracker_stop(t, &e) == CT_OK, "stop");
+    /* RAM at 10 W: its energy is 10 W x PUE x the measured time, which must equal the duration. */
+    double measured_s = e.ram_energy_kwh * 3.6e6 / (10.0 * e.pue);
+    CHECK(e.measurements > 5, "ticks and flushes measured: %llu", (unsigned long long)e.measurements);
+    CHECK(measured_s > e.duration_s - 1e-6 && measured_s < e.duration_s + 1e-6, "measured %.9f s of %.9f s",
+          measured_s, e.duration_s);
+    ct_tracker_free(t);
+}
+
+/* An unwritable output: CT_ERR_IO with the path, numbers still returned. */
+static void io_error_keeps_numbers(const char *dir) {
+    char options[4096];
+    snprintf(options, sizeof options, "force_ram_power=10;output_dir=%s/missing-dir", dir);
+    ct_tracker *t = NULL;
+    CHECK(ct_tracker_new(options, &t) == CT_OK, "new");
+    CHECK(ct_tracker_start(t) == CT_OK, "start");
+    busy(0.1);
+    ct_emissions e;
+    memset(&e, 0, sizeof e);
+    e.struct_size = sizeof e;
+    CHECK(ct_tracker_flush(t, &e) == CT_ERR_IO, "flush to a missing dir");
+    CHECK(strstr(ct_last_error(), "missing-dir/emissions.csv") != NULL, "message names the file: %s", ct_last_error());
+    CHECK(e.energy_consumed_kwh > 0 && e.duration_s > 0.09, "numbers filled despite the error");
+    CHECK(ct_tracker_stop(t, &e) == CT_ERR_IO, "stop to a missing dir");
+    CHECK(e.ram_energy_kwh * 3.6e6 / (10.0 * e.pue) > e.duration_s - 1e-6, "nothing lost");
+    ct_tracker_free(t);
 }
 
 int main(int argc, char **argv) {
@@ -106,6 +164,9 @@ int main(int argc, char **argv) {
     CHECK(ct_tracker_flush(t, NULL) == CT_ERR_INVALID_STATE, "flush after stop");
     CHECK(ct_tracker_start(t) == CT_ERR_INVALID_STATE, "restart");
     ct_tracker_free(t);
+
+    threads_share_one_handle();
+    io_error_keeps_numbers(argv[1]);
 
     printf("failures=%d\n", failures);
     return failures ? 1 : 0;

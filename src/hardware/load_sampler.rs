@@ -1,0 +1,152 @@
+//! One process-wide sampler of machine-wide CPU load, shared by all trackers.
+//!
+//! CodeCarbon applies its curve `0.1 + 0.9 × load³` to ~1 s load samples and averages the powers
+//! (spec 3.6). Applying it to the mean load of a long interval would under-count any varying load
+//! (the curve is convex: 1 s at 100 % then 1 s idle is 0.55 × TDP on average, not 0.2125 × TDP).
+//! So the sampler keeps running integrals, advanced about once a second on the background
+//! runtime while any tracker subscribes, and on demand whenever a tracker measures. A tracker's
+//! CPU energy over an interval is `TDP × Δcurve_s`, exactly like reading an energy counter.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use once_cell::sync::Lazy;
+
+use super::cpu_load::{self, CpuTimes};
+
+/// Running integrals since the sampler started (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LoadIntegrals {
+    /// ∫ (0.1 + 0.9 × load³) dt
+    pub curve_s: f64,
+    /// ∫ load dt (load in [0, 1])
+    pub busy_s: f64,
+    /// ∫ dt over the segments whose load was known
+    pub known_s: f64,
+}
+
+impl LoadIntegrals {
+    /// Mean load in % between two readings, if any segment in between had a known load.
+    pub fn utilization_percent_since(&self, earlier: &LoadIntegrals) -> Option<f64> {
+        let known = self.known_s - earlier.known_s;
+        (known > 0.0).then(|| (self.busy_s - earlier.busy_s) / known * 100.0)
+    }
+}
+
+/// The integrator, separate from the clock and `/proc/stat` so tests can drive it.
+#[derive(Debug, Default)]
+pub struct Integrator {
+    last: Option<(f64, CpuTimes)>,
+    last_load: Option<f64>,
+    acc: LoadIntegrals,
+}
+
+impl Integrator {
+    /// Adds the segment from the previous reading to this one (`at_s` on any monotonic clock).
+    /// A segment too short to see a jiffy reuses the previous load.
+    pub fn advance(&mut self, at_s: f64, times: Option<CpuTimes>) -> LoadIntegrals {
+        if let (Some((t0, a)), Some(b)) = (self.last, times) {
+            let dt = (at_s - t0).max(0.0);
+            let load = cpu_load::load_between(a, b).or(self.last_load);
+            if let Some(l) = load {
+                self.acc.curve_s += (0.1 + 0.9 * l.powi(3)) * dt;
+                self.acc.busy_s += l * dt;
+                self.acc.known_s += dt;
+                self.last_load = Some(l);
+            } else {
+                self.acc.curve_s += 0.1 * dt; // no load seen yet: the idle floor
+            }
+        }
+        if let Some(b) = times {
+            self.last = Some((at_s, b));
+        }
+        self.acc
+    }
+}
+
+static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+static SAMPLER: Lazy<Mutex<Integrator>> = Lazy::new(|| Mutex::new(Integrator::default()));
+static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
+const PERIOD: Duration = Duration::from_secs(1);
+
+/// Reads `/proc/stat` and returns the integrals up to now.
+pub fn read_now() -> LoadIntegrals {
+    let mut s = SAMPLER.lock().unwrap_or_else(|p| p.into_inner());
+    s.advance(EPOCH.elapsed().as_secs_f64(), cpu_load::read_proc_stat())
+}
+
+/// Keeps the 1 Hz sampling running while alive.
+#[derive(Debug)]
+pub struct Subscription(());
+
+impl Subscription {
+    pub fn new() -> Subscription {
+        if SUBSCRIBERS.fetch_add(1, Ordering::SeqCst) == 0 {
+            // The task ends by itself at the first tick with no subscriber left.
+            crate::tracker::runtime::spawn_periodic(PERIOD, || {
+                if SUBSCRIBERS.load(Ordering::SeqCst) == 0 {
+                    return false;
+                }
+                read_now();
+                true
+            });
+        }
+        read_now();
+        Subscription(())
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        SUBSCRIBERS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(busy: u64, total: u64) -> Option<CpuTimes> {
+        Some(CpuTimes { busy, total })
+    }
+
+    #[test]
+    fn curve_is_applied_per_segment_not_to_the_mean() {
+        let mut i = Integrator::default();
+        i.advance(0.0, times(0, 0));
+        i.advance(1.0, times(100, 100)); // 1 s at 100 %
+        let r = i.advance(2.0, times(100, 200)); // 1 s idle
+        assert!((r.curve_s - 1.1).abs() < 1e-12, "{r:?}"); // mean power 0.55 × TDP
+        assert!((r.busy_s - 1.0).abs() < 1e-12);
+        assert_eq!(r.utilization_percent_since(&LoadIntegrals::default()), Some(50.0));
+    }
+
+    #[test]
+    fn short_segments_reuse_the_last_load_and_count_once() {
+        let mut i = Integrator::default();
+        i.advance(0.0, times(0, 0));
+        i.advance(1.0, times(50, 100)); // 50 %
+        let a = i.advance(1.001, times(50, 100)); // no jiffy elapsed: 50 % assumed
+        let expected = 0.1 + 0.9 * 0.125;
+        assert!((a.curve_s - expected * 1.001).abs() < 1e-12, "{a:?}");
+        let b = i.advance(1.001, times(50, 100)); // same instant again: nothing added
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn unreadable_stat_adds_nothing_and_first_reading_is_a_baseline() {
+        let mut i = Integrator::default();
+        assert_eq!(i.advance(5.0, None), LoadIntegrals::default());
+        assert_eq!(i.advance(6.0, times(10, 20)), LoadIntegrals::default());
+    }
+
+    #[test]
+    fn live_sampler_moves_forward() {
+        let _s = Subscription::new();
+        let a = read_now();
+        std::thread::sleep(Duration::from_millis(30));
+        let b = read_now();
+        assert!(b.curve_s > a.curve_s);
+    }
+}
