@@ -9,6 +9,7 @@ pub mod emissions;
 pub mod error;
 pub mod ffi;
 pub mod hardware;
+pub mod http;
 pub mod log;
 pub mod output;
 pub mod tracker;

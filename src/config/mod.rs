@@ -28,6 +28,22 @@ pub enum TrackingMode {
     Machine,
 }
 
+/// A value that must never reach a log line, a CSV or a `Debug` print (the API key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+pub const DEFAULT_API_ENDPOINT: &str = "https://api.codecarbon.io";
+pub const DEFAULT_GEO_API_URL: &str = "https://get.geojs.io/v1/ip/geo.json";
+pub const DEFAULT_GEO_BACKUP_API_URL: &str = "https://ipinfo.io/json";
+pub const DEFAULT_CLOUD_METADATA_URL: &str = "http://169.254.169.254";
+pub const DEFAULT_ELECTRICITYMAPS_API_URL: &str = "https://api.electricitymaps.com/v3/carbon-intensity/latest";
+
 /// The resolved configuration of one tracker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -56,6 +72,23 @@ pub struct Config {
     pub rapl_include_dram: bool,
     pub rapl_prefer_psys: bool,
     pub offline: bool,
+    /// Upload to the CodeCarbon API (`save_to_api`, or `api` in `output_methods`).
+    pub save_to_api: bool,
+    pub api_endpoint: String,
+    pub api_key: Option<Secret>,
+    /// Upload every N background measurements; -1: only on flush/stop.
+    pub api_call_interval: i64,
+    /// How long `stop` waits for pending uploads.
+    pub api_timeout_s: f64,
+    /// CodeCarbon's HTTPOutput: POST of the totals on flush/stop.
+    pub emissions_endpoint: Option<String>,
+    /// Probe the AWS/Azure/GCP metadata services when the location is not given.
+    pub cloud_detection: bool,
+    pub geo_api_url: String,
+    pub geo_backup_api_url: String,
+    pub cloud_metadata_url: String,
+    pub electricitymaps_api_token: Option<Secret>,
+    pub electricitymaps_api_url: String,
     /// Things worth a log line once the tracker has its logger (e.g. ignored keys in a file).
     pub notes: Vec<(Level, String)>,
 }
@@ -88,6 +121,18 @@ impl Default for Config {
             rapl_include_dram: false,
             rapl_prefer_psys: false,
             offline: false,
+            save_to_api: false,
+            api_endpoint: DEFAULT_API_ENDPOINT.into(),
+            api_key: None,
+            api_call_interval: 8,
+            api_timeout_s: 5.0,
+            emissions_endpoint: None,
+            cloud_detection: true,
+            geo_api_url: DEFAULT_GEO_API_URL.into(),
+            geo_backup_api_url: DEFAULT_GEO_BACKUP_API_URL.into(),
+            cloud_metadata_url: DEFAULT_CLOUD_METADATA_URL.into(),
+            electricitymaps_api_token: None,
+            electricitymaps_api_url: DEFAULT_ELECTRICITYMAPS_API_URL.into(),
             notes: Vec::new(),
         }
     }
@@ -121,24 +166,30 @@ pub const KEYS: &[&str] = &[
     "rapl_include_dram",
     "rapl_prefer_psys",
     "offline",
+    "save_to_api",
+    "output_methods",
+    "api_endpoint",
+    "api_key",
+    "api_call_interval",
+    "api_timeout_s",
+    "emissions_endpoint",
+    "cloud_detection",
+    "geo_api_url",
+    "geo_backup_api_url",
+    "cloud_metadata_url",
+    "electricitymaps_api_token",
+    "co2_signal_api_token",
+    "electricitymaps_api_url",
 ];
 
 /// CodeCarbon keys this version knows but does not implement yet: an error in the options
 /// string (so nobody believes they work), a warning when they come from a file or the environment.
 pub const NOT_YET_IMPLEMENTED: &[&str] = &[
-    "save_to_api",
-    "api_endpoint",
-    "api_key",
-    "api_call_interval",
-    "emissions_endpoint",
-    "output_methods",
     "save_to_logger",
     "save_to_prometheus",
     "save_to_logfire",
     "prometheus_url",
     "gpu_ids",
-    "electricitymaps_api_token",
-    "co2_signal_api_token",
     "allow_multiple_runs",
 ];
 
@@ -320,6 +371,48 @@ impl Config {
             "rapl_include_dram" => self.rapl_include_dram = parse_bool(o, key, v)?,
             "rapl_prefer_psys" => self.rapl_prefer_psys = parse_bool(o, key, v)?,
             "offline" => self.offline = parse_bool(o, key, v)?,
+            "save_to_api" => self.save_to_api = parse_bool(o, key, v)?,
+            "output_methods" => {
+                // CodeCarbon: when given, it replaces the save_to_* switches.
+                let mut file = false;
+                let mut api = false;
+                for m in v.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+                    match m.to_ascii_lowercase().as_str() {
+                        "csv" | "file" => file = true,
+                        "api" => api = true,
+                        "logger" | "prometheus" | "logfire" | "boamps" => {
+                            return Err(Error::option(format!(
+                                "{o}{key}={v}: output method `{m}` is not implemented in this version (csv and api are)"
+                            )))
+                        }
+                        _ => return Err(Error::option(format!("{o}{key}={v}: unknown output method `{m}`; expected csv, api"))),
+                    }
+                }
+                self.save_to_file = file;
+                self.save_to_api = api;
+            }
+            "api_endpoint" => self.api_endpoint = parse_url(o, key, v)?,
+            "api_key" => self.api_key = opt_str(v).map(Secret),
+            "api_call_interval" => {
+                let n: i64 = v.trim().parse().map_err(|_| Error::option(format!("{o}{key}={v}: expected an integer")))?;
+                if n != -1 && n < 1 {
+                    return Err(Error::option(format!("{o}{key}={v}: expected -1 (only on flush/stop) or a count >= 1")));
+                }
+                self.api_call_interval = n;
+            }
+            "api_timeout_s" => self.api_timeout_s = parse_f64(o, key, v, 0.0, false)?,
+            "emissions_endpoint" => {
+                self.emissions_endpoint = match opt_str(v) {
+                    None => None,
+                    Some(u) => Some(parse_url(o, key, &u)?),
+                }
+            }
+            "cloud_detection" => self.cloud_detection = parse_bool(o, key, v)?,
+            "geo_api_url" => self.geo_api_url = parse_url(o, key, v)?,
+            "geo_backup_api_url" => self.geo_backup_api_url = parse_url(o, key, v)?,
+            "cloud_metadata_url" => self.cloud_metadata_url = parse_url(o, key, v)?,
+            "electricitymaps_api_token" | "co2_signal_api_token" => self.electricitymaps_api_token = opt_str(v).map(Secret),
+            "electricitymaps_api_url" => self.electricitymaps_api_url = parse_url(o, key, v)?,
             _ if NOT_YET_IMPLEMENTED.contains(&key) => {
                 let msg = format!("{o}{key}: this CodeCarbon option is not implemented in this version of carbon-tracker");
                 if *origin == Origin::Options {
@@ -346,13 +439,48 @@ impl Config {
         if self.cloud_region.is_some() != self.cloud_provider.is_some() {
             return Err(Error::option("cloud_provider and cloud_region must be given together"));
         }
+        if self.offline {
+            let online: Vec<&str> = [
+                (self.save_to_api, "save_to_api (or api in output_methods)"),
+                (self.emissions_endpoint.is_some(), "emissions_endpoint"),
+                (self.electricitymaps_api_token.is_some(), "electricitymaps_api_token"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| *name)
+            .collect();
+            if !online.is_empty() {
+                return Err(Error::option(format!(
+                    "offline=true makes no network call, but {} asks for one; drop it or set offline=false",
+                    online.join(" and ")
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether the location must be looked up on the network (geo and cloud detection): only
+    /// online, and only when neither a country, a cloud region nor an intensity is given.
+    pub fn needs_location_lookup(&self) -> bool {
+        !self.offline
+            && self.force_carbon_intensity_g_per_kwh.is_none()
+            && self.country_iso_code.is_none()
+            && self.cloud_provider.is_none()
     }
 
     /// The CSV file this tracker writes.
     pub fn output_path(&self) -> PathBuf {
         self.output_dir.join(&self.output_file)
     }
+}
+
+/// An http(s) URL without its trailing `/`.
+fn parse_url(o: &str, key: &str, v: &str) -> Result<String> {
+    let t = v.trim();
+    if !(t.starts_with("http://") || t.starts_with("https://")) || t.len() < 10 {
+        return Err(Error::option(format!("{o}{key}={v}: expected an http:// or https:// URL")));
+    }
+    Ok(t.trim_end_matches('/').to_string())
 }
 
 fn non_empty(o: &str, key: &str, v: &str) -> Result<String> {
@@ -461,14 +589,45 @@ mod tests {
 
     #[test]
     fn unknown_key_in_env_or_file_is_noted_not_fatal() {
-        let c = Config::from_sources(&sources(&[("some_future_key", "1")], &[], &[("api_key", "k")], "")).unwrap();
+        let c = Config::from_sources(&sources(&[("some_future_key", "1")], &[], &[("gpu_ids", "0")], "")).unwrap();
         assert_eq!(c.notes.len(), 2);
     }
 
     #[test]
     fn not_yet_implemented_key_in_options_is_an_error() {
-        let e = Config::from_sources(&sources(&[], &[], &[], "save_to_api=true")).unwrap_err();
+        let e = Config::from_sources(&sources(&[], &[], &[], "gpu_ids=0")).unwrap_err();
         assert!(e.message.contains("not implemented"), "{}", e.message);
+    }
+
+    #[test]
+    fn online_options() {
+        let c = Config::from_sources(&sources(
+            &[],
+            &[],
+            &[("api_key", "secret-token")],
+            "output_methods=csv,api;api_endpoint=http://127.0.0.1:9/;api_call_interval=-1;api_timeout_s=0.5",
+        ))
+        .unwrap();
+        assert!(c.save_to_api && c.save_to_file);
+        assert_eq!(c.api_endpoint, "http://127.0.0.1:9");
+        assert_eq!(c.api_call_interval, -1);
+        assert!(!format!("{c:?}").contains("secret-token"), "the key must not show in Debug");
+        let c = Config::from_sources(&sources(&[], &[], &[], "output_methods=api")).unwrap();
+        assert!(c.save_to_api && !c.save_to_file);
+        assert!(c.needs_location_lookup());
+        for bad in ["api_call_interval=0", "api_endpoint=ftp://x", "output_methods=csv,carrier-pigeon", "output_methods=prometheus"] {
+            assert!(Config::from_sources(&sources(&[], &[], &[], bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn offline_with_network_outputs_is_an_error() {
+        let e = Config::from_sources(&sources(&[], &[], &[], "offline=true;save_to_api=true")).unwrap_err();
+        assert!(e.message.contains("offline=true") && e.message.contains("save_to_api"), "{}", e.message);
+        let c = Config::from_sources(&sources(&[], &[], &[], "offline=true")).unwrap();
+        assert!(!c.needs_location_lookup());
+        let c = Config::from_sources(&sources(&[], &[], &[], "country_iso_code=FRA;save_to_api=true")).unwrap();
+        assert!(!c.needs_location_lookup());
     }
 
     #[test]

@@ -61,6 +61,51 @@ pub struct EmissionsData {
 }
 
 impl EmissionsData {
+    /// The row as JSON with the CSV's column names (numbers as numbers, missing as null), for
+    /// `emissions_endpoint`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "timestamp": self.timestamp,
+            "project_name": self.project_name,
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "duration": self.duration_s,
+            "emissions": self.emissions_kg,
+            "emissions_rate": self.emissions_rate_kg_per_s,
+            "cpu_power": self.cpu_power_w,
+            "gpu_power": self.gpu_power_w,
+            "ram_power": self.ram_power_w,
+            "cpu_energy": self.cpu_energy_kwh,
+            "gpu_energy": self.gpu_energy_kwh,
+            "ram_energy": self.ram_energy_kwh,
+            "energy_consumed": self.energy_consumed_kwh,
+            "water_consumed": self.water_consumed_l,
+            "country_name": self.country_name,
+            "country_iso_code": self.country_iso_code,
+            "region": self.region,
+            "cloud_provider": self.cloud_provider,
+            "cloud_region": self.cloud_region,
+            "os": self.os,
+            "python_version": self.python_version,
+            "codecarbon_version": self.codecarbon_version,
+            "cpu_count": self.cpu_count,
+            "cpu_model": self.cpu_model,
+            "gpu_count": self.gpu_count,
+            "gpu_model": self.gpu_model,
+            "longitude": self.longitude,
+            "latitude": self.latitude,
+            "ram_total_size": self.ram_total_size_gib,
+            "tracking_mode": self.tracking_mode,
+            "cpu_utilization_percent": self.cpu_utilization_percent,
+            "gpu_utilization_percent": self.gpu_utilization_percent.unwrap_or(0.0),
+            "ram_utilization_percent": self.ram_utilization_percent,
+            "ram_used_gb": self.ram_used_gb,
+            "on_cloud": if self.on_cloud { "Y" } else { "N" },
+            "pue": self.pue,
+            "wue": self.wue,
+        })
+    }
+
     /// The CSV fields, formatted as CodeCarbon (pandas) formats them.
     pub fn to_record(&self) -> Vec<String> {
         let f = |x: f64| py_format::float(x);

@@ -1,7 +1,10 @@
-//! Output sinks, one file each. This version writes `emissions.csv`.
+//! Output sinks, one file each: `emissions.csv`, the CodeCarbon API, an HTTP endpoint.
 
+pub mod api;
 pub mod csv_file;
+pub mod http_endpoint;
 pub mod emissions_data;
 pub mod py_format;
+pub mod uploader;
 
 pub use emissions_data::{EmissionsData, CSV_HEADER};

@@ -9,7 +9,15 @@ use tokio::task::AbortHandle;
 
 /// `None` if the thread could not be started: trackers then measure only on flush/stop.
 static HANDLE: Lazy<Option<Handle>> = Lazy::new(|| {
-    let rt = Builder::new_current_thread().enable_time().build().ok()?;
+    // Blocking work (HTTP) runs on tokio's blocking pool: threads are made only when a tracker
+    // uses the network and leave after 10 s idle.
+    let rt = Builder::new_current_thread()
+        .enable_time()
+        .max_blocking_threads(8)
+        .thread_name("carbon-tracker-net")
+        .thread_keep_alive(Duration::from_secs(10))
+        .build()
+        .ok()?;
     let handle = rt.handle().clone();
     std::thread::Builder::new()
         .name("carbon-tracker".into())
@@ -33,6 +41,17 @@ pub fn spawn_periodic(period: Duration, mut tick: impl FnMut() -> bool + Send + 
         }
     });
     Some(task.abort_handle())
+}
+
+/// Runs blocking `f` (network I/O) off the caller's thread. Returns false when no runtime exists.
+pub fn spawn_blocking(f: impl FnOnce() + Send + 'static) -> bool {
+    match HANDLE.as_ref() {
+        Some(h) => {
+            h.spawn_blocking(f);
+            true
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,313 @@
+//! The CodeCarbon API output (spec 6.3), built on the lazy-run idea of CodeCarbon PR #1253 and
+//! the validation rules of its server:
+//! - `POST /runs` is made by the upload worker just before the first `POST /emissions`, never in
+//!   `new`/`start`, never for a tracker with nothing to send; its `id` names the API run.
+//! - `POST /emissions` carries the delta since the previous upload. `duration` must be an integer
+//!   > 0, so a delta under 1 s is not sent but left to the next one (CodeCarbon drops that
+//!   energy), and the fractional seconds are carried so the server's summed duration stays within
+//!   1 s of the truth. The final delta at stop is always sent (its duration rounded, at least 1).
+//! - Deltas come from cumulative totals that never decrease; a negative field is clamped to 0.
+//! - The API key goes only into the `x-api-token` header.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::uploader::{classify, Destination, Outcome, Uploader};
+use crate::config::Secret;
+use crate::error::Error;
+use crate::log::Logger;
+use crate::tracker::EmissionsSnapshot;
+
+pub struct ApiSettings {
+    /// Base URL without a trailing `/`.
+    pub endpoint: String,
+    pub api_key: Option<Secret>,
+    pub request_timeout: Duration,
+}
+
+/// One `POST /emissions` body, before the run id is known.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EmissionUpload {
+    pub timestamp: String,
+    pub duration_s: u64,
+    pub true_duration_s: f64,
+    pub emissions_kg: f64,
+    pub cpu_power_w: f64,
+    pub gpu_power_w: f64,
+    pub ram_power_w: f64,
+    pub cpu_energy_kwh: f64,
+    pub gpu_energy_kwh: f64,
+    pub ram_energy_kwh: f64,
+    pub energy_consumed_kwh: f64,
+    pub cpu_utilization_percent: f64,
+    pub gpu_utilization_percent: f64,
+    pub ram_utilization_percent: f64,
+    pub wue: f64,
+}
+
+impl EmissionUpload {
+    pub fn body(&self, run_id: &str) -> Value {
+        let rate = if self.true_duration_s > 0.0 { self.emissions_kg / self.true_duration_s } else { 0.0 };
+        json!({
+            "timestamp": self.timestamp,
+            "run_id": run_id,
+            "duration": self.duration_s,
+            "emissions_sum": self.emissions_kg,
+            "emissions_rate": rate,
+            "cpu_power": self.cpu_power_w,
+            "gpu_power": self.gpu_power_w,
+            "ram_power": self.ram_power_w,
+            "cpu_energy": self.cpu_energy_kwh,
+            "gpu_energy": self.gpu_energy_kwh,
+            "ram_energy": self.ram_energy_kwh,
+            "energy_consumed": self.energy_consumed_kwh,
+            "cpu_utilization_percent": self.cpu_utilization_percent,
+            "gpu_utilization_percent": self.gpu_utilization_percent,
+            "ram_utilization_percent": self.ram_utilization_percent,
+            "wue": self.wue,
+        })
+    }
+}
+
+/// The API as an upload destination; remembers the API run once created.
+pub struct CodeCarbonApi {
+    settings: ApiSettings,
+    run_payload: Mutex<Value>,
+    api_run_id: Mutex<Option<String>>,
+}
+
+impl CodeCarbonApi {
+    fn headers(&self) -> Vec<(&str, &str)> {
+        match &self.settings.api_key {
+            Some(Secret(k)) => vec![("x-api-token", k.as_str())],
+            None => vec![],
+        }
+    }
+
+    fn ensure_run(&self) -> Result<String, Outcome> {
+        if let Some(id) = self.api_run_id.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(id);
+        }
+        let mut payload = self.run_payload.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        payload["timestamp"] = json!(now_iso());
+        let url = format!("{}/runs", self.settings.endpoint);
+        let res = crate::http::post_json(&url, &self.headers(), &payload, self.settings.request_timeout);
+        let id = res.as_ref().ok().and_then(|r| r.json()).and_then(|v| v.get("id")?.as_str().map(str::to_string));
+        match classify(res, "POST /runs") {
+            Outcome::Delivered => match id {
+                Some(id) => {
+                    *self.api_run_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+                    Ok(id)
+                }
+                None => Err(Outcome::Retry("POST /runs: the answer has no `id`".into())),
+            },
+            other => Err(other),
+        }
+    }
+}
+
+impl Destination for CodeCarbonApi {
+    type Job = EmissionUpload;
+
+    fn merge(queued: &mut EmissionUpload, later: EmissionUpload) {
+        queued.duration_s += later.duration_s;
+        queued.true_duration_s += later.true_duration_s;
+        queued.emissions_kg += later.emissions_kg;
+        queued.cpu_energy_kwh += later.cpu_energy_kwh;
+        queued.gpu_energy_kwh += later.gpu_energy_kwh;
+        queued.ram_energy_kwh += later.ram_energy_kwh;
+        queued.energy_consumed_kwh += later.energy_consumed_kwh;
+        // Powers and utilisation are run means: the later one is the newer mean.
+        queued.timestamp = later.timestamp;
+        queued.cpu_power_w = later.cpu_power_w;
+        queued.gpu_power_w = later.gpu_power_w;
+        queued.ram_power_w = later.ram_power_w;
+        queued.cpu_utilization_percent = later.cpu_utilization_percent;
+        queued.gpu_utilization_percent = later.gpu_utilization_percent;
+        queued.ram_utilization_percent = later.ram_utilization_percent;
+    }
+
+    fn send(&self, job: &EmissionUpload) -> Outcome {
+        let run_id = match self.ensure_run() {
+            Ok(id) => id,
+            Err(outcome) => return outcome,
+        };
+        let url = format!("{}/emissions", self.settings.endpoint);
+        classify(crate::http::post_json(&url, &self.headers(), &job.body(&run_id), self.settings.request_timeout), "POST /emissions")
+    }
+
+    fn name(&self) -> String {
+        self.settings.endpoint.clone()
+    }
+}
+
+/// What has been queued so far, to compute the next delta.
+#[derive(Debug, Default)]
+struct Ledger {
+    queued: EmissionsSnapshot,
+    /// Integer seconds given to the server so far.
+    sent_duration_s: u64,
+}
+
+/// A tracker's API output.
+pub struct ApiOutput {
+    uploader: Uploader<CodeCarbonApi>,
+    ledger: Mutex<Ledger>,
+    wue: f64,
+    log: Logger,
+}
+
+impl ApiOutput {
+    pub fn new(settings: ApiSettings, run_payload: Value, wue: f64, log: Logger) -> ApiOutput {
+        let api = CodeCarbonApi { settings, run_payload: Mutex::new(run_payload), api_run_id: Mutex::new(None) };
+        ApiOutput { uploader: Uploader::new(api, log.clone()), ledger: Mutex::new(Ledger::default()), wue, log }
+    }
+
+    /// Replaces the `POST /runs` body (e.g. once the location is known); used if the run is not
+    /// created yet.
+    pub fn set_run_payload(&self, payload: Value) {
+        *self.uploader.destination().run_payload.lock().unwrap_or_else(|p| p.into_inner()) = payload;
+    }
+
+    /// Queues the delta between `total` and what was queued before. `final_delta` (stop) sends
+    /// whatever is left, even under a second.
+    pub fn push_total(&self, total: &EmissionsSnapshot, final_delta: bool) {
+        let mut l = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(job) = next_upload(&mut l, total, final_delta, self.wue, &self.log) else { return };
+        drop(l);
+        self.uploader.push(job);
+    }
+
+    pub fn finish(&self, timeout: Duration) -> Result<(), Error> {
+        self.uploader.finish(timeout)
+    }
+}
+
+fn next_upload(l: &mut Ledger, total: &EmissionsSnapshot, final_delta: bool, wue: f64, log: &Logger) -> Option<EmissionUpload> {
+    let prev = l.queued;
+    let true_duration_s = total.duration_s - prev.duration_s;
+    let energy = total.energy_consumed_kwh - prev.energy_consumed_kwh;
+    if !final_delta && true_duration_s < 1.0 {
+        return None; // merged into the next upload
+    }
+    if final_delta && true_duration_s <= 0.0 && energy <= 0.0 {
+        return None; // nothing to send
+    }
+    let owed_s = total.duration_s - l.sent_duration_s as f64;
+    let duration_s = if final_delta { owed_s.round() } else { owed_s.floor() }.max(1.0) as u64;
+    let mut clamped = false;
+    let mut d = |now: f64, before: f64| {
+        let x = now - before;
+        if x < 0.0 {
+            clamped = true;
+            0.0
+        } else {
+            x
+        }
+    };
+    let job = EmissionUpload {
+        timestamp: now_iso(),
+        duration_s,
+        true_duration_s,
+        emissions_kg: d(total.emissions_kg, prev.emissions_kg),
+        cpu_energy_kwh: d(total.cpu_energy_kwh, prev.cpu_energy_kwh),
+        gpu_energy_kwh: d(total.gpu_energy_kwh, prev.gpu_energy_kwh),
+        ram_energy_kwh: d(total.ram_energy_kwh, prev.ram_energy_kwh),
+        energy_consumed_kwh: d(total.energy_consumed_kwh, prev.energy_consumed_kwh),
+        cpu_power_w: total.cpu_power_w,
+        gpu_power_w: total.gpu_power_w,
+        ram_power_w: total.ram_power_w,
+        cpu_utilization_percent: total.cpu_utilization_percent,
+        gpu_utilization_percent: total.gpu_utilization_percent,
+        ram_utilization_percent: total.ram_utilization_percent,
+        wue,
+    };
+    if clamped {
+        log.warning("a negative delta (counter reset?) was clamped to 0 before upload");
+    }
+    l.sent_duration_s += duration_s;
+    l.queued = *total;
+    Some(job)
+}
+
+/// `arrow.now().isoformat()`: local time with microseconds and offset.
+pub fn now_iso() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quiet() -> Logger {
+        Logger { threshold: crate::log::Level::Critical, preamble: String::new() }
+    }
+
+    fn total(duration_s: f64, energy: f64) -> EmissionsSnapshot {
+        EmissionsSnapshot {
+            duration_s,
+            energy_consumed_kwh: energy,
+            ram_energy_kwh: energy,
+            emissions_kg: energy * 0.1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sub_second_deltas_merge_and_durations_carry() {
+        let mut l = Ledger::default();
+        let log = quiet();
+        assert!(next_upload(&mut l, &total(0.4, 1.0), false, 0.0, &log).is_none());
+        assert!(next_upload(&mut l, &total(0.9, 2.0), false, 0.0, &log).is_none());
+        let a = next_upload(&mut l, &total(1.7, 3.0), false, 0.0, &log).unwrap();
+        assert_eq!((a.duration_s, a.energy_consumed_kwh), (1, 3.0)); // nothing lost
+        let b = next_upload(&mut l, &total(3.4, 5.0), false, 0.0, &log).unwrap();
+        assert_eq!(b.duration_s, 2); // 3.4 - 1 sent = 2.4 -> 2, 0.4 carried
+        let c = next_upload(&mut l, &total(3.9, 5.5), true, 0.0, &log).unwrap();
+        assert_eq!(c.duration_s, 1); // final: 3.9 - 3 = 0.9 -> 1
+        assert_eq!(l.sent_duration_s, 4);
+        let energies = a.energy_consumed_kwh + b.energy_consumed_kwh + c.energy_consumed_kwh;
+        assert!((energies - 5.5).abs() < 1e-12);
+        assert!(next_upload(&mut l, &total(3.9, 5.5), true, 0.0, &log).is_none());
+    }
+
+    #[test]
+    fn server_duration_stays_within_a_second_of_the_truth() {
+        let mut l = Ledger::default();
+        let mut t = 0.0;
+        let mut sent = 0;
+        for step in [0.3, 1.25, 0.7, 2.9, 0.05, 1.01, 4.4, 0.6] {
+            t += step;
+            if let Some(u) = next_upload(&mut l, &total(t, t), false, 0.0, &quiet()) {
+                sent += u.duration_s;
+                assert!((sent as f64 - t).abs() < 1.0, "{sent} vs {t}");
+            }
+        }
+        sent += next_upload(&mut l, &total(t + 0.2, t), true, 0.0, &quiet()).unwrap().duration_s;
+        assert!((sent as f64 - (t + 0.2)).abs() <= 1.0);
+    }
+
+    #[test]
+    fn negative_deltas_never_go_out() {
+        let mut l = Ledger::default();
+        next_upload(&mut l, &total(2.0, 5.0), false, 0.0, &quiet()).unwrap();
+        let u = next_upload(&mut l, &total(4.0, 4.0), false, 0.0, &quiet()).unwrap();
+        assert_eq!(u.energy_consumed_kwh, 0.0);
+        assert_eq!(u.emissions_kg, 0.0);
+    }
+
+    #[test]
+    fn body_has_codecarbon_fields() {
+        let u = EmissionUpload { duration_s: 3, true_duration_s: 2.0, emissions_kg: 4.0, ..Default::default() };
+        let b = u.body("run-1");
+        assert_eq!(b["duration"], json!(3));
+        assert_eq!(b["run_id"], json!("run-1"));
+        assert_eq!(b["emissions_sum"], json!(4.0));
+        assert_eq!(b["emissions_rate"], json!(2.0));
+        for k in ["cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed", "wue", "timestamp"] {
+            assert!(b.get(k).is_some(), "{k}");
+        }
+    }
+}
