@@ -57,7 +57,7 @@ fn sixteen_threads_flushing_with_background_ticks_count_each_interval_once() {
                 let mut last = 0.0;
                 for _ in 0..200 {
                     let r = t.flush().unwrap();
-                    assert!(r.output_error.is_none());
+                    assert!(r.errors.is_empty());
                     // Totals never go backwards.
                     assert!(r.emissions.energy_consumed_kwh >= last);
                     last = r.emissions.energy_consumed_kwh;
@@ -116,7 +116,7 @@ fn unwritable_output_dir_loses_nothing() {
     t.start().unwrap();
     std::thread::sleep(Duration::from_millis(60));
     let first = t.flush().unwrap();
-    let err = first.output_error.expect("the directory does not exist");
+    let err = first.errors.first().cloned().expect("the directory does not exist");
     assert_eq!(err.kind, ErrorKind::Io);
     assert!(err.message.contains("not-yet"), "{}", err.message);
     assert!(first.emissions.energy_consumed_kwh > 0.0);
@@ -124,7 +124,7 @@ fn unwritable_output_dir_loses_nothing() {
     std::fs::create_dir(&out).unwrap();
     std::thread::sleep(Duration::from_millis(60));
     let second = t.stop().unwrap();
-    assert!(second.output_error.is_none());
+    assert!(second.errors.is_empty());
     let text = std::fs::read_to_string(out.join("emissions.csv")).unwrap();
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();

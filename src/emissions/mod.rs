@@ -16,6 +16,9 @@ pub struct Location {
     pub region: Option<String>,
     pub cloud_provider: Option<String>,
     pub cloud_region: Option<String>,
+    /// From the geo lookup (full precision in the CSV, rounded in the API run).
+    pub longitude: Option<f64>,
+    pub latitude: Option<f64>,
 }
 
 impl Location {
@@ -52,6 +55,8 @@ pub fn resolve(config: &Config, log: &Logger) -> Intensity {
         region: config.region.clone(),
         cloud_provider: config.cloud_provider.clone(),
         cloud_region: config.cloud_region.clone(),
+        longitude: None,
+        latitude: None,
     };
     if let Some(g) = config.force_carbon_intensity_g_per_kwh {
         return Intensity { g_per_kwh: g, source: "forced by force_carbon_intensity_g_co2e_kwh".into(), location };

@@ -140,7 +140,15 @@ fn report_call(
     let size = check_out(out, func)?;
     let report = call(&t.tracker)?;
     write_out(out, size, &report.emissions);
-    report.output_error.map_or(Ok(()), Err)
+    let mut errors = report.errors.into_iter();
+    match errors.next() {
+        None => Ok(()),
+        // The first error gives the status; the message lists them all.
+        Some(first) => Err(errors.fold(first, |mut acc, e| {
+            acc.message = format!("{}; {}", acc.message, e.message);
+            acc
+        })),
+    }
 }
 
 fn write_out(out: *mut ct_emissions, size: Option<u32>, s: &EmissionsSnapshot) {

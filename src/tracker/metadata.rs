@@ -50,6 +50,27 @@ pub fn timestamp_now() -> String {
     chrono::Local::now().format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
+/// The `POST /runs` body (spec 6.3) without its timestamp, set when it is sent.
+pub fn run_payload(config: &Config, plan: &HardwarePlan, intensity: &Intensity) -> serde_json::Value {
+    let loc = &intensity.location;
+    let round1 = |x: Option<f64>| x.map(|v| (v * 10.0).round() / 10.0);
+    serde_json::json!({
+        "experiment_id": config.experiment_id,
+        "os": OS.as_str(),
+        "codecarbon_version": crate::VERSION,
+        "cpu_count": plan.cpu_count,
+        "cpu_model": plan.cpu_model,
+        "gpu_count": 0,
+        "gpu_model": "",
+        "longitude": round1(loc.longitude),
+        "latitude": round1(loc.latitude),
+        "region": loc.cloud_region,
+        "provider": loc.cloud_provider,
+        "ram_total_size": plan.ram_total_gib,
+        "tracking_mode": "machine",
+    })
+}
+
 pub fn emissions_data(
     config: &Config,
     run_id: &str,
@@ -86,8 +107,8 @@ pub fn emissions_data(
         cpu_model: plan.cpu_model.clone(),
         gpu_count: 0,
         gpu_model: String::new(),
-        longitude: None,
-        latitude: None,
+        longitude: loc.longitude,
+        latitude: loc.latitude,
         ram_total_size_gib: plan.ram_total_gib,
         tracking_mode: "machine".into(),
         cpu_utilization_percent: s.cpu_utilization_percent,

@@ -17,7 +17,13 @@ use crate::config::Config;
 use crate::emissions::{self, Intensity};
 use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
+use crate::output::api::{ApiOutput, ApiSettings};
 use crate::output::csv_file::CsvSink;
+use crate::output::http_endpoint::{self, HttpEndpoint};
+use crate::output::uploader::Uploader;
+
+/// Per-request limit for API and endpoint uploads (they run in the background).
+const UPLOAD_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// flush reuses a measurement younger than this instead of taking a new one (the interval since
 /// is counted at the next measurement). stop always measures: its interval has no "next".
@@ -46,15 +52,20 @@ struct Running {
     last_measured: Instant,
     totals: Totals,
     ticker: Option<AbortHandle>,
+    /// Background measurements since start (for `api_call_interval`).
+    ticks: u64,
     sink: Option<CsvSink>,
+    api: Option<Arc<ApiOutput>>,
+    endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
 }
 
-/// What flush/stop return: the numbers always, and the output error if writing them failed
-/// (the totals are kept in memory, so the next flush writes them again).
+/// What flush/stop return: the numbers always, and the errors of outputs that failed (the
+/// totals are kept in memory, so the next flush writes them again; at stop, uploads not
+/// delivered within `api_timeout_s`).
 #[derive(Debug, Clone)]
 pub struct Report {
     pub emissions: EmissionsSnapshot,
-    pub output_error: Option<Error>,
+    pub errors: Vec<Error>,
 }
 
 impl Tracker {
@@ -96,6 +107,17 @@ impl Tracker {
         let intensity = emissions::resolve(c, log);
         log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
         let sink = c.save_to_file.then(|| CsvSink::new(c.output_path(), c.on_csv_write));
+        let api = c.save_to_api.then(|| {
+            if c.api_key.is_none() {
+                log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
+            }
+            let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
+            let payload = metadata::run_payload(c, &plan, &intensity);
+            Arc::new(ApiOutput::new(settings, payload, c.wue_l_per_kwh, log.clone()))
+        });
+        let endpoint = c.emissions_endpoint.as_ref().map(|url| {
+            Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
+        });
         if c.save_to_file && !c.output_dir.is_dir() {
             log.warning(format!(
                 "output_dir {} is not a directory: measuring goes on, but writing emissions.csv will fail until it exists",
@@ -118,7 +140,10 @@ impl Tracker {
             last_measured: now,
             totals: Totals::default(),
             ticker,
+            ticks: 0,
             sink,
+            api,
+            endpoint,
         }));
         Ok(())
     }
@@ -134,21 +159,39 @@ impl Tracker {
         }
     }
 
-    /// Measures the last interval, writes the final CSV row and stops the background ticks;
-    /// the tracker cannot be restarted.
+    /// Measures the last interval, writes the final CSV row, queues the final uploads and stops
+    /// the background ticks; then waits up to `api_timeout_s` for pending uploads (without
+    /// holding the tracker's lock). The tracker cannot be restarted.
     pub fn stop(&self) -> Result<Report> {
-        let mut phase = self.inner.lock();
-        let report = match &mut *phase {
-            Phase::Running(r) => {
-                if let Some(t) = r.ticker.take() {
-                    t.abort();
-                }
-                self.inner.report(r, true)
+        let (mut report, api, endpoint) = {
+            let mut phase = self.inner.lock();
+            let Phase::Running(r) = &mut *phase else {
+                return Err(match *phase {
+                    Phase::Created => Error::state("stop: the tracker is not started"),
+                    _ => Error::state("stop: the tracker is already stopped"),
+                });
+            };
+            if let Some(t) = r.ticker.take() {
+                t.abort();
             }
-            Phase::Created => return Err(Error::state("stop: the tracker is not started")),
-            Phase::Stopped => return Err(Error::state("stop: the tracker is already stopped")),
+            let report = self.inner.report(r, true);
+            let outputs = (report, r.api.take(), r.endpoint.take());
+            *phase = Phase::Stopped;
+            outputs
         };
-        *phase = Phase::Stopped;
+        let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.api_timeout_s);
+        let left = || deadline.saturating_duration_since(Instant::now());
+        if let Some(api) = api {
+            report.errors.extend(api.finish(left()).err());
+        }
+        if let Some(ep) = endpoint {
+            report.errors.extend(ep.finish(left()).err());
+        }
+        for e in &report.errors {
+            if e.kind == crate::ErrorKind::Network {
+                self.inner.config.logger.error(e.to_string());
+            }
+        }
         Ok(report)
     }
 
@@ -170,8 +213,10 @@ impl Drop for Tracker {
     /// A running tracker is stopped (final row written); errors go to the log.
     fn drop(&mut self) {
         if self.is_running() {
-            if let Ok(Report { output_error: Some(e), .. }) = self.stop() {
-                self.inner.config.logger.error(format!("stop on free: {e}"));
+            if let Ok(report) = self.stop() {
+                for e in report.errors {
+                    self.inner.config.logger.error(format!("stop on free: {e}"));
+                }
             }
         }
     }
@@ -189,7 +234,16 @@ impl Inner {
         let mut phase = self.lock();
         match &mut *phase {
             Phase::Running(r) => {
-                self.measure(r, Instant::now());
+                let now = Instant::now();
+                self.measure(r, now);
+                r.ticks += 1;
+                let every = self.config.api_call_interval;
+                if let Some(api) = &r.api {
+                    if every > 0 && r.ticks % every as u64 == 0 {
+                        let duration_s = now.saturating_duration_since(r.started_at).as_secs_f64();
+                        api.push_total(&r.totals.snapshot(duration_s, &r.intensity, self.config.pue), false);
+                    }
+                }
                 true
             }
             _ => false,
@@ -213,14 +267,24 @@ impl Inner {
             self.measure(r, now);
         }
         let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
-        let output_error = r.sink.as_ref().and_then(|sink| {
+        let mut errors = Vec::new();
+        if r.sink.is_some() || r.endpoint.is_some() {
             let row = metadata::emissions_data(&self.config, &self.run_id, r.meters.plan(), &r.intensity, &emissions);
-            let res = sink.write(&row, &self.config.logger).err();
-            if let Some(e) = &res {
-                self.config.logger.error(format!("{e} (totals kept; the next flush writes them again)"));
+            if let Some(sink) = &r.sink {
+                if let Err(e) = sink.write(&row, &self.config.logger) {
+                    self.config.logger.error(format!("{e} (totals kept; the next flush writes them again)"));
+                    errors.push(e);
+                }
             }
-            res
-        });
-        Report { emissions, output_error }
+            if let Some(ep) = &r.endpoint {
+                let mut body = row.to_json();
+                body["user"] = serde_json::json!(http_endpoint::user_name());
+                ep.push(body);
+            }
+        }
+        if let Some(api) = &r.api {
+            api.push_total(&emissions, final_report);
+        }
+        Report { emissions, errors }
     }
 }

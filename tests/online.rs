@@ -1,0 +1,245 @@
+//! The online path against a fake CodeCarbon API on loopback (tests/support). No request may
+//! go anywhere else: the suite runs with CARBON_TRACKER_LOOPBACK_ONLY=1 (.cargo/config.toml).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use carbon_tracker::config::{options, Config, Origin, Sources};
+use carbon_tracker::{EmissionsSnapshot, ErrorKind, Tracker};
+use support::{free_port, FakeServer};
+
+const KEY: &str = "cpt_secret-token-123";
+
+fn tracker(options_str: &str) -> Tracker {
+    let sources = Sources { layers: vec![(Origin::Options, options::parse(options_str).unwrap())] };
+    Tracker::with_config(Config::from_sources(&sources).unwrap())
+}
+
+fn api_tracker(url: &str, dir: &std::path::Path, extra: &str) -> Tracker {
+    tracker(&format!(
+        "save_to_api=true;api_endpoint={url};api_key={KEY};experiment_id=11111111-2222-3333-4444-555555555555;\
+         country_iso_code=FRA;output_dir={};force_ram_power=10;api_call_interval=-1;{extra}",
+        dir.display()
+    ))
+}
+
+fn sum(server: &FakeServer, field: &str) -> f64 {
+    // Only the uploads the server accepted count (it sums the rows of a run).
+    server.requests().iter().filter(|r| r.path == "/emissions" && r.status == 201).map(|r| r.body[field].as_f64().unwrap()).sum()
+}
+
+fn assert_deltas_sum_to(server: &FakeServer, s: &EmissionsSnapshot) {
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-15);
+    assert!(close(sum(server, "emissions_sum"), s.emissions_kg), "{} vs {}", sum(server, "emissions_sum"), s.emissions_kg);
+    assert!(close(sum(server, "energy_consumed"), s.energy_consumed_kwh));
+    assert!(close(sum(server, "ram_energy"), s.ram_energy_kwh));
+    assert!(close(sum(server, "cpu_energy"), s.cpu_energy_kwh));
+    let duration = sum(server, "duration");
+    assert!((duration - s.duration_s).abs() <= 1.0, "server duration {duration} vs {}", s.duration_s);
+}
+
+#[test]
+fn lazy_run_then_deltas_that_sum_to_the_totals() {
+    let server = FakeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let t = api_tracker(&server.url(), dir.path(), "measure_power_secs=0.1");
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.requests().is_empty(), "no request on new/start: {:?}", server.paths());
+
+    t.flush().unwrap(); // 0.3 s: under a second, merged into the next upload
+    std::thread::sleep(Duration::from_millis(1000));
+    t.flush().unwrap(); // 1.3 s: /runs then /emissions
+    server.wait_for(2);
+    std::thread::sleep(Duration::from_millis(400));
+    let report = t.stop().unwrap(); // 1.7 s: the final 0.4 s goes out too
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+
+    assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
+    let reqs = server.requests();
+    assert_eq!(reqs[0].body["experiment_id"], "11111111-2222-3333-4444-555555555555");
+    for r in &reqs {
+        assert_eq!(r.headers["x-api-token"], KEY);
+        assert_eq!(r.headers["content-type"], "application/json");
+    }
+    for r in &reqs[1..] {
+        assert_eq!(r.body["run_id"], "api-run-0001");
+    }
+    assert_eq!(reqs[1].body["duration"], 1);
+    assert_eq!(reqs[2].body["duration"], 1); // 1.7 - 1 = 0.7 rounds to 1
+    assert_deltas_sum_to(&server, &report.emissions);
+
+    // The key is in no output file; the CSV's run_id is the tracker's own.
+    let csv = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
+    assert!(!csv.contains(KEY));
+    assert!(csv.contains(t.run_id()));
+    assert!(!format!("{:?}", t.config()).contains(KEY));
+}
+
+#[test]
+fn nothing_is_sent_by_a_tracker_that_never_flushes() {
+    let server = FakeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    drop(api_tracker(&server.url(), dir.path(), "")); // never started
+    let t = api_tracker(&server.url(), dir.path(), "measure_power_secs=0.05");
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(500)); // ten background measurements, api_call_interval=-1
+    assert!(server.requests().is_empty(), "{:?}", server.paths());
+    t.stop().unwrap();
+    assert_eq!(server.paths(), ["POST /runs", "POST /emissions"]);
+}
+
+#[test]
+fn background_ticks_upload_every_api_call_interval() {
+    let server = FakeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let t = api_tracker(&server.url(), dir.path(), "measure_power_secs=0.6;api_call_interval=2");
+    t.start().unwrap();
+    server.wait_for(2); // /runs + first /emissions after 2 ticks (1.2 s), without any flush
+    let report = t.stop().unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let paths = server.paths();
+    assert_eq!(paths[0], "POST /runs");
+    assert!(paths[1..].iter().all(|p| p == "POST /emissions"));
+    assert_deltas_sum_to(&server, &report.emissions);
+}
+
+#[test]
+fn server_down_at_start_then_up_gets_everything_in_order() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=15");
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let f1 = t.flush().unwrap(); // fails: connection refused, retried in the background
+    assert!(f1.errors.is_empty());
+    std::thread::sleep(Duration::from_millis(1100));
+    t.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let server = FakeServer::start_on(port);
+    std::thread::sleep(Duration::from_millis(1000));
+    let report = t.stop().unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let paths = server.paths();
+    assert_eq!(paths[0], "POST /runs", "{paths:?}");
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    let durations: Vec<u64> = server.requests()[1..].iter().map(|r| r.body["duration"].as_u64().unwrap()).collect();
+    assert_eq!(durations[..2], [1, 1], "in order: the two flushes, then stop");
+    assert_deltas_sum_to(&server, &report.emissions);
+}
+
+#[test]
+fn slow_server_never_stalls_flush() {
+    let server = FakeServer::start();
+    server.set(|b| b.delay = Duration::from_secs(2));
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
+    t.start().unwrap();
+    let start_took = started.elapsed();
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = Instant::now();
+    t.flush().unwrap();
+    let flush_took = before.elapsed();
+    server.wait_for(1);
+    // The server holds the request; flush has long returned.
+    assert_eq!(*server.answered.lock().unwrap(), 0);
+    assert!(flush_took < Duration::from_millis(500), "flush took {flush_took:?}");
+    assert!(start_took < Duration::from_millis(500), "start took {start_took:?}");
+    let report = t.stop().unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(server.paths().len(), 3);
+    eprintln!("slow server (2 s): start {start_took:?}, flush {flush_took:?}");
+}
+
+#[test]
+fn server_errors_are_retried_until_delivered() {
+    let server = FakeServer::start();
+    server.set(|b| b.fail_emissions = vec![500, 503, 429]);
+    let dir = tempfile::tempdir().unwrap();
+    let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    t.flush().unwrap();
+    let report = t.stop().unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let emissions = server.requests().into_iter().filter(|r| r.path == "/emissions").count();
+    assert!(emissions >= 4, "3 failures then successes: {:?}", server.paths());
+    assert_deltas_sum_to(&server, &report.emissions);
+}
+
+#[test]
+fn server_that_never_comes_back_bounds_stop() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=0.5");
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    t.flush().unwrap();
+    let before = Instant::now();
+    let report = t.stop().unwrap();
+    let took = before.elapsed();
+    assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(1500), "stop took {took:?}");
+    assert_eq!(report.errors.len(), 1);
+    let e = &report.errors[0];
+    assert_eq!(e.kind, ErrorKind::Network);
+    assert!(e.message.contains("upload(s)") && e.message.contains("not delivered"), "{}", e.message);
+    // The measurement itself is intact.
+    assert!(report.emissions.energy_consumed_kwh > 0.0);
+    assert!(std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap().lines().count() == 3);
+}
+
+#[test]
+fn client_errors_are_reported_with_the_server_message_not_retried() {
+    let server = FakeServer::start();
+    server.set(|b| b.fail_emissions = vec![422]);
+    let dir = tempfile::tempdir().unwrap();
+    let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=5");
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    t.flush().unwrap();
+    let report = t.stop().unwrap();
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert!(report.errors[0].message.contains("422") && report.errors[0].message.contains("injected failure"));
+    assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
+}
+
+#[test]
+fn missing_api_key_is_refused_by_the_server_and_reported() {
+    let server = FakeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(&format!(
+        "save_to_api=true;api_endpoint={};country_iso_code=FRA;output_dir={};api_timeout_s=3",
+        server.url(),
+        dir.path().display()
+    ));
+    t.start().unwrap();
+    let report = t.stop().unwrap();
+    assert_eq!(report.errors.len(), 1);
+    assert!(report.errors[0].message.contains("403"), "{}", report.errors[0].message);
+}
+
+#[test]
+fn emissions_endpoint_gets_the_totals() {
+    let server = FakeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(&format!(
+        "emissions_endpoint={}/endpoint;country_iso_code=FRA;output_dir={};project_name=ep",
+        server.url(),
+        dir.path().display()
+    ));
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    t.flush().unwrap();
+    let report = t.stop().unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let last = &reqs[1].body;
+    assert_eq!(last["project_name"], "ep");
+    assert_eq!(last["run_id"], t.run_id());
+    assert_eq!(last["country_iso_code"], "FRA");
+    assert!(last["user"].is_string());
+    assert_eq!(last["emissions"].as_f64().unwrap(), report.emissions.emissions_kg);
+}
