@@ -243,3 +243,178 @@ fn emissions_endpoint_gets_the_totals() {
     assert!(last["user"].is_string());
     assert_eq!(last["emissions"].as_f64().unwrap(), report.emissions.emissions_kg);
 }
+
+// ---- location lookup and live intensity ----
+
+fn geo_server(geojs: Option<&str>, ipinfo: Option<&str>, gcp_zone: Option<&str>) -> FakeServer {
+    let server = FakeServer::start();
+    server.set(|b| {
+        if let Some(body) = geojs {
+            b.get_routes.insert("/geo".into(), (200, body.into()));
+        }
+        if let Some(body) = ipinfo {
+            b.get_routes.insert("/ipinfo".into(), (200, body.into()));
+        }
+        if let Some(zone) = gcp_zone {
+            b.get_routes.insert("/computeMetadata/v1/instance/".into(), (200, format!("{{\"zone\":\"{zone}\"}}")));
+        }
+    });
+    server
+}
+
+fn located_tracker(server: &FakeServer, dir: &std::path::Path, extra: &str) -> Tracker {
+    let u = server.url();
+    tracker(&format!(
+        "geo_api_url={u}/geo;geo_backup_api_url={u}/ipinfo;cloud_metadata_url={u};output_dir={};force_ram_power=10;{extra}",
+        dir.display()
+    ))
+}
+
+fn csv_rows(dir: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(dir.join("emissions.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let cols: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    rdr.records().map(|r| cols.iter().cloned().zip(r.unwrap().iter().map(str::to_string)).collect()).collect()
+}
+
+/// Waits for the background lookup of `t`'s endpoints (it never blocks start or flush).
+fn wait_for_lookup(t: &Tracker) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while carbon_tracker::emissions::location::get(t.config()).is_none() {
+        assert!(Instant::now() < end, "lookup did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn geojs_location_gives_the_us_state_intensity() {
+    let geojs = r#"{"region":"Illinois","country_code3":"USA","country":"United States","country_code":"US","latitude":"41.88","longitude":"-87.63"}"#;
+    let server = geo_server(Some(geojs), None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let t = located_tracker(&server, dir.path(), "");
+    t.start().unwrap();
+    wait_for_lookup(&t);
+    std::thread::sleep(Duration::from_millis(60));
+    let s = t.stop().unwrap().emissions;
+    let illinois = carbon_tracker::emissions::tables::USA_LBS_PER_MWH["illinois"] * 0.45359237;
+    assert!((s.carbon_intensity_g_per_kwh - illinois).abs() < 1e-9, "{}", s.carbon_intensity_g_per_kwh);
+    let row = &csv_rows(dir.path())[0];
+    assert_eq!((row["country_iso_code"].as_str(), row["region"].as_str()), ("USA", "illinois"));
+    assert_eq!((row["latitude"].as_str(), row["longitude"].as_str()), ("41.88", "-87.63"));
+    assert_eq!(row["on_cloud"], "N");
+    let paths = server.paths();
+    assert!(paths.contains(&"GET /geo".to_string()) && !paths.contains(&"GET /ipinfo".to_string()), "{paths:?}");
+    assert!(paths.iter().any(|p| p.starts_with("GET /computeMetadata")), "cloud probes run: {paths:?}");
+}
+
+#[test]
+fn ipinfo_is_the_fallback_and_a_double_failure_is_the_world_average() {
+    let server = geo_server(None, Some(r#"{"region":"Quebec","country":"CA","loc":"46.8,-71.2"}"#), None);
+    let dir = tempfile::tempdir().unwrap();
+    let t = located_tracker(&server, dir.path(), "cloud_detection=false");
+    t.start().unwrap();
+    wait_for_lookup(&t);
+    std::thread::sleep(Duration::from_millis(60));
+    let s = t.stop().unwrap().emissions;
+    assert!((s.carbon_intensity_g_per_kwh - 3.937).abs() < 0.001, "quebec: {}", s.carbon_intensity_g_per_kwh);
+    assert!(server.paths().iter().all(|p| !p.contains("computeMetadata") && !p.contains("latest")), "cloud_detection=false");
+
+    let nothing = geo_server(None, None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let t = located_tracker(&nothing, dir.path(), "cloud_detection=false");
+    t.start().unwrap();
+    wait_for_lookup(&t);
+    std::thread::sleep(Duration::from_millis(60));
+    let s = t.stop().unwrap().emissions;
+    assert_eq!(s.carbon_intensity_g_per_kwh, 475.0);
+    let row = &csv_rows(dir.path())[0];
+    assert_eq!((row["country_iso_code"].as_str(), row["country_name"].as_str()), ("", ""), "not a silent Canada");
+}
+
+#[test]
+fn gcp_metadata_gives_the_cloud_region_intensity() {
+    let geojs = r#"{"region":"Wallonia","country_code3":"BEL","country":"Belgium","country_code":"BE","latitude":"50.4","longitude":"3.8"}"#;
+    let server = geo_server(Some(geojs), None, Some("projects/1/zones/europe-west1-b"));
+    let dir = tempfile::tempdir().unwrap();
+    let t = located_tracker(&server, dir.path(), "");
+    t.start().unwrap();
+    wait_for_lookup(&t);
+    std::thread::sleep(Duration::from_millis(60));
+    let s = t.stop().unwrap().emissions;
+    assert_eq!(s.carbon_intensity_g_per_kwh, 122.0);
+    let row = &csv_rows(dir.path())[0];
+    assert_eq!((row["cloud_provider"].as_str(), row["cloud_region"].as_str(), row["on_cloud"].as_str()), ("gcp", "europe-west1", "Y"));
+    let gcp = server.requests().into_iter().find(|r| r.path.starts_with("/computeMetadata")).unwrap();
+    assert_eq!(gcp.headers["metadata-flavor"], "Google");
+}
+
+#[test]
+fn run_payload_carries_rounded_coordinates_once_located() {
+    let geojs = r#"{"region":"Ile-de-France","country_code3":"FRA","country":"France","country_code":"FR","latitude":48.8566,"longitude":2.3522}"#;
+    let server = geo_server(Some(geojs), None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let t = located_tracker(
+        &server,
+        dir.path(),
+        &format!("save_to_api=true;api_endpoint={};api_key={KEY};api_call_interval=-1;cloud_detection=false", server.url()),
+    );
+    t.start().unwrap();
+    wait_for_lookup(&t);
+    std::thread::sleep(Duration::from_millis(60));
+    let s = t.stop().unwrap();
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    let run = server.requests().into_iter().find(|r| r.path == "/runs").unwrap();
+    assert_eq!((run.body["latitude"].as_f64(), run.body["longitude"].as_f64()), (Some(48.9), Some(2.4)));
+    assert!((s.emissions.carbon_intensity_g_per_kwh - 56.039).abs() < 1e-12);
+}
+
+#[test]
+fn offline_and_given_countries_make_no_request() {
+    let server = geo_server(Some("{}"), Some("{}"), Some("zone-a"));
+    let dir = tempfile::tempdir().unwrap();
+    for extra in ["offline=true", "country_iso_code=DEU", "force_carbon_intensity_g_co2e_kwh=100", "cloud_provider=gcp;cloud_region=us-central1"] {
+        let t = located_tracker(&server, dir.path(), extra);
+        t.start().unwrap();
+        t.flush().unwrap();
+        t.stop().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.requests().is_empty(), "{:?}", server.paths());
+}
+
+#[test]
+fn electricity_maps_live_intensity_with_static_fallback() {
+    let server = FakeServer::start();
+    server.set(|b| {
+        b.get_routes.insert("/em".into(), (200, r#"{"zone":"FR","carbonIntensity":42}"#.into()));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |token: &str, path: &str| {
+        format!(
+            "country_iso_code=FRA;electricitymaps_api_token={token};electricitymaps_api_url={}/{path};output_dir={}",
+            server.url(),
+            dir.path().display()
+        )
+    };
+    let t = tracker(&opts("tok-1", "em"));
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let first = t.flush().unwrap().emissions; // starts the fetch, tables meanwhile
+    assert_eq!(first.carbon_intensity_g_per_kwh, 56.039);
+    server.wait_for(1);
+    std::thread::sleep(Duration::from_millis(100));
+    let second = t.stop().unwrap().emissions;
+    assert_eq!(second.carbon_intensity_g_per_kwh, 42.0);
+    let req = &server.requests()[0];
+    assert_eq!(req.path, "/em?countryCode=FR");
+    assert_eq!(req.headers["auth-token"], "tok-1");
+
+    // A failing service: the static value stays.
+    let t = tracker(&opts("tok-2", "missing"));
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    t.flush().unwrap();
+    server.wait_for(2);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(t.stop().unwrap().emissions.carbon_intensity_g_per_kwh, 56.039);
+}

@@ -10,8 +10,10 @@ use carbon_tracker::{ErrorKind, Tracker};
 
 fn tracker(options: &str) -> Tracker {
     // Only the options string: the test must not depend on the machine's env or config files.
+    // Offline: these tests are about measuring, not about the location lookup.
+    let options = format!("offline=true;{options}");
     let sources = Sources {
-        layers: vec![(carbon_tracker::config::Origin::Options, carbon_tracker::config::options::parse(options).unwrap())],
+        layers: vec![(carbon_tracker::config::Origin::Options, carbon_tracker::config::options::parse(&options).unwrap())],
     };
     Tracker::with_config(Config::from_sources(&sources).unwrap())
 }

@@ -2,6 +2,10 @@
 //! (CodeCarbon's resolution order, spec 4.2): forced value > cloud region (`impact.csv`) >
 //! country region (US states, Canadian provinces, Nordic zones) > country > world average.
 
+pub mod cloud;
+pub mod electricitymaps;
+pub mod geo;
+pub mod location;
 pub mod tables;
 
 use crate::config::Config;
@@ -36,6 +40,18 @@ pub struct Intensity {
 }
 
 impl Intensity {
+    /// Where Electricity Maps should be asked about this location, if anywhere.
+    pub fn live_zone(&self, config: &Config) -> Option<electricitymaps::Zone> {
+        if let (Some(lat), Some(lon)) = (self.location.latitude, self.location.longitude) {
+            return Some(electricitymaps::Zone::LatLon(lat, lon));
+        }
+        let iso2 = config.country_2letter_iso_code.clone().or_else(|| {
+            let iso3 = self.location.country_iso_code.as_deref()?;
+            Some(isocountry::CountryCode::for_alpha3(iso3).ok()?.alpha2().to_string())
+        })?;
+        Some(electricitymaps::Zone::Country(iso2))
+    }
+
     pub fn kg_for(&self, energy_kwh: f64) -> f64 {
         energy_kwh * self.g_per_kwh / 1000.0
     }
@@ -46,6 +62,19 @@ const G_PER_KWH_PER_LBS_PER_MWH: f64 = 0.453_592_37;
 /// kg/kWh of the fossil shares of a Canadian province mix (CodeCarbon's factors).
 const CANADA_FOSSIL_KG_PER_KWH: [(&str, f64); 3] =
     [("coal", 0.995725971), ("petroleum", 0.8166885263), ("naturalGas", 0.7438415916)];
+
+/// The intensity for `config`, completed by a finished network lookup (`None` while offline or
+/// while it is not needed).
+pub fn resolve_located(config: &Config, located: Option<&location::Located>, log: &Logger) -> Intensity {
+    let Some(l) = located else { return resolve(config, log) };
+    let mut i = resolve(&location::apply(config, l), log);
+    if let Ok(g) = &l.geo {
+        i.location.latitude = g.latitude;
+        i.location.longitude = g.longitude;
+        i.location.country_name = Some(g.country_name.clone()).filter(|n| !n.is_empty()).or(i.location.country_name);
+    }
+    i
+}
 
 /// Resolves the intensity for `config` from the embedded tables (no network).
 pub fn resolve(config: &Config, log: &Logger) -> Intensity {
@@ -68,9 +97,9 @@ pub fn resolve(config: &Config, log: &Logger) -> Intensity {
             location.country_name = Some(row.country_name.clone());
             return Intensity { g_per_kwh: row.impact_g_per_kwh, source: format!("cloud region {p}/{r} (impact.csv)"), location };
         }
-        log.warning(format!(
+        log.info(format!(
             "Cloud region {p}/{r} has no carbon intensity in impact.csv (it lists GCP regions only); \
-             using the country of the tracker if given, else the world average"
+             using the country's if known, else the world average"
         ));
     }
     let (g, source) = private_infra(config.country_iso_code.as_deref(), config.region.as_deref(), log);

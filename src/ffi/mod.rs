@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn struct_size_is_checked_before_any_state_change() {
         let mut t = std::ptr::null_mut();
-        let opts = b"save_to_file=false;country_iso_code=FRA\0";
+        let opts = b"offline=true;save_to_file=false;country_iso_code=FRA\0";
         assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
         assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
         let mut e = ct_emissions::default(); // struct_size 0
@@ -304,7 +304,7 @@ mod tests {
         }
         let mut v = V0 { struct_size: 24, duration_s: -1.0, emissions_kg: -1.0, guard: 12345.0 };
         let mut t = std::ptr::null_mut();
-        let opts = b"save_to_file=false\0";
+        let opts = b"offline=true;save_to_file=false\0";
         assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
         assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
         assert_eq!(ct_tracker_flush(t, &mut v as *mut V0 as *mut ct_emissions), ct_status::CT_OK);
@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn odd_struct_sizes_never_write_half_a_field() {
         let mut t = std::ptr::null_mut();
-        let opts = b"save_to_file=false\0";
+        let opts = b"offline=true;save_to_file=false\0";
         assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
         assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
         let mut e = ct_emissions { struct_size: 12, duration_s: -1.0, ..Default::default() };

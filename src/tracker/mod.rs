@@ -13,7 +13,7 @@ use tokio::task::AbortHandle;
 pub use accounting::EmissionsSnapshot;
 use accounting::Totals;
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::emissions::{self, Intensity};
 use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
@@ -47,7 +47,12 @@ enum Phase {
 
 struct Running {
     meters: Meters,
+    /// What measurements use: the table intensity, or Electricity Maps' live number.
     intensity: Intensity,
+    /// From the tables (and the location lookup); the fallback of the live value.
+    table_intensity: Intensity,
+    /// True until the network location lookup has finished (meanwhile: world average).
+    location_pending: bool,
     started_at: Instant,
     last_measured: Instant,
     totals: Totals,
@@ -104,7 +109,15 @@ impl Tracker {
             log.log(*level, note);
         }
         let plan = hardware::plan_for(c, log);
-        let intensity = emissions::resolve(c, log);
+        let mut location_pending = false;
+        let intensity = if c.needs_location_lookup() {
+            emissions::location::start(c, log);
+            let located = emissions::location::get(c);
+            location_pending = located.is_none();
+            emissions::resolve_located(c, located.as_deref(), log)
+        } else {
+            emissions::resolve(c, log)
+        };
         log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
         let sink = c.save_to_file.then(|| CsvSink::new(c.output_path(), c.on_csv_write));
         let api = c.save_to_api.then(|| {
@@ -135,7 +148,9 @@ impl Tracker {
         let now = Instant::now();
         *phase = Phase::Running(Box::new(Running {
             meters: Meters::start(plan),
+            table_intensity: intensity.clone(),
             intensity,
+            location_pending,
             started_at: now,
             last_measured: now,
             totals: Totals::default(),
@@ -250,7 +265,37 @@ impl Inner {
         }
     }
 
+    /// Takes in a finished location lookup and the latest live intensity, if any.
+    fn refresh_intensity(&self, r: &mut Running) {
+        let c = &self.config;
+        if r.location_pending {
+            match emissions::location::get(c) {
+                Some(located) => {
+                    r.table_intensity = emissions::resolve_located(c, Some(&located), &c.logger);
+                    r.intensity = r.table_intensity.clone();
+                    r.location_pending = false;
+                    if let Some(api) = &r.api {
+                        api.set_run_payload(metadata::run_payload(c, r.meters.plan(), &r.intensity));
+                    }
+                }
+                None => c.logger.info("location lookup still running: the world average applies to this interval"),
+            }
+        }
+        if let Some(Secret(token)) = &c.electricitymaps_api_token {
+            let live = r
+                .table_intensity
+                .live_zone(c)
+                .and_then(|zone| emissions::electricitymaps::current(&c.electricitymaps_api_url, token, &zone, &c.logger));
+            r.intensity = r.table_intensity.clone();
+            if let Some(g) = live {
+                r.intensity.g_per_kwh = g;
+                r.intensity.source = "Electricity Maps (live)".into();
+            }
+        }
+    }
+
     fn measure(&self, r: &mut Running, now: Instant) {
+        self.refresh_intensity(r);
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
         let sample = r.meters.measure(dt_s, &self.config.logger);
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);

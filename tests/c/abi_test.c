@@ -64,7 +64,7 @@ static void *flusher(void *arg) {
 
 static void threads_share_one_handle(void) {
     ct_tracker *t = NULL;
-    CHECK(ct_tracker_new("save_to_file=false;force_ram_power=10;measure_power_secs=0.01", &t) == CT_OK, "new");
+    CHECK(ct_tracker_new("offline=true;save_to_file=false;force_ram_power=10;measure_power_secs=0.01", &t) == CT_OK, "new");
     CHECK(ct_tracker_start(t) == CT_OK, "start");
     pthread_t th[8];
     for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, flusher, t);
@@ -88,7 +88,7 @@ static void threads_share_one_handle(void) {
 /* An unwritable output: CT_ERR_IO with the path, numbers still returned. */
 static void io_error_keeps_numbers(const char *dir) {
     char options[4096];
-    snprintf(options, sizeof options, "force_ram_power=10;output_dir=%s/missing-dir", dir);
+    snprintf(options, sizeof options, "offline=true;force_ram_power=10;output_dir=%s/missing-dir", dir);
     ct_tracker *t = NULL;
     CHECK(ct_tracker_new(options, &t) == CT_OK, "new");
     CHECK(ct_tracker_start(t) == CT_OK, "start");
