@@ -44,7 +44,8 @@ typedef enum ct_status {
    */
   CT_ERR_HARDWARE,
   /**
-   * A network operation failed.
+   * At stop: uploads (CodeCarbon API, emissions_endpoint) not delivered within `api_timeout_s`
+   * or refused by the server; the message says how many and why. The measurement is complete.
    */
   CT_ERR_NETWORK,
   /**
@@ -157,7 +158,7 @@ extern "C" {
  * `"project_name=sim;country_iso_code=FRA;measure_power_secs=1"`. Options override
  * `CODECARBON_*` environment variables, which override `./.codecarbon.config`, then
  * `~/.codecarbon.config`. No hardware probing, file or network I/O happens here (only the two
- * config files are read).
+ * config files are read). `api_key` values are never logged or written anywhere.
  *
  * On success `*out` receives a handle to release with `ct_tracker_free`. Errors:
  * `CT_ERR_NULL_ARGUMENT` (out is NULL), `CT_ERR_INVALID_OPTION` (unknown key, bad value,
@@ -175,7 +176,8 @@ enum ct_status ct_tracker_start(struct ct_tracker *t);
 
 /**
  * Measures now (unless the last measurement is under 50 ms old), appends a row to the CSV
- * output and, if `out` is not NULL, fills it with the cumulative totals since start.
+ * output, queues the API/endpoint uploads (sent in the background: this call never waits for
+ * the network) and, if `out` is not NULL, fills it with the cumulative totals since start.
  * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (not running),
  * `CT_ERR_INVALID_OPTION` (`out->struct_size` not set), `CT_ERR_IO` (the CSV could not be
  * written: `out` is still filled and nothing measured is lost; the next flush writes it again).
@@ -184,9 +186,10 @@ enum ct_status ct_tracker_flush(struct ct_tracker *t, struct ct_emissions *out);
 
 /**
  * Measures the last interval (always, however recent the previous measurement), writes the
- * final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. A stopped tracker
- * cannot be restarted; every later call on it except `ct_tracker_free` returns
- * `CT_ERR_INVALID_STATE`.
+ * final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. With network outputs
+ * it then waits up to `api_timeout_s` for pending uploads: `CT_ERR_NETWORK` says how many were
+ * not delivered (`out` is filled all the same). A stopped tracker cannot be restarted; every
+ * later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
  */
 enum ct_status ct_tracker_stop(struct ct_tracker *t, struct ct_emissions *out);
 

@@ -58,6 +58,9 @@ fn lazy_run_then_deltas_that_sum_to_the_totals() {
 
     assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
     let reqs = server.requests();
+    for r in &reqs {
+        eprintln!("{:?} {} {} {}", r.at.duration_since(reqs[0].at), r.method, r.path, r.raw_body);
+    }
     assert_eq!(reqs[0].body["experiment_id"], "11111111-2222-3333-4444-555555555555");
     for r in &reqs {
         assert_eq!(r.headers["x-api-token"], KEY);

@@ -22,7 +22,8 @@ pub enum ct_status {
     CT_ERR_IO,
     /// Reading the hardware failed.
     CT_ERR_HARDWARE,
-    /// A network operation failed.
+    /// At stop: uploads (CodeCarbon API, emissions_endpoint) not delivered within `api_timeout_s`
+    /// or refused by the server; the message says how many and why. The measurement is complete.
     CT_ERR_NETWORK,
     /// A bug: the library panicked; the panic was caught at the boundary.
     CT_ERR_PANIC,

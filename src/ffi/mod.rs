@@ -165,7 +165,7 @@ fn write_out(out: *mut ct_emissions, size: Option<u32>, s: &EmissionsSnapshot) {
 /// `"project_name=sim;country_iso_code=FRA;measure_power_secs=1"`. Options override
 /// `CODECARBON_*` environment variables, which override `./.codecarbon.config`, then
 /// `~/.codecarbon.config`. No hardware probing, file or network I/O happens here (only the two
-/// config files are read).
+/// config files are read). `api_key` values are never logged or written anywhere.
 ///
 /// On success `*out` receives a handle to release with `ct_tracker_free`. Errors:
 /// `CT_ERR_NULL_ARGUMENT` (out is NULL), `CT_ERR_INVALID_OPTION` (unknown key, bad value,
@@ -204,7 +204,8 @@ pub extern "C" fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
 }
 
 /// Measures now (unless the last measurement is under 50 ms old), appends a row to the CSV
-/// output and, if `out` is not NULL, fills it with the cumulative totals since start.
+/// output, queues the API/endpoint uploads (sent in the background: this call never waits for
+/// the network) and, if `out` is not NULL, fills it with the cumulative totals since start.
 /// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (not running),
 /// `CT_ERR_INVALID_OPTION` (`out->struct_size` not set), `CT_ERR_IO` (the CSV could not be
 /// written: `out` is still filled and nothing measured is lost; the next flush writes it again).
@@ -214,9 +215,10 @@ pub extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -
 }
 
 /// Measures the last interval (always, however recent the previous measurement), writes the
-/// final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. A stopped tracker
-/// cannot be restarted; every later call on it except `ct_tracker_free` returns
-/// `CT_ERR_INVALID_STATE`.
+/// final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. With network outputs
+/// it then waits up to `api_timeout_s` for pending uploads: `CT_ERR_NETWORK` says how many were
+/// not delivered (`out` is filled all the same). A stopped tracker cannot be restarted; every
+/// later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
 #[no_mangle]
 pub extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
     ffi_guard!(report_call(t, out, "ct_tracker_stop", Tracker::stop))
@@ -329,6 +331,25 @@ mod tests {
         assert!(e.duration_s >= 0.0);
         assert_eq!(e.emissions_kg, -1.0);
         assert_eq!(e.struct_size, 20);
+        ct_tracker_free(t);
+    }
+
+    #[test]
+    fn undelivered_uploads_are_a_network_status_with_numbers_filled() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let opts = format!(
+            "save_to_file=false;save_to_api=true;api_key=k;country_iso_code=FRA;api_timeout_s=0.3;api_endpoint=http://127.0.0.1:{port}\0"
+        );
+        let mut t = std::ptr::null_mut();
+        assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
+        assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
+        let mut e = ct_emissions { struct_size: std::mem::size_of::<ct_emissions>() as u32, ..Default::default() };
+        let started = std::time::Instant::now();
+        assert_eq!(ct_tracker_stop(t, &mut e), ct_status::CT_ERR_NETWORK);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(last().contains("not delivered"), "{}", last());
+        assert_eq!(e.carbon_intensity_g_per_kwh, 56.039);
+        assert!(e.duration_s > 0.0);
         ct_tracker_free(t);
     }
 
