@@ -421,3 +421,32 @@ fn electricity_maps_live_intensity_with_static_fallback() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(t.stop().unwrap().emissions.carbon_intensity_g_per_kwh, 56.039);
 }
+
+/// Runs a full online lifecycle at `log_level=debug` in a child process (this same test binary)
+/// and checks that the API key appears in none of its log lines.
+#[test]
+fn api_key_never_reaches_the_log() {
+    if std::env::var_os("CT_LOG_CHILD").is_some() {
+        let server = FakeServer::start();
+        server.set(|b| b.fail_emissions = vec![500, 422]); // warnings and errors get logged too
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&server.url(), dir.path(), "log_level=debug;api_timeout_s=3");
+        t.start().unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        t.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        let _ = t.stop();
+        eprintln!("child done: {} requests", server.requests().len());
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "api_key_never_reaches_the_log", "--nocapture", "--test-threads=1"])
+        .env("CT_LOG_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("child done") && stderr.contains("[carbon_tracker DEBUG"), "{stderr}");
+    assert!(stderr.contains("422"), "the rejected upload was logged: {stderr}");
+    assert!(!stderr.contains(KEY) && !String::from_utf8_lossy(&out.stdout).contains(KEY));
+}
