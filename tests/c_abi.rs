@@ -14,13 +14,15 @@ fn lib_dir() -> PathBuf {
 }
 
 /// Compiles a C file of tests/c into an executable linked to the cdylib.
-/// `source` is relative to the crate root.
+/// `source` (C or C++, by extension) is relative to the crate root.
 pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = lib_dir();
     assert!(lib_dir.join("libcarbon_tracker.so").exists(), "cdylib missing in {}", lib_dir.display());
     let target = std::env::var("TARGET").unwrap_or_else(|_| format!("{}-unknown-linux-gnu", std::env::consts::ARCH));
+    let cpp = source.ends_with(".cpp");
     let compiler = cc::Build::new()
+        .cpp(cpp)
         .target(&target)
         .host(&target)
         .opt_level(0)
@@ -30,7 +32,7 @@ pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
     let exe = out_dir.join(Path::new(source).file_stem().unwrap());
     let status = compiler
         .to_command()
-        .arg("-std=c99")
+        .arg(if cpp { "-std=c++17" } else { "-std=c99" })
         .arg("-D_POSIX_C_SOURCE=200809L")
         .arg("-Wall")
         .arg("-Werror")
@@ -141,4 +143,26 @@ fn c_quickstart_example_builds_and_runs() {
     assert!(stdout.contains("emissions ") && stdout.contains("at 56.039 g/kWh"), "{stdout}");
     let text = std::fs::read_to_string(work.path().join("emissions.csv")).unwrap();
     assert_eq!(text.lines().count(), 3, "header, flush row, stop row:\n{text}");
+}
+
+#[test]
+fn cpp_header_raii_exceptions_and_threads() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/cpp/api_test.cpp", work.path());
+    let output = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(work.path().join("emissions.csv")).unwrap();
+    assert!(text.contains(",a;b,"), "the builder escaped the `;` and the value arrived whole: {text}");
+    assert!(text.contains(",scoped,"), "the destructor stopped the running tracker: {text}");
+}
+
+#[test]
+fn cpp_simulation_example_builds_and_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("examples/cpp/simulation.cpp", work.path());
+    let output = Command::new(&exe).arg("200").arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("step  100:") && stdout.contains("at 380.95 g/kWh"), "{stdout}");
 }

@@ -1,0 +1,43 @@
+// A C++ "simulation" that reports its emissions every N steps.
+//   bash examples/cpp/run.sh [STEPS [OUTPUT_DIR]]
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "carbon_tracker.hpp"
+
+static double step(int i) {  // one time step of a toy model
+    double x = 0;
+    for (int k = 1; k < 200000; k++) x += std::sin(i + k * 1e-3) / k;
+    return x;
+}
+
+int main(int argc, char **argv) {
+    int steps = argc > 1 ? std::atoi(argv[1]) : 300;
+    std::string out_dir = argc > 2 ? argv[2] : "target/examples";
+    try {
+        carbon_tracker::Tracker tracker(carbon_tracker::Options()
+                                            .set("project_name", "cpp-simulation")
+                                            .set("country_iso_code", "DEU")
+                                            .set("measure_power_secs", 1)
+                                            .set("output_dir", out_dir));
+        tracker.start();
+        double state = 0;
+        for (int i = 1; i <= steps; i++) {
+            state += step(i);
+            if (i % 100 == 0) {
+                auto e = tracker.flush();
+                std::printf("step %4d: %.3f s, %.4g kWh, %.4g kg CO2e\n", i, e.duration_s, e.energy_consumed_kwh,
+                            e.emissions_kg);
+            }
+        }
+        auto e = tracker.stop();
+        std::printf("done (state %.3f): %.3f s, %.4g kWh, %.4g kg CO2e at %.5g g/kWh, rows in %s/emissions.csv\n", state,
+                    e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.carbon_intensity_g_per_kwh, out_dir.c_str());
+    } catch (const carbon_tracker::Error &err) {
+        std::fprintf(stderr, "carbon-tracker error %d: %s\n", err.status(), err.what());
+        return 1;
+    }
+    return 0;
+}

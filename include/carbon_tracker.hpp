@@ -1,0 +1,157 @@
+// carbon-tracker C++ API: header-only, C++17, over the C ABI in carbon_tracker.h.
+//
+//   #include "carbon_tracker.hpp"
+//   carbon_tracker::Tracker tracker(carbon_tracker::Options()
+//                                       .set("project_name", "sim")
+//                                       .set("country_iso_code", "FRA"));
+//   tracker.start();
+//   ... work ...
+//   carbon_tracker::Emissions e = tracker.flush();   // cumulative totals since start
+//   e = tracker.stop();
+//
+// Errors are thrown as carbon_tracker::Error (status + message). A Tracker is move-only; its
+// destructor stops a running tracker (final CSV row) and frees it, and never throws.
+#ifndef CARBON_TRACKER_HPP
+#define CARBON_TRACKER_HPP
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "carbon_tracker.h"
+
+namespace carbon_tracker {
+
+/// A failed call: the C status and the library's message.
+class Error : public std::runtime_error {
+public:
+    Error(ct_status status, const std::string &message) : std::runtime_error(message), status_(status) {}
+    ct_status status() const noexcept { return status_; }
+
+private:
+    ct_status status_;
+};
+
+/// Cumulative numbers since start (see ct_emissions in carbon_tracker.h for units).
+struct Emissions {
+    double duration_s = 0, emissions_kg = 0, emissions_rate_kg_per_s = 0;
+    double cpu_power_w = 0, gpu_power_w = 0, ram_power_w = 0;
+    double cpu_energy_kwh = 0, gpu_energy_kwh = 0, ram_energy_kwh = 0, energy_consumed_kwh = 0;
+    double water_consumed_l = 0;
+    double cpu_utilization_percent = 0, gpu_utilization_percent = 0, ram_utilization_percent = 0, ram_used_gb = 0;
+    double carbon_intensity_g_per_kwh = 0, pue = 0;
+    std::uint64_t measurements = 0;
+
+    static Emissions from_c(const ct_emissions &c) {
+        Emissions e;
+        e.duration_s = c.duration_s;
+        e.emissions_kg = c.emissions_kg;
+        e.emissions_rate_kg_per_s = c.emissions_rate_kg_per_s;
+        e.cpu_power_w = c.cpu_power_w;
+        e.gpu_power_w = c.gpu_power_w;
+        e.ram_power_w = c.ram_power_w;
+        e.cpu_energy_kwh = c.cpu_energy_kwh;
+        e.gpu_energy_kwh = c.gpu_energy_kwh;
+        e.ram_energy_kwh = c.ram_energy_kwh;
+        e.energy_consumed_kwh = c.energy_consumed_kwh;
+        e.water_consumed_l = c.water_consumed_l;
+        e.cpu_utilization_percent = c.cpu_utilization_percent;
+        e.gpu_utilization_percent = c.gpu_utilization_percent;
+        e.ram_utilization_percent = c.ram_utilization_percent;
+        e.ram_used_gb = c.ram_used_gb;
+        e.carbon_intensity_g_per_kwh = c.carbon_intensity_g_per_kwh;
+        e.pue = c.pue;
+        e.measurements = c.measurements;
+        return e;
+    }
+};
+
+/// Builds the `key=value;...` options string, escaping `;` in values.
+class Options {
+public:
+    Options &set(std::string_view key, std::string_view value) {
+        if (!text_.empty()) text_ += ';';
+        text_.append(key);
+        text_ += '=';
+        for (char c : value) {
+            if (c == ';') text_ += '\\';
+            text_ += c;
+        }
+        return *this;
+    }
+    Options &set(std::string_view key, const char *value) { return set(key, std::string_view(value)); }
+    Options &set(std::string_view key, double value) { return set(key, std::to_string(value)); }
+    Options &set(std::string_view key, int value) { return set(key, std::to_string(value)); }
+    Options &set(std::string_view key, bool value) { return set(key, value ? "true" : "false"); }
+    const std::string &str() const noexcept { return text_; }
+
+private:
+    std::string text_;
+};
+
+inline void check(ct_status s) {
+    if (s != CT_OK) throw Error(s, ct_last_error());
+}
+
+/// Library version, e.g. "0.1.0".
+inline std::string version() { return ct_version(); }
+
+/// A tracker; move-only; stops and frees on destruction.
+class Tracker {
+public:
+    Tracker() : Tracker(Options()) {}
+    explicit Tracker(const Options &options) { check(ct_tracker_new(options.str().c_str(), &handle_)); }
+    explicit Tracker(const std::string &options) { check(ct_tracker_new(options.c_str(), &handle_)); }
+    ~Tracker() { ct_tracker_free(handle_); }  // stops a running tracker; never throws
+
+    Tracker(const Tracker &) = delete;
+    Tracker &operator=(const Tracker &) = delete;
+    Tracker(Tracker &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Tracker &operator=(Tracker &&other) noexcept {
+        if (this != &other) {
+            ct_tracker_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+
+    void start() { check(ct_tracker_start(live())); }
+    Emissions flush() { return report(ct_tracker_flush); }
+    Emissions stop() { return report(ct_tracker_stop); }
+
+    /// Like flush/stop but returns the numbers even when an output failed (CT_ERR_IO,
+    /// CT_ERR_NETWORK); `status` receives the status.
+    Emissions flush(ct_status &status) { return report(ct_tracker_flush, &status); }
+    Emissions stop(ct_status &status) { return report(ct_tracker_stop, &status); }
+
+    ct_tracker *handle() const noexcept { return handle_; }
+
+private:
+    ct_tracker *live() const {
+        if (!handle_) throw Error(CT_ERR_NULL_ARGUMENT, "carbon_tracker::Tracker was moved from");
+        return handle_;
+    }
+
+    Emissions report(ct_status (*call)(ct_tracker *, ct_emissions *), ct_status *status = nullptr) {
+        ct_emissions c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = sizeof c;
+        ct_status s = call(live(), &c);
+        if (status) {
+            *status = s;
+            // State and argument errors leave no numbers to return.
+            if (s == CT_OK || s == CT_ERR_IO || s == CT_ERR_NETWORK) return Emissions::from_c(c);
+        }
+        check(s);
+        return Emissions::from_c(c);
+    }
+
+    ct_tracker *handle_ = nullptr;
+};
+
+}  // namespace carbon_tracker
+
+#endif  // CARBON_TRACKER_HPP
