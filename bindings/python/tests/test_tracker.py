@@ -1,0 +1,123 @@
+import csv
+import ctypes
+import threading
+import time
+
+import pytest
+
+import carbon_tracker as ct
+
+
+def rows(out_dir):
+    with open(f"{out_dir}/emissions.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_lifecycle_numbers_and_csv(out_dir):
+    t = ct.Tracker(project_name="py", country_iso_code="FRA", measure_power_secs=0.05, output_dir=out_dir, offline=True)
+    t.start()
+    time.sleep(0.2)
+    first = t.flush()
+    assert isinstance(first, ct.Emissions)
+    assert first.duration_s > 0.15 and first.measurements >= 2
+    assert first.carbon_intensity_g_per_kwh == 56.039
+    assert abs(first.emissions_kg / first.energy_consumed_kwh - 0.056039) < 1e-12
+    last = t.stop()
+    assert last.energy_consumed_kwh >= first.energy_consumed_kwh
+    assert t.final_emissions == last
+    r = rows(out_dir)
+    assert [row["project_name"] for row in r] == ["py", "py"]
+    assert float(r[1]["emissions"]) == last.emissions_kg
+    t.close()
+    t.close()  # idempotent
+
+
+def test_errors_are_exceptions_with_status():
+    with pytest.raises(ct.CarbonTrackerError) as e:
+        ct.Tracker(projet_name="typo")
+    assert e.value.status_name == "CT_ERR_INVALID_OPTION" and "projet_name" in str(e.value)
+    t = ct.Tracker(offline=True, save_to_file=False)
+    with pytest.raises(ct.CarbonTrackerError) as e:
+        t.flush()
+    assert e.value.status_name == "CT_ERR_INVALID_STATE"
+    t.start()
+    t.stop()
+    with pytest.raises(ct.CarbonTrackerError):
+        t.start()
+
+
+def test_io_error_still_carries_the_numbers(out_dir):
+    t = ct.Tracker(offline=True, output_dir=f"{out_dir}/missing")
+    t.start()
+    with pytest.raises(ct.CarbonTrackerError) as e:
+        t.stop()
+    assert e.value.status_name == "CT_ERR_IO"
+    assert e.value.emissions is not None and e.value.emissions.duration_s > 0
+
+
+def test_context_manager_and_decorator(out_dir):
+    with ct.Tracker(offline=True, output_dir=out_dir, project_name="ctx") as t:
+        time.sleep(0.06)
+    assert t.final_emissions.duration_s > 0.05
+
+    @ct.Tracker(offline=True, output_dir=out_dir, project_name="deco")
+    def work(x):
+        time.sleep(0.06)
+        return x * 2
+
+    assert work(21) == 42
+    assert work(1) == 2
+    assert [r["project_name"] for r in rows(out_dir)].count("deco") == 2
+
+
+def test_codecarbon_names(out_dir):
+    tracker = ct.OfflineEmissionsTracker(country_iso_code="DEU", output_dir=out_dir, log_level="error")
+    tracker.start()
+    time.sleep(0.06)
+    kg = tracker.stop()
+    assert isinstance(kg, float) and kg > 0
+    assert tracker.final_emissions_data.carbon_intensity_g_per_kwh == 380.95
+
+    @ct.track_emissions(offline=True, country_iso_code="FRA", output_dir=out_dir, project_name="cc")
+    def f():
+        return "ok"
+
+    assert f() == "ok"
+    assert any(r["project_name"] == "cc" for r in rows(out_dir))
+
+
+def test_options_escaping_and_types():
+    assert ct.options_string(project_name="a;b", save_to_file=False, pue=1.5, skip=None) == (
+        "project_name=a\\;b;save_to_file=false;pue=1.5"
+    )
+    assert ct.options_string(output_methods=["csv", "api"]) == "output_methods=csv,api"
+
+
+def test_threads_share_one_tracker():
+    t = ct.Tracker(offline=True, save_to_file=False, force_ram_power=10, measure_power_secs=0.01)
+    t.start()
+    errors = []
+
+    def hammer():
+        last = 0.0
+        for _ in range(200):
+            e = t.flush()
+            if e.energy_consumed_kwh < last:
+                errors.append("went backwards")
+            last = e.energy_consumed_kwh
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    s = t.stop()
+    assert not errors
+    measured = s.ram_energy_kwh * 3.6e6 / (10 * s.pue)
+    assert abs(measured - s.duration_s) < 1e-6
+
+
+def test_struct_matches_the_header():
+    # 4-byte size + padding + 17 doubles + 1 uint64
+    assert ctypes.sizeof(ct._CtEmissions) == 8 + 17 * 8 + 8
+    assert ct.library_version().count(".") == 2
