@@ -1,0 +1,3 @@
+module carbontracker
+
+go 1.19
