@@ -5,21 +5,23 @@
 
 use crate::error::{Error, Result};
 
+/// Errors name the position of the bad part, never its text: it may be the tail of a secret
+/// (an `api_key` value with an unescaped `;`).
 pub fn parse(options: &str) -> Result<Vec<(String, String)>> {
     let mut pairs = Vec::new();
-    for segment in split_segments(options) {
+    for (i, segment) in split_segments(options).into_iter().enumerate() {
         if segment.trim().is_empty() {
             continue;
         }
         let Some((key, value)) = segment.split_once('=') else {
             return Err(Error::option(format!(
-                "options: `{}` is not of the form key=value (pairs are separated by `;`)",
-                segment.trim()
+                "options: part {} is not of the form key=value (pairs are separated by `;`; write `\\;` for a `;` inside a value)",
+                i + 1
             )));
         };
         let key = key.trim().to_ascii_lowercase();
         if key.is_empty() {
-            return Err(Error::option(format!("options: `{}` has an empty key", segment.trim())));
+            return Err(Error::option(format!("options: part {} has an empty key", i + 1)));
         }
         pairs.push((key, value.trim().to_string()));
     }
@@ -74,6 +76,8 @@ mod tests {
     fn malformed() {
         let e = parse("project_name").unwrap_err();
         assert!(e.message.contains("key=value"), "{}", e.message);
+        let e = parse("api_key=abc;secret-tail;x=1").unwrap_err();
+        assert!(e.message.contains("part 2") && !e.message.contains("secret"), "{}", e.message);
         assert!(parse("=x").is_err());
     }
 }

@@ -48,25 +48,30 @@ pub struct EmissionUpload {
 }
 
 impl EmissionUpload {
+    /// The JSON body. Every number is made acceptable to the server (finite, >= 0, utilisation
+    /// at most 100): one out-of-range float (a mean of 100 % samples can round to
+    /// 100.00000000000001) would get the whole delta rejected with 422.
     pub fn body(&self, run_id: &str) -> Value {
         let rate = if self.true_duration_s > 0.0 { self.emissions_kg / self.true_duration_s } else { 0.0 };
+        let n = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
+        let pct = |x: f64| n(x).min(100.0);
         json!({
             "timestamp": self.timestamp,
             "run_id": run_id,
             "duration": self.duration_s,
-            "emissions_sum": self.emissions_kg,
-            "emissions_rate": rate,
-            "cpu_power": self.cpu_power_w,
-            "gpu_power": self.gpu_power_w,
-            "ram_power": self.ram_power_w,
-            "cpu_energy": self.cpu_energy_kwh,
-            "gpu_energy": self.gpu_energy_kwh,
-            "ram_energy": self.ram_energy_kwh,
-            "energy_consumed": self.energy_consumed_kwh,
-            "cpu_utilization_percent": self.cpu_utilization_percent,
-            "gpu_utilization_percent": self.gpu_utilization_percent,
-            "ram_utilization_percent": self.ram_utilization_percent,
-            "wue": self.wue,
+            "emissions_sum": n(self.emissions_kg),
+            "emissions_rate": n(rate),
+            "cpu_power": n(self.cpu_power_w),
+            "gpu_power": n(self.gpu_power_w),
+            "ram_power": n(self.ram_power_w),
+            "cpu_energy": n(self.cpu_energy_kwh),
+            "gpu_energy": n(self.gpu_energy_kwh),
+            "ram_energy": n(self.ram_energy_kwh),
+            "energy_consumed": n(self.energy_consumed_kwh),
+            "cpu_utilization_percent": pct(self.cpu_utilization_percent),
+            "gpu_utilization_percent": pct(self.gpu_utilization_percent),
+            "ram_utilization_percent": pct(self.ram_utilization_percent),
+            "wue": n(self.wue),
         })
     }
 }
@@ -129,11 +134,14 @@ impl Destination for CodeCarbonApi {
         queued.ram_utilization_percent = later.ram_utilization_percent;
     }
 
-    fn send(&self, job: &EmissionUpload) -> Outcome {
+    fn send(&self, job: &EmissionUpload, cancelled: &dyn Fn() -> bool) -> Outcome {
         let run_id = match self.ensure_run() {
             Ok(id) => id,
             Err(outcome) => return outcome,
         };
+        if cancelled() {
+            return Outcome::Retry("stop gave up waiting".into());
+        }
         let url = format!("{}/emissions", self.settings.endpoint);
         classify(crate::http::post_json(&url, &self.headers(), &job.body(&run_id), self.settings.request_timeout), "POST /emissions")
     }
@@ -296,6 +304,24 @@ mod tests {
         let u = next_upload(&mut l, &total(4.0, 4.0), false, 0.0, &quiet()).unwrap();
         assert_eq!(u.energy_consumed_kwh, 0.0);
         assert_eq!(u.emissions_kg, 0.0);
+    }
+
+    #[test]
+    fn body_numbers_are_always_acceptable_to_the_server() {
+        let u = EmissionUpload {
+            duration_s: 1,
+            true_duration_s: 1.0,
+            cpu_utilization_percent: 100.00000000000001,
+            ram_utilization_percent: f64::NAN,
+            cpu_power_w: -0.0,
+            ram_energy_kwh: f64::INFINITY,
+            ..Default::default()
+        };
+        let b = u.body("r");
+        assert_eq!(b["cpu_utilization_percent"], json!(100.0));
+        assert_eq!(b["ram_utilization_percent"], json!(0.0));
+        assert_eq!(b["ram_energy"], json!(0.0));
+        assert!(b.as_object().unwrap().values().all(|v| !v.is_null()));
     }
 
     #[test]

@@ -20,7 +20,7 @@ impl Destination for HttpEndpoint {
         *queued = later;
     }
 
-    fn send(&self, job: &Value) -> Outcome {
+    fn send(&self, job: &Value, _cancelled: &dyn Fn() -> bool) -> Outcome {
         classify(crate::http::post_json(&self.url, &[], job, self.request_timeout), "POST emissions_endpoint")
     }
 

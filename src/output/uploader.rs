@@ -55,18 +55,25 @@ pub trait Destination: Send + Sync + 'static {
     type Job: Clone + Send + 'static;
     /// Folds `later` into `queued` when the queue is full.
     fn merge(queued: &mut Self::Job, later: Self::Job);
-    /// One delivery attempt (blocking).
-    fn send(&self, job: &Self::Job) -> Outcome;
+    /// One delivery attempt (blocking, on the blocking pool). `cancelled()` turns true when
+    /// `finish` gave up: a multi-request send should stop between requests.
+    fn send(&self, job: &Self::Job, cancelled: &dyn Fn() -> bool) -> Outcome;
     /// For messages: where the jobs go.
     fn name(&self) -> String;
 }
 
+/// Distinct rejection reasons kept for the final message.
+const MAX_REASONS: usize = 3;
+
 struct State<J> {
-    queue: VecDeque<J>,
+    /// (sequence number, job): only the job that was sent is popped when its attempt ends.
+    queue: VecDeque<(u64, J)>,
+    next_seq: u64,
     worker_running: bool,
     /// Set by `finish` when its deadline passed: the worker stops retrying.
     given_up: bool,
-    rejected: Vec<String>,
+    rejected: usize,
+    reasons: Vec<String>,
     last_retry_error: Option<String>,
 }
 
@@ -74,7 +81,10 @@ struct Shared<D: Destination> {
     dest: D,
     log: Logger,
     state: Mutex<State<D::Job>>,
+    /// Wakes `finish` when the queue changes.
     changed: Condvar,
+    /// Wakes the worker out of its backoff when `finish` gives up.
+    wake: tokio::sync::Notify,
 }
 
 pub struct Uploader<D: Destination> {
@@ -83,8 +93,18 @@ pub struct Uploader<D: Destination> {
 
 impl<D: Destination> Uploader<D> {
     pub fn new(dest: D, log: Logger) -> Self {
-        let state = State { queue: VecDeque::new(), worker_running: false, given_up: false, rejected: Vec::new(), last_retry_error: None };
-        Uploader { shared: Arc::new(Shared { dest, log, state: Mutex::new(state), changed: Condvar::new() }) }
+        let state = State {
+            queue: VecDeque::new(),
+            next_seq: 0,
+            worker_running: false,
+            given_up: false,
+            rejected: 0,
+            reasons: Vec::new(),
+            last_retry_error: None,
+        };
+        Uploader {
+            shared: Arc::new(Shared { dest, log, state: Mutex::new(state), changed: Condvar::new(), wake: tokio::sync::Notify::new() }),
+        }
     }
 
     pub fn destination(&self) -> &D {
@@ -95,17 +115,20 @@ impl<D: Destination> Uploader<D> {
     pub fn push(&self, job: D::Job) {
         let mut st = self.shared.lock();
         if st.queue.len() >= MAX_QUEUED {
-            D::merge(st.queue.back_mut().expect("queue is full"), job);
+            D::merge(&mut st.queue.back_mut().expect("queue is full").1, job);
         } else {
-            st.queue.push_back(job);
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            st.queue.push_back((seq, job));
         }
         st.given_up = false;
         if !st.worker_running {
-            st.worker_running = true;
-            let shared = self.shared.clone();
-            if !crate::tracker::runtime::spawn_blocking(move || shared.drain()) {
-                st.worker_running = false;
-                self.shared.log.error("no background runtime: uploads cannot be sent");
+            match crate::tracker::runtime::handle() {
+                Some(h) => {
+                    st.worker_running = true;
+                    h.spawn(drain(self.shared.clone()));
+                }
+                None => self.shared.log.error("no background runtime: uploads cannot be sent"),
             }
         }
     }
@@ -118,7 +141,8 @@ impl<D: Destination> Uploader<D> {
     /// Waits up to `timeout` for the queue to drain; then the worker gives up. `Err` tells how
     /// many jobs were not delivered and why.
     pub fn finish(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
         let mut st = self.shared.lock();
         while st.worker_running && !st.queue.is_empty() {
             let now = Instant::now();
@@ -127,27 +151,36 @@ impl<D: Destination> Uploader<D> {
             }
             st = self.shared.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
         }
-        let lost = st.queue.len() + st.rejected.len();
+        let lost = st.queue.len() + st.rejected;
         let result = if lost == 0 {
             Ok(())
         } else {
-            let why = st.rejected.last().cloned().or_else(|| st.last_retry_error.clone()).unwrap_or_else(|| "no answer".into());
+            let mut why = st.reasons.clone();
+            why.extend(st.last_retry_error.clone().filter(|_| !st.queue.is_empty()));
+            let why = if why.is_empty() { "no answer".to_string() } else { why.join(" | ") };
             Err(Error::new(
                 ErrorKind::Network,
                 format!(
-                    "{lost} upload(s) to {} not delivered ({} still queued after waiting {:.1} s, {} rejected); last error: {why}",
+                    "{lost} upload(s) to {} not delivered ({} still queued after {:.1} s, {} rejected): {why}",
                     self.shared.dest.name(),
                     st.queue.len(),
-                    timeout.as_secs_f64(),
-                    st.rejected.len()
+                    started.elapsed().as_secs_f64(),
+                    st.rejected
                 ),
             ))
         };
         st.given_up = true;
         st.queue.clear();
-        st.rejected.clear();
+        st.rejected = 0;
+        st.reasons.clear();
         self.shared.changed.notify_all();
+        self.shared.wake.notify_one();
         result
+    }
+
+    #[cfg(test)]
+    fn queued_jobs(&self) -> Vec<D::Job> {
+        self.shared.lock().queue.iter().map(|(_, j)| j.clone()).collect()
     }
 }
 
@@ -155,49 +188,63 @@ impl<D: Destination> Shared<D> {
     fn lock(&self) -> MutexGuard<'_, State<D::Job>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    fn drain(&self) {
-        let mut backoff = BACKOFF_START;
-        loop {
-            let job = {
-                let mut st = self.lock();
-                match st.queue.front() {
-                    Some(j) if !st.given_up => j.clone(),
-                    _ => {
-                        st.worker_running = false;
-                        self.changed.notify_all();
-                        return;
-                    }
-                }
-            };
-            let outcome = self.dest.send(&job);
-            let mut st = self.lock();
-            match outcome {
-                Outcome::Delivered => {
-                    st.queue.pop_front();
-                    backoff = BACKOFF_START;
-                }
-                Outcome::Rejected(msg) => {
-                    self.log.error(format!("upload rejected, dropped: {msg}"));
-                    st.queue.pop_front();
-                    st.rejected.push(msg);
-                }
-                Outcome::Retry(msg) => {
-                    self.log.warning(format!("upload failed, retrying in {:.2} s: {msg}", backoff.as_secs_f64()));
-                    st.last_retry_error = Some(msg);
-                    // Sleep, but wake at once if `finish` gives up.
-                    let until = Instant::now() + backoff;
-                    while !st.given_up {
-                        let now = Instant::now();
-                        if now >= until {
-                            break;
-                        }
-                        st = self.changed.wait_timeout(st, until - now).unwrap_or_else(|p| p.into_inner()).0;
-                    }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+/// The worker: an async task on the runtime thread. Only a send attempt occupies a thread of
+/// the blocking pool; backoff waits are timers, so failing destinations cannot starve others.
+async fn drain<D: Destination>(shared: Arc<Shared<D>>) {
+    let mut backoff = BACKOFF_START;
+    loop {
+        let (seq, job) = {
+            let mut st = shared.lock();
+            match st.queue.front() {
+                Some((seq, job)) if !st.given_up => (*seq, job.clone()),
+                _ => {
+                    st.worker_running = false;
+                    shared.changed.notify_all();
+                    return;
                 }
             }
-            self.changed.notify_all();
+        };
+        let sender = shared.clone();
+        let outcome = tokio::task::spawn_blocking(move || sender.dest.send(&job, &|| sender.lock().given_up))
+            .await
+            .unwrap_or_else(|e| Outcome::Retry(format!("upload attempt failed: {e}")));
+        let wait = {
+            let mut st = shared.lock();
+            let sent_is_front = st.queue.front().is_some_and(|(s, _)| *s == seq);
+            let wait = match outcome {
+                Outcome::Delivered => {
+                    if sent_is_front {
+                        st.queue.pop_front();
+                    }
+                    backoff = BACKOFF_START;
+                    None
+                }
+                Outcome::Rejected(msg) => {
+                    shared.log.error(format!("upload rejected, dropped: {msg}"));
+                    if sent_is_front {
+                        st.queue.pop_front();
+                        st.rejected += 1;
+                        if st.reasons.len() < MAX_REASONS && !st.reasons.contains(&msg) {
+                            st.reasons.push(msg);
+                        }
+                    }
+                    None
+                }
+                Outcome::Retry(msg) => {
+                    shared.log.warning(format!("upload failed, retrying in {:.2} s: {msg}", backoff.as_secs_f64()));
+                    st.last_retry_error = Some(msg);
+                    Some(backoff)
+                }
+            };
+            shared.changed.notify_all();
+            wait
+        };
+        if let Some(w) = wait {
+            // Woken early when `finish` gives up.
+            let _ = tokio::time::timeout(w, shared.wake.notified()).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 }
@@ -220,7 +267,7 @@ mod tests {
         fn merge(queued: &mut u32, later: u32) {
             *queued += later;
         }
-        fn send(&self, job: &u32) -> Outcome {
+        fn send(&self, job: &u32, _cancelled: &dyn Fn() -> bool) -> Outcome {
             if self.attempts.fetch_add(1, Ordering::SeqCst) < self.fail_first {
                 return Outcome::Retry("down".into());
             }
@@ -264,6 +311,7 @@ mod tests {
         let e = u.finish(Duration::from_secs(5)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Network);
         assert!(e.message.starts_with("1 upload(s)") && e.message.contains("422"), "{}", e.message);
+        assert!(e.message.contains("1 rejected"), "{}", e.message);
         assert_eq!(*f.delivered.lock().unwrap(), vec![1, 3]);
     }
 
@@ -275,6 +323,9 @@ mod tests {
             u.push(1);
         }
         assert_eq!(u.pending(), MAX_QUEUED);
+        let jobs = u.queued_jobs();
+        assert_eq!(jobs.iter().sum::<u32>(), MAX_QUEUED as u32 + 10, "merged, not dropped");
+        assert_eq!(*jobs.last().unwrap(), 11);
         let started = Instant::now();
         let e = u.finish(Duration::from_millis(300)).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));

@@ -70,9 +70,10 @@ impl Totals {
             ram_energy_kwh: self.ram_kwh,
             energy_consumed_kwh: self.energy_kwh,
             water_consumed_l: self.water_l,
-            cpu_utilization_percent: per(self.cpu_util_pct_s, self.cpu_util_s),
+            // Means of values in [0, 100] can round just past 100.
+            cpu_utilization_percent: per(self.cpu_util_pct_s, self.cpu_util_s).clamp(0.0, 100.0),
             gpu_utilization_percent: 0.0,
-            ram_utilization_percent: per(self.ram_util_pct_s, self.ram_s),
+            ram_utilization_percent: per(self.ram_util_pct_s, self.ram_s).clamp(0.0, 100.0),
             ram_used_gb: per(self.ram_used_gib_s, self.ram_s),
             carbon_intensity_g_per_kwh: intensity.g_per_kwh,
             pue,
@@ -131,6 +132,16 @@ mod tests {
         assert!((snap.cpu_power_w - 1.8).abs() < 1e-9);
         assert!((snap.cpu_utilization_percent - 20.0).abs() < 1e-12); // (50×1 + 10×3) / 4
         assert!((snap.emissions_rate_kg_per_s - snap.emissions_kg / 4.0).abs() < 1e-24);
+    }
+
+    #[test]
+    fn utilisation_means_never_exceed_100() {
+        let mut t = Totals::default();
+        let s = Sample { cpu_utilization_percent: Some(100.0), ..Default::default() };
+        for dt in [0.1, 0.7, 0.2, 1.3, 0.05, 0.33, 2.9] {
+            t.add(dt, &s, 1.0, 0.0, &fra());
+        }
+        assert!(t.snapshot(1.0, &fra(), 1.0).cpu_utilization_percent <= 100.0);
     }
 
     #[test]

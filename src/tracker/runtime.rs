@@ -43,6 +43,11 @@ pub fn spawn_periodic(period: Duration, mut tick: impl FnMut() -> bool + Send + 
     Some(task.abort_handle())
 }
 
+/// The shared runtime, to spawn async tasks on (None if its thread could not start).
+pub fn handle() -> Option<&'static Handle> {
+    HANDLE.as_ref()
+}
+
 /// Runs blocking `f` (network I/O) off the caller's thread. Returns false when no runtime exists.
 pub fn spawn_blocking(f: impl FnOnce() + Send + 'static) -> bool {
     match HANDLE.as_ref() {

@@ -31,13 +31,15 @@ pub struct Behaviour {
     pub delay: Duration,
     /// Answer this status to the next N `/emissions` (e.g. 500), then behave.
     pub fail_emissions: Vec<u16>,
+    /// The same for `/runs`.
+    pub fail_runs: Vec<u16>,
     /// Fixed answers for GET paths (geo, cloud metadata): status and body.
     pub get_routes: HashMap<String, (u16, String)>,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Behaviour { delay: Duration::ZERO, fail_emissions: vec![], get_routes: HashMap::new() }
+        Behaviour { delay: Duration::ZERO, fail_emissions: vec![], fail_runs: vec![], get_routes: HashMap::new() }
     }
 }
 
@@ -159,6 +161,10 @@ fn respond(req: &Request, b: &mut Behaviour) -> (u16, String) {
     }
     match req.path.as_str() {
         "/runs" => {
+            if !b.fail_runs.is_empty() {
+                let s = b.fail_runs.remove(0);
+                return (s, "{\"detail\":\"injected failure\"}".into());
+            }
             if req.body.get("experiment_id").is_none() || req.body.get("timestamp").is_none() {
                 return (422, "{\"detail\":\"missing experiment_id or timestamp\"}".into());
             }
