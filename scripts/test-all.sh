@@ -18,6 +18,7 @@ lib_dir="$root/target/debug"
 
 echo "== python bindings"
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" python3 -m pytest bindings/python -q
+CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" python3 examples/python/track.py "$(mktemp -d)"
 
 echo "== go bindings"
 (cd bindings/go && CGO_LDFLAGS="-L$lib_dir -Wl,-rpath,$lib_dir" go test -race -count=1 ./...)
