@@ -89,6 +89,8 @@ pub struct Config {
     pub cloud_metadata_url: String,
     pub electricitymaps_api_token: Option<Secret>,
     pub electricitymaps_api_url: String,
+    /// GPUs to track: NVML indices or UUID prefixes; `None`: `CUDA_VISIBLE_DEVICES`, else all.
+    pub gpu_ids: Option<Vec<String>>,
     /// Things worth a log line once the tracker has its logger (e.g. ignored keys in a file).
     pub notes: Vec<(Level, String)>,
 }
@@ -133,6 +135,7 @@ impl Default for Config {
             cloud_metadata_url: DEFAULT_CLOUD_METADATA_URL.into(),
             electricitymaps_api_token: None,
             electricitymaps_api_url: DEFAULT_ELECTRICITYMAPS_API_URL.into(),
+            gpu_ids: None,
             notes: Vec::new(),
         }
     }
@@ -180,6 +183,7 @@ pub const KEYS: &[&str] = &[
     "electricitymaps_api_token",
     "co2_signal_api_token",
     "electricitymaps_api_url",
+    "gpu_ids",
 ];
 
 /// CodeCarbon keys this version knows but does not implement yet: an error in the options
@@ -189,7 +193,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "save_to_prometheus",
     "save_to_logfire",
     "prometheus_url",
-    "gpu_ids",
     "allow_multiple_runs",
 ];
 
@@ -413,6 +416,7 @@ impl Config {
             "cloud_metadata_url" => self.cloud_metadata_url = parse_url(o, key, v)?,
             "electricitymaps_api_token" | "co2_signal_api_token" => self.electricitymaps_api_token = opt_str(v).map(Secret),
             "electricitymaps_api_url" => self.electricitymaps_api_url = parse_url(o, key, v)?,
+            "gpu_ids" => self.gpu_ids = Some(crate::hardware::gpu::parse_ids(v)),
             _ if NOT_YET_IMPLEMENTED.contains(&key) => {
                 let msg = format!("{o}{key}: this CodeCarbon option is not implemented in this version of carbon-tracker");
                 if *origin == Origin::Options {
@@ -589,13 +593,13 @@ mod tests {
 
     #[test]
     fn unknown_key_in_env_or_file_is_noted_not_fatal() {
-        let c = Config::from_sources(&sources(&[("some_future_key", "1")], &[], &[("gpu_ids", "0")], "")).unwrap();
+        let c = Config::from_sources(&sources(&[("some_future_key", "1")], &[], &[("save_to_logger", "1")], "")).unwrap();
         assert_eq!(c.notes.len(), 2);
     }
 
     #[test]
     fn not_yet_implemented_key_in_options_is_an_error() {
-        let e = Config::from_sources(&sources(&[], &[], &[], "gpu_ids=0")).unwrap_err();
+        let e = Config::from_sources(&sources(&[], &[], &[], "allow_multiple_runs=false")).unwrap_err();
         assert!(e.message.contains("not implemented"), "{}", e.message);
     }
 

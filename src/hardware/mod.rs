@@ -5,7 +5,9 @@
 
 pub mod cpu_load;
 pub mod cpuinfo;
+pub mod gpu;
 pub mod load_sampler;
+pub mod nvml;
 pub mod ram;
 pub mod rapl;
 pub mod tdp;
@@ -53,6 +55,8 @@ pub struct HardwarePlan {
     pub cpu: CpuSource,
     pub ram_total_gib: f64,
     pub ram_power_w: f64,
+    /// The tracked GPUs (selected by `gpu_ids` / `CUDA_VISIBLE_DEVICES`).
+    pub gpus: Vec<gpu::Gpu>,
     /// One line per device saying which model produced its numbers.
     pub methods: Vec<String>,
 }
@@ -67,6 +71,7 @@ pub struct ProbeKey {
     rapl_dir: PathBuf,
     rapl_include_dram: bool,
     rapl_prefer_psys: bool,
+    gpu_ids: Option<Vec<String>>,
 }
 
 impl ProbeKey {
@@ -79,17 +84,22 @@ impl ProbeKey {
             rapl_dir: c.rapl_dir.clone(),
             rapl_include_dram: c.rapl_include_dram,
             rapl_prefer_psys: c.rapl_prefer_psys,
+            gpu_ids: c.gpu_ids.clone(),
         }
     }
 }
 
-/// What probing reads from `/proc`, separated so tests can supply their own.
-#[derive(Debug, Clone)]
+/// What probing reads from `/proc` and NVML, separated so tests can supply their own.
+#[derive(Clone)]
 pub struct MachineFacts {
     pub cpu: cpuinfo::CpuInfo,
     pub mem: Option<ram::MemInfo>,
     pub proc_stat_readable: bool,
     pub arm: bool,
+    /// All GPUs of the machine, or why there are none.
+    pub gpus: Result<Vec<Arc<dyn gpu::GpuDevice>>, String>,
+    /// `CUDA_VISIBLE_DEVICES` (else `ROCR_VISIBLE_DEVICES`), used when `gpu_ids` is not given.
+    pub visible_devices: Option<String>,
 }
 
 impl MachineFacts {
@@ -99,8 +109,16 @@ impl MachineFacts {
             mem: ram::read_meminfo(),
             proc_stat_readable: cpu_load::read_proc_stat().is_some(),
             arm: ram::is_arm(),
+            gpus: nvml::devices(),
+            visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").or_else(|_| std::env::var("ROCR_VISIBLE_DEVICES")).ok(),
         }
     }
+}
+
+/// Makes trackers whose config has `config`'s probe key use `plan` instead of probing (for
+/// tests and benchmarks that need a known machine).
+pub fn cache_plan(config: &Config, plan: HardwarePlan) {
+    CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(ProbeKey::of(config), Arc::new(plan));
 }
 
 static CACHE: Lazy<Mutex<HashMap<ProbeKey, Arc<HardwarePlan>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
@@ -200,10 +218,26 @@ pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePla
             w
         }
     };
+    let ids = config.gpu_ids.clone().or_else(|| facts.visible_devices.as_deref().map(gpu::parse_ids));
+    let gpus = match &facts.gpus {
+        Ok(all) => gpu::select(all, ids.as_deref(), log),
+        Err(why) => {
+            log.debug(format!("No NVIDIA GPU: {why}"));
+            Vec::new()
+        }
+    };
+    for g in &gpus {
+        methods.push(if g.has_energy_counter {
+            format!("GPU {} ({}): NVML total-energy counter", g.index, g.name)
+        } else {
+            format!("GPU {} ({}): NVML power integrated about once a second (no energy counter)", g.index, g.name)
+        });
+    }
     for m in &methods {
         log.info(format!("Tracking method: {m}"));
     }
     HardwarePlan {
+        gpus,
         cpu_model,
         cpu_count: threads,
         cpu_physical_count: sockets,
@@ -223,6 +257,8 @@ pub struct Sample {
     pub gpu_energy_kwh: f64,
     /// Machine-wide CPU use over the interval, if it could be read.
     pub cpu_utilization_percent: Option<f64>,
+    /// Mean use of the tracked GPUs over the interval.
+    pub gpu_utilization_percent: Option<f64>,
     pub ram: Option<ram::MemInfo>,
 }
 
@@ -231,10 +267,10 @@ const WS_PER_KWH: f64 = 3.6e6;
 
 /// A tracker's own readers over a shared plan: its RAPL counters and its last reading of the
 /// process-wide load integrals.
-#[derive(Debug)]
 pub struct Meters {
     plan: Arc<HardwarePlan>,
     rapl: Option<rapl::RaplMeter>,
+    gpu: gpu::GpuMeter,
     last_load: load_sampler::LoadIntegrals,
     _load_sampling: load_sampler::Subscription,
     rapl_error_logged: bool,
@@ -248,7 +284,8 @@ impl Meters {
             _ => None,
         };
         let _load_sampling = load_sampler::Subscription::new();
-        Meters { plan, rapl, last_load: load_sampler::read_now(), _load_sampling, rapl_error_logged: false }
+        let gpu = gpu::GpuMeter::start(&plan.gpus);
+        Meters { plan, rapl, gpu, last_load: load_sampler::read_now(), _load_sampling, rapl_error_logged: false }
     }
 
     pub fn plan(&self) -> &Arc<HardwarePlan> {
@@ -274,11 +311,13 @@ impl Meters {
             (CpuSource::Constant { tdp_w }, _) => tdp_w * 0.5 * dt_s / WS_PER_KWH,
             (CpuSource::Rapl(_), None) => 0.0,
         };
+        let gpu = self.gpu.measure(log);
         Sample {
             cpu_energy_kwh,
             ram_energy_kwh: self.plan.ram_power_w * dt_s / WS_PER_KWH,
-            gpu_energy_kwh: 0.0,
+            gpu_energy_kwh: gpu.energy_kwh,
             cpu_utilization_percent: load.utilization_percent_since(&since),
+            gpu_utilization_percent: gpu.utilization_percent,
             ram: ram::read_meminfo(),
         }
     }
@@ -295,6 +334,8 @@ mod tests {
             mem: Some(ram::MemInfo { total_gib: gib, available_gib: gib / 2.0 }),
             proc_stat_readable: true,
             arm: false,
+            gpus: Err("no GPU in this test".into()),
+            visible_devices: None,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Totals {
     pub water_l: f64,
     cpu_util_pct_s: f64,
     cpu_util_s: f64,
+    gpu_util_pct_s: f64,
+    gpu_util_s: f64,
     ram_util_pct_s: f64,
     ram_used_gib_s: f64,
     ram_s: f64,
@@ -46,6 +48,10 @@ impl Totals {
         if let Some(u) = s.cpu_utilization_percent {
             self.cpu_util_pct_s += u * dt_s;
             self.cpu_util_s += dt_s;
+        }
+        if let Some(u) = s.gpu_utilization_percent {
+            self.gpu_util_pct_s += u * dt_s;
+            self.gpu_util_s += dt_s;
         }
         if let Some(m) = s.ram {
             self.ram_util_pct_s += m.used_percent() * dt_s;
@@ -72,7 +78,7 @@ impl Totals {
             water_consumed_l: self.water_l,
             // Means of values in [0, 100] can round just past 100.
             cpu_utilization_percent: per(self.cpu_util_pct_s, self.cpu_util_s).clamp(0.0, 100.0),
-            gpu_utilization_percent: 0.0,
+            gpu_utilization_percent: per(self.gpu_util_pct_s, self.gpu_util_s).clamp(0.0, 100.0),
             ram_utilization_percent: per(self.ram_util_pct_s, self.ram_s).clamp(0.0, 100.0),
             ram_used_gb: per(self.ram_used_gib_s, self.ram_s),
             carbon_intensity_g_per_kwh: intensity.g_per_kwh,
@@ -119,7 +125,7 @@ mod tests {
     #[test]
     fn totals_are_sums_of_deltas_with_pue_and_wue() {
         let mut t = Totals::default();
-        let s = Sample { cpu_energy_kwh: 1e-6, ram_energy_kwh: 2e-6, gpu_energy_kwh: 0.0, cpu_utilization_percent: Some(50.0), ram: None };
+        let s = Sample { cpu_energy_kwh: 1e-6, ram_energy_kwh: 2e-6, cpu_utilization_percent: Some(50.0), ..Default::default() };
         t.add(1.0, &s, 1.5, 2.0, &fra());
         t.add(3.0, &Sample { cpu_utilization_percent: Some(10.0), ..s }, 1.5, 2.0, &fra());
         assert_eq!(t.measurements, 2);

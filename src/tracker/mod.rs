@@ -333,3 +333,58 @@ impl Inner {
         Report { emissions, errors }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{options, Origin, Sources};
+    use crate::hardware::gpu::fake::FakeGpu;
+    use crate::hardware::gpu::GpuDevice;
+    use crate::hardware::{cpuinfo, MachineFacts};
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn fake_gpus_end_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = format!(
+            "offline=true;country_iso_code=FRA;force_ram_power=0;output_dir={d};rapl_dir={d}/no-rapl;gpu_ids=0,GPU-bbbb",
+            d = dir.path().display()
+        );
+        let config = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap();
+        let with_counter = FakeGpu::new(0, "GPU-aaaa-0000", true);
+        let without = FakeGpu::new(1, "GPU-bbbb-1111", false);
+        let ignored = FakeGpu::new(2, "GPU-cccc-2222", true);
+        without.power_mw.store(100_000, Ordering::SeqCst); // 100 W
+        without.util.store(50, Ordering::SeqCst);
+        with_counter.util.store(50, Ordering::SeqCst);
+        let devices: Vec<Arc<dyn GpuDevice>> = vec![with_counter.clone(), without.clone(), ignored.clone()];
+        let facts = MachineFacts {
+            cpu: cpuinfo::read(),
+            mem: None,
+            proc_stat_readable: true,
+            arm: false,
+            gpus: Ok(devices),
+            visible_devices: Some("2".into()), // gpu_ids wins over CUDA_VISIBLE_DEVICES
+        };
+        let plan = hardware::probe(&config, &facts, &config.logger);
+        assert_eq!(plan.gpus.len(), 2);
+        hardware::cache_plan(&config, plan);
+
+        let t = Tracker::with_config(config);
+        t.start().unwrap();
+        with_counter.energy_mj.fetch_add(360_000, Ordering::SeqCst); // 360 J
+        ignored.energy_mj.fetch_add(999_000_000, Ordering::SeqCst); // not tracked
+        std::thread::sleep(Duration::from_millis(300));
+        let s = t.stop().unwrap().emissions;
+        let joules = s.gpu_energy_kwh * 3.6e6;
+        // 360 J from the counter + ~100 W x 0.3 s integrated for the device without one.
+        assert!(joules > 360.0 + 25.0 && joules < 360.0 + 60.0, "{joules} J");
+        assert!((s.gpu_utilization_percent - 50.0).abs() < 1e-9, "{}", s.gpu_utilization_percent);
+        assert!(s.gpu_power_w > 0.0);
+        let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
+        let row: Vec<String> = csv::Reader::from_reader(text.as_bytes()).records().next().unwrap().unwrap().iter().map(str::to_string).collect();
+        assert_eq!((row[25].as_str(), row[26].as_str()), ("2", "2 x Fake GPU 80GB"));
+        assert_eq!(row[32], "50.0");
+        assert_eq!(row[11].parse::<f64>().unwrap(), s.gpu_energy_kwh);
+    }
+}

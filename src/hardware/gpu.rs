@@ -1,0 +1,418 @@
+//! GPUs: which ones are tracked, and their energy.
+//!
+//! Energy comes from each device's total-energy counter (`nvmlDeviceGetTotalEnergyConsumption`,
+//! mJ since driver load), read at start, at every measurement and at stop. Where the counter is
+//! not supported (pre-Volta, some vGPUs) the power (`nvmlDeviceGetPowerUsage`) is integrated by
+//! one process-wide sampler on the background runtime (~1 Hz, trapezoids), so a GPU that drew
+//! power never reports 0 kWh (CodeCarbon #1316). The same sampler averages utilisation.
+//! A device lost mid-run keeps the energy counted so far and is then left out (one warning).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use once_cell::sync::Lazy;
+
+use crate::log::Logger;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpuError {
+    NotSupported,
+    Lost,
+    Other(String),
+}
+
+/// What the tracker needs from one GPU; NVML implements it, tests use fakes.
+pub trait GpuDevice: Send + Sync {
+    fn index(&self) -> u32;
+    fn name(&self) -> String;
+    fn uuid(&self) -> String;
+    /// mJ since the driver loaded.
+    fn total_energy_mj(&self) -> Result<u64, GpuError>;
+    fn power_mw(&self) -> Result<u32, GpuError>;
+    fn utilization_percent(&self) -> Result<u32, GpuError>;
+}
+
+/// A tracked GPU.
+#[derive(Clone)]
+pub struct Gpu {
+    pub index: u32,
+    pub name: String,
+    pub uuid: String,
+    /// Whether the energy counter works (else power is integrated).
+    pub has_energy_counter: bool,
+    pub device: Arc<dyn GpuDevice>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gpu({} {} {}, counter: {})", self.index, self.name, self.uuid, self.has_energy_counter)
+    }
+}
+
+impl PartialEq for Gpu {
+    fn eq(&self, other: &Self) -> bool {
+        self.uuid == other.uuid
+    }
+}
+
+/// `gpu_ids` (or `CUDA_VISIBLE_DEVICES`) as a list: indices or UUID prefixes, `MIG-` stripped.
+pub fn parse_ids(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.strip_prefix("MIG-").unwrap_or(s).to_string())
+        .collect()
+}
+
+/// The devices named by `ids` (all when `None`); unknown ids are reported, not fatal.
+pub fn select(devices: &[Arc<dyn GpuDevice>], ids: Option<&[String]>, log: &Logger) -> Vec<Gpu> {
+    let describe = |d: &Arc<dyn GpuDevice>| Gpu {
+        index: d.index(),
+        name: d.name(),
+        uuid: d.uuid(),
+        has_energy_counter: d.total_energy_mj().is_ok(),
+        device: d.clone(),
+    };
+    let Some(ids) = ids else { return devices.iter().map(describe).collect() };
+    let mut chosen: Vec<Gpu> = Vec::new();
+    for id in ids {
+        let found = if let Ok(i) = id.parse::<u32>() {
+            devices.iter().find(|d| d.index() == i)
+        } else {
+            // A UUID prefix, with or without "GPU-"; a MIG id ("GPU-<uuid>/<gi>/<ci>") names its GPU.
+            let want = id.split('/').next().unwrap_or(id);
+            let want = want.strip_prefix("GPU-").unwrap_or(want);
+            devices.iter().find(|d| {
+                let u = d.uuid();
+                !want.is_empty() && u.strip_prefix("GPU-").unwrap_or(&u).starts_with(want)
+            })
+        };
+        match found {
+            Some(d) if !chosen.iter().any(|g| g.index == d.index()) => chosen.push(describe(d)),
+            Some(_) => {}
+            None => log.warning(format!("GPU id `{id}` matches no device; ignored")),
+        }
+    }
+    chosen
+}
+
+/// CodeCarbon's `gpu_model`, with a separator between models (its Q12): "2 x A100, 1 x T4".
+pub fn model_summary(gpus: &[Gpu]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for g in gpus {
+        match counts.iter_mut().find(|(n, _)| *n == g.name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((g.name.clone(), 1)),
+        }
+    }
+    counts.iter().map(|(n, c)| format!("{c} x {n}")).collect::<Vec<_>>().join(", ")
+}
+
+// ---- the process-wide sampler: power integration and utilisation ----
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DeviceIntegrals {
+    /// ∫ power dt, J (meaningful for devices without an energy counter).
+    pub energy_j: f64,
+    /// ∫ utilisation dt, %·s, and the time it covers.
+    pub util_pct_s: f64,
+    pub util_s: f64,
+}
+
+#[derive(Default)]
+struct DeviceSampler {
+    last: Option<(f64, Option<f64>, Option<f64>)>, // (t, power W, util %)
+    acc: DeviceIntegrals,
+}
+
+impl DeviceSampler {
+    fn advance(&mut self, t: f64, power_w: Option<f64>, util: Option<f64>) -> DeviceIntegrals {
+        if let Some((t0, p0, u0)) = self.last {
+            let dt = (t - t0).max(0.0);
+            if let (Some(a), Some(b)) = (p0, power_w) {
+                self.acc.energy_j += (a + b) / 2.0 * dt;
+            }
+            if let (Some(a), Some(b)) = (u0, util) {
+                self.acc.util_pct_s += (a + b) / 2.0 * dt;
+                self.acc.util_s += dt;
+            }
+        }
+        self.last = Some((t, power_w, util));
+        self.acc
+    }
+}
+
+static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+static SAMPLERS: Lazy<Mutex<HashMap<String, DeviceSampler>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static SUBSCRIBED: Lazy<Mutex<Vec<Gpu>>> = Lazy::new(|| Mutex::new(Vec::new()));
+static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Samples `gpu` now and returns its integrals.
+pub fn sample(gpu: &Gpu) -> DeviceIntegrals {
+    let t = EPOCH.elapsed().as_secs_f64();
+    let power = if gpu.has_energy_counter { None } else { gpu.device.power_mw().ok().map(|mw| mw as f64 / 1000.0) };
+    let util = gpu.device.utilization_percent().ok().map(|u| u as f64);
+    let mut all = SAMPLERS.lock().unwrap_or_else(|p| p.into_inner());
+    all.entry(gpu.uuid.clone()).or_default().advance(t, power, util)
+}
+
+/// Keeps the 1 Hz GPU sampling running for these devices while alive.
+pub struct Subscription(Vec<String>);
+
+impl Subscription {
+    pub fn new(gpus: &[Gpu]) -> Subscription {
+        if gpus.is_empty() {
+            return Subscription(Vec::new());
+        }
+        SUBSCRIBED.lock().unwrap_or_else(|p| p.into_inner()).extend(gpus.iter().cloned());
+        if SUBSCRIBERS.fetch_add(1, Ordering::SeqCst) == 0 {
+            crate::tracker::runtime::spawn_periodic(Duration::from_secs(1), || {
+                if SUBSCRIBERS.load(Ordering::SeqCst) == 0 {
+                    return false;
+                }
+                let gpus = SUBSCRIBED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let mut seen: Vec<&str> = Vec::new();
+                for g in &gpus {
+                    if !seen.contains(&g.uuid.as_str()) {
+                        seen.push(&g.uuid);
+                        sample(g);
+                    }
+                }
+                true
+            });
+        }
+        Subscription(gpus.iter().map(|g| g.uuid.clone()).collect())
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let mut subs = SUBSCRIBED.lock().unwrap_or_else(|p| p.into_inner());
+        for uuid in &self.0 {
+            if let Some(i) = subs.iter().position(|g| &g.uuid == uuid) {
+                subs.remove(i);
+            }
+        }
+        SUBSCRIBERS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+// ---- a tracker's meter ----
+
+/// Per-tracker readings of the tracked GPUs.
+pub struct GpuMeter {
+    gpus: Vec<Gpu>,
+    last_counter_mj: Vec<Option<u64>>,
+    last_integrals: Vec<DeviceIntegrals>,
+    lost: Vec<bool>,
+    _sampling: Subscription,
+}
+
+/// One interval of all tracked GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct GpuReading {
+    pub energy_kwh: f64,
+    pub utilization_percent: Option<f64>,
+}
+
+impl GpuMeter {
+    pub fn start(gpus: &[Gpu]) -> GpuMeter {
+        let sampling = Subscription::new(gpus);
+        GpuMeter {
+            last_counter_mj: gpus.iter().map(|g| g.device.total_energy_mj().ok()).collect(),
+            last_integrals: gpus.iter().map(sample).collect(),
+            lost: vec![false; gpus.len()],
+            gpus: gpus.to_vec(),
+            _sampling: sampling,
+        }
+    }
+
+    pub fn measure(&mut self, log: &Logger) -> GpuReading {
+        let mut energy_j = 0.0;
+        let (mut util_pct_s, mut util_s) = (0.0, 0.0);
+        for (i, g) in self.gpus.iter().enumerate() {
+            if self.lost[i] {
+                continue;
+            }
+            let integrals = sample(g);
+            let prev = std::mem::replace(&mut self.last_integrals[i], integrals);
+            util_pct_s += integrals.util_pct_s - prev.util_pct_s;
+            util_s += integrals.util_s - prev.util_s;
+            if g.has_energy_counter {
+                match g.device.total_energy_mj() {
+                    Ok(now) => {
+                        if let Some(last) = self.last_counter_mj[i] {
+                            // A counter that went back was reset (driver reload): count since the reset.
+                            let mj = if now >= last { now - last } else { now };
+                            energy_j += mj as f64 / 1000.0;
+                        }
+                        self.last_counter_mj[i] = Some(now);
+                    }
+                    Err(GpuError::Lost) => {
+                        self.lost[i] = true;
+                        log.warning(format!("GPU {} ({}) was lost: its energy so far is kept, the rest is not measured", g.index, g.name));
+                    }
+                    Err(e) => log.debug(format!("GPU {} energy read failed: {e:?}; counted at the next read", g.index)),
+                }
+            } else {
+                energy_j += integrals.energy_j - prev.energy_j;
+                if matches!(g.device.power_mw(), Err(GpuError::Lost)) {
+                    self.lost[i] = true;
+                    log.warning(format!("GPU {} ({}) was lost", g.index, g.name));
+                }
+            }
+        }
+        GpuReading {
+            energy_kwh: energy_j / 3.6e6,
+            // Mean over devices and time.
+            utilization_percent: (util_s > 0.0).then(|| util_pct_s / util_s),
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! Fake GPUs for tests: counters and powers that tests move by hand.
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+
+    pub struct FakeGpu {
+        pub index: u32,
+        pub uuid: String,
+        pub counter_supported: bool,
+        pub energy_mj: AtomicU64,
+        pub power_mw: AtomicU32,
+        pub util: AtomicU32,
+        pub lost: AtomicBool,
+    }
+
+    impl FakeGpu {
+        pub fn new(index: u32, uuid: &str, counter_supported: bool) -> Arc<FakeGpu> {
+            Arc::new(FakeGpu {
+                index,
+                uuid: uuid.into(),
+                counter_supported,
+                energy_mj: AtomicU64::new(1_000_000),
+                power_mw: AtomicU32::new(0),
+                util: AtomicU32::new(0),
+                lost: AtomicBool::new(false),
+            })
+        }
+    }
+
+    impl GpuDevice for FakeGpu {
+        fn index(&self) -> u32 {
+            self.index
+        }
+        fn name(&self) -> String {
+            "Fake GPU 80GB".into()
+        }
+        fn uuid(&self) -> String {
+            self.uuid.clone()
+        }
+        fn total_energy_mj(&self) -> Result<u64, GpuError> {
+            if self.lost.load(Ordering::SeqCst) {
+                Err(GpuError::Lost)
+            } else if !self.counter_supported {
+                Err(GpuError::NotSupported)
+            } else {
+                Ok(self.energy_mj.load(Ordering::SeqCst))
+            }
+        }
+        fn power_mw(&self) -> Result<u32, GpuError> {
+            if self.lost.load(Ordering::SeqCst) {
+                return Err(GpuError::Lost);
+            }
+            Ok(self.power_mw.load(Ordering::SeqCst))
+        }
+        fn utilization_percent(&self) -> Result<u32, GpuError> {
+            if self.lost.load(Ordering::SeqCst) {
+                return Err(GpuError::Lost);
+            }
+            Ok(self.util.load(Ordering::SeqCst))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::FakeGpu;
+    use super::*;
+
+    fn quiet() -> Logger {
+        Logger { threshold: crate::log::Level::Critical, preamble: String::new() }
+    }
+
+    fn devices() -> Vec<Arc<dyn GpuDevice>> {
+        vec![
+            FakeGpu::new(0, "GPU-8932f937-d72c-4106-c12f-20bd9faed9f6", true),
+            FakeGpu::new(1, "GPU-aaaa1111-0000-0000-0000-000000000000", true),
+        ]
+    }
+
+    #[test]
+    fn ids_indices_uuid_prefixes_and_mig() {
+        let d = devices();
+        let pick = |s: &str| select(&d, Some(&parse_ids(s)), &quiet()).iter().map(|g| g.index).collect::<Vec<_>>();
+        assert_eq!(pick("1"), vec![1]);
+        assert_eq!(pick("0,1,0"), vec![0, 1]);
+        assert_eq!(pick("GPU-8932f937"), vec![0]);
+        assert_eq!(pick("aaaa1111"), vec![1]);
+        assert_eq!(pick("MIG-GPU-8932f937-d72c-4106-c12f-20bd9faed9f6/1/0"), vec![0]);
+        assert_eq!(pick("7, nonsense, "), Vec::<u32>::new()); // ignored with a warning, no crash
+        assert_eq!(select(&d, None, &quiet()).len(), 2);
+    }
+
+    #[test]
+    fn model_summary_has_separators() {
+        let d = devices();
+        let gpus = select(&d, None, &quiet());
+        assert_eq!(model_summary(&gpus), "2 x Fake GPU 80GB");
+        assert_eq!(model_summary(&[]), "");
+    }
+
+    #[test]
+    fn counter_deltas_reset_and_loss() {
+        let g = FakeGpu::new(5, "GPU-counter-test", true);
+        let dev: Arc<dyn GpuDevice> = g.clone();
+        let gpus = select(&[dev], None, &quiet());
+        let mut m = GpuMeter::start(&gpus);
+        g.energy_mj.fetch_add(3_600_000, Ordering::SeqCst); // 3600 J = 1 Wh
+        assert!((m.measure(&quiet()).energy_kwh - 0.001).abs() < 1e-15);
+        g.energy_mj.store(7_200, Ordering::SeqCst); // driver reload: counter restarts
+        assert!((m.measure(&quiet()).energy_kwh - 7.2 / 3.6e6).abs() < 1e-18);
+        g.lost.store(true, Ordering::SeqCst);
+        assert_eq!(m.measure(&quiet()).energy_kwh, 0.0);
+        assert_eq!(m.measure(&quiet()).energy_kwh, 0.0); // stays out, no panic
+    }
+
+    #[test]
+    fn power_is_integrated_without_a_counter() {
+        let g = FakeGpu::new(6, "GPU-no-counter-test", false);
+        g.power_mw.store(250_000, Ordering::SeqCst); // 250 W
+        g.util.store(80, Ordering::SeqCst);
+        let dev: Arc<dyn GpuDevice> = g.clone();
+        let gpus = select(&[dev], None, &quiet());
+        assert!(!gpus[0].has_energy_counter);
+        let mut m = GpuMeter::start(&gpus);
+        std::thread::sleep(Duration::from_millis(200));
+        let r = m.measure(&quiet());
+        let joules = r.energy_kwh * 3.6e6;
+        assert!(joules > 250.0 * 0.19 && joules < 250.0 * 0.5, "{joules} J");
+        assert_eq!(r.utilization_percent, Some(80.0));
+    }
+
+    #[test]
+    fn trapezoids() {
+        let mut s = DeviceSampler::default();
+        s.advance(0.0, Some(100.0), Some(0.0));
+        let a = s.advance(2.0, Some(300.0), Some(100.0));
+        assert_eq!(a.energy_j, 400.0);
+        assert_eq!((a.util_pct_s, a.util_s), (100.0, 2.0));
+    }
+}

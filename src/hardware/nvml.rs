@@ -1,0 +1,83 @@
+//! NVIDIA GPUs through NVML, loaded at run time: a machine without the driver simply has no GPU.
+//! `libnvidia-ml.so` is tried first, then `libnvidia-ml.so.1` (distributions often ship only
+//! the versioned name). NVML is initialised once per process and never shut down.
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::{Device, Nvml};
+use once_cell::sync::Lazy;
+
+use super::gpu::{GpuDevice, GpuError};
+
+static NVML: Lazy<Result<Nvml, String>> = Lazy::new(|| {
+    let mut errors = Vec::new();
+    for name in ["libnvidia-ml.so", "libnvidia-ml.so.1"] {
+        match Nvml::builder().lib_path(OsStr::new(name)).init() {
+            Ok(n) => return Ok(n),
+            Err(e) => errors.push(format!("{name}: {e}")),
+        }
+    }
+    Err(errors.join("; "))
+});
+
+fn err(e: NvmlError) -> GpuError {
+    match e {
+        NvmlError::NotSupported | NvmlError::FunctionNotFound => GpuError::NotSupported,
+        NvmlError::GpuLost => GpuError::Lost,
+        other => GpuError::Other(other.to_string()),
+    }
+}
+
+struct NvmlGpu {
+    index: u32,
+    device: Device<'static>,
+}
+
+impl GpuDevice for NvmlGpu {
+    fn index(&self) -> u32 {
+        self.index
+    }
+    fn name(&self) -> String {
+        self.device.name().unwrap_or_else(|_| "NVIDIA GPU".into())
+    }
+    fn uuid(&self) -> String {
+        self.device.uuid().unwrap_or_else(|_| format!("GPU-index-{}", self.index))
+    }
+    fn total_energy_mj(&self) -> Result<u64, GpuError> {
+        self.device.total_energy_consumption().map_err(err)
+    }
+    fn power_mw(&self) -> Result<u32, GpuError> {
+        self.device.power_usage().map_err(err)
+    }
+    fn utilization_percent(&self) -> Result<u32, GpuError> {
+        self.device.utilization_rates().map(|u| u.gpu).map_err(err)
+    }
+}
+
+/// Every NVIDIA GPU of the machine (empty without a driver); `Err` says why NVML is absent.
+pub fn devices() -> Result<Vec<Arc<dyn GpuDevice>>, String> {
+    let nvml: &'static Nvml = NVML.as_ref().map_err(|e| e.clone())?;
+    let count = nvml.device_count().map_err(|e| e.to_string())?;
+    let mut out: Vec<Arc<dyn GpuDevice>> = Vec::new();
+    for index in 0..count {
+        match nvml.device_by_index(index) {
+            Ok(device) => out.push(Arc::new(NvmlGpu { index, device })),
+            Err(e) => return Err(format!("GPU {index}: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_driver_means_no_gpu_not_an_error_elsewhere() {
+        // On machines without NVIDIA's driver this is an Err with the reason; with one, a list.
+        match super::devices() {
+            Ok(d) => eprintln!("{} NVIDIA GPU(s)", d.len()),
+            Err(why) => assert!(why.contains("libnvidia-ml"), "{why}"),
+        }
+    }
+}
