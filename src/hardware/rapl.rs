@@ -142,33 +142,91 @@ pub fn delta_uj(last: u64, now: u64, max_range_uj: u64) -> u64 {
     }
 }
 
+/// `package-0-die-1` → `package-0`: zones of one package's dies.
+fn package_of(name: &str) -> Option<&str> {
+    name.find("-die-").map(|i| &name[..i])
+}
+
+/// Whether a package's die counters are mirrors of one package counter (Zen 1/2 Threadripper
+/// and EPYC expose the same energy on every die: summing them over-counts, CodeCarbon #1274).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Dies {
+    Undecided,
+    Mirrored,
+    Distinct,
+}
+
 /// The per-tracker reader: the last value of each zone.
 #[derive(Debug)]
 pub struct RaplMeter {
     zones: Vec<Zone>,
     last_uj: Vec<Option<u64>>,
+    /// Per package with several die zones.
+    dies: Vec<(String, Dies)>,
 }
 
 impl RaplMeter {
     pub fn start(zones: &[Zone]) -> RaplMeter {
         let last_uj = zones.iter().map(|z| read_energy_uj(&z.dir).ok()).collect();
-        RaplMeter { zones: zones.to_vec(), last_uj }
+        let mut dies: Vec<(String, Dies)> = Vec::new();
+        for z in zones {
+            if let Some(p) = package_of(&z.name) {
+                if zones.iter().filter(|o| package_of(&o.name) == Some(p)).count() > 1 && !dies.iter().any(|(q, _)| q == p) {
+                    dies.push((p.to_string(), Dies::Undecided));
+                }
+            }
+        }
+        RaplMeter { zones: zones.to_vec(), last_uj, dies }
     }
 
-    /// µJ since the previous call, summed over zones; the error names a zone that could not be read
-    /// (its energy for this interval is counted at the next good read).
+    /// µJ since the previous call, summed over zones (mirrored dies once); the error names a
+    /// zone that could not be read (its energy for this interval is counted at the next good read).
     pub fn read_delta_uj(&mut self) -> (u64, Option<String>) {
-        let mut sum = 0;
+        let mut deltas: Vec<Option<u64>> = Vec::with_capacity(self.zones.len());
         let mut err = None;
         for (z, last) in self.zones.iter().zip(self.last_uj.iter_mut()) {
             match read_energy_uj(&z.dir) {
                 Ok(now) => {
-                    if let Some(l) = *last {
-                        sum += delta_uj(l, now, z.max_energy_range_uj);
-                    }
+                    deltas.push(last.map(|l| delta_uj(l, now, z.max_energy_range_uj)));
                     *last = Some(now);
                 }
-                Err(e) => err = Some(format!("{}: {e}", z.dir.join("energy_uj").display())),
+                Err(e) => {
+                    deltas.push(None);
+                    err = Some(format!("{}: {e}", z.dir.join("energy_uj").display()));
+                }
+            }
+        }
+        let mut sum = 0;
+        for (i, z) in self.zones.iter().enumerate() {
+            let Some(d) = deltas[i] else { continue };
+            let Some(pkg) = package_of(&z.name) else {
+                sum += d;
+                continue;
+            };
+            let Some(state) = self.dies.iter_mut().find(|(p, _)| p == pkg) else {
+                sum += d;
+                continue;
+            };
+            let group: Vec<u64> = self
+                .zones
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| package_of(&o.name) == Some(pkg))
+                .filter_map(|(j, _)| deltas[j])
+                .collect();
+            if state.1 == Dies::Undecided && group.len() > 1 && group.iter().any(|&x| x > 0) {
+                let (lo, hi) = (*group.iter().min().unwrap() as f64, *group.iter().max().unwrap() as f64);
+                state.1 = if hi - lo <= 1e-6 * hi { Dies::Mirrored } else { Dies::Distinct };
+            }
+            match state.1 {
+                // Count the package once: at its first die zone, the largest reading.
+                Dies::Mirrored => {
+                    let first = self.zones.iter().position(|o| package_of(&o.name) == Some(pkg)) == Some(i);
+                    if first {
+                        sum += group.iter().copied().max().unwrap_or(0);
+                    }
+                }
+                Dies::Distinct | Dies::Undecided => sum += d,
             }
         }
         (sum, err)
@@ -273,6 +331,33 @@ mod tests {
         let (d, err) = m.read_delta_uj();
         assert_eq!(d, 0);
         assert!(err.unwrap().contains("intel-rapl:1"));
+    }
+
+    #[test]
+    fn mirrored_die_counters_count_once_distinct_ones_add_up() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        zone(r, "intel-rapl:0", "package-0-die-0", 1000, 1 << 40);
+        zone(r, "intel-rapl:1", "package-0-die-1", 1000, 1 << 40);
+        let Discovery::Zones(z) = discover(r, false, false) else { panic!() };
+        assert_eq!(z.len(), 2);
+        let mut m = RaplMeter::start(&z);
+        set(r, "intel-rapl:0", 6000);
+        set(r, "intel-rapl:1", 6000); // the same energy on both dies: a mirror
+        assert_eq!(m.read_delta_uj(), (5000, None));
+        set(r, "intel-rapl:0", 9000);
+        set(r, "intel-rapl:1", 9000);
+        assert_eq!(m.read_delta_uj(), (3000, None));
+
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        zone(r, "intel-rapl:0", "package-0-die-0", 1000, 1 << 40);
+        zone(r, "intel-rapl:1", "package-0-die-1", 1000, 1 << 40);
+        let Discovery::Zones(z) = discover(r, false, false) else { panic!() };
+        let mut m = RaplMeter::start(&z);
+        set(r, "intel-rapl:0", 4000);
+        set(r, "intel-rapl:1", 2000); // really separate dies
+        assert_eq!(m.read_delta_uj(), (4000, None));
     }
 
     #[test]
