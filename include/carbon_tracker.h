@@ -200,6 +200,20 @@ enum ct_status ct_tracker_stop(struct ct_tracker *t, struct ct_emissions *out);
 void ct_tracker_free(struct ct_tracker *t);
 
 /**
+ * A JSON document describing the tracker: the detected hardware (CPU model, TDP match, RAPL
+ * zones, RAM, GPUs), which source or model produces each of the CPU, GPU and RAM numbers, the
+ * carbon intensity and its source (once started), and the outputs. Probes the hardware if the
+ * tracker is not started yet. Returns a new NUL-terminated UTF-8 string that the caller must
+ * release with `ct_string_free`, or NULL on error (see `ct_last_error`).
+ */
+char *ct_tracker_json(const struct ct_tracker *t);
+
+/**
+ * Releases a string returned by this library (`ct_tracker_json`). NULL is accepted.
+ */
+void ct_string_free(char *s);
+
+/**
  * The message of the last failed call on this thread ("" if none). The pointer stays valid
  * until the next failing call on the same thread; copy it to keep it.
  */

@@ -127,6 +127,15 @@ public:
     Emissions flush(ct_status &status) { return report(ct_tracker_flush, &status); }
     Emissions stop(ct_status &status) { return report(ct_tracker_stop, &status); }
 
+    /// JSON describing the detected hardware and the source/model of each number.
+    std::string describe() const {
+        char *json = ct_tracker_json(live());
+        if (!json) throw Error(CT_ERR_PANIC, ct_last_error());
+        std::string text(json);
+        ct_string_free(json);
+        return text;
+    }
+
     ct_tracker *handle() const noexcept { return handle_; }
 
 private:

@@ -184,6 +184,30 @@ func (t *Tracker) Close() {
 	}
 }
 
+// Describe returns the JSON document describing the detected hardware and which source or
+// model produces each number (ct_tracker_json).
+func (t *Tracker) Describe() (string, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	h, err := t.handle()
+	if err != nil {
+		return "", err
+	}
+	var text *C.char
+	err = call(func() Status {
+		text = C.ct_tracker_json(h)
+		if text == nil {
+			return ErrPanic
+		}
+		return OK
+	})
+	if err != nil {
+		return "", err
+	}
+	defer C.ct_string_free(text)
+	return C.GoString(text), nil
+}
+
 // Version is the library version.
 func Version() string { return C.GoString(C.ct_version()) }
 

@@ -117,4 +117,10 @@ func TestOptionsString(t *testing.T) {
 	if Version() == "" {
 		t.Fatal("no version")
 	}
+	tr, _ := New(Options{"offline": "true", "save_to_file": "false"})
+	defer tr.Close()
+	js, err := tr.Describe()
+	if err != nil || !strings.Contains(js, `"state":"created"`) || !strings.Contains(js, `"methods"`) {
+		t.Fatalf("describe: %v %s", err, js)
+	}
 }

@@ -237,6 +237,37 @@ pub extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
     }));
 }
 
+/// A JSON document describing the tracker: the detected hardware (CPU model, TDP match, RAPL
+/// zones, RAM, GPUs), which source or model produces each of the CPU, GPU and RAM numbers, the
+/// carbon intensity and its source (once started), and the outputs. Probes the hardware if the
+/// tracker is not started yet. Returns a new NUL-terminated UTF-8 string that the caller must
+/// release with `ct_string_free`, or NULL on error (see `ct_last_error`).
+#[no_mangle]
+pub extern "C" fn ct_tracker_json(t: *const ct_tracker) -> *mut c_char {
+    let mut out = std::ptr::null_mut();
+    let status = ffi_guard!({
+        let t = arg(t, "ct_tracker_json", "t")?;
+        let text = t.tracker.describe().to_string();
+        out = std::ffi::CString::new(text).map_err(|_| Error::new(ErrorKind::Panic, "JSON with a NUL byte"))?.into_raw();
+        Ok(())
+    });
+    if status == ct_status::CT_OK {
+        out
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
+/// Releases a string returned by this library (`ct_tracker_json`). NULL is accepted.
+#[no_mangle]
+pub extern "C" fn ct_string_free(s: *mut c_char) {
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: `s` came from CString::into_raw in this library and is freed once, as documented.
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { std::ffi::CString::from_raw(s) })));
+}
+
 /// The message of the last failed call on this thread ("" if none). The pointer stays valid
 /// until the next failing call on the same thread; copy it to keep it.
 #[no_mangle]
@@ -350,6 +381,31 @@ mod tests {
         assert!(last().contains("not delivered"), "{}", last());
         assert_eq!(e.carbon_intensity_g_per_kwh, 56.039);
         assert!(e.duration_s > 0.0);
+        ct_tracker_free(t);
+    }
+
+    #[test]
+    fn json_description_is_caller_freed() {
+        assert!(ct_tracker_json(std::ptr::null()).is_null());
+        assert!(last().contains("ct_tracker_json"));
+        let mut t = std::ptr::null_mut();
+        let opts = b"offline=true;save_to_file=false;country_iso_code=FRA;force_ram_power=4\0";
+        assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
+        let before = ct_tracker_json(t);
+        let v: serde_json::Value = serde_json::from_str(unsafe { CStr::from_ptr(before) }.to_str().unwrap()).unwrap();
+        ct_string_free(before);
+        assert_eq!(v["state"], "created");
+        assert!(v["intensity"].is_null());
+        assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
+        let during = ct_tracker_json(t);
+        let v: serde_json::Value = serde_json::from_str(unsafe { CStr::from_ptr(during) }.to_str().unwrap()).unwrap();
+        ct_string_free(during);
+        ct_string_free(std::ptr::null_mut());
+        assert_eq!(v["state"], "running");
+        assert_eq!(v["ram"]["source"], "force_ram_power");
+        assert_eq!(v["intensity"]["g_per_kwh"], 56.039);
+        assert!(v["cpu"]["source"]["model"].is_string());
+        assert!(v["methods"].as_array().unwrap().len() >= 2);
         ct_tracker_free(t);
     }
 

@@ -50,6 +50,61 @@ pub fn timestamp_now() -> String {
     chrono::Local::now().format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
+/// The transparency document of `Tracker::describe`.
+pub fn describe(c: &Config, run_id: &str, state: &str, plan: &HardwarePlan, intensity: Option<&Intensity>) -> serde_json::Value {
+    use crate::hardware::CpuSource;
+    let cpu_source = match &plan.cpu {
+        CpuSource::Rapl(zones) => serde_json::json!({
+            "model": "intel_rapl",
+            "zones": zones.iter().map(|z| serde_json::json!({"name": z.name, "path": z.dir.display().to_string()})).collect::<Vec<_>>(),
+        }),
+        CpuSource::Load { tdp_w } => serde_json::json!({"model": "cpu_load", "tdp_w": tdp_w, "formula": "tdp_w * (0.1 + 0.9 * load^3), load sampled ~1 Hz"}),
+        CpuSource::Constant { tdp_w } => serde_json::json!({"model": "constant", "tdp_w": tdp_w, "formula": "tdp_w * 0.5"}),
+    };
+    serde_json::json!({
+        "version": crate::VERSION,
+        "run_id": run_id,
+        "state": state,
+        "project_name": c.project_name,
+        "measure_power_secs": c.measure_power_secs,
+        "tracking_mode": "machine",
+        "cpu": {
+            "model_name": plan.cpu_model,
+            "threads": plan.cpu_count,
+            "sockets": plan.cpu_physical_count,
+            "tdp_match": plan.tdp_match.as_ref().map(|m| serde_json::json!({"name": m.name, "tdp_w": m.tdp_w})),
+            "source": cpu_source,
+        },
+        "ram": {
+            "total_gib": plan.ram_total_gib,
+            "power_w": plan.ram_power_w,
+            "source": if c.force_ram_power_w.is_some() { "force_ram_power" } else { "dimm_heuristic" },
+        },
+        "gpus": plan.gpus.iter().map(|g| serde_json::json!({
+            "index": g.index,
+            "name": g.name,
+            "uuid": g.uuid,
+            "source": if g.has_energy_counter { "nvml_total_energy_counter" } else { "nvml_power_integration" },
+        })).collect::<Vec<_>>(),
+        "methods": plan.methods,
+        "intensity": intensity.map(|i| serde_json::json!({
+            "g_per_kwh": i.g_per_kwh,
+            "source": i.source,
+            "country_iso_code": i.location.country_iso_code,
+            "country_name": i.location.country_name,
+            "region": i.location.region,
+            "cloud_provider": i.location.cloud_provider,
+            "cloud_region": i.location.cloud_region,
+        })),
+        "outputs": {
+            "csv": c.save_to_file.then(|| c.output_path().display().to_string()),
+            "api": c.save_to_api.then(|| c.api_endpoint.clone()),
+            "emissions_endpoint": c.emissions_endpoint,
+        },
+        "os": OS.as_str(),
+    })
+}
+
 /// The `POST /runs` body (spec 6.3) without its timestamp, set when it is sent.
 pub fn run_payload(config: &Config, plan: &HardwarePlan, intensity: &Intensity) -> serde_json::Value {
     let loc = &intensity.location;

@@ -219,6 +219,21 @@ impl Tracker {
         }
     }
 
+    /// What this tracker measures and how: the detected hardware, which source or model gives
+    /// each of the CPU, GPU and RAM numbers, the carbon intensity and where it comes from, and
+    /// the outputs. Probes the hardware (once per process) if the tracker is not started yet.
+    pub fn describe(&self) -> serde_json::Value {
+        let c = &self.inner.config;
+        let phase = self.inner.lock();
+        let (state, plan, intensity) = match &*phase {
+            Phase::Running(r) => ("running", r.meters.plan().clone(), Some(r.intensity.clone())),
+            Phase::Created => ("created", hardware::plan_for(c, &c.logger), None),
+            Phase::Stopped => ("stopped", hardware::plan_for(c, &c.logger), None),
+        };
+        drop(phase);
+        metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref())
+    }
+
     pub fn is_running(&self) -> bool {
         matches!(*self.inner.lock(), Phase::Running(_))
     }

@@ -141,6 +141,11 @@ int main(int argc, char **argv) {
     CHECK(ct_tracker_start(t) == CT_OK, "start: %s", ct_last_error());
     CHECK(ct_tracker_start(t) == CT_ERR_INVALID_STATE, "start twice");
 
+    char *json = ct_tracker_json(t);
+    CHECK(json && strstr(json, "\"state\":\"running\"") && strstr(json, "\"g_per_kwh\":56.039"), "json: %s", json ? json : ct_last_error());
+    ct_string_free(json);
+    CHECK(ct_tracker_json(NULL) == NULL, "json(NULL)");
+
     busy(0.7);
     CHECK(ct_tracker_flush(t, &e) == CT_OK, "flush: %s", ct_last_error());
     print("flush", &e);

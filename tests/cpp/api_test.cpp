@@ -52,6 +52,9 @@ int main(int argc, char **argv) {
     } catch (const Error &e) {
         CHECK(e.status() == CT_ERR_NULL_ARGUMENT);
     }
+    std::string json = moved.describe();
+    CHECK(json.find("\"state\":\"running\"") != std::string::npos);
+    CHECK(json.find("\"methods\"") != std::string::npos);
     Emissions e = moved.flush();
     CHECK(e.duration_s > 0.1 && e.energy_consumed_kwh > 0);
     CHECK(e.carbon_intensity_g_per_kwh == 56.039);

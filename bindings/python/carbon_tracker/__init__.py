@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import json
 import os
 import sys
 from dataclasses import dataclass, fields
@@ -151,6 +152,10 @@ def _lib() -> ctypes.CDLL:
     lib.ct_tracker_free.restype = None
     lib.ct_last_error.argtypes = []
     lib.ct_last_error.restype = ctypes.c_char_p
+    lib.ct_tracker_json.argtypes = [handle]
+    lib.ct_tracker_json.restype = ctypes.c_void_p  # freed with ct_string_free, so not c_char_p
+    lib.ct_string_free.argtypes = [ctypes.c_void_p]
+    lib.ct_string_free.restype = None
     lib.ct_version.argtypes = []
     lib.ct_version.restype = ctypes.c_char_p
     return lib
@@ -222,6 +227,18 @@ class Tracker:
         """Final measurement and row; waits up to api_timeout_s for uploads."""
         self.final_emissions = self._report(self._lib.ct_tracker_stop)
         return self.final_emissions
+
+    def describe(self) -> dict:
+        """The detected hardware and which source/model produces each number (ct_tracker_json)."""
+        if not self._handle:
+            raise CarbonTrackerError(1, "the tracker was closed")
+        ptr = self._lib.ct_tracker_json(self._handle)
+        if not ptr:
+            self._check(7)
+        try:
+            return json.loads(ctypes.string_at(ptr).decode("utf-8"))
+        finally:
+            self._lib.ct_string_free(ptr)
 
     def close(self) -> None:
         """Frees the native tracker (stopping it first if it runs). Idempotent."""

@@ -121,3 +121,13 @@ def test_struct_matches_the_header():
     # 4-byte size + padding + 17 doubles + 1 uint64
     assert ctypes.sizeof(ct._CtEmissions) == 8 + 17 * 8 + 8
     assert ct.library_version().count(".") == 2
+
+
+def test_describe():
+    t = ct.Tracker(offline=True, save_to_file=False, country_iso_code="FRA")
+    assert t.describe()["state"] == "created"
+    t.start()
+    d = t.describe()
+    assert d["state"] == "running" and d["intensity"]["g_per_kwh"] == 56.039
+    assert d["cpu"]["source"]["model"] in ("intel_rapl", "cpu_load", "constant")
+    t.stop()
