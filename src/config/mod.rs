@@ -25,7 +25,19 @@ pub enum CsvWriteMode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrackingMode {
+    /// The whole machine's CPU, GPU and RAM.
     Machine,
+    /// This process and its descendants: their share of CPU time and memory.
+    Process,
+}
+
+impl TrackingMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrackingMode::Machine => "machine",
+            TrackingMode::Process => "process",
+        }
+    }
 }
 
 /// A value that must never reach a log line, a CSV or a `Debug` print (the API key).
@@ -357,12 +369,10 @@ impl Config {
             "pue" => self.pue = parse_f64(o, key, v, 0.0, true)?,
             "wue" => self.wue_l_per_kwh = parse_f64(o, key, v, 0.0, false)?,
             "tracking_mode" => {
-                if parse_choice(o, key, v, &["machine", "process"])? == "process" {
-                    return Err(Error::option(format!(
-                        "{o}{key}={v}: process tracking is not implemented in this version; use tracking_mode=machine"
-                    )));
+                self.tracking_mode = match parse_choice(o, key, v, &["machine", "process"])? {
+                    "process" => TrackingMode::Process,
+                    _ => TrackingMode::Machine,
                 }
-                self.tracking_mode = TrackingMode::Machine;
             }
             "log_level" => {
                 self.logger.threshold = Level::parse(v).ok_or_else(|| {
@@ -647,7 +657,6 @@ mod tests {
             "on_csv_write=overwrite",
             "country_iso_code=France",
             "tracking_mode=gpu",
-            "tracking_mode=process",
             "log_level=loud",
             "save_to_file=perhaps",
             "output_file=a/b.csv",

@@ -8,6 +8,7 @@ pub mod cpuinfo;
 pub mod gpu;
 pub mod load_sampler;
 pub mod nvml;
+pub mod process;
 pub mod ram;
 pub mod rapl;
 pub mod tdp;
@@ -57,6 +58,8 @@ pub struct HardwarePlan {
     pub ram_power_w: f64,
     /// The tracked GPUs (selected by `gpu_ids` / `CUDA_VISIBLE_DEVICES`).
     pub gpus: Vec<gpu::Gpu>,
+    /// `tracking_mode=process`: CPU and RAM numbers are this process tree's share.
+    pub process_mode: bool,
     /// One line per device saying which model produced its numbers.
     pub methods: Vec<String>,
 }
@@ -233,11 +236,20 @@ pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePla
             format!("GPU {} ({}): NVML power integrated about once a second (no energy counter)", g.index, g.name)
         });
     }
+    let process_mode = config.tracking_mode == TrackingMode::Process;
+    if process_mode {
+        methods.push(match &cpu {
+            CpuSource::Rapl(_) => "process: CPU = RAPL energy x the process tree's share of busy CPU time".to_string(),
+            _ => "process: CPU = TDP x the process tree's CPU time / threads (CodeCarbon's linear model)".to_string(),
+        });
+        methods.push("process: RAM = machine RAM power x the tree's resident memory / total memory".into());
+    }
     for m in &methods {
         log.info(format!("Tracking method: {m}"));
     }
     HardwarePlan {
         gpus,
+        process_mode,
         cpu_model,
         cpu_count: threads,
         cpu_physical_count: sockets,
@@ -269,6 +281,8 @@ const WS_PER_KWH: f64 = 3.6e6;
 /// process-wide load integrals.
 pub struct Meters {
     plan: Arc<HardwarePlan>,
+    /// Process mode: the tree's usage at the previous measurement.
+    last_process: Option<process::Usage>,
     rapl: Option<rapl::RaplMeter>,
     gpu: gpu::GpuMeter,
     last_load: load_sampler::LoadIntegrals,
@@ -285,7 +299,8 @@ impl Meters {
         };
         let _load_sampling = load_sampler::Subscription::new();
         let gpu = gpu::GpuMeter::start(&plan.gpus);
-        Meters { plan, rapl, gpu, last_load: load_sampler::read_now(), _load_sampling, rapl_error_logged: false }
+        let last_process = plan.process_mode.then(process::usage);
+        Meters { plan, rapl, gpu, last_process, last_load: load_sampler::read_now(), _load_sampling, rapl_error_logged: false }
     }
 
     pub fn plan(&self) -> &Arc<HardwarePlan> {
@@ -312,9 +327,29 @@ impl Meters {
             (CpuSource::Rapl(_), None) => 0.0,
         };
         let gpu = self.gpu.measure(log);
+        let mut ram_energy_kwh = self.plan.ram_power_w * dt_s / WS_PER_KWH;
+        let mut cpu_energy_kwh = cpu_energy_kwh;
+        if let Some(last) = self.last_process {
+            let now = process::usage();
+            self.last_process = Some(now);
+            let cpu_s = (now.cpu_s - last.cpu_s).max(0.0);
+            let threads = self.plan.cpu_count.max(1) as f64;
+            cpu_energy_kwh = match &self.plan.cpu {
+                // The tree's share of the machine's busy CPU time (at most all of it).
+                CpuSource::Rapl(_) => {
+                    let busy_cpu_s = (load.busy_s - since.busy_s).max(0.0) * threads;
+                    cpu_energy_kwh * if cpu_s <= 0.0 { 0.0 } else { (cpu_s / busy_cpu_s.max(cpu_s)).min(1.0) }
+                }
+                CpuSource::Load { tdp_w } => tdp_w * cpu_s / threads / WS_PER_KWH,
+                CpuSource::Constant { tdp_w } => tdp_w * 0.5 * cpu_s / threads / WS_PER_KWH,
+            };
+            let total_bytes = self.plan.ram_total_gib * (1u64 << 30) as f64;
+            let share = if total_bytes > 0.0 { (now.rss_bytes as f64 / total_bytes).min(1.0) } else { 0.0 };
+            ram_energy_kwh *= share;
+        }
         Sample {
             cpu_energy_kwh,
-            ram_energy_kwh: self.plan.ram_power_w * dt_s / WS_PER_KWH,
+            ram_energy_kwh,
             gpu_energy_kwh: gpu.energy_kwh,
             cpu_utilization_percent: load.utilization_percent_since(&since),
             gpu_utilization_percent: gpu.utilization_percent,
@@ -401,6 +436,32 @@ mod tests {
         let s = m.measure(1.0, &quiet());
         assert!((s.cpu_energy_kwh - 0.001).abs() < 1e-15, "{}", s.cpu_energy_kwh);
         assert!((s.ram_energy_kwh - 10.0 / 3.6e6).abs() < 1e-18);
+    }
+
+    #[test]
+    fn process_mode_counts_only_this_process_tree() {
+        let t = tempfile::tempdir().unwrap();
+        let mut c = cfg(t.path());
+        c.tracking_mode = TrackingMode::Process;
+        c.force_cpu_power_w = Some(100.0); // the load model with a 100 W TDP
+        let p = Arc::new(probe(&c, &facts(Some("x"), 4, 1, 16.0), &quiet()));
+        assert!(p.process_mode && p.methods.iter().any(|m| m.starts_with("process: CPU")));
+        let mut m = Meters::start(p);
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(400) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let s = m.measure(start.elapsed().as_secs_f64(), &quiet());
+        // Our 0.4 CPU-seconds of 4 threads at 100 W is ~10 J (the floor-free linear model); other
+        // tests' threads in this process add to it, but never past all 4 threads busy (40 J).
+        let joules = s.cpu_energy_kwh * 3.6e6;
+        let wall = start.elapsed().as_secs_f64();
+        assert!(joules > 7.0 && joules <= 100.0 * wall * 1.05, "{joules} J in {wall} s");
+        // RAM: 10 W for 16 GiB, times this process's tiny share of it.
+        let ram_w = s.ram_energy_kwh * 3.6e6 / 0.4;
+        assert!(ram_w > 0.0 && ram_w < 1.0, "{ram_w} W");
     }
 
     #[test]

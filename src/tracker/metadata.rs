@@ -67,7 +67,7 @@ pub fn describe(c: &Config, run_id: &str, state: &str, plan: &HardwarePlan, inte
         "state": state,
         "project_name": c.project_name,
         "measure_power_secs": c.measure_power_secs,
-        "tracking_mode": "machine",
+        "tracking_mode": c.tracking_mode.name(),
         "cpu": {
             "model_name": plan.cpu_model,
             "threads": plan.cpu_count,
@@ -122,7 +122,7 @@ pub fn run_payload(config: &Config, plan: &HardwarePlan, intensity: &Intensity) 
         "region": loc.cloud_region,
         "provider": loc.cloud_provider,
         "ram_total_size": plan.ram_total_gib,
-        "tracking_mode": "machine",
+        "tracking_mode": config.tracking_mode.name(),
     })
 }
 
@@ -165,7 +165,7 @@ pub fn emissions_data(
         longitude: loc.longitude,
         latitude: loc.latitude,
         ram_total_size_gib: plan.ram_total_gib,
-        tracking_mode: "machine".into(),
+        tracking_mode: config.tracking_mode.name().into(),
         cpu_utilization_percent: s.cpu_utilization_percent,
         gpu_utilization_percent: (!plan.gpus.is_empty()).then_some(s.gpu_utilization_percent),
         ram_utilization_percent: s.ram_utilization_percent,

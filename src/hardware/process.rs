@@ -1,0 +1,136 @@
+//! `tracking_mode=process`: the CPU time and resident memory of this process and its live
+//! descendants, from `/proc` (no child process, no psutil).
+//!
+//! Children are found through `/proc/<pid>/task/<tid>/children` (a full `/proc` scan when the
+//! kernel lacks it). Each process counts `utime + stime + cutime + cstime`: when a child exits
+//! and is reaped, its time moves into its parent's `cutime`/`cstime`, so the total neither drops
+//! nor doubles.
+
+use std::collections::HashMap;
+
+/// One `/proc/<pid>/stat` line: parent, CPU ticks (own + reaped children), resident pages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stat {
+    pub ppid: u32,
+    pub ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses a stat line; the command name may contain spaces and parentheses, so fields are
+/// counted after the last `)`.
+pub fn parse_stat(line: &str) -> Option<Stat> {
+    let rest = &line[line.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17) … rss(24); f[0] is field 3.
+    let n = |i: usize| f.get(i - 3)?.parse::<i64>().ok();
+    let ticks = [14, 15, 16, 17].iter().map(|&i| n(i).unwrap_or(0).max(0) as u64).sum();
+    Some(Stat { ppid: n(4)? as u32, ticks, rss_pages: n(24).unwrap_or(0).max(0) as u64 })
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Children of `pid` from the `children` files of its threads, or `None` if the kernel has none.
+fn children_of(pid: u32) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut any = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            any = true;
+            out.extend(text.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        }
+    }
+    any.then_some(out)
+}
+
+/// Every process's parent, from a scan of `/proc` (the fallback).
+fn parent_map() -> HashMap<u32, Vec<u32>> {
+    let mut kids: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+                if let Some(s) = read_stat(pid) {
+                    kids.entry(s.ppid).or_default().push(pid);
+                }
+            }
+        }
+    }
+    kids
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    /// CPU seconds used so far by the process tree.
+    pub cpu_s: f64,
+    /// Resident memory of the tree now, bytes.
+    pub rss_bytes: u64,
+}
+
+/// The usage of `root` and its live descendants.
+pub fn usage_of(root: u32) -> Usage {
+    // SAFETY: sysconf has no preconditions.
+    let (tck, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let (tck, page) = (if tck > 0 { tck as f64 } else { 100.0 }, if page > 0 { page as u64 } else { 4096 });
+    let mut fallback: Option<HashMap<u32, Vec<u32>>> = None;
+    let mut stack = vec![root];
+    let mut seen = Vec::new();
+    let (mut ticks, mut pages) = (0u64, 0u64);
+    while let Some(pid) = stack.pop() {
+        if seen.contains(&pid) {
+            continue;
+        }
+        seen.push(pid);
+        let Some(s) = read_stat(pid) else { continue };
+        ticks += s.ticks;
+        pages += s.rss_pages;
+        match children_of(pid) {
+            Some(kids) => stack.extend(kids),
+            None => stack.extend(fallback.get_or_insert_with(parent_map).get(&pid).cloned().unwrap_or_default()),
+        }
+    }
+    Usage { cpu_s: ticks as f64 / tck, rss_bytes: pages * page }
+}
+
+pub fn usage() -> Usage {
+    usage_of(std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names() {
+        let line = "4242 (my (odd) prog) S 17 4242 4242 0 -1 4194304 100 0 0 0 250 50 30 20 20 0 3 0 1000 123456789 2560 18446744073709551615";
+        assert_eq!(parse_stat(line), Some(Stat { ppid: 17, ticks: 350, rss_pages: 2560 }));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn own_cpu_time_and_memory_are_seen() {
+        let before = usage();
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        let mut x = 0u64;
+        while std::time::Instant::now() < end {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let after = usage();
+        assert!(after.cpu_s - before.cpu_s >= 0.2, "{before:?} -> {after:?}");
+        assert!(after.rss_bytes > 1 << 20);
+    }
+
+    #[test]
+    fn children_count_while_alive_and_after_exit() {
+        let before = usage();
+        let mut child = std::process::Command::new("sh").arg("-c").arg("while :; do :; done").spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let live = usage();
+        child.kill().unwrap();
+        child.wait().unwrap(); // reaped: its time moves into our cutime
+        let after = usage();
+        assert!(live.cpu_s - before.cpu_s >= 0.2, "live child: {before:?} -> {live:?}");
+        assert!(after.cpu_s >= live.cpu_s - 0.02, "time lost at exit: {live:?} -> {after:?}");
+    }
+}
