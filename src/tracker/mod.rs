@@ -399,7 +399,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
         let row: Vec<String> = csv::Reader::from_reader(text.as_bytes()).records().next().unwrap().unwrap().iter().map(str::to_string).collect();
         assert_eq!((row[25].as_str(), row[26].as_str()), ("2", "2 x Fake GPU 80GB"));
-        assert_eq!(row[32], "50.0");
+        assert!((row[32].parse::<f64>().unwrap() - 50.0).abs() < 1e-9, "{}", row[32]);
         assert_eq!(row[11].parse::<f64>().unwrap(), s.gpu_energy_kwh);
     }
 }
