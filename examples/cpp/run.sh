@@ -6,4 +6,5 @@ cargo build --release --quiet
 mkdir -p target/examples
 "${CXX:-c++}" -std=c++17 -O2 -Wall -Iinclude examples/cpp/simulation.cpp \
   -Ltarget/release -Wl,-rpath,"$PWD/target/release" -lcarbon_tracker -o target/examples/simulation
+[ $# -ge 2 ] && mkdir -p "$2"
 exec target/examples/simulation "$@"

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet
 mkdir -p target/examples
+[ $# -ge 1 ] && mkdir -p "$1"
 lib="$PWD/target/release"
 out="${1:-$PWD/target/examples}"
 cd examples/go

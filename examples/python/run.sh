@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet
 mkdir -p target/examples
+[ $# -ge 1 ] && mkdir -p "$1"
 CARBON_TRACKER_LIB="$PWD/target/release/libcarbon_tracker.so" PYTHONPATH="$PWD/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
   exec python3 examples/python/track.py "$@"
