@@ -37,43 +37,71 @@ impl LoadIntegrals {
 /// The integrator, separate from the clock and `/proc/stat` so tests can drive it.
 #[derive(Debug, Default)]
 pub struct Integrator {
-    last: Option<(f64, CpuTimes)>,
+    /// Time up to which the integrals are complete.
+    cursor_s: Option<f64>,
+    /// The last `/proc/stat` reading and its time (the base of the next load estimate).
+    last_read: Option<(f64, CpuTimes)>,
     last_load: Option<f64>,
     acc: LoadIntegrals,
 }
 
 impl Integrator {
-    /// Adds the segment from the previous reading to this one (`at_s` on any monotonic clock).
-    /// A segment too short to see a jiffy reuses the previous load.
+    /// Adds the segment from the cursor to `at_s` (any monotonic clock). With a fresh reading,
+    /// the load is estimated since the previous reading; without one (`None`: unreadable, or
+    /// skipped because the last read is very recent) the previous load is reused. Segments never
+    /// overlap, so nothing is counted twice.
     pub fn advance(&mut self, at_s: f64, times: Option<CpuTimes>) -> LoadIntegrals {
-        if let (Some((t0, a)), Some(b)) = (self.last, times) {
+        let load = match (self.last_read, times) {
+            (Some((_, a)), Some(b)) => cpu_load::load_between(a, b).or(self.last_load),
+            _ => self.last_load,
+        };
+        if let Some(t0) = self.cursor_s {
             let dt = (at_s - t0).max(0.0);
-            let load = cpu_load::load_between(a, b).or(self.last_load);
-            if let Some(l) = load {
-                self.acc.curve_s += (0.1 + 0.9 * l.powi(3)) * dt;
-                self.acc.busy_s += l * dt;
-                self.acc.known_s += dt;
-                self.last_load = Some(l);
-            } else {
-                self.acc.curve_s += 0.1 * dt; // no load seen yet: the idle floor
+            match load {
+                Some(l) => {
+                    self.acc.curve_s += (0.1 + 0.9 * l.powi(3)) * dt;
+                    self.acc.busy_s += l * dt;
+                    self.acc.known_s += dt;
+                }
+                None => self.acc.curve_s += 0.1 * dt, // no load seen yet: the idle floor
             }
         }
+        if load.is_some() {
+            self.last_load = load;
+        }
+        if times.is_some() || self.cursor_s.is_some() {
+            self.cursor_s = Some(at_s.max(self.cursor_s.unwrap_or(at_s)));
+        }
         if let Some(b) = times {
-            self.last = Some((at_s, b));
+            self.last_read = Some((at_s, b));
         }
         self.acc
     }
+
+    /// Seconds since the last `/proc/stat` reading.
+    fn read_age_s(&self, now_s: f64) -> Option<f64> {
+        self.last_read.map(|(t, _)| now_s - t)
+    }
 }
+
+/// Readings closer together than this reuse the last load instead of reading `/proc/stat`
+/// again (1,000 trackers ticking together read it once).
+const REREAD_AFTER_S: f64 = 0.01;
 
 static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
 static SAMPLER: Lazy<Mutex<Integrator>> = Lazy::new(|| Mutex::new(Integrator::default()));
 static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
 const PERIOD: Duration = Duration::from_secs(1);
 
-/// Reads `/proc/stat` and returns the integrals up to now.
+/// The integrals up to now (reading `/proc/stat` unless another caller just did).
 pub fn read_now() -> LoadIntegrals {
     let mut s = SAMPLER.lock().unwrap_or_else(|p| p.into_inner());
-    s.advance(EPOCH.elapsed().as_secs_f64(), cpu_load::read_proc_stat())
+    let now = EPOCH.elapsed().as_secs_f64();
+    let times = match s.read_age_s(now) {
+        Some(age) if age < REREAD_AFTER_S => None,
+        _ => cpu_load::read_proc_stat(),
+    };
+    s.advance(now, times)
 }
 
 /// Keeps the 1 Hz sampling running while alive.
@@ -132,6 +160,19 @@ mod tests {
         assert!((a.curve_s - expected * 1.001).abs() < 1e-12, "{a:?}");
         let b = i.advance(1.001, times(50, 100)); // same instant again: nothing added
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn skipped_readings_extrapolate_without_double_counting() {
+        let mut i = Integrator::default();
+        i.advance(0.0, times(0, 0));
+        i.advance(1.0, times(100, 100)); // 100 %
+        let a = i.advance(1.5, None); // skipped read: 100 % assumed for 0.5 s
+        assert!((a.curve_s - 1.5).abs() < 1e-12, "{a:?}");
+        // The next real reading: 1.0 s -> 2.0 s at 50 % overall, applied only to 1.5 s -> 2.0 s.
+        let b = i.advance(2.0, times(150, 200));
+        assert!((b.busy_s - (1.5 + 0.5 * 0.5)).abs() < 1e-12, "{b:?}");
+        assert!((b.known_s - 2.0).abs() < 1e-12);
     }
 
     #[test]

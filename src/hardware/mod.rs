@@ -353,7 +353,7 @@ impl Meters {
             gpu_energy_kwh: gpu.energy_kwh,
             cpu_utilization_percent: load.utilization_percent_since(&since),
             gpu_utilization_percent: gpu.utilization_percent,
-            ram: ram::read_meminfo(),
+            ram: ram::meminfo_recent(),
         }
     }
 }
