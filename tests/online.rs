@@ -39,6 +39,14 @@ fn assert_deltas_sum_to(server: &FakeServer, s: &EmissionsSnapshot) {
     assert!((duration - s.duration_s).abs() <= 1.0, "server duration {duration} vs {}", s.duration_s);
 }
 
+/// start, a little over a second of work, one flush, stop: two deltas of at least 1 s.
+fn flush_once_then_stop(t: &Tracker) -> carbon_tracker::Report {
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    t.flush().unwrap();
+    t.stop().unwrap()
+}
+
 #[test]
 fn lazy_run_then_deltas_that_sum_to_the_totals() {
     let server = FakeServer::start();
@@ -162,10 +170,7 @@ fn server_errors_are_retried_until_delivered() {
     server.set(|b| b.fail_emissions = vec![500, 503, 429]);
     let dir = tempfile::tempdir().unwrap();
     let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
-    t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    t.flush().unwrap();
-    let report = t.stop().unwrap();
+    let report = flush_once_then_stop(&t);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let emissions = server.requests().into_iter().filter(|r| r.path == "/emissions").count();
     assert!(emissions >= 4, "3 failures then successes: {:?}", server.paths());
@@ -199,10 +204,7 @@ fn client_errors_are_reported_with_the_server_message_not_retried() {
     server.set(|b| b.fail_emissions = vec![422]);
     let dir = tempfile::tempdir().unwrap();
     let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=5");
-    t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    t.flush().unwrap();
-    let report = t.stop().unwrap();
+    let report = flush_once_then_stop(&t);
     assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
     assert!(report.errors[0].message.contains("422") && report.errors[0].message.contains("injected failure"));
     assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
@@ -483,10 +485,7 @@ fn runs_creation_is_retried_before_any_emission() {
     server.set(|b| b.fail_runs = vec![503, 500]);
     let dir = tempfile::tempdir().unwrap();
     let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
-    t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    t.flush().unwrap();
-    let report = t.stop().unwrap();
+    let report = flush_once_then_stop(&t);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(server.paths(), ["POST /runs", "POST /runs", "POST /runs", "POST /emissions", "POST /emissions"]);
     assert_deltas_sum_to(&server, &report.emissions);
