@@ -22,7 +22,7 @@ pub fn parse_proc_stat(text: &str) -> Option<CpuTimes> {
 }
 
 pub fn read_proc_stat() -> Option<CpuTimes> {
-    parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+    parse_proc_stat(&super::read_small_file("/proc/stat")?)
 }
 
 /// Load in [0, 1] between two readings; `None` when no tick elapsed.

@@ -104,30 +104,44 @@ pub fn read_now() -> LoadIntegrals {
     s.advance(now, times)
 }
 
-/// Keeps the 1 Hz sampling running while alive.
+/// Keeps the 1 Hz sampling running while alive, for a tracker that measures less often than
+/// that (a tracker measuring at least every second advances the integrals itself, so it needs
+/// no sampler and costs no extra wake-up).
 #[derive(Debug)]
-pub struct Subscription(());
+pub struct Subscription {
+    counted: bool,
+}
 
 impl Subscription {
-    pub fn new() -> Subscription {
+    pub fn new(measure_every_s: f64) -> Subscription {
+        read_now();
+        if measure_every_s <= PERIOD.as_secs_f64() {
+            return Subscription { counted: false };
+        }
         if SUBSCRIBERS.fetch_add(1, Ordering::SeqCst) == 0 {
             // The task ends by itself at the first tick with no subscriber left.
             crate::tracker::runtime::spawn_periodic(PERIOD, || {
                 if SUBSCRIBERS.load(Ordering::SeqCst) == 0 {
                     return false;
                 }
-                read_now();
+                // Trackers measuring at least every second already keep the samples fresh.
+                let mut s = SAMPLER.lock().unwrap_or_else(|p| p.into_inner());
+                let now = EPOCH.elapsed().as_secs_f64();
+                if s.read_age_s(now).is_none_or(|age| age >= 0.9 * PERIOD.as_secs_f64()) {
+                    s.advance(now, cpu_load::read_proc_stat());
+                }
                 true
             });
         }
-        read_now();
-        Subscription(())
+        Subscription { counted: true }
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        SUBSCRIBERS.fetch_sub(1, Ordering::SeqCst);
+        if self.counted {
+            SUBSCRIBERS.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -184,7 +198,7 @@ mod tests {
 
     #[test]
     fn live_sampler_moves_forward() {
-        let _s = Subscription::new();
+        let _s = Subscription::new(15.0);
         let a = read_now();
         std::thread::sleep(Duration::from_millis(30));
         let b = read_now();

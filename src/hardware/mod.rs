@@ -20,6 +20,15 @@ use std::sync::{Arc, Mutex};
 use once_cell::sync::Lazy;
 
 use crate::config::{Config, TrackingMode};
+
+/// Reads a small `/proc` or sysfs file with one pre-sized buffer: `read_to_string` would stat it
+/// (size 0) and grow its buffer from 32 bytes, about ten syscalls per read on every tick.
+pub fn read_small_file(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(8192);
+    std::fs::File::open(path).ok()?.read_to_end(&mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
 use crate::log::Logger;
 
 /// How CPU energy is obtained.
@@ -291,13 +300,14 @@ pub struct Meters {
 }
 
 impl Meters {
-    /// Reads the starting counters.
-    pub fn start(plan: Arc<HardwarePlan>) -> Meters {
+    /// Reads the starting counters. `measure_every_s`: the tracker's own measurement period
+    /// (the shared 1 Hz load sampler only runs for trackers slower than that).
+    pub fn start(plan: Arc<HardwarePlan>, measure_every_s: f64) -> Meters {
         let rapl = match &plan.cpu {
             CpuSource::Rapl(z) => Some(rapl::RaplMeter::start(z)),
             _ => None,
         };
-        let _load_sampling = load_sampler::Subscription::new();
+        let _load_sampling = load_sampler::Subscription::new(measure_every_s);
         let gpu = gpu::GpuMeter::start(&plan.gpus);
         let last_process = plan.process_mode.then(process::usage);
         Meters { plan, rapl, gpu, last_process, last_load: load_sampler::read_now(), _load_sampling, rapl_error_logged: false }
@@ -431,7 +441,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         rapl::fake::zone(t.path(), "intel-rapl:0", "package-0", 1_000_000, 1 << 40);
         let p = Arc::new(probe(&cfg(t.path()), &facts(Some("x"), 1, 1, 8.0), &quiet()));
-        let mut m = Meters::start(p);
+        let mut m = Meters::start(p, 15.0);
         rapl::fake::set(t.path(), "intel-rapl:0", 1_000_000 + 3_600_000_000); // 3600 J = 1 Wh
         let s = m.measure(1.0, &quiet());
         assert!((s.cpu_energy_kwh - 0.001).abs() < 1e-15, "{}", s.cpu_energy_kwh);
@@ -446,7 +456,7 @@ mod tests {
         c.force_cpu_power_w = Some(100.0); // the load model with a 100 W TDP
         let p = Arc::new(probe(&c, &facts(Some("x"), 4, 1, 16.0), &quiet()));
         assert!(p.process_mode && p.methods.iter().any(|m| m.starts_with("process: CPU")));
-        let mut m = Meters::start(p);
+        let mut m = Meters::start(p, 15.0);
         let start = std::time::Instant::now();
         let mut x = 0u64;
         while start.elapsed() < std::time::Duration::from_millis(400) {

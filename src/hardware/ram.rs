@@ -31,18 +31,18 @@ pub fn parse_meminfo(text: &str) -> Option<MemInfo> {
 }
 
 pub fn read_meminfo() -> Option<MemInfo> {
-    parse_meminfo(&std::fs::read_to_string("/proc/meminfo").ok()?)
+    parse_meminfo(&super::read_small_file("/proc/meminfo")?)
 }
 
-/// `read_meminfo`, shared by all trackers: a reading younger than 100 ms is reused (memory use
-/// is a mean over the run; this keeps 1,000 trackers ticking together at one read).
+/// `read_meminfo`, shared by all trackers: a reading younger than 2 s is reused (it only feeds
+/// the run means of memory use; this keeps idle cost and 1,000 trackers ticking at one read).
 pub fn meminfo_recent() -> Option<MemInfo> {
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
     static LAST: Mutex<Option<(Instant, Option<MemInfo>)>> = Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
     match *last {
-        Some((at, m)) if at.elapsed() < Duration::from_millis(100) => m,
+        Some((at, m)) if at.elapsed() < Duration::from_secs(2) => m,
         _ => {
             let m = read_meminfo();
             *last = Some((Instant::now(), m));

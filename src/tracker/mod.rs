@@ -147,7 +147,7 @@ impl Tracker {
         }
         let now = Instant::now();
         *phase = Phase::Running(Box::new(Running {
-            meters: Meters::start(plan),
+            meters: Meters::start(plan, c.measure_power_secs),
             table_intensity: intensity.clone(),
             intensity,
             location_pending,
@@ -315,10 +315,12 @@ impl Inner {
         let sample = r.meters.measure(dt_s, &self.config.logger);
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
-        self.config.logger.debug(format!(
-            "measured {dt_s:.3} s: CPU {:.3e} kWh, RAM {:.3e} kWh",
-            sample.cpu_energy_kwh, sample.ram_energy_kwh
-        ));
+        if self.config.logger.enabled(crate::log::Level::Debug) {
+            self.config.logger.debug(format!(
+                "measured {dt_s:.3} s: CPU {:.3e} kWh, GPU {:.3e} kWh, RAM {:.3e} kWh",
+                sample.cpu_energy_kwh, sample.gpu_energy_kwh, sample.ram_energy_kwh
+            ));
+        }
     }
 
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
