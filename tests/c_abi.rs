@@ -45,6 +45,7 @@ pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .arg("-lcarbon_tracker")
+        .arg("-ldl")
         .status()
         .expect("running the C compiler");
     assert!(status.success(), "compiling {source} failed");
@@ -165,4 +166,15 @@ fn cpp_simulation_example_builds_and_runs() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("step  100:") && stdout.contains("at 380.95 g/kWh"), "{stdout}");
+}
+
+#[test]
+fn fork_with_a_running_tracker_and_dlclose() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/c/process_events.c", work.path());
+    let lib = lib_dir().join("libcarbon_tracker.so");
+    let output = Command::new(&exe).arg(&lib).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{:?}\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("fork: 40 children") && stdout.contains("dlclose: unloaded"), "{stdout}");
 }

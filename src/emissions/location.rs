@@ -74,6 +74,7 @@ pub fn start(config: &Config, log: &Logger) {
             log.info(format!("Running on {} in {}", c.provider, c.region));
         }
         let done = Arc::new(Located { geo, cloud });
+        let _no_fork_now = crate::tracker::fork_gate::enter();
         LOOKUPS.lock().unwrap_or_else(|p| p.into_inner()).insert(k, State::Done(done));
     });
     if !spawned {

@@ -196,6 +196,7 @@ async fn drain<D: Destination>(shared: Arc<Shared<D>>) {
     let mut backoff = BACKOFF_START;
     loop {
         let (seq, job) = {
+            let _no_fork_now = crate::tracker::fork_gate::enter();
             let mut st = shared.lock();
             match st.queue.front() {
                 Some((seq, job)) if !st.given_up => (*seq, job.clone()),
@@ -207,10 +208,16 @@ async fn drain<D: Destination>(shared: Arc<Shared<D>>) {
             }
         };
         let sender = shared.clone();
-        let outcome = tokio::task::spawn_blocking(move || sender.dest.send(&job, &|| sender.lock().given_up))
+        let outcome = tokio::task::spawn_blocking(move || {
+            sender.dest.send(&job, &|| {
+                let _no_fork_now = crate::tracker::fork_gate::enter();
+                sender.lock().given_up
+            })
+        })
             .await
             .unwrap_or_else(|e| Outcome::Retry(format!("upload attempt failed: {e}")));
         let wait = {
+            let _no_fork_now = crate::tracker::fork_gate::enter();
             let mut st = shared.lock();
             let sent_is_front = st.queue.front().is_some_and(|(s, _)| *s == seq);
             let wait = match outcome {

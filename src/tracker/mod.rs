@@ -2,6 +2,7 @@
 //! tracker so that background ticks and caller flushes never count an interval twice.
 
 pub mod accounting;
+pub(crate) mod fork_gate;
 mod metadata;
 pub mod runtime;
 

@@ -9,6 +9,7 @@ use tokio::task::AbortHandle;
 
 /// `None` if the thread could not be started: trackers then measure only on flush/stop.
 static HANDLE: Lazy<Option<Handle>> = Lazy::new(|| {
+    super::fork_gate::install();
     // Blocking work (HTTP) runs on tokio's blocking pool: threads are made only when a tracker
     // uses the network and leave after 10 s idle.
     let rt = Builder::new_current_thread()
@@ -26,7 +27,8 @@ static HANDLE: Lazy<Option<Handle>> = Lazy::new(|| {
     Some(handle)
 });
 
-/// Calls `tick` every `period` until it returns false or the task is aborted.
+/// Calls `tick` every `period` until it returns false or the task is aborted. Each call runs
+/// inside the fork gate, so `fork()` never happens in the middle of one.
 /// Returns `None` when no background runtime is available.
 pub fn spawn_periodic(period: Duration, mut tick: impl FnMut() -> bool + Send + 'static) -> Option<AbortHandle> {
     let handle = HANDLE.as_ref()?;
@@ -35,6 +37,7 @@ pub fn spawn_periodic(period: Duration, mut tick: impl FnMut() -> bool + Send + 
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
+            let _no_fork_now = super::fork_gate::enter();
             if !tick() {
                 break;
             }
