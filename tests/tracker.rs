@@ -185,3 +185,101 @@ fn free_of_a_running_tracker_writes_the_final_row() {
     let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
     assert_eq!(text.lines().count(), 2);
 }
+
+/// Rows of the CSV, or `None` if it does not parse.
+fn csv_rows(path: &Path) -> Option<Vec<csv::StringRecord>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    csv::Reader::from_reader(text.as_bytes()).records().collect::<Result<Vec<_>, _>>().ok()
+}
+
+#[test]
+fn disk_full_is_an_io_error_and_the_totals_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("emissions.csv")).unwrap();
+    let t = tracker(&format!("output_dir={};force_ram_power=10", dir.path().display()));
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let r = t.stop().unwrap();
+    assert_eq!(r.errors.len(), 1);
+    assert_eq!(r.errors[0].kind, ErrorKind::Io);
+    assert!(r.errors[0].message.contains("No space left"), "{}", r.errors[0].message);
+    assert!(r.emissions.ram_energy_kwh * 3.6e6 / 10.0 > r.emissions.duration_s - 1e-6, "nothing lost");
+}
+
+#[test]
+fn output_dir_removed_mid_run_then_restored() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let t = tracker(&format!("output_dir={};force_ram_power=10", out.display()));
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(t.flush().unwrap().errors.is_empty());
+    std::fs::remove_dir_all(&out).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let during = t.flush().unwrap();
+    assert_eq!(during.errors[0].kind, ErrorKind::Io);
+    std::fs::create_dir(&out).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let end = t.stop().unwrap();
+    assert!(end.errors.is_empty());
+    let rows = csv_rows(&out.join("emissions.csv")).unwrap();
+    assert_eq!(rows.len(), 1, "a new file with the cumulative row");
+    assert_eq!(rows[0][13].parse::<f64>().unwrap(), end.emissions.energy_consumed_kwh);
+}
+
+#[test]
+fn csv_damaged_between_flushes() {
+    // append: a truncated file still gets whole rows; update: a corrupt file is refused, kept,
+    // and the numbers are still returned.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emissions.csv");
+    let t = tracker(&format!("output_dir={};force_ram_power=10", dir.path().display()));
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    t.flush().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, &text[..text.len() - 40]).unwrap(); // cut mid-row
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(t.flush().unwrap().errors.is_empty());
+    let last_line = std::fs::read_to_string(&path).unwrap().lines().last().unwrap().to_string();
+    assert_eq!(last_line.split(',').count(), 38, "the new row is whole: {last_line}");
+    t.stop().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emissions.csv");
+    let t = tracker(&format!("output_dir={};force_ram_power=10;on_csv_write=update", dir.path().display()));
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    t.flush().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] = b'"'; // an unbalanced quote: the CSV no longer parses
+    std::fs::write(&path, &bytes).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let r = t.stop().unwrap();
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert!(r.errors[0].message.contains("corrupt"), "{}", r.errors[0].message);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "left as it was");
+    assert!(r.emissions.energy_consumed_kwh > 0.0);
+}
+
+#[test]
+fn many_trackers_started_and_stopped_concurrently() {
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..25 {
+                    let t = tracker("save_to_file=false;force_ram_power=1;measure_power_secs=0.01");
+                    t.start().unwrap();
+                    t.flush().unwrap();
+                    let s = t.stop().unwrap().emissions;
+                    assert!(s.duration_s >= 0.0 && s.energy_consumed_kwh >= 0.0);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
