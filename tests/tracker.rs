@@ -50,6 +50,10 @@ fn lifecycle_errors_are_invalid_state() {
 fn sixteen_threads_flushing_with_background_ticks_count_each_interval_once() {
     // RAM at a forced 10 W: RAM energy = 10 W × (sum of measured intervals). If any interval
     // were counted twice (CodeCarbon's flush/tick race), that sum would exceed the duration.
+    // CT_SOAK_SECS=30 (scripts/reliability.sh) makes it a soak: flushes with short pauses, so
+    // fresh measurements and background ticks interleave for that long.
+    let soak_s: f64 = std::env::var("CT_SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let until = std::time::Instant::now() + Duration::from_secs_f64(soak_s);
     let t = Arc::new(tracker("save_to_file=false;force_ram_power=10;measure_power_secs=0.01;country_iso_code=DEU"));
     t.start().unwrap();
     let threads: Vec<_> = (0..16)
@@ -57,7 +61,12 @@ fn sixteen_threads_flushing_with_background_ticks_count_each_interval_once() {
             let t = t.clone();
             std::thread::spawn(move || {
                 let mut last = 0.0;
-                for _ in 0..200 {
+                let mut i = 0u64;
+                while i < 200 || std::time::Instant::now() < until {
+                    i += 1;
+                    if soak_s > 0.0 && i % 50 == 0 {
+                        std::thread::sleep(Duration::from_millis(7));
+                    }
                     let r = t.flush().unwrap();
                     assert!(r.errors.is_empty());
                     // Totals never go backwards.

@@ -150,7 +150,8 @@ int main(int argc, char **argv) {
     CHECK(ct_tracker_flush(t, &e) == CT_OK, "flush: %s", ct_last_error());
     print("flush", &e);
     CHECK(e.duration_s > 0.6 && e.duration_s < 5.0, "flush duration %g", e.duration_s);
-    CHECK(e.measurements >= 2, "background ticks ran: %llu", (unsigned long long)e.measurements);
+    /* Timing check; valgrind serialises threads, so it is skipped there. */
+    CHECK(getenv("CT_UNDER_VALGRIND") || e.measurements >= 2, "background ticks ran: %llu", (unsigned long long)e.measurements);
 
     ct_emissions bad;
     memset(&bad, 0, sizeof bad);
