@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of every language, against the library built from this checkout:
-#   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness
+#   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness;
+#      the fuzz targets are type-checked
 #   2. Python bindings (pytest), 3. Go bindings (go test -race),
 #   4. CMake: build + ctest, install, then a downstream project via find_package, pkg-config
 #      and add_subdirectory.
@@ -13,6 +14,8 @@ export CODECARBON_LOG_LEVEL=error       # keep the logs of expected failures out
 
 echo "== cargo test"
 cargo test
+echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
+cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 

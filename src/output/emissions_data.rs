@@ -15,7 +15,7 @@ pub const RUN_ID_COLUMN: usize = 2;
 
 /// Cumulative totals since start, with the run's metadata. Units: s, kg CO2e, kg/s, W, kWh, L,
 /// GiB, %. `None` prints as an empty field.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EmissionsData {
     pub timestamp: String,
     pub project_name: String,
