@@ -107,7 +107,7 @@ pub fn resolve(config: &Config, log: &Logger) -> Intensity {
 }
 
 pub fn country_name(iso3: &str) -> Option<String> {
-    COUNTRIES.get(iso3)?.get("country_name")?.as_str().map(str::to_string)
+    country(iso3)?.get("country_name")?.as_str().map(str::to_string)
 }
 
 fn world_average(why: &str) -> (f64, String) {
@@ -124,11 +124,11 @@ fn private_infra(iso3: Option<&str>, region: Option<&str>, log: &Logger) -> (f64
         }
         log.warning(format!("No carbon intensity for region `{region}` of {iso3}; using the country's"));
     }
-    match COUNTRIES.get(iso3) {
+    match country(iso3) {
         None => world_average(&format!("no data for country {iso3}")),
         Some(rec) => match rec.get("carbon_intensity").and_then(|v| v.as_f64()).filter(|g| *g != 0.0) {
             Some(g) => (g, format!("country {iso3} (global_energy_mix.json)")),
-            None => match mix_intensity(rec) {
+            None => match mix_intensity(&rec) {
                 Some(g) => (g, format!("country {iso3} generation mix (global_energy_mix.json)")),
                 None => world_average(&format!("incomplete generation mix for {iso3}")),
             },

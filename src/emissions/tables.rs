@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use once_cell::sync::Lazy;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 static GLOBAL_ENERGY_MIX: &str = include_str!("../../data/global_energy_mix.json");
@@ -22,13 +23,21 @@ fn parse(name: &str, text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded {name} is invalid: {e}"))
 }
 
-/// ISO3 → country record (`carbon_intensity`, `country_name`, `*_TWh`).
-pub static COUNTRIES: Lazy<HashMap<String, serde_json::Map<String, Value>>> = Lazy::new(|| {
-    match parse("global_energy_mix.json", GLOBAL_ENERGY_MIX) {
-        Value::Object(m) => m.into_iter().filter_map(|(k, v)| Some((k, v.as_object()?.clone()))).collect(),
-        _ => HashMap::new(),
-    }
+/// ISO3 → the country's record, still as JSON text: the first `start` of a process only skims
+/// the 130 kB file (a full parse into `Value`s cost 2 ms) and parses the one record it needs.
+static COUNTRY_RECORDS: Lazy<HashMap<&'static str, &'static RawValue>> = Lazy::new(|| {
+    serde_json::from_str(GLOBAL_ENERGY_MIX).unwrap_or_else(|e| panic!("embedded global_energy_mix.json is invalid: {e}"))
 });
+
+/// ISO3 codes of the countries in `global_energy_mix.json`.
+pub fn country_codes() -> impl Iterator<Item = &'static str> {
+    COUNTRY_RECORDS.keys().copied()
+}
+
+/// The record of country `iso3` (`carbon_intensity`, `country_name`, `*_TWh`).
+pub fn country(iso3: &str) -> Option<serde_json::Map<String, Value>> {
+    serde_json::from_str(COUNTRY_RECORDS.get(iso3)?.get()).ok()
+}
 
 /// Source name → gCO2e/kWh (numeric entries only).
 pub static PER_SOURCE_FACTORS: Lazy<HashMap<String, f64>> = Lazy::new(|| match parse("carbon_intensity_per_source.json", PER_SOURCE) {
@@ -100,8 +109,10 @@ mod tests {
 
     #[test]
     fn every_table_parses_with_known_values() {
-        assert_eq!(COUNTRIES.len(), 213);
-        assert_eq!(COUNTRIES["FRA"]["carbon_intensity"].as_f64(), Some(56.039));
+        assert_eq!(country_codes().count(), 213);
+        assert!(country_codes().all(|c| country(c).is_some_and(|r| r["iso_code"] == c)));
+        assert_eq!(country("FRA").unwrap()["carbon_intensity"].as_f64(), Some(56.039));
+        assert_eq!(country("XXX"), None);
         assert_eq!(*WORLD_AVERAGE_G_PER_KWH, 475.0);
         assert_eq!(USA_LBS_PER_MWH["california"], 452.541);
         assert_eq!(CANADA_MIX["quebec"]["hydro"], 92.1);

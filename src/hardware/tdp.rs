@@ -6,24 +6,21 @@
 //!    as spaces) share a token and one set contains the other — accepted only when exactly one row
 //!    matches (ties give no match, as rapidfuzz's `token_set_ratio == 100` with a unique best).
 
-use once_cell::sync::Lazy;
 use std::collections::BTreeSet;
 
 /// CodeCarbon's fallback for an unknown CPU: 4 W per thread.
 pub const DEFAULT_POWER_PER_THREAD_W: f64 = 4.0;
 
-static CPU_POWER_CSV: &str = include_str!("../../data/cpu_power.csv");
+// CodeCarbon's `cpu_power.csv`, turned into `NAMES` and `ROWS` by build.rs.
+include!(concat!(env!("OUT_DIR"), "/cpu_power_table.rs"));
 
-/// (name, TDP W) rows of the table. A few rows have a malformed TDP (`27.29.5`): they still take
-/// part in matching (they can make a name ambiguous), but matching one gives no TDP.
-pub static TABLE: Lazy<Vec<(String, Option<f64>)>> = Lazy::new(|| parse_table(CPU_POWER_CSV));
-
-fn parse_table(text: &str) -> Vec<(String, Option<f64>)> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
-    rdr.records()
-        .filter_map(|r| r.ok())
-        .filter_map(|r| Some((r.get(0)?.trim().to_string(), r.get(1).and_then(|t| t.trim().parse::<f64>().ok()))))
-        .collect()
+/// The (name, TDP W) rows of the table. A few rows have a malformed TDP (`27.29.5`): they
+/// still take part in matching (they can make a name ambiguous), but matching one gives no TDP.
+pub fn table() -> impl ExactSizeIterator<Item = (&'static str, Option<f64>)> + Clone {
+    ROWS.iter().map(|&(start, len, tdp_w)| {
+        let name = &NAMES[start as usize..(start + len) as usize];
+        (name, if tdp_w.is_nan() { None } else { Some(tdp_w) })
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,13 +29,17 @@ pub struct TdpMatch {
     pub tdp_w: f64,
 }
 
+/// One pass over the table per step, without allocating per row (this runs in the first
+/// `start` of every process).
 pub fn find(model: &str) -> Option<TdpMatch> {
-    find_in(&TABLE, model)
-}
-
-pub fn find_in(table: &[(String, Option<f64>)], model: &str) -> Option<TdpMatch> {
-    let hit = |i: usize| Some(TdpMatch { name: table[i].0.clone(), tdp_w: table[i].1? });
-    let exact = |m: &str| table.iter().position(|(n, _)| n.to_lowercase() == m.to_lowercase());
+    let hit = |i: usize| {
+        let (name, tdp_w) = table().nth(i)?;
+        Some(TdpMatch { name: name.to_string(), tdp_w: tdp_w? })
+    };
+    let exact = |m: &str| {
+        let m = m.to_lowercase();
+        table().position(|(n, _)| n.chars().flat_map(char::to_lowercase).eq(m.chars()))
+    };
     if let Some(i) = exact(model) {
         return hit(i);
     }
@@ -51,10 +52,15 @@ pub fn find_in(table: &[(String, Option<f64>)], model: &str) -> Option<TdpMatch>
         return None;
     }
     let mut found = None;
-    for (i, (name, _)) in table.iter().enumerate() {
-        let t = tokens(name);
-        let shares = !t.is_empty() && t.intersection(&query).next().is_some();
-        if shares && (t.is_subset(&query) || query.is_subset(&t)) {
+    let mut cleaned = String::new();
+    for (i, (name, _)) in table().enumerate() {
+        clean_into(name, &mut cleaned);
+        let mut t: Vec<&str> = cleaned.split_whitespace().collect();
+        t.sort_unstable();
+        t.dedup();
+        let in_query = t.iter().filter(|tok| query.contains(**tok)).count();
+        // They share a token, and one set contains the other.
+        if in_query > 0 && (in_query == t.len() || in_query == query.len()) {
             if found.is_some() {
                 return None; // a tie: CodeCarbon refuses to guess
             }
@@ -86,8 +92,15 @@ fn normalise(model: &str) -> String {
 
 /// rapidfuzz's `default_process`, split into a token set.
 fn tokens(s: &str) -> BTreeSet<String> {
-    let cleaned: String = s.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    let mut cleaned = String::new();
+    clean_into(s, &mut cleaned);
     cleaned.split_whitespace().map(str::to_string).collect()
+}
+
+/// Lower-case alphanumerics, everything else a space.
+fn clean_into(s: &str, out: &mut String) {
+    out.clear();
+    out.extend(s.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }));
 }
 
 #[cfg(test)]
@@ -100,12 +113,26 @@ mod tests {
 
     #[test]
     fn table_is_embedded() {
-        assert!(TABLE.len() > 4800, "{}", TABLE.len());
-        assert!(TABLE.iter().any(|(n, t)| n == "AMD EPYC 7513" && *t == Some(200.0)));
+        assert!(table().len() > 4800, "{}", table().len());
+        assert!(table().any(|(n, t)| n == "AMD EPYC 7513" && t == Some(200.0)));
         // Malformed TDPs are kept as rows without a TDP.
-        let bad: Vec<_> = TABLE.iter().filter(|(_, t)| t.is_none()).collect();
+        let bad: Vec<_> = table().filter(|(_, t)| t.is_none()).collect();
         assert!(!bad.is_empty() && bad.len() < 10, "{bad:?}");
-        assert_eq!(find(&bad[0].0), None);
+        assert_eq!(find(bad[0].0), None);
+    }
+
+    #[test]
+    fn generated_table_equals_the_csv() {
+        let mut rdr = csv::Reader::from_reader(include_str!("../../data/cpu_power.csv").as_bytes());
+        let parsed: Vec<(String, Option<f64>)> = rdr
+            .records()
+            .map(|r| r.unwrap())
+            .map(|r| (r[0].trim().to_string(), r[1].trim().parse::<f64>().ok()))
+            .collect();
+        assert_eq!(parsed.len(), table().len());
+        for (p, t) in parsed.iter().zip(table()) {
+            assert_eq!((p.0.as_str(), p.1), t);
+        }
     }
 
     #[test]

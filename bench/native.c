@@ -1,0 +1,183 @@
+/* carbon-tracker measured from C, without any interpreter in the way: bench/compare.py runs it
+ * next to the Python runs and puts its numbers in their own column.
+ *
+ *   native lifecycle OUT_DIR     construct, cold/warm start, flushes, stop (one fresh process)
+ *   native idle OUT_DIR|none     CPU per second and RSS of a sleeping program (none: untracked)
+ *   native scale N               N trackers started: threads, memory, CPU per second
+ *
+ * Each mode prints one JSON line. Times in seconds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "carbon_tracker.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Every thread's CPU time, ns-precise (getrusage is tick-sampled). */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static long status_field(const char *name) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t n = strlen(name);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, name, n) == 0 && line[n] == ':') v = atol(line + n + 1);
+    if (f) fclose(f);
+    return v;
+}
+
+static void busy(double seconds) {
+    volatile double x = 0;
+    double end = now_s() + seconds;
+    while (now_s() < end)
+        for (int i = 1; i < 10000; i++) x += 1.0 / i;
+}
+
+static void check(ct_status s, const char *what) {
+    if (s != CT_OK) {
+        fprintf(stderr, "%s: %s\n", what, ct_last_error());
+        exit(1);
+    }
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static ct_emissions fresh(void) {
+    ct_emissions e;
+    memset(&e, 0, sizeof e);
+    e.struct_size = sizeof e;
+    return e;
+}
+
+static int lifecycle(const char *out_dir) {
+    char opts[1024];
+    snprintf(opts, sizeof opts, "offline=true;country_iso_code=FRA;measure_power_secs=1;log_level=error;output_dir=%s",
+             out_dir);
+    ct_tracker *t = NULL;
+    ct_emissions e = fresh();
+    double a = now_s();
+    check(ct_tracker_new(opts, &t), "new");
+    double b = now_s();
+    check(ct_tracker_start(t), "start");
+    double c = now_s();
+    busy(2.0);
+    double d = now_s();
+    check(ct_tracker_flush(t, &e), "flush");
+    double f = now_s();
+    double later[5];
+    for (int i = 0; i < 5; i++) { /* each takes a fresh measurement (> 50 ms apart) */
+        sleep_s(0.06);
+        double s0 = now_s();
+        check(ct_tracker_flush(t, &e), "flush");
+        later[i] = now_s() - s0;
+    }
+    double g = now_s();
+    check(ct_tracker_stop(t, &e), "stop");
+    double h = now_s();
+    ct_tracker_free(t);
+
+    /* A second tracker in the same process: warm construct and start. */
+    double construct_warm[200], start_warm[200];
+    for (int i = 0; i < 200; i++) {
+        ct_tracker *t2 = NULL;
+        double s0 = now_s();
+        check(ct_tracker_new(opts, &t2), "new");
+        double s1 = now_s();
+        check(ct_tracker_start(t2), "start");
+        double s2 = now_s();
+        check(ct_tracker_stop(t2, NULL), "stop");
+        ct_tracker_free(t2);
+        construct_warm[i] = s1 - s0;
+        start_warm[i] = s2 - s1;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"construct\": %.9f, \"start_cold\": %.9f, \"flush\": %.9f, \"flush_steady\": %.9f, \"stop\": %.9f, "
+           "\"construct_warm\": %.9f, \"start_warm\": %.9f, \"maxrss_kb\": %ld, \"numbers\": {\"duration\": %.9g, "
+           "\"energy\": %.9g, \"emissions\": %.9g, \"cpu_energy\": %.9g, \"ram_energy\": %.9g}}\n",
+           b - a, c - b, f - d, median(later, 5), h - g, median(construct_warm, 200), median(start_warm, 200),
+           ru.ru_maxrss, e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.cpu_energy_kwh, e.ram_energy_kwh);
+    return 0;
+}
+
+static int idle(const char *out_dir) {
+    ct_tracker *t = NULL;
+    if (strcmp(out_dir, "none") != 0) {
+        char opts[1024];
+        snprintf(opts, sizeof opts,
+                 "offline=true;country_iso_code=FRA;measure_power_secs=1;log_level=error;output_dir=%s", out_dir);
+        check(ct_tracker_new(opts, &t), "new");
+        check(ct_tracker_start(t), "start");
+    }
+    sleep_s(0.5);
+    double a = cpu_s();
+    sleep_s(10);
+    double b = cpu_s();
+    long rss = status_field("VmRSS");
+    if (t) {
+        check(ct_tracker_stop(t, NULL), "stop");
+        ct_tracker_free(t);
+    }
+    printf("{\"idle_cpu_ms_per_s\": %.6f, \"rss_kb\": %ld}\n", (b - a) * 1000 / 10, rss);
+    return 0;
+}
+
+static int scale(int n) {
+    ct_tracker **ts = calloc(n, sizeof *ts);
+    long th0 = status_field("Threads"), rss0 = status_field("VmRSS");
+    double a = now_s();
+    for (int i = 0; i < n; i++) {
+        check(ct_tracker_new("offline=true;country_iso_code=FRA;measure_power_secs=1;save_to_file=false;log_level=error",
+                             &ts[i]),
+              "new");
+        check(ct_tracker_start(ts[i]), "start");
+    }
+    double started = now_s() - a;
+    sleep_s(0.5);
+    double c0 = cpu_s();
+    sleep_s(5);
+    double c1 = cpu_s();
+    long th1 = status_field("Threads"), rss1 = status_field("VmRSS");
+    for (int i = 0; i < n; i++) {
+        check(ct_tracker_stop(ts[i], NULL), "stop");
+        ct_tracker_free(ts[i]);
+    }
+    free(ts);
+    printf("{\"n\": %d, \"start_all_s\": %.6f, \"threads_added\": %ld, \"rss_added_kb\": %ld, \"cpu_ms_per_s\": %.6f}\n", n,
+           started, th1 - th0, rss1 - rss0, (c1 - c0) * 1000 / 5);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "lifecycle") == 0) return lifecycle(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "idle") == 0) return idle(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "scale") == 0) return scale(atoi(argv[2]));
+    fprintf(stderr, "usage: %s lifecycle OUT_DIR | idle OUT_DIR|none | scale N\n", argv[0]);
+    return 2;
+}
