@@ -22,7 +22,8 @@ pub fn parse_proc_stat(text: &str) -> Option<CpuTimes> {
 }
 
 pub fn read_proc_stat() -> Option<CpuTimes> {
-    parse_proc_stat(&super::read_small_file("/proc/stat")?)
+    static PROC_STAT: super::kept_open::KeptOpen = super::kept_open::KeptOpen::new("/proc/stat");
+    PROC_STAT.read(parse_proc_stat)
 }
 
 /// Load in [0, 1] between two readings; `None` when no tick elapsed.

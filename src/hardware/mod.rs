@@ -6,6 +6,7 @@
 pub mod cpu_load;
 pub mod cpuinfo;
 pub mod gpu;
+pub mod kept_open;
 pub mod load_sampler;
 pub mod nvml;
 pub mod process;

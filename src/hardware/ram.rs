@@ -31,7 +31,8 @@ pub fn parse_meminfo(text: &str) -> Option<MemInfo> {
 }
 
 pub fn read_meminfo() -> Option<MemInfo> {
-    parse_meminfo(&super::read_small_file("/proc/meminfo")?)
+    static PROC_MEMINFO: super::kept_open::KeptOpen = super::kept_open::KeptOpen::new("/proc/meminfo");
+    PROC_MEMINFO.read(parse_meminfo)
 }
 
 /// `read_meminfo`, shared by all trackers: a reading younger than 2 s is reused (it only feeds

@@ -5,6 +5,7 @@ pub mod accounting;
 pub(crate) mod fork_gate;
 mod metadata;
 pub mod runtime;
+mod timer;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};

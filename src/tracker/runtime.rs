@@ -1,7 +1,7 @@
 //! The one process-wide background runtime: a current-thread tokio runtime driven by a single
 //! thread named `carbon-tracker`, shared by every tracker (1,000 trackers = 1,000 tasks, 1 thread).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 use tokio::runtime::{Builder, Handle};
@@ -14,12 +14,14 @@ static HANDLE: Lazy<Option<Handle>> = Lazy::new(|| {
     // uses the network and leave after 10 s idle.
     let rt = Builder::new_current_thread()
         .enable_time()
+        .enable_io() // for the tick timer's timerfd
         .max_blocking_threads(8)
         .thread_name("carbon-tracker-net")
         .thread_keep_alive(Duration::from_secs(10))
         .build()
         .ok()?;
     let handle = rt.handle().clone();
+    handle.spawn(super::timer::run());
     std::thread::Builder::new()
         .name("carbon-tracker".into())
         .spawn(move || rt.block_on(std::future::pending::<()>()))
@@ -33,10 +35,13 @@ static HANDLE: Lazy<Option<Handle>> = Lazy::new(|| {
 pub fn spawn_periodic(period: Duration, mut tick: impl FnMut() -> bool + Send + 'static) -> Option<AbortHandle> {
     let handle = HANDLE.as_ref()?;
     let task = handle.spawn(async move {
-        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut deadline = Instant::now() + period;
         loop {
-            interval.tick().await;
+            super::timer::sleep_until(deadline).await;
+            // A late tick (a suspended machine, a busy runtime) delays the next ones rather than
+            // firing a burst to catch up.
+            let now = Instant::now();
+            deadline = if now >= deadline + period { now + period } else { deadline + period };
             let _no_fork_now = super::fork_gate::enter();
             if !tick() {
                 break;
