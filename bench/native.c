@@ -4,6 +4,7 @@
  *   native lifecycle OUT_DIR     construct, cold/warm start, flushes, stop (one fresh process)
  *   native idle OUT_DIR|none     CPU per second and RSS of a sleeping program (none: untracked)
  *   native scale N               N trackers started: threads, memory, CPU per second
+ *   native floor                 a bare 1 Hz wake-up reading /proc/stat (this machine's floor)
  *
  * Each mode prints one JSON line. Times in seconds. */
 #include <stdio.h>
@@ -174,10 +175,29 @@ static int scale(int n) {
     return 0;
 }
 
+/* What this machine charges any 1 Hz sampler: a thread that wakes once a second and reads
+ * /proc/stat, nothing else. The floor under the idle figure. */
+static int floor_cost(void) {
+    char buf[8192];
+    double a = cpu_s();
+    for (int i = 0; i < 10; i++) {
+        sleep_s(1.0);
+        FILE *f = fopen("/proc/stat", "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof buf, f);
+            (void)n;
+            fclose(f);
+        }
+    }
+    printf("{\"idle_cpu_ms_per_s\": %.6f}\n", (cpu_s() - a) * 1000 / 10);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "lifecycle") == 0) return lifecycle(argv[2]);
     if (argc == 3 && strcmp(argv[1], "idle") == 0) return idle(argv[2]);
     if (argc == 3 && strcmp(argv[1], "scale") == 0) return scale(atoi(argv[2]));
-    fprintf(stderr, "usage: %s lifecycle OUT_DIR | idle OUT_DIR|none | scale N\n", argv[0]);
+    if (argc == 2 && strcmp(argv[1], "floor") == 0) return floor_cost();
+    fprintf(stderr, "usage: %s lifecycle OUT_DIR | idle OUT_DIR|none | scale N | floor\n", argv[0]);
     return 2;
 }
