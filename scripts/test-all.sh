@@ -15,7 +15,7 @@ export CODECARBON_LOG_LEVEL=error       # keep the logs of expected failures out
 echo "== cargo test"
 cargo test
 echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
-cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
+cargo check --quiet --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 
