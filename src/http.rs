@@ -67,7 +67,7 @@ pub fn get(url: &str, headers: &[(&str, &str)], timeout: Duration) -> Result<Res
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    finish(req.call())
+    crate::background::outside_fork_gate(|| finish(req.call()))
 }
 
 /// POST of a JSON body (`Content-Type: application/json`).
@@ -77,7 +77,7 @@ pub fn post_json(url: &str, headers: &[(&str, &str)], body: &Value, timeout: Dur
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    finish(req.send(body.to_string()))
+    crate::background::outside_fork_gate(|| finish(req.send(body.to_string())))
 }
 
 #[cfg(test)]

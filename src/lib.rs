@@ -4,6 +4,7 @@
 //! [`hardware`] (power sources) / [`emissions`] (intensity tables) → [`output`] (sinks).
 //! Rust users can use [`tracker::Tracker`] directly; C, C++, Go and Python go through [`ffi`].
 
+pub mod background;
 pub mod config;
 pub mod emissions;
 pub mod error;

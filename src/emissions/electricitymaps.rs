@@ -59,9 +59,8 @@ pub fn current(url: &str, token: &str, zone: &Zone, log: &Logger) -> Option<f64>
     if stale && !e.in_flight {
         e.in_flight = true;
         let (token, log) = (token.to_string(), log.clone());
-        crate::tracker::runtime::spawn_blocking(move || {
+        crate::background::spawn_blocking(move || {
             let got = crate::http::get(&full, &[("auth-token", &token)], TIMEOUT).and_then(|r| parse(r.status, &r.body));
-            let _no_fork_now = crate::tracker::fork_gate::enter();
             let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
             let e = cache.entry(full).or_default();
             e.in_flight = false;

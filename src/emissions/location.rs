@@ -55,7 +55,7 @@ pub fn start(config: &Config, log: &Logger) {
     all.insert(k.clone(), State::Running);
     let log = log.clone();
     let job_key = k.clone();
-    let spawned = crate::tracker::runtime::spawn_blocking(move || {
+    let spawned = crate::background::spawn_blocking(move || {
         let k = job_key;
         let cloud_base = k.cloud.clone();
         let (geo, cloud) = std::thread::scope(|s| {
@@ -74,7 +74,6 @@ pub fn start(config: &Config, log: &Logger) {
             log.info(format!("Running on {} in {}", c.provider, c.region));
         }
         let done = Arc::new(Located { geo, cloud });
-        let _no_fork_now = crate::tracker::fork_gate::enter();
         LOOKUPS.lock().unwrap_or_else(|p| p.into_inner()).insert(k, State::Done(done));
     });
     if !spawned {

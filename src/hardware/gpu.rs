@@ -168,7 +168,7 @@ impl Subscription {
         }
         SUBSCRIBED.lock().unwrap_or_else(|p| p.into_inner()).extend(gpus.iter().cloned());
         if SUBSCRIBERS.fetch_add(1, Ordering::SeqCst) == 0 {
-            crate::tracker::runtime::spawn_periodic(Duration::from_secs(1), || {
+            crate::background::spawn_periodic(Duration::from_secs(1), || {
                 if SUBSCRIBERS.load(Ordering::SeqCst) == 0 {
                     return false;
                 }

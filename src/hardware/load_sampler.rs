@@ -120,7 +120,7 @@ impl Subscription {
         }
         if SUBSCRIBERS.fetch_add(1, Ordering::SeqCst) == 0 {
             // The task ends by itself at the first tick with no subscriber left.
-            crate::tracker::runtime::spawn_periodic(PERIOD, || {
+            crate::background::spawn_periodic(PERIOD, || {
                 if SUBSCRIBERS.load(Ordering::SeqCst) == 0 {
                     return false;
                 }

@@ -123,12 +123,9 @@ impl<D: Destination> Uploader<D> {
         }
         st.given_up = false;
         if !st.worker_running {
-            match crate::tracker::runtime::handle() {
-                Some(h) => {
-                    st.worker_running = true;
-                    h.spawn(drain(self.shared.clone()));
-                }
-                None => self.shared.log.error("no background runtime: uploads cannot be sent"),
+            st.worker_running = crate::background::spawn(drain(self.shared.clone())).is_some();
+            if !st.worker_running {
+                self.shared.log.error("no background runtime: uploads cannot be sent");
             }
         }
     }
@@ -196,7 +193,6 @@ async fn drain<D: Destination>(shared: Arc<Shared<D>>) {
     let mut backoff = BACKOFF_START;
     loop {
         let (seq, job) = {
-            let _no_fork_now = crate::tracker::fork_gate::enter();
             let mut st = shared.lock();
             match st.queue.front() {
                 Some((seq, job)) if !st.given_up => (*seq, job.clone()),
@@ -208,16 +204,10 @@ async fn drain<D: Destination>(shared: Arc<Shared<D>>) {
             }
         };
         let sender = shared.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            sender.dest.send(&job, &|| {
-                let _no_fork_now = crate::tracker::fork_gate::enter();
-                sender.lock().given_up
-            })
-        })
+        let outcome = crate::background::blocking(move || sender.dest.send(&job, &|| sender.lock().given_up))
             .await
-            .unwrap_or_else(|e| Outcome::Retry(format!("upload attempt failed: {e}")));
+            .unwrap_or_else(|| Outcome::Retry("upload attempt failed (panic)".into()));
         let wait = {
-            let _no_fork_now = crate::tracker::fork_gate::enter();
             let mut st = shared.lock();
             let sent_is_front = st.queue.front().is_some_and(|(s, _)| *s == seq);
             let wait = match outcome {

@@ -2,10 +2,7 @@
 //! tracker so that background ticks and caller flushes never count an interval twice.
 
 pub mod accounting;
-pub(crate) mod fork_gate;
 mod metadata;
-pub mod runtime;
-mod timer;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -140,7 +137,7 @@ impl Tracker {
             ));
         }
         let weak: Weak<Inner> = Arc::downgrade(inner);
-        let ticker = runtime::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
+        let ticker = crate::background::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
             Some(i) => i.tick(),
             None => false,
         });

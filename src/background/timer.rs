@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn sleeps_end_in_deadline_order_and_not_early() {
-        let handle = super::super::runtime::handle().expect("runtime");
+        let handle = super::super::handle().expect("runtime");
         let start = Instant::now();
         let (tx, rx) = std::sync::mpsc::channel();
         for ms in [40u64, 10, 30, 20] {
