@@ -15,7 +15,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.spec" 2>/dev/null)" != "$spec
   echo "$spec" > "$venv/.spec"
 fi
 mkdir -p target/bench
-"${CC:-cc}" -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Iinclude bench/native.c -Ltarget/release \
+"${CC:-cc}" -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Wall -pthread -Iinclude bench/native.c -Ltarget/release \
   -Wl,-rpath,"$PWD/target/release" -lcarbon_tracker -o target/bench/native
 echo "CodeCarbon $("$venv/bin/python" -c 'import codecarbon; print(codecarbon.__version__)'), carbon-tracker $(grep -m1 '^version' Cargo.toml | cut -d'"' -f2), $(nproc) CPUs"
 CARBON_TRACKER_LIB="$PWD/target/release/libcarbon_tracker.so" PYTHONPATH="$PWD/bindings/python" \

@@ -13,6 +13,7 @@ pub mod hardware;
 pub mod http;
 pub mod log;
 pub mod output;
+pub mod record;
 pub mod tracker;
 
 pub use config::Config;

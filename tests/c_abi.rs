@@ -100,7 +100,7 @@ fn c_program_tracks_offline_and_writes_the_csv() {
     let csv_path = out_dir.join("emissions.csv");
     let text = std::fs::read_to_string(&csv_path).unwrap();
     let header = text.lines().next().unwrap();
-    assert_eq!(header, carbon_tracker::output::CSV_HEADER);
+    assert_eq!(header, carbon_tracker::output::CSV_HEADER.as_str());
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let cols: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
     let rows: Vec<HashMap<String, String>> = rdr

@@ -80,10 +80,8 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
     let valid = std::fs::read(&path).unwrap();
     let row_text = String::from_utf8(valid.clone()).unwrap();
     let last_row: Vec<String> = csv::Reader::from_reader(row_text.as_bytes()).records().last().unwrap().unwrap().iter().map(str::to_string).collect();
-    let row = carbon_tracker::output::EmissionsData {
-        run_id: last_row[2].clone(),
-        ..sample_row()
-    };
+    let mut row = sample_row();
+    std::sync::Arc::make_mut(&mut row.run).run_id = last_row[2].clone();
     let sink = CsvSink::new(path.clone(), CsvWriteMode::Update);
     let mut rng = Rng(0xD1B54A32D192ED03);
     for i in 0..iterations(400) {
@@ -114,7 +112,7 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
                 let text = String::from_utf8(after).expect("written files are UTF-8");
                 let recs: Vec<csv::StringRecord> =
                     csv::Reader::from_reader(text.as_bytes()).records().collect::<Result<_, _>>().expect("written files parse");
-                assert!(recs.iter().filter(|r| &r[2] == row.run_id.as_str()).count() >= 1, "iteration {i}");
+                assert!(recs.iter().filter(|r| &r[2] == row.run.run_id.as_str()).count() >= 1, "iteration {i}");
             }
             // Refused: the damaged file is left exactly as it was (or renamed to .bak on a header change).
             Err(e) => {
@@ -126,18 +124,22 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
 }
 
 fn sample_row() -> carbon_tracker::output::EmissionsData {
-    carbon_tracker::output::EmissionsData {
-        timestamp: "2026-11-24T00:00:00".into(),
+    let run = carbon_tracker::record::run::RunInfo {
         project_name: "p".into(),
         experiment_id: "e".into(),
+        os: "Linux".into(),
+        tracking_mode: "machine".into(),
+        pue: 1.0,
+        ..Default::default()
+    };
+    let numbers = carbon_tracker::EmissionsSnapshot {
         duration_s: 1.0,
         emissions_kg: 1e-6,
         ram_power_w: 10.0,
         ram_energy_kwh: 1e-5,
         energy_consumed_kwh: 1e-5,
-        os: "Linux".into(),
-        tracking_mode: "machine".into(),
         pue: 1.0,
         ..Default::default()
-    }
+    };
+    carbon_tracker::output::EmissionsData { timestamp: "2026-11-24T00:00:00".into(), run: std::sync::Arc::new(run), numbers }
 }

@@ -8,15 +8,14 @@ use carbon_tracker::output::EmissionsData;
 use libfuzzer_sys::fuzz_target;
 
 fn row() -> EmissionsData {
-    EmissionsData {
-        timestamp: "2026-11-24T00:00:00".into(),
+    let run = carbon_tracker::record::run::RunInfo {
         project_name: "fuzz".into(),
         run_id: "00000000-0000-0000-0000-000000000000".into(),
-        duration_s: 1.0,
-        energy_consumed_kwh: 1e-5,
         pue: 1.0,
         ..Default::default()
-    }
+    };
+    let numbers = carbon_tracker::EmissionsSnapshot { duration_s: 1.0, energy_consumed_kwh: 1e-5, ..Default::default() };
+    EmissionsData { timestamp: "2026-11-24T00:00:00".into(), run: std::sync::Arc::new(run), numbers }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -11,7 +11,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use error::ct_status;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::tracker::{EmissionsSnapshot, Report, Tracker};
+use crate::record::EmissionsSnapshot;
+use crate::tracker::{Report, Tracker};
 
 /// An opaque tracker. Create with `ct_tracker_new`, release with `ct_tracker_free`.
 /// One handle may be used from several threads at once (calls are serialised inside), but
@@ -69,31 +70,30 @@ pub struct ct_emissions {
     pub measurements: u64,
 }
 
-impl ct_emissions {
-    fn from_snapshot(struct_size: u32, s: &EmissionsSnapshot) -> ct_emissions {
-        ct_emissions {
-            struct_size,
-            duration_s: s.duration_s,
-            emissions_kg: s.emissions_kg,
-            emissions_rate_kg_per_s: s.emissions_rate_kg_per_s,
-            cpu_power_w: s.cpu_power_w,
-            gpu_power_w: s.gpu_power_w,
-            ram_power_w: s.ram_power_w,
-            cpu_energy_kwh: s.cpu_energy_kwh,
-            gpu_energy_kwh: s.gpu_energy_kwh,
-            ram_energy_kwh: s.ram_energy_kwh,
-            energy_consumed_kwh: s.energy_consumed_kwh,
-            water_consumed_l: s.water_consumed_l,
-            cpu_utilization_percent: s.cpu_utilization_percent,
-            gpu_utilization_percent: s.gpu_utilization_percent,
-            ram_utilization_percent: s.ram_utilization_percent,
-            ram_used_gb: s.ram_used_gb,
-            carbon_intensity_g_per_kwh: s.carbon_intensity_g_per_kwh,
-            pue: s.pue,
-            measurements: s.measurements,
+/// `ct_emissions` is the measurement record of `crate::record` behind a `struct_size`: this
+/// conversion names every field of the record, so a field missing here, or one here that the
+/// record lacks, does not compile; the assertions check that the fields are 8-byte, in the
+/// record's order, without gaps, and that nothing follows them.
+macro_rules! ct_emissions_from_record {
+    ($( $(#[$doc:meta])* $f:ident : $t:ty => $how:ident ),* $(,)?) => {
+        impl ct_emissions {
+            fn from_snapshot(struct_size: u32, s: &EmissionsSnapshot) -> ct_emissions {
+                ct_emissions { struct_size, $( $f: s.$f, )* }
+            }
         }
-    }
+        const _: () = {
+            let mut offset = std::mem::offset_of!(ct_emissions, duration_s);
+            assert!(offset == 8, "struct_size, then the first 8-byte field");
+            $(
+                assert!(std::mem::offset_of!(ct_emissions, $f) == offset, "ct_emissions follows the record's order");
+                assert!(std::mem::size_of::<$t>() == 8);
+                offset += 8;
+            )*
+            assert!(std::mem::size_of::<ct_emissions>() == offset, "no field past the record's");
+        };
+    };
 }
+crate::record::for_each_measurement!(ct_emissions_from_record);
 
 /// Runs `body`, turning its error or panic into a status and `ct_last_error()` message.
 macro_rules! ffi_guard {

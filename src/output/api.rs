@@ -18,7 +18,8 @@ use super::uploader::{classify, Destination, Outcome, Uploader};
 use crate::config::Secret;
 use crate::error::Error;
 use crate::log::Logger;
-use crate::tracker::EmissionsSnapshot;
+use crate::record::run::RunInfo;
+use crate::record::EmissionsSnapshot;
 
 pub struct ApiSettings {
     /// Base URL without a trailing `/`.
@@ -27,53 +28,71 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
 }
 
-/// One `POST /emissions` body, before the run id is known.
+/// One `POST /emissions` body, before the run id is known: the delta of the totals since the
+/// previous upload, with the integer duration the server is given.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmissionUpload {
     pub timestamp: String,
     pub duration_s: u64,
-    pub true_duration_s: f64,
-    pub emissions_kg: f64,
-    pub cpu_power_w: f64,
-    pub gpu_power_w: f64,
-    pub ram_power_w: f64,
-    pub cpu_energy_kwh: f64,
-    pub gpu_energy_kwh: f64,
-    pub ram_energy_kwh: f64,
-    pub energy_consumed_kwh: f64,
-    pub cpu_utilization_percent: f64,
-    pub gpu_utilization_percent: f64,
-    pub ram_utilization_percent: f64,
+    /// The real interval and energies; powers and utilisation are the run means at its end.
+    pub delta: EmissionsSnapshot,
     pub wue: f64,
 }
+
+/// The `POST /emissions` numbers, with where each comes from (`duration` is the integer above,
+/// `wue` the setting). `emissions_rate` uses the real interval.
+const EMISSION_FIELDS: [(&str, fn(&EmissionsSnapshot) -> f64); 12] = [
+    ("emissions_sum", |d| d.emissions_kg),
+    ("emissions_rate", |d| d.emissions_rate_kg_per_s),
+    ("cpu_power", |d| d.cpu_power_w),
+    ("gpu_power", |d| d.gpu_power_w),
+    ("ram_power", |d| d.ram_power_w),
+    ("cpu_energy", |d| d.cpu_energy_kwh),
+    ("gpu_energy", |d| d.gpu_energy_kwh),
+    ("ram_energy", |d| d.ram_energy_kwh),
+    ("energy_consumed", |d| d.energy_consumed_kwh),
+    ("cpu_utilization_percent", |d| d.cpu_utilization_percent),
+    ("gpu_utilization_percent", |d| d.gpu_utilization_percent),
+    ("ram_utilization_percent", |d| d.ram_utilization_percent),
+];
 
 impl EmissionUpload {
     /// The JSON body. Every number is made acceptable to the server (finite, >= 0, utilisation
     /// at most 100): one out-of-range float (a mean of 100 % samples can round to
     /// 100.00000000000001) would get the whole delta rejected with 422.
     pub fn body(&self, run_id: &str) -> Value {
-        let rate = if self.true_duration_s > 0.0 { self.emissions_kg / self.true_duration_s } else { 0.0 };
         let n = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
-        let pct = |x: f64| n(x).min(100.0);
-        json!({
-            "timestamp": self.timestamp,
-            "run_id": run_id,
-            "duration": self.duration_s,
-            "emissions_sum": n(self.emissions_kg),
-            "emissions_rate": n(rate),
-            "cpu_power": n(self.cpu_power_w),
-            "gpu_power": n(self.gpu_power_w),
-            "ram_power": n(self.ram_power_w),
-            "cpu_energy": n(self.cpu_energy_kwh),
-            "gpu_energy": n(self.gpu_energy_kwh),
-            "ram_energy": n(self.ram_energy_kwh),
-            "energy_consumed": n(self.energy_consumed_kwh),
-            "cpu_utilization_percent": pct(self.cpu_utilization_percent),
-            "gpu_utilization_percent": pct(self.gpu_utilization_percent),
-            "ram_utilization_percent": pct(self.ram_utilization_percent),
-            "wue": n(self.wue),
-        })
+        let mut body = serde_json::Map::new();
+        body.insert("timestamp".into(), json!(self.timestamp));
+        body.insert("run_id".into(), json!(run_id));
+        body.insert("duration".into(), json!(self.duration_s));
+        for (name, value) in EMISSION_FIELDS {
+            let x = n(value(&self.delta));
+            body.insert(name.into(), json!(if name.ends_with("_percent") { x.min(100.0) } else { x }));
+        }
+        body.insert("wue".into(), json!(n(self.wue)));
+        Value::Object(body)
     }
+}
+
+/// The `POST /runs` body (spec 6.3) without its timestamp, set when it is sent.
+pub fn run_payload(run: &RunInfo) -> Value {
+    let round1 = |x: Option<f64>| x.map(|v| (v * 10.0).round() / 10.0);
+    json!({
+        "experiment_id": run.experiment_id,
+        "os": run.os,
+        "codecarbon_version": run.version,
+        "cpu_count": run.cpu_count,
+        "cpu_model": run.cpu_model,
+        "gpu_count": run.gpu_count,
+        "gpu_model": run.gpu_model,
+        "longitude": round1(run.longitude),
+        "latitude": round1(run.latitude),
+        "region": run.cloud_region,
+        "provider": run.cloud_provider,
+        "ram_total_size": run.ram_total_size_gib,
+        "tracking_mode": run.tracking_mode,
+    })
 }
 
 /// The API as an upload destination; remembers the API run once created.
@@ -118,20 +137,8 @@ impl Destination for CodeCarbonApi {
 
     fn merge(queued: &mut EmissionUpload, later: EmissionUpload) {
         queued.duration_s += later.duration_s;
-        queued.true_duration_s += later.true_duration_s;
-        queued.emissions_kg += later.emissions_kg;
-        queued.cpu_energy_kwh += later.cpu_energy_kwh;
-        queued.gpu_energy_kwh += later.gpu_energy_kwh;
-        queued.ram_energy_kwh += later.ram_energy_kwh;
-        queued.energy_consumed_kwh += later.energy_consumed_kwh;
-        // Powers and utilisation are run means: the later one is the newer mean.
+        queued.delta.merge(&later.delta);
         queued.timestamp = later.timestamp;
-        queued.cpu_power_w = later.cpu_power_w;
-        queued.gpu_power_w = later.gpu_power_w;
-        queued.ram_power_w = later.ram_power_w;
-        queued.cpu_utilization_percent = later.cpu_utilization_percent;
-        queued.gpu_utilization_percent = later.gpu_utilization_percent;
-        queued.ram_utilization_percent = later.ram_utilization_percent;
     }
 
     fn send(&self, job: &EmissionUpload, cancelled: &dyn Fn() -> bool) -> Outcome {
@@ -168,15 +175,15 @@ pub struct ApiOutput {
 }
 
 impl ApiOutput {
-    pub fn new(settings: ApiSettings, run_payload: Value, wue: f64, log: Logger) -> ApiOutput {
-        let api = CodeCarbonApi { settings, run_payload: Mutex::new(run_payload), api_run_id: Mutex::new(None) };
-        ApiOutput { uploader: Uploader::new(api, log.clone()), ledger: Mutex::new(Ledger::default()), wue, log }
+    pub fn new(settings: ApiSettings, run: &RunInfo, log: Logger) -> ApiOutput {
+        let api = CodeCarbonApi { settings, run_payload: Mutex::new(run_payload(run)), api_run_id: Mutex::new(None) };
+        ApiOutput { uploader: Uploader::new(api, log.clone()), ledger: Mutex::new(Ledger::default()), wue: run.wue_l_per_kwh, log }
     }
 
     /// Replaces the `POST /runs` body (e.g. once the location is known); used if the run is not
     /// created yet.
-    pub fn set_run_payload(&self, payload: Value) {
-        *self.uploader.destination().run_payload.lock().unwrap_or_else(|p| p.into_inner()) = payload;
+    pub fn set_run(&self, run: &RunInfo) {
+        *self.uploader.destination().run_payload.lock().unwrap_or_else(|p| p.into_inner()) = run_payload(run);
     }
 
     /// Queues the delta between `total` and what was queued before. `final_delta` (stop) sends
@@ -205,39 +212,13 @@ fn next_upload(l: &mut Ledger, total: &EmissionsSnapshot, final_delta: bool, wue
     }
     let owed_s = total.duration_s - l.sent_duration_s as f64;
     let duration_s = if final_delta { owed_s.round() } else { owed_s.floor() }.max(1.0) as u64;
-    let mut clamped = false;
-    let mut d = |now: f64, before: f64| {
-        let x = now - before;
-        if x < 0.0 {
-            clamped = true;
-            0.0
-        } else {
-            x
-        }
-    };
-    let job = EmissionUpload {
-        timestamp: now_iso(),
-        duration_s,
-        true_duration_s,
-        emissions_kg: d(total.emissions_kg, prev.emissions_kg),
-        cpu_energy_kwh: d(total.cpu_energy_kwh, prev.cpu_energy_kwh),
-        gpu_energy_kwh: d(total.gpu_energy_kwh, prev.gpu_energy_kwh),
-        ram_energy_kwh: d(total.ram_energy_kwh, prev.ram_energy_kwh),
-        energy_consumed_kwh: d(total.energy_consumed_kwh, prev.energy_consumed_kwh),
-        cpu_power_w: total.cpu_power_w,
-        gpu_power_w: total.gpu_power_w,
-        ram_power_w: total.ram_power_w,
-        cpu_utilization_percent: total.cpu_utilization_percent,
-        gpu_utilization_percent: total.gpu_utilization_percent,
-        ram_utilization_percent: total.ram_utilization_percent,
-        wue,
-    };
+    let (delta, clamped) = total.since(&prev);
     if clamped {
         log.warning("a negative delta (counter reset?) was clamped to 0 before upload");
     }
     l.sent_duration_s += duration_s;
     l.queued = *total;
-    Some(job)
+    Some(EmissionUpload { timestamp: now_iso(), duration_s, delta, wue })
 }
 
 /// `arrow.now().isoformat()`: local time with microseconds and offset.
@@ -270,13 +251,13 @@ mod tests {
         assert!(next_upload(&mut l, &total(0.4, 1.0), false, 0.0, &log).is_none());
         assert!(next_upload(&mut l, &total(0.9, 2.0), false, 0.0, &log).is_none());
         let a = next_upload(&mut l, &total(1.7, 3.0), false, 0.0, &log).unwrap();
-        assert_eq!((a.duration_s, a.energy_consumed_kwh), (1, 3.0)); // nothing lost
+        assert_eq!((a.duration_s, a.delta.energy_consumed_kwh), (1, 3.0)); // nothing lost
         let b = next_upload(&mut l, &total(3.4, 5.0), false, 0.0, &log).unwrap();
         assert_eq!(b.duration_s, 2); // 3.4 - 1 sent = 2.4 -> 2, 0.4 carried
         let c = next_upload(&mut l, &total(3.9, 5.5), true, 0.0, &log).unwrap();
         assert_eq!(c.duration_s, 1); // final: 3.9 - 3 = 0.9 -> 1
         assert_eq!(l.sent_duration_s, 4);
-        let energies = a.energy_consumed_kwh + b.energy_consumed_kwh + c.energy_consumed_kwh;
+        let energies = a.delta.energy_consumed_kwh + b.delta.energy_consumed_kwh + c.delta.energy_consumed_kwh;
         assert!((energies - 5.5).abs() < 1e-12);
         assert!(next_upload(&mut l, &total(3.9, 5.5), true, 0.0, &log).is_none());
     }
@@ -302,19 +283,22 @@ mod tests {
         let mut l = Ledger::default();
         next_upload(&mut l, &total(2.0, 5.0), false, 0.0, &quiet()).unwrap();
         let u = next_upload(&mut l, &total(4.0, 4.0), false, 0.0, &quiet()).unwrap();
-        assert_eq!(u.energy_consumed_kwh, 0.0);
-        assert_eq!(u.emissions_kg, 0.0);
+        assert_eq!(u.delta.energy_consumed_kwh, 0.0);
+        assert_eq!(u.delta.emissions_kg, 0.0);
     }
 
     #[test]
     fn body_numbers_are_always_acceptable_to_the_server() {
         let u = EmissionUpload {
             duration_s: 1,
-            true_duration_s: 1.0,
-            cpu_utilization_percent: 100.00000000000001,
-            ram_utilization_percent: f64::NAN,
-            cpu_power_w: -0.0,
-            ram_energy_kwh: f64::INFINITY,
+            delta: EmissionsSnapshot {
+                duration_s: 1.0,
+                cpu_utilization_percent: 100.00000000000001,
+                ram_utilization_percent: f64::NAN,
+                cpu_power_w: -0.0,
+                ram_energy_kwh: f64::INFINITY,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let b = u.body("r");
@@ -326,7 +310,8 @@ mod tests {
 
     #[test]
     fn body_has_codecarbon_fields() {
-        let u = EmissionUpload { duration_s: 3, true_duration_s: 2.0, emissions_kg: 4.0, ..Default::default() };
+        let (delta, _) = EmissionsSnapshot { duration_s: 2.0, emissions_kg: 4.0, ..Default::default() }.since(&Default::default());
+        let u = EmissionUpload { duration_s: 3, delta, ..Default::default() };
         let b = u.body("run-1");
         assert_eq!(b["duration"], json!(3));
         assert_eq!(b["run_id"], json!("run-1"));

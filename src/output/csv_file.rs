@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use once_cell::sync::Lazy;
 
-use super::emissions_data::{EmissionsData, COLUMNS, CSV_HEADER, RUN_ID_COLUMN};
+use super::emissions_data::{push_csv_field, EmissionsData, COLUMNS, CSV_HEADER, RUN_ID_COLUMN};
 use crate::config::CsvWriteMode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Logger;
@@ -41,11 +41,17 @@ fn file_lock(path: &Path) -> Arc<Mutex<()>> {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// One CSV line (with `\n`), quoted where needed like pandas' `QUOTE_MINIMAL`.
-pub fn format_line(fields: &[String]) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    w.write_record(fields).expect("writing to a Vec cannot fail");
-    String::from_utf8(w.into_inner().expect("flushing a Vec cannot fail")).expect("fields are UTF-8")
+/// One CSV line (with `\n`) of fields read back from a file, quoted as they are written.
+fn format_line(fields: &[String]) -> String {
+    let mut line = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        push_csv_field(&mut line, f);
+    }
+    line.push('\n');
+    line
 }
 
 impl CsvSink {
@@ -59,7 +65,7 @@ impl CsvSink {
     }
 
     pub fn write(&self, row: &EmissionsData, log: &Logger) -> Result<()> {
-        let line = format_line(&row.to_record());
+        let line = row.csv_line();
         let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.start_new_file_if_needed(&line, log)? {
             return Ok(());
@@ -75,7 +81,7 @@ impl CsvSink {
     fn start_new_file_if_needed(&self, line: &str, log: &Logger) -> Result<bool> {
         match fs::metadata(&self.path) {
             Ok(m) if m.len() > 0 => {
-                if self.first_line()? == CSV_HEADER {
+                if self.first_line()? == *CSV_HEADER {
                     return Ok(false);
                 }
                 let bak = backup_path(&self.path);
@@ -97,7 +103,7 @@ impl CsvSink {
             .map_err(|e| self.io("cannot create the emissions CSV", &e))?;
         // Another tracker may have created it meanwhile: only the first writer adds the header.
         let len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
-        let text = if len == 0 { format!("{CSV_HEADER}\n{line}") } else { line.to_string() };
+        let text = if len == 0 { format!("{}\n{line}", *CSV_HEADER) } else { line.to_string() };
         f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))?;
         Ok(true)
     }
@@ -150,20 +156,20 @@ impl CsvSink {
         let mut records = Vec::new();
         for rec in rdr.records() {
             let rec = rec.map_err(|e| corrupt(e.to_string()))?;
-            if rec.len() != COLUMNS {
-                return Err(corrupt(format!("a row has {} fields instead of {COLUMNS}", rec.len())));
+            if rec.len() != COLUMNS.len() {
+                return Err(corrupt(format!("a row has {} fields instead of {}", rec.len(), COLUMNS.len())));
             }
             records.push(rec.iter().map(str::to_string).collect::<Vec<String>>());
         }
         let matching: Vec<usize> =
-            records.iter().enumerate().filter(|(_, r)| r[RUN_ID_COLUMN] == row.run_id).map(|(i, _)| i).collect();
-        let mut out = format!("{CSV_HEADER}\n");
+            records.iter().enumerate().filter(|(_, r)| r[*RUN_ID_COLUMN] == row.run.run_id).map(|(i, _)| i).collect();
+        let mut out = format!("{}\n", *CSV_HEADER);
         if matching.len() > 1 {
             log.warning(format!(
                 "{}: {} rows have run_id {}; appending instead of updating",
                 self.path.display(),
                 matching.len(),
-                row.run_id
+                row.run.run_id
             ));
         }
         for (i, r) in records.iter().enumerate() {
@@ -207,52 +213,45 @@ fn backup_path(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::log::Level;
+    use crate::record::run::RunInfo;
+    use crate::record::EmissionsSnapshot;
 
     fn quiet() -> Logger {
         Logger { threshold: Level::Critical, preamble: String::new() }
     }
 
     pub fn sample(run_id: &str, duration_s: f64) -> EmissionsData {
-        EmissionsData {
-            timestamp: "2026-11-24T17:13:03".into(),
+        let run = RunInfo {
             project_name: "codecarbon".into(),
             run_id: run_id.into(),
             experiment_id: "5b0fa12a-3dd7-45bb-9766-cc326314d9f1".into(),
+            country_name: Some("France".into()),
+            country_iso_code: Some("FRA".into()),
+            os: "Linux-6.18.44-fc-v657-x86_64-with-glibc2.36".into(),
+            python_version: Some("3.11.7".into()),
+            version: "3.3.2".into(),
+            cpu_count: 2,
+            cpu_model: "AMD EPYC".into(),
+            ram_total_size_gib: 23.540584564208984,
+            tracking_mode: "machine".into(),
+            pue: 1.0,
+            ..Default::default()
+        };
+        let numbers = EmissionsSnapshot {
             duration_s,
             emissions_kg: 9.92104039994053e-07,
             emissions_rate_kg_per_s: 3.301055162209909e-07,
             cpu_power_w: 1.484752137342498,
-            gpu_power_w: 0.0,
             ram_power_w: 20.0,
             cpu_energy_kwh: 1.4130529959951885e-06,
-            gpu_energy_kwh: 0.0,
             ram_energy_kwh: 1.6290761133344253e-05,
             energy_consumed_kwh: 1.770381412933944e-05,
-            water_consumed_l: 0.0,
-            country_name: Some("France".into()),
-            country_iso_code: Some("FRA".into()),
-            region: None,
-            cloud_provider: String::new(),
-            cloud_region: String::new(),
-            os: "Linux-6.18.44-fc-v657-x86_64-with-glibc2.36".into(),
-            python_version: Some("3.11.7".into()),
-            codecarbon_version: "3.3.2".into(),
-            cpu_count: 2,
-            cpu_model: "AMD EPYC".into(),
-            gpu_count: 0,
-            gpu_model: String::new(),
-            longitude: None,
-            latitude: None,
-            ram_total_size_gib: 23.540584564208984,
-            tracking_mode: "machine".into(),
             cpu_utilization_percent: 25.0,
-            gpu_utilization_percent: None,
             ram_utilization_percent: 1.7,
             ram_used_gb: 0.3892021179199219,
-            on_cloud: false,
-            pue: 1.0,
-            wue: 0.0,
-        }
+            ..Default::default()
+        };
+        EmissionsData { timestamp: "2026-11-24T17:13:03".into(), run: Arc::new(run), numbers }
     }
 
     const BASELINE_ROW: &str = "2026-11-24T17:13:03,codecarbon,7eb46be8-03a3-4615-a370-7c5a8b252c46,5b0fa12a-3dd7-45bb-9766-cc326314d9f1,3.005414909001047,9.92104039994053e-07,3.301055162209909e-07,1.484752137342498,0.0,20.0,1.4130529959951885e-06,0.0,1.6290761133344253e-05,1.770381412933944e-05,0.0,France,FRA,,,,Linux-6.18.44-fc-v657-x86_64-with-glibc2.36,3.11.7,3.3.2,2,AMD EPYC,0,,,,23.540584564208984,machine,25.0,0,1.7,0.3892021179199219,N,1.0,0.0\n";
@@ -260,7 +259,7 @@ mod tests {
     #[test]
     fn baseline_row_byte_for_byte() {
         let row = sample("7eb46be8-03a3-4615-a370-7c5a8b252c46", 3.005414909001047);
-        assert_eq!(format_line(&row.to_record()), BASELINE_ROW);
+        assert_eq!(row.csv_line(), BASELINE_ROW);
     }
 
     #[test]
@@ -269,15 +268,16 @@ mod tests {
         let sink = CsvSink::new(d.path().join("emissions.csv"), CsvWriteMode::Append);
         sink.write(&sample("r1", 1.0), &quiet()).unwrap();
         let mut row2 = sample("r1", 2.0);
-        row2.project_name = "with, comma \"and quote\"".into();
-        row2.region = Some("quebec".into());
+        let run = Arc::make_mut(&mut row2.run);
+        run.project_name = "with, comma \"and quote\"".into();
+        run.region = Some("quebec".into());
         sink.write(&row2, &quiet()).unwrap();
         let text = fs::read_to_string(&sink.path).unwrap();
-        assert!(text.starts_with(&format!("{CSV_HEADER}\n")));
+        assert!(text.starts_with(&format!("{}\n", *CSV_HEADER)));
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
         let recs: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
         assert_eq!(recs.len(), 2);
-        assert!(recs.iter().all(|r| r.len() == COLUMNS)); // no shifted columns (#1304)
+        assert!(recs.iter().all(|r| r.len() == COLUMNS.len())); // no shifted columns (#1304)
         assert_eq!(&recs[1][1], "with, comma \"and quote\"");
         assert_eq!(&recs[1][17], "quebec");
         assert_eq!(&recs[0][17], "");
@@ -302,17 +302,17 @@ mod tests {
         CsvSink::new(p.clone(), CsvWriteMode::Append).write(&sample("r", 1.0), &quiet()).unwrap();
         assert_eq!(fs::read_to_string(d.path().join("emissions.csv_0.bak")).unwrap(), "a,b\n1,2\n");
         assert_eq!(fs::read_to_string(d.path().join("emissions.csv.bak")).unwrap(), "older");
-        assert!(fs::read_to_string(&p).unwrap().starts_with(CSV_HEADER));
+        assert!(fs::read_to_string(&p).unwrap().starts_with(CSV_HEADER.as_str()));
     }
 
     #[test]
     fn truncated_last_line_does_not_swallow_the_row() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("emissions.csv");
-        fs::write(&p, format!("{CSV_HEADER}\n2026-11-24T17:13:03,codecar")).unwrap();
+        fs::write(&p, format!("{}\n2026-11-24T17:13:03,codecar", *CSV_HEADER)).unwrap();
         CsvSink::new(p.clone(), CsvWriteMode::Append).write(&sample("r", 1.0), &quiet()).unwrap();
         let text = fs::read_to_string(&p).unwrap();
-        assert!(text.ends_with(&format_line(&sample("r", 1.0).to_record())));
+        assert!(text.ends_with(&sample("r", 1.0).csv_line()));
         assert_eq!(text.lines().count(), 3);
     }
 
@@ -337,13 +337,13 @@ mod tests {
     fn update_refuses_a_corrupt_file_and_leaves_it() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("emissions.csv");
-        let corrupt = format!("{CSV_HEADER}\nonly,three,fields\n");
+        let corrupt = format!("{}\nonly,three,fields\n", *CSV_HEADER);
         fs::write(&p, &corrupt).unwrap();
         let e = CsvSink::new(p.clone(), CsvWriteMode::Update).write(&sample("r", 1.0), &quiet()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Io);
         assert!(e.message.contains("corrupt") && e.message.contains("emissions.csv"), "{}", e.message);
         assert_eq!(fs::read_to_string(&p).unwrap(), corrupt);
-        let mut bad_utf8 = format!("{CSV_HEADER}\n").into_bytes();
+        let mut bad_utf8 = format!("{}\n", *CSV_HEADER).into_bytes();
         bad_utf8.extend_from_slice(&[0xff, 0xfe, b'\n']);
         fs::write(&p, &bad_utf8).unwrap();
         let e = CsvSink::new(p.clone(), CsvWriteMode::Update).write(&sample("r", 1.0), &quiet()).unwrap_err();

@@ -1,156 +1,158 @@
 //! One row of `emissions.csv`: CodeCarbon's `EmissionsData`, 38 columns in its order (spec 6.1).
+//! [`COLUMNS`] is the one declaration of the row: the header, the CSV fields and the JSON of
+//! `emissions_endpoint` are all read from it.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use once_cell::sync::Lazy;
+use serde_json::Value;
 
 use super::py_format;
+use crate::record::run::RunInfo;
+use crate::record::EmissionsSnapshot;
 
-/// The exact header CodeCarbon 3.3 writes (baseline section 2).
-pub const CSV_HEADER: &str = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,\
-cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,\
-country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,\
-gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,\
-gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud,pue,wue";
-
-pub const COLUMNS: usize = 38;
-/// Index of `run_id`, the key of `update` mode.
-pub const RUN_ID_COLUMN: usize = 2;
-
-/// Cumulative totals since start, with the run's metadata. Units: s, kg CO2e, kg/s, W, kWh, L,
-/// GiB, %. `None` prints as an empty field.
+/// Cumulative totals since start, with the run's description.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EmissionsData {
+    /// CodeCarbon's timestamp: local time, no zone, `%Y-%m-%dT%H:%M:%S`.
     pub timestamp: String,
-    pub project_name: String,
-    pub run_id: String,
-    pub experiment_id: String,
-    pub duration_s: f64,
-    pub emissions_kg: f64,
-    pub emissions_rate_kg_per_s: f64,
-    pub cpu_power_w: f64,
-    pub gpu_power_w: f64,
-    pub ram_power_w: f64,
-    pub cpu_energy_kwh: f64,
-    pub gpu_energy_kwh: f64,
-    pub ram_energy_kwh: f64,
-    pub energy_consumed_kwh: f64,
-    pub water_consumed_l: f64,
-    pub country_name: Option<String>,
-    pub country_iso_code: Option<String>,
-    pub region: Option<String>,
-    pub cloud_provider: String,
-    pub cloud_region: String,
-    pub os: String,
-    /// The host language's version where known; empty for a native library.
-    pub python_version: Option<String>,
-    /// This library's version.
-    pub codecarbon_version: String,
-    pub cpu_count: usize,
-    pub cpu_model: String,
-    pub gpu_count: usize,
-    pub gpu_model: String,
-    pub longitude: Option<f64>,
-    pub latitude: Option<f64>,
-    pub ram_total_size_gib: f64,
-    pub tracking_mode: String,
-    pub cpu_utilization_percent: f64,
-    /// `None` without GPUs, printed `0` as CodeCarbon does.
-    pub gpu_utilization_percent: Option<f64>,
-    pub ram_utilization_percent: f64,
-    pub ram_used_gb: f64,
-    pub on_cloud: bool,
-    pub pue: f64,
-    pub wue: f64,
+    pub run: Arc<RunInfo>,
+    pub numbers: EmissionsSnapshot,
 }
 
-impl EmissionsData {
-    /// The row as JSON with the CSV's column names (numbers as numbers, missing as null), for
-    /// `emissions_endpoint`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "timestamp": self.timestamp,
-            "project_name": self.project_name,
-            "run_id": self.run_id,
-            "experiment_id": self.experiment_id,
-            "duration": self.duration_s,
-            "emissions": self.emissions_kg,
-            "emissions_rate": self.emissions_rate_kg_per_s,
-            "cpu_power": self.cpu_power_w,
-            "gpu_power": self.gpu_power_w,
-            "ram_power": self.ram_power_w,
-            "cpu_energy": self.cpu_energy_kwh,
-            "gpu_energy": self.gpu_energy_kwh,
-            "ram_energy": self.ram_energy_kwh,
-            "energy_consumed": self.energy_consumed_kwh,
-            "water_consumed": self.water_consumed_l,
-            "country_name": self.country_name,
-            "country_iso_code": self.country_iso_code,
-            "region": self.region,
-            "cloud_provider": self.cloud_provider,
-            "cloud_region": self.cloud_region,
-            "os": self.os,
-            "python_version": self.python_version,
-            "codecarbon_version": self.codecarbon_version,
-            "cpu_count": self.cpu_count,
-            "cpu_model": self.cpu_model,
-            "gpu_count": self.gpu_count,
-            "gpu_model": self.gpu_model,
-            "longitude": self.longitude,
-            "latitude": self.latitude,
-            "ram_total_size": self.ram_total_size_gib,
-            "tracking_mode": self.tracking_mode,
-            "cpu_utilization_percent": self.cpu_utilization_percent,
-            "gpu_utilization_percent": self.gpu_utilization_percent.unwrap_or(0.0),
-            "ram_utilization_percent": self.ram_utilization_percent,
-            "ram_used_gb": self.ram_used_gb,
-            "on_cloud": if self.on_cloud { "Y" } else { "N" },
-            "pue": self.pue,
-            "wue": self.wue,
-        })
+/// One field of a row, before it is written as CSV or JSON.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Text(&'a str),
+    /// Empty in the CSV, null in JSON.
+    Missing,
+    Float(f64),
+    Count(usize),
+    /// `Y` / `N`.
+    Flag(bool),
+}
+
+impl Cell<'_> {
+    fn text(s: &Option<String>) -> Cell<'_> {
+        s.as_deref().map_or(Cell::Missing, Cell::Text)
+    }
+    fn float(x: Option<f64>) -> Cell<'static> {
+        x.map_or(Cell::Missing, Cell::Float)
     }
 
-    /// The CSV fields, formatted as CodeCarbon (pandas) formats them.
-    pub fn to_record(&self) -> Vec<String> {
-        let f = |x: f64| py_format::float(x);
-        let opt = |s: &Option<String>| s.clone().unwrap_or_default();
-        let optf = |x: Option<f64>| x.map(py_format::float).unwrap_or_default();
-        vec![
-            self.timestamp.clone(),
-            self.project_name.clone(),
-            self.run_id.clone(),
-            self.experiment_id.clone(),
-            f(self.duration_s),
-            f(self.emissions_kg),
-            f(self.emissions_rate_kg_per_s),
-            f(self.cpu_power_w),
-            f(self.gpu_power_w),
-            f(self.ram_power_w),
-            f(self.cpu_energy_kwh),
-            f(self.gpu_energy_kwh),
-            f(self.ram_energy_kwh),
-            f(self.energy_consumed_kwh),
-            f(self.water_consumed_l),
-            opt(&self.country_name),
-            opt(&self.country_iso_code),
-            opt(&self.region),
-            self.cloud_provider.clone(),
-            self.cloud_region.clone(),
-            self.os.clone(),
-            opt(&self.python_version),
-            self.codecarbon_version.clone(),
-            self.cpu_count.to_string(),
-            self.cpu_model.clone(),
-            self.gpu_count.to_string(),
-            self.gpu_model.clone(),
-            optf(self.longitude),
-            optf(self.latitude),
-            f(self.ram_total_size_gib),
-            self.tracking_mode.clone(),
-            f(self.cpu_utilization_percent),
-            self.gpu_utilization_percent.map(py_format::float).unwrap_or_else(|| "0".into()),
-            f(self.ram_utilization_percent),
-            f(self.ram_used_gb),
-            if self.on_cloud { "Y" } else { "N" }.into(),
-            f(self.pue),
-            f(self.wue),
-        ]
+    /// The CSV field, formatted as CodeCarbon (pandas) formats it, appended to `out`.
+    fn write_csv(self, out: &mut String) {
+        match self {
+            Cell::Text(s) => out.push_str(s),
+            Cell::Missing => {}
+            Cell::Float(x) => py_format::push_float(out, x),
+            Cell::Count(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Cell::Flag(b) => out.push(if b { 'Y' } else { 'N' }),
+        }
+    }
+
+    fn to_json(self) -> Value {
+        match self {
+            Cell::Text(s) => Value::from(s),
+            Cell::Missing => Value::Null,
+            Cell::Float(x) => Value::from(x),
+            Cell::Count(n) => Value::from(n),
+            Cell::Flag(b) => Value::from(if b { "Y" } else { "N" }),
+        }
+    }
+}
+
+type Column = (&'static str, fn(&EmissionsData) -> Cell<'_>);
+
+/// The columns, in CodeCarbon 3.3's order, with where each value comes from.
+pub const COLUMNS: [Column; 38] = [
+    ("timestamp", |r| Cell::Text(&r.timestamp)),
+    ("project_name", |r| Cell::Text(&r.run.project_name)),
+    ("run_id", |r| Cell::Text(&r.run.run_id)),
+    ("experiment_id", |r| Cell::Text(&r.run.experiment_id)),
+    ("duration", |r| Cell::Float(r.numbers.duration_s)),
+    ("emissions", |r| Cell::Float(r.numbers.emissions_kg)),
+    ("emissions_rate", |r| Cell::Float(r.numbers.emissions_rate_kg_per_s)),
+    ("cpu_power", |r| Cell::Float(r.numbers.cpu_power_w)),
+    ("gpu_power", |r| Cell::Float(r.numbers.gpu_power_w)),
+    ("ram_power", |r| Cell::Float(r.numbers.ram_power_w)),
+    ("cpu_energy", |r| Cell::Float(r.numbers.cpu_energy_kwh)),
+    ("gpu_energy", |r| Cell::Float(r.numbers.gpu_energy_kwh)),
+    ("ram_energy", |r| Cell::Float(r.numbers.ram_energy_kwh)),
+    ("energy_consumed", |r| Cell::Float(r.numbers.energy_consumed_kwh)),
+    ("water_consumed", |r| Cell::Float(r.numbers.water_consumed_l)),
+    ("country_name", |r| Cell::text(&r.run.country_name)),
+    ("country_iso_code", |r| Cell::text(&r.run.country_iso_code)),
+    ("region", |r| Cell::text(&r.run.region)),
+    // CodeCarbon writes "" (not NaN) for these two.
+    ("cloud_provider", |r| Cell::Text(r.run.cloud_provider.as_deref().unwrap_or(""))),
+    ("cloud_region", |r| Cell::Text(r.run.cloud_region.as_deref().unwrap_or(""))),
+    ("os", |r| Cell::Text(&r.run.os)),
+    ("python_version", |r| Cell::text(&r.run.python_version)),
+    ("codecarbon_version", |r| Cell::Text(&r.run.version)),
+    ("cpu_count", |r| Cell::Count(r.run.cpu_count)),
+    ("cpu_model", |r| Cell::Text(&r.run.cpu_model)),
+    ("gpu_count", |r| Cell::Count(r.run.gpu_count)),
+    ("gpu_model", |r| Cell::Text(&r.run.gpu_model)),
+    ("longitude", |r| Cell::float(r.run.longitude)),
+    ("latitude", |r| Cell::float(r.run.latitude)),
+    ("ram_total_size", |r| Cell::Float(r.run.ram_total_size_gib)),
+    ("tracking_mode", |r| Cell::Text(&r.run.tracking_mode)),
+    ("cpu_utilization_percent", |r| Cell::Float(r.numbers.cpu_utilization_percent)),
+    // Without GPUs CodeCarbon writes the integer 0.
+    ("gpu_utilization_percent", |r| match r.run.gpu_count {
+        0 => Cell::Count(0),
+        _ => Cell::Float(r.numbers.gpu_utilization_percent),
+    }),
+    ("ram_utilization_percent", |r| Cell::Float(r.numbers.ram_utilization_percent)),
+    ("ram_used_gb", |r| Cell::Float(r.numbers.ram_used_gb)),
+    ("on_cloud", |r| Cell::Flag(r.run.on_cloud())),
+    ("pue", |r| Cell::Float(r.run.pue)),
+    ("wue", |r| Cell::Float(r.run.wue_l_per_kwh)),
+];
+
+/// The header line (no line end).
+pub static CSV_HEADER: Lazy<String> = Lazy::new(|| COLUMNS.map(|(name, _)| name).join(","));
+
+/// Position of `run_id`, the key of `update` mode.
+pub static RUN_ID_COLUMN: Lazy<usize> =
+    Lazy::new(|| COLUMNS.iter().position(|(name, _)| *name == "run_id").expect("a run_id column"));
+
+impl EmissionsData {
+    /// The CSV line with its `\n`, quoted where needed like pandas' `QUOTE_MINIMAL`.
+    pub fn csv_line(&self) -> String {
+        let mut line = String::with_capacity(640);
+        let mut field = String::with_capacity(64);
+        for (i, (_, value)) in COLUMNS.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            field.clear();
+            value(self).write_csv(&mut field);
+            push_csv_field(&mut line, &field);
+        }
+        line.push('\n');
+        line
+    }
+
+    /// The row as JSON with the CSV's column names (numbers as numbers, missing as null), for
+    /// `emissions_endpoint`.
+    pub fn to_json(&self) -> Value {
+        Value::Object(COLUMNS.iter().map(|(name, value)| (name.to_string(), value(self).to_json())).collect())
+    }
+}
+
+/// Appends `field`, quoted (with `"` doubled) when it holds a comma, quote or line break.
+pub fn push_csv_field(line: &mut String, field: &str) {
+    if field.contains([',', '"', '\n', '\r']) {
+        line.push('"');
+        line.push_str(&field.replace('"', "\"\""));
+        line.push('"');
+    } else {
+        line.push_str(field);
     }
 }
 
@@ -158,11 +160,39 @@ impl EmissionsData {
 mod tests {
     use super::*;
 
+    /// The exact header CodeCarbon 3.3 writes (baseline section 2).
+    const CODECARBON_HEADER: &str = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,\
+cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,\
+country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,\
+gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,\
+gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud,pue,wue";
+
     #[test]
-    fn header_has_38_columns_and_run_id_third() {
-        let cols: Vec<_> = CSV_HEADER.split(',').collect();
-        assert_eq!(cols.len(), COLUMNS);
-        assert_eq!(cols[RUN_ID_COLUMN], "run_id");
-        assert_eq!(cols[37], "wue");
+    fn header_is_codecarbons() {
+        assert_eq!(*CSV_HEADER, CODECARBON_HEADER);
+        assert_eq!(*RUN_ID_COLUMN, 2);
+    }
+
+    #[test]
+    fn csv_and_json_come_from_the_same_columns() {
+        let run = RunInfo { run_id: "r,1".into(), cpu_model: "A \"quoted\" CPU".into(), longitude: Some(2.5), ..Default::default() };
+        let numbers = EmissionsSnapshot { duration_s: 1.5, ..Default::default() };
+        let row = EmissionsData { timestamp: "t".into(), run: Arc::new(run), numbers };
+        let line = row.csv_line();
+        let rec = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes()).records().next().unwrap().unwrap();
+        assert_eq!(rec.len(), COLUMNS.len());
+        assert_eq!(&rec[2], "r,1");
+        assert_eq!(&rec[24], "A \"quoted\" CPU");
+        let json = row.to_json();
+        for (i, (name, _)) in COLUMNS.iter().enumerate() {
+            let csv_field = &rec[i];
+            match &json[*name] {
+                Value::Null => assert_eq!(csv_field, "", "{name}"),
+                Value::String(s) => assert_eq!(csv_field, s, "{name}"),
+                Value::Number(n) => assert_eq!(csv_field.parse::<f64>().unwrap(), n.as_f64().unwrap(), "{name}"),
+                other => panic!("{name}: {other}"),
+            }
+        }
+        assert_eq!(json["gpu_utilization_percent"], serde_json::json!(0));
     }
 }

@@ -2,6 +2,17 @@
 //! shortest round-trip digits, fixed notation for decimal exponents -4..=15, else `1e-05` style.
 
 pub fn float(x: f64) -> String {
+    let mut s = String::new();
+    push_float(&mut s, x);
+    s
+}
+
+/// [`float`], appended to `out`.
+pub fn push_float(out: &mut String, x: f64) {
+    out.push_str(&float_repr(x));
+}
+
+fn float_repr(x: f64) -> String {
     if x.is_nan() {
         return "nan".into();
     }

@@ -3,6 +3,7 @@
 
 use crate::emissions::Intensity;
 use crate::hardware::Sample;
+pub use crate::record::EmissionsSnapshot;
 
 const WS_PER_KWH: f64 = 3.6e6;
 
@@ -86,31 +87,6 @@ impl Totals {
             measurements: self.measurements,
         }
     }
-}
-
-/// Cumulative numbers since start (CodeCarbon's `EmissionsData` numbers). Powers are
-/// time-weighted run means in W; energies in kWh including PUE; emissions in kg CO2e.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct EmissionsSnapshot {
-    pub duration_s: f64,
-    pub emissions_kg: f64,
-    pub emissions_rate_kg_per_s: f64,
-    pub cpu_power_w: f64,
-    pub gpu_power_w: f64,
-    pub ram_power_w: f64,
-    pub cpu_energy_kwh: f64,
-    pub gpu_energy_kwh: f64,
-    pub ram_energy_kwh: f64,
-    pub energy_consumed_kwh: f64,
-    pub water_consumed_l: f64,
-    pub cpu_utilization_percent: f64,
-    pub gpu_utilization_percent: f64,
-    pub ram_utilization_percent: f64,
-    pub ram_used_gb: f64,
-    pub carbon_intensity_g_per_kwh: f64,
-    pub pue: f64,
-    /// How many intervals were measured since start.
-    pub measurements: u64,
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 
 use once_cell::sync::Lazy;
 
-use super::accounting::EmissionsSnapshot;
 use crate::config::Config;
 use crate::emissions::Intensity;
 use crate::hardware::HardwarePlan;
-use crate::output::EmissionsData;
+use crate::record::run::RunInfo;
 
 /// Python's `platform.platform()` on Linux, e.g. `Linux-6.18.44-fc-v657-x86_64-with-glibc2.36`,
 /// built from `uname` and the C library's version (no child process).
@@ -105,59 +104,22 @@ pub fn describe(c: &Config, run_id: &str, state: &str, plan: &HardwarePlan, inte
     })
 }
 
-/// The `POST /runs` body (spec 6.3) without its timestamp, set when it is sent.
-pub fn run_payload(config: &Config, plan: &HardwarePlan, intensity: &Intensity) -> serde_json::Value {
+/// The run's description for its rows and the API run, from the config, the probed hardware
+/// and the location behind `intensity`.
+pub fn run_info(config: &Config, run_id: &str, plan: &HardwarePlan, intensity: &Intensity) -> RunInfo {
     let loc = &intensity.location;
-    let round1 = |x: Option<f64>| x.map(|v| (v * 10.0).round() / 10.0);
-    serde_json::json!({
-        "experiment_id": config.experiment_id,
-        "os": OS.as_str(),
-        "codecarbon_version": crate::VERSION,
-        "cpu_count": plan.cpu_count,
-        "cpu_model": plan.cpu_model,
-        "gpu_count": plan.gpus.len(),
-        "gpu_model": crate::hardware::gpu::model_summary(&plan.gpus),
-        "longitude": round1(loc.longitude),
-        "latitude": round1(loc.latitude),
-        "region": loc.cloud_region,
-        "provider": loc.cloud_provider,
-        "ram_total_size": plan.ram_total_gib,
-        "tracking_mode": config.tracking_mode.name(),
-    })
-}
-
-pub fn emissions_data(
-    config: &Config,
-    run_id: &str,
-    plan: &HardwarePlan,
-    intensity: &Intensity,
-    s: &EmissionsSnapshot,
-) -> EmissionsData {
-    let loc = &intensity.location;
-    EmissionsData {
-        timestamp: timestamp_now(),
+    RunInfo {
         project_name: config.project_name.clone(),
         run_id: run_id.to_string(),
         experiment_id: config.experiment_id.clone(),
-        duration_s: s.duration_s,
-        emissions_kg: s.emissions_kg,
-        emissions_rate_kg_per_s: s.emissions_rate_kg_per_s,
-        cpu_power_w: s.cpu_power_w,
-        gpu_power_w: s.gpu_power_w,
-        ram_power_w: s.ram_power_w,
-        cpu_energy_kwh: s.cpu_energy_kwh,
-        gpu_energy_kwh: s.gpu_energy_kwh,
-        ram_energy_kwh: s.ram_energy_kwh,
-        energy_consumed_kwh: s.energy_consumed_kwh,
-        water_consumed_l: s.water_consumed_l,
         country_name: loc.country_name.clone(),
         country_iso_code: loc.country_iso_code.clone(),
         region: loc.region.clone(),
-        cloud_provider: loc.cloud_provider.clone().unwrap_or_default(),
-        cloud_region: loc.cloud_region.clone().unwrap_or_default(),
+        cloud_provider: loc.cloud_provider.clone(),
+        cloud_region: loc.cloud_region.clone(),
         os: OS.clone(),
         python_version: None,
-        codecarbon_version: crate::VERSION.to_string(),
+        version: crate::VERSION.to_string(),
         cpu_count: plan.cpu_count,
         cpu_model: plan.cpu_model.clone(),
         gpu_count: plan.gpus.len(),
@@ -166,13 +128,8 @@ pub fn emissions_data(
         latitude: loc.latitude,
         ram_total_size_gib: plan.ram_total_gib,
         tracking_mode: config.tracking_mode.name().into(),
-        cpu_utilization_percent: s.cpu_utilization_percent,
-        gpu_utilization_percent: (!plan.gpus.is_empty()).then_some(s.gpu_utilization_percent),
-        ram_utilization_percent: s.ram_utilization_percent,
-        ram_used_gb: s.ram_used_gb,
-        on_cloud: loc.on_cloud(),
         pue: config.pue,
-        wue: config.wue_l_per_kwh,
+        wue_l_per_kwh: config.wue_l_per_kwh,
     }
 }
 

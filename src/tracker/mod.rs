@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
 use crate::output::api::{ApiOutput, ApiSettings};
 use crate::output::csv_file::CsvSink;
+use crate::output::EmissionsData;
+use crate::record::run::RunInfo;
 use crate::output::http_endpoint::{self, HttpEndpoint};
 use crate::output::uploader::Uploader;
 
@@ -52,6 +54,8 @@ struct Running {
     table_intensity: Intensity,
     /// True until the network location lookup has finished (meanwhile: world average).
     location_pending: bool,
+    /// The descriptive columns of this run's rows (rebuilt when the location is found).
+    run: Arc<RunInfo>,
     started_at: Instant,
     last_measured: Instant,
     totals: Totals,
@@ -118,14 +122,14 @@ impl Tracker {
             emissions::resolve(c, log)
         };
         log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
+        let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
         let sink = c.save_to_file.then(|| CsvSink::new(c.output_path(), c.on_csv_write));
         let api = c.save_to_api.then(|| {
             if c.api_key.is_none() {
                 log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
             }
             let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
-            let payload = metadata::run_payload(c, &plan, &intensity);
-            Arc::new(ApiOutput::new(settings, payload, c.wue_l_per_kwh, log.clone()))
+            Arc::new(ApiOutput::new(settings, &run, log.clone()))
         });
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
@@ -150,6 +154,7 @@ impl Tracker {
             table_intensity: intensity.clone(),
             intensity,
             location_pending,
+            run,
             started_at: now,
             last_measured: now,
             totals: Totals::default(),
@@ -207,15 +212,6 @@ impl Tracker {
             }
         }
         Ok(report)
-    }
-
-    /// The totals so far without measuring or writing anything.
-    pub fn peek(&self) -> Result<EmissionsSnapshot> {
-        let phase = self.inner.lock();
-        match &*phase {
-            Phase::Running(r) => Ok(r.totals.snapshot(r.started_at.elapsed().as_secs_f64(), &r.intensity, self.inner.config.pue)),
-            _ => Err(Error::state("peek: the tracker is not running")),
-        }
     }
 
     /// What this tracker measures and how: the detected hardware, which source or model gives
@@ -288,8 +284,9 @@ impl Inner {
                     r.table_intensity = emissions::resolve_located(c, Some(&located), &c.logger);
                     r.intensity = r.table_intensity.clone();
                     r.location_pending = false;
+                    r.run = Arc::new(metadata::run_info(c, &self.run_id, r.meters.plan(), &r.intensity));
                     if let Some(api) = &r.api {
-                        api.set_run_payload(metadata::run_payload(c, r.meters.plan(), &r.intensity));
+                        api.set_run(&r.run);
                     }
                 }
                 None => c.logger.info("location lookup still running: the world average applies to this interval"),
@@ -330,7 +327,7 @@ impl Inner {
         let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
         if r.sink.is_some() || r.endpoint.is_some() {
-            let row = metadata::emissions_data(&self.config, &self.run_id, r.meters.plan(), &r.intensity, &emissions);
+            let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             if let Some(sink) = &r.sink {
                 if let Err(e) = sink.write(&row, &self.config.logger) {
                     self.config.logger.error(format!("{e} (totals kept; the next flush writes them again)"));

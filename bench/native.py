@@ -1,0 +1,55 @@
+"""The library from C only (bench/native.c), no interpreter and no CodeCarbon: the quick check of
+the library's own targets. Run through bench/native.sh. Idle cost is measured in the same run as
+this machine's floor (a bare thread waking at 1 Hz to pread /proc/stat), interleaved, and quoted
+as a ratio: machines are noisy, compare ratios of one run.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+
+
+def native(binary, *args):
+    out = subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=300, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fmt_t(s):
+    return f"{s * 1e3:.2f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} µs"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("binary")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--idle-runs", type=int, default=3)
+    args = p.parse_args()
+    life = [native(args.binary, "lifecycle", tempfile.mkdtemp()) for _ in range(args.runs)]
+    idle = {"ours": [], "none": [], "floor": []}
+    for _ in range(args.idle_runs):  # interleaved, so drift hits all three alike
+        idle["ours"].append(native(args.binary, "idle", tempfile.mkdtemp())["idle_cpu_ms_per_s"])
+        idle["none"].append(native(args.binary, "idle", "none")["idle_cpu_ms_per_s"])
+        idle["floor"].append(native(args.binary, "floor")["idle_cpu_ms_per_s"])
+    med = {k: statistics.median(v) for k, v in idle.items()}
+    ours = med["ours"] - med["none"]
+    floor = med["floor"] - med["none"]
+    print(f"| metric (C, {args.runs} runs, medians) | target | value |")
+    print("|---|---|---|")
+    for key, label, target in [
+        ("construct", "construct (first in the process)", "≤ 20 µs"),
+        ("start_cold", "first start (cold: probing)", "≤ 5 ms"),
+        ("construct_warm", "construct (2nd tracker)", "≤ 20 µs"),
+        ("start_warm", "start (2nd tracker, warm)", "≤ 100 µs"),
+        ("flush", "first flush (creates the CSV)", "≤ 200 µs"),
+        ("flush_steady", "flush (later, fresh measurement)", "≤ 150 µs"),
+        ("stop", "stop", "-"),
+    ]:
+        print(f"| {label} | {target} | {fmt_t(statistics.median(r[key] for r in life))} |")
+    print(f"| idle CPU per second, measure_power_secs=1 (above an untracked sleeper) | ≤ 1.25 × floor | {ours:.3f} ms |")
+    print(f"| floor: a bare thread waking at 1 Hz to pread /proc/stat (same run) | - | {floor:.3f} ms |")
+    print(f"| idle / floor | ≤ 1.25 | {ours / floor if floor > 0 else float('nan'):.2f} |")
+
+
+if __name__ == "__main__":
+    main()

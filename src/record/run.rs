@@ -1,0 +1,39 @@
+//! What a run is, beside its numbers: the descriptive columns of a CSV row and the body of the
+//! API's `POST /runs`. Built once per tracker at start (again when the location lookup
+//! finishes), shared by every row it writes.
+
+/// Units: GiB, degrees. `None` prints as an empty CSV field and a JSON null.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunInfo {
+    pub project_name: String,
+    pub run_id: String,
+    pub experiment_id: String,
+    pub country_name: Option<String>,
+    pub country_iso_code: Option<String>,
+    pub region: Option<String>,
+    pub cloud_provider: Option<String>,
+    pub cloud_region: Option<String>,
+    /// Python's `platform.platform()` format.
+    pub os: String,
+    /// The host language's version where known; empty for a native library.
+    pub python_version: Option<String>,
+    /// This library's version (CodeCarbon's `codecarbon_version` column).
+    pub version: String,
+    pub cpu_count: usize,
+    pub cpu_model: String,
+    pub gpu_count: usize,
+    pub gpu_model: String,
+    pub longitude: Option<f64>,
+    pub latitude: Option<f64>,
+    pub ram_total_size_gib: f64,
+    pub tracking_mode: String,
+    pub pue: f64,
+    pub wue_l_per_kwh: f64,
+}
+
+impl RunInfo {
+    /// CodeCarbon's `on_cloud`: a cloud provider is known.
+    pub fn on_cloud(&self) -> bool {
+        self.cloud_provider.is_some()
+    }
+}
