@@ -26,32 +26,32 @@ typedef enum ct_status {
   /**
    * A required pointer argument was NULL.
    */
-  CT_ERR_NULL_ARGUMENT,
+  CT_ERR_NULL_ARGUMENT = 1,
   /**
    * An option (or an argument such as `struct_size`) is unknown, malformed or out of range.
    */
-  CT_ERR_INVALID_OPTION,
+  CT_ERR_INVALID_OPTION = 2,
   /**
    * The call is not allowed in the tracker's state (flush before start, start twice, anything after stop).
    */
-  CT_ERR_INVALID_STATE,
+  CT_ERR_INVALID_STATE = 3,
   /**
    * Writing an output failed (unwritable directory, corrupt CSV); the totals are kept in memory.
    */
-  CT_ERR_IO,
+  CT_ERR_IO = 4,
   /**
    * Reading the hardware failed.
    */
-  CT_ERR_HARDWARE,
+  CT_ERR_HARDWARE = 5,
   /**
    * At stop: uploads (CodeCarbon API, emissions_endpoint) not delivered within `api_timeout_s`
    * or refused by the server; the message says how many and why. The measurement is complete.
    */
-  CT_ERR_NETWORK,
+  CT_ERR_NETWORK = 6,
   /**
    * A bug: the library panicked; the panic was caught at the boundary.
    */
-  CT_ERR_PANIC,
+  CT_ERR_PANIC = 7,
 } ct_status;
 
 /**
@@ -218,6 +218,12 @@ void ct_string_free(char *s);
  * until the next failing call on the same thread; copy it to keep it.
  */
 const char *ct_last_error(void);
+
+/**
+ * The status of the last failed call on this thread (`CT_OK` if none failed yet), for calls
+ * that report failure by returning NULL (`ct_tracker_json`).
+ */
+enum ct_status ct_last_status(void);
 
 /**
  * The library version, e.g. "0.1.0". Static storage; do not free.

@@ -16,7 +16,7 @@ echo "== cargo test"
 cargo test
 echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
-cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
+cargo build --quiet --features test-hooks # the debug cdylib in target/debug for the bindings, with the loopback-only switch
 lib_dir="$root/target/debug"
 
 echo "== python bindings"

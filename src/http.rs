@@ -1,6 +1,7 @@
 //! Small blocking HTTP client over ureq, used only from the background runtime's blocking pool.
 //!
-//! Safety switch for test suites: with `CARBON_TRACKER_LOOPBACK_ONLY=1` in the environment,
+//! Safety switch for test suites, in builds with the `test-hooks` feature only (`cargo test`
+//! turns it on): with `CARBON_TRACKER_LOOPBACK_ONLY=1` in the environment,
 //! any request to a host other than 127.0.0.0/8, `localhost` or `[::1]` is refused before a
 //! socket is opened (this repository's `.cargo/config.toml` sets it for `cargo test`).
 
@@ -35,6 +36,13 @@ pub fn is_loopback_url(url: &str) -> bool {
     host == "localhost" || host == "::1" || host.parse::<std::net::Ipv4Addr>().map(|ip| ip.is_loopback()).unwrap_or(false)
 }
 
+#[cfg(not(any(test, feature = "test-hooks")))]
+fn guard(_url: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// Test builds only: `CARBON_TRACKER_LOOPBACK_ONLY=1` refuses every non-loopback host.
+#[cfg(any(test, feature = "test-hooks"))]
 fn guard(url: &str) -> Result<(), String> {
     if std::env::var_os("CARBON_TRACKER_LOOPBACK_ONLY").is_some_and(|v| v == "1") && !is_loopback_url(url) {
         return Err(format!("refused {url}: CARBON_TRACKER_LOOPBACK_ONLY=1 allows loopback addresses only"));

@@ -47,10 +47,12 @@ fn random_option_strings_never_panic() {
         // Never start or write anything: only the parser and config checks run.
         let c = CString::new(bytes.clone()).unwrap();
         let mut t = std::ptr::null_mut();
-        let status = ct_tracker_new(c.as_ptr() as *const c_char, &mut t);
+        // SAFETY: a valid C string and out pointer.
+        let status = unsafe { ct_tracker_new(c.as_ptr() as *const c_char, &mut t) };
         assert_ne!(status, ct_status::CT_ERR_PANIC, "iteration {i}: {:?}", String::from_utf8_lossy(&bytes));
         assert_eq!(status == ct_status::CT_OK, !t.is_null());
-        ct_tracker_free(t);
+        // SAFETY: NULL or the handle just made.
+        unsafe { ct_tracker_free(t) };
     }
 }
 

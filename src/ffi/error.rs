@@ -13,20 +13,20 @@ pub enum ct_status {
     /// Success.
     CT_OK = 0,
     /// A required pointer argument was NULL.
-    CT_ERR_NULL_ARGUMENT,
+    CT_ERR_NULL_ARGUMENT = 1,
     /// An option (or an argument such as `struct_size`) is unknown, malformed or out of range.
-    CT_ERR_INVALID_OPTION,
+    CT_ERR_INVALID_OPTION = 2,
     /// The call is not allowed in the tracker's state (flush before start, start twice, anything after stop).
-    CT_ERR_INVALID_STATE,
+    CT_ERR_INVALID_STATE = 3,
     /// Writing an output failed (unwritable directory, corrupt CSV); the totals are kept in memory.
-    CT_ERR_IO,
+    CT_ERR_IO = 4,
     /// Reading the hardware failed.
-    CT_ERR_HARDWARE,
+    CT_ERR_HARDWARE = 5,
     /// At stop: uploads (CodeCarbon API, emissions_endpoint) not delivered within `api_timeout_s`
     /// or refused by the server; the message says how many and why. The measurement is complete.
-    CT_ERR_NETWORK,
+    CT_ERR_NETWORK = 6,
     /// A bug: the library panicked; the panic was caught at the boundary.
-    CT_ERR_PANIC,
+    CT_ERR_PANIC = 7,
 }
 
 impl From<ErrorKind> for ct_status {
@@ -44,15 +44,16 @@ impl From<ErrorKind> for ct_status {
 }
 
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERROR: RefCell<(ct_status, CString)> = RefCell::new((ct_status::CT_OK, CString::default()));
 }
 
 /// Records `e` as this thread's last error and returns its status.
 pub fn set(e: Error) -> ct_status {
     let msg = CString::new(e.message.replace('\0', "\\0")).unwrap_or_default();
     // try_with: during thread teardown the slot may be gone; the status still goes back.
-    let _ = LAST_ERROR.try_with(|m| *m.borrow_mut() = msg);
-    e.kind.into()
+    let status = e.kind.into();
+    let _ = LAST_ERROR.try_with(|m| *m.borrow_mut() = (status, msg));
+    status
 }
 
 pub fn set_panic(payload: Box<dyn std::any::Any + Send>) -> ct_status {
@@ -66,5 +67,10 @@ pub fn set_panic(payload: Box<dyn std::any::Any + Send>) -> ct_status {
 
 /// Pointer to this thread's last message; valid until the next failing call on this thread.
 pub fn last() -> *const c_char {
-    LAST_ERROR.try_with(|m| m.borrow().as_ptr()).unwrap_or(c"".as_ptr())
+    LAST_ERROR.try_with(|m| m.borrow().1.as_ptr()).unwrap_or(c"".as_ptr())
+}
+
+/// The status of this thread's last failed call (`CT_OK` if none failed yet).
+pub fn last_status() -> ct_status {
+    LAST_ERROR.try_with(|m| m.borrow().0).unwrap_or(ct_status::CT_OK)
 }

@@ -2,6 +2,9 @@
 //! lives in [`crate::tracker`]. The header `include/carbon_tracker.h` is generated from this
 //! file by cbindgen (`CT_BLESS=1 cargo test --test header`).
 #![allow(non_camel_case_types)]
+#![deny(unsafe_op_in_unsafe_fn)]
+// The pointer contract of each entry point is in its doc comment (the C header), not a `# Safety` section.
+#![allow(clippy::missing_safety_doc)]
 
 mod error;
 
@@ -95,25 +98,63 @@ macro_rules! ct_emissions_from_record {
 }
 crate::record::for_each_measurement!(ct_emissions_from_record);
 
-/// Runs `body`, turning its error or panic into a status and `ct_last_error()` message.
-macro_rules! ffi_guard {
-    ($body:expr) => {
-        match catch_unwind(AssertUnwindSafe(|| -> Result<()> { $body })) {
-            Ok(Ok(())) => ct_status::CT_OK,
-            Ok(Err(e)) => error::set(e),
-            Err(panic) => error::set_panic(panic),
-        }
-    };
+/// What an entry point returns on success and on failure: one [`guarded`] serves every shape.
+trait Boundary {
+    type Value;
+    fn success(v: Self::Value) -> Self;
+    fn failure(status: ct_status) -> Self;
+}
+
+impl Boundary for ct_status {
+    type Value = ();
+    fn success(_: ()) -> ct_status {
+        ct_status::CT_OK
+    }
+    fn failure(status: ct_status) -> ct_status {
+        status
+    }
+}
+
+impl Boundary for *mut c_char {
+    type Value = *mut c_char;
+    fn success(p: *mut c_char) -> *mut c_char {
+        p
+    }
+    fn failure(_: ct_status) -> *mut c_char {
+        std::ptr::null_mut()
+    }
+}
+
+impl Boundary for () {
+    type Value = ();
+    fn success(_: ()) {}
+    fn failure(_: ct_status) {}
+}
+
+/// The guard of every entry point: runs `body`; its error, or a panic caught here, becomes this
+/// thread's `ct_last_error()` / `ct_last_status()` and the entry point's failure value.
+fn guarded<R: Boundary>(body: impl FnOnce() -> Result<R::Value>) -> R {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(v)) => R::success(v),
+        Ok(Err(e)) => R::failure(error::set(e)),
+        Err(panic) => R::failure(error::set_panic(panic)),
+    }
 }
 
 /// `&T` from a pointer the caller promised is NULL or valid.
-fn arg<'a, T>(p: *const T, func: &str, name: &str) -> Result<&'a T> {
-    // SAFETY: the C caller passes NULL or a pointer obtained from this library / to a live object.
+///
+/// # Safety
+/// `p` is NULL or points to a live `T` for the duration of the call.
+unsafe fn arg<'a, T>(p: *const T, func: &str, name: &str) -> Result<&'a T> {
+    // SAFETY: as the caller promised.
     unsafe { p.as_ref() }.ok_or_else(|| Error::new(ErrorKind::NullArgument, format!("{func}: `{name}` is NULL")))
 }
 
 /// Checks `out->struct_size` before anything happens, so a bad struct changes no state.
-fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
+///
+/// # Safety
+/// `out` is NULL or points to at least `out->struct_size` writable bytes.
+unsafe fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
     if out.is_null() {
         return Ok(None);
     }
@@ -130,16 +171,25 @@ fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
 }
 
 /// flush and stop: check the arguments, call, fill `out` even when the output failed.
-fn report_call(
+///
+/// # Safety
+/// As `ct_tracker_flush`.
+unsafe fn report_call(
     t: *mut ct_tracker,
     out: *mut ct_emissions,
     func: &str,
     call: fn(&Tracker) -> Result<Report>,
 ) -> Result<()> {
-    let t = arg(t, func, "t")?;
-    let size = check_out(out, func)?;
+    // SAFETY: the entry point's contract.
+    let (t, size) = unsafe { (arg(t, func, "t")?, check_out(out, func)?) };
     let report = call(&t.tracker)?;
-    write_out(out, size, &report.emissions);
+    if let Some(size) = size {
+        let full = ct_emissions::from_snapshot(size, &report.emissions);
+        // Whole 8-byte fields only: a size that ends inside a field leaves that field untouched.
+        let n = (size as usize).min(std::mem::size_of::<ct_emissions>()) & !7;
+        // SAFETY: the caller owns `size` bytes at `out`; we copy at most that many.
+        unsafe { std::ptr::copy_nonoverlapping(&full as *const ct_emissions as *const u8, out as *mut u8, n) };
+    }
     let mut errors = report.errors.into_iter();
     match errors.next() {
         None => Ok(()),
@@ -149,15 +199,6 @@ fn report_call(
             acc
         })),
     }
-}
-
-fn write_out(out: *mut ct_emissions, size: Option<u32>, s: &EmissionsSnapshot) {
-    let Some(size) = size else { return };
-    let full = ct_emissions::from_snapshot(size, s);
-    // Whole 8-byte fields only: a size that ends inside a field leaves that field untouched.
-    let n = (size as usize).min(std::mem::size_of::<ct_emissions>()) & !7;
-    // SAFETY: the caller owns `size` bytes at `out`; we copy at most that many.
-    unsafe { std::ptr::copy_nonoverlapping(&full as *const ct_emissions as *const u8, out as *mut u8, n) };
 }
 
 /// Creates a tracker. `options` is NULL or a UTF-8 string of `key=value` pairs separated by `;`
@@ -171,8 +212,8 @@ fn write_out(out: *mut ct_emissions, size: Option<u32>, s: &EmissionsSnapshot) {
 /// `CT_ERR_NULL_ARGUMENT` (out is NULL), `CT_ERR_INVALID_OPTION` (unknown key, bad value,
 /// invalid UTF-8; the message names the key and what was expected).
 #[no_mangle]
-pub extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut ct_tracker) -> ct_status {
-    ffi_guard!({
+pub unsafe extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut ct_tracker) -> ct_status {
+    guarded(|| {
         if out.is_null() {
             return Err(Error::new(ErrorKind::NullArgument, "ct_tracker_new: `out` is NULL"));
         }
@@ -199,8 +240,9 @@ pub extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut ct_track
 /// `measure_power_secs` on the library's single background thread.
 /// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (already started or stopped).
 #[no_mangle]
-pub extern "C" fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
-    ffi_guard!(arg(t, "ct_tracker_start", "t")?.tracker.start())
+pub unsafe extern "C" fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
+    // SAFETY: `t` is NULL or a live handle (the contract above).
+    guarded(|| unsafe { arg(t, "ct_tracker_start", "t") }?.tracker.start())
 }
 
 /// Measures now (unless the last measurement is under 50 ms old), appends a row to the CSV
@@ -210,8 +252,9 @@ pub extern "C" fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
 /// `CT_ERR_INVALID_OPTION` (`out->struct_size` not set), `CT_ERR_IO` (the CSV could not be
 /// written: `out` is still filled and nothing measured is lost; the next flush writes it again).
 #[no_mangle]
-pub extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
-    ffi_guard!(report_call(t, out, "ct_tracker_flush", Tracker::flush))
+pub unsafe extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
+    // SAFETY: the contract above.
+    guarded(|| unsafe { report_call(t, out, "ct_tracker_flush", Tracker::flush) })
 }
 
 /// Measures the last interval (always, however recent the previous measurement), writes the
@@ -220,21 +263,22 @@ pub extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -
 /// not delivered (`out` is filled all the same). A stopped tracker cannot be restarted; every
 /// later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
 #[no_mangle]
-pub extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
-    ffi_guard!(report_call(t, out, "ct_tracker_stop", Tracker::stop))
+pub unsafe extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
+    // SAFETY: the contract above.
+    guarded(|| unsafe { report_call(t, out, "ct_tracker_stop", Tracker::stop) })
 }
 
 /// Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
 /// is written; errors are logged). The handle must not be used afterwards.
 #[no_mangle]
-pub extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
-    if t.is_null() {
-        return;
-    }
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `t` came from `ct_tracker_new` and is freed once, as documented.
-        drop(unsafe { Box::from_raw(t) });
-    }));
+pub unsafe extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
+    guarded(|| {
+        if !t.is_null() {
+            // SAFETY: `t` came from `ct_tracker_new` and is freed once, as documented.
+            drop(unsafe { Box::from_raw(t) });
+        }
+        Ok(())
+    })
 }
 
 /// A JSON document describing the tracker: the detected hardware (CPU model, TDP match, RAPL
@@ -243,29 +287,26 @@ pub extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
 /// tracker is not started yet. Returns a new NUL-terminated UTF-8 string that the caller must
 /// release with `ct_string_free`, or NULL on error (see `ct_last_error`).
 #[no_mangle]
-pub extern "C" fn ct_tracker_json(t: *const ct_tracker) -> *mut c_char {
-    let mut out = std::ptr::null_mut();
-    let status = ffi_guard!({
-        let t = arg(t, "ct_tracker_json", "t")?;
+pub unsafe extern "C" fn ct_tracker_json(t: *const ct_tracker) -> *mut c_char {
+    guarded(|| {
+        // SAFETY: `t` is NULL or a live handle (the contract above).
+        let t = unsafe { arg(t, "ct_tracker_json", "t") }?;
         let text = t.tracker.describe().to_string();
-        out = std::ffi::CString::new(text).map_err(|_| Error::new(ErrorKind::Panic, "JSON with a NUL byte"))?.into_raw();
-        Ok(())
-    });
-    if status == ct_status::CT_OK {
-        out
-    } else {
-        std::ptr::null_mut()
-    }
+        // serde_json escapes control characters, so the text has no NUL byte.
+        Ok(std::ffi::CString::new(text).map_err(|_| Error::new(ErrorKind::Panic, "JSON with a NUL byte"))?.into_raw())
+    })
 }
 
 /// Releases a string returned by this library (`ct_tracker_json`). NULL is accepted.
 #[no_mangle]
-pub extern "C" fn ct_string_free(s: *mut c_char) {
-    if s.is_null() {
-        return;
-    }
-    // SAFETY: `s` came from CString::into_raw in this library and is freed once, as documented.
-    let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { std::ffi::CString::from_raw(s) })));
+pub unsafe extern "C" fn ct_string_free(s: *mut c_char) {
+    guarded(|| {
+        if !s.is_null() {
+            // SAFETY: `s` came from CString::into_raw in this library and is freed once, as documented.
+            drop(unsafe { std::ffi::CString::from_raw(s) });
+        }
+        Ok(())
+    })
 }
 
 /// The message of the last failed call on this thread ("" if none). The pointer stays valid
@@ -273,6 +314,13 @@ pub extern "C" fn ct_string_free(s: *mut c_char) {
 #[no_mangle]
 pub extern "C" fn ct_last_error() -> *const c_char {
     error::last()
+}
+
+/// The status of the last failed call on this thread (`CT_OK` if none failed yet), for calls
+/// that report failure by returning NULL (`ct_tracker_json`).
+#[no_mangle]
+pub extern "C" fn ct_last_status() -> ct_status {
+    error::last_status()
 }
 
 /// The library version, e.g. "0.1.0". Static storage; do not free.
@@ -284,6 +332,29 @@ pub extern "C" fn ct_version() -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The tests pass NULL or valid pointers: safe wrappers keep them readable.
+    fn ct_tracker_new(o: *const c_char, out: *mut *mut ct_tracker) -> ct_status {
+        unsafe { super::ct_tracker_new(o, out) }
+    }
+    fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
+        unsafe { super::ct_tracker_start(t) }
+    }
+    fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
+        unsafe { super::ct_tracker_flush(t, out) }
+    }
+    fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
+        unsafe { super::ct_tracker_stop(t, out) }
+    }
+    fn ct_tracker_free(t: *mut ct_tracker) {
+        unsafe { super::ct_tracker_free(t) }
+    }
+    fn ct_tracker_json(t: *const ct_tracker) -> *mut c_char {
+        unsafe { super::ct_tracker_json(t) }
+    }
+    fn ct_string_free(s: *mut c_char) {
+        unsafe { super::ct_string_free(s) }
+    }
 
     fn last() -> String {
         unsafe { CStr::from_ptr(ct_last_error()) }.to_string_lossy().into_owned()
@@ -388,6 +459,7 @@ mod tests {
     fn json_description_is_caller_freed() {
         assert!(ct_tracker_json(std::ptr::null()).is_null());
         assert!(last().contains("ct_tracker_json"));
+        assert_eq!(ct_last_status(), ct_status::CT_ERR_NULL_ARGUMENT, "the real status, not a panic");
         let mut t = std::ptr::null_mut();
         let opts = b"offline=true;save_to_file=false;country_iso_code=FRA;force_ram_power=4\0";
         assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);

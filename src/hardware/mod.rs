@@ -130,9 +130,19 @@ impl MachineFacts {
 
 /// Makes trackers whose config has `config`'s probe key use `plan` instead of probing (for
 /// tests and benchmarks that need a known machine).
+#[cfg(any(test, feature = "test-hooks"))]
 pub fn cache_plan(config: &Config, plan: HardwarePlan) {
     CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(ProbeKey::of(config), Arc::new(plan));
 }
+
+/// How many times the hardware was probed for `config`'s probe key in this process.
+#[cfg(any(test, feature = "test-hooks"))]
+pub fn probe_count(config: &Config) -> usize {
+    PROBES.lock().unwrap_or_else(|p| p.into_inner()).get(&ProbeKey::of(config)).copied().unwrap_or(0)
+}
+
+#[cfg(any(test, feature = "test-hooks"))]
+static PROBES: Lazy<Mutex<HashMap<ProbeKey, usize>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 static CACHE: Lazy<Mutex<HashMap<ProbeKey, Arc<HardwarePlan>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
@@ -145,13 +155,12 @@ pub fn plan_for(config: &Config, log: &Logger) -> Arc<HardwarePlan> {
         return p.clone();
     }
     let plan = Arc::new(probe(config, &MachineFacts::read(), log));
+    #[cfg(any(test, feature = "test-hooks"))]
+    {
+        *PROBES.lock().unwrap_or_else(|p| p.into_inner()).entry(key.clone()).or_default() += 1;
+    }
     cache.insert(key, plan.clone());
     plan
-}
-
-/// How many distinct plans were probed in this process (for tests and benchmarks).
-pub fn probes_cached() -> usize {
-    CACHE.lock().map(|c| c.len()).unwrap_or(0)
 }
 
 /// Probes the hardware from `facts` and the powercap tree named in `config`.
