@@ -19,10 +19,8 @@ fn tracker(options: &str) -> Tracker {
 }
 
 fn write_counter(root: &Path, zone: &str, uj: u64) {
-    // Rename makes the update atomic for the reader.
-    let tmp = root.join(format!("{zone}.tmp"));
-    std::fs::write(&tmp, format!("{uj}\n")).unwrap();
-    std::fs::rename(&tmp, root.join(zone).join("energy_uj")).unwrap();
+    // In place, as sysfs regenerates it: the library keeps the file open and re-reads it.
+    std::fs::write(root.join(zone).join("energy_uj"), format!("{uj}\n")).unwrap();
 }
 
 fn fake_zone(root: &Path, zone: &str, name: &str, uj: u64, max_uj: u64) {
@@ -97,7 +95,9 @@ fn rapl_counters_end_to_end_with_wraps() {
     let max = 1_000_000_000u64; // wraps every 1 kJ
     fake_zone(root, "intel-rapl:0", "package-0", 900_000_000, max);
     fake_zone(root, "intel-rapl:0:0", "core", 0, max); // inside the package: never added
-    let opts = format!("save_to_file=false;measure_power_secs=0.01;force_ram_power=0;rapl_dir={}", root.display());
+    // No background ticks: counters change only between readings (an in-place rewrite read
+    // half-way would be a torn number), and every flush 60 ms apart takes a fresh reading.
+    let opts = format!("save_to_file=false;measure_power_secs=3600;force_ram_power=0;rapl_dir={}", root.display());
     let t = tracker(&opts);
     t.start().unwrap();
     let mut counter = 900_000_000u64;
@@ -108,9 +108,9 @@ fn rapl_counters_end_to_end_with_wraps() {
         added += step;
         write_counter(root, "intel-rapl:0", counter);
         write_counter(root, "intel-rapl:0:0", counter);
-        std::thread::sleep(Duration::from_millis(3));
-        if i % 10 == 0 {
-            t.flush().unwrap();
+        if i % 5 == 4 {
+            std::thread::sleep(Duration::from_millis(60));
+            assert!(t.flush().unwrap().emissions.measurements > i / 5, "a fresh reading at each flush");
         }
     }
     let s = t.stop().unwrap().emissions;

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 
+use super::counter::CounterDiff;
+use super::source::{EnergySource, Interval};
 use crate::log::Logger;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,12 +206,70 @@ impl Drop for Subscription {
 
 // ---- a tracker's meter ----
 
+/// One tracked GPU's energy since the previous reading: its total-energy counter (NVML counter
+/// source) or the process-wide sampler's power integral (NVML power-integration source).
+struct DeviceMeter {
+    gpu: Gpu,
+    /// `Some` for devices with an energy counter.
+    counter: Option<CounterDiff>,
+    last_integrals: DeviceIntegrals,
+    /// Utilisation integral (%·s, s) of the last interval.
+    util: (f64, f64),
+    lost: bool,
+}
+
+impl DeviceMeter {
+    fn start(gpu: &Gpu) -> DeviceMeter {
+        let counter = gpu.has_energy_counter.then(|| {
+            let mut c = CounterDiff::new(0); // mJ since driver load: goes back only on a reset
+            if let Ok(mj) = gpu.device.total_energy_mj() {
+                c.step(mj);
+            }
+            c
+        });
+        DeviceMeter { gpu: gpu.clone(), counter, last_integrals: sample(gpu), util: (0.0, 0.0), lost: false }
+    }
+}
+
+impl EnergySource for DeviceMeter {
+    fn energy_kwh(&mut self, _: &Interval, log: &Logger) -> f64 {
+        self.util = (0.0, 0.0);
+        if self.lost {
+            return 0.0;
+        }
+        let g = &self.gpu;
+        let integrals = sample(g);
+        let prev = std::mem::replace(&mut self.last_integrals, integrals);
+        self.util = (integrals.util_pct_s - prev.util_pct_s, integrals.util_s - prev.util_s);
+        let joules = match &mut self.counter {
+            Some(counter) => match g.device.total_energy_mj() {
+                // A counter that went back was reset (driver reload): count since the reset.
+                Ok(now) => counter.step(now).counted() as f64 / 1000.0,
+                Err(GpuError::Lost) => {
+                    self.lost = true;
+                    log.warning(format!("GPU {} ({}) was lost: its energy so far is kept, the rest is not measured", g.index, g.name));
+                    0.0
+                }
+                Err(e) => {
+                    log.debug(format!("GPU {} energy read failed: {e:?}; counted at the next read", g.index));
+                    0.0
+                }
+            },
+            None => {
+                if matches!(g.device.power_mw(), Err(GpuError::Lost)) {
+                    self.lost = true;
+                    log.warning(format!("GPU {} ({}) was lost", g.index, g.name));
+                }
+                integrals.energy_j - prev.energy_j
+            }
+        };
+        joules / 3.6e6
+    }
+}
+
 /// Per-tracker readings of the tracked GPUs.
 pub struct GpuMeter {
-    gpus: Vec<Gpu>,
-    last_counter_mj: Vec<Option<u64>>,
-    last_integrals: Vec<DeviceIntegrals>,
-    lost: Vec<bool>,
+    devices: Vec<DeviceMeter>,
     _sampling: Subscription,
 }
 
@@ -223,52 +283,14 @@ pub struct GpuReading {
 impl GpuMeter {
     pub fn start(gpus: &[Gpu]) -> GpuMeter {
         let sampling = Subscription::new(gpus);
-        GpuMeter {
-            last_counter_mj: gpus.iter().map(|g| g.device.total_energy_mj().ok()).collect(),
-            last_integrals: gpus.iter().map(sample).collect(),
-            lost: vec![false; gpus.len()],
-            gpus: gpus.to_vec(),
-            _sampling: sampling,
-        }
+        GpuMeter { devices: gpus.iter().map(DeviceMeter::start).collect(), _sampling: sampling }
     }
 
-    pub fn measure(&mut self, log: &Logger) -> GpuReading {
-        let mut energy_j = 0.0;
-        let (mut util_pct_s, mut util_s) = (0.0, 0.0);
-        for (i, g) in self.gpus.iter().enumerate() {
-            if self.lost[i] {
-                continue;
-            }
-            let integrals = sample(g);
-            let prev = std::mem::replace(&mut self.last_integrals[i], integrals);
-            util_pct_s += integrals.util_pct_s - prev.util_pct_s;
-            util_s += integrals.util_s - prev.util_s;
-            if g.has_energy_counter {
-                match g.device.total_energy_mj() {
-                    Ok(now) => {
-                        if let Some(last) = self.last_counter_mj[i] {
-                            // A counter that went back was reset (driver reload): count since the reset.
-                            let mj = if now >= last { now - last } else { now };
-                            energy_j += mj as f64 / 1000.0;
-                        }
-                        self.last_counter_mj[i] = Some(now);
-                    }
-                    Err(GpuError::Lost) => {
-                        self.lost[i] = true;
-                        log.warning(format!("GPU {} ({}) was lost: its energy so far is kept, the rest is not measured", g.index, g.name));
-                    }
-                    Err(e) => log.debug(format!("GPU {} energy read failed: {e:?}; counted at the next read", g.index)),
-                }
-            } else {
-                energy_j += integrals.energy_j - prev.energy_j;
-                if matches!(g.device.power_mw(), Err(GpuError::Lost)) {
-                    self.lost[i] = true;
-                    log.warning(format!("GPU {} ({}) was lost", g.index, g.name));
-                }
-            }
-        }
+    pub fn measure(&mut self, iv: &Interval, log: &Logger) -> GpuReading {
+        let energy_kwh = self.devices.iter_mut().map(|d| d.energy_kwh(iv, log)).sum();
+        let (util_pct_s, util_s) = self.devices.iter().fold((0.0, 0.0), |(a, b), d| (a + d.util.0, b + d.util.1));
         GpuReading {
-            energy_kwh: energy_j / 3.6e6,
+            energy_kwh,
             // Mean over devices and time.
             utilization_percent: (util_s > 0.0).then(|| util_pct_s / util_s),
         }
@@ -383,12 +405,12 @@ mod tests {
         let gpus = select(&[dev], None, &quiet());
         let mut m = GpuMeter::start(&gpus);
         g.energy_mj.fetch_add(3_600_000, Ordering::SeqCst); // 3600 J = 1 Wh
-        assert!((m.measure(&quiet()).energy_kwh - 0.001).abs() < 1e-15);
+        assert!((m.measure(&Interval::default(), &quiet()).energy_kwh - 0.001).abs() < 1e-15);
         g.energy_mj.store(7_200, Ordering::SeqCst); // driver reload: counter restarts
-        assert!((m.measure(&quiet()).energy_kwh - 7.2 / 3.6e6).abs() < 1e-18);
+        assert!((m.measure(&Interval::default(), &quiet()).energy_kwh - 7.2 / 3.6e6).abs() < 1e-18);
         g.lost.store(true, Ordering::SeqCst);
-        assert_eq!(m.measure(&quiet()).energy_kwh, 0.0);
-        assert_eq!(m.measure(&quiet()).energy_kwh, 0.0); // stays out, no panic
+        assert_eq!(m.measure(&Interval::default(), &quiet()).energy_kwh, 0.0);
+        assert_eq!(m.measure(&Interval::default(), &quiet()).energy_kwh, 0.0); // stays out, no panic
     }
 
     #[test]
@@ -401,7 +423,7 @@ mod tests {
         assert!(!gpus[0].has_energy_counter);
         let mut m = GpuMeter::start(&gpus);
         std::thread::sleep(Duration::from_millis(200));
-        let r = m.measure(&quiet());
+        let r = m.measure(&Interval::default(), &quiet());
         let joules = r.energy_kwh * 3.6e6;
         assert!(joules > 250.0 * 0.19 && joules < 250.0 * 0.5, "{joules} J");
         assert!((r.utilization_percent.unwrap() - 80.0).abs() < 1e-9, "{:?}", r.utilization_percent);

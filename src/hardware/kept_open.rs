@@ -1,20 +1,30 @@
-//! Machine-wide `/proc` files read on every tick (`/proc/stat`, `/proc/meminfo`), kept open and
-//! re-read from offset 0 with `pread`: one syscall per reading instead of open, read, read (EOF)
-//! and close. Not for `/proc/self/...`: a forked child would keep reading its parent's file.
+//! Machine-wide `/proc` and sysfs files read on every tick (`/proc/stat`, `/proc/meminfo`, RAPL's
+//! `energy_uj`), kept open and re-read from offset 0 with `pread`: one syscall per reading
+//! instead of open, read, read (EOF) and close. Not for `/proc/self/...`: a forked child would
+//! keep reading its parent's file. Nor for files replaced by a rename: the open one is read.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
 pub struct KeptOpen {
-    path: &'static str,
+    path: Cow<'static, str>,
     /// The open file and the buffer its last reading went into.
     state: Mutex<Option<(File, Vec<u8>)>>,
 }
 
 impl KeptOpen {
     pub const fn new(path: &'static str) -> KeptOpen {
-        KeptOpen { path, state: Mutex::new(None) }
+        KeptOpen { path: Cow::Borrowed(path), state: Mutex::new(None) }
+    }
+
+    pub fn owned(path: String) -> KeptOpen {
+        KeptOpen { path: Cow::Owned(path), state: Mutex::new(None) }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// Reads the whole file now and hands its text to `parse`. A failed read closes the file
@@ -22,7 +32,7 @@ impl KeptOpen {
     pub fn read<T>(&self, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.is_none() {
-            *state = Some((File::open(self.path).ok()?, vec![0; 8192]));
+            *state = Some((File::open(&*self.path).ok()?, vec![0; 8192]));
         }
         let (file, buf) = state.as_mut()?;
         let mut len = 0;

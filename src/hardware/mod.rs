@@ -5,6 +5,7 @@
 
 pub mod cpu_load;
 pub mod cpuinfo;
+pub mod counter;
 pub mod gpu;
 pub mod kept_open;
 pub mod load_sampler;
@@ -12,6 +13,7 @@ pub mod nvml;
 pub mod process;
 pub mod ram;
 pub mod rapl;
+pub mod source;
 pub mod tdp;
 
 use std::collections::HashMap;
@@ -21,6 +23,8 @@ use std::sync::{Arc, Mutex};
 use once_cell::sync::Lazy;
 
 use crate::config::{Config, TrackingMode};
+use counter::{CounterDiff, Step};
+use source::{ConstantPower, EnergySource, Interval, LoadModel, ProcessCpuTime, ProcessInterval, ProcessShareOfBusy, ResidentShare};
 
 /// Reads a small `/proc` or sysfs file with one pre-sized buffer: `read_to_string` would stat it
 /// (size 0) and grow its buffer from 32 bytes, about ten syscalls per read on every tick.
@@ -293,34 +297,60 @@ pub struct Sample {
     pub ram: Option<ram::MemInfo>,
 }
 
-const UJ_PER_KWH: f64 = 3.6e12;
-const WS_PER_KWH: f64 = 3.6e6;
-
-/// A tracker's own readers over a shared plan: its RAPL counters and its last reading of the
+/// A tracker's own readers over a shared plan: one energy source per device kind, chosen once
+/// at start (process mode wraps the machine-wide ones), and its last reading of the
 /// process-wide load integrals.
 pub struct Meters {
     plan: Arc<HardwarePlan>,
-    /// Process mode: the tree's usage at the previous measurement.
-    last_process: Option<process::Usage>,
-    rapl: Option<rapl::RaplMeter>,
+    cpu: Box<dyn EnergySource>,
+    ram: Box<dyn EnergySource>,
     gpu: gpu::GpuMeter,
+    /// Process mode: the tree's CPU-time counter (ticks).
+    process_ticks: Option<CounterDiff>,
     last_load: load_sampler::LoadIntegrals,
     _load_sampling: load_sampler::Subscription,
-    rapl_error_logged: bool,
+}
+
+fn cpu_source(plan: &HardwarePlan) -> Box<dyn EnergySource> {
+    let threads = plan.cpu_count.max(1) as f64;
+    match (&plan.cpu, plan.process_mode) {
+        (CpuSource::Rapl(z), false) => Box::new(rapl::RaplMeter::start(z)),
+        (CpuSource::Rapl(z), true) => Box::new(ProcessShareOfBusy { machine: rapl::RaplMeter::start(z), threads }),
+        (CpuSource::Load { tdp_w }, false) => Box::new(LoadModel { tdp_w: *tdp_w }),
+        (CpuSource::Load { tdp_w }, true) => Box::new(ProcessCpuTime { tdp_w: *tdp_w, scale: 1.0, threads }),
+        (CpuSource::Constant { tdp_w }, false) => Box::new(ConstantPower { power_w: tdp_w * 0.5 }),
+        (CpuSource::Constant { tdp_w }, true) => Box::new(ProcessCpuTime { tdp_w: *tdp_w, scale: 0.5, threads }),
+    }
+}
+
+fn ram_source(plan: &HardwarePlan) -> Box<dyn EnergySource> {
+    let machine = ConstantPower { power_w: plan.ram_power_w };
+    if plan.process_mode {
+        Box::new(ResidentShare { machine, total_bytes: plan.ram_total_gib * (1u64 << 30) as f64 })
+    } else {
+        Box::new(machine)
+    }
 }
 
 impl Meters {
     /// Reads the starting counters. `measure_every_s`: the tracker's own measurement period
     /// (the shared 1 Hz load sampler only runs for trackers slower than that).
     pub fn start(plan: Arc<HardwarePlan>, measure_every_s: f64) -> Meters {
-        let rapl = match &plan.cpu {
-            CpuSource::Rapl(z) => Some(rapl::RaplMeter::start(z)),
-            _ => None,
-        };
         let _load_sampling = load_sampler::Subscription::new(measure_every_s);
-        let gpu = gpu::GpuMeter::start(&plan.gpus);
-        let last_process = plan.process_mode.then(process::usage);
-        Meters { plan, rapl, gpu, last_process, last_load: load_sampler::read_now(), _load_sampling, rapl_error_logged: false }
+        let process_ticks = plan.process_mode.then(|| {
+            let mut c = CounterDiff::new(0);
+            c.step(process::usage().ticks);
+            c
+        });
+        Meters {
+            cpu: cpu_source(&plan),
+            ram: ram_source(&plan),
+            gpu: gpu::GpuMeter::start(&plan.gpus),
+            process_ticks,
+            last_load: load_sampler::read_now(),
+            _load_sampling,
+            plan,
+        }
     }
 
     pub fn plan(&self) -> &Arc<HardwarePlan> {
@@ -329,49 +359,24 @@ impl Meters {
 
     /// Energy of each device over the last `dt_s` seconds (the time since the previous call).
     pub fn measure(&mut self, dt_s: f64, log: &Logger) -> Sample {
-        let load = load_sampler::read_now();
-        let since = std::mem::replace(&mut self.last_load, load);
-        let cpu_energy_kwh = match (&self.plan.cpu, self.rapl.as_mut()) {
-            (CpuSource::Rapl(_), Some(m)) => {
-                let (uj, err) = m.read_delta_uj();
-                if let Some(e) = err {
-                    if !self.rapl_error_logged {
-                        log.warning(format!("RAPL read failed, that zone's energy is counted at its next good read: {e}"));
-                        self.rapl_error_logged = true;
-                    }
-                }
-                uj as f64 / UJ_PER_KWH
-            }
-            (CpuSource::Load { tdp_w }, _) => tdp_w * (load.curve_s - since.curve_s) / WS_PER_KWH,
-            (CpuSource::Constant { tdp_w }, _) => tdp_w * 0.5 * dt_s / WS_PER_KWH,
-            (CpuSource::Rapl(_), None) => 0.0,
-        };
-        let gpu = self.gpu.measure(log);
-        let mut ram_energy_kwh = self.plan.ram_power_w * dt_s / WS_PER_KWH;
-        let mut cpu_energy_kwh = cpu_energy_kwh;
-        if let Some(last) = self.last_process {
+        let load_now = load_sampler::read_now();
+        let load_before = std::mem::replace(&mut self.last_load, load_now);
+        let process = self.process_ticks.as_mut().map(|ticks| {
             let now = process::usage();
-            self.last_process = Some(now);
-            let cpu_s = (now.cpu_s - last.cpu_s).max(0.0);
-            let threads = self.plan.cpu_count.max(1) as f64;
-            cpu_energy_kwh = match &self.plan.cpu {
-                // The tree's share of the machine's busy CPU time (at most all of it).
-                CpuSource::Rapl(_) => {
-                    let busy_cpu_s = (load.busy_s - since.busy_s).max(0.0) * threads;
-                    cpu_energy_kwh * if cpu_s <= 0.0 { 0.0 } else { (cpu_s / busy_cpu_s.max(cpu_s)).min(1.0) }
-                }
-                CpuSource::Load { tdp_w } => tdp_w * cpu_s / threads / WS_PER_KWH,
-                CpuSource::Constant { tdp_w } => tdp_w * 0.5 * cpu_s / threads / WS_PER_KWH,
+            // A tree that lost a member (its time went with it) counts nothing for it.
+            let used = match ticks.step(now.ticks) {
+                Step::Delta(d) => d,
+                _ => 0,
             };
-            let total_bytes = self.plan.ram_total_gib * (1u64 << 30) as f64;
-            let share = if total_bytes > 0.0 { (now.rss_bytes as f64 / total_bytes).min(1.0) } else { 0.0 };
-            ram_energy_kwh *= share;
-        }
+            ProcessInterval { cpu_s: used as f64 / process::ticks_per_s(), rss_bytes: now.rss_bytes }
+        });
+        let iv = Interval { dt_s, load_before, load_now, process };
+        let gpu = self.gpu.measure(&iv, log);
         Sample {
-            cpu_energy_kwh,
-            ram_energy_kwh,
+            cpu_energy_kwh: self.cpu.energy_kwh(&iv, log),
+            ram_energy_kwh: self.ram.energy_kwh(&iv, log),
             gpu_energy_kwh: gpu.energy_kwh,
-            cpu_utilization_percent: load.utilization_percent_since(&since),
+            cpu_utilization_percent: load_now.utilization_percent_since(&load_before),
             gpu_utilization_percent: gpu.utilization_percent,
             ram: ram::meminfo_recent(),
         }

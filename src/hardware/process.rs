@@ -63,6 +63,8 @@ fn parent_map() -> HashMap<u32, Vec<u32>> {
 pub struct Usage {
     /// CPU seconds used so far by the process tree.
     pub cpu_s: f64,
+    /// The same in clock ticks (the counter behind `cpu_s`).
+    pub ticks: u64,
     /// Resident memory of the tree now, bytes.
     pub rss_bytes: u64,
 }
@@ -89,7 +91,18 @@ pub fn usage_of(root: u32) -> Usage {
             None => stack.extend(fallback.get_or_insert_with(parent_map).get(&pid).cloned().unwrap_or_default()),
         }
     }
-    Usage { cpu_s: ticks as f64 / tck, rss_bytes: pages * page }
+    Usage { cpu_s: ticks as f64 / tck, ticks, rss_bytes: pages * page }
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat`'s CPU times.
+pub fn ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if tck > 0 {
+        tck as f64
+    } else {
+        100.0
+    }
 }
 
 pub fn usage() -> Usage {

@@ -11,6 +11,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::counter::{CounterDiff, Step};
+use super::kept_open::KeptOpen;
+use super::source::{EnergySource, Interval};
+use crate::log::Logger;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ZoneKind {
     Package,
@@ -44,6 +49,19 @@ fn read_trimmed(p: &Path) -> std::io::Result<String> {
 pub fn read_energy_uj(dir: &Path) -> std::io::Result<u64> {
     let s = read_trimmed(&dir.join("energy_uj"))?;
     s.parse().map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad energy_uj `{s}`")))
+}
+
+/// A zone's `energy_uj`, kept open and re-read (sysfs regenerates it in place).
+struct EnergyFile(KeptOpen);
+
+impl EnergyFile {
+    fn new(zone: &Zone) -> EnergyFile {
+        EnergyFile(KeptOpen::owned(zone.dir.join("energy_uj").to_string_lossy().into_owned()))
+    }
+
+    fn read_uj(&self) -> Result<u64, String> {
+        self.0.read(|s| s.trim().parse::<u64>().ok()).ok_or_else(|| format!("{}: unreadable or not a number", self.0.path()))
+    }
 }
 
 /// Every zone directory (name contains ':' and has `energy_uj`) under `root`, at most two levels
@@ -131,17 +149,6 @@ pub fn discover(root: &Path, include_dram: bool, prefer_psys: bool) -> Discovery
     Discovery::Zones(selected)
 }
 
-/// Energy between two counter readings, wrap-corrected.
-pub fn delta_uj(last: u64, now: u64, max_range_uj: u64) -> u64 {
-    if now >= last {
-        now - last
-    } else if max_range_uj > 0 && last <= max_range_uj {
-        max_range_uj - last + now
-    } else {
-        now // counter reset (e.g. driver reload): count what it has seen since
-    }
-}
-
 /// `package-0-die-1` → `package-0`: zones of one package's dies.
 fn package_of(name: &str) -> Option<&str> {
     name.find("-die-").map(|i| &name[..i])
@@ -156,18 +163,25 @@ enum Dies {
     Distinct,
 }
 
-/// The per-tracker reader: the last value of each zone.
-#[derive(Debug)]
+/// The per-tracker reader: each zone's counter, kept open, and its last value.
 pub struct RaplMeter {
     zones: Vec<Zone>,
-    last_uj: Vec<Option<u64>>,
+    files: Vec<EnergyFile>,
+    counters: Vec<CounterDiff>,
     /// Per package with several die zones.
     dies: Vec<(String, Dies)>,
+    error_logged: bool,
 }
 
 impl RaplMeter {
     pub fn start(zones: &[Zone]) -> RaplMeter {
-        let last_uj = zones.iter().map(|z| read_energy_uj(&z.dir).ok()).collect();
+        let files: Vec<EnergyFile> = zones.iter().map(EnergyFile::new).collect();
+        let mut counters: Vec<CounterDiff> = zones.iter().map(|z| CounterDiff::new(z.max_energy_range_uj)).collect();
+        for (f, c) in files.iter().zip(counters.iter_mut()) {
+            if let Ok(uj) = f.read_uj() {
+                c.step(uj);
+            }
+        }
         let mut dies: Vec<(String, Dies)> = Vec::new();
         for z in zones {
             if let Some(p) = package_of(&z.name) {
@@ -176,7 +190,7 @@ impl RaplMeter {
                 }
             }
         }
-        RaplMeter { zones: zones.to_vec(), last_uj, dies }
+        RaplMeter { zones: zones.to_vec(), files, counters, dies, error_logged: false }
     }
 
     /// µJ since the previous call, summed over zones (mirrored dies once); the error names a
@@ -184,15 +198,15 @@ impl RaplMeter {
     pub fn read_delta_uj(&mut self) -> (u64, Option<String>) {
         let mut deltas: Vec<Option<u64>> = Vec::with_capacity(self.zones.len());
         let mut err = None;
-        for (z, last) in self.zones.iter().zip(self.last_uj.iter_mut()) {
-            match read_energy_uj(&z.dir) {
-                Ok(now) => {
-                    deltas.push(last.map(|l| delta_uj(l, now, z.max_energy_range_uj)));
-                    *last = Some(now);
-                }
+        for (f, c) in self.files.iter().zip(self.counters.iter_mut()) {
+            match f.read_uj() {
+                Ok(now) => deltas.push(match c.step(now) {
+                    Step::First => None,
+                    step => Some(step.counted()),
+                }),
                 Err(e) => {
                     deltas.push(None);
-                    err = Some(format!("{}: {e}", z.dir.join("energy_uj").display()));
+                    err = Some(e);
                 }
             }
         }
@@ -233,6 +247,19 @@ impl RaplMeter {
     }
 }
 
+impl EnergySource for RaplMeter {
+    fn energy_kwh(&mut self, _: &Interval, log: &Logger) -> f64 {
+        let (uj, err) = self.read_delta_uj();
+        if let Some(e) = err {
+            if !self.error_logged {
+                log.warning(format!("RAPL read failed, that zone's energy is counted at its next good read: {e}"));
+                self.error_logged = true;
+            }
+        }
+        uj as f64 / 3.6e12
+    }
+}
+
 #[cfg(test)]
 pub mod fake {
     //! A fake powercap tree for tests.
@@ -261,15 +288,6 @@ mod tests {
             Discovery::Zones(z) => z.iter().map(|z| z.name.clone()).collect(),
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn wrap_cases() {
-        assert_eq!(delta_uj(100, 250, 1000), 150);
-        assert_eq!(delta_uj(900, 100, 1000), 200); // wrapped once
-        assert_eq!(delta_uj(900, 100, 0), 100); // unknown range: reset
-        assert_eq!(delta_uj(5000, 100, 1000), 100); // last beyond range: reset
-        assert_eq!(delta_uj(7, 7, 1000), 0);
     }
 
     #[test]
@@ -327,7 +345,7 @@ mod tests {
         assert_eq!(m.read_delta_uj(), (250, None));
         set(r, "intel-rapl:0", 150);
         assert_eq!(m.read_delta_uj(), (50, None));
-        std::fs::remove_file(r.join("intel-rapl:1/energy_uj")).unwrap();
+        std::fs::write(r.join("intel-rapl:1/energy_uj"), "garbage\n").unwrap(); // rewritten in place, unreadable
         let (d, err) = m.read_delta_uj();
         assert_eq!(d, 0);
         assert!(err.unwrap().contains("intel-rapl:1"));
