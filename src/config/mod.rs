@@ -4,6 +4,7 @@
 //! Resolving reads the two config files and the environment, nothing else (no probing).
 
 mod ini;
+mod keys;
 pub mod options;
 mod values;
 
@@ -11,9 +12,22 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::log::{Level, Logger};
-use values::*;
 
-pub const DEFAULT_EXPERIMENT_ID: &str = "5b0fa12a-3dd7-45bb-9766-cc326314d9f1";
+pub use keys::{
+    Config, DEFAULT_API_ENDPOINT, DEFAULT_CLOUD_METADATA_URL, DEFAULT_ELECTRICITYMAPS_API_URL, DEFAULT_EXPERIMENT_ID,
+    DEFAULT_GEO_API_URL, DEFAULT_GEO_BACKUP_API_URL, KEYS,
+};
+pub use values::parse_gpu_ids;
+
+/// `output_methods`: which outputs it turns on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputMethods {
+    pub file: bool,
+    pub api: bool,
+}
+
+/// Something worth a log line once the tracker has its logger (e.g. an ignored key in a file).
+pub type Note = (Level, String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvWriteMode {
@@ -49,154 +63,6 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
-
-pub const DEFAULT_API_ENDPOINT: &str = "https://api.codecarbon.io";
-pub const DEFAULT_GEO_API_URL: &str = "https://get.geojs.io/v1/ip/geo.json";
-pub const DEFAULT_GEO_BACKUP_API_URL: &str = "https://ipinfo.io/json";
-pub const DEFAULT_CLOUD_METADATA_URL: &str = "http://169.254.169.254";
-pub const DEFAULT_ELECTRICITYMAPS_API_URL: &str = "https://api.electricitymaps.com/v3/carbon-intensity/latest";
-
-/// The resolved configuration of one tracker.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub project_name: String,
-    pub experiment_id: String,
-    pub experiment_name: String,
-    pub output_dir: PathBuf,
-    pub output_file: String,
-    pub save_to_file: bool,
-    pub on_csv_write: CsvWriteMode,
-    pub measure_power_secs: f64,
-    pub country_iso_code: Option<String>,
-    pub country_2letter_iso_code: Option<String>,
-    pub region: Option<String>,
-    pub cloud_provider: Option<String>,
-    pub cloud_region: Option<String>,
-    pub force_cpu_power_w: Option<f64>,
-    pub force_ram_power_w: Option<f64>,
-    pub force_carbon_intensity_g_per_kwh: Option<f64>,
-    pub force_mode_cpu_load: bool,
-    pub pue: f64,
-    pub wue_l_per_kwh: f64,
-    pub tracking_mode: TrackingMode,
-    pub logger: Logger,
-    pub rapl_dir: PathBuf,
-    pub rapl_include_dram: bool,
-    pub rapl_prefer_psys: bool,
-    pub offline: bool,
-    /// Upload to the CodeCarbon API (`save_to_api`, or `api` in `output_methods`).
-    pub save_to_api: bool,
-    pub api_endpoint: String,
-    pub api_key: Option<Secret>,
-    /// Upload every N background measurements; -1: only on flush/stop.
-    pub api_call_interval: i64,
-    /// How long `stop` waits for pending uploads.
-    pub api_timeout_s: f64,
-    /// CodeCarbon's HTTPOutput: POST of the totals on flush/stop.
-    pub emissions_endpoint: Option<String>,
-    /// Probe the AWS/Azure/GCP metadata services when the location is not given.
-    pub cloud_detection: bool,
-    pub geo_api_url: String,
-    pub geo_backup_api_url: String,
-    pub cloud_metadata_url: String,
-    pub electricitymaps_api_token: Option<Secret>,
-    pub electricitymaps_api_url: String,
-    /// GPUs to track: NVML indices or UUID prefixes; `None`: `CUDA_VISIBLE_DEVICES`, else all.
-    pub gpu_ids: Option<Vec<String>>,
-    /// Things worth a log line once the tracker has its logger (e.g. ignored keys in a file).
-    pub notes: Vec<(Level, String)>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            project_name: "codecarbon".into(),
-            experiment_id: DEFAULT_EXPERIMENT_ID.into(),
-            experiment_name: "base".into(),
-            output_dir: PathBuf::from("."),
-            output_file: "emissions.csv".into(),
-            save_to_file: true,
-            on_csv_write: CsvWriteMode::Append,
-            measure_power_secs: 15.0,
-            country_iso_code: None,
-            country_2letter_iso_code: None,
-            region: None,
-            cloud_provider: None,
-            cloud_region: None,
-            force_cpu_power_w: None,
-            force_ram_power_w: None,
-            force_carbon_intensity_g_per_kwh: None,
-            force_mode_cpu_load: false,
-            pue: 1.0,
-            wue_l_per_kwh: 0.0,
-            tracking_mode: TrackingMode::Machine,
-            logger: Logger::default(),
-            rapl_dir: PathBuf::from("/sys/class/powercap"),
-            rapl_include_dram: false,
-            rapl_prefer_psys: false,
-            offline: false,
-            save_to_api: false,
-            api_endpoint: DEFAULT_API_ENDPOINT.into(),
-            api_key: None,
-            api_call_interval: 8,
-            api_timeout_s: 5.0,
-            emissions_endpoint: None,
-            cloud_detection: true,
-            geo_api_url: DEFAULT_GEO_API_URL.into(),
-            geo_backup_api_url: DEFAULT_GEO_BACKUP_API_URL.into(),
-            cloud_metadata_url: DEFAULT_CLOUD_METADATA_URL.into(),
-            electricitymaps_api_token: None,
-            electricitymaps_api_url: DEFAULT_ELECTRICITYMAPS_API_URL.into(),
-            gpu_ids: None,
-            notes: Vec::new(),
-        }
-    }
-}
-
-/// Every key this version implements, for messages and docs.
-pub const KEYS: &[&str] = &[
-    "project_name",
-    "experiment_id",
-    "experiment_name",
-    "output_dir",
-    "output_file",
-    "save_to_file",
-    "on_csv_write",
-    "measure_power_secs",
-    "country_iso_code",
-    "country_2letter_iso_code",
-    "region",
-    "cloud_provider",
-    "cloud_region",
-    "force_cpu_power",
-    "force_ram_power",
-    "force_carbon_intensity_g_co2e_kwh",
-    "force_mode_cpu_load",
-    "pue",
-    "wue",
-    "tracking_mode",
-    "log_level",
-    "logger_preamble",
-    "rapl_dir",
-    "rapl_include_dram",
-    "rapl_prefer_psys",
-    "offline",
-    "save_to_api",
-    "output_methods",
-    "api_endpoint",
-    "api_key",
-    "api_call_interval",
-    "api_timeout_s",
-    "emissions_endpoint",
-    "cloud_detection",
-    "geo_api_url",
-    "geo_backup_api_url",
-    "cloud_metadata_url",
-    "electricitymaps_api_token",
-    "co2_signal_api_token",
-    "electricitymaps_api_url",
-    "gpu_ids",
-];
 
 /// CodeCarbon keys this version knows but does not implement yet: an error in the options
 /// string (so nobody believes they work), a warning when they come from a file or the environment.
@@ -294,6 +160,11 @@ impl Config {
     }
 
     pub fn from_sources(sources: &Sources) -> Result<Config> {
+        Config::from_sources_with_notes(sources).map(|(c, _)| c)
+    }
+
+    /// The configuration and what is worth telling about how it was resolved.
+    pub fn from_sources_with_notes(sources: &Sources) -> Result<(Config, Vec<Note>)> {
         // Only the value from the highest layer is parsed, so a bad value in a lower layer that
         // is overridden (say in ~/.codecarbon.config) does not fail the tracker.
         let mut winners: std::collections::BTreeMap<&str, (&Origin, &str)> = std::collections::BTreeMap::new();
@@ -303,153 +174,38 @@ impl Config {
             }
         }
         let mut c = Config::default();
+        let mut notes = Vec::new();
         for (key, (origin, value)) in winners {
-            c.apply(origin, key, value)?;
-        }
-        c.check()?;
-        Ok(c)
-    }
-
-    fn apply(&mut self, origin: &Origin, key: &str, v: &str) -> Result<()> {
-        let o = origin.prefix(key);
-        let o = o.as_str();
-        let opt_str = |v: &str| if v.trim().is_empty() { None } else { Some(v.trim().to_string()) };
-        let opt_f64 = |min: f64, excl: bool| -> Result<Option<f64>> {
-            if v.trim().is_empty() || v.trim().eq_ignore_ascii_case("none") {
-                Ok(None)
-            } else {
-                parse_f64(o, key, v, min, excl).map(Some)
-            }
-        };
-        match key {
-            "project_name" => self.project_name = v.to_string(),
-            "experiment_id" => self.experiment_id = v.trim().to_string(),
-            "experiment_name" => self.experiment_name = v.to_string(),
-            "output_dir" => self.output_dir = PathBuf::from(non_empty(o, key, v)?),
-            "output_file" => {
-                let f = non_empty(o, key, v)?;
-                if f.contains('/') {
-                    return Err(Error::option(format!("{o}{key}={v}: expected a file name; put the directory in output_dir")));
-                }
-                self.output_file = f;
-            }
-            "save_to_file" => self.save_to_file = parse_bool(o, key, v)?,
-            "on_csv_write" => {
-                self.on_csv_write = match parse_choice(o, key, v, &["append", "update"])? {
-                    "append" => CsvWriteMode::Append,
-                    _ => CsvWriteMode::Update,
-                }
-            }
-            "measure_power_secs" => {
-                let s = parse_f64(o, key, v, 0.0, true)?;
-                if !(0.01..=86_400.0).contains(&s) {
-                    return Err(Error::option(format!("{o}{key}={v}: expected 0.01 to 86400 seconds")));
-                }
-                self.measure_power_secs = s;
-            }
-            "country_iso_code" => {
-                self.country_iso_code = match opt_str(v) {
-                    None => None,
-                    Some(s) => Some(parse_iso3(o, key, &s)?),
-                }
-            }
-            "country_2letter_iso_code" => {
-                self.country_2letter_iso_code = match opt_str(v) {
-                    None => None,
-                    Some(s) => Some(parse_iso2(o, key, &s)?),
-                }
-            }
-            "region" => self.region = opt_str(v).map(|s| s.to_lowercase()),
-            "cloud_provider" => self.cloud_provider = opt_str(v).map(|s| s.to_ascii_lowercase()),
-            "cloud_region" => self.cloud_region = opt_str(v).map(|s| s.to_ascii_lowercase()),
-            "force_cpu_power" => self.force_cpu_power_w = opt_f64(0.0, true)?,
-            "force_ram_power" => self.force_ram_power_w = opt_f64(0.0, false)?,
-            "force_carbon_intensity_g_co2e_kwh" => self.force_carbon_intensity_g_per_kwh = opt_f64(0.0, false)?,
-            "force_mode_cpu_load" => self.force_mode_cpu_load = parse_bool(o, key, v)?,
-            "pue" => self.pue = parse_f64(o, key, v, 0.0, true)?,
-            "wue" => self.wue_l_per_kwh = parse_f64(o, key, v, 0.0, false)?,
-            "tracking_mode" => {
-                self.tracking_mode = match parse_choice(o, key, v, &["machine", "process"])? {
-                    "process" => TrackingMode::Process,
-                    _ => TrackingMode::Machine,
-                }
-            }
-            "log_level" => {
-                self.logger.threshold = Level::parse(v).ok_or_else(|| {
-                    Error::option(format!("{o}{key}={v}: expected one of debug, info, warning, error, critical"))
-                })?
-            }
-            "logger_preamble" => self.logger.preamble = v.to_string(),
-            "rapl_dir" => self.rapl_dir = PathBuf::from(non_empty(o, key, v)?),
-            "rapl_include_dram" => self.rapl_include_dram = parse_bool(o, key, v)?,
-            "rapl_prefer_psys" => self.rapl_prefer_psys = parse_bool(o, key, v)?,
-            "offline" => self.offline = parse_bool(o, key, v)?,
-            "save_to_api" => self.save_to_api = parse_bool(o, key, v)?,
-            "output_methods" => {
-                // CodeCarbon: when given, it replaces the save_to_* switches.
-                let mut file = false;
-                let mut api = false;
-                for m in v.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-                    match m.to_ascii_lowercase().as_str() {
-                        "csv" | "file" => file = true,
-                        "api" => api = true,
-                        "logger" | "prometheus" | "logfire" | "boamps" => {
-                            return Err(Error::option(format!(
-                                "{o}{key}={v}: output method `{m}` is not implemented in this version (csv and api are)"
-                            )))
-                        }
-                        _ => return Err(Error::option(format!("{o}{key}={v}: unknown output method `{m}`; expected csv, api"))),
+            let o = origin.prefix(key);
+            match c.apply_key(&o, key, value) {
+                Some(result) => result?,
+                None if NOT_YET_IMPLEMENTED.contains(&key) => {
+                    let msg = format!("{o}{key}: this CodeCarbon option is not implemented in this version of carbon-tracker");
+                    if *origin == Origin::Options {
+                        return Err(Error::option(msg));
                     }
+                    notes.push((Level::Warning, format!("{msg}; ignored")));
                 }
-                self.save_to_file = file;
-                self.save_to_api = api;
-            }
-            "api_endpoint" => self.api_endpoint = parse_url(o, key, v)?,
-            "api_key" => self.api_key = opt_str(v).map(Secret),
-            "api_call_interval" => {
-                let n: i64 = v.trim().parse().map_err(|_| Error::option(format!("{o}{key}={v}: expected an integer")))?;
-                if n != -1 && n < 1 {
-                    return Err(Error::option(format!("{o}{key}={v}: expected -1 (only on flush/stop) or a count >= 1")));
-                }
-                self.api_call_interval = n;
-            }
-            "api_timeout_s" => self.api_timeout_s = parse_f64(o, key, v, 0.0, false)?,
-            "emissions_endpoint" => {
-                self.emissions_endpoint = match opt_str(v) {
-                    None => None,
-                    Some(u) => Some(parse_url(o, key, &u)?),
-                }
-            }
-            "cloud_detection" => self.cloud_detection = parse_bool(o, key, v)?,
-            "geo_api_url" => self.geo_api_url = parse_url(o, key, v)?,
-            "geo_backup_api_url" => self.geo_backup_api_url = parse_url(o, key, v)?,
-            "cloud_metadata_url" => self.cloud_metadata_url = parse_url(o, key, v)?,
-            "electricitymaps_api_token" | "co2_signal_api_token" => self.electricitymaps_api_token = opt_str(v).map(Secret),
-            "electricitymaps_api_url" => self.electricitymaps_api_url = parse_url(o, key, v)?,
-            "gpu_ids" => self.gpu_ids = Some(crate::hardware::gpu::parse_ids(v)),
-            _ if NOT_YET_IMPLEMENTED.contains(&key) => {
-                let msg = format!("{o}{key}: this CodeCarbon option is not implemented in this version of carbon-tracker");
-                if *origin == Origin::Options {
-                    return Err(Error::option(msg));
-                }
-                self.notes.push((Level::Warning, format!("{msg}; ignored")));
-            }
-            _ => {
-                if *origin == Origin::Options {
-                    return Err(Error::option(format!(
-                        "{o}unknown option `{key}`; known options: {}",
-                        KEYS.join(", ")
-                    )));
+                None if *origin == Origin::Options => {
+                    return Err(Error::option(format!("{o}unknown option `{key}`; known options: {}", KEYS.join(", "))))
                 }
                 // Files and the environment may hold keys of other CodeCarbon versions.
-                self.notes.push((Level::Debug, format!("{o}unknown key `{key}` ignored")));
+                None => notes.push((Level::Debug, format!("{o}unknown key `{key}` ignored"))),
             }
         }
-        Ok(())
+        c.settle()?;
+        Ok((c, notes))
     }
 
-    /// Checks across keys, after all layers are applied.
-    fn check(&self) -> Result<()> {
+    /// Keys that depend on others, and checks across keys, after all layers are applied.
+    fn settle(&mut self) -> Result<()> {
+        if let Some(m) = self.output_methods {
+            self.save_to_file = m.file;
+            self.save_to_api = m.api;
+        }
+        if self.electricitymaps_api_token.is_none() {
+            self.electricitymaps_api_token = self.co2_signal_api_token.clone();
+        }
         if self.cloud_region.is_some() != self.cloud_provider.is_some() {
             return Err(Error::option("cloud_provider and cloud_region must be given together"));
         }
@@ -473,6 +229,11 @@ impl Config {
         Ok(())
     }
 
+    /// The logger its `log_level` and `logger_preamble` ask for.
+    pub fn logger(&self) -> Logger {
+        Logger { threshold: self.log_level, preamble: self.logger_preamble.clone() }
+    }
+
     /// Whether the location must be looked up on the network (geo and cloud detection): only
     /// online, and only when neither a country, a cloud region nor an intensity is given.
     pub fn needs_location_lookup(&self) -> bool {
@@ -485,24 +246,6 @@ impl Config {
     /// The CSV file this tracker writes.
     pub fn output_path(&self) -> PathBuf {
         self.output_dir.join(&self.output_file)
-    }
-}
-
-/// An http(s) URL without its trailing `/`.
-fn parse_url(o: &str, key: &str, v: &str) -> Result<String> {
-    let t = v.trim();
-    if !(t.starts_with("http://") || t.starts_with("https://")) || t.len() < 10 {
-        return Err(Error::option(format!("{o}{key}={v}: expected an http:// or https:// URL")));
-    }
-    Ok(t.trim_end_matches('/').to_string())
-}
-
-fn non_empty(o: &str, key: &str, v: &str) -> Result<String> {
-    let t = v.trim();
-    if t.is_empty() {
-        Err(Error::option(format!("{o}{key}: expected a non-empty value")))
-    } else {
-        Ok(t.to_string())
     }
 }
 
@@ -535,7 +278,7 @@ mod tests {
         assert!(c.save_to_file);
         assert_eq!(c.on_csv_write, CsvWriteMode::Append);
         assert_eq!(c.pue, 1.0);
-        assert_eq!(c.logger.threshold, Level::Warning);
+        assert_eq!(c.log_level, Level::Warning);
     }
 
     #[test]
@@ -603,8 +346,8 @@ mod tests {
 
     #[test]
     fn unknown_key_in_env_or_file_is_noted_not_fatal() {
-        let c = Config::from_sources(&sources(&[("some_future_key", "1")], &[], &[("save_to_logger", "1")], "")).unwrap();
-        assert_eq!(c.notes.len(), 2);
+        let (_, notes) = Config::from_sources_with_notes(&sources(&[("some_future_key", "1")], &[], &[("save_to_logger", "1")], "")).unwrap();
+        assert_eq!(notes.len(), 2);
     }
 
     #[test]
@@ -651,6 +394,13 @@ mod tests {
         for bad in [
             "measure_power_secs=0",
             "measure_power_secs=1e20",
+            "api_timeout_s=1e20",
+            "api_call_interval=2000000",
+            "pue=1000",
+            "wue=1e9",
+            "force_cpu_power=1e12",
+            "force_ram_power=-1",
+            "force_carbon_intensity_g_co2e_kwh=1e9",
             "pue=0",
             "wue=-1",
             "force_cpu_power=-5",
@@ -666,6 +416,21 @@ mod tests {
             assert_eq!(e.kind, crate::ErrorKind::InvalidOption, "{bad}");
             let key = bad.split('=').next().unwrap();
             assert!(e.message.contains(key), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn every_numeric_key_has_a_range() {
+        // A huge number must be refused by every key that takes a number: this list names the
+        // keys whose value is text, a path, a URL, a secret or a list, where it is just text.
+        let not_numbers = [
+            "project_name", "experiment_id", "experiment_name", "output_dir", "output_file", "region", "logger_preamble",
+            "rapl_dir", "api_key", "electricitymaps_api_token", "co2_signal_api_token", "gpu_ids", "cloud_provider", "cloud_region",
+        ];
+        for key in KEYS {
+            let mut c = Config::default();
+            let accepted = c.apply_key("", key, "1e300").expect("a key of the table").is_ok();
+            assert_eq!(accepted, not_numbers.contains(key), "{key}");
         }
     }
 
@@ -686,6 +451,6 @@ mod tests {
         assert_eq!(c.on_csv_write, CsvWriteMode::Update);
         assert!(!c.save_to_file && c.rapl_include_dram);
         assert_eq!(c.cloud_provider.as_deref(), Some("gcp"));
-        assert_eq!(c.logger.threshold, Level::Error);
+        assert_eq!(c.log_level, Level::Error);
     }
 }

@@ -1,9 +1,16 @@
 //! Typed parsing of option values, with messages that say what was expected.
 
+use std::path::PathBuf;
+
+use super::{OutputMethods, Secret};
 use crate::error::{Error, Result};
+use crate::log::Level;
+
+// Every parser has the shape `(origin, key, value) -> Result<T>`, the last column of the key
+// table; messages name the source, the key and what was expected.
 
 /// true/false/1/0/yes/no/on/off, any case (CodeCarbon only took "true": its quirk Q10).
-pub fn parse_bool(origin: &str, key: &str, v: &str) -> Result<bool> {
+pub fn boolean(origin: &str, key: &str, v: &str) -> Result<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -11,22 +18,84 @@ pub fn parse_bool(origin: &str, key: &str, v: &str) -> Result<bool> {
     }
 }
 
-/// A finite number with a lower bound (`min_exclusive` makes the bound strict).
-pub fn parse_f64(origin: &str, key: &str, v: &str, min: f64, min_exclusive: bool) -> Result<f64> {
-    let x: f64 = v
-        .trim()
-        .parse()
-        .map_err(|_| Error::option(format!("{origin}{key}={v}: expected a number")))?;
-    let ok = x.is_finite() && if min_exclusive { x > min } else { x >= min };
-    if !ok {
-        let rel = if min_exclusive { ">" } else { ">=" };
-        return Err(Error::option(format!("{origin}{key}={v}: expected a finite number {rel} {min}")));
+fn finite(origin: &str, key: &str, v: &str) -> Result<f64> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| Error::option(format!("{origin}{key}={v}: expected a number")))
+}
+
+/// A number in `[min, max]`.
+pub fn number(min: f64, max: f64) -> impl Fn(&str, &str, &str) -> Result<f64> {
+    move |origin, key, v| {
+        let x = finite(origin, key, v)?;
+        if !(min..=max).contains(&x) {
+            return Err(Error::option(format!("{origin}{key}={v}: expected a number from {min} to {max}")));
+        }
+        Ok(x)
     }
-    Ok(x)
+}
+
+/// A number in `(0, max]`.
+pub fn positive(max: f64) -> impl Fn(&str, &str, &str) -> Result<f64> {
+    move |origin, key, v| {
+        let x = finite(origin, key, v)?;
+        if !(x > 0.0 && x <= max) {
+            return Err(Error::option(format!("{origin}{key}={v}: expected a number > 0 and at most {max}")));
+        }
+        Ok(x)
+    }
+}
+
+/// `parse`, or `None` for an empty value or `none`.
+pub fn optional<T>(parse: impl Fn(&str, &str, &str) -> Result<T>) -> impl Fn(&str, &str, &str) -> Result<Option<T>> {
+    move |origin, key, v| {
+        let t = v.trim();
+        if t.is_empty() || t.eq_ignore_ascii_case("none") {
+            Ok(None)
+        } else {
+            parse(origin, key, t).map(Some)
+        }
+    }
+}
+
+/// The value as given.
+pub fn text(_: &str, _: &str, v: &str) -> Result<String> {
+    Ok(v.to_string())
+}
+
+pub fn trimmed(_: &str, _: &str, v: &str) -> Result<String> {
+    Ok(v.trim().to_string())
+}
+
+pub fn lowercase(_: &str, _: &str, v: &str) -> Result<String> {
+    Ok(v.trim().to_lowercase())
+}
+
+fn non_empty(origin: &str, key: &str, v: &str) -> Result<String> {
+    let t = v.trim();
+    if t.is_empty() {
+        Err(Error::option(format!("{origin}{key}: expected a non-empty value")))
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+pub fn path(origin: &str, key: &str, v: &str) -> Result<PathBuf> {
+    non_empty(origin, key, v).map(PathBuf::from)
+}
+
+pub fn file_name(origin: &str, key: &str, v: &str) -> Result<String> {
+    let f = non_empty(origin, key, v)?;
+    if f.contains('/') {
+        return Err(Error::option(format!("{origin}{key}={v}: expected a file name; put the directory in output_dir")));
+    }
+    Ok(f)
 }
 
 /// One of a fixed set of words, any case.
-pub fn parse_choice<'a>(origin: &str, key: &str, v: &str, choices: &[&'a str]) -> Result<&'a str> {
+pub fn choice<'a>(origin: &str, key: &str, v: &str, choices: &[&'a str]) -> Result<&'a str> {
     let lower = v.trim().to_ascii_lowercase();
     choices
         .iter()
@@ -36,7 +105,7 @@ pub fn parse_choice<'a>(origin: &str, key: &str, v: &str, choices: &[&'a str]) -
 }
 
 /// An ISO 3166-1 alpha-3 country code (three ASCII letters), returned upper-case.
-pub fn parse_iso3(origin: &str, key: &str, v: &str) -> Result<String> {
+pub fn iso3(origin: &str, key: &str, v: &str) -> Result<String> {
     let t = v.trim();
     if t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(t.to_ascii_uppercase())
@@ -46,13 +115,70 @@ pub fn parse_iso3(origin: &str, key: &str, v: &str) -> Result<String> {
 }
 
 /// An ISO 3166-1 alpha-2 country code, returned upper-case.
-pub fn parse_iso2(origin: &str, key: &str, v: &str) -> Result<String> {
+pub fn iso2(origin: &str, key: &str, v: &str) -> Result<String> {
     let t = v.trim();
     if t.len() == 2 && t.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(t.to_ascii_uppercase())
     } else {
         Err(Error::option(format!("{origin}{key}={v}: expected an ISO 3166-1 alpha-2 country code such as FR")))
     }
+}
+
+/// An http(s) URL without its trailing `/`.
+pub fn url(origin: &str, key: &str, v: &str) -> Result<String> {
+    let t = v.trim();
+    if !(t.starts_with("http://") || t.starts_with("https://")) || t.len() < 10 {
+        return Err(Error::option(format!("{origin}{key}={v}: expected an http:// or https:// URL")));
+    }
+    Ok(t.trim_end_matches('/').to_string())
+}
+
+pub fn secret(_: &str, _: &str, v: &str) -> Result<Secret> {
+    Ok(Secret(v.trim().to_string()))
+}
+
+pub fn log_level(origin: &str, key: &str, v: &str) -> Result<Level> {
+    Level::parse(v).ok_or_else(|| Error::option(format!("{origin}{key}={v}: expected one of debug, info, warning, error, critical")))
+}
+
+/// -1 (only on flush/stop) or a count from 1 to 1,000,000.
+pub fn call_interval(origin: &str, key: &str, v: &str) -> Result<i64> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if n == -1 || (1..=1_000_000).contains(&n) => Ok(n),
+        Ok(_) => Err(Error::option(format!("{origin}{key}={v}: expected -1 (only on flush/stop) or a count from 1 to 1000000"))),
+        Err(_) => Err(Error::option(format!("{origin}{key}={v}: expected an integer"))),
+    }
+}
+
+/// CodeCarbon's `output_methods`: a comma-separated list of csv/file and api.
+pub fn output_methods(origin: &str, key: &str, v: &str) -> Result<OutputMethods> {
+    let mut m = OutputMethods::default();
+    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" | "file" => m.file = true,
+            "api" => m.api = true,
+            "logger" | "prometheus" | "logfire" | "boamps" => {
+                return Err(Error::option(format!(
+                    "{origin}{key}={v}: output method `{name}` is not implemented in this version (csv and api are)"
+                )))
+            }
+            _ => return Err(Error::option(format!("{origin}{key}={v}: unknown output method `{name}`; expected csv, api"))),
+        }
+    }
+    Ok(m)
+}
+
+/// `gpu_ids` (or `CUDA_VISIBLE_DEVICES`) as a list: indices or UUID prefixes, `MIG-` stripped.
+pub fn parse_gpu_ids(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.strip_prefix("MIG-").unwrap_or(s).to_string())
+        .collect()
+}
+
+pub fn gpu_ids(_: &str, _: &str, v: &str) -> Result<Option<Vec<String>>> {
+    Ok(Some(parse_gpu_ids(v)))
 }
 
 #[cfg(test)]
@@ -62,31 +188,36 @@ mod tests {
     #[test]
     fn booleans() {
         for t in ["true", "TRUE", "1", "yes", "On"] {
-            assert!(parse_bool("", "k", t).unwrap());
+            assert!(boolean("", "k", t).unwrap());
         }
         for f in ["false", "0", "no", "OFF"] {
-            assert!(!parse_bool("", "k", f).unwrap());
+            assert!(!boolean("", "k", f).unwrap());
         }
-        let e = parse_bool("", "save_to_file", "maybe").unwrap_err();
+        let e = boolean("", "save_to_file", "maybe").unwrap_err();
         assert!(e.message.contains("save_to_file=maybe") && e.message.contains("boolean"));
     }
 
     #[test]
     fn numbers() {
-        assert_eq!(parse_f64("", "pue", "1.5", 0.0, true).unwrap(), 1.5);
-        assert!(parse_f64("", "pue", "0", 0.0, true).is_err());
-        assert!(parse_f64("", "wue", "-1", 0.0, false).is_err());
-        assert!(parse_f64("", "wue", "NaN", 0.0, false).is_err());
-        assert!(parse_f64("", "wue", "inf", 0.0, false).is_err());
-        assert!(parse_f64("", "wue", "abc", 0.0, false).unwrap_err().message.contains("expected a number"));
+        assert_eq!(positive(100.0)("", "pue", "1.5").unwrap(), 1.5);
+        assert!(positive(100.0)("", "pue", "0").is_err());
+        assert!(positive(100.0)("", "pue", "101").unwrap_err().message.contains("at most 100"));
+        assert!(number(0.0, 10.0)("", "wue", "-1").is_err());
+        assert!(number(0.0, 10.0)("", "wue", "NaN").is_err());
+        assert!(number(0.0, 10.0)("", "wue", "inf").is_err());
+        assert!(number(0.0, 10.0)("", "wue", "abc").unwrap_err().message.contains("expected a number"));
+        assert_eq!(optional(number(0.0, 1.0))("", "x", " none ").unwrap(), None);
+        assert_eq!(call_interval("", "n", "-1").unwrap(), -1);
+        assert!(call_interval("", "n", "0").is_err());
     }
 
     #[test]
     fn codes() {
-        assert_eq!(parse_iso3("", "c", "fra").unwrap(), "FRA");
-        assert!(parse_iso3("", "c", "FR").is_err());
-        assert!(parse_iso3("", "c", "F1A").is_err());
-        assert_eq!(parse_iso2("", "c", "fr").unwrap(), "FR");
-        assert_eq!(parse_choice("", "m", "Update", &["append", "update"]).unwrap(), "update");
+        assert_eq!(iso3("", "c", "fra").unwrap(), "FRA");
+        assert!(iso3("", "c", "FR").is_err());
+        assert!(iso3("", "c", "F1A").is_err());
+        assert_eq!(iso2("", "c", "fr").unwrap(), "FR");
+        assert_eq!(choice("", "m", "Update", &["append", "update"]).unwrap(), "update");
+        assert_eq!(parse_gpu_ids(" 0, MIG-GPU-ab/1/2 ,,GPU-cd"), vec!["0", "GPU-ab/1/2", "GPU-cd"]);
     }
 }

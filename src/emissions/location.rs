@@ -10,6 +10,7 @@ use once_cell::sync::Lazy;
 
 use super::cloud::{self, Cloud};
 use super::geo::{self, Geo};
+use super::Place;
 use crate::config::Config;
 use crate::log::Logger;
 
@@ -89,19 +90,19 @@ pub fn get(config: &Config) -> Option<Arc<Located>> {
     }
 }
 
-/// `config` completed with what the lookup found, for the intensity tables.
-pub fn apply(config: &Config, located: &Located) -> Config {
-    let mut c = config.clone();
+/// `place` completed with what the lookup found, for the intensity tables.
+pub fn apply(place: &Place, located: &Located) -> Place {
+    let mut p = place.clone();
     if let Ok(g) = &located.geo {
-        c.country_iso_code = Some(g.country_iso_code.clone());
-        c.region = g.region.clone();
-        if c.country_2letter_iso_code.is_none() {
-            c.country_2letter_iso_code = g.country_2letter_iso_code.clone();
+        p.country_iso_code = Some(g.country_iso_code.clone());
+        p.region = g.region.clone();
+        if p.country_2letter_iso_code.is_none() {
+            p.country_2letter_iso_code = g.country_2letter_iso_code.clone();
         }
     }
     if let Some(cl) = &located.cloud {
-        c.cloud_provider = Some(cl.provider.clone());
-        c.cloud_region = Some(cl.region.clone());
+        p.cloud_provider = Some(cl.provider.clone());
+        p.cloud_region = Some(cl.region.clone());
     }
-    c
+    p
 }

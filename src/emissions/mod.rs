@@ -31,6 +31,31 @@ impl Location {
     }
 }
 
+/// What the intensity tables need of the configuration: where the energy is used (completed by
+/// the location lookup), or a forced intensity.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Place {
+    pub country_iso_code: Option<String>,
+    pub country_2letter_iso_code: Option<String>,
+    pub region: Option<String>,
+    pub cloud_provider: Option<String>,
+    pub cloud_region: Option<String>,
+    pub force_g_per_kwh: Option<f64>,
+}
+
+impl Place {
+    pub fn of(c: &Config) -> Place {
+        Place {
+            country_iso_code: c.country_iso_code.clone(),
+            country_2letter_iso_code: c.country_2letter_iso_code.clone(),
+            region: c.region.clone(),
+            cloud_provider: c.cloud_provider.clone(),
+            cloud_region: c.cloud_region.clone(),
+            force_g_per_kwh: c.force_carbon_intensity_g_per_kwh,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Intensity {
     pub g_per_kwh: f64,
@@ -41,11 +66,11 @@ pub struct Intensity {
 
 impl Intensity {
     /// Where Electricity Maps should be asked about this location, if anywhere.
-    pub fn live_zone(&self, config: &Config) -> Option<electricitymaps::Zone> {
+    pub fn live_zone(&self, place: &Place) -> Option<electricitymaps::Zone> {
         if let (Some(lat), Some(lon)) = (self.location.latitude, self.location.longitude) {
             return Some(electricitymaps::Zone::LatLon(lat, lon));
         }
-        let iso2 = config.country_2letter_iso_code.clone().or_else(|| {
+        let iso2 = place.country_2letter_iso_code.clone().or_else(|| {
             let iso3 = self.location.country_iso_code.as_deref()?;
             Some(isocountry::CountryCode::for_alpha3(iso3).ok()?.alpha2().to_string())
         })?;
@@ -63,11 +88,11 @@ const G_PER_KWH_PER_LBS_PER_MWH: f64 = 0.453_592_37;
 const CANADA_FOSSIL_KG_PER_KWH: [(&str, f64); 3] =
     [("coal", 0.995725971), ("petroleum", 0.8166885263), ("naturalGas", 0.7438415916)];
 
-/// The intensity for `config`, completed by a finished network lookup (`None` while offline or
+/// The intensity for `place`, completed by a finished network lookup (`None` while offline or
 /// while it is not needed).
-pub fn resolve_located(config: &Config, located: Option<&location::Located>, log: &Logger) -> Intensity {
-    let Some(l) = located else { return resolve(config, log) };
-    let mut i = resolve(&location::apply(config, l), log);
+pub fn resolve_located(place: &Place, located: Option<&location::Located>, log: &Logger) -> Intensity {
+    let Some(l) = located else { return resolve(place, log) };
+    let mut i = resolve(&location::apply(place, l), log);
     if let Ok(g) = &l.geo {
         i.location.latitude = g.latitude;
         i.location.longitude = g.longitude;
@@ -76,21 +101,21 @@ pub fn resolve_located(config: &Config, located: Option<&location::Located>, log
     i
 }
 
-/// Resolves the intensity for `config` from the embedded tables (no network).
-pub fn resolve(config: &Config, log: &Logger) -> Intensity {
+/// Resolves the intensity for `place` from the embedded tables (no network).
+pub fn resolve(place: &Place, log: &Logger) -> Intensity {
     let mut location = Location {
-        country_iso_code: config.country_iso_code.clone(),
-        country_name: config.country_iso_code.as_deref().and_then(country_name),
-        region: config.region.clone(),
-        cloud_provider: config.cloud_provider.clone(),
-        cloud_region: config.cloud_region.clone(),
+        country_iso_code: place.country_iso_code.clone(),
+        country_name: place.country_iso_code.as_deref().and_then(country_name),
+        region: place.region.clone(),
+        cloud_provider: place.cloud_provider.clone(),
+        cloud_region: place.cloud_region.clone(),
         longitude: None,
         latitude: None,
     };
-    if let Some(g) = config.force_carbon_intensity_g_per_kwh {
+    if let Some(g) = place.force_g_per_kwh {
         return Intensity { g_per_kwh: g, source: "forced by force_carbon_intensity_g_co2e_kwh".into(), location };
     }
-    if let (Some(p), Some(r)) = (&config.cloud_provider, &config.cloud_region) {
+    if let (Some(p), Some(r)) = (&place.cloud_provider, &place.cloud_region) {
         if let Some(row) = CLOUD_REGIONS.iter().find(|c| &c.provider == p && &c.region == r) {
             // The region's own country, as CodeCarbon writes it.
             location.country_iso_code = Some(row.country_iso_code.clone());
@@ -102,7 +127,7 @@ pub fn resolve(config: &Config, log: &Logger) -> Intensity {
              using the country's if known, else the world average"
         ));
     }
-    let (g, source) = private_infra(config.country_iso_code.as_deref(), config.region.as_deref(), log);
+    let (g, source) = private_infra(place.country_iso_code.as_deref(), place.region.as_deref(), log);
     Intensity { g_per_kwh: g, source, location }
 }
 
@@ -208,7 +233,7 @@ mod tests {
                 _ => unreachable!(),
             }
         }
-        resolve(&c, &quiet()).kg_for(kwh)
+        resolve(&Place::of(&c), &quiet()).kg_for(kwh)
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -254,12 +279,12 @@ mod tests {
     fn location_fields() {
         let mut c = Config::default();
         c.country_iso_code = Some("FRA".into());
-        let i = resolve(&c, &quiet());
+        let i = resolve(&Place::of(&c), &quiet());
         assert_eq!(i.location.country_name.as_deref(), Some("France"));
         assert!(!i.location.on_cloud());
         c.cloud_provider = Some("gcp".into());
         c.cloud_region = Some("europe-west1".into());
-        let i = resolve(&c, &quiet());
+        let i = resolve(&Place::of(&c), &quiet());
         assert_eq!(i.location.country_iso_code.as_deref(), Some("BEL"));
         assert_eq!(i.location.country_name.as_deref(), Some("Belgium"));
         assert!(i.location.on_cloud());

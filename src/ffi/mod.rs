@@ -372,6 +372,16 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_numbers_are_refused_at_new() {
+        // Accepted before, this one made `stop` overflow an Instant (a panic after the final row).
+        let mut t = std::ptr::null_mut();
+        let opts = b"offline=true;save_to_file=false;api_timeout_s=1e20\0";
+        assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_ERR_INVALID_OPTION);
+        assert!(t.is_null());
+        assert!(last().contains("api_timeout_s=1e20") && last().contains("3600"), "{}", last());
+    }
+
+    #[test]
     fn invalid_utf8_options() {
         let mut t = std::ptr::null_mut();
         let bad = b"project_name=\xff\xfe\0";

@@ -59,15 +59,6 @@ impl PartialEq for Gpu {
     }
 }
 
-/// `gpu_ids` (or `CUDA_VISIBLE_DEVICES`) as a list: indices or UUID prefixes, `MIG-` stripped.
-pub fn parse_ids(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.strip_prefix("MIG-").unwrap_or(s).to_string())
-        .collect()
-}
-
 /// The devices named by `ids` (all when `None`); unknown ids are reported, not fatal.
 pub fn select(devices: &[Arc<dyn GpuDevice>], ids: Option<&[String]>, log: &Logger) -> Vec<Gpu> {
     let describe = |d: &Arc<dyn GpuDevice>| Gpu {
@@ -380,7 +371,7 @@ mod tests {
     #[test]
     fn ids_indices_uuid_prefixes_and_mig() {
         let d = devices();
-        let pick = |s: &str| select(&d, Some(&parse_ids(s)), &quiet()).iter().map(|g| g.index).collect::<Vec<_>>();
+        let pick = |s: &str| select(&d, Some(&crate::config::parse_gpu_ids(s)), &quiet()).iter().map(|g| g.index).collect::<Vec<_>>();
         assert_eq!(pick("1"), vec![1]);
         assert_eq!(pick("0,1,0"), vec![0, 1]);
         assert_eq!(pick("GPU-8932f937"), vec![0]);

@@ -244,7 +244,7 @@ pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePla
             w
         }
     };
-    let ids = config.gpu_ids.clone().or_else(|| facts.visible_devices.as_deref().map(gpu::parse_ids));
+    let ids = config.gpu_ids.clone().or_else(|| facts.visible_devices.as_deref().map(crate::config::parse_gpu_ids));
     let gpus = match &facts.gpus {
         Ok(all) => gpu::select(all, ids.as_deref(), log),
         Err(why) => {

@@ -12,8 +12,9 @@ use tokio::task::AbortHandle;
 pub use accounting::EmissionsSnapshot;
 use accounting::Totals;
 
-use crate::config::{Config, Secret};
-use crate::emissions::{self, Intensity};
+use crate::config::{Config, Note, Secret, Sources};
+use crate::log::Logger;
+use crate::emissions::{self, Intensity, Place};
 use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
 use crate::output::api::{ApiOutput, ApiSettings};
@@ -36,6 +37,9 @@ pub struct Tracker {
 
 struct Inner {
     config: Config,
+    log: Logger,
+    /// How the configuration was resolved (ignored keys…), logged at start.
+    notes: Vec<Note>,
     run_id: String,
     state: Mutex<Phase>,
 }
@@ -79,12 +83,16 @@ pub struct Report {
 impl Tracker {
     /// Resolves the configuration (options > environment > config files > defaults). No probing.
     pub fn new(options: Option<&str>) -> Result<Tracker> {
-        Ok(Tracker::with_config(Config::resolve(options)?))
+        let (config, notes) = Config::from_sources_with_notes(&Sources::from_process(options)?)?;
+        let mut t = Tracker::with_config(config);
+        Arc::get_mut(&mut t.inner).expect("not shared yet").notes = notes;
+        Ok(t)
     }
 
     pub fn with_config(config: Config) -> Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
-        Tracker { inner: Arc::new(Inner { config, run_id, state: Mutex::new(Phase::Created) }) }
+        let log = config.logger();
+        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, state: Mutex::new(Phase::Created) }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -107,8 +115,8 @@ impl Tracker {
             Phase::Stopped => return Err(Error::state("start: the tracker was stopped; create a new one")),
         }
         let c = &inner.config;
-        let log = &c.logger;
-        for (level, note) in &c.notes {
+        let log = &inner.log;
+        for (level, note) in &inner.notes {
             log.log(*level, note);
         }
         let plan = hardware::plan_for(c, log);
@@ -117,9 +125,9 @@ impl Tracker {
             emissions::location::start(c, log);
             let located = emissions::location::get(c);
             location_pending = located.is_none();
-            emissions::resolve_located(c, located.as_deref(), log)
+            emissions::resolve_located(&Place::of(c), located.as_deref(), log)
         } else {
-            emissions::resolve(c, log)
+            emissions::resolve(&Place::of(c), log)
         };
         log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
         let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
@@ -208,7 +216,7 @@ impl Tracker {
         }
         for e in &report.errors {
             if e.kind == crate::ErrorKind::Network {
-                self.inner.config.logger.error(e.to_string());
+                self.inner.log.error(e.to_string());
             }
         }
         Ok(report)
@@ -222,8 +230,8 @@ impl Tracker {
         let phase = self.inner.lock();
         let (state, plan, intensity) = match &*phase {
             Phase::Running(r) => ("running", r.meters.plan().clone(), Some(r.intensity.clone())),
-            Phase::Created => ("created", hardware::plan_for(c, &c.logger), None),
-            Phase::Stopped => ("stopped", hardware::plan_for(c, &c.logger), None),
+            Phase::Created => ("created", hardware::plan_for(c, &self.inner.log), None),
+            Phase::Stopped => ("stopped", hardware::plan_for(c, &self.inner.log), None),
         };
         drop(phase);
         metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref())
@@ -240,7 +248,7 @@ impl Drop for Tracker {
         if self.is_running() {
             if let Ok(report) = self.stop() {
                 for e in report.errors {
-                    self.inner.config.logger.error(format!("stop on free: {e}"));
+                    self.inner.log.error(format!("stop on free: {e}"));
                 }
             }
         }
@@ -281,7 +289,7 @@ impl Inner {
         if r.location_pending {
             match emissions::location::get(c) {
                 Some(located) => {
-                    r.table_intensity = emissions::resolve_located(c, Some(&located), &c.logger);
+                    r.table_intensity = emissions::resolve_located(&Place::of(c), Some(&located), &self.log);
                     r.intensity = r.table_intensity.clone();
                     r.location_pending = false;
                     r.run = Arc::new(metadata::run_info(c, &self.run_id, r.meters.plan(), &r.intensity));
@@ -289,14 +297,14 @@ impl Inner {
                         api.set_run(&r.run);
                     }
                 }
-                None => c.logger.info("location lookup still running: the world average applies to this interval"),
+                None => self.log.info("location lookup still running: the world average applies to this interval"),
             }
         }
         if let Some(Secret(token)) = &c.electricitymaps_api_token {
             let live = r
                 .table_intensity
-                .live_zone(c)
-                .and_then(|zone| emissions::electricitymaps::current(&c.electricitymaps_api_url, token, &zone, &c.logger));
+                .live_zone(&Place::of(c))
+                .and_then(|zone| emissions::electricitymaps::current(&c.electricitymaps_api_url, token, &zone, &self.log));
             r.intensity = r.table_intensity.clone();
             if let Some(g) = live {
                 r.intensity.g_per_kwh = g;
@@ -308,11 +316,11 @@ impl Inner {
     fn measure(&self, r: &mut Running, now: Instant) {
         self.refresh_intensity(r);
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
-        let sample = r.meters.measure(dt_s, &self.config.logger);
+        let sample = r.meters.measure(dt_s, &self.log);
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
-        if self.config.logger.enabled(crate::log::Level::Debug) {
-            self.config.logger.debug(format!(
+        if self.log.enabled(crate::log::Level::Debug) {
+            self.log.debug(format!(
                 "measured {dt_s:.3} s: CPU {:.3e} kWh, GPU {:.3e} kWh, RAM {:.3e} kWh",
                 sample.cpu_energy_kwh, sample.gpu_energy_kwh, sample.ram_energy_kwh
             ));
@@ -329,8 +337,8 @@ impl Inner {
         if r.sink.is_some() || r.endpoint.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             if let Some(sink) = &r.sink {
-                if let Err(e) = sink.write(&row, &self.config.logger) {
-                    self.config.logger.error(format!("{e} (totals kept; the next flush writes them again)"));
+                if let Err(e) = sink.write(&row, &self.log) {
+                    self.log.error(format!("{e} (totals kept; the next flush writes them again)"));
                     errors.push(e);
                 }
             }
@@ -379,7 +387,7 @@ mod tests {
             gpus: Ok(devices),
             visible_devices: Some("2".into()), // gpu_ids wins over CUDA_VISIBLE_DEVICES
         };
-        let plan = hardware::probe(&config, &facts, &config.logger);
+        let plan = hardware::probe(&config, &facts, &config.logger());
         assert_eq!(plan.gpus.len(), 2);
         hardware::cache_plan(&config, plan);
 

@@ -1,0 +1,123 @@
+//! Every configuration key in one table: its field, type, default and parser (with the allowed
+//! range of every number). [`config_keys!`] makes the `Config` struct, its `Default`, the list
+//! of known keys and the per-key parsing from it.
+
+use std::path::PathBuf;
+
+use super::values::*;
+use super::{CsvWriteMode, OutputMethods, Secret, TrackingMode};
+use crate::error::Result;
+use crate::log::Level;
+
+pub const DEFAULT_EXPERIMENT_ID: &str = "5b0fa12a-3dd7-45bb-9766-cc326314d9f1";
+pub const DEFAULT_API_ENDPOINT: &str = "https://api.codecarbon.io";
+pub const DEFAULT_GEO_API_URL: &str = "https://get.geojs.io/v1/ip/geo.json";
+pub const DEFAULT_GEO_BACKUP_API_URL: &str = "https://ipinfo.io/json";
+pub const DEFAULT_CLOUD_METADATA_URL: &str = "http://169.254.169.254";
+pub const DEFAULT_ELECTRICITYMAPS_API_URL: &str = "https://api.electricitymaps.com/v3/carbon-intensity/latest";
+
+/// Watts no single machine part draws (a bound that catches unit mistakes such as mW).
+const MAX_POWER_W: f64 = 100_000.0;
+
+macro_rules! config_keys {
+    ($( $(#[$doc:meta])* $key:literal => $field:ident : $ty:ty = $default:expr, $parse:expr; )*) => {
+        /// The resolved configuration of one tracker: one field per key.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Config {
+            $( $(#[$doc])* pub $field: $ty, )*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config { $( $field: $default, )* }
+            }
+        }
+
+        /// Every key this version implements, for messages and docs.
+        pub const KEYS: &[&str] = &[$( $key ),*];
+
+        impl Config {
+            /// Parses `value` into the field of `key`; `None` for a key not in the table.
+            pub(super) fn apply_key(&mut self, origin: &str, key: &str, value: &str) -> Option<Result<()>> {
+                match key {
+                    $( $key => Some(($parse)(origin, key, value).map(|v| self.$field = v)), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+config_keys! {
+    "project_name" => project_name: String = "codecarbon".into(), text;
+    "experiment_id" => experiment_id: String = DEFAULT_EXPERIMENT_ID.into(), trimmed;
+    "experiment_name" => experiment_name: String = "base".into(), text;
+    "output_dir" => output_dir: PathBuf = PathBuf::from("."), path;
+    /// A file name; the directory goes in `output_dir`.
+    "output_file" => output_file: String = "emissions.csv".into(), file_name;
+    "save_to_file" => save_to_file: bool = true, boolean;
+    "on_csv_write" => on_csv_write: CsvWriteMode = CsvWriteMode::Append, csv_write_mode;
+    /// Seconds between background measurements.
+    "measure_power_secs" => measure_power_secs: f64 = 15.0, number(0.01, 86_400.0);
+    "country_iso_code" => country_iso_code: Option<String> = None, optional(iso3);
+    "country_2letter_iso_code" => country_2letter_iso_code: Option<String> = None, optional(iso2);
+    /// Lower-cased.
+    "region" => region: Option<String> = None, optional(lowercase);
+    "cloud_provider" => cloud_provider: Option<String> = None, optional(lowercase);
+    "cloud_region" => cloud_region: Option<String> = None, optional(lowercase);
+    /// W; skips RAPL and is used as the TDP.
+    "force_cpu_power" => force_cpu_power_w: Option<f64> = None, optional(positive(MAX_POWER_W));
+    /// W.
+    "force_ram_power" => force_ram_power_w: Option<f64> = None, optional(number(0.0, MAX_POWER_W));
+    /// gCO2e/kWh.
+    "force_carbon_intensity_g_co2e_kwh" => force_carbon_intensity_g_per_kwh: Option<f64> = None, optional(number(0.0, 10_000.0));
+    "force_mode_cpu_load" => force_mode_cpu_load: bool = false, boolean;
+    /// Power usage effectiveness of the facility.
+    "pue" => pue: f64 = 1.0, positive(100.0);
+    /// Water usage effectiveness, L/kWh.
+    "wue" => wue_l_per_kwh: f64 = 0.0, number(0.0, 1_000.0);
+    "tracking_mode" => tracking_mode: TrackingMode = TrackingMode::Machine, tracking_mode;
+    "log_level" => log_level: Level = Level::Warning, log_level;
+    "logger_preamble" => logger_preamble: String = String::new(), text;
+    "rapl_dir" => rapl_dir: PathBuf = PathBuf::from("/sys/class/powercap"), path;
+    "rapl_include_dram" => rapl_include_dram: bool = false, boolean;
+    "rapl_prefer_psys" => rapl_prefer_psys: bool = false, boolean;
+    "offline" => offline: bool = false, boolean;
+    /// Upload to the CodeCarbon API (also `api` in `output_methods`).
+    "save_to_api" => save_to_api: bool = false, boolean;
+    /// When given, replaces `save_to_file` and `save_to_api` (as in CodeCarbon).
+    "output_methods" => output_methods: Option<OutputMethods> = None, optional(output_methods);
+    "api_endpoint" => api_endpoint: String = DEFAULT_API_ENDPOINT.into(), url;
+    "api_key" => api_key: Option<Secret> = None, optional(secret);
+    /// Upload every N background measurements; -1: only on flush/stop.
+    "api_call_interval" => api_call_interval: i64 = 8, call_interval;
+    /// How long `stop` waits for pending uploads, s.
+    "api_timeout_s" => api_timeout_s: f64 = 5.0, number(0.0, 3_600.0);
+    /// CodeCarbon's HTTPOutput: POST of the totals on flush/stop.
+    "emissions_endpoint" => emissions_endpoint: Option<String> = None, optional(url);
+    /// Probe the AWS/Azure/GCP metadata services when the location is not given.
+    "cloud_detection" => cloud_detection: bool = true, boolean;
+    "geo_api_url" => geo_api_url: String = DEFAULT_GEO_API_URL.into(), url;
+    "geo_backup_api_url" => geo_backup_api_url: String = DEFAULT_GEO_BACKUP_API_URL.into(), url;
+    "cloud_metadata_url" => cloud_metadata_url: String = DEFAULT_CLOUD_METADATA_URL.into(), url;
+    "electricitymaps_api_token" => electricitymaps_api_token: Option<Secret> = None, optional(secret);
+    /// CodeCarbon's older name of `electricitymaps_api_token` (used when that one is not given).
+    "co2_signal_api_token" => co2_signal_api_token: Option<Secret> = None, optional(secret);
+    "electricitymaps_api_url" => electricitymaps_api_url: String = DEFAULT_ELECTRICITYMAPS_API_URL.into(), url;
+    /// GPUs to track: NVML indices or UUID prefixes; `None`: `CUDA_VISIBLE_DEVICES`, else all.
+    "gpu_ids" => gpu_ids: Option<Vec<String>> = None, gpu_ids;
+}
+
+fn csv_write_mode(o: &str, key: &str, v: &str) -> Result<CsvWriteMode> {
+    Ok(match choice(o, key, v, &["append", "update"])? {
+        "append" => CsvWriteMode::Append,
+        _ => CsvWriteMode::Update,
+    })
+}
+
+fn tracking_mode(o: &str, key: &str, v: &str) -> Result<TrackingMode> {
+    Ok(match choice(o, key, v, &["machine", "process"])? {
+        "process" => TrackingMode::Process,
+        _ => TrackingMode::Machine,
+    })
+}
