@@ -4,7 +4,7 @@
 //!
 //! Everything spawned here runs inside the fork gate by construction: each poll of a spawned
 //! task, each periodic tick and each blocking job holds the gate's read lock, so `fork()` never
-//! happens in the middle of one. Network waits ([`crate::http`]) step out of the gate.
+//! happens in the middle of one. Network waits step out of the gate ([`outside_fork_gate`], used by the HTTP client).
 
 mod fork_gate;
 mod timer;

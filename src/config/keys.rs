@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::values::*;
-use super::{CsvWriteMode, OutputMethods, Secret, TrackingMode};
+use super::kinds::{CsvWriteMode, OutputMethods, Secret, TrackingMode};
 use crate::error::Result;
 use crate::log::Level;
 

@@ -5,6 +5,7 @@
 
 mod ini;
 mod keys;
+mod kinds;
 pub mod options;
 mod values;
 
@@ -17,52 +18,11 @@ pub use keys::{
     Config, DEFAULT_API_ENDPOINT, DEFAULT_CLOUD_METADATA_URL, DEFAULT_ELECTRICITYMAPS_API_URL, DEFAULT_EXPERIMENT_ID,
     DEFAULT_GEO_API_URL, DEFAULT_GEO_BACKUP_API_URL, KEYS,
 };
+pub use kinds::{CsvWriteMode, OutputMethods, Secret, TrackingMode};
 pub use values::parse_gpu_ids;
-
-/// `output_methods`: which outputs it turns on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OutputMethods {
-    pub file: bool,
-    pub api: bool,
-}
 
 /// Something worth a log line once the tracker has its logger (e.g. an ignored key in a file).
 pub type Note = (Level, String);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CsvWriteMode {
-    /// A row per flush/stop.
-    Append,
-    /// The row of this run is replaced in place.
-    Update,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TrackingMode {
-    /// The whole machine's CPU, GPU and RAM.
-    Machine,
-    /// This process and its descendants: their share of CPU time and memory.
-    Process,
-}
-
-impl TrackingMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            TrackingMode::Machine => "machine",
-            TrackingMode::Process => "process",
-        }
-    }
-}
-
-/// A value that must never reach a log line, a CSV or a `Debug` print (the API key).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// CodeCarbon keys this version knows but does not implement yet: an error in the options
 /// string (so nobody believes they work), a warning when they come from a file or the environment.
@@ -340,7 +300,7 @@ mod tests {
     #[test]
     fn unknown_key_in_options_is_an_error_naming_it() {
         let e = Config::from_sources(&sources(&[], &[], &[], "projet_name=x")).unwrap_err();
-        assert_eq!(e.kind, crate::ErrorKind::InvalidOption);
+        assert_eq!(e.kind, crate::error::ErrorKind::InvalidOption);
         assert!(e.message.contains("`projet_name`") && e.message.contains("project_name"), "{}", e.message);
     }
 
@@ -413,7 +373,7 @@ mod tests {
             "cloud_provider=gcp",
         ] {
             let e = Config::from_sources(&sources(&[], &[], &[], bad)).unwrap_err();
-            assert_eq!(e.kind, crate::ErrorKind::InvalidOption, "{bad}");
+            assert_eq!(e.kind, crate::error::ErrorKind::InvalidOption, "{bad}");
             let key = bad.split('=').next().unwrap();
             assert!(e.message.contains(key), "{bad}: {}", e.message);
         }

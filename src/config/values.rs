@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{OutputMethods, Secret};
+use super::kinds::{OutputMethods, Secret};
 use crate::error::{Error, Result};
 use crate::log::Level;
 

@@ -28,7 +28,7 @@ fn text(v: &Value) -> Option<String> {
 pub fn parse_geojs(v: &Value) -> Option<Geo> {
     let iso3 = text(&v["country_code3"])?.to_ascii_uppercase();
     Some(Geo {
-        country_name: text(&v["country"]).unwrap_or_else(|| crate::emissions::country_name(&iso3).unwrap_or_default()),
+        country_name: text(&v["country"]).unwrap_or_else(|| super::tables::country_name(&iso3).unwrap_or_default()),
         country_iso_code: iso3,
         region: text(&v["region"]).map(|r| r.to_lowercase()),
         latitude: num(&v["latitude"]),
@@ -47,7 +47,7 @@ pub fn parse_ipinfo(v: &Value) -> Option<Geo> {
         None => (None, None),
     };
     Some(Geo {
-        country_name: crate::emissions::country_name(&iso3).unwrap_or_else(|| code.name().to_string()),
+        country_name: super::tables::country_name(&iso3).unwrap_or_else(|| code.name().to_string()),
         country_iso_code: iso3,
         region: text(&v["region"]).map(|r| r.to_lowercase()),
         latitude: lat,

@@ -10,7 +10,7 @@ use once_cell::sync::Lazy;
 
 use super::cloud::{self, Cloud};
 use super::geo::{self, Geo};
-use super::Place;
+use super::place::Place;
 use crate::config::Config;
 use crate::log::Logger;
 

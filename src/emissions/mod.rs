@@ -8,8 +8,10 @@ pub mod geo;
 pub mod location;
 pub mod tables;
 
-use crate::config::Config;
 use crate::log::Logger;
+mod place;
+pub use place::Place;
+pub use tables::country_name;
 use tables::*;
 
 /// Where the energy was used, as written in the CSV.
@@ -28,31 +30,6 @@ pub struct Location {
 impl Location {
     pub fn on_cloud(&self) -> bool {
         self.cloud_provider.is_some()
-    }
-}
-
-/// What the intensity tables need of the configuration: where the energy is used (completed by
-/// the location lookup), or a forced intensity.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Place {
-    pub country_iso_code: Option<String>,
-    pub country_2letter_iso_code: Option<String>,
-    pub region: Option<String>,
-    pub cloud_provider: Option<String>,
-    pub cloud_region: Option<String>,
-    pub force_g_per_kwh: Option<f64>,
-}
-
-impl Place {
-    pub fn of(c: &Config) -> Place {
-        Place {
-            country_iso_code: c.country_iso_code.clone(),
-            country_2letter_iso_code: c.country_2letter_iso_code.clone(),
-            region: c.region.clone(),
-            cloud_provider: c.cloud_provider.clone(),
-            cloud_region: c.cloud_region.clone(),
-            force_g_per_kwh: c.force_carbon_intensity_g_per_kwh,
-        }
     }
 }
 
@@ -131,9 +108,6 @@ pub fn resolve(place: &Place, log: &Logger) -> Intensity {
     Intensity { g_per_kwh: g, source, location }
 }
 
-pub fn country_name(iso3: &str) -> Option<String> {
-    country(iso3)?.get("country_name")?.as_str().map(str::to_string)
-}
 
 fn world_average(why: &str) -> (f64, String) {
     (*WORLD_AVERAGE_G_PER_KWH, format!("world average ({why})"))

@@ -123,3 +123,8 @@ mod tests {
         assert_eq!((ew1.provider.as_str(), ew1.impact_g_per_kwh, ew1.country_iso_code.as_str()), ("gcp", 122.0, "BEL"));
     }
 }
+
+/// The country's name in CodeCarbon's tables, from its ISO 3166-1 alpha-3 code.
+pub fn country_name(iso3: &str) -> Option<String> {
+    country(iso3)?.get("country_name")?.as_str().map(str::to_string)
+}

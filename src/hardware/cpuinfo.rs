@@ -34,7 +34,7 @@ pub fn parse(text: &str) -> CpuInfo {
 
 /// Reads `/proc/cpuinfo`; falls back to `sysconf` for the thread count.
 pub fn read() -> CpuInfo {
-    let mut info = parse(&super::read_small_file("/proc/cpuinfo").unwrap_or_default());
+    let mut info = parse(&super::kept_open::read_small_file("/proc/cpuinfo").unwrap_or_default());
     if info.threads == 0 {
         // SAFETY: sysconf has no preconditions.
         let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };

@@ -8,6 +8,15 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
+/// Reads a small `/proc` or sysfs file once, with one pre-sized buffer: `read_to_string` would
+/// stat it (size 0) and grow its buffer from 32 bytes, about ten syscalls per read.
+pub fn read_small_file(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(8192);
+    File::open(path).ok()?.read_to_end(&mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
 pub struct KeptOpen {
     path: Cow<'static, str>,
     /// The open file and the buffer its last reading went into.

@@ -26,14 +26,6 @@ use crate::config::{Config, TrackingMode};
 use counter::{CounterDiff, Step};
 use source::{ConstantPower, EnergySource, Interval, LoadModel, ProcessCpuTime, ProcessInterval, ProcessShareOfBusy, ResidentShare};
 
-/// Reads a small `/proc` or sysfs file with one pre-sized buffer: `read_to_string` would stat it
-/// (size 0) and grow its buffer from 32 bytes, about ten syscalls per read on every tick.
-pub fn read_small_file(path: &str) -> Option<String> {
-    use std::io::Read;
-    let mut buf = Vec::with_capacity(8192);
-    std::fs::File::open(path).ok()?.read_to_end(&mut buf).ok()?;
-    String::from_utf8(buf).ok()
-}
 use crate::log::Logger;
 
 /// How CPU energy is obtained.

@@ -28,7 +28,7 @@ pub fn parse_stat(line: &str) -> Option<Stat> {
 }
 
 fn read_stat(pid: u32) -> Option<Stat> {
-    parse_stat(&super::read_small_file(&format!("/proc/{pid}/stat"))?)
+    parse_stat(&super::kept_open::read_small_file(&format!("/proc/{pid}/stat"))?)
 }
 
 /// Children of `pid` from the `children` files of its threads, or `None` if the kernel has none.

@@ -2,6 +2,9 @@
 //! API's `POST /runs`. Built once per tracker at start (again when the location lookup
 //! finishes), shared by every row it writes.
 
+/// This library's version, as in Cargo.toml (the `codecarbon_version` column).
+pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Units: GiB, degrees. `None` prints as an empty CSV field and a JSON null.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunInfo {

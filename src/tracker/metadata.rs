@@ -5,7 +5,7 @@ use once_cell::sync::Lazy;
 use crate::config::Config;
 use crate::emissions::Intensity;
 use crate::hardware::HardwarePlan;
-use crate::record::run::RunInfo;
+use crate::record::run::{RunInfo, LIBRARY_VERSION};
 
 /// Python's `platform.platform()` on Linux, e.g. `Linux-6.18.44-fc-v657-x86_64-with-glibc2.36`,
 /// built from `uname` and the C library's version (no child process).
@@ -61,7 +61,7 @@ pub fn describe(c: &Config, run_id: &str, state: &str, plan: &HardwarePlan, inte
         CpuSource::Constant { tdp_w } => serde_json::json!({"model": "constant", "tdp_w": tdp_w, "formula": "tdp_w * 0.5"}),
     };
     serde_json::json!({
-        "version": crate::VERSION,
+        "version": LIBRARY_VERSION,
         "run_id": run_id,
         "state": state,
         "project_name": c.project_name,
@@ -119,7 +119,7 @@ pub fn run_info(config: &Config, run_id: &str, plan: &HardwarePlan, intensity: &
         cloud_region: loc.cloud_region.clone(),
         os: OS.clone(),
         python_version: None,
-        version: crate::VERSION.to_string(),
+        version: LIBRARY_VERSION.to_string(),
         cpu_count: plan.cpu_count,
         cpu_model: plan.cpu_model.clone(),
         gpu_count: plan.gpus.len(),

@@ -215,7 +215,7 @@ impl Tracker {
             report.errors.extend(ep.finish(left()).err());
         }
         for e in &report.errors {
-            if e.kind == crate::ErrorKind::Network {
+            if e.kind == crate::error::ErrorKind::Network {
                 self.inner.log.error(e.to_string());
             }
         }
