@@ -8,11 +8,13 @@
 //! 3. [`hardware`] (one energy source per file) / [`emissions`] (intensity, geo, cloud) /
 //!    [`output`] (one sink per file): siblings that never import each other.
 //! 4. [`config`] (every key in one table) and [`record`] (the measurement record, declared once).
-//! 5. [`http`] → [`background`] (the one runtime, its timer and the fork gate), [`log`], [`error`].
+//! 5. [`http`] → [`background`] (the one runtime, its timer and the fork gate), [`log`] →
+//!    [`clock`], [`error`].
 //!
 //! Rust users can use [`tracker::Tracker`] directly; C, C++, Go and Python go through [`ffi`].
 
 pub mod background;
+pub mod clock;
 pub mod config;
 pub mod emissions;
 pub mod error;

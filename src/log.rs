@@ -58,7 +58,7 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
-        let line = format_line(level, &self.preamble, message.as_ref(), &chrono::Local::now().format("%H:%M:%S").to_string());
+        let line = format_line(level, &self.preamble, message.as_ref(), &crate::clock::LocalTime::now().hms());
         // One write call per line so lines from several threads do not interleave.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }

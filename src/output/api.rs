@@ -223,7 +223,7 @@ fn next_upload(l: &mut Ledger, total: &EmissionsSnapshot, final_delta: bool, wue
 
 /// `arrow.now().isoformat()`: local time with microseconds and offset.
 pub fn now_iso() -> String {
-    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+    crate::clock::LocalTime::now().rfc3339_micros()
 }
 
 #[cfg(test)]

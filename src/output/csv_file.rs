@@ -13,7 +13,8 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,80 +68,85 @@ impl CsvSink {
     pub fn write(&self, row: &EmissionsData, log: &Logger) -> Result<()> {
         let line = row.csv_line();
         let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
-        if self.start_new_file_if_needed(&line, log)? {
-            return Ok(());
-        }
         match self.mode {
             CsvWriteMode::Append => self.append(&line, log),
-            CsvWriteMode::Update => self.update(row, &line, log),
+            CsvWriteMode::Update => {
+                if self.start_new_file_if_needed(&line, log)? {
+                    return Ok(());
+                }
+                self.update(row, &line, log)
+            }
         }
     }
 
-    /// Creates the file with header and `line` when it is missing, empty or has another header.
-    /// Returns true when `line` was written.
-    fn start_new_file_if_needed(&self, line: &str, log: &Logger) -> Result<bool> {
-        match fs::metadata(&self.path) {
-            Ok(m) if m.len() > 0 => {
-                if self.first_line()? == *CSV_HEADER {
-                    return Ok(false);
-                }
-                let bak = backup_path(&self.path);
-                fs::rename(&self.path, &bak).map_err(|e| self.io("cannot rename the CSV with another header", &e))?;
-                log.warning(format!(
-                    "{} has another header; renamed it to {} and started a new file",
-                    self.path.display(),
-                    bak.display()
-                ));
+    /// Renames a file with another header to `.bak` (it is someone else's format).
+    fn move_aside(&self, log: &Logger) -> Result<()> {
+        let bak = backup_path(&self.path);
+        fs::rename(&self.path, &bak).map_err(|e| self.io("cannot rename the CSV with another header", &e))?;
+        log.warning(format!("{} has another header; renamed it to {} and started a new file", self.path.display(), bak.display()));
+        Ok(())
+    }
+
+    /// Opens (creating) the file for appending; one descriptor serves every check.
+    fn open_for_append(&self) -> Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(|e| self.io("cannot open the emissions CSV for appending", &e))
+    }
+
+    /// `append`: header first in a new or empty file; a file with another header is moved
+    /// aside; a last line cut short (crash, full disk) gets its line end so it cannot swallow
+    /// our row. One open, one fstat, two preads and one write.
+    fn append(&self, line: &str, log: &Logger) -> Result<()> {
+        let mut f = self.open_for_append()?;
+        let mut len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
+        if len > 0 && read_first_line(&f).map_err(|e| self.io("cannot read", &e))? != *CSV_HEADER {
+            drop(f);
+            self.move_aside(log)?;
+            f = self.open_for_append()?;
+            len = 0;
+        }
+        let text = if len == 0 {
+            format!("{}\n{line}", *CSV_HEADER)
+        } else {
+            let mut last = [0u8; 1];
+            f.read_exact_at(&mut last, len - 1).map_err(|e| self.io("cannot read", &e))?;
+            if last[0] == b'\n' {
+                line.to_string()
+            } else {
+                log.warning(format!("{}: the last line had no line end (truncated?); starting a new line", self.path.display()));
+                format!("\n{line}")
             }
-            Ok(_) => {}
+        };
+        f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))
+    }
+
+    /// `update` mode: creates the file with header and `line` when it is missing, empty or has
+    /// another header. Returns true when `line` was written.
+    fn start_new_file_if_needed(&self, line: &str, log: &Logger) -> Result<bool> {
+        match File::open(&self.path) {
+            Ok(f) => {
+                let len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
+                if len > 0 {
+                    if read_first_line(&f).map_err(|e| self.io("cannot read", &e))? == *CSV_HEADER {
+                        return Ok(false);
+                    }
+                    drop(f);
+                    self.move_aside(log)?;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.io("cannot read", &e)),
         }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| self.io("cannot create the emissions CSV", &e))?;
-        // Another tracker may have created it meanwhile: only the first writer adds the header.
+        let mut f = self.open_for_append()?;
+        // Another writer may have created it meanwhile: only the first adds the header.
         let len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
         let text = if len == 0 { format!("{}\n{line}", *CSV_HEADER) } else { line.to_string() };
         f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))?;
         Ok(true)
-    }
-
-    fn first_line(&self) -> Result<String> {
-        let mut f = File::open(&self.path).map_err(|e| self.io("cannot open", &e))?;
-        let mut buf = vec![0u8; CSV_HEADER.len() + 2];
-        let mut n = 0;
-        while n < buf.len() {
-            match f.read(&mut buf[n..]).map_err(|e| self.io("cannot read", &e))? {
-                0 => break,
-                k => n += k,
-            }
-        }
-        let head = &buf[..n];
-        let end = head.iter().position(|b| *b == b'\n').unwrap_or(n);
-        let first = &head[..end];
-        let first = first.strip_suffix(b"\r").unwrap_or(first);
-        Ok(String::from_utf8_lossy(first).into_owned())
-    }
-
-    fn append(&self, line: &str, log: &Logger) -> Result<()> {
-        let mut f = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| self.io("cannot open the emissions CSV for appending", &e))?;
-        // A last line cut short (crash, full disk) must not swallow our row.
-        let mut last = [0u8; 1];
-        f.seek(SeekFrom::End(-1)).and_then(|_| f.read_exact(&mut last)).map_err(|e| self.io("cannot read", &e))?;
-        let text = if last[0] == b'\n' {
-            line.to_string()
-        } else {
-            log.warning(format!("{}: the last line had no line end (truncated?); starting a new line", self.path.display()));
-            format!("\n{line}")
-        };
-        f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))
     }
 
     fn update(&self, row: &EmissionsData, line: &str, log: &Logger) -> Result<()> {
@@ -195,6 +201,22 @@ impl CsvSink {
         }
         Ok(())
     }
+}
+
+/// The first line of `f` (without its line end), read up to the header's length.
+fn read_first_line(f: &File) -> std::io::Result<String> {
+    let mut buf = vec![0u8; CSV_HEADER.len() + 2];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read_at(&mut buf[n..], n as u64)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let head = &buf[..n];
+    let end = head.iter().position(|b| *b == b'\n').unwrap_or(n);
+    let first = &head[..end];
+    Ok(String::from_utf8_lossy(first.strip_suffix(b"\r").unwrap_or(first)).into_owned())
 }
 
 /// `emissions.csv.bak`, or `emissions.csv_0.bak`, `emissions.csv_1.bak`, … (CodeCarbon's `backup`).

@@ -46,7 +46,7 @@ fn libc_version() -> Option<String> {
 
 /// CodeCarbon's timestamp: local time, no zone, `%Y-%m-%dT%H:%M:%S`.
 pub fn timestamp_now() -> String {
-    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S").to_string()
+    crate::clock::LocalTime::now().iso_seconds()
 }
 
 /// The transparency document of `Tracker::describe`.
