@@ -33,11 +33,20 @@ pub struct CounterDiff {
     last: Option<u64>,
     /// The counter's maximum (it wraps to 0 after it); 0 when unknown or it never wraps.
     wrap_at: u64,
+    /// A sum that can dip and come back (a process tree's CPU time: a member that exits
+    /// unreaped leaves it, its time returns once reaped): after a dip the highest reading stays
+    /// the baseline, so the time that comes back is not counted twice.
+    keeps_highest: bool,
 }
 
 impl CounterDiff {
     pub fn new(wrap_at: u64) -> CounterDiff {
-        CounterDiff { last: None, wrap_at }
+        CounterDiff { last: None, wrap_at, keeps_highest: false }
+    }
+
+    /// For sums that can dip and come back (see `keeps_highest`); a dip is a `Reset`.
+    pub fn keeping_highest() -> CounterDiff {
+        CounterDiff { last: None, wrap_at: 0, keeps_highest: true }
     }
 
     /// Takes a new reading.
@@ -48,7 +57,9 @@ impl CounterDiff {
             Some(last) if self.wrap_at > 0 && last <= self.wrap_at => Step::Wrapped(self.wrap_at - last + now),
             Some(_) => Step::Reset { since_reset: now },
         };
-        self.last = Some(now);
+        if !(self.keeps_highest && matches!(step, Step::Reset { .. })) {
+            self.last = Some(now);
+        }
         step
     }
 
@@ -77,5 +88,14 @@ mod tests {
         let mut odd = CounterDiff::new(100);
         odd.step(150);
         assert_eq!(odd.step(10), Step::Reset { since_reset: 10 });
+    }
+
+    #[test]
+    fn a_sum_that_dips_is_not_counted_twice_when_it_comes_back() {
+        let mut tree = CounterDiff::keeping_highest();
+        tree.step(100);
+        assert_eq!(tree.step(150), Step::Delta(50));
+        assert!(matches!(tree.step(120), Step::Reset { .. })); // a child left, not reaped yet
+        assert_eq!(tree.step(170), Step::Delta(20)); // reaped: back, plus 20 new
     }
 }

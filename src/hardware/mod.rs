@@ -330,7 +330,7 @@ impl Meters {
     pub fn start(plan: Arc<HardwarePlan>, measure_every_s: f64) -> Meters {
         let _load_sampling = load_sampler::Subscription::new(measure_every_s);
         let process_ticks = plan.process_mode.then(|| {
-            let mut c = CounterDiff::new(0);
+            let mut c = CounterDiff::keeping_highest();
             c.step(process::usage().ticks);
             c
         });

@@ -7,7 +7,6 @@ mod metadata;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::task::AbortHandle;
 
 pub use accounting::EmissionsSnapshot;
 use accounting::Totals;
@@ -63,7 +62,7 @@ struct Running {
     started_at: Instant,
     last_measured: Instant,
     totals: Totals,
-    ticker: Option<AbortHandle>,
+    ticker: Option<crate::background::TickHandle>,
     /// Background measurements since start (for `api_call_interval`).
     ticks: u64,
     sink: Option<CsvSink>,
