@@ -4,6 +4,17 @@
 
 use std::fmt::Write;
 
+/// Loads the time zone now (once per process), so that the first timestamp, often in a
+/// caller's first flush, does not pay for reading `/etc/localtime`.
+pub fn load_zone() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" {
+        fn tzset();
+    }
+    // SAFETY: tzset has no preconditions; it initialises the C library's zone state.
+    ONCE.call_once(|| unsafe { tzset() });
+}
+
 /// A moment in local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalTime {

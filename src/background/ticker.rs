@@ -8,7 +8,8 @@
 //! periods do not drift; a tick is at most one grid step late. A late tick (a suspended machine,
 //! a long tick) delays the next ones rather than firing a burst to catch up.
 
-use std::collections::BTreeMap;
+use std::cmp::{Ordering as Order, Reverse};
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -27,10 +28,34 @@ struct Entry {
     stopped: Arc<AtomicBool>,
 }
 
+/// An entry at its due time on the grid. Ordered by (due, id) only.
+struct Due {
+    at: Instant,
+    id: u64,
+    entry: Entry,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.id) == (other.at, other.id)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> Order {
+        (self.at, self.id).cmp(&(other.at, other.id))
+    }
+}
+
+/// Earliest first; a heap reuses its memory, so a tick allocates nothing.
 #[derive(Default)]
 struct Schedule {
-    /// (due time on the grid, id) -> entry.
-    due: BTreeMap<(Instant, u64), Entry>,
+    due: BinaryHeap<Reverse<Due>>,
 }
 
 struct Ticker {
@@ -72,10 +97,10 @@ pub fn spawn_periodic(period: Duration, tick: impl FnMut() -> bool + Send + 'sta
 
 impl Ticker {
     fn insert(&self, entry: Entry) {
-        let key = (on_grid(entry.deadline, entry.period), NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        let due = Due { at: on_grid(entry.deadline, entry.period), id: NEXT_ID.fetch_add(1, Ordering::Relaxed), entry };
         let mut s = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
-        let earliest = s.due.keys().next().is_none_or(|first| key < *first);
-        s.due.insert(key, entry);
+        let earliest = s.due.peek().is_none_or(|Reverse(first)| due < *first);
+        s.due.push(Reverse(due));
         drop(s);
         if earliest {
             self.changed.notify_one();
@@ -86,15 +111,16 @@ impl Ticker {
         let mut s = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let now = Instant::now();
-            let Some(&(due, id)) = s.due.keys().next() else {
+            let Some(Reverse(first)) = s.due.peek() else {
                 s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
                 continue;
             };
-            if due > now {
-                s = self.changed.wait_timeout(s, due - now).unwrap_or_else(|p| p.into_inner()).0;
+            if first.at > now {
+                let wait = first.at - now;
+                s = self.changed.wait_timeout(s, wait).unwrap_or_else(|p| p.into_inner()).0;
                 continue;
             }
-            let mut entry = s.due.remove(&(due, id)).expect("the first key");
+            let Reverse(Due { id, mut entry, .. }) = s.due.pop().expect("peeked");
             drop(s);
             let again = !entry.stopped.load(Ordering::SeqCst) && {
                 let _no_fork_now = fork_gate::enter();
@@ -105,8 +131,7 @@ impl Ticker {
                 let now = Instant::now();
                 let next = entry.deadline + entry.period;
                 entry.deadline = if now >= next { now + entry.period } else { next };
-                let key = (on_grid(entry.deadline, entry.period), id);
-                s.due.insert(key, entry);
+                s.due.push(Reverse(Due { at: on_grid(entry.deadline, entry.period), id, entry }));
             }
         }
     }

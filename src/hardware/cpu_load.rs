@@ -12,12 +12,18 @@ pub struct CpuTimes {
 /// the first eight fields count.
 pub fn parse_proc_stat(text: &str) -> Option<CpuTimes> {
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
-    let f: Vec<u64> = line.split_whitespace().skip(1).take(8).map(|x| x.parse().unwrap_or(0)).collect();
-    if f.len() < 4 {
+    // Read on every tick: no allocation.
+    let mut f = [0u64; 8];
+    let mut n = 0;
+    for (slot, x) in f.iter_mut().zip(line.split_ascii_whitespace().skip(1)) {
+        *slot = x.parse().unwrap_or(0);
+        n += 1;
+    }
+    if n < 4 {
         return None;
     }
     let total: u64 = f.iter().sum();
-    let idle = f[3] + f.get(4).copied().unwrap_or(0); // idle + iowait
+    let idle = f[3] + f[4]; // idle + iowait
     Some(CpuTimes { busy: total - idle, total })
 }
 

@@ -119,6 +119,7 @@ impl Tracker {
             log.log(*level, note);
         }
         let plan = hardware::plan_for(c, log);
+        crate::clock::load_zone();
         let mut location_pending = false;
         let intensity = if c.needs_location_lookup() {
             emissions::location::start(c, log);
