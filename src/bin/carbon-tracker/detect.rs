@@ -1,0 +1,117 @@
+//! `carbon-tracker detect`: what the library detects and which source or model gives each
+//! number, from `Tracker::describe()` (the same document as `ct_tracker_json`).
+//!
+//! The carbon intensity is only resolved when a tracker starts, so a second tracker with every
+//! output off is started and stopped to read it; nothing is written or sent.
+
+use carbon_tracker::Tracker;
+use serde_json::Value;
+
+use crate::format;
+use crate::lib_options::LibOptions;
+
+pub fn run(mut lib: LibOptions, json: bool) -> i32 {
+    lib.apply_cli_defaults();
+    let doc = match describe(&lib) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("carbon-tracker: {e}");
+            return 2;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&doc).expect("a JSON value serializes"));
+    } else {
+        print!("{}", text(&doc));
+    }
+    0
+}
+
+fn describe(lib: &LibOptions) -> Result<Value, carbon_tracker::Error> {
+    let configured = Tracker::new(Some(&lib.to_options_string()))?;
+    let mut doc = configured.describe();
+    let mut quiet = lib.clone();
+    for (k, v) in [("save_to_file", "false"), ("save_to_api", "false"), ("emissions_endpoint", "")] {
+        quiet.push(k, v);
+    }
+    let probe = Tracker::new(Some(&quiet.to_options_string()))?;
+    probe.start()?;
+    let running = probe.describe();
+    let _ = probe.stop();
+    doc["intensity"] = running["intensity"].clone();
+    Ok(doc)
+}
+
+fn text(d: &Value) -> String {
+    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "?".into());
+    let mut out = format!(
+        "carbon-tracker {}  ({}; tracking_mode={}, measure_power_secs={})\n\n",
+        s(&d["version"]),
+        s(&d["os"]),
+        s(&d["tracking_mode"]),
+        d["measure_power_secs"]
+    );
+    let cpu = &d["cpu"];
+    out += &format!(
+        "CPU        {}, {} thread(s), {} socket(s)\n",
+        s(&cpu["model_name"]),
+        cpu["threads"],
+        cpu["sockets"]
+    );
+    let src = &cpu["source"];
+    out += &match s(&src["model"]).as_str() {
+        "intel_rapl" => {
+            let zones: Vec<String> = src["zones"].as_array().into_iter().flatten().map(|z| format!("{} ({})", s(&z["name"]), s(&z["path"]))).collect();
+            format!("           source: RAPL energy counters: {}\n", zones.join(", "))
+        }
+        m => format!("           source: {m} model, TDP {} W: {}\n", src["tdp_w"], s(&src["formula"])),
+    };
+    match cpu["tdp_match"].as_object() {
+        Some(m) => out += &format!("           TDP table match: {} ({} W)\n", m["name"].as_str().unwrap_or("?"), m["tdp_w"]),
+        None => out += "           TDP table match: none\n",
+    }
+    let ram = &d["ram"];
+    out += &format!(
+        "RAM        {:.2} GiB, {} W  (source: {})\n",
+        ram["total_gib"].as_f64().unwrap_or(0.0),
+        format::sig3(ram["power_w"].as_f64().unwrap_or(0.0)),
+        s(&ram["source"])
+    );
+    let gpus = d["gpus"].as_array().cloned().unwrap_or_default();
+    if gpus.is_empty() {
+        out += "GPU        none (no NVIDIA GPU through NVML)\n";
+    }
+    for g in &gpus {
+        out += &format!("GPU {}      {} ({})  source: {}\n", g["index"], s(&g["name"]), s(&g["uuid"]), s(&g["source"]));
+    }
+    let i = &d["intensity"];
+    if i.is_object() {
+        let place: Vec<String> = ["country_name", "country_iso_code", "region", "cloud_provider", "cloud_region"]
+            .iter()
+            .filter_map(|k| i[*k].as_str().map(str::to_string))
+            .collect();
+        out += &format!(
+            "Intensity  {} gCO2eq/kWh  (source: {}; location: {})\n",
+            format::sig3(i["g_per_kwh"].as_f64().unwrap_or(0.0)),
+            s(&i["source"]),
+            if place.is_empty() { "unknown".into() } else { place.join(", ") }
+        );
+    }
+    let o = &d["outputs"];
+    let mut outputs = Vec::new();
+    if let Some(c) = o["csv"].as_str() {
+        outputs.push(format!("csv {c}"));
+    }
+    if let Some(a) = o["api"].as_str() {
+        outputs.push(format!("api {a}"));
+    }
+    if let Some(e) = o["emissions_endpoint"].as_str() {
+        outputs.push(format!("endpoint {e}"));
+    }
+    out += &format!("Outputs    {}\n", if outputs.is_empty() { "none".into() } else { outputs.join(", ") });
+    out += "\nHow each number is obtained:\n";
+    for m in d["methods"].as_array().into_iter().flatten() {
+        out += &format!("  - {}\n", s(m));
+    }
+    out
+}
