@@ -42,6 +42,15 @@ fn describe(lib: &LibOptions) -> Result<Value, carbon_tracker::Error> {
     Ok(doc)
 }
 
+/// A JSON number as written by hand: 65 for 65.0, 8.04, 0.000123.
+fn n(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) => format::sig3(x),
+        None => "?".into(),
+    }
+}
+
 fn text(d: &Value) -> String {
     let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "?".into());
     let mut out = format!(
@@ -49,7 +58,7 @@ fn text(d: &Value) -> String {
         s(&d["version"]),
         s(&d["os"]),
         s(&d["tracking_mode"]),
-        d["measure_power_secs"]
+        n(&d["measure_power_secs"])
     );
     let cpu = &d["cpu"];
     out += &format!(
@@ -64,17 +73,17 @@ fn text(d: &Value) -> String {
             let zones: Vec<String> = src["zones"].as_array().into_iter().flatten().map(|z| format!("{} ({})", s(&z["name"]), s(&z["path"]))).collect();
             format!("           source: RAPL energy counters: {}\n", zones.join(", "))
         }
-        m => format!("           source: {m} model, TDP {} W: {}\n", src["tdp_w"], s(&src["formula"])),
+        m => format!("           source: {m} model, TDP {} W: {}\n", n(&src["tdp_w"]), s(&src["formula"])),
     };
     match cpu["tdp_match"].as_object() {
-        Some(m) => out += &format!("           TDP table match: {} ({} W)\n", m["name"].as_str().unwrap_or("?"), m["tdp_w"]),
+        Some(m) => out += &format!("           TDP table match: {} ({} W)\n", m["name"].as_str().unwrap_or("?"), n(&m["tdp_w"])),
         None => out += "           TDP table match: none\n",
     }
     let ram = &d["ram"];
     out += &format!(
         "RAM        {:.2} GiB, {} W  (source: {})\n",
         ram["total_gib"].as_f64().unwrap_or(0.0),
-        format::sig3(ram["power_w"].as_f64().unwrap_or(0.0)),
+        n(&ram["power_w"]),
         s(&ram["source"])
     );
     let gpus = d["gpus"].as_array().cloned().unwrap_or_default();
@@ -92,7 +101,7 @@ fn text(d: &Value) -> String {
             .collect();
         out += &format!(
             "Intensity  {} gCO2eq/kWh  (source: {}; location: {})\n",
-            format::sig3(i["g_per_kwh"].as_f64().unwrap_or(0.0)),
+            n(&i["g_per_kwh"]),
             s(&i["source"]),
             if place.is_empty() { "unknown".into() } else { place.join(", ") }
         );

@@ -3,7 +3,7 @@
 //! - The command inherits standard input, output and error.
 //! - SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in every thread of this process (the
 //!   library's threads inherit the mask) and taken by one thread with `sigwaitinfo`, which sends
-//!   them on to the command. A signal the terminal sent (Ctrl-C) already reached the command,
+//!   them on to the command, which starts with them unblocked. A signal the terminal sent (Ctrl-C) already reached the command,
 //!   which is in our process group, so it is not sent a second time.
 //! - This process is a child subreaper: descendants that the command orphans stay in the tracked
 //!   tree and are reaped here, so their CPU time is counted.
@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,7 +58,19 @@ pub fn run(s: Settings) -> i32 {
         eprintln!("carbon-tracker: cannot start tracking: {e}");
         return if e.kind == ErrorKind::InvalidOption { 2 } else { 1 };
     }
-    let mut child = match Command::new(program).args(&s.command[1..]).spawn() {
+    let mut command = Command::new(program);
+    command.args(&s.command[1..]);
+    // SAFETY: the hook only calls pthread_sigmask, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // The command starts with none of our blocked signals blocked (std does not reset
+            // the mask on every spawn path).
+            let set = forwarded_set();
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
             // check_runnable passed, so this is rare (a missing interpreter, a race).
