@@ -103,6 +103,28 @@ fn monitor_counts_the_whole_process_tree_of_a_cpu_burning_child() {
 }
 
 #[test]
+fn flush_every_writes_cumulative_rows_while_the_command_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("emissions.csv");
+    // The command runs until the test has seen two rows written while it ran.
+    let mut c = monitor(dir.path(), &["--flush-every", "0.1"], &["sh", "-c", "while [ ! -e go ]; do sleep 0.02; done"]);
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while !csv.exists() || csv_rows(&csv).len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no rows while running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let rows = csv_rows(&csv);
+    assert!(rows.len() >= 3, "{}", rows.len());
+    assert!(rows.iter().all(|r| r["run_id"] == rows[0]["run_id"]));
+    for w in rows.windows(2) {
+        assert!(num(&w[1], "duration") >= num(&w[0], "duration") && num(&w[1], "energy_consumed") >= num(&w[0], "energy_consumed"));
+    }
+}
+
+#[test]
 fn exit_status_is_the_commands_and_the_row_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(monitor(dir.path(), &[], &["sh", "-c", "exit 3"]), b"");
@@ -291,7 +313,7 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
-/// Our own CSV: two runs of one project, the second with a row per flush.
+/// Our own CSV: two runs of one project.
 fn our_csv(dir: &Path) -> PathBuf {
     for _ in 0..2 {
         let out = run(monitor(dir, &["--project-name", "ours"], &["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"]), b"");

@@ -47,6 +47,10 @@ struct MonitorArgs {
     /// No summary on standard error at the end
     #[arg(long, short)]
     quiet: bool,
+    /// Also write a row (cumulative totals) every SECS seconds while the command runs, so a long
+    /// run leaves its numbers so far and `report --html` can draw its curve
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    flush_every: Option<f64>,
     #[command(flatten)]
     lib: LibOptions,
     /// The command to run, and its arguments (after `--`)
@@ -73,6 +77,13 @@ struct ReportArgs {
     html: Option<PathBuf>,
 }
 
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.1..=86_400.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a number of seconds from 0.1 to 86400, got `{s}`")),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -81,6 +92,7 @@ fn main() {
             command: a.command,
             live_status: !a.no_status,
             summary: !a.quiet,
+            flush_every: a.flush_every.map(std::time::Duration::from_secs_f64),
         }),
         Commands::Detect(a) => detect::run(a.lib, a.json),
         Commands::Report(a) => {

@@ -32,6 +32,8 @@ pub struct Settings {
     pub command: Vec<OsString>,
     pub live_status: bool,
     pub summary: bool,
+    /// Write a row (cumulative totals) this often while the command runs, as `flush` does.
+    pub flush_every: Option<Duration>,
 }
 
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -90,9 +92,9 @@ pub fn run(s: Settings) -> i32 {
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let status_shown = AtomicBool::new(false);
     let describe = std::thread::scope(|scope| {
-        if show_status {
-            let (t, shown) = (&tracker, &status_shown);
-            scope.spawn(move || live_status(t, stop_rx, shown));
+        if show_status || s.flush_every.is_some() {
+            let (t, shown, flush_every) = (&tracker, &status_shown, s.flush_every);
+            scope.spawn(move || while_running(t, stop_rx, show_status.then_some(shown), flush_every));
         }
         wait_for_exit(pid);
         drop(stop_tx);
@@ -225,26 +227,43 @@ fn wait_for_exit(pid: libc::pid_t) {
     }
 }
 
-/// One line on standard error, about once a second, until `stop` is dropped.
-fn live_status(tracker: &Tracker, stop: mpsc::Receiver<()>, shown: &AtomicBool) {
+/// While the command runs: the live status line about once a second (when `shown` is given)
+/// and a row every `flush_every`, until `stop` is dropped.
+fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, shown: Option<&AtomicBool>, flush_every: Option<Duration>) {
     let mut err = std::io::stderr();
+    let start = std::time::Instant::now();
+    let mut next_flush = flush_every.map(|d| start + d);
+    let mut next_status = start;
     loop {
-        if let Ok(s) = tracker.peek() {
-            let power = s.cpu_power_w + s.gpu_power_w + s.ram_power_w;
-            let line = format!(
-                "carbon-tracker {} | {} | {} | {}",
-                format::clock(s.duration_s),
-                format::energy_kwh(s.energy_consumed_kwh),
-                format::mass_kg(s.emissions_kg),
-                format::power_w(power)
-            );
-            // Cleared and rewritten in place; the cursor is left at the start of the line so the
-            // command's own output starts there.
-            let _ = write!(err, "\r\x1b[2K{line}\r");
-            let _ = err.flush();
-            shown.store(true, Ordering::SeqCst);
+        let now = std::time::Instant::now();
+        if let Some(due) = next_flush.filter(|due| now >= *due) {
+            if let Ok(report) = tracker.flush() {
+                for e in &report.errors {
+                    let _ = write!(err, "\r\x1b[2Kcarbon-tracker: {e}\n");
+                }
+            }
+            next_flush = flush_every.map(|d| due + d);
         }
-        match stop.recv_timeout(Duration::from_secs(1)) {
+        if let Some(shown) = shown.filter(|_| now >= next_status) {
+            if let Ok(s) = tracker.peek() {
+                let power = s.cpu_power_w + s.gpu_power_w + s.ram_power_w;
+                let line = format!(
+                    "carbon-tracker {} | {} | {} | {}",
+                    format::clock(s.duration_s),
+                    format::energy_kwh(s.energy_consumed_kwh),
+                    format::mass_kg(s.emissions_kg),
+                    format::power_w(power)
+                );
+                // Cleared and rewritten in place; the cursor is left at the start of the line so
+                // the command's own output starts there.
+                let _ = write!(err, "\r\x1b[2K{line}\r");
+                let _ = err.flush();
+                shown.store(true, Ordering::SeqCst);
+            }
+            next_status += Duration::from_secs(1);
+        }
+        let wake = [next_flush, shown.map(|_| next_status)].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
+        match stop.recv_timeout(wake.saturating_duration_since(std::time::Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             _ => return,
         }
