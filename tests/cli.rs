@@ -335,9 +335,10 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
     for needle in ["Project cc-infer: 1 run(s)", "Project cc-train: 2 run(s)", "Project ours: 2 run(s)", "e2eb31f4", "5c901535", "9a8763bd", "intensity (g/kWh)"] {
         assert!(table.contains(needle), "no {needle:?} in:\n{table}");
     }
-    // The CodeCarbon run with three rows: its total is the last row, 1.22 s, 0.000321 g.
+    // The CodeCarbon run with three rows: its total is the last row, 1.22 s, 5.73 mWh, 321 µg.
+    assert!(table.contains("energy (mWh)") && table.contains("emissions (µg CO2eq)"), "{table}");
     let line = table.lines().find(|l| l.contains("e2eb31f4")).unwrap();
-    assert!(line.contains("1.22") && line.contains("0.000321") && line.contains("3.3.2"), "{line}");
+    assert!(line.contains("1.22") && line.contains("5.73") && line.contains("321") && line.contains("3.3.2"), "{line}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("<polyline") && page.contains("e2eb31f4"));
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="), "self-contained");

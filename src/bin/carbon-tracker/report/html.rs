@@ -93,7 +93,8 @@ fn y_axis(svg: &mut String, f: &Frame, y_max: f64, step: f64, label: &str) {
 
 /// Cumulative emissions against time since each run's start; every run begins at (0, 0).
 fn line_chart(runs: &[Run]) -> String {
-    let f = Frame { w: 900.0, h: 380.0, left: 72.0, right: 230.0, top: 20.0, bottom: 50.0 };
+    let legend_rows = runs.len().min(LEGEND_MAX + 1) as f64;
+    let f = Frame { w: 900.0, h: (26.0 * legend_rows + 40.0).max(320.0), left: 72.0, right: 230.0, top: 20.0, bottom: 50.0 };
     let max_s = runs.iter().map(|r| r.total().duration_s).fold(0.0, f64::max);
     let max_kg = runs.iter().map(|r| r.total().emissions_kg).fold(0.0, f64::max);
     let (tf, tname) = time_unit(max_s);
@@ -188,13 +189,15 @@ fn bar_chart(runs: &[Run]) -> String {
         f.w, f.h
     );
     y_axis(&mut svg, &f, y_max, y_step, &format!("{mname} CO2eq"));
-    let slot = f.plot_w() / runs.len().max(1) as f64;
+    // Slots at most 110 px wide, the group centred: a few runs do not spread over the width.
+    let slot = (f.plot_w() / runs.len().max(1) as f64).min(110.0);
+    let x0 = f.left + (f.plot_w() - slot * runs.len() as f64) / 2.0;
     let bar_w = (slot * 0.6).min(56.0);
     let label_every = (runs.len() as f64 / 12.0).ceil().max(1.0) as usize;
     for (i, run) in runs.iter().enumerate() {
         let t = run.total();
         let h = f.plot_h() * (t.emissions_kg / mf) / y_max;
-        let cx = f.left + slot * (i as f64 + 0.5);
+        let cx = x0 + slot * (i as f64 + 0.5);
         let _ = write!(
             svg,
             r##"<rect x="{:.1}" y="{:.1}" width="{bar_w:.1}" height="{h:.1}" rx="3" fill="{}"><title>run {} started {}: {} in {}, {}</title></rect>"##,

@@ -102,6 +102,11 @@ pub fn run(files: &[PathBuf], html_path: Option<&Path>) -> i32 {
     }
 }
 
+/// The largest unit (factor, name) that `max` reaches, else the smallest.
+fn unit(max: f64, units: &[(f64, &'static str)]) -> (f64, &'static str) {
+    units.iter().copied().find(|(f, _)| max >= *f).unwrap_or(*units.last().unwrap())
+}
+
 pub fn started_text(run: &Run) -> String {
     run.started().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "?".into())
 }
@@ -121,7 +126,13 @@ pub fn table(projects: &Projects) -> String {
             runs.len(),
             files.join(", ")
         );
-        let header = ["run", "started", "duration (s)", "energy (Wh)", "emissions (g CO2eq)", "intensity (g/kWh)", "rows", "mode", "tracker"];
+        // One unit per column, fitted to the project's largest run, so the column reads at a glance.
+        let max_kwh = runs.iter().map(|r| r.total().energy_kwh).fold(0.0, f64::max);
+        let max_kg = runs.iter().map(|r| r.total().emissions_kg).fold(0.0, f64::max);
+        let (ef, eu) = unit(max_kwh, &[(1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh")]);
+        let (mf, mu) = unit(max_kg, &[(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")]);
+        let (energy_h, emissions_h) = (format!("energy ({eu})"), format!("emissions ({mu} CO2eq)"));
+        let header = ["run", "started", "duration (s)", &energy_h, &emissions_h, "intensity (g/kWh)", "rows", "mode", "tracker"];
         let mut lines: Vec<[String; 9]> = runs
             .iter()
             .map(|r| {
@@ -130,8 +141,8 @@ pub fn table(projects: &Projects) -> String {
                     r.short_id().to_string(),
                     started_text(r),
                     sig3(t.duration_s),
-                    sig3(t.energy_kwh * 1000.0),
-                    sig3(t.emissions_kg * 1000.0),
+                    sig3(t.energy_kwh / ef),
+                    sig3(t.emissions_kg / mf),
                     r.intensity_g_per_kwh().map(sig3).unwrap_or_else(|| "-".into()),
                     r.rows.len().to_string(),
                     t.tracking_mode.clone(),
@@ -143,15 +154,15 @@ pub fn table(projects: &Projects) -> String {
             "total".into(),
             String::new(),
             sig3(duration),
-            sig3(energy * 1000.0),
-            sig3(emissions * 1000.0),
+            sig3(energy / ef),
+            sig3(emissions / mf),
             if energy > 0.0 { sig3(emissions * 1000.0 / energy) } else { "-".into() },
             String::new(),
             String::new(),
             String::new(),
         ]);
         let widths: Vec<usize> =
-            (0..9).map(|c| lines.iter().map(|l| l[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0)).collect();
+            (0..9).map(|c| lines.iter().map(|l| l[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0)).collect();
         let numeric = |c: usize| (2..=6).contains(&c);
         let fmt_line = |cells: &[String]| {
             let parts: Vec<String> = cells
@@ -161,7 +172,7 @@ pub fn table(projects: &Projects) -> String {
                 .collect();
             format!("  {}\n", parts.join("  ").trim_end())
         };
-        out += &fmt_line(&header.map(String::from));
+        out += &fmt_line(&header.map(str::to_string));
         let n = lines.len();
         for (i, l) in lines.iter().enumerate() {
             if i == n - 1 {
