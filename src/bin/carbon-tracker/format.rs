@@ -5,8 +5,14 @@ pub fn sig3(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return if x.is_finite() { "0".into() } else { x.to_string() };
     }
-    let decimals = (2 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
-    format!("{x:.decimals$}")
+    let decimals = |v: f64| (2 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    let d = decimals(x);
+    let text = format!("{x:.d$}");
+    // 9.9996 rounds to 10.00: one decimal fewer once rounding reached the next power of ten.
+    match text.parse::<f64>() {
+        Ok(r) if d > 0 && decimals(r) < d => format!("{x:.prec$}", prec = decimals(r)),
+        _ => text,
+    }
 }
 
 fn scaled(x: f64, units: &[(f64, &str)]) -> String {
@@ -74,6 +80,8 @@ mod tests {
         assert_eq!(sig3(0.000123456), "0.000123");
         assert_eq!(sig3(123.456), "123");
         assert_eq!(sig3(1.5), "1.50");
+        assert_eq!(sig3(9.9996), "10.0");
+        assert_eq!(sig3(0.099999), "0.100");
         assert_eq!(mass_kg(0.0123), "12.3 g CO2eq");
         assert_eq!(mass_kg(2.5e-7), "250 µg CO2eq");
         assert_eq!(energy_kwh(0.00123), "1.23 Wh");

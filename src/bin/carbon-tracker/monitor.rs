@@ -260,7 +260,9 @@ fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, shown: Option<&Ato
                 let _ = err.flush();
                 shown.store(true, Ordering::SeqCst);
             }
-            next_status += Duration::from_secs(1);
+            // A quarter second after each whole second: just after the tracker's own
+            // measurement when it measures every second (the default here), not just before.
+            next_status = start + Duration::from_secs(now.duration_since(start).as_secs() + 1) + Duration::from_millis(250);
         }
         let wake = [next_flush, shown.map(|_| next_status)].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
         match stop.recv_timeout(wake.saturating_duration_since(std::time::Instant::now())) {
