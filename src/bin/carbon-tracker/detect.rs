@@ -2,7 +2,8 @@
 //! number, from `Tracker::describe()` (the same document as `ct_tracker_json`).
 //!
 //! The carbon intensity is only resolved when a tracker starts, so a second tracker with every
-//! output off is started and stopped to read it; nothing is written or sent.
+//! output off is started and stopped to read it; nothing is written or sent. `run_id` and
+//! `state` are left out (no run happens).
 
 use carbon_tracker::Tracker;
 use serde_json::Value;
@@ -39,6 +40,11 @@ fn describe(lib: &LibOptions) -> Result<Value, carbon_tracker::Error> {
     let running = probe.describe();
     let _ = probe.stop();
     doc["intensity"] = running["intensity"].clone();
+    // A tracker that never runs: its run_id and state mean nothing here.
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("run_id");
+        o.remove("state");
+    }
     Ok(doc)
 }
 
