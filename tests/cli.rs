@@ -73,10 +73,7 @@ fn times_total_s(stdout: &str) -> f64 {
 #[test]
 fn monitor_counts_the_whole_process_tree_of_a_cpu_burning_child() {
     let dir = tempfile::tempdir().unwrap();
-    let threads = detect_json(dir.path(), &[])["cpu"]["threads"].as_u64().unwrap() as f64;
-    // 3600 W per thread: in process mode, CPU energy = power × tree CPU seconds / threads, so
-    // the CSV's cpu_energy in kWh × 1000 is the tree's CPU seconds.
-    let power = format!("{}", 3600.0 * threads);
+    let power = one_kwh_per_1000_cpu_s(dir.path());
     // The burn runs in a grandchild (reaped by the shell, so counted through its cutime) and in
     // the shell itself; `times` prints the shell's own and its reaped children's CPU time.
     let script = "sh -c 'i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done'; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; times";
@@ -100,6 +97,52 @@ fn monitor_counts_the_whole_process_tree_of_a_cpu_burning_child() {
     assert!(stderr.contains("exited with status 0") && stderr.contains("its process tree"), "{stderr}");
     assert!(stderr.contains("emissions.csv"), "{stderr}");
     assert!(!stderr.contains('\r'), "live status on a pipe: {stderr:?}");
+}
+
+/// `--force-cpu-power` for the machine's thread count that makes cpu_energy (kWh) × 1000 the
+/// tree's CPU seconds (process mode: energy = power × CPU seconds / threads).
+fn one_kwh_per_1000_cpu_s(dir: &Path) -> String {
+    let threads = detect_json(dir, &[])["cpu"]["threads"].as_u64().unwrap() as f64;
+    format!("{}", 3600.0 * threads)
+}
+
+#[test]
+fn a_running_child_is_counted_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("emissions.csv");
+    let power = one_kwh_per_1000_cpu_s(dir.path());
+    // Burns CPU until the test says stop: the rows written meanwhile (the command has not
+    // exited, nothing is reaped) must already hold its CPU time, read live from /proc.
+    let mut c = monitor(dir.path(), &["--flush-every", "0.1", "--force-cpu-power", &power], &["sh", "-c", "while [ ! -e stop ]; do :; done"]);
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    let live_cpu_s = loop {
+        let cpu_s = if csv.exists() { csv_rows(&csv).last().map(|r| num(r, "cpu_energy") * 1000.0).unwrap_or(0.0) } else { 0.0 };
+        if cpu_s >= 0.2 {
+            break cpu_s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the running child's CPU time never showed: {cpu_s} s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::fs::write(dir.path().join("stop"), "").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let last = num(csv_rows(&csv).last().unwrap(), "cpu_energy") * 1000.0;
+    assert!(last >= live_cpu_s, "CPU time lost when the child exited: {live_cpu_s} -> {last}");
+}
+
+#[test]
+fn orphans_of_the_command_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let power = one_kwh_per_1000_cpu_s(dir.path());
+    // The inner sh exits at once, orphaning the burning subshell; the command waits for it.
+    let script = "sh -c '(i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; times > orphan-times; touch done) &'; \
+                  while [ ! -e done ]; do sleep 0.02; done";
+    let out = run(monitor(dir.path(), &["--force-cpu-power", &power], &["sh", "-c", script]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let orphan_cpu_s = times_total_s(&std::fs::read_to_string(dir.path().join("orphan-times")).unwrap());
+    let tree_cpu_s = num(&csv_rows(&dir.path().join("emissions.csv"))[0], "cpu_energy") * 1000.0;
+    assert!(orphan_cpu_s > 0.05, "the burn was too short to measure: {orphan_cpu_s} s");
+    assert!(tree_cpu_s >= orphan_cpu_s - 0.02, "tree {tree_cpu_s} s < orphan {orphan_cpu_s} s");
 }
 
 #[test]
