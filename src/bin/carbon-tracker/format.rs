@@ -25,7 +25,7 @@ pub fn mass_kg(kg: f64) -> String {
     if kg == 0.0 {
         return "0 g CO2eq".into();
     }
-    scaled(kg, &[(1e3, "t CO2eq"), (1.0, "kg CO2eq"), (1e-3, "g CO2eq"), (1e-6, "mg CO2eq"), (1e-9, "µg CO2eq")])
+    scaled(kg, &[(1e3, "t CO2eq"), (1.0, "kg CO2eq"), (1e-3, "g CO2eq"), (1e-6, "mg CO2eq"), (1e-9, "µg CO2eq"), (1e-12, "ng CO2eq")])
 }
 
 /// kWh → "1.23 Wh".
@@ -33,7 +33,7 @@ pub fn energy_kwh(kwh: f64) -> String {
     if kwh == 0.0 {
         return "0 Wh".into();
     }
-    scaled(kwh, &[(1e3, "MWh"), (1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh")])
+    scaled(kwh, &[(1e3, "MWh"), (1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh"), (1e-12, "nWh")])
 }
 
 pub fn power_w(w: f64) -> String {
@@ -86,6 +86,8 @@ mod tests {
         assert_eq!(mass_kg(2.5e-7), "250 µg CO2eq");
         assert_eq!(energy_kwh(0.00123), "1.23 Wh");
         assert_eq!(energy_kwh(4.2e-6), "4.20 mWh");
+        assert_eq!(energy_kwh(1.29e-12), "1.29 nWh");
+        assert_eq!(mass_kg(7.2e-14), "0.0720 ng CO2eq");
         assert_eq!(power_w(8.04), "8.04 W");
         assert_eq!(duration_s(2.514), "2.51 s");
         assert_eq!(duration_s(185.0), "3 min 05 s");
