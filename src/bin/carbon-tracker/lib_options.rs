@@ -39,10 +39,11 @@ impl Args for LibOptions {
             if flag(key) != key {
                 arg = arg.alias(key);
             }
+            let env = format!("CODECARBON_{}", key.to_ascii_uppercase());
             arg = if is_secret(key) {
-                arg.help(format!("{key} (visible to other users in the process list: prefer CODECARBON_{})", key.to_ascii_uppercase()))
+                arg.help(format!("[env: {env}] (a flag is visible to other users in the process list: prefer the variable)"))
             } else {
-                arg.help(key.to_string())
+                arg.help(format!("[env: {env}]"))
             };
             cmd = cmd.arg(arg);
         }

@@ -130,16 +130,18 @@ fn line_chart(runs: &[Run]) -> String {
         r = f.left + f.plot_w(),
         b = f.top + f.plot_h()
     );
+    // Thinner lines and dots when there are many, so they stay apart.
+    let (stroke, dot) = if runs.len() > 5 { (1.8, 3.0) } else { (2.5, 4.0) };
     for (i, run) in runs.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let mut pts = vec![(px(0.0), py(0.0))];
         pts.extend(run.rows.iter().map(|r| (px(r.duration_s), py(r.emissions_kg))));
         let path: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-        let _ = write!(svg, r##"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.5" stroke-linejoin="round"/>"##, path.join(" "));
+        let _ = write!(svg, r##"<polyline points="{}" fill="none" stroke="{color}" stroke-width="{stroke}" stroke-linejoin="round"/>"##, path.join(" "));
         for (r, (x, y)) in run.rows.iter().zip(pts.iter().skip(1)) {
             let _ = write!(
                 svg,
-                r##"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{color}" stroke="#fff" stroke-width="1.5"><title>run {} at {}: {}, {}</title></circle>"##,
+                r##"<circle cx="{x:.1}" cy="{y:.1}" r="{dot}" fill="{color}" stroke="#fff" stroke-width="1.5"><title>run {} at {}: {}, {}</title></circle>"##,
                 esc(run.short_id()),
                 format::duration_s(r.duration_s),
                 format::mass_kg(r.emissions_kg),
@@ -169,7 +171,7 @@ fn legend(svg: &mut String, runs: &[Run], x: f64, y0: f64) {
     if runs.len() > LEGEND_MAX {
         let _ = write!(
             svg,
-            r##"<text x="{}" y="{:.1}" class="legend muted">+ {} more runs (colours repeat)</text>"##,
+            r##"<text x="{}" y="{:.1}" class="legend muted">+ {} more runs</text>"##,
             x,
             y0 + LEGEND_MAX as f64 * 26.0 + 11.5,
             runs.len() - LEGEND_MAX
