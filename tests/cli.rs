@@ -283,9 +283,13 @@ fn on_a_terminal_ctrl_c_reaches_the_child_once_and_a_live_status_is_shown() {
     let all = text(&out.lock().unwrap());
     assert_eq!(status.code(), Some(7), "{all}");
     assert_eq!(all.split(['\r', '\n']).filter(|l| l.ends_with("got-sigint")).count(), 1, "{all}");
-    // The status line: elapsed time, energy, emissions, power; cleared before the summary.
-    let status_line = all.split('\r').find(|l| l.contains("carbon-tracker 0:0")).unwrap();
-    assert!(status_line.contains("Wh") && status_line.contains("CO2eq") && status_line.contains(" W"), "{status_line:?}");
+    // The status line on the last row (24) below a scroll region of rows 1-23: elapsed time,
+    // energy, emissions, power. The region is reset and the row cleared before the summary.
+    assert!(all.contains("\x1b[1;23r"), "{all:?}");
+    let drawn = all.split("\x1b[24;1H\x1b[2K\x1b[7m ").nth(1).and_then(|s| s.split("\x1b[0m").next()).unwrap();
+    assert!(drawn.starts_with("carbon-tracker 0:0") && drawn.contains("Wh") && drawn.contains("CO2eq") && drawn.contains(" W"), "{drawn:?}");
+    let reset = all.rfind("\x1b[r").expect("scroll region reset");
+    assert!(reset > all.rfind("\x1b[7m").unwrap() && reset < all.find("exited with status 7").unwrap(), "{all:?}");
     assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
 }
 

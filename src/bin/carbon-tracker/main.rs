@@ -6,6 +6,7 @@ mod format;
 mod lib_options;
 mod monitor;
 mod report;
+mod status_line;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

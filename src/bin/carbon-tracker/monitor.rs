@@ -12,20 +12,19 @@
 //!   reaped after.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use carbon_tracker::{ErrorKind, Tracker};
 
 use crate::format;
 use crate::lib_options::LibOptions;
+use crate::status_line::StatusLine;
 
 pub struct Settings {
     pub lib: LibOptions,
@@ -90,20 +89,16 @@ pub fn run(s: Settings) -> i32 {
     // SAFETY: isatty has no preconditions.
     let show_status = s.live_status && unsafe { libc::isatty(2) } == 1;
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    let status_shown = AtomicBool::new(false);
     let describe = std::thread::scope(|scope| {
         if show_status || s.flush_every.is_some() {
-            let (t, shown, flush_every) = (&tracker, &status_shown, s.flush_every);
-            scope.spawn(move || while_running(t, stop_rx, show_status.then_some(shown), flush_every));
+            let (t, flush_every) = (&tracker, s.flush_every);
+            scope.spawn(move || while_running(t, stop_rx, show_status, flush_every));
         }
         wait_for_exit(pid);
         drop(stop_tx);
         // Taken while running: the intensity in use and where it comes from.
         tracker.describe()
     });
-    if status_shown.load(Ordering::SeqCst) {
-        eprint!("\r\x1b[2K");
-    }
     let report = tracker.stop();
     *reaped.lock().unwrap_or_else(|p| p.into_inner()) = true;
     let status = child.wait().map(|s| s.into_raw()).unwrap_or(0);
@@ -227,47 +222,45 @@ fn wait_for_exit(pid: libc::pid_t) {
     }
 }
 
-/// While the command runs: the live status line about once a second (when `shown` is given)
-/// and a row every `flush_every`, until `stop` is dropped.
-fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, shown: Option<&AtomicBool>, flush_every: Option<Duration>) {
-    let mut err = std::io::stderr();
-    let start = std::time::Instant::now();
+/// While the command runs: the live status line about once a second (when `show_status`) and a
+/// row every `flush_every`, until `stop` is dropped; the status line is gone when it returns.
+fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, show_status: bool, flush_every: Option<Duration>) {
+    let mut status = StatusLine::new();
+    let start = Instant::now();
     let mut next_flush = flush_every.map(|d| start + d);
     let mut next_status = start;
     loop {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         if let Some(due) = next_flush.filter(|due| now >= *due) {
             if let Ok(report) = tracker.flush() {
                 for e in &report.errors {
-                    let _ = write!(err, "\r\x1b[2Kcarbon-tracker: {e}\n");
+                    status.message(&format!("carbon-tracker: {e}"));
                 }
             }
             next_flush = flush_every.map(|d| due + d);
         }
-        if let Some(shown) = shown.filter(|_| now >= next_status) {
+        if show_status && now >= next_status {
             if let Ok(s) = tracker.peek() {
                 let power = s.cpu_power_w + s.gpu_power_w + s.ram_power_w;
-                let line = format!(
+                status.draw(&format!(
                     "carbon-tracker {} | {} | {} | {}",
                     format::clock(s.duration_s),
                     format::energy_kwh(s.energy_consumed_kwh),
                     format::mass_kg(s.emissions_kg),
                     format::power_w(power)
-                );
-                // Cleared and rewritten in place; the cursor is left at the start of the line so
-                // the command's own output starts there.
-                let _ = write!(err, "\r\x1b[2K{line}\r");
-                let _ = err.flush();
-                shown.store(true, Ordering::SeqCst);
+                ));
             }
             // A quarter second after each whole second: just after the tracker's own
             // measurement when it measures every second (the default here), not just before.
             next_status = start + Duration::from_secs(now.duration_since(start).as_secs() + 1) + Duration::from_millis(250);
         }
-        let wake = [next_flush, shown.map(|_| next_status)].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
-        match stop.recv_timeout(wake.saturating_duration_since(std::time::Instant::now())) {
+        let wake = [next_flush, show_status.then_some(next_status)].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
+        match stop.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            _ => return,
+            _ => {
+                status.finish();
+                return;
+            }
         }
     }
 }
@@ -318,8 +311,8 @@ fn summary(
 ) -> String {
     let cmd: Vec<String> = command.iter().map(|a| shell_word(&a.to_string_lossy())).collect();
     let mut cmd = cmd.join(" ");
-    if cmd.chars().count() > 60 {
-        cmd = cmd.chars().take(57).collect::<String>() + "...";
+    if cmd.chars().count() > 40 {
+        cmd = cmd.chars().take(37).collect::<String>() + "...";
     }
     let mode = describe["tracking_mode"].as_str().unwrap_or("?");
     let scope = if mode == "process" { "its process tree" } else { "the whole machine" };
