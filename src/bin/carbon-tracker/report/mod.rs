@@ -126,11 +126,10 @@ pub fn table(projects: &Projects) -> String {
             runs.len(),
             files.join(", ")
         );
-        // One unit per column, fitted to the project's largest run, so the column reads at a glance.
-        let max_kwh = runs.iter().map(|r| r.total().energy_kwh).fold(0.0, f64::max);
-        let max_kg = runs.iter().map(|r| r.total().emissions_kg).fold(0.0, f64::max);
-        let (ef, eu) = unit(max_kwh, &[(1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh")]);
-        let (mf, mu) = unit(max_kg, &[(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")]);
+        // One unit per column, fitted to the project's total (its largest number), so the column
+        // reads at a glance.
+        let (ef, eu) = unit(energy, &[(1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh")]);
+        let (mf, mu) = unit(emissions, &[(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")]);
         let (energy_h, emissions_h) = (format!("energy ({eu})"), format!("emissions ({mu} CO2eq)"));
         let header = ["run", "started", "duration (s)", &energy_h, &emissions_h, "intensity (g/kWh)", "rows", "mode", "tracker"];
         let mut lines: Vec<[String; 9]> = runs
