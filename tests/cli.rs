@@ -238,14 +238,17 @@ fn sigint_sent_to_the_command_reaches_the_child() {
 }
 
 #[test]
-fn sigterm_sent_to_the_command_kills_the_child() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = monitor(dir.path(), &[], &["sh", "-c", "echo ready; exec sleep 30"]);
-    let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let stdout = collect(child.stdout.take().unwrap());
-    wait_for(&stdout, "ready");
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert_eq!(child.wait().unwrap().code(), Some(128 + 15));
+fn sigterm_sighup_and_sigquit_sent_to_the_command_reach_the_child() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = monitor(dir.path(), &[], &["sh", "-c", "echo ready; exec sleep 30"]);
+        let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        wait_for(&stdout, "ready");
+        unsafe { libc::kill(child.id() as i32, sig) };
+        assert_eq!(child.wait().unwrap().code(), Some(128 + sig), "signal {sig}");
+        assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1, "signal {sig}");
+    }
 }
 
 /// Runs the command on a new pseudo-terminal (its controlling terminal, foreground group), and
@@ -386,6 +389,10 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
     assert!(table.contains("energy (mWh)") && table.contains("emissions (µg CO2eq)"), "{table}");
     let line = table.lines().find(|l| l.contains("e2eb31f4")).unwrap();
     assert!(line.contains("1.22") && line.contains("5.73") && line.contains("321") && line.contains("3.3.2"), "{line}");
+    // Without a file: ./emissions.csv.
+    let out = ct(dir.path()).arg("report").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("Project ours: 2 run(s) from emissions.csv"), "{}", text(&out.stdout));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("<polyline") && page.contains("e2eb31f4"));
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="), "self-contained");
