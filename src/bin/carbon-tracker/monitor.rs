@@ -3,8 +3,9 @@
 //! - The command inherits standard input, output and error.
 //! - SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in every thread of this process (the
 //!   library's threads inherit the mask) and taken by one thread with `sigwaitinfo`, which sends
-//!   them on to the command, which starts with them unblocked. A signal the terminal sent (Ctrl-C) already reached the command,
-//!   which is in our process group, so it is not sent a second time.
+//!   them on to the command (started with them unblocked). A signal the terminal sent (Ctrl-C)
+//!   already reached the command, which is in our process group, so it is not sent twice.
+//!   A signal sent by `kill` to the whole process group does reach it twice.
 //! - This process is a child subreaper: descendants that the command orphans stay in the tracked
 //!   tree and are reaped here, so their CPU time is counted.
 //! - When the command exits it is left a zombie (`waitid(WNOWAIT)`) while the tracker stops: a
@@ -170,7 +171,7 @@ fn forwarded_set() -> libc::sigset_t {
 }
 
 /// Blocks the forwarded signals in this thread; threads started later (the library's included)
-/// inherit the mask. The command gets an empty mask (std resets it before exec).
+/// inherit the mask. The command unblocks them before exec (the `pre_exec` hook in `run`).
 fn block_forwarded_signals() {
     let set = forwarded_set();
     // SAFETY: a valid, initialized set.
