@@ -57,7 +57,8 @@ pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {
         Ok(h) => h.clone(),
         Err(e) => return (vec![], vec![problem(Some(1), format!("unreadable header: {}", csv_reason(&e)))]),
     };
-    let col = |name: &str| header.iter().position(|h| h.trim() == name);
+    // A UTF-8 byte order mark (spreadsheet exports) is not part of the first column's name.
+    let col = |name: &str| header.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == name);
     let missing: Vec<&str> = REQUIRED.iter().copied().filter(|n| col(n).is_none()).collect();
     if !missing.is_empty() {
         return (
@@ -169,6 +170,12 @@ mod tests {
         assert!(problems[0].message.contains("`duration`") && problems[0].message.contains("oops"), "{}", problems[0]);
         assert_eq!(problems[1].line, Some(4));
         assert!(problems[1].message.contains("5 fields"), "{}", problems[1]);
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf() {
+        let (rows, problems) = read_text(&format!("\u{feff}{HEADER}\r\n2026-01-02T03:04:05,p,r1,e,1.5,2e-7,3e-6\r\n"));
+        assert_eq!((rows.len(), problems.len()), (1, 0), "{problems:?}");
     }
 
     #[test]
