@@ -18,7 +18,8 @@ pub use csv_in::Row;
 pub struct Run {
     pub project: String,
     pub run_id: String,
-    pub file: PathBuf,
+    /// The files its rows came from (the same run may be in several, e.g. a copy).
+    pub files: Vec<PathBuf>,
     pub rows: Vec<Row>,
 }
 
@@ -52,10 +53,13 @@ pub fn group(files: &[(PathBuf, Vec<Row>)]) -> Projects {
     let mut runs: BTreeMap<(String, String), Run> = BTreeMap::new();
     for (file, rows) in files {
         for r in rows {
-            runs.entry((r.project.clone(), r.run_id.clone()))
-                .or_insert_with(|| Run { project: r.project.clone(), run_id: r.run_id.clone(), file: file.clone(), rows: vec![] })
-                .rows
-                .push(r.clone());
+            let run = runs
+                .entry((r.project.clone(), r.run_id.clone()))
+                .or_insert_with(|| Run { project: r.project.clone(), run_id: r.run_id.clone(), files: vec![], rows: vec![] });
+            if !run.files.contains(file) {
+                run.files.push(file.clone());
+            }
+            run.rows.push(r.clone());
         }
     }
     let mut projects = Projects::new();
@@ -118,8 +122,13 @@ pub fn table(projects: &Projects) -> String {
         let energy: f64 = runs.iter().map(|r| r.total().energy_kwh).sum();
         let emissions: f64 = runs.iter().map(|r| r.total().emissions_kg).sum();
         let duration: f64 = runs.iter().map(|r| r.total().duration_s).sum();
-        let mut files: Vec<String> = runs.iter().map(|r| r.file.display().to_string()).collect();
-        files.dedup();
+        let mut files: Vec<String> = Vec::new();
+        for f in runs.iter().flat_map(|r| &r.files) {
+            let f = f.display().to_string();
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
         out += &format!(
             "Project {}: {} run(s) from {}\n",
             if name.is_empty() { "(no name)" } else { name },
