@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_carbon-tracker");
 
 /// The command in `dir`, with HOME there too: no config file or CODECARBON_* variable of the
@@ -357,6 +359,33 @@ fn detect_as_text_and_json() {
         assert!(t.contains(needle), "no {needle:?} in:\n{t}");
     }
     assert!(!dir.path().join("emissions.csv").exists(), "detect writes nothing");
+}
+
+#[test]
+fn detect_waits_for_the_location_lookup_and_monitor_uses_it() {
+    let server = support::FakeServer::start();
+    let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
+    server.set(|b| {
+        b.get_routes.insert("/geo".into(), (200, geojs.into()));
+        b.delay = Duration::from_millis(300); // slower than start: the lookup runs in the background
+    });
+    let u = server.url();
+    let (geo, backup, meta) = (format!("{u}/geo"), format!("{u}/ipinfo"), u.clone());
+    let lookup = ["--geo-api-url", &geo, "--geo-backup-api-url", &backup, "--cloud-metadata-url", &meta];
+    let dir = tempfile::tempdir().unwrap();
+    let out = ct(dir.path()).arg("detect").args(lookup).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("location: Germany, DEU") && !t.contains("world average"), "{t}");
+    let mut c = ct(dir.path());
+    // The command runs until a row written while it runs shows the looked-up country.
+    c.arg("monitor").args(lookup).args(["--flush-every", "0.1", "--", "sh", "-c", "until grep -q ,DEU, emissions.csv 2> /dev/null; do sleep 0.05; done"]);
+    let out = run(c, b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).last().unwrap()["country_iso_code"], "DEU");
+    // And a lookup that fails is said so.
+    let out = ct(dir.path()).args(["detect", "--geo-api-url", &format!("{u}/nothing"), "--geo-backup-api-url", &backup, "--cloud-detection", "false"]).output().unwrap();
+    assert!(text(&out.stdout).contains("the location lookup failed"), "{}", text(&out.stdout));
 }
 
 fn data(name: &str) -> PathBuf {

@@ -2,8 +2,9 @@
 //! number, from `Tracker::describe()` (the same document as `ct_tracker_json`).
 //!
 //! The carbon intensity is only resolved when a tracker starts, so a second tracker with every
-//! output off is started and stopped to read it; nothing is written or sent. `run_id` and
-//! `state` are left out (no run happens).
+//! output off is started and stopped to read it; nothing is written or sent. When the location
+//! must be looked up on the network, that lookup is waited for (at most 6 s), and its failure is
+//! shown (`intensity.location_lookup_error`). `run_id` and `state` are left out (no run happens).
 
 use carbon_tracker::Tracker;
 use serde_json::Value;
@@ -37,9 +38,29 @@ fn describe(lib: &LibOptions) -> Result<Value, carbon_tracker::Error> {
     }
     let probe = Tracker::new(Some(&quiet.to_options_string()))?;
     probe.start()?;
-    let running = probe.describe();
+    let mut running = probe.describe();
+    let mut lookup_failed = None;
+    if probe.config().needs_location_lookup() {
+        // The network lookup of the location runs in the background (2 s timeouts per service)
+        // and the tracker takes its result in at its next measurement: wait for it rather than
+        // print the world average that applies only until then.
+        use carbon_tracker::emissions::location;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+        while location::get(probe.config()).is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = probe.flush(); // measures (taking the location in); every output is off
+        running = probe.describe();
+        lookup_failed = match location::get(probe.config()) {
+            Some(l) => l.geo.as_ref().err().cloned(),
+            None => Some("no answer within 6 s".into()),
+        };
+    }
     let _ = probe.stop();
     doc["intensity"] = running["intensity"].clone();
+    if let Some(why) = lookup_failed {
+        doc["intensity"]["location_lookup_error"] = why.into();
+    }
     // A tracker that never runs: its run_id and state mean nothing here.
     if let Some(o) = doc.as_object_mut() {
         o.remove("run_id");
@@ -111,6 +132,9 @@ fn text(d: &Value) -> String {
             s(&i["source"]),
             if place.is_empty() { "unknown".into() } else { place.join(", ") }
         );
+        if let Some(why) = i["location_lookup_error"].as_str() {
+            out += &format!("           the location lookup failed: {why}; give --country-iso-code (or a cloud region)\n");
+        }
     }
     let o = &d["outputs"];
     let mut outputs = Vec::new();
