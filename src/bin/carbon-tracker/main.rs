@@ -103,3 +103,21 @@ fn main() {
     };
     std::process::exit(code);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_library_key_is_a_flag_with_dashes_or_as_spelled() {
+        for &key in carbon_tracker::config::KEYS {
+            for spelling in [key.replace('_', "-"), key.to_string()] {
+                let cli = Cli::try_parse_from(["carbon-tracker", "monitor", &format!("--{spelling}"), "v;1", "--", "true"])
+                    .unwrap_or_else(|e| panic!("--{spelling}: {e}"));
+                let Commands::Monitor(m) = cli.command else { panic!("not monitor") };
+                assert_eq!(m.lib.pairs, vec![(key.to_string(), "v;1".to_string())]);
+                assert_eq!(m.command, vec![OsString::from("true")]);
+            }
+        }
+    }
+}
