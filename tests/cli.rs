@@ -179,6 +179,16 @@ fn exit_status_is_the_commands_and_the_row_is_written() {
 }
 
 #[test]
+fn a_closed_standard_error_does_not_change_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = monitor(dir.path(), &[], &["sh", "-c", "sleep 0.2; exit 5"]);
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stderr.take()); // the summary goes to a pipe nobody reads: EPIPE
+    assert_eq!(child.wait().unwrap().code(), Some(5));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
+}
+
+#[test]
 fn killed_by_a_signal_gives_128_plus_n() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(monitor(dir.path(), &[], &["sh", "-c", "kill -TERM $$; sleep 5"]), b"");

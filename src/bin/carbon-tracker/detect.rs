@@ -17,7 +17,7 @@ pub fn run(mut lib: LibOptions, json: bool) -> i32 {
     let doc = match describe(&lib) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("carbon-tracker: {e}");
+            say!("carbon-tracker: {e}");
             return 2;
         }
     };

@@ -1,6 +1,15 @@
 //! `carbon-tracker`: monitor a command, show what the library detects, report emissions.csv files.
 //! Built on the library's public API only (`carbon_tracker::Tracker`): no second tracker.
 
+/// `eprintln!` that never panics: a message lost on a closed standard error must not change
+/// the command's exit status.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod detect;
 mod format;
 mod lib_options;
@@ -78,6 +87,13 @@ struct ReportArgs {
     html: Option<PathBuf>,
 }
 
+/// `detect | head` ends quietly, as Unix filters do, instead of panicking on a closed pipe
+/// (Rust ignores SIGPIPE by default).
+fn default_sigpipe() {
+    // SAFETY: restoring the default disposition of a signal.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if (0.1..=86_400.0).contains(&x) => Ok(x),
@@ -95,8 +111,12 @@ fn main() {
             summary: !a.quiet,
             flush_every: a.flush_every.map(std::time::Duration::from_secs_f64),
         }),
-        Commands::Detect(a) => detect::run(a.lib, a.json),
+        Commands::Detect(a) => {
+            default_sigpipe();
+            detect::run(a.lib, a.json)
+        }
         Commands::Report(a) => {
+            default_sigpipe();
             let files = if a.files.is_empty() { vec![PathBuf::from("emissions.csv")] } else { a.files };
             report::run(&files, a.html.as_deref())
         }

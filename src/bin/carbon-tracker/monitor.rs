@@ -43,21 +43,21 @@ pub fn run(s: Settings) -> i32 {
     lib.apply_cli_defaults();
     let program = &s.command[0];
     if let Err((code, msg)) = check_runnable(program) {
-        eprintln!("carbon-tracker: {msg}");
+        say!("carbon-tracker: {msg}");
         return code;
     }
     block_forwarded_signals();
     let tracker = match Tracker::new(Some(&lib.to_options_string())) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("carbon-tracker: {e}");
+            say!("carbon-tracker: {e}");
             return 2;
         }
     };
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes one integer argument.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     if let Err(e) = tracker.start() {
-        eprintln!("carbon-tracker: cannot start tracking: {e}");
+        say!("carbon-tracker: cannot start tracking: {e}");
         return if e.kind == ErrorKind::InvalidOption { 2 } else { 1 };
     }
     let mut command = Command::new(program);
@@ -77,7 +77,7 @@ pub fn run(s: Settings) -> i32 {
         Err(e) => {
             // check_runnable passed, so this is rare (a missing interpreter, a race).
             let _ = tracker.stop();
-            eprintln!("carbon-tracker: {}: {e}", program.to_string_lossy());
+            say!("carbon-tracker: {}: {e}", program.to_string_lossy());
             return if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
         }
     };
@@ -107,13 +107,13 @@ pub fn run(s: Settings) -> i32 {
     match report {
         Ok(report) => {
             if s.summary {
-                eprint!("{}", summary(&s.command, &how, &report.emissions, &describe, tracker.run_id()));
+                say!("{}", summary(&s.command, &how, &report.emissions, &describe, tracker.run_id()).trim_end());
             }
             for e in &report.errors {
-                eprintln!("carbon-tracker: {e}");
+                say!("carbon-tracker: {e}");
             }
         }
-        Err(e) => eprintln!("carbon-tracker: {e}"),
+        Err(e) => say!("carbon-tracker: {e}"),
     }
     code
 }

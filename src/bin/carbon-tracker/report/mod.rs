@@ -80,24 +80,24 @@ pub fn run(files: &[PathBuf], html_path: Option<&Path>) -> i32 {
     for f in files {
         let (rows, errs) = csv_in::read(f);
         for e in &errs {
-            eprintln!("carbon-tracker: {e}");
+            say!("carbon-tracker: {e}");
         }
         problems += errs.len();
         read.push((f.clone(), rows));
     }
     let projects = group(&read);
     if projects.is_empty() {
-        eprintln!("carbon-tracker: no runs to report");
+        say!("carbon-tracker: no runs to report");
     } else {
         print!("{}", table(&projects));
     }
     if let Some(p) = html_path {
         let page = html::page(&projects, files);
         if let Err(e) = std::fs::write(p, page) {
-            eprintln!("carbon-tracker: cannot write {}: {e}", p.display());
+            say!("carbon-tracker: cannot write {}: {e}", p.display());
             return 1;
         }
-        eprintln!("carbon-tracker: wrote {}", p.display());
+        say!("carbon-tracker: wrote {}", p.display());
     }
     if problems > 0 || projects.is_empty() {
         1
