@@ -34,6 +34,7 @@ cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_INSTALL_PREFIX="$wo
 cmake --build "$work/build" -j 2 > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 (cd "$work/build" && ctest --output-on-failure)
 cmake --install "$work/build" > /dev/null
+"$work/prefix/bin/carbon-tracker" --version   # the command is installed too (CARBON_TRACKER_BUILD_CLI)
 
 echo "== downstream: find_package"
 cmake -S tests/cmake/consumer -B "$work/consumer" -DCT_MODE=find_package -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null

@@ -222,6 +222,19 @@ impl Tracker {
         Ok(report)
     }
 
+    /// The totals as of the last measurement, without measuring or writing anything (for a live
+    /// display such as the command's status line; background ticks keep it fresh).
+    pub fn peek(&self) -> Result<EmissionsSnapshot> {
+        let phase = self.inner.lock();
+        match &*phase {
+            Phase::Running(r) => {
+                let measured_s = r.last_measured.saturating_duration_since(r.started_at).as_secs_f64();
+                Ok(r.totals.snapshot(measured_s, &r.intensity, self.inner.config.pue))
+            }
+            _ => Err(Error::state("peek: the tracker is not running")),
+        }
+    }
+
     /// What this tracker measures and how: the detected hardware, which source or model gives
     /// each of the CPU, GPU and RAM numbers, the carbon intensity and where it comes from, and
     /// the outputs. Probes the hardware (once per process) if the tracker is not started yet.

@@ -1,0 +1,346 @@
+//! `carbon-tracker monitor -- CMD ARGS...`: runs the command under a started tracker.
+//!
+//! - The command inherits standard input, output and error.
+//! - SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in every thread of this process (the
+//!   library's threads inherit the mask) and taken by one thread with `sigwaitinfo`, which sends
+//!   them on to the command (started with them unblocked). A signal the terminal sent (Ctrl-C)
+//!   already reached the command, which is in our process group, so it is not sent twice.
+//!   A signal sent by `kill` to the whole process group does reach it twice.
+//! - This process is a child subreaper: descendants that the command orphans stay in the tracked
+//!   tree and are reaped here, so their CPU time is counted.
+//! - When the command exits it is left a zombie (`waitid(WNOWAIT)`) while the tracker stops: a
+//!   zombie's CPU time still shows in `/proc`, so the final measurement counts all of it; it is
+//!   reaped after.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use carbon_tracker::{ErrorKind, Tracker};
+
+use crate::format;
+use crate::lib_options::LibOptions;
+use crate::status_line::StatusLine;
+
+pub struct Settings {
+    pub lib: LibOptions,
+    pub command: Vec<OsString>,
+    pub live_status: bool,
+    pub summary: bool,
+    /// Write a row (cumulative totals) this often while the command runs, as `flush` does.
+    pub flush_every: Option<Duration>,
+}
+
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+pub fn run(s: Settings) -> i32 {
+    let mut lib = s.lib;
+    lib.apply_cli_defaults();
+    let program = &s.command[0];
+    if let Err((code, msg)) = check_runnable(program) {
+        say!("carbon-tracker: {msg}");
+        return code;
+    }
+    block_forwarded_signals();
+    let tracker = match Tracker::new(Some(&lib.to_options_string())) {
+        Ok(t) => t,
+        Err(e) => {
+            say!("carbon-tracker: {e}");
+            return 2;
+        }
+    };
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes one integer argument.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if let Err(e) = tracker.start() {
+        say!("carbon-tracker: cannot start tracking: {e}");
+        return if e.kind == ErrorKind::InvalidOption { 2 } else { 1 };
+    }
+    let mut command = Command::new(program);
+    command.args(&s.command[1..]);
+    // SAFETY: the hook only calls pthread_sigmask, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // The command starts with none of our blocked signals blocked (std does not reset
+            // the mask on every spawn path).
+            let set = forwarded_set();
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            // check_runnable passed, so this is rare (a missing interpreter, a race).
+            let _ = tracker.stop();
+            say!("carbon-tracker: {}: {e}", program.to_string_lossy());
+            return if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+    // Held while a signal is sent, and set under it once the command is about to be reaped, so a
+    // late signal never reaches a recycled pid.
+    let reaped = Arc::new(Mutex::new(false));
+    spawn_forwarder(pid, reaped.clone());
+
+    // SAFETY: isatty has no preconditions.
+    let show_status = s.live_status && unsafe { libc::isatty(2) } == 1;
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let describe = std::thread::scope(|scope| {
+        if show_status || s.flush_every.is_some() {
+            let (t, flush_every) = (&tracker, s.flush_every);
+            scope.spawn(move || while_running(t, stop_rx, show_status, flush_every));
+        }
+        wait_for_exit(pid);
+        drop(stop_tx);
+        // Taken while running: the intensity in use and where it comes from.
+        tracker.describe()
+    });
+    let report = tracker.stop();
+    *reaped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    let status = child.wait().map(|s| s.into_raw()).unwrap_or(0);
+    let (code, how) = exit_code(status);
+    match report {
+        Ok(report) => {
+            if s.summary {
+                say!("{}", summary(&s.command, &how, &report.emissions, &describe, tracker.run_id()).trim_end());
+            }
+            for e in &report.errors {
+                say!("carbon-tracker: {e}");
+            }
+        }
+        Err(e) => say!("carbon-tracker: {e}"),
+    }
+    code
+}
+
+/// What a shell would say before running `program`: 127 if it is not found, 126 if it is found
+/// but cannot be executed.
+fn check_runnable(program: &OsString) -> Result<(), (i32, String)> {
+    let name = program.to_string_lossy();
+    let runnable = |p: &Path| -> Result<(), String> {
+        let m = std::fs::metadata(p).map_err(|e| e.to_string())?;
+        if m.is_dir() {
+            return Err("Is a directory".into());
+        }
+        if m.permissions().mode() & 0o111 == 0 {
+            return Err("Permission denied".into());
+        }
+        Ok(())
+    };
+    if program.as_bytes().contains(&b'/') {
+        return match runnable(Path::new(program)) {
+            Ok(()) => Ok(()),
+            Err(_) if !Path::new(program).exists() => Err((127, format!("{name}: No such file or directory"))),
+            Err(why) => Err((126, format!("{name}: {why}"))),
+        };
+    }
+    if program.is_empty() {
+        return Err((127, "'': command not found".into()));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let mut found_unrunnable: Option<(PathBuf, String)> = None;
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(program);
+        match runnable(&candidate) {
+            Ok(()) => return Ok(()),
+            Err(why) if candidate.exists() && found_unrunnable.is_none() => found_unrunnable = Some((candidate, why)),
+            Err(_) => {}
+        }
+    }
+    Err(match found_unrunnable {
+        Some((p, why)) => (126, format!("{}: {why}", p.display())),
+        None => (127, format!("{name}: command not found")),
+    })
+}
+
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initializes the set; sigaddset with valid signal numbers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in FORWARDED {
+            libc::sigaddset(&mut set, sig);
+        }
+        set
+    }
+}
+
+/// Blocks the forwarded signals in this thread; threads started later (the library's included)
+/// inherit the mask. The command unblocks them before exec (the `pre_exec` hook in `run`).
+fn block_forwarded_signals() {
+    let set = forwarded_set();
+    // SAFETY: a valid, initialized set.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+fn spawn_forwarder(pid: libc::pid_t, reaped: Arc<Mutex<bool>>) {
+    std::thread::spawn(move || {
+        let set = forwarded_set();
+        loop {
+            // SAFETY: zeroed siginfo_t is a valid out-parameter.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let sig = unsafe { libc::sigwaitinfo(&set, &mut info) };
+            if sig < 0 {
+                continue; // EINTR
+            }
+            // SI_KERNEL: the terminal sent it to its foreground process group, the command included.
+            if info.si_code == libc::SI_KERNEL {
+                continue;
+            }
+            let done = reaped.lock().unwrap_or_else(|p| p.into_inner());
+            if !*done {
+                // SAFETY: pid is our unreaped child (a zombie at worst), so it names that process.
+                unsafe { libc::kill(pid, sig) };
+            }
+        }
+    });
+}
+
+/// Waits until the command has exited, without reaping it; reaps orphaned descendants that
+/// exit meanwhile (their CPU time moves into ours).
+fn wait_for_exit(pid: libc::pid_t) {
+    loop {
+        // SAFETY: zeroed siginfo_t is a valid out-parameter.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        // SAFETY: waitid filled in a SIGCHLD siginfo.
+        let exited = unsafe { info.si_pid() };
+        if exited == pid {
+            return;
+        }
+        unsafe { libc::waitpid(exited, std::ptr::null_mut(), 0) };
+    }
+}
+
+/// While the command runs: the live status line about once a second (when `show_status`) and a
+/// row every `flush_every`, until `stop` is dropped; the status line is gone when it returns.
+fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, show_status: bool, flush_every: Option<Duration>) {
+    let mut status = StatusLine::new();
+    let start = Instant::now();
+    let mut next_flush = flush_every.map(|d| start + d);
+    let mut next_status = start;
+    loop {
+        let now = Instant::now();
+        if let Some(due) = next_flush.filter(|due| now >= *due) {
+            if let Ok(report) = tracker.flush() {
+                for e in &report.errors {
+                    status.message(&format!("carbon-tracker: {e}"));
+                }
+            }
+            next_flush = flush_every.map(|d| due + d);
+        }
+        if show_status && now >= next_status {
+            if let Ok(s) = tracker.peek() {
+                let power = s.cpu_power_w + s.gpu_power_w + s.ram_power_w;
+                status.draw(&format!(
+                    "carbon-tracker {} | {} | {} | {}",
+                    format::clock(s.duration_s),
+                    format::energy_kwh(s.energy_consumed_kwh),
+                    format::mass_kg(s.emissions_kg),
+                    format::power_w(power)
+                ));
+            }
+            // A quarter second after each whole second: just after the tracker's own
+            // measurement when it measures every second (the default here), not just before.
+            next_status = start + Duration::from_secs(now.duration_since(start).as_secs() + 1) + Duration::from_millis(250);
+        }
+        let wake = [next_flush, show_status.then_some(next_status)].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
+        match stop.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            _ => {
+                status.finish();
+                return;
+            }
+        }
+    }
+}
+
+/// The shell's convention: the exit code, or 128+N when killed by signal N.
+fn exit_code(raw: i32) -> (i32, String) {
+    let st = std::process::ExitStatus::from_raw(raw);
+    match (st.code(), st.signal()) {
+        (Some(c), _) => (c, format!("exited with status {c}")),
+        (None, Some(sig)) => (128 + sig, format!("was killed by signal {sig} ({})", signal_name(sig))),
+        _ => (1, "ended".into()),
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGHUP => "SIGHUP".into(),
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGQUIT => "SIGQUIT".into(),
+        libc::SIGILL => "SIGILL".into(),
+        libc::SIGABRT => "SIGABRT".into(),
+        libc::SIGFPE => "SIGFPE".into(),
+        libc::SIGKILL => "SIGKILL".into(),
+        libc::SIGSEGV => "SIGSEGV".into(),
+        libc::SIGPIPE => "SIGPIPE".into(),
+        libc::SIGALRM => "SIGALRM".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        _ => format!("signal {sig}"),
+    }
+}
+
+/// `a b` → `'a b'`, so the command in the summary reads as it was typed.
+fn shell_word(a: &str) -> String {
+    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
+    }
+}
+
+fn summary(
+    command: &[OsString],
+    how: &str,
+    e: &carbon_tracker::EmissionsSnapshot,
+    describe: &serde_json::Value,
+    run_id: &str,
+) -> String {
+    let cmd: Vec<String> = command.iter().map(|a| shell_word(&a.to_string_lossy())).collect();
+    let mut cmd = cmd.join(" ");
+    if cmd.chars().count() > 40 {
+        cmd = cmd.chars().take(37).collect::<String>() + "...";
+    }
+    let mode = describe["tracking_mode"].as_str().unwrap_or("?");
+    let scope = if mode == "process" { "its process tree" } else { "the whole machine" };
+    let mut out = format!("carbon-tracker: `{cmd}` {how} after {}\n", format::duration_s(e.duration_s));
+    out += &format!(
+        "  energy     {}  (CPU {}, GPU {}, RAM {}; {scope})\n",
+        format::energy_kwh(e.energy_consumed_kwh),
+        format::energy_kwh(e.cpu_energy_kwh),
+        format::energy_kwh(e.gpu_energy_kwh),
+        format::energy_kwh(e.ram_energy_kwh)
+    );
+    let i = &describe["intensity"];
+    let place = i["country_name"].as_str().or(i["country_iso_code"].as_str()).unwrap_or("unknown location");
+    let intensity = match i["g_per_kwh"].as_f64() {
+        Some(g) => format!(" at {} gCO2eq/kWh ({place}: {})", format::sig3(g), i["source"].as_str().unwrap_or("?")),
+        None => String::new(),
+    };
+    out += &format!("  emissions  {}{intensity}\n", format::mass_kg(e.emissions_kg));
+    out += &format!(
+        "  power      CPU {}, GPU {}, RAM {} (means)\n",
+        format::power_w(e.cpu_power_w),
+        format::power_w(e.gpu_power_w),
+        format::power_w(e.ram_power_w)
+    );
+    match describe["outputs"]["csv"].as_str() {
+        Some(csv) => out += &format!("  saved to   {csv} (run_id {run_id})\n"),
+        None => out += &format!("  run_id     {run_id} (no CSV: save_to_file is off)\n"),
+    }
+    out
+}

@@ -1,0 +1,482 @@
+//! The `carbon-tracker` command end to end: the built binary, real child processes, real
+//! signals, a real pseudo-terminal, and CSV files written by this library and by CodeCarbon.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod support;
+
+const BIN: &str = env!("CARGO_BIN_EXE_carbon-tracker");
+
+/// The command in `dir`, with HOME there too: no config file or CODECARBON_* variable of the
+/// machine running the tests leaks in.
+fn ct(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir).env("HOME", dir).env("CODECARBON_LOG_LEVEL", "error");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().to_ascii_uppercase().starts_with("CODECARBON_") && k != "CODECARBON_LOG_LEVEL" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// `monitor` offline in France, plus `extra` options, then `--` and the command.
+fn monitor(dir: &Path, extra: &[&str], cmd: &[&str]) -> Command {
+    let mut c = ct(dir);
+    c.args(["monitor", "--offline", "true", "--country-iso-code", "FRA"]).args(extra).arg("--").args(cmd);
+    c
+}
+
+fn run(mut c: Command, stdin: &[u8]) -> Output {
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().clone();
+    r.records().map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+}
+
+fn num(row: &HashMap<String, String>, key: &str) -> f64 {
+    row[key].parse().unwrap_or_else(|_| panic!("{key}={}", row[key]))
+}
+
+fn detect_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = ct(dir).args(["detect", "--json", "--offline", "true", "--country-iso-code", "FRA"]).args(extra).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `times` output of sh: "0m0.210000s 0m0.000000s" lines (self, then reaped children) → seconds.
+fn times_total_s(stdout: &str) -> f64 {
+    let secs = |w: &str| -> f64 {
+        let w = w.trim_end_matches('s');
+        let (m, s) = w.split_once('m').unwrap();
+        m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap()
+    };
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("m0.") || l.contains("m1.") || l.starts_with(|c: char| c.is_ascii_digit()) && l.contains('m') && l.ends_with('s')).collect();
+    assert_eq!(lines.len(), 2, "times output: {stdout:?}");
+    lines.iter().flat_map(|l| l.split_whitespace()).map(secs).sum()
+}
+
+#[test]
+fn monitor_counts_the_whole_process_tree_of_a_cpu_burning_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let power = one_kwh_per_1000_cpu_s(dir.path());
+    // The burn runs in a grandchild (reaped by the shell, so counted through its cutime) and in
+    // the shell itself; `times` prints the shell's own and its reaped children's CPU time.
+    let script = "sh -c 'i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done'; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; times";
+    let out = run(monitor(dir.path(), &["--force-cpu-power", &power, "--project-name", "burn"], &["sh", "-c", script]), b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let child_cpu_s = times_total_s(&text(&out.stdout));
+    let rows = csv_rows(&dir.path().join("emissions.csv"));
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["project_name"], "burn");
+    assert_eq!(row["tracking_mode"], "process");
+    assert_eq!(row["country_iso_code"], "FRA");
+    let tree_cpu_s = num(row, "cpu_energy") * 1000.0;
+    // All of the child's CPU time is counted; the rest is this command's own (small) share.
+    assert!(child_cpu_s > 0.05, "the burn was too short to measure: {child_cpu_s} s");
+    assert!(tree_cpu_s >= child_cpu_s - 0.02, "tree {tree_cpu_s} s < child {child_cpu_s} s");
+    assert!(tree_cpu_s <= child_cpu_s + 0.5, "tree {tree_cpu_s} s >> child {child_cpu_s} s");
+    assert!(num(row, "emissions") > 0.0 && num(row, "duration") > 0.0);
+    // The summary on stderr, and no live status (stderr is a pipe here).
+    assert!(stderr.contains("exited with status 0") && stderr.contains("its process tree"), "{stderr}");
+    assert!(stderr.contains("emissions.csv"), "{stderr}");
+    assert!(!stderr.contains('\r'), "live status on a pipe: {stderr:?}");
+}
+
+/// `--force-cpu-power` for the machine's thread count that makes cpu_energy (kWh) × 1000 the
+/// tree's CPU seconds (process mode: energy = power × CPU seconds / threads).
+fn one_kwh_per_1000_cpu_s(dir: &Path) -> String {
+    let threads = detect_json(dir, &[])["cpu"]["threads"].as_u64().unwrap() as f64;
+    format!("{}", 3600.0 * threads)
+}
+
+#[test]
+fn a_running_child_is_counted_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("emissions.csv");
+    let power = one_kwh_per_1000_cpu_s(dir.path());
+    // Burns CPU until the test says stop: the rows written meanwhile (the command has not
+    // exited, nothing is reaped) must already hold its CPU time, read live from /proc.
+    let mut c = monitor(dir.path(), &["--flush-every", "0.1", "--force-cpu-power", &power], &["sh", "-c", "while [ ! -e stop ]; do :; done"]);
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    let live_cpu_s = loop {
+        let cpu_s = if csv.exists() { csv_rows(&csv).last().map(|r| num(r, "cpu_energy") * 1000.0).unwrap_or(0.0) } else { 0.0 };
+        if cpu_s >= 0.2 {
+            break cpu_s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the running child's CPU time never showed: {cpu_s} s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::fs::write(dir.path().join("stop"), "").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let last = num(csv_rows(&csv).last().unwrap(), "cpu_energy") * 1000.0;
+    assert!(last >= live_cpu_s, "CPU time lost when the child exited: {live_cpu_s} -> {last}");
+}
+
+#[test]
+fn orphans_of_the_command_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let power = one_kwh_per_1000_cpu_s(dir.path());
+    // The inner sh exits at once, orphaning the burning subshell; the command waits for it.
+    let script = "sh -c '(i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; times > orphan-times; touch done) &'; \
+                  while [ ! -e done ]; do sleep 0.02; done";
+    let out = run(monitor(dir.path(), &["--force-cpu-power", &power], &["sh", "-c", script]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let orphan_cpu_s = times_total_s(&std::fs::read_to_string(dir.path().join("orphan-times")).unwrap());
+    let tree_cpu_s = num(&csv_rows(&dir.path().join("emissions.csv"))[0], "cpu_energy") * 1000.0;
+    assert!(orphan_cpu_s > 0.05, "the burn was too short to measure: {orphan_cpu_s} s");
+    assert!(tree_cpu_s >= orphan_cpu_s - 0.02, "tree {tree_cpu_s} s < orphan {orphan_cpu_s} s");
+}
+
+#[test]
+fn flush_every_writes_cumulative_rows_while_the_command_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("emissions.csv");
+    // The command runs until the test has seen two rows written while it ran.
+    let mut c = monitor(dir.path(), &["--flush-every", "0.1"], &["sh", "-c", "while [ ! -e go ]; do sleep 0.02; done"]);
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while !csv.exists() || csv_rows(&csv).len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no rows while running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let rows = csv_rows(&csv);
+    assert!(rows.len() >= 3, "{}", rows.len());
+    assert!(rows.iter().all(|r| r["run_id"] == rows[0]["run_id"]));
+    for w in rows.windows(2) {
+        assert!(num(&w[1], "duration") >= num(&w[0], "duration") && num(&w[1], "energy_consumed") >= num(&w[0], "energy_consumed"));
+    }
+}
+
+#[test]
+fn exit_status_is_the_commands_and_the_row_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(monitor(dir.path(), &[], &["sh", "-c", "exit 3"]), b"");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("exited with status 3"));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
+}
+
+#[test]
+fn a_closed_standard_error_does_not_change_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = monitor(dir.path(), &[], &["sh", "-c", "sleep 0.2; exit 5"]);
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stderr.take()); // the summary goes to a pipe nobody reads: EPIPE
+    assert_eq!(child.wait().unwrap().code(), Some(5));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
+}
+
+#[test]
+fn killed_by_a_signal_gives_128_plus_n() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(monitor(dir.path(), &[], &["sh", "-c", "kill -TERM $$; sleep 5"]), b"");
+    assert_eq!(out.status.code(), Some(128 + 15), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("killed by signal 15 (SIGTERM)"), "{}", text(&out.stderr));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
+}
+
+#[test]
+fn stdin_stdout_and_stderr_pass_through_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<u8> = b"first line\n\xff\xfe not UTF-8\nno newline at the end".to_vec();
+    let out = run(monitor(dir.path(), &["--quiet"], &["sh", "-c", "cat; echo to-stderr >&2"]), &input);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, input);
+    assert_eq!(text(&out.stderr), "to-stderr\n", "--quiet: only the command's own stderr");
+}
+
+/// A shell that says "ready", then exits 7 on SIGINT (after its current `sleep`).
+const WAITS_FOR_SIGINT: &str = "trap 'echo got-sigint; exit 7' INT; echo ready; while :; do sleep 0.05; done";
+
+fn wait_for(buf: &Arc<Mutex<Vec<u8>>>, needle: &str) {
+    let start = Instant::now();
+    while !text(&buf.lock().unwrap()).contains(needle) {
+        assert!(start.elapsed() < Duration::from_secs(30), "no {needle:?} in {:?}", text(&buf.lock().unwrap()));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let b = buf.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = r.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            b.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    buf
+}
+
+#[test]
+fn sigint_sent_to_the_command_reaches_the_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = monitor(dir.path(), &[], &["sh", "-c", WAITS_FOR_SIGINT]);
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    wait_for(&stdout, "ready");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    wait_for(&stdout, "got-sigint");
+    wait_for(&stderr, "exited with status 7");
+    assert_eq!(status.code(), Some(7));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
+}
+
+#[test]
+fn sigterm_sighup_and_sigquit_sent_to_the_command_reach_the_child() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = monitor(dir.path(), &[], &["sh", "-c", "echo ready; exec sleep 30"]);
+        let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        wait_for(&stdout, "ready");
+        unsafe { libc::kill(child.id() as i32, sig) };
+        assert_eq!(child.wait().unwrap().code(), Some(128 + sig), "signal {sig}");
+        assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1, "signal {sig}");
+    }
+}
+
+/// Runs the command on a new pseudo-terminal (its controlling terminal, foreground group), and
+/// returns it with the terminal's master side.
+fn spawn_on_pty(mut c: Command) -> (std::process::Child, std::fs::File) {
+    let (mut master, mut slave) = (0, 0);
+    let ws = libc::winsize { ws_row: 24, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    c.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave);
+    unsafe {
+        c.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = c.spawn().unwrap();
+    drop(c); // closes our copies of the slave, so reads end with EIO when the command exits
+    (child, unsafe { std::fs::File::from_raw_fd(master) })
+}
+
+#[test]
+fn on_a_terminal_ctrl_c_reaches_the_child_once_and_a_live_status_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut master) = spawn_on_pty(monitor(dir.path(), &[], &["sh", "-c", WAITS_FOR_SIGINT]));
+    let out = collect(master.try_clone().unwrap());
+    wait_for(&out, "ready");
+    wait_for(&out, "carbon-tracker 0:0");
+    master.write_all(b"\x03").unwrap(); // Ctrl-C: the terminal sends SIGINT to its foreground group
+    let status = child.wait().unwrap();
+    wait_for(&out, "exited with status 7");
+    let all = text(&out.lock().unwrap());
+    assert_eq!(status.code(), Some(7), "{all}");
+    assert_eq!(all.split(['\r', '\n']).filter(|l| l.ends_with("got-sigint")).count(), 1, "{all}");
+    // The status line on the last row (24) below a scroll region of rows 1-23: elapsed time,
+    // energy, emissions, power. The region is reset and the row cleared before the summary.
+    assert!(all.contains("\x1b[1;23r"), "{all:?}");
+    let drawn = all.split("\x1b[24;1H\x1b[2K\x1b[7m ").nth(1).and_then(|s| s.split("\x1b[0m").next()).unwrap();
+    assert!(drawn.starts_with("carbon-tracker 0:0") && drawn.contains("Wh") && drawn.contains("CO2eq") && drawn.contains(" W"), "{drawn:?}");
+    let reset = all.rfind("\x1b[r").expect("scroll region reset");
+    assert!(reset > all.rfind("\x1b[7m").unwrap() && reset < all.find("exited with status 7").unwrap(), "{all:?}");
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
+}
+
+#[test]
+fn missing_or_unrunnable_command_exits_127_or_126_without_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(monitor(dir.path(), &[], &["no-such-command-for-carbon-tracker", "x"]), b"");
+    assert_eq!(out.status.code(), Some(127));
+    assert!(text(&out.stderr).contains("no-such-command-for-carbon-tracker: command not found"), "{}", text(&out.stderr));
+    let out = run(monitor(dir.path(), &[], &["./missing.sh"]), b"");
+    assert_eq!(out.status.code(), Some(127));
+    assert!(text(&out.stderr).contains("./missing.sh: No such file or directory"), "{}", text(&out.stderr));
+    std::fs::write(dir.path().join("plain.txt"), "echo hi\n").unwrap();
+    let out = run(monitor(dir.path(), &[], &["./plain.txt"]), b"");
+    assert_eq!(out.status.code(), Some(126));
+    assert!(text(&out.stderr).contains("Permission denied"), "{}", text(&out.stderr));
+    assert!(!dir.path().join("emissions.csv").exists());
+}
+
+#[test]
+fn options_are_escaped_and_environment_and_config_files_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    // `;` and `\` in a value reach the library intact.
+    let out = run(monitor(dir.path(), &["--project-name", r"a;b\c", "--experiment_name", "key spelled as the library"], &["true"]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv"))[0]["project_name"], r"a;b\c");
+
+    // A CODECARBON_* variable and ./.codecarbon.config are read as the library reads them; a
+    // tracking_mode there wins over the command's process-tree default.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".codecarbon.config"), "[codecarbon]\ntracking_mode = machine\noutput_file = from-file.csv\n").unwrap();
+    let mut c = monitor(dir.path(), &[], &["true"]);
+    c.env("CODECARBON_PROJECT_NAME", "from-env");
+    let out = run(c, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let row = &csv_rows(&dir.path().join("from-file.csv"))[0];
+    assert_eq!((row["project_name"].as_str(), row["tracking_mode"].as_str()), ("from-env", "machine"));
+
+    // A bad value: the library's message names the key; the command is not run.
+    let out = run(monitor(dir.path(), &["--pue", "zero"], &["sh", "-c", "echo ran"]), b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("pue"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    // An unknown flag: clap names it.
+    let out = ct(dir.path()).args(["monitor", "--no-such-option", "1", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--no-such-option"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn detect_as_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = detect_json(dir.path(), &["--force-cpu-power", "65"]);
+    assert_eq!(doc["cpu"]["source"]["tdp_w"], 65.0);
+    assert_eq!(doc["tracking_mode"], "process");
+    assert_eq!(doc["intensity"]["country_iso_code"], "FRA");
+    assert!(doc["methods"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("forced power 65 W")));
+    let out = ct(dir.path()).args(["detect", "--offline", "true", "--country-iso-code", "FRA", "--force-cpu-power", "65"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    for needle in ["CPU ", "TDP 65 W", "RAM ", "Intensity ", "France", "How each number is obtained:", "forced power 65 W"] {
+        assert!(t.contains(needle), "no {needle:?} in:\n{t}");
+    }
+    assert!(!dir.path().join("emissions.csv").exists(), "detect writes nothing");
+}
+
+#[test]
+fn detect_waits_for_the_location_lookup_and_monitor_uses_it() {
+    let server = support::FakeServer::start();
+    let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
+    server.set(|b| {
+        b.get_routes.insert("/geo".into(), (200, geojs.into()));
+        b.delay = Duration::from_millis(300); // slower than start: the lookup runs in the background
+    });
+    let u = server.url();
+    let (geo, backup, meta) = (format!("{u}/geo"), format!("{u}/ipinfo"), u.clone());
+    let lookup = ["--geo-api-url", &geo, "--geo-backup-api-url", &backup, "--cloud-metadata-url", &meta];
+    let dir = tempfile::tempdir().unwrap();
+    let out = ct(dir.path()).arg("detect").args(lookup).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("location: Germany, DEU") && !t.contains("world average"), "{t}");
+    let mut c = ct(dir.path());
+    // The command runs until a row written while it runs shows the looked-up country.
+    c.arg("monitor").args(lookup).args(["--flush-every", "0.1", "--", "sh", "-c", "until grep -q ,DEU, emissions.csv 2> /dev/null; do sleep 0.05; done"]);
+    let out = run(c, b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).last().unwrap()["country_iso_code"], "DEU");
+    // And a lookup that fails is said so.
+    let out = ct(dir.path()).args(["detect", "--geo-api-url", &format!("{u}/nothing"), "--geo-backup-api-url", &backup, "--cloud-detection", "false"]).output().unwrap();
+    assert!(text(&out.stdout).contains("the location lookup failed"), "{}", text(&out.stdout));
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+/// Our own CSV: two runs of one project.
+fn our_csv(dir: &Path) -> PathBuf {
+    for _ in 0..2 {
+        let out = run(monitor(dir, &["--project-name", "ours"], &["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"]), b"");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    dir.join("emissions.csv")
+}
+
+#[test]
+fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = our_csv(dir.path());
+    let cc = data("codecarbon-3.3.2-emissions.csv");
+    let html = dir.path().join("report.html");
+    let out = ct(dir.path()).arg("report").arg(&cc).arg(&ours).arg("--html").arg(&html).output().unwrap();
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Per project, a line per run (short run ids), with its duration, energy and emissions.
+    for needle in ["Project cc-infer: 1 run(s)", "Project cc-train: 2 run(s)", "Project ours: 2 run(s)", "e2eb31f4", "5c901535", "9a8763bd", "intensity (g/kWh)"] {
+        assert!(table.contains(needle), "no {needle:?} in:\n{table}");
+    }
+    // The CodeCarbon run with three rows: its total is the last row, 1.22 s, 5.73 mWh, 321 µg.
+    assert!(table.contains("energy (mWh)") && table.contains("emissions (µg CO2eq)"), "{table}");
+    let line = table.lines().find(|l| l.contains("e2eb31f4")).unwrap();
+    assert!(line.contains("1.22") && line.contains("5.73") && line.contains("321") && line.contains("3.3.2"), "{line}");
+    // Without a file: ./emissions.csv.
+    let out = ct(dir.path()).arg("report").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("Project ours: 2 run(s) from emissions.csv"), "{}", text(&out.stdout));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("<polyline") && page.contains("e2eb31f4"));
+    assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="), "self-contained");
+}
+
+#[test]
+fn report_names_bad_files_and_lines_and_still_reports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = data("codecarbon-3.3.2-emissions.csv");
+    let bad = dir.path().join("bad.csv");
+    let text_in = std::fs::read_to_string(&good).unwrap();
+    let mut lines: Vec<String> = text_in.lines().map(str::to_string).collect();
+    lines[2] = lines[2].replacen(",cc-train,", ",cc-train,,", 1); // one field too many, line 3
+    lines[4] = lines[4].replace("2026-", "someday-"); // not a timestamp, line 5
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let not_csv = dir.path().join("notes.txt");
+    std::fs::write(&not_csv, "just some notes\n").unwrap();
+    let out = ct(dir.path()).arg("report").arg(&bad).arg(dir.path().join("missing.csv")).arg(&not_csv).arg(&good).output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains(&format!("{}:3: 39 fields where the header has 38", bad.display())), "{stderr}");
+    assert!(stderr.contains(&format!("{}:5: column `timestamp`", bad.display())), "{stderr}");
+    assert!(stderr.contains("missing.csv: cannot read"), "{stderr}");
+    assert!(stderr.contains(&format!("{}:1: not an emissions.csv header", not_csv.display())), "{stderr}");
+    assert!(stdout.contains("Project cc-infer") && stdout.contains("Project cc-train"), "{stdout}");
+}
+
+/// CodeCarbon itself, when a venv with it is at hand (target/codecarbon-venv, made by
+/// `python3 -m venv target/codecarbon-venv && target/codecarbon-venv/bin/pip install codecarbon==3.3.2`,
+/// or CODECARBON_PYTHON): a fresh CSV from it is reported.
+#[test]
+fn report_reads_a_csv_codecarbon_writes_now() {
+    let python = std::env::var_os("CODECARBON_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codecarbon-venv/bin/python"));
+    if !python.exists() {
+        eprintln!("skipped: no CodeCarbon venv at {} (the committed fixture is used by the other tests)", python.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/codecarbon-csv.py");
+    let out = Command::new(&python).arg(script).arg(dir.path()).env("HOME", dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ct(dir.path()).args(["report", "emissions.csv"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("Project cc-train: 2 run(s)") && table.contains("Project cc-infer: 1 run(s)"), "{table}");
+}
