@@ -5,6 +5,7 @@ pub mod csv_file;
 pub mod http_endpoint;
 pub mod emissions_data;
 pub mod py_format;
+pub mod task_file;
 pub mod uploader;
 
 pub use emissions_data::{EmissionsData, CSV_HEADER};

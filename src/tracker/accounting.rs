@@ -61,6 +61,31 @@ impl Totals {
         }
     }
 
+    /// What was added after `earlier` (an earlier copy of these totals): the totals of that
+    /// window, every field a plain difference.
+    pub fn since(&self, earlier: &Totals) -> Totals {
+        Totals {
+            measured_s: self.measured_s - earlier.measured_s,
+            measurements: self.measurements - earlier.measurements,
+            raw_cpu_kwh: self.raw_cpu_kwh - earlier.raw_cpu_kwh,
+            raw_gpu_kwh: self.raw_gpu_kwh - earlier.raw_gpu_kwh,
+            raw_ram_kwh: self.raw_ram_kwh - earlier.raw_ram_kwh,
+            cpu_kwh: self.cpu_kwh - earlier.cpu_kwh,
+            gpu_kwh: self.gpu_kwh - earlier.gpu_kwh,
+            ram_kwh: self.ram_kwh - earlier.ram_kwh,
+            energy_kwh: self.energy_kwh - earlier.energy_kwh,
+            emissions_kg: self.emissions_kg - earlier.emissions_kg,
+            water_l: self.water_l - earlier.water_l,
+            cpu_util_pct_s: self.cpu_util_pct_s - earlier.cpu_util_pct_s,
+            cpu_util_s: self.cpu_util_s - earlier.cpu_util_s,
+            gpu_util_pct_s: self.gpu_util_pct_s - earlier.gpu_util_pct_s,
+            gpu_util_s: self.gpu_util_s - earlier.gpu_util_s,
+            ram_util_pct_s: self.ram_util_pct_s - earlier.ram_util_pct_s,
+            ram_used_gib_s: self.ram_used_gib_s - earlier.ram_used_gib_s,
+            ram_s: self.ram_s - earlier.ram_s,
+        }
+    }
+
     /// The numbers a caller sees, `duration_s` after start.
     pub fn snapshot(&self, duration_s: f64, intensity: &Intensity, pue: f64) -> EmissionsSnapshot {
         let mean_w = |kwh: f64| if self.measured_s > 0.0 { kwh * WS_PER_KWH / self.measured_s } else { 0.0 };
