@@ -74,7 +74,7 @@ typedef struct ct_tracker ct_tracker;
 
 /**
  * Cumulative numbers since `ct_tracker_start`, as CodeCarbon's EmissionsData.
- * Energies include PUE; powers are time-weighted means of the device power (without PUE).
+ * Energies include PUE; powers are time-weighted means, PUE included (as CodeCarbon 3.3).
  *
  * Set `struct_size = sizeof(ct_emissions)` before passing it: fields past `struct_size` are
  * not written, so programs built against an older, shorter struct keep working when fields are

@@ -298,3 +298,28 @@ fn many_trackers_started_and_stopped_concurrently() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn pue_scales_energies_and_powers_and_is_written_as_given() {
+    // CodeCarbon 3.3 multiplies power and energy by the PUE, and writes an int PUE as `2`.
+    for (pue, written) in [("2", "2"), ("1.5", "1.5"), ("2.0", "2.0")] {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tracker(&format!(
+            "output_dir={};force_ram_power=10;country_iso_code=FRA;pue={pue};python_version=3.11.7",
+            dir.path().display()
+        ));
+        t.start().unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let s = t.stop().unwrap().emissions;
+        let factor: f64 = pue.parse().unwrap();
+        assert!((s.ram_power_w - 10.0 * factor).abs() < 1e-9, "{pue}: {s:?}");
+        assert!((s.ram_energy_kwh * 3.6e6 - 10.0 * factor * s.duration_s).abs() < 1e-6, "{pue}: {s:?}");
+        let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let header = rdr.headers().unwrap().clone();
+        let row = rdr.records().next().unwrap().unwrap();
+        let col = |name: &str| row[header.iter().position(|h| h == name).unwrap()].to_string();
+        assert_eq!(col("pue"), written, "{pue}");
+        assert_eq!(col("python_version"), "3.11.7");
+    }
+}

@@ -110,7 +110,10 @@ pub const COLUMNS: [Column; 38] = [
     ("ram_utilization_percent", |r| Cell::Float(r.numbers.ram_utilization_percent)),
     ("ram_used_gb", |r| Cell::Float(r.numbers.ram_used_gb)),
     ("on_cloud", |r| Cell::Flag(r.run.on_cloud())),
-    ("pue", |r| Cell::Float(r.run.pue)),
+    ("pue", |r| match r.run.pue_is_integer {
+        true => Cell::Count(r.run.pue as usize),
+        false => Cell::Float(r.run.pue),
+    }),
     ("wue", |r| Cell::Float(r.run.wue_l_per_kwh)),
 ];
 
