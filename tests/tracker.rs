@@ -323,3 +323,18 @@ fn pue_scales_energies_and_powers_and_is_written_as_given() {
         assert_eq!(col("python_version"), "3.11.7");
     }
 }
+
+#[test]
+fn start_prepares_the_csv_so_flushes_only_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emissions.csv");
+    std::fs::write(&path, "some,other,format\n1,2,3\n").unwrap();
+    let t = tracker(&format!("output_dir={};force_ram_power=5", dir.path().display()));
+    t.start().unwrap();
+    // Created at start, header only; a file of another format was moved aside, not appended to.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", carbon_tracker::output::CSV_HEADER.as_str()));
+    assert_eq!(std::fs::read_to_string(dir.path().join("emissions.csv.bak")).unwrap(), "some,other,format\n1,2,3\n");
+    t.flush().unwrap();
+    t.stop().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+}

@@ -284,11 +284,15 @@ impl Inner {
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
         });
-        if c.save_to_file && !c.output_dir.is_dir() {
-            log.warning(format!(
-                "output_dir {} is not a directory: measuring goes on, but writing emissions.csv will fail until it exists",
-                c.output_dir.display()
-            ));
+        if let Some(sink) = &sink {
+            if !c.output_dir.is_dir() {
+                log.warning(format!(
+                    "output_dir {} is not a directory: measuring goes on, but writing emissions.csv will fail until it exists",
+                    c.output_dir.display()
+                ));
+            } else if let Err(e) = sink.prepare(log) {
+                log.warning(format!("{e}; the first flush tries again"));
+            }
         }
         let weak: Weak<Inner> = Arc::downgrade(inner);
         let ticker = crate::background::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
