@@ -22,7 +22,7 @@ def header_text() -> str:
 
 
 def header_statuses() -> dict:
-    body = re.search(r"typedef enum ct_status \{(.*?)\} ct_status;", header_text(), re.S).group(1)
+    body = re.search(r"enum ct_status\s*\{(.*?)\}", header_text(), re.S).group(1)
     values, next_value = {}, 0
     for item in filter(None, (i.strip() for i in body.split(","))):
         name, _, value = (p.strip() for p in item.partition("="))
@@ -33,7 +33,7 @@ def header_statuses() -> dict:
 
 
 def header_emissions_fields() -> list:
-    body = re.search(r"typedef struct ct_emissions \{(.*?)\} ct_emissions;", header_text(), re.S).group(1)
+    body = re.search(r"struct ct_emissions\s*\{(.*?)\}", header_text(), re.S).group(1)
     return [m.group(2) for m in re.finditer(r"(\w+)\s+(\w+)\s*;", body)]
 
 
