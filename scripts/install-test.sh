@@ -6,7 +6,8 @@
 #      add_subdirectory: the parent's install holds nothing of ours.
 #   2. Go: a module outside the repository requiring the package (replace directive), built with
 #      pkg-config only (no CGO_* flags), also after `go mod vendor`.
-#   3. Python: `pip install ./bindings/python` into a fresh venv (builds and bundles the library),
+#   3. Python: `pip wheel` (platform tag, library and licences inside), `pip install
+#      ./bindings/python` into a fresh venv (builds and bundles the library),
 #      a tracked run outside the checkout with no environment variable, mypy on user code.
 # Prints each command and what it printed. Needs what scripts/setup.sh installs.
 set -euo pipefail
@@ -95,9 +96,13 @@ mkdir -p "$work/go-out"
 [ -f "$work/gouser/vendor/github.com/carbon-tracker/carbon-tracker/bindings/go/LICENSE" ] || fail "Go module without LICENSE"
 unset PKG_CONFIG_PATH
 
-echo "== install: pip install ./bindings/python into a fresh venv"
+echo "== install: pip wheel, then pip install ./bindings/python into a fresh venv"
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --upgrade pip > /dev/null
+echo "\$ pip wheel $root/bindings/python -w wheels"
+"$work/venv/bin/python" -m pip wheel -q "$root/bindings/python" -w "$work/wheels" > "$work/wheel.log" 2>&1 || { cat "$work/wheel.log"; exit 1; }
+(cd "$work/wheels" && ls && python3 -m zipfile -l carbon_tracker-*.whl | awk 'NR > 1 {print "  " $1}')
+ls "$work/wheels"/carbon_tracker-"$version"-py3-none-linux_*.whl > /dev/null || fail "the wheel is not platform-tagged"
 echo "\$ pip install $root/bindings/python"
 "$work/venv/bin/python" -m pip install "$root/bindings/python" > "$work/pip.log" 2>&1 || { cat "$work/pip.log"; exit 1; }
 grep "Successfully installed" "$work/pip.log"
