@@ -10,8 +10,8 @@ fn main() {
 }
 
 /// ELF targets: the cdylib gets the SONAME `libcarbon_tracker.so.<abi>`, `<abi>` being the major
-/// version, or `0.<minor>` while the major is 0 (semver: a 0.x minor release may break the ABI;
-/// the name cargo-c gives too). Linked programs then record that name, and an installed
+/// version, `0.<minor>` while the major is 0, `0.0.<patch>` while both are (semver: those are
+/// the releases that may break the ABI; cargo-c names them the same way). Linked programs then record that name, and an installed
 /// `libcarbon_tracker.so.<abi>` (CMake installs it with the versioned file and the symlinks)
 /// satisfies them. The same symlink is made next to the cargo build, so that programs linked
 /// against target/<profile> (tests, examples, the CMake build tree, the Go tests) also run.
@@ -24,7 +24,12 @@ fn soname() {
     }
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
     let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap();
-    let abi = if major == "0" { format!("0.{minor}") } else { major };
+    let patch = std::env::var("CARGO_PKG_VERSION_PATCH").unwrap();
+    let abi = match (major.as_str(), minor.as_str()) {
+        ("0", "0") => format!("0.0.{patch}"),
+        ("0", _) => format!("0.{minor}"),
+        _ => major,
+    };
     let soname = format!("libcarbon_tracker.so.{abi}");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     // OUT_DIR is <target>/[<triple>/]<profile>/build/<package>-<hash>/out.

@@ -18,8 +18,8 @@ unset CARBON_TRACKER_LIB CGO_CFLAGS CGO_LDFLAGS PKG_CONFIG_PATH LD_LIBRARY_PATH
 export CODECARBON_LOG_LEVEL=error CARBON_TRACKER_LOOPBACK_ONLY=1
 build_type="${CT_INSTALL_BUILD_TYPE:-Release}"
 version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
-major="${version%%.*}"; minor="${version#*.}"; minor="${minor%%.*}"
-if [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
+IFS=. read -r major minor patch <<< "$version"
+if [ "$major.$minor" = 0.0 ]; then abi="0.0.$patch"; elif [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
 
 show() { echo "\$ $*"; "$@"; }
 fail() { echo "install-test: FAILED: $*" >&2; exit 1; }
