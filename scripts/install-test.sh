@@ -76,6 +76,12 @@ cmake --install "$work/sub" > /dev/null
 show find "$work/subapp" -type f -o -type l
 [ "$(find "$work/subapp" \( -type f -o -type l \) | wc -l)" = 1 ] || fail "the subproject installed files"
 show "$work/subapp/bin/consumer_static"
+echo "== install: add_subdirectory with -DCARBON_TRACKER_INSTALL=ON and an \$ORIGIN rpath, prefix moved"
+cmake "$work/sub" -DCARBON_TRACKER_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/subapp2" > /dev/null
+cmake --build "$work/sub" > /dev/null
+cmake --install "$work/sub" > /dev/null
+mv "$work/subapp2" "$work/subapp2-moved"
+show "$work/subapp2-moved/bin/consumer"
 
 echo "== install: Go module outside the repository, pkg-config only"
 mkdir -p "$work/gouser"
