@@ -51,7 +51,7 @@ cmp "$P/share/doc/carbon_tracker/LICENSE" "$root/LICENSE" && cmp "$P/share/doc/c
 echo "== install: find_package consumer, from the moved prefix"
 cmake -S "$root/tests/cmake/consumer" -B "$work/fp" -DCT_MODE=find_package -DCMAKE_PREFIX_PATH="$P" \
   -DCMAKE_INSTALL_PREFIX="$work/app" > /dev/null
-cmake --build "$work/fp" > /dev/null
+cmake --build "$work/fp" > /dev/null 2>&1
 show "$work/fp/consumer"
 show "$work/fp/consumer_static"
 cmake --install "$work/fp" > /dev/null
@@ -70,7 +70,7 @@ show "$work/quickstart" 0.2 "$work/quickstart-out" | head -3
 echo "== install: add_subdirectory consumer installs nothing of carbon-tracker"
 cmake -S "$root/tests/cmake/consumer" -B "$work/sub" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" \
   -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$work/subapp" > /dev/null
-cmake --build "$work/sub" > /dev/null
+cmake --build "$work/sub" > /dev/null 2>&1
 show "$work/sub/consumer"
 cmake --install "$work/sub" > /dev/null
 show find "$work/subapp" -type f -o -type l
@@ -78,7 +78,7 @@ show find "$work/subapp" -type f -o -type l
 show "$work/subapp/bin/consumer_static"
 echo "== install: add_subdirectory with -DCARBON_TRACKER_INSTALL=ON and an \$ORIGIN rpath, prefix moved"
 cmake "$work/sub" -DCARBON_TRACKER_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/subapp2" > /dev/null
-cmake --build "$work/sub" > /dev/null
+cmake --build "$work/sub" > /dev/null 2>&1
 cmake --install "$work/sub" > /dev/null
 mv "$work/subapp2" "$work/subapp2-moved"
 show "$work/subapp2-moved/bin/consumer"
