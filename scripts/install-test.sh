@@ -23,11 +23,12 @@ if [ "$major.$minor" = 0.0 ]; then abi="0.0.$patch"; elif [ "$major" = 0 ]; then
 
 show() { echo "\$ $*"; "$@"; }
 fail() { echo "install-test: FAILED: $*" >&2; exit 1; }
+quiet() { "$@" > "$work/step.log" 2>&1 || { cat "$work/step.log"; fail "$*"; }; }   # output only on failure
 
 echo "== install: CMake ($build_type)"
-cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE="$build_type" -DCARBON_TRACKER_BUILD_TESTS=OFF > "$work/configure.log"
-cmake --build "$work/build" -j 2 > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-cmake --install "$work/build" --prefix "$work/stage" > /dev/null
+quiet cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE="$build_type" -DCARBON_TRACKER_BUILD_TESTS=OFF
+quiet cmake --build "$work/build" -j 2
+quiet cmake --install "$work/build" --prefix "$work/stage"
 show mv "$work/stage" "$work/moved"
 P="$work/moved"
 lib="$P/lib"
@@ -49,12 +50,12 @@ cmp "$P/share/doc/carbon_tracker/LICENSE" "$root/LICENSE" && cmp "$P/share/doc/c
   || fail "licences not installed"
 
 echo "== install: find_package consumer, from the moved prefix"
-cmake -S "$root/tests/cmake/consumer" -B "$work/fp" -DCT_MODE=find_package -DCMAKE_PREFIX_PATH="$P" \
-  -DCMAKE_INSTALL_PREFIX="$work/app" > /dev/null
-cmake --build "$work/fp" > /dev/null 2>&1
+quiet cmake -S "$root/tests/cmake/consumer" -B "$work/fp" -DCT_MODE=find_package -DCMAKE_PREFIX_PATH="$P" \
+  -DCMAKE_INSTALL_PREFIX="$work/app"
+quiet cmake --build "$work/fp"
 show "$work/fp/consumer"
 show "$work/fp/consumer_static"
-cmake --install "$work/fp" > /dev/null
+quiet cmake --install "$work/fp"
 show "$work/app/bin/consumer"
 readelf -d "$work/app/bin/consumer" | grep -q "NEEDED.*\[libcarbon_tracker.so.$abi\]" || fail "consumer does not need the SONAME"
 
@@ -68,18 +69,18 @@ mkdir -p "$work/quickstart-out"
 show "$work/quickstart" 0.2 "$work/quickstart-out" | head -3
 
 echo "== install: add_subdirectory consumer installs nothing of carbon-tracker"
-cmake -S "$root/tests/cmake/consumer" -B "$work/sub" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" \
-  -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$work/subapp" > /dev/null
-cmake --build "$work/sub" > /dev/null 2>&1
+quiet cmake -S "$root/tests/cmake/consumer" -B "$work/sub" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" \
+  -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$work/subapp"
+quiet cmake --build "$work/sub"
 show "$work/sub/consumer"
-cmake --install "$work/sub" > /dev/null
+quiet cmake --install "$work/sub"
 show find "$work/subapp" -type f -o -type l
 [ "$(find "$work/subapp" \( -type f -o -type l \) | wc -l)" = 1 ] || fail "the subproject installed files"
 show "$work/subapp/bin/consumer_static"
 echo "== install: add_subdirectory with -DCARBON_TRACKER_INSTALL=ON and an \$ORIGIN rpath, prefix moved"
-cmake "$work/sub" -DCARBON_TRACKER_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/subapp2" > /dev/null
-cmake --build "$work/sub" > /dev/null 2>&1
-cmake --install "$work/sub" > /dev/null
+quiet cmake "$work/sub" -DCARBON_TRACKER_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/subapp2"
+quiet cmake --build "$work/sub"
+quiet cmake --install "$work/sub"
 mv "$work/subapp2" "$work/subapp2-moved"
 show "$work/subapp2-moved/bin/consumer"
 
