@@ -1,7 +1,10 @@
 package carbontracker
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"unsafe"
@@ -58,6 +61,29 @@ func TestEmissionsLayoutIsTheHeaders(t *testing.T) {
 			}
 		default:
 			t.Errorf("%s: Go kind %v", gf.Name, v.Kind())
+		}
+	}
+}
+
+// Status names are the header's: every CT_* of enum ct_status, with the value cgo gives it.
+func TestStatusNamesAreTheHeaders(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "include", "carbon_tracker.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := regexp.MustCompile(`(?s)enum ct_status\s*\{(.*?)\}`).FindSubmatch(data)
+	if body == nil {
+		t.Fatal("no enum ct_status in the header")
+	}
+	comments := regexp.MustCompile(`(?s)/\*.*?\*/|//[^\n]*`)
+	names := regexp.MustCompile(`\bCT_[A-Z_]+\b`).FindAllString(comments.ReplaceAllString(string(body[1]), ""), -1)
+	if len(names) != len(statuses) {
+		t.Fatalf("header has %d statuses %v, the binding %d", len(names), names, len(statuses))
+	}
+	for i, name := range names {
+		// Values follow the header's order (explicit or implicit, they count up from CT_OK = 0).
+		if got := Status(i).String(); got != name {
+			t.Errorf("status %d: binding says %s, header %s", i, got, name)
 		}
 	}
 }
