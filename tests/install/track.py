@@ -1,6 +1,7 @@
 """A tracked run with the installed wheel, from outside the checkout: python track.py OUT_DIR."""
 
 import csv
+import importlib.metadata
 import os
 import sys
 import time
@@ -10,6 +11,8 @@ from carbon_tracker import Emissions, Tracker
 
 out_dir = sys.argv[1]
 assert "CARBON_TRACKER_LIB" not in os.environ
+# The wheel's version (pyproject.toml) is the library's (Cargo.toml).
+assert importlib.metadata.version("carbon-tracker") == carbon_tracker.library_version()
 with Tracker(project_name="pip;user", country_iso_code="FRA", offline=True, output_dir=out_dir) as tracker:
     total = sum(i * i for i in range(300_000))
     time.sleep(0.1)
