@@ -11,14 +11,20 @@
 //
 // Errors are thrown as carbon_tracker::Error (status + message). A Tracker is move-only; its
 // destructor stops a running tracker (final CSV row) and frees it, and never throws.
+// Numbers in Options are written with std::to_chars: shortest round-trip form, whatever the
+// locale. Everything in carbon_tracker::detail is internal.
 #ifndef CARBON_TRACKER_HPP
 #define CARBON_TRACKER_HPP
 
+#include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "carbon_tracker.h"
@@ -35,6 +41,32 @@ private:
     ct_status status_;
 };
 
+namespace detail {
+
+/// `value` as the library's option parser reads it back (src/config/options.rs): `\` and `;`
+/// are escaped, every other character is kept (tests/vectors/option_escaping.json).
+inline void append_escaped(std::string &out, std::string_view value) {
+    for (char c : value) {
+        if (c == '\\' || c == ';') out += '\\';
+        out += c;
+    }
+}
+
+/// A number in the shortest form that reads back as the same value; never locale-dependent.
+template <typename T>
+std::string format_number(T value) {
+    char buf[64];
+    std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, value);
+    if (r.ec != std::errc()) throw std::length_error("carbon_tracker: number too long to format");
+    return std::string(buf, r.ptr);
+}
+
+inline void check(ct_status s) {
+    if (s != CT_OK) throw Error(s, ct_last_error());
+}
+
+}  // namespace detail
+
 /// Cumulative numbers since start (see ct_emissions in carbon_tracker.h for units).
 struct Emissions {
     double duration_s = 0, emissions_kg = 0, emissions_rate_kg_per_s = 0;
@@ -45,6 +77,10 @@ struct Emissions {
     double carbon_intensity_g_per_kwh = 0, pue = 0;
     std::uint64_t measurements = 0;
 
+    // from_c copies every field: a field added at the end of ct_emissions fails this until it does.
+    static_assert(sizeof(ct_emissions) ==
+                      offsetof(ct_emissions, measurements) + sizeof(std::uint64_t),
+                  "ct_emissions has fields after `measurements`: copy them in Emissions::from_c");
     static Emissions from_c(const ct_emissions &c) {
         Emissions e;
         e.duration_s = c.duration_s;
@@ -69,32 +105,40 @@ struct Emissions {
     }
 };
 
-/// Builds the `key=value;...` options string, escaping `;` in values.
+/// Builds the `key=value;...` options string. Values are escaped for the library's parser; keys
+/// are CodeCarbon's config keys (a key with `=`, `;` or `\` is rejected: no key has them).
 class Options {
 public:
     Options &set(std::string_view key, std::string_view value) {
+        if (key.empty() || key.find_first_of("=;\\") != std::string_view::npos)
+            throw Error(CT_ERR_INVALID_OPTION, "carbon_tracker::Options: invalid key `" + std::string(key) + "`");
         if (!text_.empty()) text_ += ';';
         text_.append(key);
         text_ += '=';
-        for (char c : value) {
-            if (c == ';') text_ += '\\';
-            text_ += c;
-        }
+        detail::append_escaped(text_, value);
         return *this;
     }
     Options &set(std::string_view key, const char *value) { return set(key, std::string_view(value)); }
-    Options &set(std::string_view key, double value) { return set(key, std::to_string(value)); }
-    Options &set(std::string_view key, int value) { return set(key, std::to_string(value)); }
-    Options &set(std::string_view key, bool value) { return set(key, value ? "true" : "false"); }
+    Options &set(std::string_view key, const std::string &value) { return set(key, std::string_view(value)); }
+
+    /// bool as true/false; integers and floating-point numbers with std::to_chars.
+    template <typename T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
+    Options &set(std::string_view key, T value) {
+        static_assert(!std::is_same_v<T, char> && !std::is_same_v<T, signed char> && !std::is_same_v<T, unsigned char> &&
+                          !std::is_same_v<T, wchar_t> && !std::is_same_v<T, char16_t> && !std::is_same_v<T, char32_t>,
+                      "carbon_tracker::Options::set: pass text as a string, not a character");
+        if constexpr (std::is_same_v<T, bool>) {
+            return set(key, value ? std::string_view("true") : std::string_view("false"));
+        } else {
+            return set(key, std::string_view(detail::format_number(value)));
+        }
+    }
+
     const std::string &str() const noexcept { return text_; }
 
 private:
     std::string text_;
 };
-
-inline void check(ct_status s) {
-    if (s != CT_OK) throw Error(s, ct_last_error());
-}
 
 /// Library version, e.g. "0.1.0".
 inline std::string version() { return ct_version(); }
@@ -103,8 +147,8 @@ inline std::string version() { return ct_version(); }
 class Tracker {
 public:
     Tracker() : Tracker(Options()) {}
-    explicit Tracker(const Options &options) { check(ct_tracker_new(options.str().c_str(), &handle_)); }
-    explicit Tracker(const std::string &options) { check(ct_tracker_new(options.c_str(), &handle_)); }
+    explicit Tracker(const Options &options) { detail::check(ct_tracker_new(options.str().c_str(), &handle_)); }
+    explicit Tracker(const std::string &options) { detail::check(ct_tracker_new(options.c_str(), &handle_)); }
     ~Tracker() { ct_tracker_free(handle_); }  // stops a running tracker; never throws
 
     Tracker(const Tracker &) = delete;
@@ -118,7 +162,7 @@ public:
         return *this;
     }
 
-    void start() { check(ct_tracker_start(live())); }
+    void start() { detail::check(ct_tracker_start(live())); }
     Emissions flush() { return report(ct_tracker_flush); }
     Emissions stop() { return report(ct_tracker_stop); }
 
@@ -130,7 +174,7 @@ public:
     /// JSON describing the detected hardware and the source/model of each number.
     std::string describe() const {
         char *json = ct_tracker_json(live());
-        if (!json) throw Error(CT_ERR_PANIC, ct_last_error());
+        if (!json) throw Error(ct_last_status(), ct_last_error());
         std::string text(json);
         ct_string_free(json);
         return text;
@@ -154,7 +198,7 @@ private:
             // State and argument errors leave no numbers to return.
             if (s == CT_OK || s == CT_ERR_IO || s == CT_ERR_NETWORK) return Emissions::from_c(c);
         }
-        check(s);
+        detail::check(s);
         return Emissions::from_c(c);
     }
 

@@ -1,55 +1,50 @@
 #!/usr/bin/env bash
-# Every test of every language, against the library built from this checkout:
+# Every test of every language, against the library built from this checkout. Works on a fresh
+# machine by itself: scripts/setup.sh first installs what is missing (system packages, a Python
+# venv with pytest and mypy in target/test-venv). .ci/run runs exactly this.
 #   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness;
 #      the fuzz targets are type-checked
-#   2. Python bindings (pytest), 3. Go bindings (go test -race),
-#   4. CMake: build + ctest, install, then a downstream project via find_package, pkg-config
-#      and add_subdirectory.
-# Needs: cargo, cc/c++, python3 with pytest, go, cmake, pkg-config (.ci/run installs them).
+#   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
+#   4. CMake: build + ctest, 5. install tests per ecosystem (scripts/install-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+bash scripts/setup.sh
 export CARBON_TRACKER_LOOPBACK_ONLY=1   # no test may reach a non-loopback address
 export CODECARBON_LOG_LEVEL=error       # keep the logs of expected failures out of the way
+venv="$root/target/test-venv"
+
+echo "== licence copies shipped with the Go module and the Python package"
+for d in bindings/go bindings/python; do
+  cmp LICENSE "$d/LICENSE" && cmp THIRD_PARTY_NOTICES.md "$d/THIRD_PARTY_NOTICES.md"
+done
 
 echo "== cargo test"
 cargo test
 echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
-cargo build --quiet --features test-hooks # the debug cdylib in target/debug for the bindings, with the loopback-only switch
+cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 
 echo "== python bindings"
-CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" python3 -m pytest bindings/python -q
-CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" python3 examples/python/track.py "$(mktemp -d)"
+CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
+(cd bindings/python && "$venv/bin/mypy")   # --strict, see pyproject.toml
+CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" "$venv/bin/python" examples/python/track.py "$(mktemp -d)"
 
 echo "== go bindings"
-(cd bindings/go && CGO_LDFLAGS="-L$lib_dir -Wl,-rpath,$lib_dir" go test -race -count=1 ./...)
-(cd examples/go && CGO_LDFLAGS="-L$lib_dir -Wl,-rpath,$lib_dir" go run . "$(mktemp -d)")
+export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$lib_dir")"
+(cd bindings/go && go vet ./... && go test -race -count=1 ./...)
+(cd examples/go && go run . "$(mktemp -d)")
+unset PKG_CONFIG_PATH
 
-echo "== cmake"
+echo "== cmake: build and ctest"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_INSTALL_PREFIX="$work/prefix" > "$work/configure.log"
+cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Debug > "$work/configure.log"
 cmake --build "$work/build" -j 2 > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 (cd "$work/build" && ctest --output-on-failure)
-cmake --install "$work/build" > /dev/null
-"$work/prefix/bin/carbon-tracker" --version   # the command is installed too (CARBON_TRACKER_BUILD_CLI)
 
-echo "== downstream: find_package"
-cmake -S tests/cmake/consumer -B "$work/consumer" -DCT_MODE=find_package -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null
-cmake --build "$work/consumer" > /dev/null
-"$work/consumer/consumer"
-"$work/consumer/consumer_static"
-
-echo "== downstream: pkg-config"
-export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig:$work/prefix/lib/x86_64-linux-gnu/pkgconfig"
-c++ -std=c++17 tests/cmake/consumer/main.cpp $(pkg-config --cflags --libs carbon_tracker) -o "$work/pc_consumer"
-"$work/pc_consumer"
-
-echo "== downstream: add_subdirectory"
-cmake -S tests/cmake/consumer -B "$work/subdir" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" -DCMAKE_BUILD_TYPE=Debug > /dev/null
-cmake --build "$work/subdir" > /dev/null
-"$work/subdir/consumer"
+echo "== install tests"
+bash scripts/install-test.sh
 
 echo "all languages: passed"

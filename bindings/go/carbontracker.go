@@ -1,20 +1,25 @@
 // Package carbontracker measures the energy use and carbon emissions of the program, through
 // the carbon-tracker native library (cgo).
 //
-// Point cgo at the library with pkg-config (after `cmake --install`):
+// cgo finds the library with pkg-config (package carbon_tracker): after
+// `cmake --install build --prefix P`, set PKG_CONFIG_PATH=P/lib/pkgconfig (nothing at all for
+// a system prefix such as /usr/local) and `go build` as usual. The installed .pc carries an rpath
+// for prefixes outside the linker's default directories, so the program runs as built. The
+// package holds no C header of its own, so `go mod vendor` works: the header comes from the
+// install.
 //
-//	CGO_CFLAGS="$(pkg-config --cflags carbon_tracker)" CGO_LDFLAGS="$(pkg-config --libs carbon_tracker)" go build
-//
-// or directly at a cargo build:
-//
-//	CGO_LDFLAGS="-L/path/to/target/release -Wl,-rpath,/path/to/target/release" go build
+//	t, err := carbontracker.New(carbontracker.WithCountryISOCode("FRA"), carbontracker.WithProjectName("sim"))
+//	if err != nil { ... }
+//	defer t.Close()
+//	t.Start()
+//	e, err := t.Flush()           // cumulative totals since Start
+//	if errors.Is(err, carbontracker.ErrIO) { ... }   // e is still valid for ErrIO and ErrNetwork
 //
 // A Tracker is safe to use from several goroutines.
 package carbontracker
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -lcarbon_tracker
+#cgo pkg-config: carbon_tracker
 #include <stdlib.h>
 #include <string.h>
 #include "carbon_tracker.h"
@@ -30,48 +35,12 @@ static ct_status stop_tracker(ct_tracker *t, ct_emissions *out) { return ct_repo
 import "C"
 
 import (
-	"fmt"
+	"context"
 	"runtime"
-	"sort"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
-
-// Status is the library's ct_status.
-type Status int
-
-const (
-	OK               Status = C.CT_OK
-	ErrNullArgument  Status = C.CT_ERR_NULL_ARGUMENT
-	ErrInvalidOption Status = C.CT_ERR_INVALID_OPTION
-	ErrInvalidState  Status = C.CT_ERR_INVALID_STATE
-	ErrIO            Status = C.CT_ERR_IO
-	ErrHardware      Status = C.CT_ERR_HARDWARE
-	ErrNetwork       Status = C.CT_ERR_NETWORK
-	ErrPanic         Status = C.CT_ERR_PANIC
-)
-
-var statusNames = map[Status]string{
-	OK: "CT_OK", ErrNullArgument: "CT_ERR_NULL_ARGUMENT", ErrInvalidOption: "CT_ERR_INVALID_OPTION",
-	ErrInvalidState: "CT_ERR_INVALID_STATE", ErrIO: "CT_ERR_IO", ErrHardware: "CT_ERR_HARDWARE",
-	ErrNetwork: "CT_ERR_NETWORK", ErrPanic: "CT_ERR_PANIC",
-}
-
-func (s Status) String() string {
-	if n, ok := statusNames[s]; ok {
-		return n
-	}
-	return fmt.Sprintf("ct_status(%d)", int(s))
-}
-
-// Error is a failed call: its status and the library's message.
-type Error struct {
-	Status  Status
-	Message string
-}
-
-func (e *Error) Error() string { return e.Status.String() + ": " + e.Message }
 
 // Emissions are the cumulative numbers since Start (kWh with PUE, W means, kg CO2e, litres).
 type Emissions struct {
@@ -85,44 +54,34 @@ type Emissions struct {
 	Measurements                                 uint64
 }
 
-// Options are CodeCarbon's config keys and their values, e.g. {"country_iso_code": "FRA"}.
-type Options map[string]string
-
-// String is the library's `key=value;...` form, keys sorted, `;` and `\` escaped.
-func (o Options) String() string {
-	keys := make([]string, 0, len(o))
-	for k := range o {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	esc := strings.NewReplacer(`\`, `\\`, `;`, `\;`)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, k+"="+esc.Replace(o[k]))
-	}
-	return strings.Join(parts, ";")
-}
+const (
+	stateCreated int32 = iota
+	stateRunning
+	stateStopped
+)
 
 // Tracker is one native tracker. Its methods may be called from several goroutines; Close
 // waits for calls in progress.
 type Tracker struct {
-	mu sync.RWMutex
-	h  *C.ct_tracker
+	mu    sync.RWMutex // held shared by calls, exclusively by Close
+	h     *C.ct_tracker
+	state int32 // stateCreated, stateRunning, stateStopped (atomic)
 }
 
 // call runs fn on one OS thread so that ct_last_error (thread-local) belongs to that call.
 func call(fn func() Status) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if s := fn(); s != OK {
+	if s := fn(); s != StatusOK {
 		return &Error{Status: s, Message: C.GoString(C.ct_last_error())}
 	}
 	return nil
 }
 
-// New creates a tracker (no probing, no I/O but the config files).
-func New(opts Options) (*Tracker, error) {
-	text := C.CString(opts.String())
+// New creates a tracker (no probing, no I/O but the config files). Options apply in order; for
+// a key given twice the last value wins.
+func New(opts ...Option) (*Tracker, error) {
+	text := C.CString(optionsString(opts))
 	defer C.free(unsafe.Pointer(text))
 	t := &Tracker{}
 	if err := call(func() Status { return Status(C.ct_tracker_new(text, &t.h)) }); err != nil {
@@ -132,80 +91,128 @@ func New(opts Options) (*Tracker, error) {
 	return t, nil
 }
 
-func (t *Tracker) handle() (*C.ct_tracker, error) {
+// use runs fn with the handle, holding Close off until it returns.
+func (t *Tracker) use(fn func(h *C.ct_tracker) error) error {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if t.h == nil {
-		return nil, &Error{Status: ErrNullArgument, Message: "the tracker is closed"}
+		return &Error{Status: StatusNullArgument, Message: "the tracker is closed"}
 	}
-	return t.h, nil
+	return fn(t.h)
 }
 
 // Start starts measuring.
 func (t *Tracker) Start() error {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	h, err := t.handle()
-	if err != nil {
-		return err
-	}
-	return call(func() Status { return Status(C.ct_tracker_start(h)) })
-}
-
-func (t *Tracker) report(stop bool) (Emissions, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	h, err := t.handle()
-	if err != nil {
-		return Emissions{}, err
-	}
-	var out C.ct_emissions
-	err = call(func() Status {
-		if stop {
-			return Status(C.stop_tracker(h, &out))
+	return t.use(func(h *C.ct_tracker) error {
+		err := call(func() Status { return Status(C.ct_tracker_start(h)) })
+		if err == nil {
+			atomic.CompareAndSwapInt32(&t.state, stateCreated, stateRunning)
 		}
-		return Status(C.flush_tracker(h, &out))
+		return err
 	})
-	return fromC(&out), err
 }
 
-// Flush measures, writes a CSV row, queues uploads and returns the totals since Start. With an
-// *Error of status ErrIO or ErrNetwork the returned numbers are still valid.
+func (t *Tracker) report(stop bool) (e Emissions, err error) {
+	err = t.use(func(h *C.ct_tracker) error {
+		var out C.ct_emissions
+		err := call(func() Status {
+			if stop {
+				return Status(C.stop_tracker(h, &out))
+			}
+			return Status(C.flush_tracker(h, &out))
+		})
+		if stop && (err == nil || numbersValid(err)) {
+			atomic.StoreInt32(&t.state, stateStopped)
+		}
+		e = fromC(&out)
+		return err
+	})
+	return e, err
+}
+
+// Flush measures, writes a CSV row, queues uploads (never waiting for the network) and returns
+// the totals since Start. With ErrIO the returned numbers are still valid.
 func (t *Tracker) Flush() (Emissions, error) { return t.report(false) }
 
-// Stop takes the final measurement and row, and waits up to api_timeout_s for uploads.
+// Stop takes the final measurement and row, and waits up to api_timeout_s for uploads. With
+// ErrNetwork (uploads not delivered) or ErrIO the returned numbers are still valid.
 func (t *Tracker) Stop() (Emissions, error) { return t.report(true) }
 
-// Close frees the tracker, stopping it first if it runs. Safe to call twice.
-func (t *Tracker) Close() {
+// FlushContext is Flush, returning ctx.Err() if ctx ends first.
+func (t *Tracker) FlushContext(ctx context.Context) (Emissions, error) {
+	return t.reportContext(ctx, false)
+}
+
+// StopContext is Stop, returning ctx.Err() if ctx ends before Stop has finished waiting for the
+// uploads. A native call cannot be interrupted: the stop goes on in the background (the final
+// row is written, uploads are given up after api_timeout_s) and Close waits for it.
+func (t *Tracker) StopContext(ctx context.Context) (Emissions, error) {
+	return t.reportContext(ctx, true)
+}
+
+func (t *Tracker) reportContext(ctx context.Context, stop bool) (Emissions, error) {
+	if err := ctx.Err(); err != nil {
+		return Emissions{}, err
+	}
+	type result struct {
+		e   Emissions
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		e, err := t.report(stop)
+		done <- result{e, err}
+	}()
+	select {
+	case r := <-done:
+		return r.e, r.err
+	case <-ctx.Done():
+		return Emissions{}, ctx.Err()
+	}
+}
+
+// Close stops a running tracker (final measurement and row; the error of that stop, e.g.
+// ErrNetwork, is returned) and frees it, after any call in progress has returned. Closing
+// again returns nil. Tracker implements io.Closer.
+func (t *Tracker) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.h != nil {
-		C.ct_tracker_free(t.h)
-		t.h = nil
+	if t.h == nil {
+		return nil
 	}
+	runtime.SetFinalizer(t, nil)
+	var err error
+	if atomic.LoadInt32(&t.state) == stateRunning {
+		var out C.ct_emissions
+		h := t.h
+		err = call(func() Status { return Status(C.stop_tracker(h, &out)) })
+		atomic.StoreInt32(&t.state, stateStopped)
+	}
+	C.ct_tracker_free(t.h)
+	t.h = nil
+	return err
 }
 
 // Describe returns the JSON document describing the detected hardware and which source or
 // model produces each number (ct_tracker_json).
 func (t *Tracker) Describe() (string, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	h, err := t.handle()
-	if err != nil {
-		return "", err
-	}
-	var text *C.char
-	err = call(func() Status {
-		text = C.ct_tracker_json(h)
-		if text == nil {
-			return ErrPanic
+	var js string
+	err := t.use(func(h *C.ct_tracker) error {
+		var text *C.char
+		err := call(func() Status {
+			text = C.ct_tracker_json(h)
+			if text == nil { // NULL: the real status of the failure
+				return Status(C.ct_last_status())
+			}
+			return StatusOK
+		})
+		if err == nil {
+			js = C.GoString(text)
+			C.ct_string_free(text)
 		}
-		return OK
+		return err
 	})
-	if err != nil {
-		return "", err
-	}
-	defer C.ct_string_free(text)
-	return C.GoString(text), nil
+	return js, err
 }
 
 // Version is the library version.

@@ -1,9 +1,12 @@
 package carbontracker
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
+	"io"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,17 +52,25 @@ func TestLifecycleAndCSV(t *testing.T) {
 func TestErrorsCarryStatus(t *testing.T) {
 	_, err := New(Options{"projet_name": "x"})
 	var ce *Error
-	if !errors.As(err, &ce) || ce.Status != ErrInvalidOption || !strings.Contains(ce.Message, "projet_name") {
+	if !errors.Is(err, ErrInvalidOption) || errors.Is(err, ErrInvalidState) {
+		t.Fatalf("errors.Is: %v", err)
+	}
+	if !errors.As(err, &ce) || ce.Status != StatusInvalidOption || !strings.Contains(ce.Message, "projet_name") {
 		t.Fatalf("got %v", err)
 	}
-	tr, _ := New(Options{"offline": "true", "save_to_file": "false"})
+	tr, _ := New(WithOffline(true), WithSaveToFile(false))
 	defer tr.Close()
-	if _, err := tr.Flush(); !errors.As(err, &ce) || ce.Status != ErrInvalidState {
+	if _, err := tr.Flush(); !errors.Is(err, ErrInvalidState) || !errors.As(err, &ce) || ce.Status != StatusInvalidState {
 		t.Fatalf("flush before start: %v", err)
 	}
-	tr.Close()
-	tr.Close()
-	if err := tr.Start(); !errors.As(err, &ce) || ce.Status != ErrNullArgument {
+	var closer io.Closer = tr
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+	if err := tr.Start(); !errors.Is(err, ErrNullArgument) {
 		t.Fatalf("after close: %v", err)
 	}
 }
@@ -69,8 +80,7 @@ func TestIOErrorKeepsNumbers(t *testing.T) {
 	defer tr.Close()
 	tr.Start()
 	e, err := tr.Stop()
-	var ce *Error
-	if !errors.As(err, &ce) || ce.Status != ErrIO || e.DurationS <= 0 {
+	if !errors.Is(err, ErrIO) || e.DurationS <= 0 {
 		t.Fatalf("%v %+v", err, e)
 	}
 }
@@ -109,11 +119,7 @@ func TestGoroutinesShareOneTracker(t *testing.T) {
 	}
 }
 
-func TestOptionsString(t *testing.T) {
-	got := Options{"project_name": `a;b\c`, "pue": "1.5"}.String()
-	if got != `project_name=a\;b\\c;pue=1.5` {
-		t.Fatal(got)
-	}
+func TestVersionAndDescribe(t *testing.T) {
 	if Version() == "" {
 		t.Fatal("no version")
 	}
@@ -122,5 +128,83 @@ func TestOptionsString(t *testing.T) {
 	js, err := tr.Describe()
 	if err != nil || !strings.Contains(js, `"state":"created"`) || !strings.Contains(js, `"methods"`) {
 		t.Fatalf("describe: %v %s", err, js)
+	}
+}
+
+// An endpoint that accepts connections and never answers: Stop waits api_timeout_s for it.
+func silentEndpoint(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return "http://" + ln.Addr().String() + "/e"
+}
+
+func TestStopContextReturnsWhenTheContextEnds(t *testing.T) {
+	tr, err := New(WithCountryISOCode("FRA"), WithSaveToFile(false), WithEmissionsEndpoint(silentEndpoint(t)),
+		WithAPITimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Start()
+	if _, err := tr.FlushContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	_, err = tr.StopContext(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(begin) > 1500*time.Millisecond {
+		t.Fatalf("StopContext: %v after %v", err, time.Since(begin))
+	}
+	// Close waits for the stop still running in the background; it has stopped the tracker.
+	if err := tr.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if time.Since(begin) < 1500*time.Millisecond {
+		t.Fatalf("Close returned before the background stop finished (%v)", time.Since(begin))
+	}
+}
+
+func TestCloseStopsARunningTrackerAndReportsItsError(t *testing.T) {
+	tr, err := New(WithCountryISOCode("FRA"), WithSaveToFile(false), WithEmissionsEndpoint(silentEndpoint(t)),
+		WithAPITimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Start()
+	tr.Flush()
+	if err := tr.Close(); !errors.Is(err, ErrNetwork) {
+		t.Fatalf("Close of a running tracker with undelivered uploads: %v", err)
+	}
+	dir := t.TempDir()
+	tr, _ = New(WithOffline(true), WithOutputDir(dir))
+	tr.Start()
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "emissions.csv")); err != nil || strings.Count(string(data), "\n") != 2 {
+		t.Fatalf("Close wrote no final row: %v %q", err, data)
 	}
 }

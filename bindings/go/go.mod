@@ -1,3 +1,3 @@
-module carbontracker
+module github.com/carbon-tracker/carbon-tracker/bindings/go
 
 go 1.19

@@ -1,7 +1,7 @@
-module carbontracker-example
+module example.com/carbontracker-example
 
 go 1.19
 
-require carbontracker v0.0.0
+require github.com/carbon-tracker/carbon-tracker/bindings/go v0.1.0
 
-replace carbontracker => ../../bindings/go
+replace github.com/carbon-tracker/carbon-tracker/bindings/go => ../../bindings/go

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"time"
 
-	"carbontracker"
+	carbontracker "github.com/carbon-tracker/carbon-tracker/bindings/go"
 )
 
 func main() {
@@ -14,15 +15,20 @@ func main() {
 	if len(os.Args) > 1 {
 		outDir = os.Args[1]
 	}
-	tracker, err := carbontracker.New(carbontracker.Options{
-		"project_name": "go-example", "country_iso_code": "SWE", "region": "SE3",
-		"measure_power_secs": "1", "output_dir": outDir,
-	})
+	tracker, err := carbontracker.New(
+		carbontracker.WithProjectName("go-example"),
+		carbontracker.WithCountryISOCode("SWE"), carbontracker.WithRegion("SE3"),
+		carbontracker.WithMeasurePower(time.Second), carbontracker.WithOutputDir(outDir),
+	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer tracker.Close()
+	defer func() {
+		if err := tracker.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
 	if err := tracker.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/../.."
 cargo build --release --quiet
 mkdir -p target/examples
 [ $# -ge 1 ] && mkdir -p "$1"
-lib="$PWD/target/release"
 out="${1:-$PWD/target/examples}"
+export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh target/release)${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 cd examples/go
-CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib" go run . "$out"
+go run . "$out"

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Install tests, one per ecosystem, done as a user would, each from what is installed only:
+#   1. CMake: `cmake --install` to a prefix, which is then MOVED; SONAME, versioned file and
+#      symlinks, only ct_* exported, licences; consumers built from the moved prefix with
+#      find_package and with pkg-config (C and C++), run as built and, for CMake, as installed;
+#      add_subdirectory: the parent's install holds nothing of ours.
+#   2. Go: a module outside the repository requiring the package (replace directive), built with
+#      pkg-config only (no CGO_* flags), also after `go mod vendor`.
+#   3. Python: `pip wheel` (platform tag, library and licences inside), `pip install
+#      ./bindings/python` into a fresh venv (builds and bundles the library),
+#      a tracked run outside the checkout with no environment variable, mypy on user code.
+# Prints each command and what it printed. Needs what scripts/setup.sh installs.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+unset CARBON_TRACKER_LIB CGO_CFLAGS CGO_LDFLAGS PKG_CONFIG_PATH LD_LIBRARY_PATH
+export CODECARBON_LOG_LEVEL=error CARBON_TRACKER_LOOPBACK_ONLY=1
+build_type="${CT_INSTALL_BUILD_TYPE:-Release}"
+version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
+IFS=. read -r major minor patch <<< "$version"
+if [ "$major.$minor" = 0.0 ]; then abi="0.0.$patch"; elif [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
+
+show() { echo "\$ $*"; "$@"; }
+fail() { echo "install-test: FAILED: $*" >&2; exit 1; }
+quiet() { "$@" > "$work/step.log" 2>&1 || { cat "$work/step.log"; fail "$*"; }; }   # output only on failure
+
+echo "== install: CMake ($build_type)"
+quiet cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE="$build_type" -DCARBON_TRACKER_BUILD_TESTS=OFF
+quiet cmake --build "$work/build" -j 2
+quiet cmake --install "$work/build" --prefix "$work/stage"
+show mv "$work/stage" "$work/moved"
+P="$work/moved"
+lib="$P/lib"
+[ -d "$lib/pkgconfig" ] || lib="$(dirname "$(find "$P" -name carbon_tracker.pc)")/.."
+echo "\$ ls $lib"
+find "$lib" -maxdepth 1 -name 'libcarbon_tracker*' -printf '%f %l\n' | sort | sed 's/ \(.\)/ -> \1/'
+[ "$(readlink "$lib/libcarbon_tracker.so")" = "libcarbon_tracker.so.$abi" ] || fail "libcarbon_tracker.so link"
+[ "$(readlink "$lib/libcarbon_tracker.so.$abi")" = "libcarbon_tracker.so.$version" ] || fail "SONAME link"
+echo "\$ readelf -d $lib/libcarbon_tracker.so.$version | grep SONAME"
+readelf -d "$lib/libcarbon_tracker.so.$version" | grep SONAME | tee "$work/soname"
+grep -q "\[libcarbon_tracker.so.$abi\]" "$work/soname" || fail "SONAME"
+# Exported symbols: exactly the functions the header declares.
+nm -D --defined-only "$lib/libcarbon_tracker.so.$version" | awk '{print $3}' | sort > "$work/exported"
+sed -n 's/^[a-z].*[ *]\(ct_[a-z_]*\)(.*/\1/p' "$root/include/carbon_tracker.h" | sort > "$work/declared"
+diff "$work/declared" "$work/exported" || fail "exported symbols differ from the header's functions"
+echo "exported: $(wc -l < "$work/exported") symbols, all ct_* and all declared in carbon_tracker.h"
+! grep -rl "$work/stage" "$P" || fail "the install refers to its first prefix"
+echo "\$ $P/bin/carbon-tracker --version"
+"$P/bin/carbon-tracker" --version || fail "the carbon-tracker command is not installed (CARBON_TRACKER_BUILD_CLI)"
+cmp "$P/share/doc/carbon_tracker/LICENSE" "$root/LICENSE" && cmp "$P/share/doc/carbon_tracker/THIRD_PARTY_NOTICES.md" "$root/THIRD_PARTY_NOTICES.md" \
+  || fail "licences not installed"
+
+echo "== install: find_package consumer, from the moved prefix"
+quiet cmake -S "$root/tests/cmake/consumer" -B "$work/fp" -DCT_MODE=find_package -DCMAKE_PREFIX_PATH="$P" \
+  -DCMAKE_INSTALL_PREFIX="$work/app"
+quiet cmake --build "$work/fp"
+show "$work/fp/consumer"
+show "$work/fp/consumer_static"
+quiet cmake --install "$work/fp"
+show "$work/app/bin/consumer"
+readelf -d "$work/app/bin/consumer" | grep -q "NEEDED.*\[libcarbon_tracker.so.$abi\]" || fail "consumer does not need the SONAME"
+
+echo "== install: pkg-config consumers, from the moved prefix"
+export PKG_CONFIG_PATH="$lib/pkgconfig"
+show pkg-config --cflags --libs carbon_tracker
+c++ -std=c++17 "$root/tests/cmake/consumer/main.cpp" $(pkg-config --cflags --libs carbon_tracker) -o "$work/pc_consumer"
+show "$work/pc_consumer"
+cc -std=c99 -D_POSIX_C_SOURCE=200809L "$root/examples/c/quickstart.c" $(pkg-config --cflags --libs carbon_tracker) -o "$work/quickstart"
+mkdir -p "$work/quickstart-out"
+show "$work/quickstart" 0.2 "$work/quickstart-out" | head -3
+
+echo "== install: add_subdirectory consumer installs nothing of carbon-tracker"
+quiet cmake -S "$root/tests/cmake/consumer" -B "$work/sub" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" \
+  -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$work/subapp"
+quiet cmake --build "$work/sub"
+show "$work/sub/consumer"
+quiet cmake --install "$work/sub"
+show find "$work/subapp" -type f -o -type l
+[ "$(find "$work/subapp" \( -type f -o -type l \) | wc -l)" = 1 ] || fail "the subproject installed files"
+show "$work/subapp/bin/consumer_static"
+echo "== install: add_subdirectory with -DCARBON_TRACKER_INSTALL=ON and an \$ORIGIN rpath, prefix moved"
+quiet cmake "$work/sub" -DCARBON_TRACKER_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/subapp2"
+quiet cmake --build "$work/sub"
+quiet cmake --install "$work/sub"
+mv "$work/subapp2" "$work/subapp2-moved"
+show "$work/subapp2-moved/bin/consumer"
+
+echo "== install: Go module outside the repository, pkg-config only"
+mkdir -p "$work/gouser"
+cp "$root/tests/install/go/main.go" "$work/gouser/"
+cat > "$work/gouser/go.mod" <<GOMOD
+module example.com/gouser
+
+go 1.19
+
+require github.com/carbon-tracker/carbon-tracker/bindings/go v0.1.0
+
+replace github.com/carbon-tracker/carbon-tracker/bindings/go => $root/bindings/go
+GOMOD
+mkdir -p "$work/go-out"
+(cd "$work/gouser" && show go build -o gouser . && show ./gouser "$work/go-out")
+(cd "$work/gouser" && show go mod vendor && ls vendor/github.com/carbon-tracker/carbon-tracker/bindings/go \
+  && go build -mod=vendor -o gouser-vendored . && ./gouser-vendored "$work/go-out" > /dev/null)
+[ -f "$work/gouser/vendor/github.com/carbon-tracker/carbon-tracker/bindings/go/LICENSE" ] || fail "Go module without LICENSE"
+unset PKG_CONFIG_PATH
+
+echo "== install: pip wheel, then pip install ./bindings/python into a fresh venv"
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q --upgrade pip > /dev/null
+echo "\$ pip wheel $root/bindings/python -w wheels"
+"$work/venv/bin/python" -m pip wheel -q "$root/bindings/python" -w "$work/wheels" > "$work/wheel.log" 2>&1 || { cat "$work/wheel.log"; exit 1; }
+(cd "$work/wheels" && ls && python3 -m zipfile -l carbon_tracker-*.whl | awk 'NR > 1 {print "  " $1}')
+ls "$work/wheels"/carbon_tracker-"$version"-py3-none-linux_*.whl > /dev/null || fail "the wheel is not platform-tagged"
+echo "\$ pip install $root/bindings/python"
+"$work/venv/bin/python" -m pip install "$root/bindings/python" > "$work/pip.log" 2>&1 || { cat "$work/pip.log"; exit 1; }
+grep "Successfully installed" "$work/pip.log"
+site="$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+show grep '^Tag:' "$site"/carbon_tracker-*.dist-info/WHEEL
+grep -q '^Tag: py3-none-linux_' "$site"/carbon_tracker-*.dist-info/WHEEL || fail "the wheel is not platform-tagged"
+ls "$site"/carbon_tracker/libcarbon_tracker*.so > /dev/null || fail "no native library in the package"
+ls "$site"/carbon_tracker-*.dist-info/licenses/LICENSE "$site"/carbon_tracker-*.dist-info/licenses/THIRD_PARTY_NOTICES.md > /dev/null
+[ -f "$site/carbon_tracker/py.typed" ] || fail "py.typed missing"
+mkdir -p "$work/py-out"
+(cd "$work" && show "$work/venv/bin/python" "$root/tests/install/track.py" "$work/py-out")
+# A user's code type-checks against the installed package (py.typed).
+if [ -x "$root/target/test-venv/bin/mypy" ]; then
+  (cd "$work" && show "$root/target/test-venv/bin/mypy" --strict --python-executable "$work/venv/bin/python" \
+    --no-incremental "$root/tests/install/track.py")
+fi
+echo "install tests: passed"

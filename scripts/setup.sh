@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what scripts/test-all.sh needs and is missing, so that the test command works on a
+# fresh Debian/Ubuntu machine by itself:
+#   - system packages (apt-get, through sudo when not root): C/C++ compilers, cmake, pkg-config,
+#     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test);
+#   - a Python virtual environment target/test-venv with pytest and mypy.
+# A Rust toolchain (cargo) must be there already: https://rustup.rs
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+command -v cargo > /dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+
+sudo_=()
+[ "$(id -u)" -eq 0 ] || sudo_=(sudo)
+need=()
+command -v cc > /dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v c++ > /dev/null 2>&1 || need+=(g++)
+command -v cmake > /dev/null 2>&1 || need+=(cmake)
+command -v go > /dev/null 2>&1 || need+=(golang-go)
+command -v pkg-config > /dev/null 2>&1 || need+=(pkg-config)
+command -v readelf > /dev/null 2>&1 || need+=(binutils)
+command -v python3 > /dev/null 2>&1 || need+=(python3)
+python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || need+=(python3-venv)
+command -v localedef > /dev/null 2>&1 || need+=(locales)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_[@]}" apt-get update -qq
+  "${sudo_[@]}" apt-get install -y -qq "${need[@]}" > /dev/null
+fi
+if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+  echo "setup: generating the de_DE.UTF-8 locale"
+  "${sudo_[@]}" localedef -i de_DE -f UTF-8 de_DE.UTF-8
+fi
+
+venv="$root/target/test-venv"
+if ! "$venv/bin/python" -c 'import pytest, mypy' > /dev/null 2>&1; then
+  echo "setup: python venv with pytest and mypy in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q pytest mypy
+fi
+
+# CodeCarbon itself, for tests/cli.rs to report a CSV that it writes (skipped without it).
+cc_venv="$root/target/codecarbon-venv"
+if [ ! -x "$cc_venv/bin/python" ]; then
+  echo "setup: CodeCarbon 3.3.2 in $cc_venv"
+  { python3 -m venv "$cc_venv" && "$cc_venv/bin/pip" install -q codecarbon==3.3.2; } \
+    || { echo "setup: no CodeCarbon venv; its live CSV test is skipped"; rm -rf "$cc_venv"; }
+fi
