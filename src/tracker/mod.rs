@@ -2,7 +2,10 @@
 //! tracker so that background ticks and caller flushes never count an interval twice.
 
 pub mod accounting;
+pub mod job;
 mod metadata;
+mod metrics_outputs;
+pub mod node_share;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -40,6 +43,8 @@ struct Inner {
     /// How the configuration was resolved (ignored keys…), logged at start.
     notes: Vec<Note>,
     run_id: String,
+    /// The job this process is a rank of, if any.
+    job: Option<job::Job>,
     state: Mutex<Phase>,
 }
 
@@ -68,6 +73,10 @@ struct Running {
     sink: Option<CsvSink>,
     api: Option<Arc<ApiOutput>>,
     endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
+    /// Prometheus, OpenTelemetry and logger outputs.
+    metrics: Option<metrics_outputs::MetricsOutputs>,
+    /// A rank of a job: its part of the node's machine-wide energy (counted once).
+    node: Option<node_share::NodeShare>,
 }
 
 /// What flush/stop return: the numbers always, and the errors of outputs that failed (the
@@ -91,7 +100,8 @@ impl Tracker {
     pub fn with_config(config: Config) -> Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
-        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, state: Mutex::new(Phase::Created) }) }
+        let job = job::detect(&config);
+        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, job, state: Mutex::new(Phase::Created) }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -139,6 +149,11 @@ impl Tracker {
             let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
             Arc::new(ApiOutput::new(settings, &run, log.clone()))
         });
+        let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
+        let node = match &inner.job {
+            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine => node_share::NodeShare::join(c, j, log),
+            _ => None,
+        };
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
         });
@@ -157,8 +172,9 @@ impl Tracker {
             log.warning("no background runtime: measuring only at flush and stop");
         }
         let now = Instant::now();
+        let meters = Meters::start(plan, c.measure_power_secs);
         *phase = Phase::Running(Box::new(Running {
-            meters: Meters::start(plan, c.measure_power_secs),
+            meters: if node.is_some() { meters.with_process_share() } else { meters },
             table_intensity: intensity.clone(),
             intensity,
             location_pending,
@@ -171,6 +187,8 @@ impl Tracker {
             sink,
             api,
             endpoint,
+            metrics,
+            node,
         }));
         Ok(())
     }
@@ -190,7 +208,7 @@ impl Tracker {
     /// the background ticks; then waits up to `api_timeout_s` for pending uploads (without
     /// holding the tracker's lock). The tracker cannot be restarted.
     pub fn stop(&self) -> Result<Report> {
-        let (mut report, api, endpoint) = {
+        let (mut report, api, endpoint, metrics) = {
             let mut phase = self.inner.lock();
             let Phase::Running(r) = &mut *phase else {
                 return Err(match *phase {
@@ -202,7 +220,7 @@ impl Tracker {
                 t.abort();
             }
             let report = self.inner.report(r, true);
-            let outputs = (report, r.api.take(), r.endpoint.take());
+            let outputs = (report, r.api.take(), r.endpoint.take(), r.metrics.take());
             *phase = Phase::Stopped;
             outputs
         };
@@ -213,6 +231,9 @@ impl Tracker {
         }
         if let Some(ep) = endpoint {
             report.errors.extend(ep.finish(left()).err());
+        }
+        if let Some(m) = metrics {
+            report.errors.extend(m.finish(&left));
         }
         for e in &report.errors {
             if e.kind == crate::error::ErrorKind::Network {
@@ -246,8 +267,22 @@ impl Tracker {
             Phase::Created => ("created", hardware::plan_for(c, &self.inner.log), None),
             Phase::Stopped => ("stopped", hardware::plan_for(c, &self.inner.log), None),
         };
+        let counts_node = match &*phase {
+            Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
+            _ => None,
+        };
         drop(phase);
-        metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref())
+        let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
+        d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
+            let mut v = j.to_json();
+            v["count_node_once"] = serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine);
+            v["counts_node_now"] = serde_json::json!(counts_node);
+            v
+        });
+        d["outputs"]["prometheus"] = serde_json::json!(c.save_to_prometheus.then(|| c.prometheus_url.clone()));
+        d["outputs"]["otlp"] = serde_json::json!((c.save_to_otlp || c.save_to_logfire).then(|| c.otlp_endpoint.clone().unwrap_or_default()));
+        d["outputs"]["logger"] = serde_json::json!(c.save_to_logger);
+        d
     }
 
     pub fn is_running(&self) -> bool {
@@ -329,7 +364,10 @@ impl Inner {
     fn measure(&self, r: &mut Running, now: Instant) {
         self.refresh_intensity(r);
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
-        let sample = r.meters.measure(dt_s, &self.log);
+        let mut sample = r.meters.measure(dt_s, &self.log);
+        if let Some(node) = &mut r.node {
+            sample = node.apportion(sample);
+        }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
         if self.log.enabled(crate::log::Level::Debug) {
@@ -347,7 +385,7 @@ impl Inner {
         }
         let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
-        if r.sink.is_some() || r.endpoint.is_some() {
+        if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             if let Some(sink) = &r.sink {
                 if let Err(e) = sink.write(&row, &self.log) {
@@ -359,6 +397,9 @@ impl Inner {
                 let mut body = row.to_json();
                 body["user"] = serde_json::json!(http_endpoint::user_name());
                 ep.push(body);
+            }
+            if let Some(m) = &mut r.metrics {
+                m.push(&row, &self.log);
             }
         }
         if let Some(api) = &r.api {
