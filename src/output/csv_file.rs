@@ -46,7 +46,9 @@ fn file_lock(path: &Path) -> Arc<Mutex<()>> {
 /// An exclusive `flock` on a file's directory, released on drop (and by the kernel if the
 /// process dies). `None` where the directory cannot be opened or locked (the write goes on; it
 /// fails with its own message if the directory is missing).
-struct DirLock(File);
+struct DirLock {
+    _held: File,
+}
 
 impl DirLock {
     fn take(path: &Path) -> Option<DirLock> {
@@ -59,7 +61,7 @@ impl DirLock {
         loop {
             // SAFETY: flock on a descriptor we own.
             if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Some(DirLock(f));
+                return Some(DirLock { _held: f });
             }
             if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
                 return None;

@@ -316,7 +316,7 @@ impl Inner {
         match &mut *phase {
             Phase::Running(r) => {
                 let now = Instant::now();
-                self.measure(r, now);
+                self.measure(r, now, false);
                 r.ticks += 1;
                 let every = self.config.api_call_interval;
                 if let Some(api) = &r.api {
@@ -361,12 +361,13 @@ impl Inner {
         }
     }
 
-    fn measure(&self, r: &mut Running, now: Instant) {
+    /// `last`: the final measurement (stop).
+    fn measure(&self, r: &mut Running, now: Instant, last: bool) {
         self.refresh_intensity(r);
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
         let mut sample = r.meters.measure(dt_s, &self.log);
         if let Some(node) = &mut r.node {
-            sample = node.apportion(sample);
+            sample = node.apportion(sample, last);
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
@@ -381,7 +382,7 @@ impl Inner {
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
         let now = Instant::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
-            self.measure(r, now);
+            self.measure(r, now, final_report);
         }
         let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
         let mut errors = Vec::new();

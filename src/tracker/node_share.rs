@@ -12,7 +12,11 @@
 //!   not yet subtracted.
 //! - The counter counts the machine-wide CPU and RAM energy of the part of its interval after
 //!   `counted_until` (so a new counter neither recounts what the old one counted nor leaves the
-//!   gap since its last measurement uncounted), minus `pending`.
+//!   gap since its last measurement uncounted), minus `pending` (at most that interval's energy;
+//!   the rest waits for its next measurement). At its last measurement (stop) a counter takes
+//!   all of `pending`, up to what it counted in its whole run: the other ranks' last shares
+//!   cover time it already counted, and it has no later interval to take them from. That
+//!   last interval can then be negative (the run's totals stay the sum of its intervals).
 //! - Every other rank counts its process tree's share of the machine-wide CPU energy (its share
 //!   of busy CPU time) and RAM energy (its share of memory), and adds it to `pending`.
 //! - GPUs: a rank given its own GPUs (`gpu_ids` or `CUDA_VISIBLE_DEVICES`) counts them; without
@@ -92,6 +96,9 @@ pub struct NodeShare {
     counter: Option<File>,
     own_gpus: bool,
     last_ns: u64,
+    /// CPU and RAM energy this rank counted so far, kWh.
+    counted_cpu_kwh: f64,
+    counted_ram_kwh: f64,
     log: Logger,
 }
 
@@ -139,6 +146,8 @@ impl NodeShare {
             counter: None,
             own_gpus,
             last_ns: monotonic_ns(),
+            counted_cpu_kwh: 0.0,
+            counted_ram_kwh: 0.0,
             log: log.clone(),
         };
         share.try_to_count();
@@ -180,8 +189,9 @@ impl NodeShare {
         }
     }
 
-    /// This rank's part of `s`, the machine-wide sample of its interval since the previous call.
-    pub fn apportion(&mut self, mut s: Sample) -> Sample {
+    /// This rank's part of `s`, the machine-wide sample of its interval since the previous call;
+    /// `last`: the tracker's final measurement (stop).
+    pub fn apportion(&mut self, mut s: Sample, last: bool) -> Sample {
         let now_ns = monotonic_ns();
         let start_ns = std::mem::replace(&mut self.last_ns, now_ns);
         let was_counter = self.is_counter();
@@ -197,8 +207,9 @@ impl NodeShare {
             let frac = if now_ns > start_ns { (now_ns - from) as f64 / (now_ns - start_ns) as f64 } else { 1.0 };
             let cpu = s.cpu_energy_kwh * frac;
             let ram = s.ram_energy_kwh * frac;
-            let take_cpu = st.pending_cpu_kwh.clamp(0.0, cpu);
-            let take_ram = st.pending_ram_kwh.clamp(0.0, ram);
+            let (cap_cpu, cap_ram) = if last { (cpu + self.counted_cpu_kwh, ram + self.counted_ram_kwh) } else { (cpu, ram) };
+            let take_cpu = st.pending_cpu_kwh.clamp(0.0, cap_cpu.max(0.0));
+            let take_ram = st.pending_ram_kwh.clamp(0.0, cap_ram.max(0.0));
             st.pending_cpu_kwh -= take_cpu;
             st.pending_ram_kwh -= take_ram;
             s.cpu_energy_kwh = cpu - take_cpu;
@@ -219,6 +230,8 @@ impl NodeShare {
         }
         self.write_state(&st);
         flock(&self.state, libc::LOCK_UN);
+        self.counted_cpu_kwh += s.cpu_energy_kwh;
+        self.counted_ram_kwh += s.ram_energy_kwh;
         s
     }
 }
@@ -276,14 +289,14 @@ mod tests {
         }
         assert!(a.is_counter() && !b.is_counter());
         // b counts its share (2 of the machine's 10), a the machine minus that share.
-        let sb = b.apportion(sample(10.0, 5.0, 2.0));
+        let sb = b.apportion(sample(10.0, 5.0, 2.0), false);
         assert_eq!((sb.cpu_energy_kwh, sb.ram_energy_kwh, sb.gpu_energy_kwh), (2.0, 0.2, 0.0));
-        let sa = a.apportion(sample(10.0, 5.0, 3.0));
+        let sa = a.apportion(sample(10.0, 5.0, 3.0), false);
         assert_eq!((sa.cpu_energy_kwh, sa.ram_energy_kwh, sa.gpu_energy_kwh), (8.0, 4.8, 1.0));
         // The counter goes away (a dead process drops its lock the same way): b takes over at
         // its next measurement and counts only what a had not counted.
         drop(a);
-        let sb = b.apportion(sample(10.0, 5.0, 2.0));
+        let sb = b.apportion(sample(10.0, 5.0, 2.0), false);
         assert!(b.is_counter());
         assert!(sb.cpu_energy_kwh > 0.0 && sb.cpu_energy_kwh <= 10.0, "{}", sb.cpu_energy_kwh);
         drop(b);
@@ -298,12 +311,27 @@ mod tests {
         // b's interval started before a's last measurement: only the part after it is b's.
         b.last_ns = monotonic_ns();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        a.apportion(sample(1.0, 0.0, 0.0));
+        a.apportion(sample(1.0, 0.0, 0.0), false);
         drop(a);
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let s = b.apportion(sample(1.0, 0.0, 0.0));
+        let s = b.apportion(sample(1.0, 0.0, 0.0), false);
         assert!(s.cpu_energy_kwh > 0.0 && s.cpu_energy_kwh < 1.0, "{}", s.cpu_energy_kwh);
         let st = State::parse(&std::fs::read_to_string(format!("{}.state", b.base.display())).unwrap());
         assert_eq!((st.pending_cpu_kwh, st.pending_ram_kwh), (0.0, 0.0));
+    }
+
+    #[test]
+    fn shares_reported_after_the_counter_counted_their_time_are_taken_at_its_stop() {
+        let d = tempfile::tempdir().unwrap();
+        let mut a = member(d.path(), "j3");
+        let mut b = member(d.path(), "j3");
+        let mut total = 0.0;
+        total += a.apportion(sample(10.0, 0.0, 0.0), false).cpu_energy_kwh; // the node: 10
+        total += b.apportion(sample(10.0, 0.0, 4.0), false).cpu_energy_kwh; // b's share of that time: 4
+        // a's stop comes right after: its last interval has almost no energy, yet it takes b's 4.
+        let last = a.apportion(sample(0.001, 0.0, 0.0), true);
+        total += last.cpu_energy_kwh;
+        assert!(last.cpu_energy_kwh < 0.0);
+        assert!((total - 10.001).abs() < 1e-12, "{total}");
     }
 }
