@@ -68,6 +68,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 100000; i++) x = x * 6364136223846793005ULL + 1;
     }
 
+    MPI_Barrier(MPI_COMM_WORLD); /* every rank running: the roles are settled */
     json = ct_tracker_json(t);
     char job_id[160], local_rank[32], counts[32], jrank[32];
     json_field(json, "job_id", job_id, sizeof job_id);
@@ -75,6 +76,7 @@ int main(int argc, char **argv) {
     json_field(json, "local_rank", local_rank, sizeof local_rank);
     json_field(json, "counts_node_now", counts, sizeof counts);
     ct_string_free(json);
+    MPI_Barrier(MPI_COMM_WORLD);
 
     ct_emissions e;
     memset(&e, 0, sizeof e);
