@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of every language, against the library built from this checkout:
-#   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness;
+#   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness,
+#      cluster (Pushgateway, Prometheus, OTLP receiver, mpirun: skipped when not installed);
 #      the fuzz targets are type-checked
 #   2. Python bindings (pytest), 3. Go bindings (go test -race),
 #   4. CMake: build + ctest, install, then a downstream project via find_package, pkg-config
