@@ -70,6 +70,16 @@ impl DirLock {
     }
 }
 
+impl Drop for DirLock {
+    /// Unlocks explicitly: a child forked meanwhile shares the descriptor's lock, and closing
+    /// our copy alone would leave the directory locked for as long as the child lives.
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(self._held.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// One CSV line (with `\n`) of fields read back from a file, quoted as they are written.

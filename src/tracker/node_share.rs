@@ -239,7 +239,10 @@ impl NodeShare {
 impl Drop for NodeShare {
     /// Gives up the counter's lock; the last member of the node removes the files.
     fn drop(&mut self) {
-        self.counter = None;
+        // Explicit unlocks: a child forked meanwhile shares the descriptors' locks.
+        if let Some(c) = self.counter.take() {
+            flock(&c, libc::LOCK_UN);
+        }
         flock(&self.members, libc::LOCK_UN);
         if flock(&self.members, libc::LOCK_EX | libc::LOCK_NB) {
             for ext in ["counter", "state", "members"] {
