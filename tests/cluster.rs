@@ -190,6 +190,74 @@ fn pushgateway_gets_codecarbon_metrics_and_the_group_is_deleted_at_stop() {
     assert!(!after.contains(&run_id), "the group is deleted at stop (prometheus_delete_on_stop=true)");
 }
 
+/// The child of the basic-auth test: credentials come from its environment, as in CodeCarbon.
+#[test]
+fn prometheus_auth_child() {
+    let Ok(url) = std::env::var("CT_AUTH_GATEWAY") else { return };
+    let t = tracker(&format!(
+        "country_iso_code=FRA;force_cpu_power=10;force_ram_power=1;save_to_file=false;save_to_prometheus=true;\
+         prometheus_url={url};prometheus_delete_on_stop=false;api_timeout_s=3"
+    ));
+    t.start().unwrap();
+    let r = t.stop().unwrap();
+    println!("run_id={} errors={}", t.run_id(), r.errors.iter().map(|e| e.message.replace(' ', "_")).collect::<Vec<_>>().join("|"));
+}
+
+#[test]
+fn pushgateway_basic_auth_from_prometheus_username_and_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bin) = require("prometheus-pushgateway", "prometheus-pushgateway") else { return };
+    // The gateway's web config wants a bcrypt hash (Python's crypt, through the C library's).
+    let hash = Command::new("python3")
+        .args(["-W", "ignore", "-c", "import crypt; print(crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|h| h.starts_with("$2"));
+    let Some(hash) = hash else {
+        eprintln!("SKIPPED: no bcrypt hasher (python3's crypt module) to configure the gateway's basic auth");
+        return;
+    };
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  pusher: '{hash}'\n")).unwrap();
+    let port = free_port();
+    let _gw = Daemon(
+        Command::new(bin)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.config.file={}", web.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let auth = ("Authorization", "Basic cHVzaGVyOnMzY3JldA=="); // pusher:s3cret
+    wait_for("the pushgateway to be ready", || {
+        carbon_tracker::http::get(&format!("{url}/-/ready"), &[auth], Duration::from_secs(5)).ok().filter(|r| r.status == 200)
+    });
+    let run_child = |user: Option<&str>| {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "prometheus_auth_child", "--nocapture", "--test-threads", "1"]).env("CT_AUTH_GATEWAY", &url);
+        cmd.env_remove("PROMETHEUS_USERNAME").env_remove("PROMETHEUS_PASSWORD");
+        if let Some(u) = user {
+            cmd.env("PROMETHEUS_USERNAME", u).env("PROMETHEUS_PASSWORD", "s3cret");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = stdout.lines().find_map(|l| l.find("run_id=").map(|i| l[i..].to_string())).unwrap_or_else(|| panic!("{stdout}"));
+        let kv: std::collections::HashMap<String, String> =
+            line.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        (kv["run_id"].clone(), kv["errors"].clone())
+    };
+    let (with_auth, errors) = run_child(Some("pusher"));
+    assert_eq!(errors, "", "pushed with the credentials");
+    let (without, errors) = run_child(None);
+    assert!(errors.contains("401"), "refused without them, and reported at stop: {errors}");
+    let metrics = carbon_tracker::http::get(&format!("{url}/metrics"), &[auth], Duration::from_secs(5)).unwrap().body;
+    assert!(metrics.contains(&with_auth) && !metrics.contains(&without));
+}
+
 #[test]
 fn unreachable_pushgateway_and_collector_delay_nothing_and_are_reported_at_stop() {
     let port = free_port(); // nothing listens there
