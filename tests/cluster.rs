@@ -7,6 +7,7 @@
 //! - `mpirun -np 4` (Debian `openmpi-bin` + `libopenmpi-dev`) of tests/c/mpi_ranks.c: the ranks
 //!   count the node once, name their ranks, and share one emissions.csv; the same with SLURM's
 //!   variables.
+//!
 //! Each test whose component is not installed says so and passes (`.ci/run` installs them all);
 //! set `CT_REQUIRE_CLUSTER_TOOLS=1` to make a missing component a failure instead.
 //! Waiting is polling for a condition, never a timed assert.

@@ -51,8 +51,10 @@ pub fn unix_nano_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Counters: (name, unit, value).
-const COUNTERS: [(&str, &str, fn(&EmissionsSnapshot) -> f64); 6] = [
+/// (name, unit, value of the totals).
+type Metric = (&'static str, &'static str, fn(&EmissionsSnapshot) -> f64);
+
+const COUNTERS: [Metric; 6] = [
     ("codecarbon_duration", "s", |t| t.duration_s),
     ("codecarbon_emissions", "kg", |t| t.emissions_kg),
     ("codecarbon_energy_consumed", "kWh", |t| t.energy_consumed_kwh),
@@ -61,7 +63,7 @@ const COUNTERS: [(&str, &str, fn(&EmissionsSnapshot) -> f64); 6] = [
     ("codecarbon_ram_energy", "kWh", |t| t.ram_energy_kwh),
 ];
 
-const GAUGES: [(&str, &str, fn(&EmissionsSnapshot) -> f64); 4] = [
+const GAUGES: [Metric; 4] = [
     ("codecarbon_emissions_rate", "kg/s", |t| t.emissions_rate_kg_per_s),
     ("codecarbon_cpu_power", "W", |t| t.cpu_power_w),
     ("codecarbon_gpu_power", "W", |t| t.gpu_power_w),

@@ -31,6 +31,7 @@ pub struct Pushgateway {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // a few queued jobs at most
 pub enum PushJob {
     /// The totals now and the delta since the previous push.
     Push { total: EmissionsSnapshot, delta: EmissionsSnapshot },
@@ -77,8 +78,11 @@ fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// CodeCarbon's gauges: (name, help, value of the delta).
-const GAUGES: [(&str, &str, fn(&EmissionsSnapshot) -> f64); 10] = [
+/// (name, help, value).
+type Metric = (&'static str, &'static str, fn(&EmissionsSnapshot) -> f64);
+
+/// CodeCarbon's gauges, valued from the delta.
+const GAUGES: [Metric; 10] = [
     ("codecarbon_duration", "Duration of the interval since the previous push, s", |d| d.duration_s),
     ("codecarbon_emissions", "Emissions of the interval, kg CO2e", |d| d.emissions_kg),
     ("codecarbon_emissions_rate", "Emissions rate of the interval, kg CO2e/s", |d| d.emissions_rate_kg_per_s),
@@ -92,7 +96,7 @@ const GAUGES: [(&str, &str, fn(&EmissionsSnapshot) -> f64); 10] = [
 ];
 
 /// Cumulative counters of the run's totals: `sum()` over runs and ranks counts each once.
-const COUNTERS: [(&str, &str, fn(&EmissionsSnapshot) -> f64); 7] = [
+const COUNTERS: [Metric; 7] = [
     ("codecarbon_energy_total", "Energy consumed since the run started, kWh (CodeCarbon's counter)", |t| t.energy_consumed_kwh),
     ("codecarbon_cpu_energy_kwh_total", "CPU energy since the run started, kWh", |t| t.cpu_energy_kwh),
     ("codecarbon_gpu_energy_kwh_total", "GPU energy since the run started, kWh", |t| t.gpu_energy_kwh),
