@@ -151,7 +151,10 @@ impl Tracker {
         });
         let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
         let node = match &inner.job {
-            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine => node_share::NodeShare::join(c, j, log),
+            // A launcher that says one rank per node: nothing to share.
+            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
+                node_share::NodeShare::join(c, j, log)
+            }
             _ => None,
         };
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
@@ -275,7 +278,8 @@ impl Tracker {
         let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
         d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
             let mut v = j.to_json();
-            v["count_node_once"] = serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine);
+            v["count_node_once"] =
+                serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1));
             v["counts_node_now"] = serde_json::json!(counts_node);
             v
         });

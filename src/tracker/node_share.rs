@@ -102,10 +102,11 @@ pub struct NodeShare {
     log: Logger,
 }
 
+/// Keyed by job, host (in case the directory is shared between nodes) and user.
 fn file_stem(job_id: &str) -> String {
-    let id: String = job_id.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let safe = |t: &str| -> String { t.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect() };
     // SAFETY: getuid cannot fail.
-    format!("carbon-tracker-{id}-uid{}", unsafe { libc::getuid() })
+    format!("carbon-tracker-{}-{}-uid{}", safe(job_id), safe(&super::metrics_outputs::host_name()), unsafe { libc::getuid() })
 }
 
 fn open_rw(path: &Path) -> std::io::Result<File> {
