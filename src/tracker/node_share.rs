@@ -137,6 +137,13 @@ impl NodeShare {
                 return None;
             }
         };
+        // The first member of the node (nobody else holds `members`) starts from a clean state:
+        // files left by a job that died with the same id must not leak into this one.
+        let first = flock(&members, libc::LOCK_EX | libc::LOCK_NB);
+        if first && flock(&state, libc::LOCK_EX) {
+            let _ = state.set_len(0);
+            flock(&state, libc::LOCK_UN);
+        }
         flock(&members, libc::LOCK_SH);
         let own_gpus = c.gpu_ids.is_some() || std::env::var_os("CUDA_VISIBLE_DEVICES").is_some();
         let mut share = NodeShare {
@@ -322,6 +329,16 @@ mod tests {
         assert!(s.cpu_energy_kwh > 0.0 && s.cpu_energy_kwh < 1.0, "{}", s.cpu_energy_kwh);
         let st = State::parse(&std::fs::read_to_string(format!("{}.state", b.base.display())).unwrap());
         assert_eq!((st.pending_cpu_kwh, st.pending_ram_kwh), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_stale_state_of_a_dead_job_is_reset_by_the_first_member() {
+        let d = tempfile::tempdir().unwrap();
+        let stale = State { counted_until_ns: u64::MAX / 2, pending_cpu_kwh: 5.0, pending_ram_kwh: 1.0 };
+        std::fs::write(d.path().join(format!("{}.state", file_stem("j4"))), stale.text()).unwrap();
+        let mut a = member(d.path(), "j4");
+        let s = a.apportion(sample(2.0, 1.0, 0.0), false);
+        assert_eq!((s.cpu_energy_kwh, s.ram_energy_kwh), (2.0, 1.0));
     }
 
     #[test]
