@@ -211,7 +211,7 @@ def main():
         ("start_cold", "first start (cold: probing)", "≤ 5 ms"),
         ("construct_warm", "construct (2nd tracker)", "≤ 20 µs"),
         ("start_warm", "start (2nd tracker, warm)", "≤ 100 µs"),
-        ("flush", "first flush (creates the CSV)", "≤ 200 µs"),
+        ("flush", "first flush", "≤ 200 µs"),
         ("flush_steady", "flush (later, fresh measurement)", "≤ 150 µs"),
         ("stop", "stop", "-"),
     ]:

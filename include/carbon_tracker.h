@@ -55,6 +55,17 @@ typedef enum ct_status {
 } ct_status;
 
 /**
+ * Log levels, numbered as Python's `logging` levels.
+ */
+typedef enum ct_log_level {
+  CT_LOG_DEBUG = 10,
+  CT_LOG_INFO = 20,
+  CT_LOG_WARNING = 30,
+  CT_LOG_ERROR = 40,
+  CT_LOG_CRITICAL = 50,
+} ct_log_level;
+
+/**
  * An opaque tracker. Create with `ct_tracker_new`, release with `ct_tracker_free`.
  * One handle may be used from several threads at once (calls are serialised inside), but
  * `ct_tracker_free` must not race with other calls on the same handle.
@@ -63,7 +74,7 @@ typedef struct ct_tracker ct_tracker;
 
 /**
  * Cumulative numbers since `ct_tracker_start`, as CodeCarbon's EmissionsData.
- * Energies include PUE; powers are time-weighted means of the device power (without PUE).
+ * Energies include PUE; powers are time-weighted means, PUE included (as CodeCarbon 3.3).
  *
  * Set `struct_size = sizeof(ct_emissions)` before passing it: fields past `struct_size` are
  * not written, so programs built against an older, shorter struct keep working when fields are
@@ -148,6 +159,12 @@ typedef struct ct_emissions {
   uint64_t measurements;
 } ct_emissions;
 
+/**
+ * Receives a log line: `user_data` as given to `ct_set_logger`, the level, and the message
+ * (UTF-8, NUL-terminated, valid only during the call).
+ */
+typedef void (*ct_log_fn)(void *user_data, enum ct_log_level level, const char *message);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -194,6 +211,29 @@ enum ct_status ct_tracker_flush(struct ct_tracker *t, struct ct_emissions *out);
 enum ct_status ct_tracker_stop(struct ct_tracker *t, struct ct_emissions *out);
 
 /**
+ * Starts the task `name` (a named window of the run), starting the tracker first if it is not
+ * running, as CodeCarbon's `start_task` does. The run itself goes on measuring; tasks may
+ * overlap and nest, and a name may be used again once its task stopped.
+ * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (`name` empty, over 256 bytes, with
+ * control characters or not UTF-8), `CT_ERR_INVALID_STATE` (a task of that name is running, or
+ * the tracker was stopped).
+ */
+enum ct_status ct_tracker_start_task(struct ct_tracker *t, const char *name);
+
+/**
+ * Stops the task `name` and, if `out` is not NULL, fills it with the task's numbers: the
+ * difference of the run's totals between the task's start and now (`duration_s`: its wall
+ * time; powers: means over it). Its row is written to the task file
+ * `emissions_<experiment_name>_<run_id>.csv` at the next flush or stop.
+ * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (`out->struct_size` not set, `name`
+ * not UTF-8), `CT_ERR_INVALID_STATE` (no running task of that name; the message lists the
+ * running ones).
+ */
+enum ct_status ct_tracker_stop_task(struct ct_tracker *t,
+                                    const char *name,
+                                    struct ct_emissions *out);
+
+/**
  * Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
  * is written; errors are logged). The handle must not be used afterwards.
  */
@@ -212,6 +252,16 @@ char *ct_tracker_json(const struct ct_tracker *t);
  * Releases a string returned by this library (`ct_tracker_json`). NULL is accepted.
  */
 void ct_string_free(char *s);
+
+/**
+ * Sends the log lines of every tracker to `fn` instead of standard error; NULL restores
+ * standard error. Each tracker's `log_level` still decides which lines are made. May be called
+ * from any thread, at any time. `fn` is called on the thread that made the line (the caller's,
+ * or the library's background thread) once the library holds no lock, so it may call any
+ * function of this library, this one included. A call already in progress may still reach the
+ * previous function just after `ct_set_logger` returns.
+ */
+void ct_set_logger(ct_log_fn f, void *user_data);
 
 /**
  * The message of the last failed call on this thread ("" if none). The pointer stays valid

@@ -2,7 +2,9 @@
 //! The threshold is per tracker (its `log_level` option); default `warning`, so a healthy run
 //! prints nothing (CodeCarbon's per-tick INFO lines are a known annoyance, its issues #298/#369).
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
@@ -14,14 +16,26 @@ pub enum Level {
 }
 
 impl Level {
+    /// A level name in any case, or Python's `logging` numbers (10, 20, 30, 40, 50).
     pub fn parse(s: &str) -> Option<Level> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "debug" => Some(Level::Debug),
-            "info" => Some(Level::Info),
-            "warning" | "warn" => Some(Level::Warning),
-            "error" => Some(Level::Error),
-            "critical" => Some(Level::Critical),
+            "debug" | "10" => Some(Level::Debug),
+            "info" | "20" => Some(Level::Info),
+            "warning" | "warn" | "30" => Some(Level::Warning),
+            "error" | "40" => Some(Level::Error),
+            "critical" | "50" => Some(Level::Critical),
             _ => None,
+        }
+    }
+
+    /// Python's `logging` number of the level (also the C ABI's `ct_log_level` values).
+    pub fn number(self) -> u32 {
+        match self {
+            Level::Debug => 10,
+            Level::Info => 20,
+            Level::Warning => 30,
+            Level::Error => 40,
+            Level::Critical => 50,
         }
     }
     pub fn name(self) -> &'static str {
@@ -58,6 +72,22 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
+        if let Some(cb) = callback() {
+            let text = if self.preamble.is_empty() { message.as_ref().to_string() } else { format!("[{}] {}", self.preamble, message.as_ref()) };
+            let delivered_now = PENDING.with(|p| {
+                let mut p = p.borrow_mut();
+                if p.depth > 0 {
+                    p.lines.push((level, text.clone()));
+                    false
+                } else {
+                    true
+                }
+            });
+            if delivered_now {
+                deliver(&cb, level, &text);
+            }
+            return;
+        }
         let line = format_line(level, &self.preamble, message.as_ref(), &crate::clock::LocalTime::now().hms());
         // One write call per line so lines from several threads do not interleave.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
@@ -74,6 +104,74 @@ impl Logger {
     }
     pub fn error(&self, m: impl AsRef<str>) {
         self.log(Level::Error, m)
+    }
+}
+
+/// A function that receives every log line instead of standard error (`ct_set_logger`): the
+/// level and the message (with the tracker's preamble, without CodeCarbon's line prefix).
+pub type Callback = Arc<dyn Fn(Level, &str) + Send + Sync>;
+
+static CALLBACK: Mutex<Option<Callback>> = Mutex::new(None);
+
+/// Routes every tracker's log lines to `cb` (`None`: back to standard error).
+pub fn set_callback(cb: Option<Callback>) {
+    *CALLBACK.lock().unwrap_or_else(|p| p.into_inner()) = cb;
+}
+
+/// A copy of the current callback: it is called with no lock held, so it may set another.
+fn callback() -> Option<Callback> {
+    CALLBACK.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn deliver(cb: &Callback, level: Level, text: &str) {
+    cb(level, text)
+}
+
+/// Lines logged while this thread is inside the library (an entry point, a background tick):
+/// they reach the callback when it leaves, with no library lock held, so a callback may call
+/// back into the library.
+#[derive(Default)]
+struct Pending {
+    depth: u32,
+    lines: Vec<(Level, String)>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+/// Held while this thread runs library code; see [`Pending`].
+pub struct Deferred(());
+
+pub fn defer() -> Deferred {
+    let _ = PENDING.try_with(|p| p.borrow_mut().depth += 1);
+    Deferred(())
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        let lines = PENDING
+            .try_with(|p| {
+                let mut p = p.borrow_mut();
+                p.depth -= 1;
+                if p.depth == 0 {
+                    std::mem::take(&mut p.lines)
+                } else {
+                    Vec::new()
+                }
+            })
+            .unwrap_or_default();
+        if lines.is_empty() {
+            return;
+        }
+        match callback() {
+            Some(cb) => lines.iter().for_each(|(level, text)| deliver(&cb, *level, text)),
+            // Set back to standard error meanwhile: nothing is lost.
+            None => lines.iter().for_each(|(level, text)| {
+                let line = format_line(*level, "", text, &crate::clock::LocalTime::now().hms());
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }),
+        }
     }
 }
 

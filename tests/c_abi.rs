@@ -135,6 +135,36 @@ fn c_program_tracks_offline_and_writes_the_csv() {
 }
 
 #[test]
+fn c_tasks_and_a_logging_callback_that_calls_back_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/c/tasks_logger.c", dir.path());
+    let out = Command::new(&exe).current_dir(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let kv = parse_kv(&stdout);
+    let num = |k: &str| kv[k].parse::<f64>().unwrap();
+    assert_eq!(kv["twice"], "3", "CT_ERR_INVALID_STATE for a running name");
+    assert_eq!(kv["unknown"], "3");
+    assert!(kv["unknown_message"].contains("no running task `nope`"), "{stdout}");
+    assert_eq!(kv["null_name"], "1", "CT_ERR_NULL_ARGUMENT");
+    // Windows measured at both ends: RAM energy is exactly 10 W x their wall time.
+    for w in ["inner", "outer"] {
+        let (d, kwh) = (num(&format!("{w}_duration")), num(&format!("{w}_ram_kwh")));
+        assert!((kwh * 3.6e6 / 10.0 - d).abs() < 1e-6, "{w}: {stdout}");
+    }
+    assert!(num("outer_duration") > num("inner_duration") + 0.02);
+    assert!(num("run_duration") >= num("outer_duration"));
+    // Lines reached the callback (debug lines of the ticks, from the background thread) and
+    // every one of them called back into the library without a deadlock.
+    let lines: u32 = kv["lines"].parse().unwrap();
+    assert!(lines > 3, "{stdout}");
+    assert_eq!(kv["calls"], kv["lines"], "user_data handed back");
+    assert_eq!(kv["reentered"], kv["lines"]);
+    assert_eq!(kv["bad_level"], "0");
+    assert!(String::from_utf8_lossy(&out.stderr).trim().is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn c_quickstart_example_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("examples/c/quickstart.c", work.path());

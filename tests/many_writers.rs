@@ -87,3 +87,53 @@ fn many_processes_update_keep_every_run_row() {
         assert_eq!(r[4].parse::<f64>().unwrap(), done.parse::<f64>().unwrap(), "run {}", &r[2]);
     }
 }
+
+/// Rounds of simultaneous first writes: every writer process leaves its spin at the same
+/// CLOCK_MONOTONIC instant and writes to a new file, where each sees it empty unless the
+/// header check and the write are one critical section across processes.
+const ROUNDS: u64 = 150;
+const RACERS: usize = 2; // no more than the cores, so the spins end together
+
+#[test]
+fn header_race_process() {
+    let Ok(dir) = std::env::var("CT_RACE_DIR") else { return };
+    let base: u64 = std::env::var("CT_RACE_BASE_NS").unwrap().parse().unwrap();
+    let me: usize = std::env::var("CT_RACE_ME").unwrap().parse().unwrap();
+    let now = carbon_tracker::tracker::node_share::monotonic_ns;
+    let run = std::sync::Arc::new(carbon_tracker::record::run::RunInfo { run_id: format!("racer-{me}"), ..Default::default() });
+    for k in 0..ROUNDS {
+        let at = base + k * 10_000_000;
+        while now() < at {
+            std::hint::spin_loop();
+        }
+        let sink = carbon_tracker::output::csv_file::CsvSink::new(Path::new(&dir).join(format!("e{k}.csv")), carbon_tracker::config::CsvWriteMode::Append);
+        let row = carbon_tracker::output::EmissionsData { timestamp: "2026-01-01T00:00:00".into(), run: run.clone(), numbers: Default::default() };
+        sink.write(&row, &carbon_tracker::log::Logger::default()).unwrap();
+    }
+}
+
+#[test]
+fn simultaneous_first_writes_in_many_processes_write_one_header() {
+    let d = tempfile::tempdir().unwrap();
+    let base = carbon_tracker::tracker::node_share::monotonic_ns() + 500_000_000;
+    let children: Vec<_> = (0..RACERS)
+        .map(|me| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "header_race_process", "--test-threads", "1", "--quiet"])
+                .env("CT_RACE_DIR", d.path())
+                .env("CT_RACE_BASE_NS", base.to_string())
+                .env("CT_RACE_ME", me.to_string())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    for k in 0..ROUNDS {
+        let text = std::fs::read_to_string(d.path().join(format!("e{k}.csv"))).unwrap();
+        assert_eq!(header_count(&text), 1, "round {k}:\n{text}");
+        assert_eq!(text.lines().count(), 1 + RACERS, "round {k}:\n{text}");
+    }
+}

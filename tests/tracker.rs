@@ -298,3 +298,43 @@ fn many_trackers_started_and_stopped_concurrently() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn pue_scales_energies_and_powers_and_is_written_as_given() {
+    // CodeCarbon 3.3 multiplies power and energy by the PUE, and writes an int PUE as `2`.
+    for (pue, written) in [("2", "2"), ("1.5", "1.5"), ("2.0", "2.0")] {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tracker(&format!(
+            "output_dir={};force_ram_power=10;country_iso_code=FRA;pue={pue};python_version=3.11.7",
+            dir.path().display()
+        ));
+        t.start().unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let s = t.stop().unwrap().emissions;
+        let factor: f64 = pue.parse().unwrap();
+        assert!((s.ram_power_w - 10.0 * factor).abs() < 1e-9, "{pue}: {s:?}");
+        assert!((s.ram_energy_kwh * 3.6e6 - 10.0 * factor * s.duration_s).abs() < 1e-6, "{pue}: {s:?}");
+        let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let header = rdr.headers().unwrap().clone();
+        let row = rdr.records().next().unwrap().unwrap();
+        let col = |name: &str| row[header.iter().position(|h| h == name).unwrap()].to_string();
+        assert_eq!(col("pue"), written, "{pue}");
+        assert_eq!(col("python_version"), "3.11.7");
+    }
+}
+
+#[test]
+fn start_prepares_the_csv_so_flushes_only_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emissions.csv");
+    std::fs::write(&path, "some,other,format\n1,2,3\n").unwrap();
+    let t = tracker(&format!("output_dir={};force_ram_power=5", dir.path().display()));
+    t.start().unwrap();
+    // Created at start, header only; a file of another format was moved aside, not appended to.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", carbon_tracker::output::CSV_HEADER.as_str()));
+    assert_eq!(std::fs::read_to_string(dir.path().join("emissions.csv.bak")).unwrap(), "some,other,format\n1,2,3\n");
+    t.flush().unwrap();
+    t.stop().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+}

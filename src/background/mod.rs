@@ -5,7 +5,7 @@
 //!
 //! Everything spawned here runs inside the fork gate by construction: each tick, each poll of a
 //! spawned task and each blocking job holds the gate's read lock, so `fork()` never happens in
-//! the middle of one. Network waits step out of the gate ([`outside_fork_gate`], used by the
+//! the middle of one. Its log lines reach a logging callback after it, with no lock held. Network waits step out of the gate ([`outside_fork_gate`], used by the
 //! HTTP client).
 
 mod fork_gate;
@@ -49,6 +49,7 @@ struct Gated<F>(F);
 impl<F: Future> Future for Gated<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _logs_after = crate::log::defer();
         let _no_fork_now = fork_gate::enter();
         // SAFETY: structural pinning; the inner future is never moved out of `self`.
         unsafe { self.map_unchecked_mut(|g| &mut g.0) }.poll(cx)
@@ -64,6 +65,7 @@ pub fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Option<AbortHan
 /// waits for it without occupying the runtime thread. `None` if the job panicked.
 pub async fn blocking<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(move || {
+        let _logs_after = crate::log::defer();
         let _no_fork_now = fork_gate::enter();
         job()
     })

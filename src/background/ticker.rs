@@ -123,6 +123,7 @@ impl Ticker {
             let Reverse(Due { id, mut entry, .. }) = s.due.pop().expect("peeked");
             drop(s);
             let again = !entry.stopped.load(Ordering::SeqCst) && {
+                let _logs_after = crate::log::defer();
                 let _no_fork_now = fork_gate::enter();
                 (entry.tick)()
             };

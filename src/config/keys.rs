@@ -25,16 +25,21 @@ pub const DEFAULT_JOB_COORDINATION_DIR: &str = "/dev/shm";
 const MAX_POWER_W: f64 = 100_000.0;
 
 macro_rules! config_keys {
-    ($( $(#[$doc:meta])* $key:literal => $field:ident : $ty:ty = $default:expr, $parse:expr; )*) => {
-        /// The resolved configuration of one tracker: one field per key.
+    (
+        $( $(#[$doc:meta])* $key:literal => $field:ident : $ty:ty = $default:expr, $parse:expr; )*
+        derived { $( $(#[$ddoc:meta])* $dfield:ident : $dty:ty = $ddefault:expr; )* }
+    ) => {
+        /// The resolved configuration of one tracker: one field per key, then the few facts
+        /// derived from how keys were given.
         #[derive(Debug, Clone, PartialEq)]
         pub struct Config {
             $( $(#[$doc])* pub $field: $ty, )*
+            $( $(#[$ddoc])* pub $dfield: $dty, )*
         }
 
         impl Default for Config {
             fn default() -> Self {
-                Config { $( $field: $default, )* }
+                Config { $( $field: $default, )* $( $dfield: $ddefault, )* }
             }
         }
 
@@ -135,6 +140,15 @@ config_keys! {
     "job_coordination_dir" => job_coordination_dir: PathBuf = PathBuf::from(DEFAULT_JOB_COORDINATION_DIR), path;
     /// GPUs to track: NVML indices or UUID prefixes; `None`: `CUDA_VISIBLE_DEVICES`, else all.
     "gpu_ids" => gpu_ids: Option<Vec<String>> = None, gpu_ids;
+    /// The host language's version for the CSV's `python_version` column (the Python binding
+    /// sets it; empty for others).
+    "python_version" => python_version: Option<String> = None, optional(trimmed);
+
+    derived {
+        /// `pue` was given as an integer in the options string (Python's `pue=2`): CodeCarbon keeps
+        /// the constructor's int and writes `2`, where a float or a config-file value is `2.0`.
+        pue_written_as_integer: bool = false;
+    }
 }
 
 fn csv_write_mode(o: &str, key: &str, v: &str) -> Result<CsvWriteMode> {

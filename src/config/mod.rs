@@ -134,7 +134,12 @@ impl Config {
         for (key, (origin, value)) in winners {
             let o = origin.prefix(key);
             match c.apply_key(&o, key, value) {
-                Some(result) => result?,
+                Some(result) => {
+                    result?;
+                    if key == "pue" {
+                        c.pue_written_as_integer = *origin == Origin::Options && value.trim().parse::<i64>().is_ok();
+                    }
+                }
                 None if NOT_YET_IMPLEMENTED.contains(&key) => {
                     let msg = format!("{o}{key}: this CodeCarbon option is not implemented in this version of carbon-tracker");
                     if *origin == Origin::Options {
@@ -388,7 +393,7 @@ mod tests {
         let not_numbers = [
             "project_name", "experiment_id", "experiment_name", "output_dir", "output_file", "region", "logger_preamble",
             "rapl_dir", "api_key", "electricitymaps_api_token", "co2_signal_api_token", "gpu_ids", "cloud_provider", "cloud_region",
-            "job_id", "job_coordination_dir",
+            "python_version", "job_id", "job_coordination_dir",
         ];
         for key in KEYS {
             let mut c = Config::default();

@@ -124,7 +124,14 @@ fn private_infra(iso3: Option<&str>, region: Option<&str>, log: &Logger) -> (f64
         log.warning(format!("No carbon intensity for region `{region}` of {iso3}; using the country's"));
     }
     match country(iso3) {
-        None => world_average(&format!("no data for country {iso3}")),
+        None => {
+            let (g, source) = world_average(&format!("no data for country {iso3}"));
+            log.warning(format!(
+                "country_iso_code {iso3}: no such country in the carbon intensity tables (is it an ISO 3166-1 \
+                 alpha-3 code?); using the world average, {g} gCO2e/kWh"
+            ));
+            (g, source)
+        }
         Some(rec) => match rec.get("carbon_intensity").and_then(|v| v.as_f64()).filter(|g| *g != 0.0) {
             Some(g) => (g, format!("country {iso3} (global_energy_mix.json)")),
             None => match mix_intensity(&rec) {

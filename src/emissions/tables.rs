@@ -103,6 +103,11 @@ pub static CLOUD_REGIONS: Lazy<Vec<CloudRegion>> = Lazy::new(|| {
         .collect()
 });
 
+/// The country's name in CodeCarbon's tables, from its ISO 3166-1 alpha-3 code.
+pub fn country_name(iso3: &str) -> Option<String> {
+    country(iso3)?.get("country_name")?.as_str().map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,9 +127,4 @@ mod tests {
         let ew1 = CLOUD_REGIONS.iter().find(|c| c.region == "europe-west1").unwrap();
         assert_eq!((ew1.provider.as_str(), ew1.impact_g_per_kwh, ew1.country_iso_code.as_str()), ("gcp", 122.0, "BEL"));
     }
-}
-
-/// The country's name in CodeCarbon's tables, from its ISO 3166-1 alpha-3 code.
-pub fn country_name(iso3: &str) -> Option<String> {
-    country(iso3)?.get("country_name")?.as_str().map(str::to_string)
 }

@@ -8,12 +8,14 @@
 
 mod error;
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use error::ct_status;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::log::Level;
 use crate::record::EmissionsSnapshot;
 use crate::tracker::{Report, Tracker};
 
@@ -25,7 +27,7 @@ pub struct ct_tracker {
 }
 
 /// Cumulative numbers since `ct_tracker_start`, as CodeCarbon's EmissionsData.
-/// Energies include PUE; powers are time-weighted means of the device power (without PUE).
+/// Energies include PUE; powers are time-weighted means, PUE included (as CodeCarbon 3.3).
 ///
 /// Set `struct_size = sizeof(ct_emissions)` before passing it: fields past `struct_size` are
 /// not written, so programs built against an older, shorter struct keep working when fields are
@@ -134,6 +136,8 @@ impl Boundary for () {
 /// The guard of every entry point: runs `body`; its error, or a panic caught here, becomes this
 /// thread's `ct_last_error()` / `ct_last_status()` and the entry point's failure value.
 fn guarded<R: Boundary>(body: impl FnOnce() -> Result<R::Value>) -> R {
+    // Log lines of the call reach a `ct_set_logger` callback when it returns, no lock held.
+    let _logs_after = crate::log::defer();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(v)) => R::success(v),
         Ok(Err(e)) => R::failure(error::set(e)),
@@ -170,6 +174,30 @@ unsafe fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
     Ok(Some(size))
 }
 
+/// A `&str` from a C string argument: NULL and invalid UTF-8 are errors naming it.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string that stays valid for the call.
+unsafe fn str_arg<'a>(p: *const c_char, func: &str, name: &str) -> Result<&'a str> {
+    // SAFETY: as the caller promised.
+    let c = unsafe { arg(p, func, name) }?;
+    // SAFETY: non-null and NUL-terminated, as promised.
+    let c = unsafe { CStr::from_ptr(c) };
+    c.to_str().map_err(|e| Error::option(format!("{func}: `{name}` is not valid UTF-8 (at byte {})", e.valid_up_to())))
+}
+
+/// Copies `s` into `out` (whole 8-byte fields up to `size`).
+///
+/// # Safety
+/// `out` points to at least `size` writable bytes.
+unsafe fn fill(out: *mut ct_emissions, size: u32, s: &EmissionsSnapshot) {
+    let full = ct_emissions::from_snapshot(size, s);
+    // Whole 8-byte fields only: a size that ends inside a field leaves that field untouched.
+    let n = (size as usize).min(std::mem::size_of::<ct_emissions>()) & !7;
+    // SAFETY: the caller owns `size` bytes at `out`; we copy at most that many.
+    unsafe { std::ptr::copy_nonoverlapping(&full as *const ct_emissions as *const u8, out as *mut u8, n) };
+}
+
 /// flush and stop: check the arguments, call, fill `out` even when the output failed.
 ///
 /// # Safety
@@ -184,11 +212,8 @@ unsafe fn report_call(
     let (t, size) = unsafe { (arg(t, func, "t")?, check_out(out, func)?) };
     let report = call(&t.tracker)?;
     if let Some(size) = size {
-        let full = ct_emissions::from_snapshot(size, &report.emissions);
-        // Whole 8-byte fields only: a size that ends inside a field leaves that field untouched.
-        let n = (size as usize).min(std::mem::size_of::<ct_emissions>()) & !7;
-        // SAFETY: the caller owns `size` bytes at `out`; we copy at most that many.
-        unsafe { std::ptr::copy_nonoverlapping(&full as *const ct_emissions as *const u8, out as *mut u8, n) };
+        // SAFETY: `check_out` read `size` from a caller-owned struct of that size.
+        unsafe { fill(out, size, &report.emissions) };
     }
     let mut errors = report.errors.into_iter();
     match errors.next() {
@@ -268,6 +293,41 @@ pub unsafe extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissi
     guarded(|| unsafe { report_call(t, out, "ct_tracker_stop", Tracker::stop) })
 }
 
+/// Starts the task `name` (a named window of the run), starting the tracker first if it is not
+/// running, as CodeCarbon's `start_task` does. The run itself goes on measuring; tasks may
+/// overlap and nest, and a name may be used again once its task stopped.
+/// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (`name` empty, over 256 bytes, with
+/// control characters or not UTF-8), `CT_ERR_INVALID_STATE` (a task of that name is running, or
+/// the tracker was stopped).
+#[no_mangle]
+pub unsafe extern "C" fn ct_tracker_start_task(t: *mut ct_tracker, name: *const c_char) -> ct_status {
+    const F: &str = "ct_tracker_start_task";
+    // SAFETY: the contract above.
+    guarded(|| unsafe { arg(t, F, "t")?.tracker.start_task(str_arg(name, F, "name")?) })
+}
+
+/// Stops the task `name` and, if `out` is not NULL, fills it with the task's numbers: the
+/// difference of the run's totals between the task's start and now (`duration_s`: its wall
+/// time; powers: means over it). Its row is written to the task file
+/// `emissions_<experiment_name>_<run_id>.csv` at the next flush or stop.
+/// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (`out->struct_size` not set, `name`
+/// not UTF-8), `CT_ERR_INVALID_STATE` (no running task of that name; the message lists the
+/// running ones).
+#[no_mangle]
+pub unsafe extern "C" fn ct_tracker_stop_task(t: *mut ct_tracker, name: *const c_char, out: *mut ct_emissions) -> ct_status {
+    const F: &str = "ct_tracker_stop_task";
+    guarded(|| {
+        // SAFETY: the contract above.
+        let (t, name, size) = unsafe { (arg(t, F, "t")?, str_arg(name, F, "name")?, check_out(out, F)?) };
+        let numbers = t.tracker.stop_task(name)?;
+        if let Some(size) = size {
+            // SAFETY: `check_out` read `size` from a caller-owned struct of that size.
+            unsafe { fill(out, size, &numbers) };
+        }
+        Ok(())
+    })
+}
+
 /// Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
 /// is written; errors are logged). The handle must not be used afterwards.
 #[no_mangle]
@@ -305,6 +365,55 @@ pub unsafe extern "C" fn ct_string_free(s: *mut c_char) {
             // SAFETY: `s` came from CString::into_raw in this library and is freed once, as documented.
             drop(unsafe { std::ffi::CString::from_raw(s) });
         }
+        Ok(())
+    })
+}
+
+/// Log levels, numbered as Python's `logging` levels.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ct_log_level {
+    CT_LOG_DEBUG = 10,
+    CT_LOG_INFO = 20,
+    CT_LOG_WARNING = 30,
+    CT_LOG_ERROR = 40,
+    CT_LOG_CRITICAL = 50,
+}
+
+impl From<Level> for ct_log_level {
+    fn from(l: Level) -> ct_log_level {
+        match l {
+            Level::Debug => ct_log_level::CT_LOG_DEBUG,
+            Level::Info => ct_log_level::CT_LOG_INFO,
+            Level::Warning => ct_log_level::CT_LOG_WARNING,
+            Level::Error => ct_log_level::CT_LOG_ERROR,
+            Level::Critical => ct_log_level::CT_LOG_CRITICAL,
+        }
+    }
+}
+
+/// Receives a log line: `user_data` as given to `ct_set_logger`, the level, and the message
+/// (UTF-8, NUL-terminated, valid only during the call).
+pub type ct_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: ct_log_level, message: *const c_char)>;
+
+/// Sends the log lines of every tracker to `fn` instead of standard error; NULL restores
+/// standard error. Each tracker's `log_level` still decides which lines are made. May be called
+/// from any thread, at any time. `fn` is called on the thread that made the line (the caller's,
+/// or the library's background thread) once the library holds no lock, so it may call any
+/// function of this library, this one included. A call already in progress may still reach the
+/// previous function just after `ct_set_logger` returns.
+#[no_mangle]
+pub extern "C" fn ct_set_logger(f: ct_log_fn, user_data: *mut c_void) {
+    let user_data = user_data as usize; // handed back untouched; the caller owns what it points to
+    let cb = f.map(|f| -> crate::log::Callback {
+        Arc::new(move |level: Level, message: &str| {
+            let c = std::ffi::CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+            // SAFETY: the caller keeps `f` callable with `user_data` until it replaces it.
+            unsafe { f(user_data as *mut c_void, level.into(), c.as_ptr()) }
+        })
+    });
+    guarded(|| {
+        crate::log::set_callback(cb);
         Ok(())
     })
 }

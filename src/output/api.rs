@@ -2,8 +2,8 @@
 //! the validation rules of its server:
 //! - `POST /runs` is made by the upload worker just before the first `POST /emissions`, never in
 //!   `new`/`start`, never for a tracker with nothing to send; its `id` names the API run.
-//! - `POST /emissions` carries the delta since the previous upload. `duration` must be an integer
-//!   > 0, so a delta under 1 s is not sent but left to the next one (CodeCarbon drops that
+//! - `POST /emissions` carries the delta since the previous upload. `duration` must be a positive
+//!   integer, so a delta under 1 s is not sent but left to the next one (CodeCarbon drops that
 //!   energy), and the fractional seconds are carried so the server's summed duration stays within
 //!   1 s of the truth. The final delta at stop is always sent (its duration rounded, at least 1).
 //! - Deltas come from cumulative totals that never decrease; a negative field is clamped to 0.
@@ -41,7 +41,9 @@ pub struct EmissionUpload {
 
 /// The `POST /emissions` numbers, with where each comes from (`duration` is the integer above,
 /// `wue` the setting). `emissions_rate` uses the real interval.
-const EMISSION_FIELDS: [(&str, fn(&EmissionsSnapshot) -> f64); 12] = [
+type Field = (&'static str, fn(&EmissionsSnapshot) -> f64);
+
+const EMISSION_FIELDS: [Field; 12] = [
     ("emissions_sum", |d| d.emissions_kg),
     ("emissions_rate", |d| d.emissions_rate_kg_per_s),
     ("cpu_power", |d| d.cpu_power_w),

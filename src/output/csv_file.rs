@@ -120,6 +120,26 @@ impl CsvSink {
         }
     }
 
+    /// At start: creates the file with its header (or moves a file with another header aside),
+    /// so that flushes only append. File creation is the slow part of a first write (a new
+    /// directory entry): here it is paid by `start`, not by the caller's first flush. Failing
+    /// here only delays it to the first write, which reports it.
+    pub fn prepare(&self, log: &Logger) -> Result<()> {
+        let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _dir_lock = DirLock::take(&self.path);
+        let mut f = self.open_for_append()?;
+        let len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
+        if len > 0 {
+            if read_first_line(&f).map_err(|e| self.io("cannot read", &e))? == *CSV_HEADER {
+                return Ok(());
+            }
+            drop(f);
+            self.move_aside(log)?;
+            f = self.open_for_append()?;
+        }
+        f.write_all(format!("{}\n", *CSV_HEADER).as_bytes()).map_err(|e| self.io("cannot write to", &e))
+    }
+
     /// Renames a file with another header to `.bak` (it is someone else's format).
     fn move_aside(&self, log: &Logger) -> Result<()> {
         let bak = backup_path(&self.path);

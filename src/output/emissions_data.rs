@@ -65,7 +65,7 @@ impl Cell<'_> {
     }
 }
 
-type Column = (&'static str, fn(&EmissionsData) -> Cell<'_>);
+pub type Column = (&'static str, fn(&EmissionsData) -> Cell<'_>);
 
 /// The columns, in CodeCarbon 3.3's order, with where each value comes from.
 pub const COLUMNS: [Column; 38] = [
@@ -110,7 +110,10 @@ pub const COLUMNS: [Column; 38] = [
     ("ram_utilization_percent", |r| Cell::Float(r.numbers.ram_utilization_percent)),
     ("ram_used_gb", |r| Cell::Float(r.numbers.ram_used_gb)),
     ("on_cloud", |r| Cell::Flag(r.run.on_cloud())),
-    ("pue", |r| Cell::Float(r.run.pue)),
+    ("pue", |r| match r.run.pue_is_integer {
+        true => Cell::Count(r.run.pue as usize),
+        false => Cell::Float(r.run.pue),
+    }),
     ("wue", |r| Cell::Float(r.run.wue_l_per_kwh)),
 ];
 
@@ -125,17 +128,22 @@ impl EmissionsData {
     /// The CSV line with its `\n`, quoted where needed like pandas' `QUOTE_MINIMAL`.
     pub fn csv_line(&self) -> String {
         let mut line = String::with_capacity(640);
+        self.push_csv_fields(&mut line, COLUMNS.iter());
+        line.push('\n');
+        line
+    }
+
+    /// The fields of `columns`, comma-separated, appended to `line` (no line end).
+    pub fn push_csv_fields<'c>(&self, line: &mut String, columns: impl Iterator<Item = &'c Column>) {
         let mut field = String::with_capacity(64);
-        for (i, (_, value)) in COLUMNS.iter().enumerate() {
+        for (i, (_, value)) in columns.enumerate() {
             if i > 0 {
                 line.push(',');
             }
             field.clear();
             value(self).write_csv(&mut field);
-            push_csv_field(&mut line, &field);
+            push_csv_field(line, &field);
         }
-        line.push('\n');
-        line
     }
 
     /// The row as JSON with the CSV's column names (numbers as numbers, missing as null), for

@@ -9,6 +9,7 @@ pub mod otlp;
 pub mod prometheus;
 pub mod emissions_data;
 pub mod py_format;
+pub mod task_file;
 pub mod uploader;
 
 pub use emissions_data::{EmissionsData, CSV_HEADER};

@@ -103,9 +103,10 @@ macro_rules! combine {
             Default::default()
         }
     };
-    (total, merge, $a:expr, $b:expr) => {
-        $a + $b
-    };
+    (total, merge, $a:expr, $b:expr) => {{
+        let (a, b) = ($a, $b);
+        a + b
+    }};
     (latest, since, $now:expr, $before:expr, $c:ident) => {
         $now
     };

@@ -31,6 +31,8 @@ pub struct RunInfo {
     pub ram_total_size_gib: f64,
     pub tracking_mode: String,
     pub pue: f64,
+    /// CodeCarbon writes an integer PUE given to its constructor as `2`, not `2.0`.
+    pub pue_is_integer: bool,
     pub wue_l_per_kwh: f64,
 }
 

@@ -7,15 +7,12 @@ pub use crate::record::EmissionsSnapshot;
 
 const WS_PER_KWH: f64 = 3.6e6;
 
-/// Cumulative totals since start. Energies include PUE; the `raw_` ones do not (powers are
-/// device powers, not facility powers, as in CodeCarbon).
+/// Cumulative totals since start. Energies include PUE, and so do the mean powers made from them
+/// (CodeCarbon 3.3 multiplies both: with `pue=1.5` a 100 W CPU is reported at 150 W).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Totals {
     pub measured_s: f64,
     pub measurements: u64,
-    pub raw_cpu_kwh: f64,
-    pub raw_gpu_kwh: f64,
-    pub raw_ram_kwh: f64,
     pub cpu_kwh: f64,
     pub gpu_kwh: f64,
     pub ram_kwh: f64,
@@ -37,9 +34,6 @@ impl Totals {
         let energy = (s.cpu_energy_kwh + s.gpu_energy_kwh + s.ram_energy_kwh) * pue;
         self.measured_s += dt_s;
         self.measurements += 1;
-        self.raw_cpu_kwh += s.cpu_energy_kwh;
-        self.raw_gpu_kwh += s.gpu_energy_kwh;
-        self.raw_ram_kwh += s.ram_energy_kwh;
         self.cpu_kwh += s.cpu_energy_kwh * pue;
         self.gpu_kwh += s.gpu_energy_kwh * pue;
         self.ram_kwh += s.ram_energy_kwh * pue;
@@ -61,6 +55,28 @@ impl Totals {
         }
     }
 
+    /// What was added after `earlier` (an earlier copy of these totals): the totals of that
+    /// window, every field a plain difference.
+    pub fn since(&self, earlier: &Totals) -> Totals {
+        Totals {
+            measured_s: self.measured_s - earlier.measured_s,
+            measurements: self.measurements - earlier.measurements,
+            cpu_kwh: self.cpu_kwh - earlier.cpu_kwh,
+            gpu_kwh: self.gpu_kwh - earlier.gpu_kwh,
+            ram_kwh: self.ram_kwh - earlier.ram_kwh,
+            energy_kwh: self.energy_kwh - earlier.energy_kwh,
+            emissions_kg: self.emissions_kg - earlier.emissions_kg,
+            water_l: self.water_l - earlier.water_l,
+            cpu_util_pct_s: self.cpu_util_pct_s - earlier.cpu_util_pct_s,
+            cpu_util_s: self.cpu_util_s - earlier.cpu_util_s,
+            gpu_util_pct_s: self.gpu_util_pct_s - earlier.gpu_util_pct_s,
+            gpu_util_s: self.gpu_util_s - earlier.gpu_util_s,
+            ram_util_pct_s: self.ram_util_pct_s - earlier.ram_util_pct_s,
+            ram_used_gib_s: self.ram_used_gib_s - earlier.ram_used_gib_s,
+            ram_s: self.ram_s - earlier.ram_s,
+        }
+    }
+
     /// The numbers a caller sees, `duration_s` after start.
     pub fn snapshot(&self, duration_s: f64, intensity: &Intensity, pue: f64) -> EmissionsSnapshot {
         let mean_w = |kwh: f64| if self.measured_s > 0.0 { kwh * WS_PER_KWH / self.measured_s } else { 0.0 };
@@ -69,9 +85,9 @@ impl Totals {
             duration_s,
             emissions_kg: self.emissions_kg,
             emissions_rate_kg_per_s: per(self.emissions_kg, duration_s),
-            cpu_power_w: mean_w(self.raw_cpu_kwh),
-            gpu_power_w: mean_w(self.raw_gpu_kwh),
-            ram_power_w: mean_w(self.raw_ram_kwh),
+            cpu_power_w: mean_w(self.cpu_kwh),
+            gpu_power_w: mean_w(self.gpu_kwh),
+            ram_power_w: mean_w(self.ram_kwh),
             cpu_energy_kwh: self.cpu_kwh,
             gpu_energy_kwh: self.gpu_kwh,
             ram_energy_kwh: self.ram_kwh,
@@ -110,8 +126,8 @@ mod tests {
         assert!((t.water_l - 18e-6).abs() < 1e-18);
         let snap = t.snapshot(4.0, &fra(), 1.5);
         assert!((snap.emissions_kg / snap.energy_consumed_kwh - 0.056039).abs() < 1e-12);
-        // Device power excludes PUE: 2e-6 kWh over 4 s = 1.8 W.
-        assert!((snap.cpu_power_w - 1.8).abs() < 1e-9);
+        // Power includes PUE, as CodeCarbon 3.3: 2e-6 kWh x 1.5 over 4 s = 2.7 W.
+        assert!((snap.cpu_power_w - 2.7).abs() < 1e-9);
         assert!((snap.cpu_utilization_percent - 20.0).abs() < 1e-12); // (50×1 + 10×3) / 4
         assert!((snap.emissions_rate_kg_per_s - snap.emissions_kg / 4.0).abs() < 1e-24);
     }

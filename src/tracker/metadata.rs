@@ -118,7 +118,7 @@ pub fn run_info(config: &Config, run_id: &str, plan: &HardwarePlan, intensity: &
         cloud_provider: loc.cloud_provider.clone(),
         cloud_region: loc.cloud_region.clone(),
         os: OS.clone(),
-        python_version: None,
+        python_version: config.python_version.clone(),
         version: LIBRARY_VERSION.to_string(),
         cpu_count: plan.cpu_count,
         cpu_model: plan.cpu_model.clone(),
@@ -129,6 +129,7 @@ pub fn run_info(config: &Config, run_id: &str, plan: &HardwarePlan, intensity: &
         ram_total_size_gib: plan.ram_total_gib,
         tracking_mode: config.tracking_mode.name().into(),
         pue: config.pue,
+        pue_is_integer: config.pue_written_as_integer,
         wue_l_per_kwh: config.wue_l_per_kwh,
     }
 }

@@ -6,6 +6,7 @@ pub mod job;
 mod metadata;
 mod metrics_outputs;
 pub mod node_share;
+mod tasks;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub use accounting::EmissionsSnapshot;
 use accounting::Totals;
+use tasks::Tasks;
 
 use crate::config::{Config, Note, Secret, Sources};
 use crate::log::Logger;
@@ -21,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
 use crate::output::api::{ApiOutput, ApiSettings};
 use crate::output::csv_file::CsvSink;
-use crate::output::EmissionsData;
+use crate::output::{task_file, EmissionsData};
 use crate::record::run::RunInfo;
 use crate::output::http_endpoint::{self, HttpEndpoint};
 use crate::output::uploader::Uploader;
@@ -73,6 +75,8 @@ struct Running {
     sink: Option<CsvSink>,
     api: Option<Arc<ApiOutput>>,
     endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
+    /// Named windows of this run (`start_task` / `stop_task`).
+    tasks: Tasks,
     /// Prometheus, OpenTelemetry and logger outputs.
     metrics: Option<metrics_outputs::MetricsOutputs>,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).
@@ -116,84 +120,52 @@ impl Tracker {
     /// Probes the hardware (once per process), reads the starting counters and starts the
     /// background ticks.
     pub fn start(&self) -> Result<()> {
-        let inner = &self.inner;
-        let mut phase = inner.lock();
+        let mut phase = self.inner.lock();
         match *phase {
             Phase::Created => {}
             Phase::Running(_) => return Err(Error::state("start: the tracker is already running")),
             Phase::Stopped => return Err(Error::state("start: the tracker was stopped; create a new one")),
         }
-        let c = &inner.config;
-        let log = &inner.log;
-        for (level, note) in &inner.notes {
-            log.log(*level, note);
+        *phase = Phase::Running(Box::new(Inner::begin(&self.inner)));
+        Ok(())
+    }
+
+
+    /// Opens a named window (a task), starting the tracker first if it is not running (as
+    /// CodeCarbon does). The task's numbers are the run's totals between a measurement taken
+    /// now and one taken at `stop_task`; the run itself goes on measuring. Tasks may overlap and
+    /// nest; a name may be used again once its task has stopped.
+    pub fn start_task(&self, name: &str) -> Result<()> {
+        tasks::check_name(name)?;
+        let mut phase = self.inner.lock();
+        if matches!(*phase, Phase::Created) {
+            *phase = Phase::Running(Box::new(Inner::begin(&self.inner)));
         }
-        let plan = hardware::plan_for(c, log);
-        crate::clock::load_zone();
-        let mut location_pending = false;
-        let intensity = if c.needs_location_lookup() {
-            emissions::location::start(c, log);
-            let located = emissions::location::get(c);
-            location_pending = located.is_none();
-            emissions::resolve_located(&Place::of(c), located.as_deref(), log)
-        } else {
-            emissions::resolve(&Place::of(c), log)
+        let Phase::Running(r) = &mut *phase else {
+            return Err(Error::state("start_task: the tracker was stopped; create a new one"));
         };
-        log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
-        let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
-        let sink = c.save_to_file.then(|| CsvSink::new(c.output_path(), c.on_csv_write));
-        let api = c.save_to_api.then(|| {
-            if c.api_key.is_none() {
-                log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
-            }
-            let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
-            Arc::new(ApiOutput::new(settings, &run, log.clone()))
-        });
-        let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
-        let node = match &inner.job {
-            // A launcher that says one rank per node: nothing to share.
-            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
-                node_share::NodeShare::join(c, j, log)
-            }
-            _ => None,
-        };
-        let endpoint = c.emissions_endpoint.as_ref().map(|url| {
-            Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
-        });
-        if c.save_to_file && !c.output_dir.is_dir() {
-            log.warning(format!(
-                "output_dir {} is not a directory: measuring goes on, but writing emissions.csv will fail until it exists",
-                c.output_dir.display()
-            ));
-        }
-        let weak: Weak<Inner> = Arc::downgrade(inner);
-        let ticker = crate::background::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
-            Some(i) => i.tick(),
-            None => false,
-        });
-        if ticker.is_none() {
-            log.warning("no background runtime: measuring only at flush and stop");
+        if r.tasks.is_running(name) {
+            return r.tasks.start(name, r.totals, Instant::now()); // its error, before measuring
         }
         let now = Instant::now();
-        let meters = Meters::start(plan, c.measure_power_secs);
-        *phase = Phase::Running(Box::new(Running {
-            meters: if node.is_some() { meters.with_process_share() } else { meters },
-            table_intensity: intensity.clone(),
-            intensity,
-            location_pending,
-            run,
-            started_at: now,
-            last_measured: now,
-            totals: Totals::default(),
-            ticker,
-            ticks: 0,
-            sink,
-            api,
-            endpoint,
-            metrics,
-            node,
-        }));
-        Ok(())
+        self.inner.measure(r, now, false);
+        r.tasks.start(name, r.totals, now)
+    }
+
+    /// Closes the task `name`: measures now and returns its numbers (duration: its wall time).
+    /// Its row goes to the task file (`emissions_<experiment_name>_<run_id>.csv`) at the next
+    /// flush or stop.
+    pub fn stop_task(&self, name: &str) -> Result<EmissionsSnapshot> {
+        let mut phase = self.inner.lock();
+        let r = match &mut *phase {
+            Phase::Running(r) => r,
+            Phase::Created => return Err(Error::state("stop_task: the tracker is not started")),
+            Phase::Stopped => return Err(Error::state("stop_task: the tracker is stopped")),
+        };
+        r.tasks.require_running(name)?;
+        let now = Instant::now();
+        self.inner.measure(r, now, false);
+        self.inner.stop_task(r, name, now)
     }
 
     /// Measures (unless the last measurement is under 50 ms old), writes a CSV row and returns
@@ -308,6 +280,86 @@ impl Drop for Tracker {
 }
 
 impl Inner {
+    /// Probes the hardware (once per process), resolves the intensity, opens the outputs, reads
+    /// the starting counters and schedules the background ticks: the state of a started tracker.
+    fn begin(inner: &Arc<Inner>) -> Running {
+        let c = &inner.config;
+        let log = &inner.log;
+        for (level, note) in &inner.notes {
+            log.log(*level, note);
+        }
+        let plan = hardware::plan_for(c, log);
+        crate::clock::load_zone();
+        let mut location_pending = false;
+        let intensity = if c.needs_location_lookup() {
+            emissions::location::start(c, log);
+            let located = emissions::location::get(c);
+            location_pending = located.is_none();
+            emissions::resolve_located(&Place::of(c), located.as_deref(), log)
+        } else {
+            emissions::resolve(&Place::of(c), log)
+        };
+        log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
+        let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
+        let sink = c.save_to_file.then(|| CsvSink::new(c.output_path(), c.on_csv_write));
+        let api = c.save_to_api.then(|| {
+            if c.api_key.is_none() {
+                log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
+            }
+            let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
+            Arc::new(ApiOutput::new(settings, &run, log.clone()))
+        });
+        let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
+        let node = match &inner.job {
+            // A launcher that says one rank per node: nothing to share.
+            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
+                node_share::NodeShare::join(c, j, log)
+            }
+            _ => None,
+        };
+        let endpoint = c.emissions_endpoint.as_ref().map(|url| {
+            Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
+        });
+        if let Some(sink) = &sink {
+            if !c.output_dir.is_dir() {
+                log.warning(format!(
+                    "output_dir {} is not a directory: measuring goes on, but writing emissions.csv will fail until it exists",
+                    c.output_dir.display()
+                ));
+            } else if let Err(e) = sink.prepare(log) {
+                log.warning(format!("{e}; the first flush tries again"));
+            }
+        }
+        let weak: Weak<Inner> = Arc::downgrade(inner);
+        let ticker = crate::background::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
+            Some(i) => i.tick(),
+            None => false,
+        });
+        if ticker.is_none() {
+            log.warning("no background runtime: measuring only at flush and stop");
+        }
+        let now = Instant::now();
+        let meters = Meters::start(plan, c.measure_power_secs);
+        Running {
+            meters: if node.is_some() { meters.with_process_share() } else { meters },
+            table_intensity: intensity.clone(),
+            intensity,
+            location_pending,
+            run,
+            started_at: now,
+            last_measured: now,
+            totals: Totals::default(),
+            ticker,
+            ticks: 0,
+            sink,
+            api,
+            endpoint,
+            tasks: Tasks::default(),
+            metrics,
+            node,
+        }
+    }
+
     /// A poisoned lock only means a panic happened while it was held; the totals are still
     /// consistent (each interval is applied by one `Totals::add`), so keep going.
     fn lock(&self) -> MutexGuard<'_, Phase> {
@@ -383,10 +435,47 @@ impl Inner {
         }
     }
 
+    /// Ends task `name` at the measurement just taken at `now`.
+    fn stop_task(&self, r: &mut Running, name: &str, now: Instant) -> Result<EmissionsSnapshot> {
+        let (intensity, pue) = (&r.intensity, self.config.pue);
+        let snapshot = |window: Totals, duration_s: f64| window.snapshot(duration_s, intensity, pue);
+        r.tasks.stop(name, snapshot, r.totals, now, metadata::timestamp_now())
+    }
+
+    /// Rewrites the task file when tasks finished since it was last written.
+    fn write_tasks(&self, r: &mut Running) -> Option<Error> {
+        if !self.config.save_to_file || !r.tasks.unwritten {
+            return None;
+        }
+        let rows: Vec<(String, EmissionsData)> = r
+            .tasks
+            .finished
+            .iter()
+            .map(|t| (t.name.clone(), EmissionsData { timestamp: t.timestamp.clone(), run: r.run.clone(), numbers: t.numbers }))
+            .collect();
+        let path = task_file::task_file_path(&self.config.output_dir, &self.config.experiment_name, &self.run_id);
+        match task_file::write(&path, &rows) {
+            Ok(()) => {
+                r.tasks.unwritten = false;
+                None
+            }
+            Err(e) => {
+                self.log.error(format!("{e} (task rows kept; the next flush writes them again)"));
+                Some(e)
+            }
+        }
+    }
+
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
         let now = Instant::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
             self.measure(r, now, final_report);
+        }
+        if final_report {
+            // CodeCarbon's stop ends the tasks still running, at the final measurement.
+            for name in r.tasks.running_names() {
+                let _ = self.stop_task(r, &name, r.last_measured);
+            }
         }
         let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
@@ -407,6 +496,7 @@ impl Inner {
                 m.push(&row, &self.log);
             }
         }
+        errors.extend(self.write_tasks(r));
         if let Some(api) = &r.api {
             api.push_total(&emissions, final_report);
         }

@@ -1,0 +1,81 @@
+//! CodeCarbon's task file: `emissions_<experiment_name>_<run_id>.csv` beside `emissions.csv`,
+//! one row per finished task (`task_name`, then the columns of `emissions.csv` but
+//! `experiment_id`, `pue` and `wue`, as CodeCarbon's `TaskEmissionsData`), rewritten whole at
+//! each flush and stop through a temporary file and a rename, so a reader never sees half a
+//! file. Unlike CodeCarbon every column is always written (it drops all-empty ones, shifting
+//! the others) and a flush with tasks never fails (its #Q9).
+
+use std::path::{Path, PathBuf};
+
+use once_cell::sync::Lazy;
+
+use super::emissions_data::{push_csv_field, Column, EmissionsData, COLUMNS};
+use crate::error::{Error, Result};
+
+/// The columns of `emissions.csv` that a task row keeps.
+fn task_columns() -> impl Iterator<Item = &'static Column> {
+    COLUMNS.iter().filter(|(name, _)| !matches!(*name, "experiment_id" | "pue" | "wue"))
+}
+
+pub static TASK_HEADER: Lazy<String> =
+    Lazy::new(|| std::iter::once("task_name").chain(task_columns().map(|(name, _)| *name)).collect::<Vec<_>>().join(","));
+
+/// Where CodeCarbon puts the task rows of run `run_id`.
+pub fn task_file_path(output_dir: &Path, experiment_name: &str, run_id: &str) -> PathBuf {
+    output_dir.join(format!("emissions_{experiment_name}_{run_id}.csv"))
+}
+
+/// Writes the file of `rows` (task name, its row), replacing the previous one.
+pub fn write(path: &Path, rows: &[(String, EmissionsData)]) -> Result<()> {
+    let mut text = String::with_capacity(640 * (rows.len() + 1));
+    text.push_str(&TASK_HEADER);
+    text.push('\n');
+    for (name, row) in rows {
+        push_csv_field(&mut text, name);
+        text.push(',');
+        row.push_csv_fields(&mut text, task_columns());
+        text.push('\n');
+    }
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let done = std::fs::write(&tmp, text.as_bytes()).and_then(|_| std::fs::rename(&tmp, path));
+    done.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, "cannot write the task file", &e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_codecarbons_task_emissions_data() {
+        // CodeCarbon 3.3.2's TaskEmissionsData fields, in order.
+        assert_eq!(
+            *TASK_HEADER,
+            "task_name,timestamp,project_name,run_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,\
+cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,region,cloud_provider,\
+cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,\
+ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud"
+        );
+    }
+
+    #[test]
+    fn rows_are_replaced_whole_and_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = task_file_path(dir.path(), "base", "r1");
+        let row = EmissionsData::default();
+        write(&path, &[("a,b".into(), row.clone())]).unwrap();
+        write(&path, &[("a,b".into(), row.clone()), ("second".into(), row)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let recs: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(&recs[0][0], "a,b");
+        assert!(recs.iter().all(|r| r.len() == TASK_HEADER.split(',').count()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+    }
+}
