@@ -2,7 +2,8 @@
 # Installs what scripts/test-all.sh needs and is missing, so that the test command works on a
 # fresh Debian/Ubuntu machine by itself:
 #   - system packages (apt-get, through sudo when not root): C/C++ compilers, cmake, pkg-config,
-#     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test);
+#     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
+#     Prometheus, its Pushgateway and Open MPI (cluster tests);
 #   - a Python virtual environment target/test-venv with pytest and mypy.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
 set -euo pipefail
@@ -21,6 +22,11 @@ command -v readelf > /dev/null 2>&1 || need+=(binutils)
 command -v python3 > /dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || need+=(python3-venv)
 command -v localedef > /dev/null 2>&1 || need+=(locales)
+# Real components of tests/cluster.rs: Pushgateway, Prometheus, Open MPI (mpirun, mpicc).
+command -v prometheus-pushgateway > /dev/null 2>&1 || need+=(prometheus-pushgateway)
+command -v prometheus > /dev/null 2>&1 || need+=(prometheus)
+command -v mpirun > /dev/null 2>&1 || need+=(openmpi-bin)
+command -v mpicc > /dev/null 2>&1 || need+=(libopenmpi-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -46,4 +52,10 @@ if [ ! -x "$cc_venv/bin/python" ]; then
   echo "setup: CodeCarbon 3.3.2 in $cc_venv"
   { python3 -m venv "$cc_venv" && "$cc_venv/bin/pip" install -q codecarbon==3.3.2; } \
     || { echo "setup: no CodeCarbon venv; its live CSV test is skipped"; rm -rf "$cc_venv"; }
+fi
+
+# The official OpenTelemetry protocol definitions, for tests/cluster.rs's OTLP receiver.
+if ! "$root/target/otlp-venv/bin/python" -c 'import opentelemetry.proto' 2> /dev/null; then
+  echo "setup: opentelemetry-proto in $root/target/otlp-venv"
+  python3 -m venv "$root/target/otlp-venv" && "$root/target/otlp-venv/bin/pip" install -q opentelemetry-proto
 fi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every test of every language, against the library built from this checkout. Works on a fresh
 # machine by itself: scripts/setup.sh first installs what is missing (system packages, a Python
-# venv with pytest and mypy in target/test-venv). .ci/run runs exactly this.
-#   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness;
+# venv with pytest and mypy in target/test-venv, CodeCarbon and the OTLP definitions in their own
+# venvs). .ci/run runs exactly this.
+#   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness,
+#      cluster (Pushgateway, Prometheus, OTLP receiver, mpirun: skipped when not installed);
 #      the fuzz targets are type-checked
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
 #   4. CMake: build + ctest, 5. install tests per ecosystem (scripts/install-test.sh).

@@ -88,6 +88,25 @@ pub fn post_json(url: &str, headers: &[(&str, &str)], body: &Value, timeout: Dur
     crate::background::outside_fork_gate(|| finish(req.send(body.to_string())))
 }
 
+/// A request with any method and an optional `(content type, body)`, for the Pushgateway
+/// (PUT, DELETE) and OTLP/HTTP.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<(&str, &[u8])>, timeout: Duration) -> Result<Response, String> {
+    guard(url)?;
+    let builder = ureq::http::Request::builder().method(method).uri(url);
+    let builder = headers.iter().fold(builder, |b, (k, v)| b.header(*k, *v));
+    let agent = agent(timeout);
+    crate::background::outside_fork_gate(|| match body {
+        Some((content_type, bytes)) => {
+            let req = builder.header("Content-Type", content_type).body(bytes.to_vec()).map_err(|e| e.to_string())?;
+            finish(agent.run(req))
+        }
+        None => {
+            let req = builder.body(()).map_err(|e| e.to_string())?;
+            finish(agent.run(req))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

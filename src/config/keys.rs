@@ -16,6 +16,11 @@ pub const DEFAULT_GEO_BACKUP_API_URL: &str = "https://ipinfo.io/json";
 pub const DEFAULT_CLOUD_METADATA_URL: &str = "http://169.254.169.254";
 pub const DEFAULT_ELECTRICITYMAPS_API_URL: &str = "https://api.electricitymaps.com/v3/carbon-intensity/latest";
 
+pub const DEFAULT_PROMETHEUS_URL: &str = "http://localhost:9091";
+pub const DEFAULT_LOGFIRE_ENDPOINT: &str = "https://logfire-api.pydantic.dev";
+/// Node-local and in memory where it exists (`/tmp` is used when it does not).
+pub const DEFAULT_JOB_COORDINATION_DIR: &str = "/dev/shm";
+
 /// Watts no single machine part draws (a bound that catches unit mistakes such as mW).
 const MAX_POWER_W: f64 = 100_000.0;
 
@@ -109,6 +114,30 @@ config_keys! {
     /// CodeCarbon's older name of `electricitymaps_api_token` (used when that one is not given).
     "co2_signal_api_token" => co2_signal_api_token: Option<Secret> = None, optional(secret);
     "electricitymaps_api_url" => electricitymaps_api_url: String = DEFAULT_ELECTRICITYMAPS_API_URL.into(), url;
+    /// Push to a Prometheus Pushgateway (also `prometheus` in `output_methods`).
+    "save_to_prometheus" => save_to_prometheus: bool = false, boolean;
+    /// The Pushgateway's base URL.
+    "prometheus_url" => prometheus_url: String = DEFAULT_PROMETHEUS_URL.into(), endpoint_url;
+    /// Delete this run's metric group from the Pushgateway at stop (as CodeCarbon does).
+    "prometheus_delete_on_stop" => prometheus_delete_on_stop: bool = true, boolean;
+    /// Each total as one JSON line in the log at info level (also `logger` in `output_methods`).
+    "save_to_logger" => save_to_logger: bool = false, boolean;
+    /// OpenTelemetry metrics with Logfire's defaults: `otlp_endpoint` or Logfire's, `LOGFIRE_TOKEN`.
+    "save_to_logfire" => save_to_logfire: bool = false, boolean;
+    /// OpenTelemetry metrics over OTLP/HTTP (also `otlp` in `output_methods`).
+    "save_to_otlp" => save_to_otlp: bool = false, boolean;
+    /// The OTLP/HTTP collector's base URL (`/v1/metrics` is added unless given).
+    "otlp_endpoint" => otlp_endpoint: Option<String> = None, optional(endpoint_url);
+    /// The job this process is a rank of; default: detected (SLURM, MPI, PMIx, torchrun).
+    "job_id" => job_id: Option<String> = None, optional(job_id);
+    /// This process's rank in the job; default: detected.
+    "rank" => rank: Option<u32> = None, optional(rank);
+    /// This process's rank on its node; default: detected.
+    "local_rank" => local_rank: Option<u32> = None, optional(rank);
+    /// Ranks of one job on one node count the node's machine-wide energy once (see README).
+    "job_count_node_once" => job_count_node_once: bool = true, boolean;
+    /// Where the ranks of a node coordinate (a lock and a small state file per job).
+    "job_coordination_dir" => job_coordination_dir: PathBuf = PathBuf::from(DEFAULT_JOB_COORDINATION_DIR), path;
     /// GPUs to track: NVML indices or UUID prefixes; `None`: `CUDA_VISIBLE_DEVICES`, else all.
     "gpu_ids" => gpu_ids: Option<Vec<String>> = None, gpu_ids;
     /// The host language's version for the CSV's `python_version` column (the Python binding

@@ -5,6 +5,11 @@
 pub struct OutputMethods {
     pub file: bool,
     pub api: bool,
+    pub prometheus: bool,
+    pub logger: bool,
+    /// CodeCarbon's name of the OpenTelemetry output (OTLP/HTTP to `otlp_endpoint`).
+    pub logfire: bool,
+    pub otlp: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

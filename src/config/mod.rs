@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::log::{Level, Logger};
 
 pub use keys::{
-    Config, DEFAULT_API_ENDPOINT, DEFAULT_CLOUD_METADATA_URL, DEFAULT_ELECTRICITYMAPS_API_URL, DEFAULT_EXPERIMENT_ID,
+    Config, DEFAULT_API_ENDPOINT, DEFAULT_CLOUD_METADATA_URL, DEFAULT_LOGFIRE_ENDPOINT, DEFAULT_ELECTRICITYMAPS_API_URL, DEFAULT_EXPERIMENT_ID,
     DEFAULT_GEO_API_URL, DEFAULT_GEO_BACKUP_API_URL, KEYS,
 };
 pub use kinds::{CsvWriteMode, OutputMethods, Secret, TrackingMode};
@@ -27,10 +27,6 @@ pub type Note = (Level, String);
 /// CodeCarbon keys this version knows but does not implement yet: an error in the options
 /// string (so nobody believes they work), a warning when they come from a file or the environment.
 pub const NOT_YET_IMPLEMENTED: &[&str] = &[
-    "save_to_logger",
-    "save_to_prometheus",
-    "save_to_logfire",
-    "prometheus_url",
     "allow_multiple_runs",
 ];
 
@@ -167,6 +163,10 @@ impl Config {
         if let Some(m) = self.output_methods {
             self.save_to_file = m.file;
             self.save_to_api = m.api;
+            self.save_to_prometheus = m.prometheus;
+            self.save_to_logger = m.logger;
+            self.save_to_logfire = m.logfire;
+            self.save_to_otlp = m.otlp;
         }
         if self.electricitymaps_api_token.is_none() {
             self.electricitymaps_api_token = self.co2_signal_api_token.clone();
@@ -178,6 +178,8 @@ impl Config {
             let online: Vec<&str> = [
                 (self.save_to_api, "save_to_api (or api in output_methods)"),
                 (self.emissions_endpoint.is_some(), "emissions_endpoint"),
+                (self.save_to_prometheus, "save_to_prometheus (or prometheus in output_methods)"),
+                (self.save_to_logfire || self.save_to_otlp, "an OpenTelemetry output (logfire or otlp)"),
                 (self.electricitymaps_api_token.is_some(), "electricitymaps_api_token"),
             ]
             .iter()
@@ -311,7 +313,7 @@ mod tests {
 
     #[test]
     fn unknown_key_in_env_or_file_is_noted_not_fatal() {
-        let (_, notes) = Config::from_sources_with_notes(&sources(&[("some_future_key", "1")], &[], &[("save_to_logger", "1")], "")).unwrap();
+        let (_, notes) = Config::from_sources_with_notes(&sources(&[("some_future_key", "1")], &[], &[("allow_multiple_runs", "1")], "")).unwrap();
         assert_eq!(notes.len(), 2);
     }
 
@@ -337,7 +339,7 @@ mod tests {
         let c = Config::from_sources(&sources(&[], &[], &[], "output_methods=api")).unwrap();
         assert!(c.save_to_api && !c.save_to_file);
         assert!(c.needs_location_lookup());
-        for bad in ["api_call_interval=0", "api_endpoint=ftp://x", "output_methods=csv,carrier-pigeon", "output_methods=prometheus"] {
+        for bad in ["api_call_interval=0", "api_endpoint=ftp://x", "output_methods=csv,carrier-pigeon", "output_methods=boamps", "prometheus_url=http://", "otlp_endpoint=localhost:4318"] {
             assert!(Config::from_sources(&sources(&[], &[], &[], bad)).is_err(), "{bad}");
         }
     }
@@ -391,7 +393,7 @@ mod tests {
         let not_numbers = [
             "project_name", "experiment_id", "experiment_name", "output_dir", "output_file", "region", "logger_preamble",
             "rapl_dir", "api_key", "electricitymaps_api_token", "co2_signal_api_token", "gpu_ids", "cloud_provider", "cloud_region",
-            "python_version",
+            "python_version", "job_id", "job_coordination_dir",
         ];
         for key in KEYS {
             let mut c = Config::default();

@@ -133,6 +133,55 @@ pub fn url(origin: &str, key: &str, v: &str) -> Result<String> {
     Ok(t.trim_end_matches('/').to_string())
 }
 
+/// A URL a request can be sent to: http(s)://host[:port][/path], no spaces, a port from 1 to
+/// 65535; returned without its trailing `/`. (`url` above stays as lenient as before.)
+pub fn endpoint_url(origin: &str, key: &str, v: &str) -> Result<String> {
+    let t = v.trim();
+    let bad = |why: &str| Error::option(format!("{origin}{key}={v}: expected an http:// or https:// URL with a host ({why})"));
+    let rest = t.strip_prefix("http://").or_else(|| t.strip_prefix("https://")).ok_or_else(|| bad("no http:// or https://"))?;
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains a space"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, p)) => (h, p.strip_prefix(':')),
+            None => return Err(bad("unclosed [")),
+        },
+        None => match host_port.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c)) {
+        return Err(bad("no valid host"));
+    }
+    if let Some(p) = port {
+        if !p.parse::<u16>().is_ok_and(|p| p > 0) {
+            return Err(bad("the port must be a number from 1 to 65535"));
+        }
+    }
+    Ok(t.trim_end_matches('/').to_string())
+}
+
+/// A rank or local rank: an integer from 0 to 10,000,000.
+pub fn rank(origin: &str, key: &str, v: &str) -> Result<u32> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if n <= 10_000_000 => Ok(n),
+        _ => Err(Error::option(format!("{origin}{key}={v}: expected an integer from 0 to 10000000"))),
+    }
+}
+
+/// A job id: non-empty, at most 128 characters of letters, digits and `._-:@+`.
+pub fn job_id(origin: &str, key: &str, v: &str) -> Result<String> {
+    let t = v.trim();
+    if t.is_empty() || t.len() > 128 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "._-:@+".contains(c)) {
+        return Err(Error::option(format!("{origin}{key}={v}: expected 1 to 128 letters, digits or ._-:@+")));
+    }
+    Ok(t.to_string())
+}
+
 pub fn secret(_: &str, _: &str, v: &str) -> Result<Secret> {
     Ok(Secret(v.trim().to_string()))
 }
@@ -150,19 +199,28 @@ pub fn call_interval(origin: &str, key: &str, v: &str) -> Result<i64> {
     }
 }
 
-/// CodeCarbon's `output_methods`: a comma-separated list of csv/file and api.
+/// CodeCarbon's `output_methods`: a comma-separated list of csv/file, api, prometheus, logger,
+/// logfire and otlp (ours: OpenTelemetry without Logfire's defaults).
 pub fn output_methods(origin: &str, key: &str, v: &str) -> Result<OutputMethods> {
     let mut m = OutputMethods::default();
     for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         match name.to_ascii_lowercase().as_str() {
             "csv" | "file" => m.file = true,
             "api" => m.api = true,
-            "logger" | "prometheus" | "logfire" | "boamps" => {
+            "prometheus" => m.prometheus = true,
+            "logger" => m.logger = true,
+            "logfire" => m.logfire = true,
+            "otlp" => m.otlp = true,
+            "boamps" => {
                 return Err(Error::option(format!(
-                    "{origin}{key}={v}: output method `{name}` is not implemented in this version (csv and api are)"
+                    "{origin}{key}={v}: output method `{name}` is not implemented in this version (csv, api, prometheus, logger, logfire and otlp are)"
                 )))
             }
-            _ => return Err(Error::option(format!("{origin}{key}={v}: unknown output method `{name}`; expected csv, api"))),
+            _ => {
+                return Err(Error::option(format!(
+                    "{origin}{key}={v}: unknown output method `{name}`; expected csv, api, prometheus, logger, logfire, otlp"
+                )))
+            }
         }
     }
     Ok(m)
@@ -219,5 +277,21 @@ mod tests {
         assert_eq!(iso2("", "c", "fr").unwrap(), "FR");
         assert_eq!(choice("", "m", "Update", &["append", "update"]).unwrap(), "update");
         assert_eq!(parse_gpu_ids(" 0, MIG-GPU-ab/1/2 ,,GPU-cd"), vec!["0", "GPU-ab/1/2", "GPU-cd"]);
+    }
+
+    #[test]
+    fn endpoint_urls() {
+        for ok in ["http://127.0.0.1:9091", "https://gw.example/", "http://[::1]:4318/v1/metrics", "http://u:p@host:80/x"] {
+            assert!(endpoint_url("", "u", ok).is_ok(), "{ok}");
+        }
+        assert_eq!(endpoint_url("", "u", "http://h:1/").unwrap(), "http://h:1");
+        for bad in ["localhost:9091", "http://", "http://:80", "http://h:99999", "http://h:x", "http://h k", "ftp://h", "http://h/a b"] {
+            assert!(endpoint_url("", "prometheus_url", bad).is_err(), "{bad}");
+        }
+        assert_eq!(rank("", "rank", " 3 ").unwrap(), 3);
+        assert!(rank("", "rank", "-1").is_err() && rank("", "rank", "10000001").is_err());
+        assert!(job_id("", "job_id", "12345.batch").is_ok() && job_id("", "job_id", "a/b").is_err());
+        let m = output_methods("", "output_methods", "csv, prometheus,logger,logfire,otlp").unwrap();
+        assert!(m.file && m.prometheus && m.logger && m.logfire && m.otlp && !m.api);
     }
 }

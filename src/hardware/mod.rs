@@ -287,6 +287,17 @@ pub struct Sample {
     /// Mean use of the tracked GPUs over the interval.
     pub gpu_utilization_percent: Option<f64>,
     pub ram: Option<ram::MemInfo>,
+    /// Machine mode with [`Meters::with_process_share`]: this process tree's share of the
+    /// machine-wide CPU and RAM energy of the interval (what a rank of a job that does not
+    /// count the node counts instead).
+    pub process_share: Option<ProcessShare>,
+}
+
+/// A process tree's share of one interval's machine-wide CPU and RAM energy, kWh.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ProcessShare {
+    pub cpu_energy_kwh: f64,
+    pub ram_energy_kwh: f64,
 }
 
 /// A tracker's own readers over a shared plan: one energy source per device kind, chosen once
@@ -349,6 +360,17 @@ impl Meters {
         &self.plan
     }
 
+    /// Machine mode: each sample also carries this process tree's share of the machine-wide
+    /// CPU energy (by its share of busy CPU time) and RAM energy (by resident memory).
+    pub fn with_process_share(mut self) -> Meters {
+        if self.process_ticks.is_none() {
+            let mut c = CounterDiff::keeping_highest();
+            c.step(process::usage().ticks);
+            self.process_ticks = Some(c);
+        }
+        self
+    }
+
     /// Energy of each device over the last `dt_s` seconds (the time since the previous call).
     pub fn measure(&mut self, dt_s: f64, log: &Logger) -> Sample {
         let load_now = load_sampler::read_now();
@@ -364,9 +386,23 @@ impl Meters {
         });
         let iv = Interval { dt_s, load_before, load_now, process };
         let gpu = self.gpu.measure(&iv, log);
+        let cpu_energy_kwh = self.cpu.energy_kwh(&iv, log);
+        let ram_energy_kwh = self.ram.energy_kwh(&iv, log);
+        let process_share = match (self.plan.process_mode, iv.process) {
+            (false, Some(p)) => {
+                let threads = self.plan.cpu_count.max(1) as f64;
+                let busy_cpu_s = (load_now.busy_s - load_before.busy_s).max(0.0) * threads;
+                let cpu_part = if p.cpu_s > 0.0 { (p.cpu_s / busy_cpu_s.max(p.cpu_s)).min(1.0) } else { 0.0 };
+                let total_bytes = self.plan.ram_total_gib * (1u64 << 30) as f64;
+                let ram_part = if total_bytes > 0.0 { (p.rss_bytes as f64 / total_bytes).min(1.0) } else { 0.0 };
+                Some(ProcessShare { cpu_energy_kwh: cpu_energy_kwh * cpu_part, ram_energy_kwh: ram_energy_kwh * ram_part })
+            }
+            _ => None,
+        };
         Sample {
-            cpu_energy_kwh: self.cpu.energy_kwh(&iv, log),
-            ram_energy_kwh: self.ram.energy_kwh(&iv, log),
+            cpu_energy_kwh,
+            ram_energy_kwh,
+            process_share,
             gpu_energy_kwh: gpu.energy_kwh,
             cpu_utilization_percent: load_now.utilization_percent_since(&load_before),
             gpu_utilization_percent: gpu.utilization_percent,

@@ -8,8 +8,11 @@
 //! - `update` replaces this run's row (key `run_id`) through a temporary file and a rename, and
 //!   refuses to touch a file it cannot parse (`Io` error, file left as it was).
 //!
-//! Trackers of one process that share a file take a process-wide lock for that path, so the
-//! header is written once and `update`'s read-modify-rename never loses another tracker's row.
+//! Writers of one file coordinate, so the header is written once and `update`'s
+//! read-modify-rename never loses another writer's row: trackers of one process through a
+//! process-wide lock for that path, processes (the ranks of a job sharing `output_dir`) through
+//! an advisory `flock` on the file's directory (the file itself is replaced by `update`'s
+//! rename, so it cannot carry the lock), held around the header check and the write.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -40,6 +43,43 @@ fn file_lock(path: &Path) -> Arc<Mutex<()>> {
     FILE_LOCKS.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
 }
 
+/// An exclusive `flock` on a file's directory, released on drop (and by the kernel if the
+/// process dies). `None` where the directory cannot be opened or locked (the write goes on; it
+/// fails with its own message if the directory is missing).
+struct DirLock {
+    _held: File,
+}
+
+impl DirLock {
+    fn take(path: &Path) -> Option<DirLock> {
+        use std::os::fd::AsRawFd;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let f = File::open(dir).ok()?;
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Some(DirLock { _held: f });
+            }
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return None;
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    /// Unlocks explicitly: a child forked meanwhile shares the descriptor's lock, and closing
+    /// our copy alone would leave the directory locked for as long as the child lives.
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(self._held.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// One CSV line (with `\n`) of fields read back from a file, quoted as they are written.
@@ -68,6 +108,7 @@ impl CsvSink {
     pub fn write(&self, row: &EmissionsData, log: &Logger) -> Result<()> {
         let line = row.csv_line();
         let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _dir_lock = DirLock::take(&self.path);
         match self.mode {
             CsvWriteMode::Append => self.append(&line, log),
             CsvWriteMode::Update => {
@@ -85,6 +126,7 @@ impl CsvSink {
     /// here only delays it to the first write, which reports it.
     pub fn prepare(&self, log: &Logger) -> Result<()> {
         let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _dir_lock = DirLock::take(&self.path);
         let mut f = self.open_for_append()?;
         let len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
         if len > 0 {

@@ -1,8 +1,12 @@
-//! Output sinks, one file each: `emissions.csv`, the CodeCarbon API, an HTTP endpoint.
+//! Output sinks, one file each: `emissions.csv`, the CodeCarbon API, an HTTP endpoint, a
+//! Prometheus Pushgateway, OpenTelemetry (OTLP/HTTP), the log.
 
 pub mod api;
 pub mod csv_file;
 pub mod http_endpoint;
+pub mod logger;
+pub mod otlp;
+pub mod prometheus;
 pub mod emissions_data;
 pub mod py_format;
 pub mod task_file;

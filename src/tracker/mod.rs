@@ -2,7 +2,10 @@
 //! tracker so that background ticks and caller flushes never count an interval twice.
 
 pub mod accounting;
+pub mod job;
 mod metadata;
+mod metrics_outputs;
+pub mod node_share;
 mod tasks;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -42,6 +45,8 @@ struct Inner {
     /// How the configuration was resolved (ignored keys…), logged at start.
     notes: Vec<Note>,
     run_id: String,
+    /// The job this process is a rank of, if any.
+    job: Option<job::Job>,
     state: Mutex<Phase>,
 }
 
@@ -72,6 +77,10 @@ struct Running {
     endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
     /// Named windows of this run (`start_task` / `stop_task`).
     tasks: Tasks,
+    /// Prometheus, OpenTelemetry and logger outputs.
+    metrics: Option<metrics_outputs::MetricsOutputs>,
+    /// A rank of a job: its part of the node's machine-wide energy (counted once).
+    node: Option<node_share::NodeShare>,
 }
 
 /// What flush/stop return: the numbers always, and the errors of outputs that failed (the
@@ -95,7 +104,8 @@ impl Tracker {
     pub fn with_config(config: Config) -> Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
-        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, state: Mutex::new(Phase::Created) }) }
+        let job = job::detect(&config);
+        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, job, state: Mutex::new(Phase::Created) }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -138,7 +148,7 @@ impl Tracker {
             return r.tasks.start(name, r.totals, Instant::now()); // its error, before measuring
         }
         let now = Instant::now();
-        self.inner.measure(r, now);
+        self.inner.measure(r, now, false);
         r.tasks.start(name, r.totals, now)
     }
 
@@ -154,7 +164,7 @@ impl Tracker {
         };
         r.tasks.require_running(name)?;
         let now = Instant::now();
-        self.inner.measure(r, now);
+        self.inner.measure(r, now, false);
         self.inner.stop_task(r, name, now)
     }
 
@@ -173,7 +183,7 @@ impl Tracker {
     /// the background ticks; then waits up to `api_timeout_s` for pending uploads (without
     /// holding the tracker's lock). The tracker cannot be restarted.
     pub fn stop(&self) -> Result<Report> {
-        let (mut report, api, endpoint) = {
+        let (mut report, api, endpoint, metrics) = {
             let mut phase = self.inner.lock();
             let Phase::Running(r) = &mut *phase else {
                 return Err(match *phase {
@@ -185,7 +195,7 @@ impl Tracker {
                 t.abort();
             }
             let report = self.inner.report(r, true);
-            let outputs = (report, r.api.take(), r.endpoint.take());
+            let outputs = (report, r.api.take(), r.endpoint.take(), r.metrics.take());
             *phase = Phase::Stopped;
             outputs
         };
@@ -196,6 +206,9 @@ impl Tracker {
         }
         if let Some(ep) = endpoint {
             report.errors.extend(ep.finish(left()).err());
+        }
+        if let Some(m) = metrics {
+            report.errors.extend(m.finish(&left));
         }
         for e in &report.errors {
             if e.kind == crate::error::ErrorKind::Network {
@@ -229,8 +242,23 @@ impl Tracker {
             Phase::Created => ("created", hardware::plan_for(c, &self.inner.log), None),
             Phase::Stopped => ("stopped", hardware::plan_for(c, &self.inner.log), None),
         };
+        let counts_node = match &*phase {
+            Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
+            _ => None,
+        };
         drop(phase);
-        metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref())
+        let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
+        d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
+            let mut v = j.to_json();
+            v["count_node_once"] =
+                serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1));
+            v["counts_node_now"] = serde_json::json!(counts_node);
+            v
+        });
+        d["outputs"]["prometheus"] = serde_json::json!(c.save_to_prometheus.then(|| c.prometheus_url.clone()));
+        d["outputs"]["otlp"] = serde_json::json!((c.save_to_otlp || c.save_to_logfire).then(|| c.otlp_endpoint.clone().unwrap_or_default()));
+        d["outputs"]["logger"] = serde_json::json!(c.save_to_logger);
+        d
     }
 
     pub fn is_running(&self) -> bool {
@@ -281,6 +309,14 @@ impl Inner {
             let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
             Arc::new(ApiOutput::new(settings, &run, log.clone()))
         });
+        let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
+        let node = match &inner.job {
+            // A launcher that says one rank per node: nothing to share.
+            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
+                node_share::NodeShare::join(c, j, log)
+            }
+            _ => None,
+        };
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
         });
@@ -303,8 +339,9 @@ impl Inner {
             log.warning("no background runtime: measuring only at flush and stop");
         }
         let now = Instant::now();
+        let meters = Meters::start(plan, c.measure_power_secs);
         Running {
-            meters: Meters::start(plan, c.measure_power_secs),
+            meters: if node.is_some() { meters.with_process_share() } else { meters },
             table_intensity: intensity.clone(),
             intensity,
             location_pending,
@@ -318,6 +355,8 @@ impl Inner {
             api,
             endpoint,
             tasks: Tasks::default(),
+            metrics,
+            node,
         }
     }
 
@@ -333,7 +372,7 @@ impl Inner {
         match &mut *phase {
             Phase::Running(r) => {
                 let now = Instant::now();
-                self.measure(r, now);
+                self.measure(r, now, false);
                 r.ticks += 1;
                 let every = self.config.api_call_interval;
                 if let Some(api) = &r.api {
@@ -378,10 +417,14 @@ impl Inner {
         }
     }
 
-    fn measure(&self, r: &mut Running, now: Instant) {
+    /// `last`: the final measurement (stop).
+    fn measure(&self, r: &mut Running, now: Instant, last: bool) {
         self.refresh_intensity(r);
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
-        let sample = r.meters.measure(dt_s, &self.log);
+        let mut sample = r.meters.measure(dt_s, &self.log);
+        if let Some(node) = &mut r.node {
+            sample = node.apportion(sample, last);
+        }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
         if self.log.enabled(crate::log::Level::Debug) {
@@ -426,7 +469,7 @@ impl Inner {
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
         let now = Instant::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
-            self.measure(r, now);
+            self.measure(r, now, final_report);
         }
         if final_report {
             // CodeCarbon's stop ends the tasks still running, at the final measurement.
@@ -436,7 +479,7 @@ impl Inner {
         }
         let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
-        if r.sink.is_some() || r.endpoint.is_some() {
+        if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             if let Some(sink) = &r.sink {
                 if let Err(e) = sink.write(&row, &self.log) {
@@ -448,6 +491,9 @@ impl Inner {
                 let mut body = row.to_json();
                 body["user"] = serde_json::json!(http_endpoint::user_name());
                 ep.push(body);
+            }
+            if let Some(m) = &mut r.metrics {
+                m.push(&row, &self.log);
             }
         }
         errors.extend(self.write_tasks(r));

@@ -1,0 +1,150 @@
+//! OpenTelemetry metrics over OTLP/HTTP (the JSON encoding of `ExportMetricsServiceRequest`,
+//! `POST <endpoint>/v1/metrics`), through the non-blocking upload queue: CodeCarbon's
+//! `logfire` output, and a plain `otlp` one.
+//!
+//! Each push carries the run's cumulative totals: counters (monotonic sums, cumulative
+//! temporality, from the run's start) for energy, emissions and duration; gauges for the mean
+//! powers and the emissions rate. Resource attributes name the service (the project), the run,
+//! the host and, in a job, the job and rank. A newer push supersedes a queued one.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::uploader::{classify, Destination, Outcome};
+use crate::record::EmissionsSnapshot;
+
+pub struct OtlpHttp {
+    /// Ends with `/v1/metrics`.
+    pub url: String,
+    /// Extra headers (Logfire's `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// (key, value): strings, or integers when `Int`.
+    pub resource: Vec<(String, Attr)>,
+    pub start_unix_nano: u64,
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    Str(String),
+    Int(i64),
+}
+
+/// One push: the totals and when they were taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpJob {
+    pub total: EmissionsSnapshot,
+    pub time_unix_nano: u64,
+}
+
+/// `<endpoint>/v1/metrics` unless the endpoint already names that path.
+pub fn metrics_url(endpoint: &str) -> String {
+    if endpoint.ends_with("/v1/metrics") {
+        endpoint.to_string()
+    } else {
+        format!("{endpoint}/v1/metrics")
+    }
+}
+
+pub fn unix_nano_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// (name, unit, value of the totals).
+type Metric = (&'static str, &'static str, fn(&EmissionsSnapshot) -> f64);
+
+const COUNTERS: [Metric; 6] = [
+    ("codecarbon_duration", "s", |t| t.duration_s),
+    ("codecarbon_emissions", "kg", |t| t.emissions_kg),
+    ("codecarbon_energy_consumed", "kWh", |t| t.energy_consumed_kwh),
+    ("codecarbon_cpu_energy", "kWh", |t| t.cpu_energy_kwh),
+    ("codecarbon_gpu_energy", "kWh", |t| t.gpu_energy_kwh),
+    ("codecarbon_ram_energy", "kWh", |t| t.ram_energy_kwh),
+];
+
+const GAUGES: [Metric; 4] = [
+    ("codecarbon_emissions_rate", "kg/s", |t| t.emissions_rate_kg_per_s),
+    ("codecarbon_cpu_power", "W", |t| t.cpu_power_w),
+    ("codecarbon_gpu_power", "W", |t| t.gpu_power_w),
+    ("codecarbon_ram_power", "W", |t| t.ram_power_w),
+];
+
+/// OTLP/JSON: int64 fields are decimal strings; `aggregationTemporality` 2 = cumulative.
+const CUMULATIVE: i32 = 2;
+
+impl OtlpHttp {
+    pub fn body(&self, job: &OtlpJob) -> Value {
+        let num = |x: f64| if x.is_finite() { x } else { 0.0 };
+        let point = |x: f64| {
+            json!({"startTimeUnixNano": self.start_unix_nano.to_string(), "timeUnixNano": job.time_unix_nano.to_string(), "asDouble": num(x)})
+        };
+        let mut metrics = Vec::new();
+        for (name, unit, value) in COUNTERS {
+            metrics.push(json!({
+                "name": name, "unit": unit,
+                "sum": {"aggregationTemporality": CUMULATIVE, "isMonotonic": true, "dataPoints": [point(value(&job.total))]},
+            }));
+        }
+        for (name, unit, value) in GAUGES {
+            metrics.push(json!({"name": name, "unit": unit, "gauge": {"dataPoints": [point(value(&job.total))]}}));
+        }
+        let attributes: Vec<Value> = self
+            .resource
+            .iter()
+            .map(|(k, v)| match v {
+                Attr::Str(s) => json!({"key": k, "value": {"stringValue": s}}),
+                Attr::Int(i) => json!({"key": k, "value": {"intValue": i.to_string()}}),
+            })
+            .collect();
+        json!({"resourceMetrics": [{
+            "resource": {"attributes": attributes},
+            "scopeMetrics": [{"scope": {"name": "carbon-tracker", "version": crate::record::run::LIBRARY_VERSION}, "metrics": metrics}],
+        }]})
+    }
+}
+
+impl Destination for OtlpHttp {
+    type Job = OtlpJob;
+
+    fn merge(queued: &mut OtlpJob, later: OtlpJob) {
+        *queued = later; // cumulative: the newer totals hold the older ones
+    }
+
+    fn send(&self, job: &OtlpJob, _cancelled: &dyn Fn() -> bool) -> Outcome {
+        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let body = self.body(job).to_string();
+        classify(crate::http::send("POST", &self.url, &headers, Some(("application/json", body.as_bytes())), self.request_timeout), "POST OTLP metrics")
+    }
+
+    fn name(&self) -> String {
+        self.url.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_shape() {
+        let o = OtlpHttp {
+            url: metrics_url("http://127.0.0.1:4318"),
+            headers: vec![],
+            resource: vec![("service.name".into(), Attr::Str("p".into())), ("job.rank".into(), Attr::Int(3))],
+            start_unix_nano: 1,
+            request_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(o.url, "http://127.0.0.1:4318/v1/metrics");
+        assert_eq!(metrics_url("http://h/v1/metrics"), "http://h/v1/metrics");
+        let b = o.body(&OtlpJob { total: EmissionsSnapshot { energy_consumed_kwh: 2.5, cpu_power_w: 7.0, ..Default::default() }, time_unix_nano: 5 });
+        let rm = &b["resourceMetrics"][0];
+        assert_eq!(rm["resource"]["attributes"][1], json!({"key": "job.rank", "value": {"intValue": "3"}}));
+        let metrics = rm["scopeMetrics"][0]["metrics"].as_array().unwrap();
+        let energy = metrics.iter().find(|m| m["name"] == "codecarbon_energy_consumed").unwrap();
+        assert_eq!(energy["sum"]["dataPoints"][0]["asDouble"], json!(2.5));
+        assert_eq!(energy["sum"]["isMonotonic"], json!(true));
+        let power = metrics.iter().find(|m| m["name"] == "codecarbon_cpu_power").unwrap();
+        assert_eq!(power["gauge"]["dataPoints"][0]["asDouble"], json!(7.0));
+    }
+}

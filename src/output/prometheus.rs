@@ -1,0 +1,235 @@
+//! The `prometheus` output: CodeCarbon's push to a Prometheus Pushgateway (spec 6.4), through
+//! the non-blocking upload queue.
+//!
+//! - CodeCarbon's gauges (`codecarbon_duration`, `codecarbon_emissions`, … set to the delta since
+//!   the previous push) and its counter `codecarbon_energy_total` (the cumulative energy, kWh),
+//!   with its 14 labels, filled (CodeCarbon leaves all but `project_name` empty).
+//! - What CodeCarbon lacks: cumulative counters of every total (`codecarbon_*_total`), and a
+//!   grouping key per run (`run_id`, plus `job_id` and `rank` in a job), so that pushes of
+//!   several ranks and runs never overwrite each other and `sum(codecarbon_energy_total)` adds
+//!   each run's energy once. CodeCarbon pushes every run to the one group `job`, each push
+//!   replacing the previous run's.
+//! - Each push is a `PUT` of the whole group; at stop the group is deleted (CodeCarbon's
+//!   `exit()`), unless `prometheus_delete_on_stop=false`.
+//! - Basic auth from `PROMETHEUS_USERNAME` / `PROMETHEUS_PASSWORD`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::uploader::{classify, Destination, Outcome};
+use crate::record::run::RunInfo;
+use crate::record::EmissionsSnapshot;
+
+pub struct Pushgateway {
+    /// `<prometheus_url>/metrics/job/<job>/<label>@base64/<value>…`
+    group_url: String,
+    /// `name="value"` pairs of every metric line.
+    labels: String,
+    authorization: Option<String>,
+    request_timeout: Duration,
+    name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // a few queued jobs at most
+pub enum PushJob {
+    /// The totals now and the delta since the previous push.
+    Push { total: EmissionsSnapshot, delta: EmissionsSnapshot },
+    /// Remove the group (at stop).
+    Delete,
+}
+
+/// CodeCarbon's job name: `<project_name>_<experiment_name>` with anything but `[A-Za-z0-9_-]`
+/// replaced by `_`.
+pub fn job_name(project_name: &str, experiment_name: &str) -> String {
+    format!("{project_name}_{experiment_name}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+}
+
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// A grouping-key path segment: the Pushgateway's `@base64` form, which takes any value
+/// (an empty one is `=`).
+fn path_value(v: &str) -> String {
+    if v.is_empty() {
+        "=".into()
+    } else {
+        base64(v.as_bytes(), URL_SAFE)
+    }
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// (name, help, value).
+type Metric = (&'static str, &'static str, fn(&EmissionsSnapshot) -> f64);
+
+/// CodeCarbon's gauges, valued from the delta.
+const GAUGES: [Metric; 10] = [
+    ("codecarbon_duration", "Duration of the interval since the previous push, s", |d| d.duration_s),
+    ("codecarbon_emissions", "Emissions of the interval, kg CO2e", |d| d.emissions_kg),
+    ("codecarbon_emissions_rate", "Emissions rate of the interval, kg CO2e/s", |d| d.emissions_rate_kg_per_s),
+    ("codecarbon_cpu_power", "Mean CPU power of the run, W", |d| d.cpu_power_w),
+    ("codecarbon_gpu_power", "Mean GPU power of the run, W", |d| d.gpu_power_w),
+    ("codecarbon_ram_power", "Mean RAM power of the run, W", |d| d.ram_power_w),
+    ("codecarbon_cpu_energy", "CPU energy of the interval, kWh", |d| d.cpu_energy_kwh),
+    ("codecarbon_gpu_energy", "GPU energy of the interval, kWh", |d| d.gpu_energy_kwh),
+    ("codecarbon_ram_energy", "RAM energy of the interval, kWh", |d| d.ram_energy_kwh),
+    ("codecarbon_energy_consumed", "Energy of the interval, kWh", |d| d.energy_consumed_kwh),
+];
+
+/// Cumulative counters of the run's totals: `sum()` over runs and ranks counts each once.
+const COUNTERS: [Metric; 7] = [
+    ("codecarbon_energy_total", "Energy consumed since the run started, kWh (CodeCarbon's counter)", |t| t.energy_consumed_kwh),
+    ("codecarbon_cpu_energy_kwh_total", "CPU energy since the run started, kWh", |t| t.cpu_energy_kwh),
+    ("codecarbon_gpu_energy_kwh_total", "GPU energy since the run started, kWh", |t| t.gpu_energy_kwh),
+    ("codecarbon_ram_energy_kwh_total", "RAM energy since the run started, kWh", |t| t.ram_energy_kwh),
+    ("codecarbon_emissions_kg_total", "Emissions since the run started, kg CO2e", |t| t.emissions_kg),
+    ("codecarbon_water_liters_total", "Water consumed since the run started, L", |t| t.water_consumed_l),
+    ("codecarbon_duration_seconds_total", "Duration of the run, s", |t| t.duration_s),
+];
+
+/// Where to push and how to name it.
+pub struct PushgatewaySettings {
+    pub url: String,
+    pub job: String,
+    /// Grouping labels after `job` (run_id, and job_id/rank in a job).
+    pub grouping: Vec<(String, String)>,
+    pub basic_auth: Option<(String, String)>,
+    pub request_timeout: Duration,
+}
+
+impl Pushgateway {
+    pub fn new(s: PushgatewaySettings, run: &RunInfo) -> Pushgateway {
+        let mut group_url = format!("{}/metrics/job@base64/{}", s.url, path_value(&s.job));
+        for (k, v) in &s.grouping {
+            let _ = write!(group_url, "/{k}@base64/{}", path_value(v));
+        }
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let labels: Vec<(&str, String)> = vec![
+            ("project_name", run.project_name.clone()),
+            ("country_name", opt(&run.country_name)),
+            ("country_iso_code", opt(&run.country_iso_code)),
+            ("region", opt(&run.region)),
+            ("cloud_provider", opt(&run.cloud_provider)),
+            ("cloud_region", opt(&run.cloud_region)),
+            ("os", run.os.clone()),
+            ("codecarbon_version", run.version.clone()),
+            ("cpu_model", run.cpu_model.clone()),
+            ("cpu_count", run.cpu_count.to_string()),
+            ("gpu_model", run.gpu_model.clone()),
+            ("gpu_count", run.gpu_count.to_string()),
+            ("tracking_mode", run.tracking_mode.clone()),
+            ("ram_total_size", format!("{}", run.ram_total_size_gib)),
+        ];
+        let labels = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect::<Vec<_>>().join(",");
+        let authorization = s.basic_auth.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes(), STANDARD)));
+        Pushgateway { name: format!("{} (job {})", s.url, s.job), group_url, labels, authorization, request_timeout: s.request_timeout }
+    }
+
+    /// The group's path on the gateway.
+    pub fn group_url(&self) -> &str {
+        &self.group_url
+    }
+
+    /// The Prometheus text exposition of one push.
+    pub fn body(&self, total: &EmissionsSnapshot, delta: &EmissionsSnapshot) -> String {
+        let mut out = String::with_capacity(4096);
+        let num = |x: f64| if x.is_finite() { x } else { 0.0 };
+        for (name, help, value) in GAUGES {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{}}} {:?}", self.labels, num(value(delta)));
+        }
+        for (name, help, value) in COUNTERS {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{}}} {:?}", self.labels, num(value(total)));
+        }
+        out
+    }
+}
+
+impl Destination for Pushgateway {
+    type Job = PushJob;
+
+    fn merge(queued: &mut PushJob, later: PushJob) {
+        match (&mut *queued, later) {
+            (PushJob::Push { total, delta }, PushJob::Push { total: t, delta: d }) => {
+                *total = t;
+                delta.merge(&d);
+            }
+            (q, later) => *q = later,
+        }
+    }
+
+    fn send(&self, job: &PushJob, _cancelled: &dyn Fn() -> bool) -> Outcome {
+        let auth: Vec<(&str, &str)> = self.authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
+        match job {
+            PushJob::Push { total, delta } => {
+                let body = self.body(total, delta);
+                let res = crate::http::send("PUT", &self.group_url, &auth, Some(("text/plain; version=0.0.4", body.as_bytes())), self.request_timeout);
+                classify(res, "PUT pushgateway")
+            }
+            PushJob::Delete => classify(crate::http::send("DELETE", &self.group_url, &auth, None, self.request_timeout), "DELETE pushgateway group"),
+        }
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_forms() {
+        assert_eq!(base64(b"user:pa ss", STANDARD), "dXNlcjpwYSBzcw==");
+        assert_eq!(base64(b"a/b?", URL_SAFE), "YS9iPw==");
+        assert_eq!(path_value(""), "=");
+        assert_eq!(job_name("my proj", "base"), "my_proj_base");
+    }
+
+    #[test]
+    fn exposition_has_codecarbon_names_and_totals() {
+        let run = RunInfo { project_name: "p\"q".into(), cpu_count: 2, ..Default::default() };
+        let gw = Pushgateway::new(
+            PushgatewaySettings {
+                url: "http://127.0.0.1:9".into(),
+                job: "p_base".into(),
+                grouping: vec![("run_id".into(), "r1".into()), ("rank".into(), "3".into())],
+                basic_auth: None,
+                request_timeout: Duration::from_secs(1),
+            },
+            &run,
+        );
+        assert_eq!(gw.group_url(), "http://127.0.0.1:9/metrics/job@base64/cF9iYXNl/run_id@base64/cjE=/rank@base64/Mw==");
+        let total = EmissionsSnapshot { energy_consumed_kwh: 0.5, duration_s: 10.0, ..Default::default() };
+        let delta = EmissionsSnapshot { energy_consumed_kwh: 0.25, duration_s: 4.0, ..Default::default() };
+        let body = gw.body(&total, &delta);
+        assert!(body.contains("# TYPE codecarbon_energy_total counter\ncodecarbon_energy_total{project_name=\"p\\\"q\","), "{body}");
+        assert!(body.contains("cpu_count=\"2\""));
+        assert!(body.lines().any(|l| l.starts_with("codecarbon_energy_total{") && l.ends_with("} 0.5")));
+        assert!(body.lines().any(|l| l.starts_with("codecarbon_energy_consumed{") && l.ends_with("} 0.25")));
+        assert!(body.lines().any(|l| l.starts_with("codecarbon_duration{") && l.ends_with("} 4.0")));
+        let mut q = PushJob::Push { total, delta };
+        Pushgateway::merge(&mut q, PushJob::Push { total: EmissionsSnapshot { energy_consumed_kwh: 0.75, ..total }, delta });
+        let PushJob::Push { total: t, delta: d } = q else { panic!() };
+        assert_eq!((t.energy_consumed_kwh, d.energy_consumed_kwh), (0.75, 0.5));
+    }
+}
