@@ -277,6 +277,7 @@ class BaseEmissionsTracker:
         self._running_tasks: List[Tuple[str, str]] = []  # (name asked for, name used), oldest first
         self._used_task_names: Set[str] = set()
         self._run_id: Optional[str] = None
+        self._last_description: Dict[str, Any] = {}
         self._experiment_id = str(given.get("experiment_id") or DEFAULT_EXPERIMENT_ID)
         self._wue = given.get("wue") or 0
         library_level = _configure_codecarbon_logger(given.pop("log_level", None))
@@ -287,7 +288,10 @@ class BaseEmissionsTracker:
         if library_level is not None:
             options["log_level"] = library_level
         if self._offline:
-            options.setdefault("offline", True)
+            # CodeCarbon's offline tracker only skips the location lookup: it still uploads when
+            # asked to; the library's offline=true makes no network call at all.
+            uploads = options.get("save_to_api") or options.get("emissions_endpoint") or "api" in (options.get("output_methods") or [])
+            options.setdefault("cloud_detection" if uploads else "offline", False if uploads else True)
         self._tracker = _CodeCarbonNative(**options)
 
     # -- CodeCarbon's public methods -----------------------------------------------------------
@@ -319,6 +323,7 @@ class BaseEmissionsTracker:
                 return self.final_emissions
             self._state = "stopped"
             self._running_tasks.clear()
+        self._description()  # the location is only described while the run goes on
         data = self._numbers("stop", self._tracker.stop)
         if data is not None:
             self.final_emissions_data = self._emissions_data(data)
@@ -422,11 +427,18 @@ class BaseEmissionsTracker:
             logger.error(f"{what}: {e}")
             return None
 
-    def _emissions_data(self, e: Emissions) -> EmissionsData:
+    def _description(self) -> Dict[str, Any]:
+        """describe(), or the last one made while running once the run has stopped."""
         try:
             d = self._tracker.describe()
         except Exception:
             d = {}
+        if d.get("intensity") or not self._last_description:
+            self._last_description = d
+        return self._last_description
+
+    def _emissions_data(self, e: Emissions) -> EmissionsData:
+        d = self._description()
         intensity = d.get("intensity") or {}
         cpu = d.get("cpu") or {}
         gpus = d.get("gpus") or []
