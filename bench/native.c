@@ -1,7 +1,8 @@
 /* carbon-tracker measured from C, without any interpreter in the way: bench/compare.py runs it
  * next to the Python runs and puts its numbers in their own column.
  *
- *   native lifecycle OUT_DIR     construct, cold/warm start, flushes, stop (one fresh process)
+ *   native lifecycle OUT_DIR     construct, cold/warm start, flushes, task start/stop (2000 tasks), stop
+ *                                (one fresh process)
  *   native idle OUT_DIR|none     CPU per second and RSS of a sleeping program (none: untracked)
  *   native scale N               N trackers started: threads, memory, CPU per second
  *   native floor                 a bare thread waking at 1 Hz to pread /proc/stat (this machine's floor)
@@ -101,6 +102,21 @@ static int lifecycle(const char *out_dir) {
         check(ct_tracker_flush(t, &e), "flush");
         later[i] = now_s() - s0;
     }
+    /* Tasks on the running tracker: start_task and stop_task, each timed alone. */
+    enum { TASKS = 2000 };
+    static double task_start[TASKS], task_stop[TASKS];
+    for (int i = 0; i < TASKS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "task %d", i);
+        ct_emissions te = fresh();
+        double s0 = now_s();
+        check(ct_tracker_start_task(t, name), "start_task");
+        double s1 = now_s();
+        check(ct_tracker_stop_task(t, name, &te), "stop_task");
+        double s2 = now_s();
+        task_start[i] = s1 - s0;
+        task_stop[i] = s2 - s1;
+    }
     double g = now_s();
     check(ct_tracker_stop(t, &e), "stop");
     double h = now_s();
@@ -123,10 +139,10 @@ static int lifecycle(const char *out_dir) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"construct\": %.9f, \"start_cold\": %.9f, \"flush\": %.9f, \"flush_steady\": %.9f, \"stop\": %.9f, "
-           "\"construct_warm\": %.9f, \"start_warm\": %.9f, \"maxrss_kb\": %ld, \"numbers\": {\"duration\": %.9g, "
+           "\"construct_warm\": %.9f, \"start_warm\": %.9f, \"task_start\": %.9f, \"task_stop\": %.9f, \"maxrss_kb\": %ld, \"numbers\": {\"duration\": %.9g, "
            "\"energy\": %.9g, \"emissions\": %.9g, \"cpu_energy\": %.9g, \"ram_energy\": %.9g}}\n",
            b - a, c - b, f - d, median(later, 5), h - g, median(construct_warm, 200), median(start_warm, 200),
-           ru.ru_maxrss, e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.cpu_energy_kwh, e.ram_energy_kwh);
+           median(task_start, TASKS), median(task_stop, TASKS), ru.ru_maxrss, e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.cpu_energy_kwh, e.ram_energy_kwh);
     return 0;
 }
 
