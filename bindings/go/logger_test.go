@@ -89,6 +89,10 @@ func TestLogHandlerGetsLinesFromCallerAndBackgroundThread(t *testing.T) {
 	if got := c.find("56.039"); got == nil || got.level != LogInfo {
 		t.Fatalf("no INFO intensity line: %+v", c.lines)
 	}
+	// Made on the library's network thread (the first attempt fails at once), not the caller's.
+	if got := c.find("retrying"); got == nil || got.level != LogWarning {
+		t.Fatalf("no WARNING retry line from the background thread: %+v", c.lines)
+	}
 	if got := c.find("not delivered"); got == nil || got.level != LogError {
 		t.Fatalf("no ERROR upload line: %+v", c.lines)
 	}
