@@ -33,7 +33,12 @@ EXPECTED = {
     "logging_to_file": {"file_has_lines": True, "has_info": True},
     "api_unreachable": {"raised": "ValueError: the user's error", "final_emissions": "float"},
     "second_stop": {"stop_before_start": None, "first": "float", "same": True, "flush_after_stop": None,
-                    "csv_rows": 1},
+                    "csv_rows": 1, "stop_task_unknown": None,
+                    "logged": ["WARNING stop_task : No active task to stop.",
+                               "WARNING Tracker already stopped or never started.",
+                               "WARNING Already started tracking",
+                               "WARNING Tracker already stopped or never started.",
+                               "ERROR You first need to start the tracker."]},
     "csv_unwritable": {"raised": "KeyError: \"the user's error\""},
 }  # fmt: skip
 

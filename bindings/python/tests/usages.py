@@ -23,12 +23,8 @@ if IMPL == "codecarbon":
     from codecarbon import OfflineEmissionsTracker, track_emissions  # type: ignore
     from codecarbon.emissions_tracker import TaskEmissionsTracker, track_task_emissions  # type: ignore
 else:
-    from carbon_tracker import (  # type: ignore
-        OfflineEmissionsTracker,
-        TaskEmissionsTracker,
-        track_emissions,
-        track_task_emissions,
-    )
+    from carbon_tracker import OfflineEmissionsTracker, track_emissions  # type: ignore
+    from carbon_tracker.emissions_tracker import TaskEmissionsTracker, track_task_emissions  # type: ignore
 
 PLACE = dict(country_iso_code="FRA", output_dir=DIR)
 
@@ -200,8 +196,26 @@ def api_unreachable():
     return {"raised": raised, "final_emissions": kind(tracker.final_emissions)}
 
 
+class Messages(logging.Handler):
+    """The lines CodeCarbon logs (instead of raising) for misuse, with their level."""
+
+    KNOWN = ("Already started tracking", "You first need to start the tracker.",
+             "Tracker already stopped or never started.", "stop_task : No active task to stop.")  # fmt: skip
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def emit(self, record):
+        if record.getMessage() in self.KNOWN:
+            self.seen.append(f"{record.levelname} {record.getMessage()}")
+
+
 def second_stop():
-    tracker = OfflineEmissionsTracker(**PLACE)
+    messages = Messages()
+    logging.getLogger("codecarbon").addHandler(messages)
+    tracker = OfflineEmissionsTracker(log_level="warning", **PLACE)
+    stop_task_before = tracker.stop_task("nothing")
     stop_before_start = tracker.stop()
     tracker.start()
     tracker.start()  # logged, ignored
@@ -210,6 +224,8 @@ def second_stop():
     second = tracker.stop()
     flush_after = tracker.flush()
     return {
+        "logged": messages.seen,
+        "stop_task_unknown": stop_task_before,
         "stop_before_start": stop_before_start,
         "first": kind(first),
         "same": first == second,
