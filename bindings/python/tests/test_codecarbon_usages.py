@@ -77,3 +77,22 @@ def test_usage_matches_codecarbon(usage, tmp_path):
     skip = CODECARBON_BUGS.get(usage, set())
     expected = {k: v for k, v in EXPECTED[usage].items() if k not in skip}
     assert {k: v for k, v in theirs.items() if k not in skip} == expected
+
+
+@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
+def test_parameters_in_codecarbons_order():
+    import carbon_tracker._codecarbon as layer
+
+    script = (
+        "import inspect, json\n"
+        "from codecarbon.emissions_tracker import BaseEmissionsTracker, OfflineEmissionsTracker, track_emissions\n"
+        "names = lambda f: [p for p in inspect.signature(f).parameters if p not in ('self', 'args', 'kwargs')]\n"
+        "print(json.dumps([names(BaseEmissionsTracker.__init__), names(track_emissions)[1:],"
+        " names(OfflineEmissionsTracker.__init__)]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=env, check=True)
+    tracker, decorator, offline = json.loads(out.stdout.strip().splitlines()[-1])
+    assert list(layer.TRACKER_PARAMETERS) == tracker
+    assert list(layer.DECORATOR_PARAMETERS) == decorator
+    assert list(layer.OFFLINE_PARAMETERS) == offline

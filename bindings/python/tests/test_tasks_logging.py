@@ -176,11 +176,13 @@ def test_positional_arguments_in_codecarbons_order(out_dir):
 
 
 def test_harmless_keys_accepted_others_logged(collect):
-    t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[], save_to_logger=False,
-                                   allow_multiple_runs=True, output_handlers=[], prometheus_url="x:1")  # fmt: skip
+    with pytest.warns(DeprecationWarning):  # as CodeCarbon's, for any save_to_*
+        t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[], save_to_logger=False, log_level="debug",
+                                       allow_multiple_runs=True, output_handlers=[], prometheus_url="x:1")  # fmt: skip
     assert not [r for r in collect["codecarbon"].records if r.levelno >= logging.WARNING]
-    ct.OfflineEmissionsTracker(country_iso_code="FRA", save_to_prometheus=True, log_level="warning",
-                               output_methods=[ct.OutputMethod.CSV, ct.OutputMethod.LOGGER])  # fmt: skip
+    with pytest.warns(DeprecationWarning):
+        ct.OfflineEmissionsTracker(country_iso_code="FRA", save_to_prometheus=True, log_level="warning",
+                                   output_methods=[ct.OutputMethod.CSV, ct.OutputMethod.LOGGER])  # fmt: skip
     warned = " ".join(r.getMessage() for r in collect["codecarbon"].records if r.levelno == logging.WARNING)
     assert "save_to_prometheus" in warned and "logger" in warned
     with pytest.raises(ValueError):
