@@ -6,7 +6,9 @@
 - failures are logged on ``logging.getLogger("codecarbon")`` where CodeCarbon logs them, never
   raised: start twice, flush/stop before start, a second stop (same value again), an output that
   fails at stop (the numbers are still returned). So a user's exception inside ``with`` and a
-  decorated function's return value are never replaced;
+  decorated function's return value are never replaced. As in CodeCarbon, ``EmissionsTracker``
+  raises for a missing ``output_dir`` or an unknown output method, while
+  ``OfflineEmissionsTracker`` logs its constructor's errors and then measures nothing;
 - ``flush()``/``stop()`` return kg CO2e (floats), ``final_emissions_data`` and ``stop_task()``
   return an :class:`EmissionsData` with CodeCarbon's attribute names;
 - tasks: ``start_task`` starts the tracker if needed, ``stop_task()`` without a name stops the
@@ -30,7 +32,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, cast
 
 from . import _logging
-from ._core import CarbonTrackerError, Emissions, Tracker, library_version
+from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
 
 logger = logging.getLogger(_logging.CODECARBON_LOGGER)
 
@@ -268,8 +270,11 @@ class BaseEmissionsTracker:
 
     _offline = False
 
+    # None when the construction failed (OfflineEmissionsTracker only: CodeCarbon's swallows its
+    # constructor's errors); every method then logs and returns None.
+    _tracker: Optional[_CodeCarbonNative] = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        given = _positional(TRACKER_PARAMETERS, args, kwargs, type(self).__name__)
         self.final_emissions: Optional[float] = None
         self.final_emissions_data: Optional[EmissionsData] = None
         self._lock = threading.Lock()
@@ -278,6 +283,7 @@ class BaseEmissionsTracker:
         self._used_task_names: Set[str] = set()
         self._run_id: Optional[str] = None
         self._last_description: Dict[str, Any] = {}
+        given = _positional(TRACKER_PARAMETERS, args, kwargs, type(self).__name__)
         self._experiment_id = str(given.get("experiment_id") or DEFAULT_EXPERIMENT_ID)
         self._wue = given.get("wue") or 0
         library_level = _configure_codecarbon_logger(given.pop("log_level", None))
@@ -296,7 +302,15 @@ class BaseEmissionsTracker:
 
     # -- CodeCarbon's public methods -----------------------------------------------------------
 
+    def _native(self) -> Optional[_CodeCarbonNative]:
+        if self._tracker is None:
+            logger.error("Tracker not initialized. Please check the logs.")
+        return self._tracker
+
     def start(self) -> None:
+        tracker = self._native()
+        if tracker is None:
+            return
         with self._lock:
             if self._state == "running":
                 logger.warning("Already started tracking")
@@ -305,18 +319,25 @@ class BaseEmissionsTracker:
                 logger.warning("The tracker was stopped; a stopped tracker is not restarted.")
                 return
             self._state = "running"
-        self._guard("start", self._tracker.start)
+        if not self._guard("start", tracker.start):
+            self._state = "created"
 
     def flush(self) -> Optional[float]:
         """Writes a row with the totals so far and returns the emissions so far (kg CO2e)."""
+        tracker = self._native()
+        if tracker is None:
+            return None
         if self._state != "running":
             logger.error("You first need to start the tracker.")
             return None
-        data = self._numbers("flush", self._tracker.flush)
+        data = self._numbers("flush", tracker.flush)
         return None if data is None else data.emissions_kg
 
     def stop(self) -> Optional[float]:
         """Stops the run (ending running tasks); returns kg CO2e. A second call returns the same."""
+        tracker = self._native()
+        if tracker is None:
+            return None
         with self._lock:
             if self._state != "running":
                 logger.warning("Tracker already stopped or never started.")
@@ -324,7 +345,7 @@ class BaseEmissionsTracker:
             self._state = "stopped"
             self._running_tasks.clear()
         self._description()  # the location is only described while the run goes on
-        data = self._numbers("stop", self._tracker.stop)
+        data = self._numbers("stop", tracker.stop)
         if data is not None:
             self.final_emissions_data = self._emissions_data(data)
             self.final_emissions = data.emissions_kg
@@ -337,6 +358,9 @@ class BaseEmissionsTracker:
 
     def _start_task(self, task_name: Optional[str]) -> Optional[str]:
         """start_task; returns the name used, None when it failed (logged)."""
+        tracker = self._native()
+        if tracker is None:
+            return None
         with self._lock:
             if self._state == "stopped":
                 logger.warning("start_task: the tracker was stopped; no task started.")
@@ -346,7 +370,7 @@ class BaseEmissionsTracker:
             if used in self._used_task_names:
                 used += "_" + str(uuid.uuid4())
             self._used_task_names.add(used)
-        if self._guard("start_task", lambda: self._tracker.start_task(used)):
+        if self._guard("start_task", lambda: tracker.start_task(used)):
             with self._lock:
                 self._running_tasks.append((asked, used))
                 self._state = "running"
@@ -355,6 +379,9 @@ class BaseEmissionsTracker:
 
     def stop_task(self, task_name: Optional[str] = None) -> Optional[EmissionsData]:
         """Ends the task ``task_name`` (default: the latest started) and returns its numbers."""
+        tracker = self._native()
+        if tracker is None:
+            return None
         with self._lock:
             used = None
             for i in range(len(self._running_tasks) - 1, -1, -1):
@@ -367,11 +394,11 @@ class BaseEmissionsTracker:
             logger.warning("stop_task : No active task to stop.")
             return None
         name = used
-        data = self._numbers("stop_task", lambda: self._tracker.stop_task(name))
+        data = self._numbers("stop_task", lambda: tracker.stop_task(name))
         return None if data is None else self._emissions_data(data)
 
     def get_detected_hardware(self) -> Dict[str, Any]:
-        d = self._tracker.describe()
+        d = self.native.describe()
         gpus = d.get("gpus") or []
         return {
             "ram_total_size": d["ram"]["total_gib"],
@@ -386,16 +413,18 @@ class BaseEmissionsTracker:
     @property
     def run_id(self) -> str:
         if self._run_id is None:
-            self._run_id = str(self._tracker.describe()["run_id"])
+            self._run_id = str(self.native.describe()["run_id"])
         return self._run_id
 
     def describe(self) -> Dict[str, Any]:
         """carbon-tracker's description of the run (hardware, sources, intensity)."""
-        return self._tracker.describe()
+        return self.native.describe()
 
     @property
     def native(self) -> Tracker:
         """The strict tracker underneath (typed exceptions)."""
+        if self._tracker is None:
+            raise CarbonTrackerError(Status.CT_ERR_NULL_ARGUMENT, "the tracker was not initialized (see the log)")
         return self._tracker
 
     def __enter__(self) -> BaseEmissionsTracker:
@@ -430,7 +459,7 @@ class BaseEmissionsTracker:
     def _description(self) -> Dict[str, Any]:
         """describe(), or the last one made while running once the run has stopped."""
         try:
-            d = self._tracker.describe()
+            d = self.native.describe()
         except Exception:
             d = {}
         if d.get("intensity") or not self._last_description:
@@ -516,7 +545,11 @@ class OfflineEmissionsTracker(BaseEmissionsTracker):
         if cloud_provider and not cloud_region:
             logger.error("Cloud Region must be provided  if cloud provider is set")
         kwargs.update({k: v for k, v in place.items() if v is not None})
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except Exception as e:  # CodeCarbon's offline constructor logs its errors, raises none
+            logger.error(f"OfflineEmissionsTracker: {e}; this tracker measures nothing")
+            self._tracker = None
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -40,6 +40,7 @@ EXPECTED = {
                                "WARNING Tracker already stopped or never started.",
                                "ERROR You first need to start the tracker."]},
     "csv_unwritable": {"raised": "KeyError: \"the user's error\""},
+    "offline_missing_dir": {"body_ran": True, "stop_again": None, "flush": None},
 }  # fmt: skip
 
 # Where CodeCarbon 3.3.2 differs, on purpose: its bug, not copied.

@@ -185,8 +185,10 @@ def test_harmless_keys_accepted_others_logged(collect):
                                    output_methods=[ct.OutputMethod.CSV, ct.OutputMethod.LOGGER])  # fmt: skip
     warned = " ".join(r.getMessage() for r in collect["codecarbon"].records if r.levelno == logging.WARNING)
     assert "save_to_prometheus" in warned and "logger" in warned
-    with pytest.raises(ValueError):
-        ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=["nope"])
+    with pytest.raises(ValueError):  # as CodeCarbon's; its offline tracker logs it instead
+        ct.EmissionsTracker(output_methods=["nope"])
+    ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=["nope"])
+    assert any("Invalid output method" in r.getMessage() for r in collect["codecarbon"].records)
     t.stop()
 
 
@@ -241,3 +243,18 @@ def test_codecarbon_lines_go_to_the_codecarbon_logger(collect):
     t.start()
     t.stop()
     assert any("56.039" in r.getMessage() for r in collect["codecarbon"].records)
+
+
+def test_constructor_errors_as_codecarbon(collect, tmp_path):
+    # EmissionsTracker raises for a missing folder (CodeCarbon's OSError); the offline one logs
+    # and measures nothing, as CodeCarbon's (its constructor swallows errors).
+    with pytest.raises(OSError):
+        ct.EmissionsTracker(output_dir=str(tmp_path / "missing"))
+    t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_dir=str(tmp_path / "missing"), log_level="error")
+    t.start()
+    assert t.start_task("x") is None and t.stop_task() is None and t.flush() is None and t.stop() is None
+    messages = [r.getMessage() for r in collect["codecarbon"].records]
+    assert any("doesn't exist" in m for m in messages)
+    assert messages.count("Tracker not initialized. Please check the logs.") == 5
+    with pytest.raises(ct.CarbonTrackerError):
+        t.describe()

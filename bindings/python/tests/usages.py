@@ -252,8 +252,17 @@ def csv_unwritable():
     return {"raised": raised}
 
 
+def offline_missing_dir():
+    # CodeCarbon's offline constructor logs its errors (here: no such folder) instead of raising.
+    ran = False
+    with OfflineEmissionsTracker(country_iso_code="FRA", output_dir=os.path.join(DIR, "missing")) as tracker:
+        ran = True
+    return {"body_ran": ran, "stop_again": tracker.stop(), "flush": tracker.flush()}
+
+
 USAGES = {f.__name__: f for f in (context_manager, decorator, start_stop, tasks_loop, tasks_inference, threads,
-                                  forked_pool, logging_to_file, api_unreachable, second_stop, csv_unwritable)}
+                                  forked_pool, logging_to_file, api_unreachable, second_stop, csv_unwritable,
+                                  offline_missing_dir)}
 
 if __name__ == "__main__":
     result = USAGES[USAGE]()
