@@ -1,7 +1,8 @@
 /* carbon-tracker measured from C, without any interpreter in the way: bench/compare.py runs it
  * next to the Python runs and puts its numbers in their own column.
  *
- *   native lifecycle OUT_DIR     construct, cold/warm start, flushes, stop (one fresh process)
+ *   native lifecycle OUT_DIR     construct, cold/warm start, flushes, stop; task start/stop (2000 tasks)
+ *                                (one fresh process)
  *   native idle OUT_DIR|none     CPU per second and RSS of a sleeping program (none: untracked)
  *   native scale N               N trackers started: threads, memory, CPU per second
  *   native floor                 a bare thread waking at 1 Hz to pread /proc/stat (this machine's floor)
@@ -120,13 +121,36 @@ static int lifecycle(const char *out_dir) {
         construct_warm[i] = s1 - s0;
         start_warm[i] = s2 - s1;
     }
+    /* Tasks on a running tracker of their own (no CSV: 2000 task rows would weigh on the stop
+     * timed above): start_task and stop_task, each timed alone. */
+    enum { TASKS = 2000 };
+    static double task_start[TASKS], task_stop[TASKS];
+    char task_opts[1100];
+    snprintf(task_opts, sizeof task_opts, "%s;save_to_file=false", opts);
+    ct_tracker *t3 = NULL;
+    check(ct_tracker_new(task_opts, &t3), "new");
+    check(ct_tracker_start(t3), "start");
+    for (int i = 0; i < TASKS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "task %d", i);
+        ct_emissions te = fresh();
+        double s0 = now_s();
+        check(ct_tracker_start_task(t3, name), "start_task");
+        double s1 = now_s();
+        check(ct_tracker_stop_task(t3, name, &te), "stop_task");
+        double s2 = now_s();
+        task_start[i] = s1 - s0;
+        task_stop[i] = s2 - s1;
+    }
+    check(ct_tracker_stop(t3, NULL), "stop");
+    ct_tracker_free(t3);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"construct\": %.9f, \"start_cold\": %.9f, \"flush\": %.9f, \"flush_steady\": %.9f, \"stop\": %.9f, "
-           "\"construct_warm\": %.9f, \"start_warm\": %.9f, \"maxrss_kb\": %ld, \"numbers\": {\"duration\": %.9g, "
+           "\"construct_warm\": %.9f, \"start_warm\": %.9f, \"task_start\": %.9f, \"task_stop\": %.9f, \"maxrss_kb\": %ld, \"numbers\": {\"duration\": %.9g, "
            "\"energy\": %.9g, \"emissions\": %.9g, \"cpu_energy\": %.9g, \"ram_energy\": %.9g}}\n",
            b - a, c - b, f - d, median(later, 5), h - g, median(construct_warm, 200), median(start_warm, 200),
-           ru.ru_maxrss, e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.cpu_energy_kwh, e.ram_energy_kwh);
+           median(task_start, TASKS), median(task_stop, TASKS), ru.ru_maxrss, e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.cpu_energy_kwh, e.ram_energy_kwh);
     return 0;
 }
 

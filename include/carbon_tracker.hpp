@@ -9,6 +9,13 @@
 //   carbon_tracker::Emissions e = tracker.flush();   // cumulative totals since start
 //   e = tracker.stop();
 //
+//   {
+//       carbon_tracker::Task epoch(tracker, "epoch 1");   // start_task; the destructor stops it
+//       ... work ...
+//       carbon_tracker::Emissions mine = epoch.stop();   // or explicitly, for the numbers
+//   }
+//   carbon_tracker::set_logger([](ct_log_level level, std::string_view line) { ... });
+//
 // Errors are thrown as carbon_tracker::Error (status + message). A Tracker is move-only; its
 // destructor stops a running tracker (final CSV row) and frees it, and never throws.
 // Numbers in Options are written with std::to_chars: shortest round-trip form, whatever the
@@ -20,6 +27,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -163,6 +173,19 @@ public:
     }
 
     void start() { detail::check(ct_tracker_start(live())); }
+
+    /// Starts a named window (and the tracker if it is not running). Tasks may overlap and nest.
+    void start_task(std::string_view name) { detail::check(ct_tracker_start_task(live(), std::string(name).c_str())); }
+
+    /// Ends the running task `name`; its own numbers (the run's counters at its stop minus those
+    /// at its start).
+    Emissions stop_task(std::string_view name) {
+        ct_emissions c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = sizeof c;
+        detail::check(ct_tracker_stop_task(live(), std::string(name).c_str(), &c));
+        return Emissions::from_c(c);
+    }
     Emissions flush() { return report(ct_tracker_flush); }
     Emissions stop() { return report(ct_tracker_stop); }
 
@@ -204,6 +227,69 @@ private:
 
     ct_tracker *handle_ = nullptr;
 };
+
+/// A task for the lifetime of a scope: the constructor starts it, stop() ends it and returns its
+/// numbers, the destructor ends it if stop() was not called (never throwing). Move-only; the
+/// Tracker must outlive it.
+class Task {
+public:
+    Task(Tracker &tracker, std::string name) : tracker_(&tracker), name_(std::move(name)) { tracker_->start_task(name_); }
+    ~Task() {
+        if (!tracker_) return;
+        try {
+            tracker_->stop_task(name_);
+        } catch (...) {  // a destructor does not throw; the run's stop ends the task anyway
+        }
+    }
+    Task(const Task &) = delete;
+    Task &operator=(const Task &) = delete;
+    Task(Task &&other) noexcept : tracker_(std::exchange(other.tracker_, nullptr)), name_(std::move(other.name_)) {}
+    Task &operator=(Task &&) = delete;
+
+    /// Ends the task now; throws Error if it already ended (or was never running).
+    Emissions stop() {
+        if (!tracker_) throw Error(CT_ERR_INVALID_STATE, "carbon_tracker::Task `" + name_ + "` was already stopped");
+        Tracker *t = std::exchange(tracker_, nullptr);
+        return t->stop_task(name_);
+    }
+    const std::string &name() const noexcept { return name_; }
+
+private:
+    Tracker *tracker_;
+    std::string name_;
+};
+
+/// Receives the library's log lines: level and message (valid during the call only). Called on
+/// the thread that made the line (possibly the library's background thread), concurrently.
+using LogFunction = std::function<void(ct_log_level, std::string_view)>;
+
+namespace detail {
+inline std::shared_ptr<const LogFunction> &log_slot() {
+    static std::shared_ptr<const LogFunction> slot;
+    return slot;
+}
+extern "C" inline void carbon_tracker_hpp_log_trampoline(void *, ct_log_level level, const char *message) {
+    std::shared_ptr<const LogFunction> fn = std::atomic_load(&log_slot());
+    if (!fn) return;
+    try {
+        (*fn)(level, message ? std::string_view(message) : std::string_view());
+    } catch (...) {  // an exception must not cross the C library
+    }
+}
+}  // namespace detail
+
+/// Sends the log lines of every tracker of the process to `fn` (any callable); an empty one
+/// (nullptr) restores standard error. A call in progress on another thread keeps the previous
+/// function alive until it returns.
+inline void set_logger(LogFunction fn) {
+    if (!fn) {
+        ct_set_logger(nullptr, nullptr);
+        std::atomic_store(&detail::log_slot(), std::shared_ptr<const LogFunction>());
+        return;
+    }
+    std::atomic_store(&detail::log_slot(), std::make_shared<const LogFunction>(std::move(fn)));
+    ct_set_logger(&detail::carbon_tracker_hpp_log_trampoline, nullptr);
+}
 
 }  // namespace carbon_tracker
 

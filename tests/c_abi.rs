@@ -189,6 +189,21 @@ fn cpp_header_raii_exceptions_and_threads() {
 }
 
 #[test]
+fn cpp_tasks_raii_scope_and_a_lambda_logger() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/cpp/tasks_logger_test.cpp", work.path());
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let kv = parse_kv(&stdout);
+    assert_eq!(kv["failures"], "0");
+    assert!(kv["lines"].parse::<u32>().unwrap() > 3, "{stdout}");
+    // After set_logger(nullptr) the library writes to stderr again (the INFO intensity line).
+    assert!(stderr.contains("[carbon_tracker INFO @") && stderr.contains("56.039"), "stderr restored: {stderr}");
+}
+
+#[test]
 fn cpp_simulation_example_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("examples/cpp/simulation.cpp", work.path());

@@ -31,6 +31,14 @@ static ct_status ct_report(ct_status (*fn)(ct_tracker *, ct_emissions *), ct_tra
 }
 static ct_status flush_tracker(ct_tracker *t, ct_emissions *out) { return ct_report(ct_tracker_flush, t, out); }
 static ct_status stop_tracker(ct_tracker *t, ct_emissions *out) { return ct_report(ct_tracker_stop, t, out); }
+static ct_status stop_task(ct_tracker *t, const char *name, ct_emissions *out) {
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    return ct_tracker_stop_task(t, name, out);
+}
+// logger.go exports carbonTrackerGoLog; a file with //export may only declare C functions.
+extern void carbonTrackerGoLog(void *user_data, ct_log_level level, char *message);
+static void set_go_logger(int on) { ct_set_logger(on ? (ct_log_fn)carbonTrackerGoLog : NULL, NULL); }
 */
 import "C"
 
@@ -213,6 +221,22 @@ func (t *Tracker) Describe() (string, error) {
 		return err
 	})
 	return js, err
+}
+
+// stopTask calls ct_tracker_stop_task (tasks.go), whose C helper lives in this file's preamble.
+func stopTask(h *C.ct_tracker, name *C.char) (Emissions, error) {
+	var out C.ct_emissions
+	err := call(func() Status { return Status(C.stop_task(h, name, &out)) })
+	return fromC(&out), err
+}
+
+// setGoLogger points ct_set_logger at carbonTrackerGoLog (logger.go), or back to stderr.
+func setGoLogger(on bool) {
+	if on {
+		C.set_go_logger(1)
+	} else {
+		C.set_go_logger(0)
+	}
 }
 
 // Version is the library version.

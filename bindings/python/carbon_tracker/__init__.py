@@ -3,371 +3,59 @@
     from carbon_tracker import Tracker
 
     with Tracker(project_name="train", country_iso_code="FRA") as tracker:
-        train()
+        with tracker.task("epoch 1") as epoch:
+            train()
+        print(epoch.emissions.emissions_kg)        # the task's own numbers
         print(tracker.flush().emissions_kg)      # cumulative totals so far
 
-CodeCarbon users can keep their code: ``EmissionsTracker``, ``OfflineEmissionsTracker`` and
-``track_emissions`` take CodeCarbon's keyword arguments and return kg CO2e from flush()/stop().
+``Tracker`` is strict: every failure raises :class:`CarbonTrackerError`. CodeCarbon users can keep
+their code: ``EmissionsTracker``, ``OfflineEmissionsTracker``, ``track_emissions``,
+``TaskEmissionsTracker``, ``track_task_emissions`` and ``OutputMethod`` behave as CodeCarbon 3.3's
+(failures logged on ``logging.getLogger("codecarbon")``, kg CO2e floats, ``EmissionsData``).
+The library's log lines go to ``logging.getLogger("carbon_tracker")`` (``"codecarbon"`` for the
+CodeCarbon names).
 
 The wheel carries the native library next to this file. ``$CARBON_TRACKER_LIB`` (a path) or, when
 the package has none beside it, the system library path can provide another one.
 """
 
-from __future__ import annotations
-
-import ctypes
-import ctypes.util
-import enum
-import functools
-import glob
-import json
-import os
-import sys
-import threading
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Iterator, Optional, TypeVar, cast
+from ._codecarbon import (
+    BaseEmissionsTracker,
+    EmissionsData,
+    EmissionsTracker,
+    OfflineEmissionsTracker,
+    OutputMethod,
+    TaskEmissionsTracker,
+    track_emissions,
+    track_task_emissions,
+)
+from ._core import (
+    CarbonTrackerError,
+    Emissions,
+    Status,
+    TaskScope,
+    Tracker,
+    _CtEmissions,
+    escape_option_value,
+    library_version,
+    options_string,
+)
 
 __all__ = [
     "Tracker",
+    "TaskScope",
     "Emissions",
     "Status",
     "CarbonTrackerError",
     "EmissionsTracker",
     "OfflineEmissionsTracker",
+    "BaseEmissionsTracker",
+    "EmissionsData",
+    "OutputMethod",
+    "TaskEmissionsTracker",
     "track_emissions",
+    "track_task_emissions",
     "library_version",
     "options_string",
+    "escape_option_value",
 ]
-
-
-class Status(enum.IntEnum):
-    """``ct_status`` of include/carbon_tracker.h (tests/test_abi.py checks names and values
-    against the header)."""
-
-    CT_OK = 0
-    CT_ERR_NULL_ARGUMENT = 1
-    CT_ERR_INVALID_OPTION = 2
-    CT_ERR_INVALID_STATE = 3
-    CT_ERR_IO = 4
-    CT_ERR_HARDWARE = 5
-    CT_ERR_NETWORK = 6
-    CT_ERR_PANIC = 7
-
-
-# Output failures: the numbers were measured and are returned with the error.
-_NUMBERS_VALID = (Status.CT_OK, Status.CT_ERR_IO, Status.CT_ERR_NETWORK)
-
-
-class CarbonTrackerError(Exception):
-    """A failed call: ``status`` (a :class:`Status`, or the raw int if this version does not
-    know it), ``status_name`` and the library's message.
-
-    For output failures (CT_ERR_IO, CT_ERR_NETWORK) ``emissions`` holds the numbers anyway."""
-
-    def __init__(self, status: int, message: str, emissions: Optional[Emissions] = None):
-        try:
-            self.status: int = Status(status)
-            self.status_name = Status(status).name
-        except ValueError:
-            self.status = status
-            self.status_name = f"ct_status({status})"
-        self.emissions = emissions
-        super().__init__(f"{self.status_name}: {message}")
-
-
-class _CtEmissions(ctypes.Structure):
-    # The layout of ct_emissions; tests/test_abi.py compares every offset and size with what the
-    # C compiler makes of include/carbon_tracker.h.
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("duration_s", ctypes.c_double),
-        ("emissions_kg", ctypes.c_double),
-        ("emissions_rate_kg_per_s", ctypes.c_double),
-        ("cpu_power_w", ctypes.c_double),
-        ("gpu_power_w", ctypes.c_double),
-        ("ram_power_w", ctypes.c_double),
-        ("cpu_energy_kwh", ctypes.c_double),
-        ("gpu_energy_kwh", ctypes.c_double),
-        ("ram_energy_kwh", ctypes.c_double),
-        ("energy_consumed_kwh", ctypes.c_double),
-        ("water_consumed_l", ctypes.c_double),
-        ("cpu_utilization_percent", ctypes.c_double),
-        ("gpu_utilization_percent", ctypes.c_double),
-        ("ram_utilization_percent", ctypes.c_double),
-        ("ram_used_gb", ctypes.c_double),
-        ("carbon_intensity_g_per_kwh", ctypes.c_double),
-        ("pue", ctypes.c_double),
-        ("measurements", ctypes.c_uint64),
-    ]
-
-
-@dataclass(frozen=True)
-class Emissions:
-    """Cumulative numbers since start. Energies in kWh (PUE included), powers in W (means),
-    emissions in kg CO2e, water in litres."""
-
-    duration_s: float
-    emissions_kg: float
-    emissions_rate_kg_per_s: float
-    cpu_power_w: float
-    gpu_power_w: float
-    ram_power_w: float
-    cpu_energy_kwh: float
-    gpu_energy_kwh: float
-    ram_energy_kwh: float
-    energy_consumed_kwh: float
-    water_consumed_l: float
-    cpu_utilization_percent: float
-    gpu_utilization_percent: float
-    ram_utilization_percent: float
-    ram_used_gb: float
-    carbon_intensity_g_per_kwh: float
-    pue: float
-    measurements: int
-
-    @classmethod
-    def _from_c(cls, c: _CtEmissions) -> Emissions:
-        return cls(**{f.name: getattr(c, f.name) for f in fields(cls)})
-
-
-_LIB_GLOBS = {"darwin": "libcarbon_tracker*.dylib", "win32": "carbon_tracker*.dll"}
-
-
-def _find_library() -> str:
-    explicit = os.environ.get("CARBON_TRACKER_LIB")
-    if explicit:
-        if not os.path.exists(explicit):
-            raise OSError(f"CARBON_TRACKER_LIB={explicit} does not exist")
-        return explicit
-    here = os.path.dirname(os.path.abspath(__file__))
-    # The wheel's copy (setuptools-rust names it libcarbon_tracker.abi3.so).
-    beside = sorted(glob.glob(os.path.join(here, _LIB_GLOBS.get(sys.platform, "libcarbon_tracker*.so"))))
-    if beside:
-        return beside[0]
-    found = ctypes.util.find_library("carbon_tracker")
-    if found:
-        return found
-    raise OSError(
-        f"carbon-tracker: the native library is neither in {here} nor on the library path; "
-        "install the package with `pip install ./bindings/python` (which builds it), or set "
-        "CARBON_TRACKER_LIB to a libcarbon_tracker.so"
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _lib() -> ctypes.CDLL:
-    lib = ctypes.CDLL(_find_library())
-    handle = ctypes.c_void_p
-    lib.ct_tracker_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(handle)]
-    lib.ct_tracker_new.restype = ctypes.c_int
-    lib.ct_tracker_start.argtypes = [handle]
-    lib.ct_tracker_start.restype = ctypes.c_int
-    for fn in (lib.ct_tracker_flush, lib.ct_tracker_stop):
-        fn.argtypes = [handle, ctypes.POINTER(_CtEmissions)]
-        fn.restype = ctypes.c_int
-    lib.ct_tracker_free.argtypes = [handle]
-    lib.ct_tracker_free.restype = None
-    lib.ct_last_error.argtypes = []
-    lib.ct_last_error.restype = ctypes.c_char_p
-    lib.ct_last_status.argtypes = []
-    lib.ct_last_status.restype = ctypes.c_int
-    lib.ct_tracker_json.argtypes = [handle]
-    lib.ct_tracker_json.restype = ctypes.c_void_p  # freed with ct_string_free, so not c_char_p
-    lib.ct_string_free.argtypes = [ctypes.c_void_p]
-    lib.ct_string_free.restype = None
-    lib.ct_version.argtypes = []
-    lib.ct_version.restype = ctypes.c_char_p
-    return lib
-
-
-def library_version() -> str:
-    """The native library's version, e.g. "0.1.0"."""
-    version = _lib().ct_version()
-    return cast(bytes, version).decode()
-
-
-def _option_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)  # shortest round-trip form, never locale-dependent
-    if isinstance(value, (list, tuple)):
-        return ",".join(_option_value(v) for v in value)
-    return str(value)
-
-
-def escape_option_value(text: str) -> str:
-    """A value as the library's option parser reads it back: `\\` and `;` escaped
-    (tests/vectors/option_escaping.json is shared with the C++ and Go bindings)."""
-    return text.replace("\\", "\\\\").replace(";", "\\;")
-
-
-def options_string(**kwargs: Any) -> str:
-    """CodeCarbon-style keyword arguments as the library's `key=value;...` string (None skipped)."""
-    parts = []
-    for key, value in kwargs.items():
-        if value is None:
-            continue
-        parts.append(f"{key}={escape_option_value(_option_value(value))}")
-    return ";".join(parts)
-
-
-class _Gate:
-    """Calls in progress share the native handle; close() waits until none runs, then takes it.
-
-    ctypes releases the GIL during a call, so without this ct_tracker_free could run while
-    another thread is inside ct_tracker_flush or ct_tracker_stop on the same handle."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-        self._closed = False
-
-    @contextmanager
-    def call(self) -> Iterator[None]:
-        with self._cond:
-            if self._closed:
-                raise CarbonTrackerError(Status.CT_ERR_NULL_ARGUMENT, "the tracker was closed")
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                if self._active == 0:
-                    self._cond.notify_all()
-
-    def close(self) -> bool:
-        """Marks the gate closed once no call runs; False if it was closed already."""
-        with self._cond:
-            if self._closed:
-                return False
-            self._closed = True
-            self._cond.wait_for(lambda: self._active == 0)
-            return True
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-_Report = Callable[[ctypes.c_void_p, Any], int]
-
-
-class Tracker:
-    """A tracker; keyword arguments are CodeCarbon's config keys (``project_name``,
-    ``country_iso_code``, ``measure_power_secs``, ``output_dir``, ``save_to_api``, ...).
-
-    Usable as a context manager (start/stop) and as a decorator. Safe to share between threads:
-    ``close()`` waits for calls in progress on other threads.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        self._options = dict(options)
-        self._gate = _Gate()
-        self._lib = _lib()
-        self._handle = ctypes.c_void_p()
-        self.final_emissions: Optional[Emissions] = None
-        self._check(self._lib.ct_tracker_new(options_string(**options).encode("utf-8"), ctypes.byref(self._handle)))
-
-    def _check(self, status: int, emissions: Optional[Emissions] = None) -> None:
-        if status != Status.CT_OK:
-            message = cast(bytes, self._lib.ct_last_error()).decode("utf-8", "replace")
-            raise CarbonTrackerError(status, message, emissions)
-
-    def _report(self, fn: _Report) -> Emissions:
-        out = _CtEmissions()
-        out.struct_size = ctypes.sizeof(_CtEmissions)
-        with self._gate.call():
-            status = fn(self._handle, ctypes.byref(out))
-            emissions = Emissions._from_c(out) if status in _NUMBERS_VALID else None
-            self._check(status, emissions)
-        assert emissions is not None
-        return emissions
-
-    def start(self) -> Tracker:
-        with self._gate.call():
-            self._check(self._lib.ct_tracker_start(self._handle))
-        return self
-
-    def flush(self) -> Emissions:
-        """Measures, writes a CSV row, queues uploads; returns the totals since start."""
-        return self._report(self._lib.ct_tracker_flush)
-
-    def stop(self) -> Emissions:
-        """Final measurement and row; waits up to api_timeout_s for uploads."""
-        self.final_emissions = self._report(self._lib.ct_tracker_stop)
-        return self.final_emissions
-
-    def describe(self) -> Dict[str, Any]:
-        """The detected hardware and which source/model produces each number (ct_tracker_json)."""
-        with self._gate.call():
-            ptr = self._lib.ct_tracker_json(self._handle)
-            if not ptr:  # NULL: the real status of the failure, as for every other call
-                self._check(Status(self._lib.ct_last_status()))
-        try:
-            return cast(Dict[str, Any], json.loads(ctypes.string_at(ptr).decode("utf-8")))
-        finally:
-            self._lib.ct_string_free(ptr)
-
-    def close(self) -> None:
-        """Frees the native tracker (stopping it first if it runs), after any call in progress on
-        another thread has returned. Idempotent."""
-        gate = getattr(self, "_gate", None)  # absent if __init__ failed early
-        if gate is not None and gate.close() and self._handle:
-            self._lib.ct_tracker_free(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self) -> Tracker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.stop()
-        finally:
-            self.close()
-
-    def __call__(self, func: _F) -> _F:
-        """Decorator: a fresh tracker with these options runs around each call."""
-        options = self._options
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)(**options):
-                return func(*args, **kwargs)
-
-        return cast(_F, wrapper)
-
-
-class EmissionsTracker(Tracker):
-    """CodeCarbon-compatible names: ``flush()`` and ``stop()`` return kg CO2e (floats), and
-    ``final_emissions_data`` holds the last numbers."""
-
-    final_emissions_data: Optional[Emissions] = None
-
-    def flush(self) -> float:  # type: ignore[override]
-        return super().flush().emissions_kg
-
-    def stop(self) -> float:  # type: ignore[override]
-        data = super().stop()
-        self.final_emissions_data = data
-        return data.emissions_kg
-
-
-class OfflineEmissionsTracker(EmissionsTracker):
-    """CodeCarbon's offline tracker: no network; give ``country_iso_code``."""
-
-    def __init__(self, **options: Any) -> None:
-        options.setdefault("offline", True)
-        super().__init__(**options)
-
-
-def track_emissions(func: Optional[_F] = None, **options: Any) -> Any:
-    """CodeCarbon's decorator: ``@track_emissions`` or ``@track_emissions(project_name=...)``."""
-    if func is not None and callable(func):
-        return Tracker()(func)
-    return Tracker(**options)

@@ -1,0 +1,640 @@
+"""CodeCarbon's names over the native tracker, behaving as CodeCarbon 3.3.x does for its users:
+
+- the constructor takes CodeCarbon 3.3.2's parameters, positionally in its order; options this
+  version does not implement but that change nothing here (``save_to_logger=False``,
+  ``allow_multiple_runs=True``, ...) are accepted, the others are logged and ignored;
+- failures are logged on ``logging.getLogger("codecarbon")`` where CodeCarbon logs them, never
+  raised: start twice, flush/stop before start, a second stop (same value again), an output that
+  fails at stop (the numbers are still returned). So a user's exception inside ``with`` and a
+  decorated function's return value are never replaced. As in CodeCarbon, ``EmissionsTracker``
+  raises for a missing ``output_dir`` or an unknown output method, while
+  ``OfflineEmissionsTracker`` logs its constructor's errors and then measures nothing;
+- ``flush()``/``stop()`` return kg CO2e (floats), ``final_emissions_data`` and ``stop_task()``
+  return an :class:`EmissionsData` with CodeCarbon's attribute names;
+- tasks: ``start_task`` starts the tracker if needed, ``stop_task()`` without a name stops the
+  latest task. Unlike CodeCarbon, tasks may overlap and nest and the run's own measurement goes
+  on while they run (CodeCarbon pauses it and restarts the run's clock).
+
+The strict interface (typed exceptions) is :class:`carbon_tracker.Tracker`."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import functools
+import logging
+import os
+import platform
+import threading
+import uuid
+import warnings
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, cast
+
+from . import _logging
+from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
+
+logger = logging.getLogger(_logging.CODECARBON_LOGGER)
+
+DEFAULT_EXPERIMENT_ID = "5b0fa12a-3dd7-45bb-9766-cc326314d9f1"
+
+# CodeCarbon 3.3.2's BaseEmissionsTracker.__init__ parameters, in order (positional use).
+TRACKER_PARAMETERS: Tuple[str, ...] = (
+    "project_name", "measure_power_secs", "api_call_interval", "api_endpoint", "api_key",
+    "output_dir", "output_file", "output_methods", "save_to_file", "save_to_api",
+    "save_to_logger", "logging_logger", "save_to_prometheus", "save_to_logfire", "prometheus_url",
+    "output_handlers", "gpu_ids", "emissions_endpoint", "experiment_id", "experiment_name",
+    "electricitymaps_api_token", "co2_signal_api_token", "tracking_mode", "log_level",
+    "on_csv_write", "logger_preamble", "force_cpu_power", "force_ram_power", "pue", "wue",
+    "force_carbon_intensity_g_co2e_kwh", "force_mode_cpu_load", "allow_multiple_runs",
+    "rapl_include_dram", "rapl_prefer_psys", "metadata",
+)  # fmt: skip
+
+# track_emissions(fn, ...) parameters after fn, in CodeCarbon 3.3.2's order.
+DECORATOR_PARAMETERS: Tuple[str, ...] = (
+    "project_name", "measure_power_secs", "api_call_interval", "api_endpoint", "api_key",
+    "output_dir", "output_file", "output_methods", "save_to_file", "save_to_api",
+    "save_to_logger", "logging_logger", "save_to_prometheus", "save_to_logfire", "prometheus_url",
+    "output_handlers", "gpu_ids", "emissions_endpoint", "experiment_id", "experiment_name",
+    "electricitymaps_api_token", "co2_signal_api_token", "tracking_mode", "log_level",
+    "on_csv_write", "logger_preamble", "offline", "country_iso_code", "region", "cloud_provider",
+    "cloud_region", "country_2letter_iso_code", "force_cpu_power", "force_ram_power", "pue", "wue",
+    "force_carbon_intensity_g_co2e_kwh", "allow_multiple_runs", "rapl_include_dram",
+    "rapl_prefer_psys",
+)  # fmt: skip
+
+# What OfflineEmissionsTracker adds (keyword-only in CodeCarbon).
+OFFLINE_PARAMETERS = ("country_iso_code", "region", "cloud_provider", "cloud_region", "country_2letter_iso_code")
+
+# CodeCarbon's decorator does not give these to its offline tracker.
+_NOT_OFFLINE = ("api_call_interval", "api_endpoint", "api_key", "save_to_api", "emissions_endpoint",
+                "experiment_id", "experiment_name")  # fmt: skip
+
+# CodeCarbon options this version does not implement: the value that changes nothing here is
+# accepted silently, any other is logged and ignored.
+_HARMLESS: Dict[str, Callable[[Any], bool]] = {
+    "save_to_logger": lambda v: not v,
+    "save_to_prometheus": lambda v: not v,
+    "save_to_logfire": lambda v: not v,
+    "logging_logger": lambda v: v is None,
+    "prometheus_url": lambda v: True,  # only read by the Prometheus output
+    "output_handlers": lambda v: not v,
+    "allow_multiple_runs": lambda v: bool(v),  # False asks for CodeCarbon's lock file
+    "metadata": lambda v: True,  # only read by the BoAmps output
+}
+
+_SAVE_TO = ("save_to_file", "save_to_api", "save_to_logger", "save_to_prometheus", "save_to_logfire")
+
+# measure_power_secs: CodeCarbon takes any number (0 re-arms its timer at once); the library's range.
+_MIN_PERIOD_S, _MAX_PERIOD_S = 0.01, 86_400.0
+
+_LEVEL_NAMES = {"CRITICAL": 50, "FATAL": 50, "ERROR": 40, "WARN": 30, "WARNING": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
+
+
+class OutputMethod(str, enum.Enum):
+    """CodeCarbon's output methods; ``CSV`` and ``API`` are implemented by this version, the
+    others are logged and ignored."""
+
+    CSV = "csv"
+    API = "api"
+    LOGGER = "logger"
+    PROMETHEUS = "prometheus"
+    LOGFIRE = "logfire"
+    BOAMPS = "boamps"
+
+
+_IMPLEMENTED_OUTPUTS = (OutputMethod.CSV, OutputMethod.API)
+
+
+@dataclass
+class EmissionsData:
+    """CodeCarbon's ``EmissionsData``: the same attribute names, order and units (kg, kWh, W, s)."""
+
+    timestamp: str
+    project_name: str
+    run_id: str
+    experiment_id: str
+    duration: float
+    emissions: float
+    emissions_rate: float
+    cpu_power: float
+    gpu_power: float
+    ram_power: float
+    cpu_energy: float
+    gpu_energy: float
+    ram_energy: float
+    energy_consumed: float
+    water_consumed: float
+    country_name: Optional[str]
+    country_iso_code: Optional[str]
+    region: Optional[str]
+    cloud_provider: str
+    cloud_region: str
+    os: str
+    python_version: str
+    codecarbon_version: str
+    cpu_count: float
+    cpu_model: str
+    gpu_count: float
+    gpu_model: str
+    longitude: Optional[float]
+    latitude: Optional[float]
+    ram_total_size: float
+    tracking_mode: str
+    cpu_utilization_percent: float = 0.0
+    gpu_utilization_percent: float = 0.0
+    ram_utilization_percent: float = 0.0
+    ram_used_gb: float = 0.0
+    on_cloud: str = "N"
+    pue: float = 1
+    wue: float = 0
+
+    @property
+    def values(self) -> Dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _gpu_model(gpus: List[Dict[str, Any]]) -> str:
+    counts: Dict[str, int] = {}
+    for gpu in gpus:
+        name = str(gpu.get("name", ""))
+        counts[name] = counts.get(name, 0) + 1
+    return "".join(f"{n} x {name}" for name, n in counts.items())
+
+
+def _level(value: Any) -> Optional[Tuple[int, str]]:
+    """A CodeCarbon log level (name in any case, or 0/10/.../50) as (Python level, library
+    level name); None (after logging an error, as CodeCarbon does) for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in (0, 10, 20, 30, 40, 50):
+            logger.error(f"Unknown int log level: {value}. Doing nothing.")
+            return None
+        number = value
+    elif isinstance(value, str):
+        if value.upper() not in _LEVEL_NAMES:
+            logger.error(f"Unknown str log level: {value}. Doing nothing.")
+            return None
+        number = _LEVEL_NAMES[value.upper()]
+    else:
+        logger.error(f"Unknown log level: {value}. Doing nothing.")
+        return None
+    # NOTSET lets every line through, as in CodeCarbon
+    return number, str(max(number, 10))
+
+
+def _configure_codecarbon_logger(level: Optional[Any]) -> Optional[str]:
+    """As CodeCarbon does on import and at construction: one stderr handler in its line format
+    (file handlers and other non-stream handlers the user added are kept), no propagation, the
+    level from ``log_level`` (else ``$CODECARBON_LOG_LEVEL``, else info). Returns the level for
+    the library, or None to leave it to the library's own configuration."""
+    stream = logging.StreamHandler()
+    stream.setFormatter(logging.Formatter("[%(name)s %(levelname)s @ %(asctime)s] %(message)s", datefmt="%H:%M:%S"))
+    logger.handlers = [
+        h for h in logger.handlers if isinstance(h, logging.FileHandler) or not isinstance(h, logging.StreamHandler)
+    ]
+    logger.addHandler(stream)
+    logger.propagate = False
+    if level is None:
+        env = {k.lower(): v for k, v in os.environ.items()}
+        level = env.get("codecarbon_log_level", "info")
+    parsed = _level(level)
+    if parsed is None:
+        return None
+    logger.setLevel(parsed[0])
+    return parsed[1]
+
+
+def _output_methods(value: Any) -> List[str]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    methods = []
+    for item in items:
+        name = item.value if isinstance(item, OutputMethod) else str(item).strip().lower()
+        try:
+            method = OutputMethod(name)
+        except ValueError:
+            raise ValueError(f"Invalid output method: {item!r}; valid: {[m.value for m in OutputMethod]}") from None
+        if method in _IMPLEMENTED_OUTPUTS:
+            methods.append(method.value)
+        else:
+            logger.warning(f"output method {method.value!r} is not implemented in this version of carbon-tracker; ignored")
+    return methods
+
+
+def _library_options(given: Dict[str, Any]) -> Dict[str, Any]:
+    """CodeCarbon's arguments as the library's options (CodeCarbon-only ones filtered out)."""
+    if any(k in given for k in _SAVE_TO):
+        warnings.warn(
+            "The save_to_* parameters are deprecated and will be removed in a future version. "
+            "Use output_methods=[OutputMethod.CSV, ...] instead.",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    options: Dict[str, Any] = {}
+    for key, value in given.items():
+        if key in _HARMLESS:
+            if not _HARMLESS[key](value):
+                logger.warning(f"{key}={value!r}: not implemented in this version of carbon-tracker; ignored")
+            continue
+        if key == "output_methods" and value is not None:
+            methods = _output_methods(value)
+            if methods:
+                options[key] = methods
+            else:  # only unimplemented methods: no output at all
+                options.update(save_to_file=False, save_to_api=False)
+            continue
+        if key == "measure_power_secs" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not _MIN_PERIOD_S <= value <= _MAX_PERIOD_S:
+                clamped = min(max(float(value), _MIN_PERIOD_S), _MAX_PERIOD_S)
+                logger.info(f"measure_power_secs={value}: measuring every {clamped} s")
+                value = clamped
+        options[key] = value
+    return options
+
+
+def _positional(names: Tuple[str, ...], args: Tuple[Any, ...], kwargs: Dict[str, Any], what: str) -> Dict[str, Any]:
+    if len(args) > len(names):
+        raise TypeError(f"{what} takes at most {len(names)} positional arguments ({len(args)} given)")
+    given = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key in given:
+            raise TypeError(f"{what} got multiple values for argument {key!r}")
+        given[key] = value
+    return given
+
+
+class BaseEmissionsTracker:
+    """The tracker behind CodeCarbon's ``EmissionsTracker`` and ``OfflineEmissionsTracker``.
+
+    Keyword arguments that are not CodeCarbon's but the library's (``api_timeout_s``,
+    ``rapl_dir``, ...) are passed on to it."""
+
+    _offline = False
+
+    # None when the construction failed (OfflineEmissionsTracker only: CodeCarbon's swallows its
+    # constructor's errors); every method then logs and returns None.
+    _tracker: Optional[_CodeCarbonNative] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.final_emissions: Optional[float] = None
+        self.final_emissions_data: Optional[EmissionsData] = None
+        self._lock = threading.Lock()
+        self._state = "created"
+        self._running_tasks: List[Tuple[str, str]] = []  # (name asked for, name used), oldest first
+        self._used_task_names: Set[str] = set()
+        self._run_id: Optional[str] = None
+        self._last_description: Dict[str, Any] = {}
+        given = _positional(TRACKER_PARAMETERS, args, kwargs, type(self).__name__)
+        self._experiment_id = str(given.get("experiment_id") or DEFAULT_EXPERIMENT_ID)
+        self._wue = given.get("wue") or 0
+        library_level = _configure_codecarbon_logger(given.pop("log_level", None))
+        output_dir = given.get("output_dir")
+        if output_dir is not None and not os.path.exists(str(output_dir)):
+            raise OSError(f"Folder '{output_dir}' doesn't exist !")
+        options = _library_options(given)
+        if library_level is not None:
+            options["log_level"] = library_level
+        if self._offline:
+            # CodeCarbon's offline tracker only skips the location lookup: it still uploads when
+            # asked to; the library's offline=true makes no network call at all.
+            uploads = options.get("save_to_api") or options.get("emissions_endpoint") or "api" in (options.get("output_methods") or [])
+            options.setdefault("cloud_detection" if uploads else "offline", False if uploads else True)
+        self._tracker = _CodeCarbonNative(**options)
+
+    # -- CodeCarbon's public methods -----------------------------------------------------------
+
+    def _native(self) -> Optional[_CodeCarbonNative]:
+        if self._tracker is None:
+            logger.error("Tracker not initialized. Please check the logs.")
+        return self._tracker
+
+    def start(self) -> None:
+        tracker = self._native()
+        if tracker is None:
+            return
+        with self._lock:
+            if self._state == "running":
+                logger.warning("Already started tracking")
+                return
+            if self._state == "stopped":
+                logger.warning("The tracker was stopped; a stopped tracker is not restarted.")
+                return
+            self._state = "running"
+        if not self._guard("start", tracker.start):
+            self._state = "created"
+
+    def flush(self) -> Optional[float]:
+        """Writes a row with the totals so far and returns the emissions so far (kg CO2e)."""
+        tracker = self._native()
+        if tracker is None:
+            return None
+        if self._state != "running":
+            logger.error("You first need to start the tracker.")
+            return None
+        data = self._numbers("flush", tracker.flush)
+        return None if data is None else data.emissions_kg
+
+    def stop(self) -> Optional[float]:
+        """Stops the run (ending running tasks); returns kg CO2e. A second call returns the same."""
+        tracker = self._native()
+        if tracker is None:
+            return None
+        with self._lock:
+            if self._state != "running":
+                logger.warning("Tracker already stopped or never started.")
+                return self.final_emissions
+            self._state = "stopped"
+            self._running_tasks.clear()
+        self._description()  # the location is only described while the run goes on
+        data = self._numbers("stop", tracker.stop)
+        if data is not None:
+            self.final_emissions_data = self._emissions_data(data)
+            self.final_emissions = data.emissions_kg
+        return self.final_emissions
+
+    def start_task(self, task_name: Optional[str] = None) -> None:
+        """Starts a named window, and the tracker if it is not running. A name used before in
+        this run gets a ``_<uuid>`` suffix (as in CodeCarbon); no name: a uuid."""
+        self._start_task(task_name)
+
+    def _start_task(self, task_name: Optional[str]) -> Optional[str]:
+        """start_task; returns the name used, None when it failed (logged)."""
+        tracker = self._native()
+        if tracker is None:
+            return None
+        with self._lock:
+            if self._state == "stopped":
+                logger.warning("start_task: the tracker was stopped; no task started.")
+                return None
+            asked = task_name or ""
+            used = asked or str(uuid.uuid4())
+            if used in self._used_task_names:
+                used += "_" + str(uuid.uuid4())
+            self._used_task_names.add(used)
+        if self._guard("start_task", lambda: tracker.start_task(used)):
+            with self._lock:
+                self._running_tasks.append((asked, used))
+                self._state = "running"
+            return used
+        return None
+
+    def stop_task(self, task_name: Optional[str] = None) -> Optional[EmissionsData]:
+        """Ends the task ``task_name`` (default: the latest started) and returns its numbers."""
+        tracker = self._native()
+        if tracker is None:
+            return None
+        with self._lock:
+            used = None
+            for i in range(len(self._running_tasks) - 1, -1, -1):
+                asked_i, used_i = self._running_tasks[i]
+                if not task_name or task_name in (asked_i, used_i):
+                    used = used_i
+                    del self._running_tasks[i]
+                    break
+        if used is None:
+            logger.warning("stop_task : No active task to stop.")
+            return None
+        name = used
+        data = self._numbers("stop_task", lambda: tracker.stop_task(name))
+        return None if data is None else self._emissions_data(data)
+
+    def get_detected_hardware(self) -> Dict[str, Any]:
+        d = self.native.describe()
+        gpus = d.get("gpus") or []
+        return {
+            "ram_total_size": d["ram"]["total_gib"],
+            "cpu_count": d["cpu"]["threads"],
+            "cpu_physical_count": d["cpu"]["sockets"],
+            "cpu_model": d["cpu"]["model_name"],
+            "gpu_count": len(gpus),
+            "gpu_model": _gpu_model(gpus),
+            "gpu_ids": [g.get("index") for g in gpus] if gpus else None,
+        }
+
+    @property
+    def run_id(self) -> str:
+        if self._run_id is None:
+            self._run_id = str(self.native.describe()["run_id"])
+        return self._run_id
+
+    def describe(self) -> Dict[str, Any]:
+        """carbon-tracker's description of the run (hardware, sources, intensity)."""
+        return self.native.describe()
+
+    @property
+    def native(self) -> Tracker:
+        """The strict tracker underneath (typed exceptions)."""
+        if self._tracker is None:
+            raise CarbonTrackerError(Status.CT_ERR_NULL_ARGUMENT, "the tracker was not initialized (see the log)")
+        return self._tracker
+
+    def __enter__(self) -> BaseEmissionsTracker:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.stop()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _guard(self, what: str, call: Callable[[], Any]) -> bool:
+        try:
+            call()
+            return True
+        except Exception as e:  # logged, never raised: CodeCarbon's contract
+            logger.error(f"{what}: {e}")
+            return False
+
+    def _numbers(self, what: str, call: Callable[[], Emissions]) -> Optional[Emissions]:
+        """The call's numbers; an output failure (CT_ERR_IO/NETWORK) is logged and the numbers
+        measured anyway are returned."""
+        try:
+            return call()
+        except CarbonTrackerError as e:
+            logger.error(f"{what}: {e}")
+            return e.emissions
+        except Exception as e:
+            logger.error(f"{what}: {e}")
+            return None
+
+    def _description(self) -> Dict[str, Any]:
+        """describe(), or the last one made while running once the run has stopped."""
+        try:
+            d = self.native.describe()
+        except Exception:
+            d = {}
+        if d.get("intensity") or not self._last_description:
+            self._last_description = d
+        return self._last_description
+
+    def _emissions_data(self, e: Emissions) -> EmissionsData:
+        d = self._description()
+        intensity = d.get("intensity") or {}
+        cpu = d.get("cpu") or {}
+        gpus = d.get("gpus") or []
+        if self._run_id is None and "run_id" in d:
+            self._run_id = str(d["run_id"])
+        return EmissionsData(
+            timestamp=datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
+            project_name=str(d.get("project_name", "")),
+            run_id=str(d.get("run_id", "")),
+            experiment_id=self._experiment_id,
+            duration=e.duration_s,
+            emissions=e.emissions_kg,
+            emissions_rate=e.emissions_rate_kg_per_s,
+            cpu_power=e.cpu_power_w,
+            gpu_power=e.gpu_power_w,
+            ram_power=e.ram_power_w,
+            cpu_energy=e.cpu_energy_kwh,
+            gpu_energy=e.gpu_energy_kwh,
+            ram_energy=e.ram_energy_kwh,
+            energy_consumed=e.energy_consumed_kwh,
+            water_consumed=e.water_consumed_l,
+            country_name=intensity.get("country_name"),
+            country_iso_code=intensity.get("country_iso_code"),
+            region=intensity.get("region"),
+            cloud_provider=intensity.get("cloud_provider") or "",
+            cloud_region=intensity.get("cloud_region") or "",
+            os=str(d.get("os", platform.platform())),
+            python_version=platform.python_version(),
+            codecarbon_version=library_version(),
+            cpu_count=cpu.get("threads", 0),
+            cpu_model=str(cpu.get("model_name", "")),
+            gpu_count=len(gpus),
+            gpu_model=_gpu_model(gpus),
+            longitude=None,
+            latitude=None,
+            ram_total_size=(d.get("ram") or {}).get("total_gib", 0.0),
+            tracking_mode=str(d.get("tracking_mode", "machine")),
+            cpu_utilization_percent=e.cpu_utilization_percent,
+            gpu_utilization_percent=e.gpu_utilization_percent,
+            ram_utilization_percent=e.ram_utilization_percent,
+            ram_used_gb=e.ram_used_gb,
+            on_cloud="Y" if intensity.get("cloud_provider") else "N",
+            pue=e.pue,
+            wue=self._wue,
+        )
+
+
+class _CodeCarbonNative(Tracker):
+    """The native tracker under a CodeCarbon-named one: its lines go to the "codecarbon" logger."""
+
+    _logger_name = _logging.CODECARBON_LOGGER
+
+
+class EmissionsTracker(BaseEmissionsTracker):
+    """CodeCarbon's ``EmissionsTracker`` (location from the network unless given)."""
+
+
+class OfflineEmissionsTracker(BaseEmissionsTracker):
+    """CodeCarbon's offline tracker: no network; give ``country_iso_code`` (or a cloud)."""
+
+    _offline = True
+
+    def __init__(
+        self,
+        *args: Any,
+        country_iso_code: Optional[str] = None,
+        region: Optional[str] = None,
+        cloud_provider: Optional[str] = None,
+        cloud_region: Optional[str] = None,
+        country_2letter_iso_code: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        place = dict(country_iso_code=country_iso_code, region=region, cloud_provider=cloud_provider,
+                     cloud_region=cloud_region, country_2letter_iso_code=country_2letter_iso_code)  # fmt: skip
+        if cloud_provider and not cloud_region:
+            logger.error("Cloud Region must be provided  if cloud provider is set")
+        kwargs.update({k: v for k, v in place.items() if v is not None})
+        try:
+            super().__init__(*args, **kwargs)
+        except Exception as e:  # CodeCarbon's offline constructor logs its errors, raises none
+            logger.error(f"OfflineEmissionsTracker: {e}; this tracker measures nothing")
+            self._tracker = None
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def track_emissions(fn: Any = None, *args: Any, **kwargs: Any) -> Any:
+    """CodeCarbon's decorator: ``@track_emissions`` or ``@track_emissions(project_name=...,
+    offline=True, country_iso_code="FRA")``. Each call of the function runs a fresh tracker; its
+    return value (or exception) is the function's, whatever happens to the tracker."""
+    if isinstance(fn, str):  # track_emissions("project"): a project name, not a function
+        args = (fn,) + args
+        fn = None
+    given = _positional(DECORATOR_PARAMETERS, args, kwargs, "track_emissions")
+
+    def decorate(func: _F) -> _F:
+        @functools.wraps(func)
+        def wrapped(*a: Any, **kw: Any) -> Any:
+            options = dict(given)
+            offline = bool(options.pop("offline", False))
+            tracker: BaseEmissionsTracker
+            if offline:
+                if not options.get("country_iso_code") and not options.get("cloud_provider"):
+                    raise Exception("Needs ISO Code of the Country for Offline mode")
+                for key in _NOT_OFFLINE:
+                    options.pop(key, None)
+                tracker = OfflineEmissionsTracker(**options)
+            else:
+                tracker = EmissionsTracker(**options)
+            tracker.start()
+            try:
+                return func(*a, **kw)
+            finally:
+                tracker.stop()
+
+        return cast(_F, wrapped)
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+class TaskEmissionsTracker:
+    """CodeCarbon's task context manager: ``with TaskEmissionsTracker("fit", tracker=t):``.
+    Without a tracker it makes an ``EmissionsTracker`` and stops it on exit. ``emissions_data``
+    holds the task's numbers after the block."""
+
+    def __init__(self, task_name: Optional[str], tracker: Optional[BaseEmissionsTracker] = None) -> None:
+        self.is_default_tracker = tracker is None
+        self.tracker: BaseEmissionsTracker = tracker if tracker is not None else EmissionsTracker()
+        self.task_name = task_name
+        self.emissions_data: Optional[EmissionsData] = None
+        self._used: Optional[str] = None
+
+    def __enter__(self) -> TaskEmissionsTracker:
+        self._used = self.tracker._start_task(self.task_name)
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._used is not None:
+            self.emissions_data = self.tracker.stop_task(self._used)
+        if self.is_default_tracker:
+            self.tracker.stop()
+
+
+def track_task_emissions(
+    fn: Optional[Callable[..., Any]] = None,
+    tracker: Optional[BaseEmissionsTracker] = None,
+    task_name: str = "",
+) -> Any:
+    """CodeCarbon's task decorator: each call of the function is a task of ``tracker`` (without
+    one, an ``EmissionsTracker`` made now and stopped after the first call, as in CodeCarbon)."""
+    is_default = tracker is None
+    chosen: BaseEmissionsTracker = tracker if tracker is not None else EmissionsTracker()
+
+    def decorate(func: _F) -> _F:
+        @functools.wraps(func)
+        def wrapped(*a: Any, **kw: Any) -> Any:
+            scope = TaskEmissionsTracker(task_name or None, chosen)
+            scope.is_default_tracker = is_default
+            with scope:
+                return func(*a, **kw)
+
+        return cast(_F, wrapped)
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
