@@ -33,6 +33,20 @@ if [ ${#need[@]} -gt 0 ]; then
   "${sudo_[@]}" apt-get update -qq
   "${sudo_[@]}" apt-get install -y -qq "${need[@]}" > /dev/null
 fi
+# Go 1.21 or later for the binding's log/slog support; Debian 12 ships 1.19, so take
+# golang-1.22-go from Debian's bookworm-backports (test-all puts it first on PATH).
+go_recent() { "$1" version 2> /dev/null | grep -qE 'go1\.(2[1-9]|[3-9][0-9])'; }
+if ! go_recent go && [ ! -x /usr/lib/go-1.22/bin/go ] && grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release; then
+  echo "setup: golang-1.22-go from bookworm-backports"
+  if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      | "${sudo_[@]}" tee /etc/apt/sources.list.d/bookworm-backports.sources > /dev/null
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_[@]}" apt-get update -qq
+  "${sudo_[@]}" apt-get install -y -qq -t bookworm-backports golang-1.22-go > /dev/null \
+    || echo "setup: no Go 1.22; the slog part of the Go binding is not compiled"
+fi
 if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
   echo "setup: generating the de_DE.UTF-8 locale"
   "${sudo_[@]}" localedef -i de_DE -f UTF-8 de_DE.UTF-8

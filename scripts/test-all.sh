@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 bash scripts/setup.sh
+# Go 1.21+ (log/slog) where setup.sh installed it beside Debian 12's 1.19.
+if [ -x /usr/lib/go-1.22/bin/go ]; then export PATH="/usr/lib/go-1.22/bin:$PATH"; fi
 export CARBON_TRACKER_LOOPBACK_ONLY=1   # no test may reach a non-loopback address
 export CODECARBON_LOG_LEVEL=error       # keep the logs of expected failures out of the way
 venv="$root/target/test-venv"
