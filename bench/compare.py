@@ -16,6 +16,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from native import LIFECYCLE_TARGETS  # bench/native.py, beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -206,15 +208,7 @@ def main():
 
     life = {lib: [run(LIFECYCLE, lib, env=env) for _ in range(args.runs)] for lib in libs}
     native = [run_native(args.native, "lifecycle", tempfile.mkdtemp(), env=env) for _ in range(args.runs)] if args.native else []
-    for key, label, target in [
-        ("construct", "construct (first in the process)", "≤ 20 µs"),
-        ("start_cold", "first start (cold: probing)", "≤ 5 ms"),
-        ("construct_warm", "construct (2nd tracker)", "≤ 20 µs"),
-        ("start_warm", "start (2nd tracker, warm)", "≤ 100 µs"),
-        ("flush", "first flush", "≤ 200 µs"),
-        ("flush_steady", "flush (later, fresh measurement)", "≤ 150 µs"),
-        ("stop", "stop", "-"),
-    ]:
+    for key, label, target in [row for row in LIFECYCLE_TARGETS if not row[0].startswith("task_")]:
         o, c = median(life["ours"], key), median(life["codecarbon"], key)
         n = fmt_t(median(native, key)) if native else "-"
         rows.append((label, target, n, fmt_t(o), fmt_t(c), ratio(o, c)))

@@ -10,6 +10,20 @@ import subprocess
 import tempfile
 
 
+# The library's lifecycle targets (bench/compare.py prints the same rows, tasks aside).
+LIFECYCLE_TARGETS = [
+    ("construct", "construct (first in the process)", "≤ 20 µs"),
+    ("start_cold", "first start (cold: probing)", "≤ 5 ms"),
+    ("construct_warm", "construct (2nd tracker)", "≤ 20 µs"),
+    ("start_warm", "start (2nd tracker, warm)", "≤ 100 µs"),
+    ("flush", "first flush", "≤ 200 µs"),
+    ("flush_steady", "flush (later, fresh measurement)", "≤ 150 µs"),
+    ("task_start", "task start (ct_tracker_start_task, running tracker, 2000 tasks)", "≤ 50 µs"),
+    ("task_stop", "task stop (ct_tracker_stop_task: a measurement, 2000 tasks)", "≤ 50 µs"),
+    ("stop", "stop", "-"),
+]
+
+
 def native(binary, *args):
     out = subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -36,17 +50,7 @@ def main():
     floor = med["floor"] - med["none"]
     print(f"| metric (C, {args.runs} runs, medians) | target | value |")
     print("|---|---|---|")
-    for key, label, target in [
-        ("construct", "construct (first in the process)", "≤ 20 µs"),
-        ("start_cold", "first start (cold: probing)", "≤ 5 ms"),
-        ("construct_warm", "construct (2nd tracker)", "≤ 20 µs"),
-        ("start_warm", "start (2nd tracker, warm)", "≤ 100 µs"),
-        ("flush", "first flush", "≤ 200 µs"),
-        ("flush_steady", "flush (later, fresh measurement)", "≤ 150 µs"),
-        ("task_start", "task start (ct_tracker_start_task, running tracker, 2000 tasks)", "≤ 50 µs"),
-        ("task_stop", "task stop (ct_tracker_stop_task: a measurement, 2000 tasks)", "≤ 50 µs"),
-        ("stop", "stop", "-"),
-    ]:
+    for key, label, target in LIFECYCLE_TARGETS:
         # A build from before tasks has no task timings: "-".
         value = fmt_t(statistics.median(r[key] for r in life)) if all(key in r for r in life) else "-"
         print(f"| {label} | {target} | {value} |")
