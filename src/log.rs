@@ -74,16 +74,17 @@ impl Logger {
         }
         if let Some(cb) = callback() {
             let text = if self.preamble.is_empty() { message.as_ref().to_string() } else { format!("[{}] {}", self.preamble, message.as_ref()) };
-            let delivered_now = PENDING.with(|p| {
+            // Inside the library: held until it leaves; outside: handed over now.
+            let now = PENDING.with(|p| {
                 let mut p = p.borrow_mut();
                 if p.depth > 0 {
-                    p.lines.push((level, text.clone()));
-                    false
+                    p.lines.push((level, text));
+                    None
                 } else {
-                    true
+                    Some(text)
                 }
             });
-            if delivered_now {
+            if let Some(text) = now {
                 deliver(&cb, level, &text);
             }
             return;

@@ -71,11 +71,14 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn start_pushgateway(dir: &Path) -> Option<(Daemon, String)> {
-    let bin = require("prometheus-pushgateway", "prometheus-pushgateway")?;
+/// Starts the Debian package `name`'s server on a free loopback port with `args` (the listen
+/// address is added), its log in `dir`; waits until it answers `/-/ready`. `None`: not installed.
+fn start_daemon(dir: &Path, name: &str, args: &[String]) -> Option<(Daemon, String)> {
+    let bin = require(name, name)?;
     let port = free_port();
-    let log = std::fs::File::create(dir.join("pushgateway.log")).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     let child = Command::new(bin)
+        .args(args)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(log)
@@ -83,13 +86,15 @@ fn start_pushgateway(dir: &Path) -> Option<(Daemon, String)> {
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let d = Daemon(child);
-    wait_for("the pushgateway to be ready", || get(&format!("{url}/-/ready")));
+    wait_for(&format!("{name} to be ready"), || get(&format!("{url}/-/ready")));
     Some((d, url))
 }
 
+fn start_pushgateway(dir: &Path) -> Option<(Daemon, String)> {
+    start_daemon(dir, "prometheus-pushgateway", &[])
+}
+
 fn start_prometheus(dir: &Path, pushgateway: &str) -> Option<(Daemon, String)> {
-    let bin = require("prometheus", "prometheus")?;
-    let port = free_port();
     let config = dir.join("prometheus.yml");
     let target = pushgateway.trim_start_matches("http://");
     std::fs::write(
@@ -99,19 +104,8 @@ fn start_prometheus(dir: &Path, pushgateway: &str) -> Option<(Daemon, String)> {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let child = Command::new(bin)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let d = Daemon(child);
-    wait_for("prometheus to be ready", || get(&format!("{url}/-/ready")));
-    Some((d, url))
+    let args = [format!("--config.file={}", config.display()), format!("--storage.tsdb.path={}", dir.join("tsdb").display())];
+    start_daemon(dir, "prometheus", &args)
 }
 
 fn percent_encode(s: &str) -> String {

@@ -388,17 +388,11 @@ impl Meters {
         let gpu = self.gpu.measure(&iv, log);
         let cpu_energy_kwh = self.cpu.energy_kwh(&iv, log);
         let ram_energy_kwh = self.ram.energy_kwh(&iv, log);
-        let process_share = match (self.plan.process_mode, iv.process) {
-            (false, Some(p)) => {
-                let threads = self.plan.cpu_count.max(1) as f64;
-                let busy_cpu_s = (load_now.busy_s - load_before.busy_s).max(0.0) * threads;
-                let cpu_part = if p.cpu_s > 0.0 { (p.cpu_s / busy_cpu_s.max(p.cpu_s)).min(1.0) } else { 0.0 };
-                let total_bytes = self.plan.ram_total_gib * (1u64 << 30) as f64;
-                let ram_part = if total_bytes > 0.0 { (p.rss_bytes as f64 / total_bytes).min(1.0) } else { 0.0 };
-                Some(ProcessShare { cpu_energy_kwh: cpu_energy_kwh * cpu_part, ram_energy_kwh: ram_energy_kwh * ram_part })
-            }
-            _ => None,
-        };
+        // Machine mode in a job: the same shares that process mode uses, of the machine's energy.
+        let process_share = (!self.plan.process_mode && iv.process.is_some()).then(|| ProcessShare {
+            cpu_energy_kwh: cpu_energy_kwh * source::busy_time_share(&iv, self.plan.cpu_count.max(1) as f64),
+            ram_energy_kwh: ram_energy_kwh * source::resident_share(&iv, self.plan.ram_total_gib * (1u64 << 30) as f64),
+        });
         Sample {
             cpu_energy_kwh,
             ram_energy_kwh,

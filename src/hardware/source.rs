@@ -27,6 +27,27 @@ pub struct ProcessInterval {
     pub rss_bytes: u64,
 }
 
+/// The process tree's share of the machine's busy CPU time over `iv` (0 to 1; `threads`
+/// turns the busy fraction into CPU-seconds).
+pub fn busy_time_share(iv: &Interval, threads: f64) -> f64 {
+    let cpu_s = iv.process.map_or(0.0, |p| p.cpu_s);
+    if cpu_s <= 0.0 {
+        return 0.0;
+    }
+    let busy_cpu_s = (iv.load_now.busy_s - iv.load_before.busy_s).max(0.0) * threads;
+    (cpu_s / busy_cpu_s.max(cpu_s)).min(1.0)
+}
+
+/// The process tree's share of the machine's memory at the end of `iv` (0 to 1).
+pub fn resident_share(iv: &Interval, total_bytes: f64) -> f64 {
+    let rss = iv.process.map_or(0, |p| p.rss_bytes) as f64;
+    if total_bytes > 0.0 {
+        (rss / total_bytes).min(1.0)
+    } else {
+        0.0
+    }
+}
+
 /// A source of energy readings.
 pub trait EnergySource: Send {
     /// Energy since the previous call (or since the source was made), kWh.
@@ -64,13 +85,7 @@ pub struct ProcessShareOfBusy<S> {
 
 impl<S: EnergySource> EnergySource for ProcessShareOfBusy<S> {
     fn energy_kwh(&mut self, iv: &Interval, log: &Logger) -> f64 {
-        let machine_kwh = self.machine.energy_kwh(iv, log);
-        let cpu_s = iv.process.map_or(0.0, |p| p.cpu_s);
-        if cpu_s <= 0.0 {
-            return 0.0;
-        }
-        let busy_cpu_s = (iv.load_now.busy_s - iv.load_before.busy_s).max(0.0) * self.threads;
-        machine_kwh * (cpu_s / busy_cpu_s.max(cpu_s)).min(1.0)
+        self.machine.energy_kwh(iv, log) * busy_time_share(iv, self.threads)
     }
 }
 
@@ -97,10 +112,7 @@ pub struct ResidentShare<S> {
 
 impl<S: EnergySource> EnergySource for ResidentShare<S> {
     fn energy_kwh(&mut self, iv: &Interval, log: &Logger) -> f64 {
-        let machine_kwh = self.machine.energy_kwh(iv, log);
-        let rss = iv.process.map_or(0, |p| p.rss_bytes) as f64;
-        let share = if self.total_bytes > 0.0 { (rss / self.total_bytes).min(1.0) } else { 0.0 };
-        machine_kwh * share
+        self.machine.energy_kwh(iv, log) * resident_share(iv, self.total_bytes)
     }
 }
 

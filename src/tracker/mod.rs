@@ -144,9 +144,7 @@ impl Tracker {
         let Phase::Running(r) = &mut *phase else {
             return Err(Error::state("start_task: the tracker was stopped; create a new one"));
         };
-        if r.tasks.is_running(name) {
-            return r.tasks.start(name, r.totals, Instant::now()); // its error, before measuring
-        }
+        r.tasks.require_not_running(name)?; // before measuring
         let now = Instant::now();
         self.inner.measure(r, now, false);
         r.tasks.start(name, r.totals, now)

@@ -61,11 +61,17 @@ impl Tasks {
         )))
     }
 
-    /// Opens a window at a measurement just taken (`totals` as of `at`).
-    pub fn start(&mut self, name: &str, totals: Totals, at: Instant) -> Result<()> {
+    /// An error unless `name` is free to start (no running task has it).
+    pub fn require_not_running(&self, name: &str) -> Result<()> {
         if self.is_running(name) {
             return Err(Error::state(format!("start_task: task `{name}` is already running; stop it first or use another name")));
         }
+        Ok(())
+    }
+
+    /// Opens a window at a measurement just taken (`totals` as of `at`).
+    pub fn start(&mut self, name: &str, totals: Totals, at: Instant) -> Result<()> {
+        self.require_not_running(name)?;
         self.running.push(RunningTask { name: name.to_string(), totals_at_start: totals, started_at: at });
         Ok(())
     }

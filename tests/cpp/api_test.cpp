@@ -7,14 +7,7 @@
 
 #include "carbon_tracker.hpp"
 
-static int failures = 0;
-#define CHECK(cond)                                                  \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            std::fprintf(stderr, "CHECK failed line %d: %s\n", __LINE__, #cond); \
-            failures++;                                              \
-        }                                                            \
-    } while (0)
+#include "check.hpp"
 
 int main(int argc, char **argv) {
     using namespace carbon_tracker;
