@@ -223,3 +223,54 @@ fn fork_with_a_running_tracker_and_dlclose() {
     assert!(output.status.success(), "{:?}\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("fork: 40 children") && stdout.contains("dlclose: unloaded"), "{stdout}");
 }
+
+/// Every row of `path` has the header's width, and the last one has `emissions_kg`.
+fn assert_whole_rows(path: &Path, columns: usize, last_emissions_kg: Option<f64>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    assert_eq!(rdr.headers().unwrap().len(), columns, "{}:\n{text}", path.display());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert!(!rows.is_empty(), "{}: no row", path.display());
+    for r in &rows {
+        assert_eq!(r.len(), columns, "a torn row in {}:\n{text}", path.display());
+    }
+    if let Some(kg) = last_emissions_kg {
+        assert_eq!(rows.last().unwrap()[5].parse::<f64>().unwrap(), kg, "the totals were written: {text}");
+    }
+}
+
+#[test]
+fn a_full_disk_never_leaves_a_torn_row() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/c/full_disk.c", work.path());
+    let out = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let kv = parse_kv(&stdout);
+    let io = "4"; // CT_ERR_IO
+    let columns = carbon_tracker::output::CSV_HEADER.split(',').count();
+    for mode in ["append", "update"] {
+        let k = |s: &str| kv[&format!("{mode}.{s}")].clone();
+        assert_eq!(k("first_flush"), "0", "{stdout}");
+        assert_eq!(k("full_flush"), io, "{stdout}");
+        assert_eq!(k("full_flush_filled"), "1", "the numbers come back with the error");
+        assert_eq!(k("unchanged"), "1", "{mode}: the file grew by {} bytes: {stdout}", k("grew_by"));
+        assert_eq!((k("next_flush"), k("stop"), k("strays")), ("0".into(), "0".into(), "0".into()), "{stdout}");
+        let kg: f64 = k("stop_emissions_kg").parse().unwrap();
+        assert_whole_rows(&work.path().join(mode).join("emissions.csv"), columns, Some(kg));
+        // The header cut short at start: no half header left to be taken for another format.
+        let k = |s: &str| kv[&format!("header-{mode}.{s}")].clone();
+        assert_eq!(k("full_flush"), io, "{stdout}");
+        assert!(k("length_while_full") == "0" || k("length_while_full") == "-1", "{mode}: {stdout}");
+        assert_eq!((k("stop"), k("strays")), ("0".into(), "0".into()), "no .bak of a half header: {stdout}");
+        let kg: f64 = k("stop_emissions_kg").parse().unwrap();
+        assert_whole_rows(&work.path().join(format!("header-{mode}")).join("emissions.csv"), columns, Some(kg));
+    }
+    assert_eq!(kv["tasks.first_flush"], "0", "{stdout}");
+    assert_eq!(kv["tasks.full_flush"], io, "{stdout}");
+    assert_eq!(kv["tasks.unchanged"], "1", "{stdout}");
+    assert_eq!((kv["tasks.stop"].as_str(), kv["tasks.strays"].as_str()), ("0", "0"), "{stdout}");
+    let tasks = std::fs::read_to_string(&kv["tasks.file"]).unwrap();
+    assert!(tasks.contains("\nfirst,") && tasks.contains("\nsecond,"), "the kept task row was written: {tasks}");
+    assert_whole_rows(Path::new(&kv["tasks.file"]), carbon_tracker::output::task_file::TASK_HEADER.split(',').count(), None);
+}

@@ -4,7 +4,8 @@
 //!   (`<name>_0.bak`, `<name>_1.bak`, … if taken) and a new file is started: appending to another
 //!   column order would shift columns (CodeCarbon #1304);
 //! - `append` adds one row per call in one `write` on an `O_APPEND` descriptor; every column is
-//!   always written (empty fields for missing values, never dropped);
+//!   always written (empty fields for missing values, never dropped); a write that fails part
+//!   way (a full disk) is cut back, so the file is left exactly as it was ([`append_whole`]);
 //! - `update` replaces this run's row (key `run_id`) through a temporary file and a rename, and
 //!   refuses to touch a file it cannot parse (`Io` error, file left as it was).
 //!
@@ -16,7 +17,6 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use once_cell::sync::Lazy;
 
 use super::emissions_data::{push_csv_field, EmissionsData, COLUMNS, CSV_HEADER, RUN_ID_COLUMN};
+use super::whole_append::append_whole;
 use crate::config::CsvWriteMode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Logger;
@@ -137,7 +138,7 @@ impl CsvSink {
             self.move_aside(log)?;
             f = self.open_for_append()?;
         }
-        f.write_all(format!("{}\n", *CSV_HEADER).as_bytes()).map_err(|e| self.io("cannot write to", &e))
+        append_whole(&f, format!("{}\n", *CSV_HEADER).as_bytes()).map_err(|e| self.io("cannot write to", &e))
     }
 
     /// Renames a file with another header to `.bak` (it is someone else's format).
@@ -182,7 +183,7 @@ impl CsvSink {
                 format!("\n{line}")
             }
         };
-        f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))
+        append_whole(&f, text.as_bytes()).map_err(|e| self.io("cannot write to", &e))
     }
 
     /// `update` mode: creates the file with header and `line` when it is missing, empty or has
@@ -202,11 +203,11 @@ impl CsvSink {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.io("cannot read", &e)),
         }
-        let mut f = self.open_for_append()?;
+        let f = self.open_for_append()?;
         // Another writer may have created it meanwhile: only the first adds the header.
         let len = f.metadata().map_err(|e| self.io("cannot read", &e))?.len();
         let text = if len == 0 { format!("{}\n{line}", *CSV_HEADER) } else { line.to_string() };
-        f.write_all(text.as_bytes()).map_err(|e| self.io("cannot write to", &e))?;
+        append_whole(&f, text.as_bytes()).map_err(|e| self.io("cannot write to", &e))?;
         Ok(true)
     }
 

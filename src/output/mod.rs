@@ -11,5 +11,6 @@ pub mod emissions_data;
 pub mod py_format;
 pub mod task_file;
 pub mod uploader;
+pub mod whole_append;
 
 pub use emissions_data::{EmissionsData, CSV_HEADER};
