@@ -147,3 +147,43 @@ fn task_rows_go_to_codecarbons_task_file_and_stop_ends_running_tasks() {
     assert_eq!(rows.iter().map(|r| r[0].to_string()).collect::<Vec<_>>(), ["done", "left running"]);
     assert!(rows.iter().all(|r| r.len() == 36));
 }
+
+#[test]
+fn an_experiment_name_never_leaves_output_dir() {
+    // `experiment_name` is part of the task file's name: whatever it holds, the file is one name
+    // inside output_dir (`/` and control characters percent-encoded, a long name cut short).
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("a").join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let long = "n".repeat(400);
+    for name in ["x/../../y", "a/b", "../escape", "tab\there", "%2F", long.as_str()] {
+        let t = tracker(&format!("output_dir={};experiment_name={}", out.display(), name.replace(';', "\\;")));
+        t.start_task("t").unwrap();
+        t.stop_task("t").unwrap();
+        let report = t.flush().unwrap();
+        assert!(report.errors.is_empty(), "{name:?}: {:?}", report.errors);
+        t.stop().unwrap();
+    }
+    let mut inside: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    inside.sort();
+    let task_files: Vec<&String> = inside.iter().filter(|n| n.starts_with("emissions_")).collect();
+    assert_eq!(task_files.len(), 6, "one task file per run, all in output_dir: {inside:?}");
+    assert!(task_files.iter().all(|n| n.len() <= 255 && !n.contains('/')));
+    assert!(inside.iter().any(|n| n.starts_with("emissions_x%2F..%2F..%2Fy_")), "{inside:?}");
+    assert!(inside.iter().any(|n| n.starts_with("emissions_%252F_")), "`%` is encoded too: {inside:?}");
+    assert!(inside.iter().any(|n| n.starts_with("emissions_tab%09here_")), "{inside:?}");
+    // Nothing was written anywhere else under the root.
+    let mut elsewhere = Vec::new();
+    let mut stack = vec![root.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.parent() != Some(out.as_path()) {
+                elsewhere.push(p);
+            }
+        }
+    }
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+}

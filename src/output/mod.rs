@@ -8,6 +8,7 @@ pub mod logger;
 pub mod otlp;
 pub mod prometheus;
 pub mod emissions_data;
+pub mod file_names;
 pub mod py_format;
 pub mod task_file;
 pub mod uploader;

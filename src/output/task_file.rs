@@ -20,9 +20,15 @@ fn task_columns() -> impl Iterator<Item = &'static Column> {
 pub static TASK_HEADER: Lazy<String> =
     Lazy::new(|| std::iter::once("task_name").chain(task_columns().map(|(name, _)| *name)).collect::<Vec<_>>().join(","));
 
-/// Where CodeCarbon puts the task rows of run `run_id`.
+/// The longest experiment name kept in the task file's name: with `emissions_`, the run id,
+/// `.csv` and the temporary file's affixes, the name stays under 255 bytes.
+const MAX_EXPERIMENT_NAME_BYTES: usize = 160;
+
+/// Where CodeCarbon puts the task rows of run `run_id`; always a file directly in `output_dir`
+/// (the experiment name is encoded, see [`super::file_names`]).
 pub fn task_file_path(output_dir: &Path, experiment_name: &str, run_id: &str) -> PathBuf {
-    output_dir.join(format!("emissions_{experiment_name}_{run_id}.csv"))
+    let experiment = super::file_names::name_part(experiment_name, MAX_EXPERIMENT_NAME_BYTES);
+    output_dir.join(format!("emissions_{experiment}_{}.csv", super::file_names::name_part(run_id, 64)))
 }
 
 /// Writes the file of `rows` (task name, its row), replacing the previous one.
