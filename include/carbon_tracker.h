@@ -258,7 +258,9 @@ void ct_string_free(char *s);
  * standard error. Each tracker's `log_level` still decides which lines are made. May be called
  * from any thread, at any time. `fn` is called on the thread that made the line (the caller's,
  * or the library's background thread) once the library holds no lock, so it may call any
- * function of this library, this one included. A call already in progress may still reach the
+ * function of this library, this one included; the status and message (`ct_last_status`,
+ * `ct_last_error`) of the call that made the line are as they were when that call returns,
+ * whatever the callback's own calls did. A call already in progress may still reach the
  * previous function just after `ct_set_logger` returns.
  */
 void ct_set_logger(ct_log_fn f, void *user_data);

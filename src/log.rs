@@ -149,8 +149,19 @@ pub fn defer() -> Deferred {
     Deferred(())
 }
 
-impl Drop for Deferred {
-    fn drop(&mut self) {
+/// Lines a thread leaving the library hands over, with the callback to give them to (read
+/// while still inside, so that the callback's lock is only ever taken inside the fork gate).
+#[must_use = "held lines are lost unless delivered"]
+pub struct Held {
+    lines: Vec<(Level, String)>,
+    callback: Option<Callback>,
+}
+
+impl Deferred {
+    /// Leaves the library: the lines held since [`defer`] when this is the outermost level.
+    /// Deliver them once no lock is held.
+    pub fn finish(self) -> Held {
+        std::mem::forget(self);
         let lines = PENDING
             .try_with(|p| {
                 let mut p = p.borrow_mut();
@@ -162,17 +173,33 @@ impl Drop for Deferred {
                 }
             })
             .unwrap_or_default();
-        if lines.is_empty() {
-            return;
-        }
-        match callback() {
-            Some(cb) => lines.iter().for_each(|(level, text)| deliver(&cb, *level, text)),
-            // Set back to standard error meanwhile: nothing is lost.
-            None => lines.iter().for_each(|(level, text)| {
+        let callback = if lines.is_empty() { None } else { callback() };
+        Held { lines, callback }
+    }
+}
+
+impl Held {
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Hands the lines to the callback (to standard error if it was unset meanwhile: nothing
+    /// is lost).
+    pub fn deliver(self) {
+        match &self.callback {
+            Some(cb) => self.lines.iter().for_each(|(level, text)| deliver(cb, *level, text)),
+            None => self.lines.iter().for_each(|(level, text)| {
                 let line = format_line(*level, "", text, &crate::clock::LocalTime::now().hms());
                 let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }),
         }
+    }
+}
+
+impl Drop for Deferred {
+    /// Leaving by unwinding: the lines are delivered all the same.
+    fn drop(&mut self) {
+        Deferred(()).finish().deliver();
     }
 }
 

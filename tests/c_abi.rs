@@ -161,6 +161,11 @@ fn c_tasks_and_a_logging_callback_that_calls_back_in() {
     assert_eq!(kv["calls"], kv["lines"], "user_data handed back");
     assert_eq!(kv["reentered"], kv["lines"]);
     assert_eq!(kv["bad_level"], "0");
+    // The callback failed calls of its own while lines of the failing flush were delivered, yet
+    // the caller reads the flush's status and message.
+    assert!(kv["failed_in_callback"].parse::<u32>().unwrap() > 0, "{stdout}");
+    assert_eq!((kv["io_status"].as_str(), kv["io_last_status"].as_str()), ("4", "4"), "{stdout}");
+    assert!(kv["io_last_error"].contains("nonexistent-ct-dir"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).trim().is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -273,4 +278,23 @@ fn a_full_disk_never_leaves_a_torn_row() {
     let tasks = std::fs::read_to_string(&kv["tasks.file"]).unwrap();
     assert!(tasks.contains("\nfirst,") && tasks.contains("\nsecond,"), "the kept task row was written: {tasks}");
     assert_whole_rows(Path::new(&kv["tasks.file"]), carbon_tracker::output::task_file::TASK_HEADER.split(',').count(), None);
+}
+
+#[test]
+fn forks_at_any_moment_of_the_library_work_never_hang_the_child() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/c/fork_loop.c", work.path());
+    let forks = std::env::var("CT_FORKS").unwrap_or_else(|_| "150".into());
+    let out = Command::new(&exe).arg(work.path()).arg(&forks).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    let kv = parse_kv(&stdout);
+    assert_eq!((kv["hung"].as_str(), kv["failed"].as_str()), ("0", "0"), "{stdout}\n{stderr}");
+    assert_eq!(kv["forks"], forks);
+    // The work the forks landed in really ran meanwhile.
+    assert!(kv["starts"].parse::<u32>().unwrap() >= 5, "{stdout}");
+    assert!(kv["ticks"].parse::<u64>().unwrap() >= 20, "{stdout}");
+    assert!(kv["lines"].parse::<u32>().unwrap() > 0, "{stdout}");
+    assert_eq!(kv["stop"], "0", "{stdout}");
 }

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 
-use super::fork_gate;
 
 type Tick = Box<dyn FnMut() -> bool + Send>;
 
@@ -66,14 +65,20 @@ struct Ticker {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// `None` if the thread could not be started: trackers then measure only on flush/stop.
-static TICKER: Lazy<Option<Arc<Ticker>>> = Lazy::new(|| {
-    fork_gate::install();
-    let ticker = Arc::new(Ticker { schedule: Mutex::new(Schedule::default()), changed: Condvar::new() });
-    let t = ticker.clone();
-    std::thread::Builder::new().name("carbon-tracker".into()).spawn(move || t.run()).ok()?;
-    Some(ticker)
-});
+/// This process's tick thread (a forked child starts its own). `None` if the thread could not
+/// be started: trackers then measure only on flush/stop.
+static TICKER: super::per_process::Slot<Option<Arc<Ticker>>> = super::per_process::Slot::new();
+
+fn ticker() -> Option<&'static Arc<Ticker>> {
+    TICKER
+        .get_or_init(|| {
+            let ticker = Arc::new(Ticker { schedule: Mutex::new(Schedule::default()), changed: Condvar::new() });
+            let t = ticker.clone();
+            std::thread::Builder::new().name("carbon-tracker".into()).spawn(move || t.run()).ok()?;
+            Some(ticker)
+        })
+        .as_ref()
+}
 
 /// Stops its periodic tick (the tick running now, if any, finishes).
 #[derive(Debug)]
@@ -88,7 +93,7 @@ impl TickHandle {
 /// Calls `tick` every `period` until it returns false or the handle is aborted. Each call runs
 /// inside the fork gate. Returns `None` when the tick thread is not available.
 pub fn spawn_periodic(period: Duration, tick: impl FnMut() -> bool + Send + 'static) -> Option<TickHandle> {
-    let ticker = TICKER.as_ref()?;
+    let ticker = ticker()?;
     let stopped = Arc::new(AtomicBool::new(false));
     let entry = Entry { period, deadline: Instant::now() + period, tick: Box::new(tick), stopped: stopped.clone() };
     ticker.insert(entry);
@@ -122,11 +127,7 @@ impl Ticker {
             }
             let Reverse(Due { id, mut entry, .. }) = s.due.pop().expect("peeked");
             drop(s);
-            let again = !entry.stopped.load(Ordering::SeqCst) && {
-                let _logs_after = crate::log::defer();
-                let _no_fork_now = fork_gate::enter();
-                (entry.tick)()
-            };
+            let again = !entry.stopped.load(Ordering::SeqCst) && super::gated(&mut entry.tick);
             s = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
             if again && !entry.stopped.load(Ordering::SeqCst) {
                 let now = Instant::now();

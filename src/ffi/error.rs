@@ -74,3 +74,16 @@ pub fn last() -> *const c_char {
 pub fn last_status() -> ct_status {
     LAST_ERROR.try_with(|m| m.borrow().0).unwrap_or(ct_status::CT_OK)
 }
+
+/// This thread's last status and message, to put back with [`restore`].
+pub struct Saved(Option<(ct_status, CString)>);
+
+pub fn save() -> Saved {
+    Saved(LAST_ERROR.try_with(|m| m.borrow().clone()).ok())
+}
+
+pub fn restore(saved: Saved) {
+    if let Some(v) = saved.0 {
+        let _ = LAST_ERROR.try_with(|m| *m.borrow_mut() = v);
+    }
+}

@@ -133,16 +133,25 @@ impl Boundary for () {
     fn failure(_: ct_status) {}
 }
 
-/// The guard of every entry point: runs `body`; its error, or a panic caught here, becomes this
-/// thread's `ct_last_error()` / `ct_last_status()` and the entry point's failure value.
+/// The guard of every entry point: runs `body` inside the fork gate (a `fork()` waits for it, so
+/// a child never inherits a lock it held); its error, or a panic caught here, becomes this
+/// thread's `ct_last_error()` / `ct_last_status()` and the entry point's failure value. Log lines
+/// of the call reach a `ct_set_logger` callback once it is done and no lock is held; what the
+/// callback does (it may call the library, and fail) leaves the call's status and message as
+/// they were for the caller to read.
 fn guarded<R: Boundary>(body: impl FnOnce() -> Result<R::Value>) -> R {
-    // Log lines of the call reach a `ct_set_logger` callback when it returns, no lock held.
-    let _logs_after = crate::log::defer();
-    match catch_unwind(AssertUnwindSafe(body)) {
+    let (outcome, held) = crate::background::inside_fork_gate(|| catch_unwind(AssertUnwindSafe(body)));
+    let result = match outcome {
         Ok(Ok(v)) => R::success(v),
         Ok(Err(e)) => R::failure(error::set(e)),
         Err(panic) => R::failure(error::set_panic(panic)),
+    };
+    if !held.is_empty() {
+        let last = error::save();
+        held.deliver();
+        error::restore(last);
     }
+    result
 }
 
 /// `&T` from a pointer the caller promised is NULL or valid.
@@ -400,7 +409,9 @@ pub type ct_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: 
 /// standard error. Each tracker's `log_level` still decides which lines are made. May be called
 /// from any thread, at any time. `fn` is called on the thread that made the line (the caller's,
 /// or the library's background thread) once the library holds no lock, so it may call any
-/// function of this library, this one included. A call already in progress may still reach the
+/// function of this library, this one included; the status and message (`ct_last_status`,
+/// `ct_last_error`) of the call that made the line are as they were when that call returns,
+/// whatever the callback's own calls did. A call already in progress may still reach the
 /// previous function just after `ct_set_logger` returns.
 #[no_mangle]
 pub extern "C" fn ct_set_logger(f: ct_log_fn, user_data: *mut c_void) {

@@ -199,15 +199,19 @@ impl Tracker {
         };
         let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.api_timeout_s);
         let left = || deadline.saturating_duration_since(Instant::now());
-        if let Some(api) = api {
-            report.errors.extend(api.finish(left()).err());
-        }
-        if let Some(ep) = endpoint {
-            report.errors.extend(ep.finish(left()).err());
-        }
-        if let Some(m) = metrics {
-            report.errors.extend(m.finish(&left));
-        }
+        // Waiting for the background's uploads: outside the fork gate, so that a fork meanwhile
+        // neither waits for this nor keeps the uploads from finishing.
+        crate::background::outside_fork_gate(|| {
+            if let Some(api) = api {
+                report.errors.extend(api.finish(left()).err());
+            }
+            if let Some(ep) = endpoint {
+                report.errors.extend(ep.finish(left()).err());
+            }
+            if let Some(m) = metrics {
+                report.errors.extend(m.finish(&left));
+            }
+        });
         for e in &report.errors {
             if e.kind == crate::error::ErrorKind::Network {
                 self.inner.log.error(e.to_string());

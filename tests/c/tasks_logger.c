@@ -1,7 +1,9 @@
 /* Tasks and log routing through the C ABI:
  * - a logging callback that calls back into the library (on the same tracker) from inside the
  *   callback, on the caller's thread and on the background thread, must not deadlock;
- * - tasks: start_task starts the tracker, overlap, a clear error for an unknown name, numbers.
+ * - tasks: start_task starts the tracker, overlap, a clear error for an unknown name, numbers;
+ * - a callback whose own call fails, during a failing call, leaves that call's status and message
+ *   for the caller to read.
  * Prints key=value lines checked by tests/c_abi.rs. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 static ct_tracker *g_tracker = NULL;
 static int g_lines = 0, g_reentered = 0, g_bad_level = 0;
 static char g_first[512] = "";
+static int g_fail_in_callback = 0, g_failed_in_callback = 0;
 
 static void on_log(void *user_data, ct_log_level level, const char *message) {
     int *calls = (int *)user_data;
@@ -22,6 +25,7 @@ static void on_log(void *user_data, ct_log_level level, const char *message) {
         level != CT_LOG_CRITICAL)
         g_bad_level++;
     if (g_first[0] == '\0') snprintf(g_first, sizeof g_first, "%d:%s", (int)level, message);
+    if (g_fail_in_callback && ct_tracker_start(NULL) == CT_ERR_NULL_ARGUMENT) g_failed_in_callback++;
     /* Back into the library from inside the callback: describe the same tracker. */
     if (g_tracker) {
         char *json = ct_tracker_json(g_tracker);
@@ -74,8 +78,20 @@ int main(void) {
     ct_tracker *t = g_tracker;
     g_tracker = NULL;
     ct_tracker_free(t);
-    ct_set_logger(NULL, NULL);
     printf("lines=%d\ncalls=%d\nreentered=%d\nbad_level=%d\nfirst=%s\n", g_lines, calls, g_reentered, g_bad_level,
            g_first);
+    /* A flush that fails (CT_ERR_IO) and logs why; the callback's own failing call comes after. */
+    g_fail_in_callback = 1;
+    ct_tracker *bad = NULL;
+    if (ct_tracker_new("offline=true;country_iso_code=FRA;output_dir=/nonexistent-ct-dir", &bad) != CT_OK) return 7;
+    ct_tracker_start(bad);
+    printf("io_status=%d\n", (int)ct_tracker_flush(bad, NULL));
+    printf("io_last_status=%d\n", (int)ct_last_status());
+    printf("io_last_error=%s\n", ct_last_error());
+    ct_tracker_stop(bad, NULL);
+    ct_tracker_free(bad);
+    g_fail_in_callback = 0;
+    printf("failed_in_callback=%d\n", g_failed_in_callback);
+    ct_set_logger(NULL, NULL);
     return 0;
 }
