@@ -175,7 +175,8 @@ extern "C" {
  * `"project_name=sim;country_iso_code=FRA;measure_power_secs=1"`. Options override
  * `CODECARBON_*` environment variables, which override `./.codecarbon.config`, then
  * `~/.codecarbon.config`. No hardware probing, file or network I/O happens here (only the two
- * config files are read). `api_key` values are never logged or written anywhere.
+ * config files are read; one that cannot be read, such as a directory, is skipped with a
+ * warning at start). `api_key` values are never logged or written anywhere.
  *
  * On success `*out` receives a handle to release with `ct_tracker_free`. Errors:
  * `CT_ERR_NULL_ARGUMENT` (out is NULL), `CT_ERR_INVALID_OPTION` (unknown key, bad value,

@@ -355,6 +355,20 @@ fn options_are_escaped_and_environment_and_config_files_apply() {
 }
 
 #[test]
+fn an_unreadable_config_file_is_skipped_with_a_warning() {
+    // Python's configparser, which CodeCarbon uses, skips a file it cannot open; so do we, and say so.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".codecarbon.config")).unwrap(); // both ~/ and ./ (HOME is the cwd)
+    let mut c = monitor(dir.path(), &["--project-name", "skipped-config"], &["true"]);
+    c.env("CODECARBON_LOG_LEVEL", "warning");
+    let out = run(c, b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv"))[0]["project_name"], "skipped-config");
+    assert!(stderr.contains(".codecarbon.config") && stderr.contains("skipped"), "{stderr}");
+}
+
+#[test]
 fn detect_as_text_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let doc = detect_json(dir.path(), &["--force-cpu-power", "65"]);

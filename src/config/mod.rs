@@ -60,20 +60,33 @@ impl Sources {
     /// The real sources of this process: `~/.codecarbon.config`, `./.codecarbon.config`,
     /// the `CODECARBON_*` environment and the options string.
     pub fn from_process(options: Option<&str>) -> Result<Sources> {
+        Sources::from_process_with_notes(options).map(|(s, _)| s)
+    }
+
+    /// The same, and what is worth telling about it: a config file that exists but cannot be
+    /// read (a directory, no permission) is skipped, as Python's configparser (CodeCarbon's)
+    /// skips it, with a warning.
+    pub fn from_process_with_notes(options: Option<&str>) -> Result<(Sources, Vec<Note>)> {
         let mut layers = Vec::new();
-        if let Some(home) = std::env::var_os("HOME") {
-            let p = PathBuf::from(home).join(".codecarbon.config");
-            if let Some(pairs) = read_config_file(&p)? {
-                layers.push((Origin::HomeFile(p), pairs));
+        let mut notes = Vec::new();
+        let mut file = |p: PathBuf, origin: fn(PathBuf) -> Origin| -> Result<()> {
+            match read_config_file(&p) {
+                Ok(Some(pairs)) => layers.push((origin(p), pairs)),
+                Ok(None) => {}
+                Err(Unreadable(why)) => {
+                    notes.push((Level::Warning, format!("cannot read config file {}: {why}; skipped", p.display())))
+                }
+                Err(Invalid(e)) => return Err(e),
             }
+            Ok(())
+        };
+        if let Some(home) = std::env::var_os("HOME") {
+            file(PathBuf::from(home).join(".codecarbon.config"), Origin::HomeFile)?;
         }
-        let p = PathBuf::from(".codecarbon.config");
-        if let Some(pairs) = read_config_file(&p)? {
-            layers.push((Origin::CwdFile(p), pairs));
-        }
+        file(PathBuf::from(".codecarbon.config"), Origin::CwdFile)?;
         layers.push((Origin::Env, env_pairs(std::env::vars_os())));
         layers.push((Origin::Options, options::parse(options.unwrap_or(""))?));
-        Ok(Sources { layers })
+        Ok((Sources { layers }, notes))
     }
 }
 
@@ -93,16 +106,26 @@ pub fn env_pairs(vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsStr
     out
 }
 
+/// Why a config file gives no keys.
+#[derive(Debug)]
+pub enum FileError {
+    /// It exists but cannot be read (a directory, no permission): skipped, as configparser does.
+    Unreadable(std::io::Error),
+    /// It was read but is not UTF-8 or not an ini file: an error, as in CodeCarbon.
+    Invalid(Error),
+}
+use FileError::{Invalid, Unreadable};
+
 /// The `[codecarbon]` section of an ini file, keys lower-cased; `None` if the file is absent.
-pub fn read_config_file(path: &std::path::Path) -> Result<Option<Vec<(String, String)>>> {
+pub fn read_config_file(path: &std::path::Path) -> std::result::Result<Option<Vec<(String, String)>>, FileError> {
     let text = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::option(format!("cannot read config file {}: {e}", path.display()))),
+        Err(e) => return Err(Unreadable(e)),
     };
     let text = String::from_utf8(text)
-        .map_err(|_| Error::option(format!("config file {} is not valid UTF-8", path.display())))?;
-    parse_config_text(&text).map(Some).map_err(|m| Error::option(format!("config file {}: {m}", path.display())))
+        .map_err(|_| Invalid(Error::option(format!("config file {} is not valid UTF-8", path.display()))))?;
+    parse_config_text(&text).map(Some).map_err(|m| Invalid(Error::option(format!("config file {}: {m}", path.display()))))
 }
 
 fn parse_config_text(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
@@ -301,7 +324,11 @@ mod tests {
         std::fs::write(&p, "[codecarbon]\ncountry_iso_code=DEU\n").unwrap();
         assert_eq!(read_config_file(&p).unwrap(), Some(pairs(&[("country_iso_code", "DEU")])));
         std::fs::write(&p, [0xff, 0xfe]).unwrap();
-        assert!(read_config_file(&p).unwrap_err().message.contains("UTF-8"));
+        assert!(matches!(read_config_file(&p), Err(Invalid(e)) if e.message.contains("UTF-8")));
+        // A directory cannot be read: skipped (configparser's rule), not an error.
+        std::fs::remove_file(&p).unwrap();
+        std::fs::create_dir(&p).unwrap();
+        assert!(matches!(read_config_file(&p), Err(Unreadable(_))));
     }
 
     #[test]

@@ -95,7 +95,9 @@ pub struct Report {
 impl Tracker {
     /// Resolves the configuration (options > environment > config files > defaults). No probing.
     pub fn new(options: Option<&str>) -> Result<Tracker> {
-        let (config, notes) = Config::from_sources_with_notes(&Sources::from_process(options)?)?;
+        let (sources, mut notes) = Sources::from_process_with_notes(options)?;
+        let (config, more) = Config::from_sources_with_notes(&sources)?;
+        notes.extend(more);
         let mut t = Tracker::with_config(config);
         Arc::get_mut(&mut t.inner).expect("not shared yet").notes = notes;
         Ok(t)
