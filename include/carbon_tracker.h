@@ -3,9 +3,13 @@
  *
  * Lifecycle: ct_tracker_new -> ct_tracker_start -> ct_tracker_flush (any number of times)
  *            -> ct_tracker_stop -> ct_tracker_free.
- * Every call returns a ct_status; on failure ct_last_error() tells why (thread-local).
- * No call panics or aborts across this boundary. Strings are UTF-8. The library owns
- * no memory the caller must free except the tracker itself (ct_tracker_free).
+ * Calls that can fail return a ct_status; on failure ct_last_error() and ct_last_status() tell
+ * why (thread-local). The others: ct_tracker_json returns a string, or NULL on failure (see
+ * ct_last_status); ct_tracker_free, ct_string_free and ct_set_logger cannot fail;
+ * ct_last_error and ct_version return static or thread-local strings (never freed).
+ * Memory the caller releases: the tracker (ct_tracker_free) and the strings returned by
+ * ct_tracker_json (ct_string_free). No call panics or aborts across this boundary (a bug
+ * caught there is CT_ERR_PANIC, from any call that returns a status). Strings are UTF-8.
  */
 
 #ifndef CARBON_TRACKER_H
@@ -16,7 +20,8 @@
 #include <stdint.h>
 
 /**
- * Result of every fallible call. `CT_OK` is 0; anything else has a message in `ct_last_error()`.
+ * Result of every call that can fail. `CT_OK` is 0; anything else has a message in
+ * `ct_last_error()`. The values never change between versions.
  */
 typedef enum ct_status {
   /**
@@ -40,7 +45,9 @@ typedef enum ct_status {
    */
   CT_ERR_IO = 4,
   /**
-   * Reading the hardware failed.
+   * Reserved, never returned: a hardware source that fails does not fail a call; the tracker
+   * falls back to a model and logs why (`ct_tracker_json` says which source gives each
+   * number). The value stays so that the others keep theirs.
    */
   CT_ERR_HARDWARE = 5,
   /**

@@ -10,7 +10,6 @@ pub enum ErrorKind {
     InvalidOption,
     InvalidState,
     Io,
-    Hardware,
     Network,
     Panic,
 }

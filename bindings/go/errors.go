@@ -17,7 +17,7 @@ const (
 	StatusInvalidOption Status = C.CT_ERR_INVALID_OPTION
 	StatusInvalidState  Status = C.CT_ERR_INVALID_STATE
 	StatusIO            Status = C.CT_ERR_IO
-	StatusHardware      Status = C.CT_ERR_HARDWARE
+	StatusHardware      Status = C.CT_ERR_HARDWARE // reserved: never returned (a failing hardware source falls back to a model)
 	StatusNetwork       Status = C.CT_ERR_NETWORK
 	StatusPanic         Status = C.CT_ERR_PANIC
 )
@@ -29,7 +29,7 @@ var (
 	ErrInvalidOption = errors.New("carbon_tracker: invalid option (CT_ERR_INVALID_OPTION)")
 	ErrInvalidState  = errors.New("carbon_tracker: call not allowed in the tracker's state (CT_ERR_INVALID_STATE)")
 	ErrIO            = errors.New("carbon_tracker: writing an output failed (CT_ERR_IO)")
-	ErrHardware      = errors.New("carbon_tracker: reading the hardware failed (CT_ERR_HARDWARE)")
+	ErrHardware      = errors.New("carbon_tracker: reserved status, never returned (CT_ERR_HARDWARE)")
 	ErrNetwork       = errors.New("carbon_tracker: uploads not delivered (CT_ERR_NETWORK)")
 	ErrPanic         = errors.New("carbon_tracker: internal error (CT_ERR_PANIC)")
 )

@@ -5,7 +5,8 @@ use std::ffi::{c_char, CString};
 
 use crate::error::{Error, ErrorKind};
 
-/// Result of every fallible call. `CT_OK` is 0; anything else has a message in `ct_last_error()`.
+/// Result of every call that can fail. `CT_OK` is 0; anything else has a message in
+/// `ct_last_error()`. The values never change between versions.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +21,9 @@ pub enum ct_status {
     CT_ERR_INVALID_STATE = 3,
     /// Writing an output failed (unwritable directory, corrupt CSV); the totals are kept in memory.
     CT_ERR_IO = 4,
-    /// Reading the hardware failed.
+    /// Reserved, never returned: a hardware source that fails does not fail a call; the tracker
+    /// falls back to a model and logs why (`ct_tracker_json` says which source gives each
+    /// number). The value stays so that the others keep theirs.
     CT_ERR_HARDWARE = 5,
     /// At stop: uploads (CodeCarbon API, emissions_endpoint) not delivered within `api_timeout_s`
     /// or refused by the server; the message says how many and why. The measurement is complete.
@@ -36,7 +39,6 @@ impl From<ErrorKind> for ct_status {
             ErrorKind::InvalidOption => ct_status::CT_ERR_INVALID_OPTION,
             ErrorKind::InvalidState => ct_status::CT_ERR_INVALID_STATE,
             ErrorKind::Io => ct_status::CT_ERR_IO,
-            ErrorKind::Hardware => ct_status::CT_ERR_HARDWARE,
             ErrorKind::Network => ct_status::CT_ERR_NETWORK,
             ErrorKind::Panic => ct_status::CT_ERR_PANIC,
         }

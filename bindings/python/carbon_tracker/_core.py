@@ -29,7 +29,7 @@ class Status(enum.IntEnum):
     CT_ERR_INVALID_OPTION = 2
     CT_ERR_INVALID_STATE = 3
     CT_ERR_IO = 4
-    CT_ERR_HARDWARE = 5
+    CT_ERR_HARDWARE = 5  # reserved, never returned: a failing hardware source falls back to a model
     CT_ERR_NETWORK = 6
     CT_ERR_PANIC = 7
 
