@@ -6,9 +6,24 @@
 #     Prometheus, its Pushgateway and Open MPI (cluster tests);
 #   - a Python virtual environment target/test-venv with pytest and mypy.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
+# `setup.sh --print-missing` only prints the system packages it would install, one a line.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-command -v cargo > /dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+print_missing=false
+[ "${1:-}" = "--print-missing" ] && print_missing=true
+$print_missing || command -v cargo > /dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+
+# mpicc is in openmpi-bin, but compiles only with libopenmpi-dev (mpi.h and the wrapper's data):
+# a program is compiled to know.
+mpicc_works() {
+  command -v mpicc > /dev/null 2>&1 || return 1
+  local d rc
+  d="$(mktemp -d)"
+  printf '#include <mpi.h>\nint main(int argc, char **argv) { MPI_Init(&argc, &argv); return MPI_Finalize(); }\n' > "$d/t.c"
+  mpicc "$d/t.c" -o "$d/t" > /dev/null 2>&1 && rc=0 || rc=1
+  rm -rf "$d"
+  return $rc
+}
 
 sudo_=()
 [ "$(id -u)" -eq 0 ] || sudo_=(sudo)
@@ -26,13 +41,18 @@ command -v localedef > /dev/null 2>&1 || need+=(locales)
 command -v prometheus-pushgateway > /dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v prometheus > /dev/null 2>&1 || need+=(prometheus)
 command -v mpirun > /dev/null 2>&1 || need+=(openmpi-bin)
-command -v mpicc > /dev/null 2>&1 || need+=(libopenmpi-dev)
+mpicc_works || need+=(libopenmpi-dev)
+if $print_missing; then
+  [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}"
+  exit 0
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_[@]}" apt-get update -qq
   "${sudo_[@]}" apt-get install -y -qq "${need[@]}" > /dev/null
 fi
+mpicc_works || echo "setup: mpicc cannot compile an MPI program; the mpirun tests of tests/cluster.rs will fail" >&2
 # Go 1.21 or later for the binding's log/slog support; Debian 12 ships 1.19, so take
 # golang-1.22-go from Debian's bookworm-backports (test-all puts it first on PATH).
 go_recent() { "$1" version 2> /dev/null | grep -qE 'go1\.(2[1-9]|[3-9][0-9])'; }
