@@ -302,7 +302,7 @@ fn on_a_terminal_ctrl_c_reaches_the_child_once_and_a_live_status_is_shown() {
     // energy, emissions, power. The region is reset and the row cleared before the summary.
     assert!(all.contains("\x1b[1;23r"), "{all:?}");
     let drawn = all.split("\x1b[24;1H\x1b[2K\x1b[7m ").nth(1).and_then(|s| s.split("\x1b[0m").next()).unwrap();
-    assert!(drawn.starts_with("carbon-tracker 0:0") && drawn.contains("Wh") && drawn.contains("CO2eq") && drawn.contains(" W"), "{drawn:?}");
+    assert!(drawn.starts_with("carbon-tracker 0:0") && drawn.contains("Wh") && drawn.contains("CO2e") && drawn.contains(" W"), "{drawn:?}");
     let reset = all.rfind("\x1b[r").expect("scroll region reset");
     assert!(reset > all.rfind("\x1b[7m").unwrap() && reset < all.find("exited with status 7").unwrap(), "{all:?}");
     assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
@@ -386,6 +386,67 @@ fn detect_as_text_and_json() {
 }
 
 #[test]
+fn the_monitors_own_work_is_not_charged_to_the_command() {
+    // The monitor measures 100 times a second and looks its location up (a loopback geo
+    // service), all on its own threads; the command sleeps. With the linear model at 100 W,
+    // the CPU energy is 100 W x the tree's CPU time / threads: only the command's (`sleep`
+    // uses about 1 ms; /proc counts in 10 ms ticks).
+    let server = support::FakeServer::start();
+    let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
+    server.set(|b| {
+        b.get_routes.insert("/geo".into(), (200, geojs.into()));
+    });
+    let u = server.url();
+    let (geo, backup) = (format!("{u}/geo"), format!("{u}/ipinfo"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = ct(dir.path());
+    c.args(["monitor", "--geo-api-url", &geo, "--geo-backup-api-url", &backup, "--cloud-detection", "false"])
+        .args(["--force-cpu-power", "100", "--measure-power-secs", "0.01", "--", "sleep", "1.5"]);
+    let out = run(c, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let row = &csv_rows(&dir.path().join("emissions.csv"))[0];
+    assert_eq!(row["country_iso_code"], "DEU", "the lookup ran");
+    let cpu_s = num(row, "cpu_energy") * 3.6e6 * num(row, "cpu_count") / 100.0;
+    assert!(cpu_s <= 0.0101, "{cpu_s} CPU-seconds counted for `sleep 1.5`: the monitor's own");
+    assert!(num(row, "ram_energy") > 0.0, "the command's memory is counted");
+}
+
+#[test]
+fn quiet_silences_the_librarys_warnings_unless_a_log_level_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let warn = |extra: &[&str]| {
+        let mut c = ct(dir.path());
+        c.env_remove("CODECARBON_LOG_LEVEL").args(["monitor", "--offline", "true", "--country-iso-code", "ZZZ"]).args(extra).args(["--", "true"]);
+        let out = run(c, b"");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    assert!(warn(&[]).contains("ZZZ"), "without -q the unknown country is a warning");
+    assert_eq!(warn(&["-q"]), "", "-q: nothing on standard error");
+    assert!(warn(&["-q", "--log-level", "warning"]).contains("ZZZ"), "an explicit log level wins");
+}
+
+#[test]
+fn one_name_for_the_unit_co2e_in_every_output_and_document() {
+    // `CO2e` as in the option force_carbon_intensity_g_co2e_kwh, the C header and the bindings.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(monitor(dir.path(), &[], &["true"]), b"");
+    let summary = text(&out.stderr);
+    assert!(summary.contains(" CO2e at ") && summary.contains("gCO2e/kWh"), "{summary}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack: Vec<PathBuf> = ["src", "include", "bindings", "examples", "README.md"].iter().map(|p| root.join(p)).collect();
+    let mut found = Vec::new();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(t) = std::fs::read_to_string(&p) {
+            found.extend(t.lines().filter(|l| l.contains(concat!("CO2", "eq"))).map(|l| format!("{}: {l}", p.display())));
+        }
+    }
+    assert!(found.is_empty(), "`CO2eq` where the unit is written `CO2e`:\n{}", found.join("\n"));
+}
+
+#[test]
 fn detect_waits_for_the_location_lookup_and_monitor_uses_it() {
     let server = support::FakeServer::start();
     let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
@@ -439,7 +500,7 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
         assert!(table.contains(needle), "no {needle:?} in:\n{table}");
     }
     // The CodeCarbon run with three rows: its total is the last row, 1.22 s, 5.73 mWh, 321 µg.
-    assert!(table.contains("energy (mWh)") && table.contains("emissions (µg CO2eq)"), "{table}");
+    assert!(table.contains("energy (mWh)") && table.contains("emissions (µg CO2e)"), "{table}");
     let line = table.lines().find(|l| l.contains("e2eb31f4")).unwrap();
     assert!(line.contains("1.22") && line.contains("5.73") && line.contains("321") && line.contains("3.3.2"), "{line}");
     // Without a file: ./emissions.csv.

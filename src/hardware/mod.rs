@@ -142,6 +142,9 @@ static PROBES: Lazy<Mutex<HashMap<ProbeKey, usize>>> = Lazy::new(|| Mutex::new(H
 
 static CACHE: Lazy<Mutex<HashMap<ProbeKey, Arc<HardwarePlan>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
+/// CPU models already reported as unknown in this process.
+static UNKNOWN_CPUS_SAID: Lazy<Mutex<std::collections::HashSet<String>>> = Lazy::new(|| Mutex::new(std::collections::HashSet::new()));
+
 /// The plan for `config`, probed at the first call with its key and reused afterwards.
 pub fn plan_for(config: &Config, log: &Logger) -> Arc<HardwarePlan> {
     let key = ProbeKey::of(config);
@@ -202,11 +205,18 @@ pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePla
                 }
                 None => {
                     let w = tdp::DEFAULT_POWER_PER_THREAD_W * threads as f64;
-                    log.warning(format!(
-                        "We saw that you have a {cpu_model} but we don't know it. We will use the default power \
-                         consumption of {} W per thread for your {threads} threads, so {w} W.",
+                    let message = format!(
+                        "Your CPU, {cpu_model}, is not in the table of CPU powers (CodeCarbon's cpu_power.csv): \
+                         using the default of {} W per thread for its {threads} threads, {w} W. Set force_cpu_power \
+                         to its TDP in watts for a better estimate.",
                         tdp::DEFAULT_POWER_PER_THREAD_W
-                    ));
+                    );
+                    // Said once per process and model (machine- and process-mode trackers probe apart).
+                    if UNKNOWN_CPUS_SAID.lock().unwrap_or_else(|p| p.into_inner()).insert(cpu_model.clone()) {
+                        log.warning(message);
+                    } else {
+                        log.debug(message);
+                    }
                     methods.push(format!("CPU: unknown model, {} W per thread", tdp::DEFAULT_POWER_PER_THREAD_W));
                     w
                 }
@@ -310,6 +320,8 @@ pub struct Meters {
     gpu: gpu::GpuMeter,
     /// Process mode: the tree's CPU-time counter (ticks).
     process_ticks: Option<CounterDiff>,
+    /// Which processes make the tree.
+    tree: process::Tree,
     last_load: load_sampler::LoadIntegrals,
     _load_sampling: load_sampler::Subscription,
 }
@@ -350,6 +362,7 @@ impl Meters {
             ram: ram_source(&plan),
             gpu: gpu::GpuMeter::start(&plan.gpus),
             process_ticks,
+            tree: process::Tree::default(),
             last_load: load_sampler::read_now(),
             _load_sampling,
             plan,
@@ -360,12 +373,22 @@ impl Meters {
         &self.plan
     }
 
+    /// Counts `tree` as the process tree from now on (process mode, or a job's share).
+    pub fn with_tree(mut self, tree: process::Tree) -> Meters {
+        self.tree = tree;
+        if let Some(c) = &mut self.process_ticks {
+            *c = CounterDiff::keeping_highest();
+            c.step(tree.usage().ticks);
+        }
+        self
+    }
+
     /// Machine mode: each sample also carries this process tree's share of the machine-wide
     /// CPU energy (by its share of busy CPU time) and RAM energy (by resident memory).
     pub fn with_process_share(mut self) -> Meters {
         if self.process_ticks.is_none() {
             let mut c = CounterDiff::keeping_highest();
-            c.step(process::usage().ticks);
+            c.step(self.tree.usage().ticks);
             self.process_ticks = Some(c);
         }
         self
@@ -376,7 +399,7 @@ impl Meters {
         let load_now = load_sampler::read_now();
         let load_before = std::mem::replace(&mut self.last_load, load_now);
         let process = self.process_ticks.as_mut().map(|ticks| {
-            let now = process::usage();
+            let now = self.tree.usage();
             // A tree that lost a member (its time went with it) counts nothing for it.
             let used = match ticks.step(now.ticks) {
                 Step::Delta(d) => d,

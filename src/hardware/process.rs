@@ -13,6 +13,8 @@ use std::collections::HashMap;
 pub struct Stat {
     pub ppid: u32,
     pub ticks: u64,
+    /// The part of `ticks` that reaped children used (`cutime + cstime`).
+    pub reaped_ticks: u64,
     pub rss_pages: u64,
 }
 
@@ -23,8 +25,9 @@ pub fn parse_stat(line: &str) -> Option<Stat> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     // rest: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17) … rss(24); f[0] is field 3.
     let n = |i: usize| f.get(i - 3)?.parse::<i64>().ok();
-    let ticks = [14, 15, 16, 17].iter().map(|&i| n(i).unwrap_or(0).max(0) as u64).sum();
-    Some(Stat { ppid: n(4)? as u32, ticks, rss_pages: n(24).unwrap_or(0).max(0) as u64 })
+    let t = |i: usize| n(i).unwrap_or(0).max(0) as u64;
+    let reaped_ticks = t(16) + t(17);
+    Some(Stat { ppid: n(4)? as u32, ticks: t(14) + t(15) + reaped_ticks, reaped_ticks, rss_pages: n(24).unwrap_or(0).max(0) as u64 })
 }
 
 fn read_stat(pid: u32) -> Option<Stat> {
@@ -67,6 +70,44 @@ pub struct Usage {
     pub ticks: u64,
     /// Resident memory of the tree now, bytes.
     pub rss_bytes: u64,
+}
+
+/// Which processes a process-mode tracker counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tree {
+    /// This process and its descendants (the library's process mode).
+    #[default]
+    WithThisProcess,
+    /// Only the descendants, live and reaped: for a command runner (`carbon-tracker monitor`)
+    /// whose own work (its ticks, its location lookup) is not the command's.
+    DescendantsOnly,
+}
+
+impl Tree {
+    pub fn usage(self) -> Usage {
+        match self {
+            Tree::WithThisProcess => usage(),
+            Tree::DescendantsOnly => descendants_usage_of(std::process::id()),
+        }
+    }
+}
+
+/// The usage of `root`'s descendants: the live ones, and the reaped ones through `root`'s
+/// `cutime`/`cstime`; not `root`'s own time or memory.
+pub fn descendants_usage_of(root: u32) -> Usage {
+    let reaped = read_stat(root).map_or(0, |s| s.reaped_ticks);
+    let kids = match children_of(root) {
+        Some(k) => k,
+        None => parent_map().remove(&root).unwrap_or_default(),
+    };
+    let mut total = Usage { cpu_s: 0.0, ticks: reaped, rss_bytes: 0 };
+    for kid in kids {
+        let u = usage_of(kid);
+        total.ticks += u.ticks;
+        total.rss_bytes += u.rss_bytes;
+    }
+    total.cpu_s = total.ticks as f64 / ticks_per_s();
+    total
 }
 
 /// The usage of `root` and its live descendants.
@@ -116,7 +157,7 @@ mod tests {
     #[test]
     fn stat_lines_with_odd_command_names() {
         let line = "4242 (my (odd) prog) S 17 4242 4242 0 -1 4194304 100 0 0 0 250 50 30 20 20 0 3 0 1000 123456789 2560 18446744073709551615";
-        assert_eq!(parse_stat(line), Some(Stat { ppid: 17, ticks: 350, rss_pages: 2560 }));
+        assert_eq!(parse_stat(line), Some(Stat { ppid: 17, ticks: 350, reaped_ticks: 50, rss_pages: 2560 }));
         assert_eq!(parse_stat("garbage"), None);
     }
 
@@ -153,5 +194,23 @@ mod tests {
         let after = usage();
         assert!(live.cpu_s - before.cpu_s >= 0.2, "live child: {before:?} -> {live:?}");
         assert!(after.cpu_s >= live.cpu_s - 0.02, "time lost at exit: {live:?} -> {after:?}");
+    }
+
+    #[test]
+    fn descendants_only_leave_out_this_process() {
+        // Our own busy time is not counted; a busy child is, live and after it is reaped.
+        let before = descendants_usage_of(std::process::id());
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(200) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let mut child = std::process::Command::new("sh").arg("-c").arg("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done").spawn().unwrap();
+        child.wait().unwrap();
+        let after = descendants_usage_of(std::process::id());
+        let own = usage();
+        assert!(after.cpu_s - before.cpu_s > 0.0, "the reaped child counts: {before:?} -> {after:?}");
+        assert!(after.cpu_s < own.cpu_s, "without our own time: {after:?} vs {own:?}");
     }
 }

@@ -47,6 +47,8 @@ struct Inner {
     run_id: String,
     /// The job this process is a rank of, if any.
     job: Option<job::Job>,
+    /// Which processes `tracking_mode=process` counts.
+    tree: hardware::process::Tree,
     state: Mutex<Phase>,
 }
 
@@ -107,7 +109,28 @@ impl Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
         let job = job::detect(&config);
-        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, job, state: Mutex::new(Phase::Created) }) }
+        Tracker {
+            inner: Arc::new(Inner {
+                config,
+                log,
+                notes: Vec::new(),
+                run_id,
+                job,
+                tree: hardware::process::Tree::default(),
+                state: Mutex::new(Phase::Created),
+            }),
+        }
+    }
+
+    /// `tracking_mode=process` counts only the processes this one starts (live, and reaped),
+    /// not its own work: for a program that runs a command and measures it
+    /// (`carbon-tracker monitor`), whose ticks and location lookup are not the command's. Call
+    /// before `start`; a tracker already shared is left as it is.
+    pub fn counting_only_descendants(mut self) -> Tracker {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tree = hardware::process::Tree::DescendantsOnly;
+        }
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -343,7 +366,7 @@ impl Inner {
             log.warning("no background runtime: measuring only at flush and stop");
         }
         let now = Instant::now();
-        let meters = Meters::start(plan, c.measure_power_secs);
+        let meters = Meters::start(plan, c.measure_power_secs).with_tree(inner.tree);
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
             table_intensity: intensity.clone(),

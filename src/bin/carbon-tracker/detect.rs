@@ -13,7 +13,7 @@ use crate::format;
 use crate::lib_options::LibOptions;
 
 pub fn run(mut lib: LibOptions, json: bool) -> i32 {
-    lib.apply_cli_defaults();
+    lib.apply_cli_defaults(false);
     let doc = match describe(&lib) {
         Ok(d) => d,
         Err(e) => {
@@ -127,7 +127,7 @@ fn text(d: &Value) -> String {
             .filter_map(|k| i[*k].as_str().map(str::to_string))
             .collect();
         out += &format!(
-            "Intensity  {} gCO2eq/kWh  (source: {}; location: {})\n",
+            "Intensity  {} gCO2e/kWh  (source: {}; location: {})\n",
             n(&i["g_per_kwh"]),
             s(&i["source"]),
             if place.is_empty() { "unknown".into() } else { place.join(", ") }

@@ -20,12 +20,12 @@ fn scaled(x: f64, units: &[(f64, &str)]) -> String {
     format!("{} {unit}", sig3(x / factor))
 }
 
-/// kg of CO2eq → "12.3 g CO2eq".
+/// kg of CO2e → "12.3 g CO2e".
 pub fn mass_kg(kg: f64) -> String {
     if kg == 0.0 {
-        return "0 g CO2eq".into();
+        return "0 g CO2e".into();
     }
-    scaled(kg, &[(1e3, "t CO2eq"), (1.0, "kg CO2eq"), (1e-3, "g CO2eq"), (1e-6, "mg CO2eq"), (1e-9, "µg CO2eq"), (1e-12, "ng CO2eq")])
+    scaled(kg, &[(1e3, "t CO2e"), (1.0, "kg CO2e"), (1e-3, "g CO2e"), (1e-6, "mg CO2e"), (1e-9, "µg CO2e"), (1e-12, "ng CO2e")])
 }
 
 /// kWh → "1.23 Wh".
@@ -82,12 +82,12 @@ mod tests {
         assert_eq!(sig3(1.5), "1.50");
         assert_eq!(sig3(9.9996), "10.0");
         assert_eq!(sig3(0.099999), "0.100");
-        assert_eq!(mass_kg(0.0123), "12.3 g CO2eq");
-        assert_eq!(mass_kg(2.5e-7), "250 µg CO2eq");
+        assert_eq!(mass_kg(0.0123), "12.3 g CO2e");
+        assert_eq!(mass_kg(2.5e-7), "250 µg CO2e");
         assert_eq!(energy_kwh(0.00123), "1.23 Wh");
         assert_eq!(energy_kwh(4.2e-6), "4.20 mWh");
         assert_eq!(energy_kwh(1.29e-12), "1.29 nWh");
-        assert_eq!(mass_kg(7.2e-14), "0.0720 ng CO2eq");
+        assert_eq!(mass_kg(7.2e-14), "0.0720 ng CO2e");
         assert_eq!(power_w(8.04), "8.04 W");
         assert_eq!(duration_s(2.514), "2.51 s");
         assert_eq!(duration_s(185.0), "3 min 05 s");

@@ -16,6 +16,9 @@ pub struct LibOptions {
 /// second (a monitored command is often short, and its live status should move).
 pub const CLI_DEFAULTS: [(&str, &str); 2] = [("tracking_mode", "process"), ("measure_power_secs", "1")];
 
+/// With `--quiet`, also: only the library's errors reach standard error.
+pub const QUIET_DEFAULTS: [(&str, &str); 1] = [("log_level", "error")];
+
 const HEADING: &str = "Library options (also CODECARBON_<KEY> variables and .codecarbon.config files)";
 
 fn flag(key: &str) -> String {
@@ -73,12 +76,14 @@ impl FromArgMatches for LibOptions {
 }
 
 impl LibOptions {
-    /// Adds the command's defaults for keys that no option, variable or config file sets.
-    pub fn apply_cli_defaults(&mut self) {
+    /// Adds the command's defaults (and with `quiet` its quiet ones) for keys that no option,
+    /// variable or config file sets.
+    pub fn apply_cli_defaults(&mut self, quiet: bool) {
         // Keys set in a config file or CODECARBON_* variable win over these defaults; a source the
         // library cannot read is reported by Tracker::new.
         let layers = carbon_tracker::config::Sources::from_process(None).map(|s| s.layers).unwrap_or_default();
-        for (key, value) in CLI_DEFAULTS {
+        let quiet_defaults: &[(&str, &str)] = if quiet { &QUIET_DEFAULTS } else { &[] };
+        for &(key, value) in CLI_DEFAULTS.iter().chain(quiet_defaults) {
             let elsewhere = layers.iter().any(|(_, pairs)| pairs.iter().any(|(k, _)| k == key));
             if !self.has(key) && !elsewhere {
                 self.push(key, value);

@@ -54,7 +54,8 @@ struct MonitorArgs {
     /// No live status line on standard error (it is shown only when standard error is a terminal)
     #[arg(long)]
     no_status: bool,
-    /// No summary on standard error at the end
+    /// No summary on standard error at the end, and only the library's errors (log_level=error,
+    /// unless a log level is set)
     #[arg(long, short)]
     quiet: bool,
     /// Also write a row (cumulative totals) every SECS seconds while the command runs, so a long

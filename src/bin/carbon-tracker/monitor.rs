@@ -40,15 +40,16 @@ const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, 
 
 pub fn run(s: Settings) -> i32 {
     let mut lib = s.lib;
-    lib.apply_cli_defaults();
+    lib.apply_cli_defaults(!s.summary);
     let program = &s.command[0];
     if let Err((code, msg)) = check_runnable(program) {
         say!("carbon-tracker: {msg}");
         return code;
     }
     block_forwarded_signals();
+    // Our own work (ticks, the location lookup, the status line) is not the command's.
     let tracker = match Tracker::new(Some(&lib.to_options_string())) {
-        Ok(t) => t,
+        Ok(t) => t.counting_only_descendants(),
         Err(e) => {
             say!("carbon-tracker: {e}");
             return 2;
@@ -328,7 +329,7 @@ fn summary(
     let i = &describe["intensity"];
     let place = i["country_name"].as_str().or(i["country_iso_code"].as_str()).unwrap_or("unknown location");
     let intensity = match i["g_per_kwh"].as_f64() {
-        Some(g) => format!(" at {} gCO2eq/kWh ({place}: {})", format::sig3(g), i["source"].as_str().unwrap_or("?")),
+        Some(g) => format!(" at {} gCO2e/kWh ({place}: {})", format::sig3(g), i["source"].as_str().unwrap_or("?")),
         None => String::new(),
     };
     out += &format!("  emissions  {}{intensity}\n", format::mass_kg(e.emissions_kg));

@@ -109,7 +109,7 @@ fn line_chart(runs: &[Run]) -> String {
         r##"<svg viewBox="0 0 {} {}" role="img" aria-label="Cumulative emissions of each run over time" xmlns="http://www.w3.org/2000/svg">"##,
         f.w, f.h
     );
-    y_axis(&mut svg, &f, y_max, y_step, &format!("emissions ({mname} CO2eq)"));
+    y_axis(&mut svg, &f, y_max, y_step, &format!("emissions ({mname} CO2e)"));
     let mut v = 0.0;
     while v <= x_max + x_step * 1e-9 {
         let x = f.left + f.plot_w() * v / x_max;
@@ -190,7 +190,7 @@ fn bar_chart(runs: &[Run]) -> String {
         r##"<svg viewBox="0 0 {} {}" role="img" aria-label="Emissions of each run" xmlns="http://www.w3.org/2000/svg">"##,
         f.w, f.h
     );
-    y_axis(&mut svg, &f, y_max, y_step, &format!("{mname} CO2eq"));
+    y_axis(&mut svg, &f, y_max, y_step, &format!("{mname} CO2e"));
     // Slots at most 110 px wide, the group centred: a few runs do not spread over the width.
     let slot = (f.plot_w() / runs.len().max(1) as f64).min(110.0);
     let x0 = f.left + (f.plot_w() - slot * runs.len() as f64) / 2.0;

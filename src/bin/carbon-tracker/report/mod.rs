@@ -35,7 +35,7 @@ impl Run {
         Some(first.timestamp? - chrono::Duration::milliseconds((first.duration_s * 1000.0) as i64))
     }
 
-    /// gCO2eq/kWh over the whole run.
+    /// gCO2e/kWh over the whole run.
     pub fn intensity_g_per_kwh(&self) -> Option<f64> {
         let t = self.total();
         (t.energy_kwh > 0.0).then(|| t.emissions_kg * 1000.0 / t.energy_kwh)
@@ -139,7 +139,7 @@ pub fn table(projects: &Projects) -> String {
         // reads at a glance.
         let (ef, eu) = unit(energy, &[(1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh")]);
         let (mf, mu) = unit(emissions, &[(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")]);
-        let (energy_h, emissions_h) = (format!("energy ({eu})"), format!("emissions ({mu} CO2eq)"));
+        let (energy_h, emissions_h) = (format!("energy ({eu})"), format!("emissions ({mu} CO2e)"));
         let header = ["run", "started", "duration (s)", &energy_h, &emissions_h, "intensity (g/kWh)", "rows", "mode", "tracker"];
         let mut lines: Vec<[String; 9]> = runs
             .iter()
