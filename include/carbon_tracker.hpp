@@ -30,6 +30,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -229,33 +230,41 @@ private:
 };
 
 /// A task for the lifetime of a scope: the constructor starts it, stop() ends it and returns its
-/// numbers, the destructor ends it if stop() was not called (never throwing). Move-only; the
-/// Tracker must outlive it.
+/// numbers, the destructor ends it if stop() was not called (never throwing). Move-only. It
+/// holds the library's tracker, not the Tracker object: moving the Tracker (into another
+/// variable, a container) leaves the Task working; the tracker must not be destroyed before it.
 class Task {
 public:
-    Task(Tracker &tracker, std::string name) : tracker_(&tracker), name_(std::move(name)) { tracker_->start_task(name_); }
+    Task(Tracker &tracker, std::string name) : handle_(tracker.handle()), name_(std::move(name)) {
+        tracker.start_task(name_);
+    }
     ~Task() {
-        if (!tracker_) return;
-        try {
-            tracker_->stop_task(name_);
-        } catch (...) {  // a destructor does not throw; the run's stop ends the task anyway
-        }
+        if (!handle_) return;
+        ct_emissions c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = sizeof c;
+        // A destructor does not throw; the run's stop ends the task anyway.
+        (void)ct_tracker_stop_task(handle_, name_.c_str(), &c);
     }
     Task(const Task &) = delete;
     Task &operator=(const Task &) = delete;
-    Task(Task &&other) noexcept : tracker_(std::exchange(other.tracker_, nullptr)), name_(std::move(other.name_)) {}
+    Task(Task &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)), name_(std::move(other.name_)) {}
     Task &operator=(Task &&) = delete;
 
     /// Ends the task now; throws Error if it already ended (or was never running).
     Emissions stop() {
-        if (!tracker_) throw Error(CT_ERR_INVALID_STATE, "carbon_tracker::Task `" + name_ + "` was already stopped");
-        Tracker *t = std::exchange(tracker_, nullptr);
-        return t->stop_task(name_);
+        if (!handle_) throw Error(CT_ERR_INVALID_STATE, "carbon_tracker::Task `" + name_ + "` was already stopped");
+        ct_tracker *t = std::exchange(handle_, nullptr);
+        ct_emissions c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = sizeof c;
+        detail::check(ct_tracker_stop_task(t, name_.c_str(), &c));
+        return Emissions::from_c(c);
     }
     const std::string &name() const noexcept { return name_; }
 
 private:
-    Tracker *tracker_;
+    ct_tracker *handle_;
     std::string name_;
 };
 
@@ -264,12 +273,29 @@ private:
 using LogFunction = std::function<void(ct_log_level, std::string_view)>;
 
 namespace detail {
-inline std::shared_ptr<const LogFunction> &log_slot() {
-    static std::shared_ptr<const LogFunction> slot;
-    return slot;
+/// The function set_logger installed. Never destroyed: the library's threads may log while the
+/// program exits, after static destructors ran (a function-local static would be gone then).
+struct LogSlot {
+    std::mutex mu;
+    std::shared_ptr<const LogFunction> fn;
+};
+inline LogSlot &log_slot() {
+    static LogSlot *slot = new LogSlot;  // intentionally never deleted
+    return *slot;
+}
+inline std::shared_ptr<const LogFunction> current_logger() {
+    LogSlot &s = log_slot();
+    std::lock_guard<std::mutex> held(s.mu);
+    return s.fn;
+}
+inline void replace_logger(std::shared_ptr<const LogFunction> fn) {
+    LogSlot &s = log_slot();
+    std::lock_guard<std::mutex> held(s.mu);
+    s.fn.swap(fn);
+    // The previous function is released here, or by a call still using it when that returns.
 }
 extern "C" inline void carbon_tracker_hpp_log_trampoline(void *, ct_log_level level, const char *message) {
-    std::shared_ptr<const LogFunction> fn = std::atomic_load(&log_slot());
+    std::shared_ptr<const LogFunction> fn = current_logger();
     if (!fn) return;
     try {
         (*fn)(level, message ? std::string_view(message) : std::string_view());
@@ -280,14 +306,15 @@ extern "C" inline void carbon_tracker_hpp_log_trampoline(void *, ct_log_level le
 
 /// Sends the log lines of every tracker of the process to `fn` (any callable); an empty one
 /// (nullptr) restores standard error. A call in progress on another thread keeps the previous
-/// function alive until it returns.
+/// function alive until it returns. The function set last stays callable until the process
+/// ends (it is never destroyed at exit, when the library's threads may still log).
 inline void set_logger(LogFunction fn) {
     if (!fn) {
         ct_set_logger(nullptr, nullptr);
-        std::atomic_store(&detail::log_slot(), std::shared_ptr<const LogFunction>());
+        detail::replace_logger(nullptr);
         return;
     }
-    std::atomic_store(&detail::log_slot(), std::make_shared<const LogFunction>(std::move(fn)));
+    detail::replace_logger(std::make_shared<const LogFunction>(std::move(fn)));
     ct_set_logger(&detail::carbon_tracker_hpp_log_trampoline, nullptr);
 }
 

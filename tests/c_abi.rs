@@ -298,3 +298,27 @@ fn forks_at_any_moment_of_the_library_work_never_hang_the_child() {
     assert!(kv["lines"].parse::<u32>().unwrap() > 0, "{stdout}");
     assert_eq!(kv["stop"], "0", "{stdout}");
 }
+
+#[test]
+fn cpp_task_survives_a_move_and_the_logger_outlives_the_exit() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/cpp/lifetimes_test.cpp", work.path());
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}\n{stdout}\n{stderr}", output.status);
+    assert_eq!(parse_kv(&stdout)["failures"], "0", "{stdout}\n{stderr}");
+    assert!(!stderr.contains("after it was destroyed") && !stderr.contains("saw nothing"), "{stderr}");
+    // The header uses no std::atomic_load/atomic_store on a shared_ptr (deprecated in C++20).
+    let hpp = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/carbon_tracker.hpp")).unwrap();
+    assert!(!hpp.contains("std::atomic_load") && !hpp.contains("std::atomic_store"));
+    // And it compiles as C++20 without a deprecation warning.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("c++")
+        .args(["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Wdeprecated", "-I"])
+        .arg(root.join("include"))
+        .arg(root.join("tests/cpp/lifetimes_test.cpp"))
+        .status()
+        .expect("running c++");
+    assert!(status.success(), "the C++ header as C++20");
+}
