@@ -2,14 +2,16 @@
  * carbon-tracker: energy and carbon emissions of the program it is linked into.
  *
  * Lifecycle: ct_tracker_new -> ct_tracker_start -> ct_tracker_flush (any number of times)
- *            -> ct_tracker_stop -> ct_tracker_free.
+ *            -> ct_tracker_stop -> ct_tracker_free (which stops a running tracker first).
+ * A finalizer or garbage collector calls ct_tracker_discard instead: no final row, no wait.
  * Calls that can fail return a ct_status; on failure ct_last_error() and ct_last_status() tell
  * why (thread-local). The others: ct_tracker_json returns a string, or NULL on failure (see
- * ct_last_status); ct_tracker_free, ct_string_free and ct_set_logger cannot fail;
- * ct_last_error and ct_version return static or thread-local strings (never freed).
- * Memory the caller releases: the tracker (ct_tracker_free) and the strings returned by
- * ct_tracker_json (ct_string_free). No call panics or aborts across this boundary (a bug
- * caught there is CT_ERR_PANIC, from any call that returns a status). Strings are UTF-8.
+ * ct_last_status); ct_tracker_free, ct_tracker_discard, ct_string_free and ct_set_logger cannot
+ * fail; ct_last_error and ct_version return static or thread-local strings (never freed).
+ * Memory the caller releases: the tracker (ct_tracker_free or ct_tracker_discard) and the
+ * strings returned by ct_tracker_json (ct_string_free). No call panics or aborts across this
+ * boundary (a bug caught there is CT_ERR_PANIC, from any call that returns a status). Strings
+ * are UTF-8.
  */
 
 #ifndef CARBON_TRACKER_H
@@ -243,9 +245,21 @@ enum ct_status ct_tracker_stop_task(struct ct_tracker *t,
 
 /**
  * Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
- * is written; errors are logged). The handle must not be used afterwards.
+ * is written and, with network outputs, uploads are waited for up to `api_timeout_s`; errors
+ * are logged); `ct_tracker_discard` releases without stopping. The handle must not be used
+ * afterwards.
  */
 void ct_tracker_free(struct ct_tracker *t);
+
+/**
+ * Releases a tracker without stopping it: for finalizers and garbage collectors, which must
+ * not block. A running tracker measures and writes nothing more (no final CSV row, no task
+ * rows: CodeCarbon writes nothing for a tracker collected without `stop()`), gives up the
+ * uploads still queued, waits for nothing, and logs a warning that it was never stopped.
+ * NULL is accepted. The handle must not be used afterwards. Programs that end a tracker on
+ * purpose call `ct_tracker_stop` (or `ct_tracker_free`, which stops a running tracker).
+ */
+void ct_tracker_discard(struct ct_tracker *t);
 
 /**
  * A JSON document describing the tracker: the detected hardware (CPU model, TDP match, RAPL

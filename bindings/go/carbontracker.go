@@ -95,8 +95,19 @@ func New(opts ...Option) (*Tracker, error) {
 	if err := call(func() Status { return Status(C.ct_tracker_new(text, &t.h)) }); err != nil {
 		return nil, err
 	}
-	runtime.SetFinalizer(t, (*Tracker).Close)
+	runtime.SetFinalizer(t, (*Tracker).discard)
 	return t, nil
+}
+
+// discard is the finalizer of a Tracker dropped without Close: ct_tracker_discard releases it
+// without stopping (no final row, no wait for uploads: the finalizer goroutine is the whole
+// program's and must not block), and the library logs a warning that it was never stopped.
+// Nothing else can reach t, so no lock is needed.
+func (t *Tracker) discard() {
+	if t.h != nil {
+		C.ct_tracker_discard(t.h)
+		t.h = nil
+	}
 }
 
 // use runs fn with the handle, holding Close off until it returns.
@@ -181,7 +192,8 @@ func (t *Tracker) reportContext(ctx context.Context, stop bool) (Emissions, erro
 
 // Close stops a running tracker (final measurement and row; the error of that stop, e.g.
 // ErrNetwork, is returned) and frees it, after any call in progress has returned. Closing
-// again returns nil. Tracker implements io.Closer.
+// again returns nil. Tracker implements io.Closer. A Tracker dropped without Close is released
+// by its finalizer without being stopped: nothing more is written, and a warning is logged.
 func (t *Tracker) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

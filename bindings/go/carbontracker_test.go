@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -206,5 +207,55 @@ func TestCloseStopsARunningTrackerAndReportsItsError(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "emissions.csv")); err != nil || strings.Count(string(data), "\n") != 2 {
 		t.Fatalf("Close wrote no final row: %v %q", err, data)
+	}
+}
+
+// A Tracker dropped without Close is released by its finalizer without stopping: no final row,
+// no wait for the network (the finalizer goroutine is the whole program's), and a warning.
+func TestFinalizerDiscardsWithoutBlocking(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts connections, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	dir := t.TempDir()
+	warned := make(chan string, 16)
+	SetLogHandler(func(level LogLevel, msg string) {
+		if level == LogWarning && strings.Contains(msg, "without being stopped") {
+			warned <- msg
+		}
+	})
+	defer SetLogHandler(nil)
+	func() {
+		tr, err := New(Options{"country_iso_code": "FRA", "output_dir": dir, "save_to_api": "true", "api_key": "k",
+			"api_timeout_s": "5", "api_endpoint": "http://" + silent.Addr().String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}() // tr is unreachable now
+	deadline := time.Now().Add(2 * time.Second)
+	var msg string
+	for msg == "" && time.Now().Before(deadline) {
+		runtime.GC()
+		select {
+		case msg = <-warned:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if msg == "" {
+		t.Fatal("no warning within 2 s: the finalizer did not run, or it is blocked stopping the tracker")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "emissions.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Count(string(data), "\n"); rows != 2 {
+		t.Fatalf("header and the flush's row only, no final row: %d lines\n%s", rows, data)
 	}
 }

@@ -339,13 +339,32 @@ pub unsafe extern "C" fn ct_tracker_stop_task(t: *mut ct_tracker, name: *const c
 }
 
 /// Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
-/// is written; errors are logged). The handle must not be used afterwards.
+/// is written and, with network outputs, uploads are waited for up to `api_timeout_s`; errors
+/// are logged); `ct_tracker_discard` releases without stopping. The handle must not be used
+/// afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
     guarded(|| {
         if !t.is_null() {
             // SAFETY: `t` came from `ct_tracker_new` and is freed once, as documented.
             drop(unsafe { Box::from_raw(t) });
+        }
+        Ok(())
+    })
+}
+
+/// Releases a tracker without stopping it: for finalizers and garbage collectors, which must
+/// not block. A running tracker measures and writes nothing more (no final CSV row, no task
+/// rows: CodeCarbon writes nothing for a tracker collected without `stop()`), gives up the
+/// uploads still queued, waits for nothing, and logs a warning that it was never stopped.
+/// NULL is accepted. The handle must not be used afterwards. Programs that end a tracker on
+/// purpose call `ct_tracker_stop` (or `ct_tracker_free`, which stops a running tracker).
+#[no_mangle]
+pub unsafe extern "C" fn ct_tracker_discard(t: *mut ct_tracker) {
+    guarded(|| {
+        if !t.is_null() {
+            // SAFETY: `t` came from `ct_tracker_new` and is released once, as documented.
+            unsafe { Box::from_raw(t) }.tracker.discard();
         }
         Ok(())
     })
@@ -584,6 +603,31 @@ mod tests {
         assert_eq!(e.carbon_intensity_g_per_kwh, 56.039);
         assert!(e.duration_s > 0.0);
         ct_tracker_free(t);
+    }
+
+    #[test]
+    fn discard_writes_nothing_more_and_waits_for_nothing() {
+        // An API that accepts connections and never answers: a stop would wait api_timeout_s.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let opts = format!(
+            "country_iso_code=FRA;save_to_api=true;api_key=k;api_timeout_s=5;api_endpoint=http://127.0.0.1:{port};output_dir={}\0",
+            dir.path().display()
+        );
+        let mut t = std::ptr::null_mut();
+        assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
+        assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
+        assert_eq!(unsafe { super::ct_tracker_start_task(t, c"task".as_ptr()) }, ct_status::CT_OK);
+        assert_eq!(ct_tracker_flush(t, std::ptr::null_mut()), ct_status::CT_OK);
+        let started = std::time::Instant::now();
+        unsafe { super::ct_tracker_discard(t) };
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+        let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
+        assert_eq!(text.lines().count(), 2, "the flush's row only, no final row:\n{text}");
+        let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names, vec!["emissions.csv".to_string()], "no task file");
+        unsafe { super::ct_tracker_discard(std::ptr::null_mut()) };
     }
 
     #[test]

@@ -130,6 +130,17 @@ impl MetricsOutputs {
         }
     }
 
+    /// A tracker released without stop: what is still queued is given up at once (no deletion
+    /// of the Pushgateway group, no wait).
+    pub fn abandon(self) {
+        if let Some(p) = self.prometheus {
+            let _ = p.uploader.finish(Duration::ZERO);
+        }
+        if let Some(o) = self.otlp {
+            let _ = o.finish(Duration::ZERO);
+        }
+    }
+
     /// At stop: queues the Pushgateway group's deletion, then waits for each output until
     /// `left()` runs out.
     pub fn finish(self, left: &dyn Fn() -> Duration) -> Vec<Error> {

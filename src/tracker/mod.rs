@@ -245,6 +245,39 @@ impl Tracker {
         Ok(report)
     }
 
+    /// Ends the tracker without stopping it, for finalizers and garbage collectors: nothing
+    /// more is measured or written (no final row, no task rows; CodeCarbon writes nothing for a
+    /// tracker collected without `stop()`), uploads still queued are given up, and nothing is
+    /// waited for. A running tracker says in the log that it was never stopped.
+    pub fn discard(self) {
+        let running = {
+            let mut phase = self.inner.lock();
+            match std::mem::replace(&mut *phase, Phase::Stopped) {
+                Phase::Running(r) => Some(r),
+                _ => None,
+            }
+        };
+        let Some(mut r) = running else { return };
+        if let Some(t) = r.ticker.take() {
+            t.abort();
+        }
+        if let Some(api) = r.api.take() {
+            let _ = api.finish(Duration::ZERO);
+        }
+        if let Some(ep) = r.endpoint.take() {
+            let _ = ep.finish(Duration::ZERO);
+        }
+        if let Some(m) = r.metrics.take() {
+            m.abandon();
+        }
+        let c = &self.inner.config;
+        self.inner.log.warning(format!(
+            "a tracker (project {}, run {}) was released without being stopped: what it measured since its last \
+             flush is not written; call stop() before releasing it",
+            c.project_name, self.inner.run_id
+        ));
+    }
+
     /// The totals as of the last measurement, without measuring or writing anything (for a live
     /// display such as the command's status line; background ticks keep it fresh).
     pub fn peek(&self) -> Result<EmissionsSnapshot> {

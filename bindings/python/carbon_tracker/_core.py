@@ -14,6 +14,7 @@ import os
 import platform
 import sys
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterator, Optional, TypeVar, cast
@@ -151,6 +152,8 @@ def _lib() -> ctypes.CDLL:
     lib.ct_tracker_stop_task.restype = ctypes.c_int
     lib.ct_tracker_free.argtypes = [handle]
     lib.ct_tracker_free.restype = None
+    lib.ct_tracker_discard.argtypes = [handle]
+    lib.ct_tracker_discard.restype = None
     lib.ct_last_error.argtypes = []
     lib.ct_last_error.restype = ctypes.c_char_p
     lib.ct_last_status.argtypes = []
@@ -261,6 +264,7 @@ class Tracker:
         self._gate = _Gate()
         self._lib = _lib()
         self._handle = ctypes.c_void_p()
+        self._running = False  # started and not stopped: collecting it loses its final row
         self.final_emissions: Optional[Emissions] = None
         _logging.route_to(self._logger_name, self._lib)
         options.setdefault("python_version", platform.python_version())
@@ -284,6 +288,7 @@ class Tracker:
     def start(self) -> Tracker:
         with self._gate.call():
             self._check(self._lib.ct_tracker_start(self._handle))
+        self._running = True
         return self
 
     def flush(self) -> Emissions:
@@ -292,7 +297,13 @@ class Tracker:
 
     def stop(self) -> Emissions:
         """Final measurement and row; waits up to api_timeout_s for uploads."""
-        self.final_emissions = self._report(self._lib.ct_tracker_stop)
+        try:
+            self.final_emissions = self._report(self._lib.ct_tracker_stop)
+        except CarbonTrackerError as e:
+            if e.emissions is not None:  # an output failed: stopped all the same
+                self._running = False
+            raise
+        self._running = False
         return self.final_emissions
 
     def start_task(self, name: str) -> None:
@@ -300,6 +311,7 @@ class Tracker:
         a name already running is CT_ERR_INVALID_STATE."""
         with self._gate.call():
             self._check(self._lib.ct_tracker_start_task(self._handle, name.encode("utf-8")))
+        self._running = True
 
     def stop_task(self, name: str) -> Emissions:
         """Ends the running task ``name``: its numbers are the run's counters at its stop minus
@@ -343,12 +355,26 @@ class Tracker:
         if gate is not None and gate.close() and self._handle:
             self._lib.ct_tracker_free(self._handle)
             self._handle = ctypes.c_void_p()
+            self._running = False
 
     def __del__(self) -> None:
+        """Garbage collection must not block: a tracker never closed is released without being
+        stopped (ct_tracker_discard: no final row, no wait for uploads; CodeCarbon writes nothing
+        for a tracker collected without stop() either), with a ResourceWarning if it ran."""
+        handle = getattr(self, "_handle", None)  # absent if __init__ failed early
+        if not handle:
+            return
+        self._handle = ctypes.c_void_p()
         try:
-            self.close()
-        except Exception:
-            pass
+            if self._running:
+                warnings.warn(
+                    f"{type(self).__name__} was never stopped: it was collected without its final row "
+                    "(call stop(), or use it as a context manager)",
+                    ResourceWarning,
+                    source=self,
+                )
+        finally:
+            self._lib.ct_tracker_discard(handle)
 
     def __enter__(self) -> Tracker:
         return self.start()

@@ -1,4 +1,6 @@
 import csv
+import gc
+import os
 import socket
 import threading
 import time
@@ -158,3 +160,40 @@ def test_close_waits_for_a_call_in_progress(out_dir):
     with pytest.raises(ct.CarbonTrackerError) as e:
         t.flush()
     assert e.value.status is ct.Status.CT_ERR_NULL_ARGUMENT
+
+
+def test_a_tracker_collected_without_stop_writes_nothing_and_does_not_wait(out_dir):
+    # An API that accepts connections and never answers: a stop would wait api_timeout_s.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        collect_without_stop(out_dir, silent.getsockname()[1])
+
+
+def collect_without_stop(out_dir, port):
+    for kind in (ct.Tracker, ct.EmissionsTracker):
+        sub = os.path.join(out_dir, kind.__name__)
+        os.mkdir(sub)
+        t = kind(country_iso_code="FRA", output_dir=sub, save_to_api=True, api_key="k", api_timeout_s=5,
+                 api_endpoint=f"http://127.0.0.1:{port}")
+        t.start()
+        t.flush()
+        started = time.monotonic()
+        with pytest.warns(ResourceWarning, match="never stopped"):
+            del t
+            gc.collect()
+        assert time.monotonic() - started < 1.0, "the garbage collector waited for the uploads"
+        with open(os.path.join(sub, "emissions.csv")) as f:
+            rows = list(csv.reader(f))
+        assert len(rows) == 2, f"{kind.__name__}: the flush's row only, no final row: {rows}"
+
+
+def test_a_tracker_never_started_or_stopped_collects_quietly(out_dir, recwarn):
+    t = ct.Tracker(country_iso_code="FRA", output_dir=out_dir)
+    del t
+    t = ct.Tracker(country_iso_code="FRA", output_dir=out_dir, offline=True)
+    t.start()
+    t.stop()
+    del t
+    gc.collect()
+    assert not [w for w in recwarn if "never stopped" in str(w.message)]
