@@ -229,6 +229,17 @@ fn fork_with_a_running_tracker_and_dlclose() {
     assert!(stdout.contains("fork: 40 children") && stdout.contains("dlclose: unloaded"), "{stdout}");
 }
 
+/// Builds `source`, runs it in a fresh directory with that directory and `args` as arguments,
+/// checks that it exits 0, and returns the directory, its key=value lines and its output.
+fn run_program(source: &str, args: &[&str]) -> (tempfile::TempDir, HashMap<String, String>, String) {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c(source, work.path());
+    let out = Command::new(&exe).current_dir(work.path()).arg(work.path()).args(args).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{source}: {:?}\n{text}", out.status);
+    (work, parse_kv(&String::from_utf8_lossy(&out.stdout)), text)
+}
+
 /// Every row of `path` has the header's width, and the last one has `emissions_kg`.
 fn assert_whole_rows(path: &Path, columns: usize, last_emissions_kg: Option<f64>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -246,12 +257,7 @@ fn assert_whole_rows(path: &Path, columns: usize, last_emissions_kg: Option<f64>
 
 #[test]
 fn a_full_disk_never_leaves_a_torn_row() {
-    let work = tempfile::tempdir().unwrap();
-    let exe = build_c("tests/c/full_disk.c", work.path());
-    let out = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let kv = parse_kv(&stdout);
+    let (work, kv, stdout) = run_program("tests/c/full_disk.c", &[]);
     let io = "4"; // CT_ERR_IO
     let columns = carbon_tracker::output::CSV_HEADER.split(',').count();
     for mode in ["append", "update"] {
@@ -282,15 +288,9 @@ fn a_full_disk_never_leaves_a_torn_row() {
 
 #[test]
 fn forks_at_any_moment_of_the_library_work_never_hang_the_child() {
-    let work = tempfile::tempdir().unwrap();
-    let exe = build_c("tests/c/fork_loop.c", work.path());
     let forks = std::env::var("CT_FORKS").unwrap_or_else(|_| "150".into());
-    let out = Command::new(&exe).arg(work.path()).arg(&forks).env_remove("LD_LIBRARY_PATH").output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
-    let kv = parse_kv(&stdout);
-    assert_eq!((kv["hung"].as_str(), kv["failed"].as_str()), ("0", "0"), "{stdout}\n{stderr}");
+    let (_work, kv, stdout) = run_program("tests/c/fork_loop.c", &[&forks]);
+    assert_eq!((kv["hung"].as_str(), kv["failed"].as_str()), ("0", "0"), "{stdout}");
     assert_eq!(kv["forks"], forks);
     // The work the forks landed in really ran meanwhile.
     assert!(kv["starts"].parse::<u32>().unwrap() >= 5, "{stdout}");
@@ -301,14 +301,9 @@ fn forks_at_any_moment_of_the_library_work_never_hang_the_child() {
 
 #[test]
 fn cpp_task_survives_a_move_and_the_logger_outlives_the_exit() {
-    let work = tempfile::tempdir().unwrap();
-    let exe = build_c("tests/cpp/lifetimes_test.cpp", work.path());
-    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{:?}\n{stdout}\n{stderr}", output.status);
-    assert_eq!(parse_kv(&stdout)["failures"], "0", "{stdout}\n{stderr}");
-    assert!(!stderr.contains("after it was destroyed") && !stderr.contains("saw nothing"), "{stderr}");
+    let (_work, kv, output) = run_program("tests/cpp/lifetimes_test.cpp", &[]);
+    assert_eq!(kv["failures"], "0", "{output}");
+    assert!(!output.contains("after it was destroyed") && !output.contains("saw nothing"), "{output}");
     // The header uses no std::atomic_load/atomic_store on a shared_ptr (deprecated in C++20).
     let hpp = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/carbon_tracker.hpp")).unwrap();
     assert!(!hpp.contains("std::atomic_load") && !hpp.contains("std::atomic_store"));

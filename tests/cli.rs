@@ -385,22 +385,30 @@ fn detect_as_text_and_json() {
     assert!(!dir.path().join("emissions.csv").exists(), "detect writes nothing");
 }
 
+/// A loopback geolocation service that places the machine in Germany after `delay`, and the
+/// options that point the library at it.
+fn german_geo_service(delay: Duration) -> (support::FakeServer, Vec<String>) {
+    let server = support::FakeServer::start();
+    let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
+    server.set(|b| {
+        b.get_routes.insert("/geo".into(), (200, geojs.into()));
+        b.delay = delay;
+    });
+    let u = server.url();
+    let options = vec!["--geo-api-url".into(), format!("{u}/geo"), "--geo-backup-api-url".into(), format!("{u}/ipinfo"), "--cloud-metadata-url".into(), u];
+    (server, options)
+}
+
 #[test]
 fn the_monitors_own_work_is_not_charged_to_the_command() {
     // The monitor measures 100 times a second and looks its location up (a loopback geo
     // service), all on its own threads; the command sleeps. With the linear model at 100 W,
     // the CPU energy is 100 W x the tree's CPU time / threads: only the command's (`sleep`
     // uses about 1 ms; /proc counts in 10 ms ticks).
-    let server = support::FakeServer::start();
-    let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
-    server.set(|b| {
-        b.get_routes.insert("/geo".into(), (200, geojs.into()));
-    });
-    let u = server.url();
-    let (geo, backup) = (format!("{u}/geo"), format!("{u}/ipinfo"));
+    let (_server, lookup) = german_geo_service(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let mut c = ct(dir.path());
-    c.args(["monitor", "--geo-api-url", &geo, "--geo-backup-api-url", &backup, "--cloud-detection", "false"])
+    c.arg("monitor").args(&lookup).args(["--cloud-detection", "false"])
         .args(["--force-cpu-power", "100", "--measure-power-secs", "0.01", "--", "sleep", "1.5"]);
     let out = run(c, b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -448,28 +456,22 @@ fn one_name_for_the_unit_co2e_in_every_output_and_document() {
 
 #[test]
 fn detect_waits_for_the_location_lookup_and_monitor_uses_it() {
-    let server = support::FakeServer::start();
-    let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
-    server.set(|b| {
-        b.get_routes.insert("/geo".into(), (200, geojs.into()));
-        b.delay = Duration::from_millis(300); // slower than start: the lookup runs in the background
-    });
-    let u = server.url();
-    let (geo, backup, meta) = (format!("{u}/geo"), format!("{u}/ipinfo"), u.clone());
-    let lookup = ["--geo-api-url", &geo, "--geo-backup-api-url", &backup, "--cloud-metadata-url", &meta];
+    // Slower than start: the lookup runs in the background.
+    let (server, lookup) = german_geo_service(Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
-    let out = ct(dir.path()).arg("detect").args(lookup).output().unwrap();
+    let out = ct(dir.path()).arg("detect").args(&lookup).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     assert!(t.contains("location: Germany, DEU") && !t.contains("world average"), "{t}");
     let mut c = ct(dir.path());
     // The command runs until a row written while it runs shows the looked-up country.
-    c.arg("monitor").args(lookup).args(["--flush-every", "0.1", "--", "sh", "-c", "until grep -q ,DEU, emissions.csv 2> /dev/null; do sleep 0.05; done"]);
+    c.arg("monitor").args(&lookup).args(["--flush-every", "0.1", "--", "sh", "-c", "until grep -q ,DEU, emissions.csv 2> /dev/null; do sleep 0.05; done"]);
     let out = run(c, b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(csv_rows(&dir.path().join("emissions.csv")).last().unwrap()["country_iso_code"], "DEU");
     // And a lookup that fails is said so.
-    let out = ct(dir.path()).args(["detect", "--geo-api-url", &format!("{u}/nothing"), "--geo-backup-api-url", &backup, "--cloud-detection", "false"]).output().unwrap();
+    let u = server.url();
+    let out = ct(dir.path()).args(["detect", "--geo-api-url", &format!("{u}/nothing"), "--geo-backup-api-url", &format!("{u}/ipinfo"), "--cloud-detection", "false"]).output().unwrap();
     assert!(text(&out.stdout).contains("the location lookup failed"), "{}", text(&out.stdout));
 }
 

@@ -81,13 +81,18 @@ static ct_tracker *tracker(const char *dir, const char *mode) {
     return t;
 }
 
+/* A new directory `root/name` for one case, with the path of its emissions.csv in `csv`. */
+static void case_dir(const char *root, const char *name, char *dir, size_t dir_size, char *csv, size_t csv_size) {
+    snprintf(dir, dir_size, "%s/%s", root, name);
+    mkdir(dir, 0755);
+    snprintf(csv, csv_size, "%s/emissions.csv", dir);
+}
+
 /* A row cut in the middle: in `append` mode the limit falls 50 bytes into the next row; in
  * `update` mode (a rewrite through a temporary file) 50 bytes before the end of the file. */
 static void torn_row(const char *root, const char *mode) {
     char dir[512], csv[600];
-    snprintf(dir, sizeof dir, "%s/%s", root, mode);
-    mkdir(dir, 0755);
-    snprintf(csv, sizeof csv, "%s/emissions.csv", dir);
+    case_dir(root, mode, dir, sizeof dir, csv, sizeof csv);
     ct_tracker *t = tracker(dir, mode);
     ct_tracker_start(t);
     ct_emissions e = fresh();
@@ -116,10 +121,9 @@ static void torn_row(const char *root, const char *mode) {
 
 /* The header written at start cut short (the limit below its length), in a fresh directory. */
 static void torn_header(const char *root, const char *mode) {
-    char dir[512], csv[600];
-    snprintf(dir, sizeof dir, "%s/header-%s", root, mode);
-    mkdir(dir, 0755);
-    snprintf(csv, sizeof csv, "%s/emissions.csv", dir);
+    char dir[512], csv[600], name[64];
+    snprintf(name, sizeof name, "header-%s", mode);
+    case_dir(root, name, dir, sizeof dir, csv, sizeof csv);
     ct_tracker *t = tracker(dir, mode);
     limit_file_size(100);
     ct_tracker_start(t);
