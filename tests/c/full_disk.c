@@ -45,12 +45,8 @@ static int same(const char *a, long alen, const char *b, long blen) {
     return alen == blen && (alen <= 0 || memcmp(a, b, (size_t)alen) == 0);
 }
 
-static ct_emissions fresh(void) {
-    ct_emissions e;
-    memset(&e, 0, sizeof e);
-    e.struct_size = sizeof e;
-    return e;
-}
+/* A ct_emissions ready to be filled (the other fields zero). */
+#define FRESH ((ct_emissions){.struct_size = sizeof(ct_emissions)})
 
 /* Names in `dir` other than the ones expected: temporary or backup files left behind. */
 static int strays(const char *dir) {
@@ -95,7 +91,7 @@ static void torn_row(const char *root, const char *mode) {
     case_dir(root, mode, dir, sizeof dir, csv, sizeof csv);
     ct_tracker *t = tracker(dir, mode);
     ct_tracker_start(t);
-    ct_emissions e = fresh();
+    ct_emissions e = FRESH;
     printf("%s.first_flush=%d\n", mode, (int)ct_tracker_flush(t, &e));
     long blen;
     char *before = slurp(csv, &blen);
@@ -108,9 +104,9 @@ static void torn_row(const char *root, const char *mode) {
     printf("%s.unchanged=%d\n", mode, same(before, blen, after, alen));
     printf("%s.grew_by=%ld\n", mode, alen - blen);
     no_limit();
-    e = fresh();
+    e = FRESH;
     printf("%s.next_flush=%d\n", mode, (int)ct_tracker_flush(t, &e));
-    e = fresh();
+    e = FRESH;
     printf("%s.stop=%d\n", mode, (int)ct_tracker_stop(t, &e));
     printf("%s.stop_emissions_kg=%.17g\n", mode, e.emissions_kg);
     printf("%s.strays=%d\n", mode, strays(dir));
@@ -127,13 +123,13 @@ static void torn_header(const char *root, const char *mode) {
     ct_tracker *t = tracker(dir, mode);
     limit_file_size(100);
     ct_tracker_start(t);
-    ct_emissions e = fresh();
+    ct_emissions e = FRESH;
     printf("header-%s.full_flush=%d\n", mode, (int)ct_tracker_flush(t, &e));
     long len;
     free(slurp(csv, &len));
     printf("header-%s.length_while_full=%ld\n", mode, len);
     no_limit();
-    e = fresh();
+    e = FRESH;
     printf("header-%s.stop=%d\n", mode, (int)ct_tracker_stop(t, &e));
     printf("header-%s.stop_emissions_kg=%.17g\n", mode, e.emissions_kg);
     printf("header-%s.strays=%d\n", mode, strays(dir));
@@ -147,12 +143,12 @@ static void task_file(const char *root) {
     mkdir(dir, 0755);
     ct_tracker *t = tracker(dir, "append");
     ct_tracker_start_task(t, "first");
-    ct_emissions e = fresh();
+    ct_emissions e = FRESH;
     ct_tracker_stop_task(t, "first", &e);
-    e = fresh();
+    e = FRESH;
     printf("tasks.first_flush=%d\n", (int)ct_tracker_flush(t, &e));
     ct_tracker_start_task(t, "second");
-    e = fresh();
+    e = FRESH;
     ct_tracker_stop_task(t, "second", &e);
     char path[1024];
     DIR *d = opendir(dir);
@@ -164,12 +160,12 @@ static void task_file(const char *root) {
     long blen, alen;
     char *before = slurp(path, &blen);
     limit_file_size((rlim_t)blen + 50); /* the rewritten file has one more row */
-    e = fresh();
+    e = FRESH;
     printf("tasks.full_flush=%d\n", (int)ct_tracker_flush(t, &e));
     char *after = slurp(path, &alen);
     printf("tasks.unchanged=%d\n", same(before, blen, after, alen));
     no_limit();
-    e = fresh();
+    e = FRESH;
     printf("tasks.stop=%d\n", (int)ct_tracker_stop(t, &e));
     printf("tasks.strays=%d\n", strays(dir));
     printf("tasks.file=%s\n", path);
