@@ -70,9 +70,29 @@ int main(int argc, char **argv) {
         CHECK(err.status() == CT_ERR_INVALID_STATE);
     }
 
-    // The non-throwing overload returns numbers with an output error.
-    Tracker io(Options().set("offline", true).set("output_dir", dir + "/missing"));
+    // An output_dir that cannot be made: CT_ERR_IO at start, in the library's words.
+    Tracker unmade(Options().set("offline", true).set("output_dir", dir + "/no-parent/out"));
+    try {
+        unmade.start();
+        CHECK(false);
+    } catch (const Error &err) {
+        CHECK(err.status() == CT_ERR_IO);
+        CHECK(std::string(err.what()).find("output_dir " + dir + "/no-parent/out: no such directory, nor its parent") != std::string::npos);
+    }
+    // A country code no country has, with the nearest ones.
+    try {
+        Tracker frn(Options().set("country_iso_code", "FRN"));
+        CHECK(false);
+    } catch (const Error &err) {
+        CHECK(err.status() == CT_ERR_INVALID_OPTION);
+        CHECK(std::string(err.what()).find("did you mean FRA (France)") != std::string::npos);
+    }
+
+    // The non-throwing overload returns numbers with an output error (the directory, created
+    // at start, is gone).
+    Tracker io(Options().set("offline", true).set("output_dir", dir + "/vanishing"));
     io.start();
+    CHECK(std::remove((dir + "/vanishing/emissions.csv").c_str()) == 0 && std::remove((dir + "/vanishing").c_str()) == 0);
     ct_status status = CT_OK;
     Emissions partial = io.stop(status);
     CHECK(status == CT_ERR_IO);
