@@ -107,33 +107,19 @@ impl KeyValue for std::path::PathBuf {
     }
 }
 
-impl KeyValue for bool {
-    const KIND: ValueKind = ValueKind::Boolean;
-    fn shown(&self) -> Option<String> {
-        Some(self.to_string())
-    }
+/// Values shown as they print (`Display`).
+macro_rules! displayed_values {
+    ($($ty:ty => $kind:expr),* $(,)?) => {$(
+        impl KeyValue for $ty {
+            const KIND: ValueKind = $kind;
+            fn shown(&self) -> Option<String> {
+                Some(self.to_string())
+            }
+        }
+    )*};
 }
 
-impl KeyValue for f64 {
-    const KIND: ValueKind = ValueKind::Number;
-    fn shown(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl KeyValue for i64 {
-    const KIND: ValueKind = ValueKind::Integer;
-    fn shown(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl KeyValue for u32 {
-    const KIND: ValueKind = ValueKind::Integer;
-    fn shown(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
+displayed_values!(bool => ValueKind::Boolean, f64 => ValueKind::Number, i64 => ValueKind::Integer, u32 => ValueKind::Integer);
 
 impl KeyValue for CsvWriteMode {
     const KIND: ValueKind = ValueKind::Choice(CsvWriteMode::NAMES);
