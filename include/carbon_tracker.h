@@ -197,7 +197,11 @@ enum ct_status ct_tracker_new(const char *options, struct ct_tracker **out);
  * Starts measuring. The first start in the process probes the hardware (CPU model and TDP,
  * RAPL, RAM) and caches it; later trackers reuse it. Measurements then run every
  * `measure_power_secs` on the library's single background thread.
- * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (already started or stopped).
+ * `output_dir` is checked first (when `save_to_file`): a missing directory is created if its
+ * parent exists, and the CSV's header is written.
+ * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (already started or stopped),
+ * `CT_ERR_IO` (`output_dir` cannot be created or written; the message starts with
+ * `output_dir <dir>:`; the tracker stays unstarted and may be started again).
  */
 enum ct_status ct_tracker_start(struct ct_tracker *t);
 

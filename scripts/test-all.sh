@@ -7,7 +7,8 @@
 #      cluster (Pushgateway, Prometheus, OTLP receiver, mpirun: skipped when not installed);
 #      the fuzz targets are type-checked
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
-#   4. CMake: build + ctest, 5. install tests per ecosystem (scripts/install-test.sh).
+#   4. CMake: build + ctest (and the command rebuilt after a change), 5. install tests per
+#   ecosystem (scripts/install-test.sh), 6. what a publisher checks (scripts/publish-check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -47,8 +48,18 @@ trap 'rm -rf "$work"' EXIT
 cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Debug > "$work/configure.log"
 cmake --build "$work/build" -j 2 > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 (cd "$work/build" && ctest --output-on-failure)
+# The command is rebuilt when one of its sources changes (cargo runs on every build).
+cli="$root/target/debug/carbon-tracker"
+before="$(date -r "$cli" +%s%N)"
+touch "$root/src/bin/carbon-tracker/main.rs"
+cmake --build "$work/build" -j 2 > "$work/rebuild.log" || { cat "$work/rebuild.log"; exit 1; }
+[ "$(date -r "$cli" +%s%N)" != "$before" ] || { echo "cmake: the carbon-tracker command was not rebuilt"; exit 1; }
+echo "cmake: the command is rebuilt after a change of its sources"
 
 echo "== install tests"
 bash scripts/install-test.sh
+
+echo "== publisher checks: crates.io and PyPI packages, fresh installs, typing"
+bash scripts/publish-check.sh
 
 echo "all languages: passed"

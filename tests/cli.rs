@@ -179,6 +179,56 @@ fn exit_status_is_the_commands_and_the_row_is_written() {
 }
 
 #[test]
+fn results_not_saved_are_said_plainly_and_fail_a_successful_command() {
+    let dir = tempfile::tempdir().unwrap();
+    // The command removes the output directory (created at start): the final row cannot be written.
+    let vanish = ["sh", "-c", "rm -rf out; exit $0", "0"];
+    let out = run(monitor(dir.path(), &["--output-dir", "out"], &vanish), b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{stderr}");
+    assert!(stderr.contains("NOT saved  out/emissions.csv could not be written"), "{stderr}");
+    assert!(!stderr.contains("saved to"), "{stderr}");
+    assert!(stderr.contains("carbon-tracker: cannot open the emissions CSV for appending out/emissions.csv"), "{stderr}");
+    assert!(stderr.contains("the results were NOT saved (see above); exit status 74 (--allow-unsaved keeps the command's)"), "{stderr}");
+    // --allow-unsaved: the command's status, the failure still said.
+    let out = run(monitor(dir.path(), &["--output-dir", "out", "--allow-unsaved", "-q"], &vanish), b"");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("the results were NOT saved (see above); exit status 0, the command's (--allow-unsaved)"));
+    // A failed command keeps its own status.
+    let out = run(monitor(dir.path(), &["--output-dir", "out"], &["sh", "-c", "rm -rf out; exit 3"]), b"");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("exit status 3, the command's"));
+}
+
+#[test]
+fn mistakes_are_refused_before_the_command_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran");
+    let touch = ["touch", "ran"];
+    // The library's words, as in every binding; the command is not run.
+    for (extra, code, words) in [
+        (&["--country-iso-code", "FRN"][..], 2, "country_iso_code=FRN: no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)"),
+        (&["--output-dir", "no/such/dir"][..], 1, "cannot start tracking: output_dir no/such/dir: no such directory, nor its parent no/such"),
+        (&["--output-dir", "/sys"][..], 1, "cannot start tracking: output_dir /sys: cannot open the emissions CSV for appending /sys/emissions.csv"),
+    ] {
+        let mut c = ct(dir.path());
+        c.args(["monitor", "--offline"]).args(extra).arg("--").args(touch);
+        let out = run(c, b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {stderr}");
+        assert!(stderr.contains(words), "{extra:?}: {stderr}");
+        assert!(!ran.exists(), "{extra:?}: the command ran");
+    }
+    // A flag's value that looks like a flag: refused by the parser, not taken as the value.
+    let mut c = ct(dir.path());
+    c.args(["monitor", "--project-name", "--", "touch", "ran"]);
+    let out = run(c, b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("a value is required for '--project-name"), "{}", text(&out.stderr));
+    assert!(!ran.exists());
+}
+
+#[test]
 fn a_closed_standard_error_does_not_change_the_exit_status() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = monitor(dir.path(), &[], &["sh", "-c", "sleep 0.2; exit 5"]);

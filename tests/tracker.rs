@@ -120,29 +120,38 @@ fn rapl_counters_end_to_end_with_wraps() {
 }
 
 #[test]
-fn unwritable_output_dir_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("not-yet");
+fn output_dir_is_checked_at_start() {
+    let root = tempfile::tempdir().unwrap();
+    // Missing, and so is its parent: an I/O error at start, naming both; nothing starts.
+    let out = root.path().join("parent").join("out");
     let t = tracker(&format!("output_dir={};force_ram_power=5;country_iso_code=FRA", out.display()));
+    let e = t.start().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io);
+    assert_eq!(
+        e.message,
+        format!(
+            "output_dir {}: no such directory, nor its parent {}; create it or choose an existing directory",
+            out.display(),
+            out.parent().unwrap().display()
+        )
+    );
+    assert!(!t.is_running());
+    assert_eq!(t.start_task("x").unwrap_err().kind, ErrorKind::Io, "start_task starts the same way");
+    // Missing with its parent there: created at start, as a user expects, with the CSV's header.
+    std::fs::create_dir(root.path().join("parent")).unwrap();
     t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(60));
-    let first = t.flush().unwrap();
-    let err = first.errors.first().cloned().expect("the directory does not exist");
-    assert_eq!(err.kind, ErrorKind::Io);
-    assert!(err.message.contains("not-yet"), "{}", err.message);
-    assert!(first.emissions.energy_consumed_kwh > 0.0);
-
-    std::fs::create_dir(&out).unwrap();
-    std::thread::sleep(Duration::from_millis(60));
-    let second = t.stop().unwrap();
-    assert!(second.errors.is_empty());
-    let text = std::fs::read_to_string(out.join("emissions.csv")).unwrap();
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
-    assert_eq!(rows.len(), 1);
-    let energy: f64 = rows[0][13].parse().unwrap();
-    assert_eq!(energy, second.emissions.energy_consumed_kwh);
-    assert!(energy > first.emissions.energy_consumed_kwh, "the earlier interval is in the cumulative row");
+    assert!(std::fs::read_to_string(out.join("emissions.csv")).unwrap().starts_with("timestamp,"));
+    assert!(t.stop().unwrap().errors.is_empty());
+    // A file, or a directory nobody may write to (sysfs refuses new files even to root).
+    let file = root.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let e = tracker(&format!("output_dir={}", file.display())).start().unwrap_err();
+    assert_eq!((e.kind, e.message), (ErrorKind::Io, format!("output_dir {}: not a directory", file.display())));
+    let e = tracker("output_dir=/sys").start().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io);
+    assert!(e.message.starts_with("output_dir /sys: cannot open the emissions CSV for appending /sys/emissions.csv: "), "{}", e.message);
+    // Without a CSV, output_dir is not used and not checked.
+    tracker(&format!("output_dir={};save_to_file=false", out.join("x/y").display())).start().unwrap();
 }
 
 #[test]
@@ -206,9 +215,11 @@ fn csv_rows(path: &Path) -> Option<Vec<csv::StringRecord>> {
 #[test]
 fn disk_full_is_an_io_error_and_the_totals_survive() {
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink("/dev/full", dir.path().join("emissions.csv")).unwrap();
     let t = tracker(&format!("output_dir={};force_ram_power=10", dir.path().display()));
     t.start().unwrap();
+    // The disk fills up after start (a full disk at start is an error of start).
+    std::fs::remove_file(dir.path().join("emissions.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("emissions.csv")).unwrap();
     std::thread::sleep(Duration::from_millis(60));
     let r = t.stop().unwrap();
     assert_eq!(r.errors.len(), 1);

@@ -77,12 +77,50 @@ func TestErrorsCarryStatus(t *testing.T) {
 }
 
 func TestIOErrorKeepsNumbers(t *testing.T) {
-	tr, _ := New(Options{"offline": "true", "output_dir": filepath.Join(t.TempDir(), "missing")})
+	dir := filepath.Join(t.TempDir(), "vanishing")
+	tr, _ := New(Options{"offline": "true", "output_dir": dir})
 	defer tr.Close()
-	tr.Start()
+	if err := tr.Start(); err != nil { // creates the directory
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
 	e, err := tr.Stop()
 	if !errors.Is(err, ErrIO) || e.DurationS <= 0 {
 		t.Fatalf("%v %+v", err, e)
+	}
+}
+
+// Mistakes caught at once, with the same status and words as in C, C++, Python and the command.
+func TestMistakesAreCaughtEarly(t *testing.T) {
+	var ce *Error
+	_, err := New(WithCountryISOCode("FRN"))
+	if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)") {
+		t.Fatalf("FRN: %v", err)
+	}
+	_, err = New(Set("projet_name", "x"))
+	if !errors.As(err, &ce) || ce.Message != "options: unknown option `projet_name`; did you mean `project_name`?" {
+		t.Fatalf("misspelt key: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "no-parent", "out")
+	tr, err := New(WithOffline(true), Set("output_dir", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	err = tr.Start()
+	if !errors.Is(err, ErrIO) || !errors.As(err, &ce) || !strings.HasPrefix(ce.Message, "output_dir "+dir+": no such directory, nor its parent ") {
+		t.Fatalf("output_dir: %v", err)
+	}
+	if err := os.Mkdir(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(); err != nil { // not started: it may be, once the parent exists
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emissions.csv")); err != nil {
+		t.Fatal(err)
 	}
 }
 

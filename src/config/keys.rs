@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::values::*;
-use super::kinds::{CsvWriteMode, OutputMethods, Secret, TrackingMode};
+use super::kinds::{CsvWriteMode, KeyValue, OutputMethods, Secret, TrackingMode, ValueKind};
 use crate::error::Result;
 use crate::log::Level;
 
@@ -26,14 +26,14 @@ const MAX_POWER_W: f64 = 100_000.0;
 
 macro_rules! config_keys {
     (
-        $( $(#[$doc:meta])* $key:literal => $field:ident : $ty:ty = $default:expr, $parse:expr; )*
+        $( $(#[doc = $doc:literal])* $key:literal => $field:ident : $ty:ty = $default:expr, $parse:expr; )*
         derived { $( $(#[$ddoc:meta])* $dfield:ident : $dty:ty = $ddefault:expr; )* }
     ) => {
         /// The resolved configuration of one tracker: one field per key, then the few facts
         /// derived from how keys were given.
         #[derive(Debug, Clone, PartialEq)]
         pub struct Config {
-            $( $(#[$doc])* pub $field: $ty, )*
+            $( $(#[doc = $doc])* pub $field: $ty, )*
             $( $(#[$ddoc])* pub $dfield: $dty, )*
         }
 
@@ -45,6 +45,20 @@ macro_rules! config_keys {
 
         /// Every key this version implements, for messages and docs.
         pub const KEYS: &[&str] = &[$( $key ),*];
+
+        /// Every key with its help (the doc comment of its line in the table) and the kind of
+        /// value it takes: the command's flags and the Python binding's option types come from it.
+        pub static KEY_TABLE: &[KeyInfo] = &[$( KeyInfo { key: $key, doc: &[$( $doc ),*], kind: <$ty as KeyValue>::KIND } ),*];
+
+        /// The default value of `key` as text; `None` when it has none to show (unset, secret)
+        /// or is not a key.
+        pub fn default_text(key: &str) -> Option<String> {
+            let d = Config::default();
+            match key {
+                $( $key => d.$field.shown(), )*
+                _ => None,
+            }
+        }
 
         impl Config {
             /// Parses `value` into the field of `key`; `None` for a key not in the table.
@@ -58,46 +72,83 @@ macro_rules! config_keys {
     };
 }
 
+/// One row of the key table.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyInfo {
+    pub key: &'static str,
+    /// The lines of the key's doc comment.
+    pub doc: &'static [&'static str],
+    pub kind: ValueKind,
+}
+
+impl KeyInfo {
+    /// The doc comment as one line of help text.
+    pub fn help(&self) -> String {
+        self.doc.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+}
+
 config_keys! {
+    /// Project name of the run (CSV `project_name`).
     "project_name" => project_name: String = "codecarbon".into(), text;
+    /// The CodeCarbon API experiment of the run (CSV `experiment_id`).
     "experiment_id" => experiment_id: String = DEFAULT_EXPERIMENT_ID.into(), trimmed;
+    /// Experiment name (names the task file `emissions_<experiment_name>_<run_id>.csv`).
     "experiment_name" => experiment_name: String = "base".into(), text;
+    /// Directory of the CSV files, checked at start: created if its parent exists.
     "output_dir" => output_dir: PathBuf = PathBuf::from("."), path;
     /// A file name; the directory goes in `output_dir`.
     "output_file" => output_file: String = "emissions.csv".into(), file_name;
+    /// Write the CSV.
     "save_to_file" => save_to_file: bool = true, boolean;
+    /// `append`: a row per flush and stop; `update`: one row per run, replaced.
     "on_csv_write" => on_csv_write: CsvWriteMode = CsvWriteMode::Append, csv_write_mode;
-    /// Seconds between background measurements.
+    /// Seconds between background measurements (0.01 to 86400).
     "measure_power_secs" => measure_power_secs: f64 = 15.0, number(0.01, 86_400.0);
+    /// ISO 3166-1 alpha-3 code of the country (FRA); without it, the location is looked up
+    /// (offline: the world average).
     "country_iso_code" => country_iso_code: Option<String> = None, optional(iso3);
+    /// ISO 3166-1 alpha-2 code of the country, for Electricity Maps.
     "country_2letter_iso_code" => country_2letter_iso_code: Option<String> = None, optional(iso2);
-    /// Lower-cased.
+    /// US state, Canadian province (full name) or Nordic zone (SE1…SE4, NO1…NO5, FI); lower-cased.
     "region" => region: Option<String> = None, optional(lowercase);
+    /// Cloud provider (gcp, aws, azure), with `cloud_region`.
     "cloud_provider" => cloud_provider: Option<String> = None, optional(lowercase);
+    /// Cloud region (europe-west1), with `cloud_provider`.
     "cloud_region" => cloud_region: Option<String> = None, optional(lowercase);
     /// W; skips RAPL and is used as the TDP.
     "force_cpu_power" => force_cpu_power_w: Option<f64> = None, optional(positive(MAX_POWER_W));
-    /// W.
+    /// W, a constant RAM power.
     "force_ram_power" => force_ram_power_w: Option<f64> = None, optional(number(0.0, MAX_POWER_W));
-    /// gCO2e/kWh.
+    /// gCO2e/kWh, overrides every table.
     "force_carbon_intensity_g_co2e_kwh" => force_carbon_intensity_g_per_kwh: Option<f64> = None, optional(number(0.0, 10_000.0));
+    /// Use the CPU load model even when RAPL is readable.
     "force_mode_cpu_load" => force_mode_cpu_load: bool = false, boolean;
-    /// Power usage effectiveness of the facility.
+    /// Power usage effectiveness of the facility: multiplies every energy.
     "pue" => pue: f64 = 1.0, positive(100.0);
     /// Water usage effectiveness, L/kWh.
     "wue" => wue_l_per_kwh: f64 = 0.0, number(0.0, 1_000.0);
+    /// `machine`: the whole machine; `process`: this process and its descendants.
     "tracking_mode" => tracking_mode: TrackingMode = TrackingMode::Machine, tracking_mode;
+    /// Lowest level of the log lines written (debug, info, warning, error, critical, or 10…50).
     "log_level" => log_level: Level = Level::Warning, log_level;
+    /// Inserted in log lines as `[preamble]`.
     "logger_preamble" => logger_preamble: String = String::new(), text;
+    /// The powercap root of the RAPL counters.
     "rapl_dir" => rapl_dir: PathBuf = PathBuf::from("/sys/class/powercap"), path;
+    /// Add the RAPL DRAM zones to the CPU energy.
     "rapl_include_dram" => rapl_include_dram: bool = false, boolean;
+    /// Use the RAPL `psys` zone instead of the packages.
     "rapl_prefer_psys" => rapl_prefer_psys: bool = false, boolean;
+    /// No network call at all (asking for a network output with it is an error).
     "offline" => offline: bool = false, boolean;
     /// Upload to the CodeCarbon API (also `api` in `output_methods`).
     "save_to_api" => save_to_api: bool = false, boolean;
-    /// When given, replaces `save_to_file` and `save_to_api` (as in CodeCarbon).
+    /// Outputs (csv, api, prometheus, logger, logfire, otlp); when given, replaces the `save_to_*` keys.
     "output_methods" => output_methods: Option<OutputMethods> = None, optional(output_methods);
+    /// The CodeCarbon API's base URL.
     "api_endpoint" => api_endpoint: String = DEFAULT_API_ENDPOINT.into(), url;
+    /// The CodeCarbon API project token (sent as `x-api-token` only; never logged nor written).
     "api_key" => api_key: Option<Secret> = None, optional(secret);
     /// Upload every N background measurements; -1: only on flush/stop.
     "api_call_interval" => api_call_interval: i64 = 8, call_interval;
@@ -107,12 +158,17 @@ config_keys! {
     "emissions_endpoint" => emissions_endpoint: Option<String> = None, optional(url);
     /// Probe the AWS/Azure/GCP metadata services when the location is not given.
     "cloud_detection" => cloud_detection: bool = true, boolean;
+    /// The geolocation service.
     "geo_api_url" => geo_api_url: String = DEFAULT_GEO_API_URL.into(), url;
+    /// The geolocation service asked when the first fails.
     "geo_backup_api_url" => geo_backup_api_url: String = DEFAULT_GEO_BACKUP_API_URL.into(), url;
+    /// Base URL of the cloud metadata services.
     "cloud_metadata_url" => cloud_metadata_url: String = DEFAULT_CLOUD_METADATA_URL.into(), url;
+    /// Electricity Maps token: the live carbon intensity (the tables are the fallback).
     "electricitymaps_api_token" => electricitymaps_api_token: Option<Secret> = None, optional(secret);
     /// CodeCarbon's older name of `electricitymaps_api_token` (used when that one is not given).
     "co2_signal_api_token" => co2_signal_api_token: Option<Secret> = None, optional(secret);
+    /// Electricity Maps' carbon-intensity endpoint.
     "electricitymaps_api_url" => electricitymaps_api_url: String = DEFAULT_ELECTRICITYMAPS_API_URL.into(), url;
     /// Push to a Prometheus Pushgateway (also `prometheus` in `output_methods`).
     "save_to_prometheus" => save_to_prometheus: bool = false, boolean;
@@ -138,7 +194,7 @@ config_keys! {
     "job_count_node_once" => job_count_node_once: bool = true, boolean;
     /// Where the ranks of a node coordinate (a lock and a small state file per job).
     "job_coordination_dir" => job_coordination_dir: PathBuf = PathBuf::from(DEFAULT_JOB_COORDINATION_DIR), path;
-    /// GPUs to track: NVML indices or UUID prefixes; `None`: `CUDA_VISIBLE_DEVICES`, else all.
+    /// GPUs to track: NVML indices or UUID prefixes; default: `CUDA_VISIBLE_DEVICES`, else all.
     "gpu_ids" => gpu_ids: Option<Vec<String>> = None, gpu_ids;
     /// The host language's version for the CSV's `python_version` column (the Python binding
     /// sets it; empty for others).
@@ -152,14 +208,14 @@ config_keys! {
 }
 
 fn csv_write_mode(o: &str, key: &str, v: &str) -> Result<CsvWriteMode> {
-    Ok(match choice(o, key, v, &["append", "update"])? {
+    Ok(match choice(o, key, v, CsvWriteMode::NAMES)? {
         "append" => CsvWriteMode::Append,
         _ => CsvWriteMode::Update,
     })
 }
 
 fn tracking_mode(o: &str, key: &str, v: &str) -> Result<TrackingMode> {
-    Ok(match choice(o, key, v, &["machine", "process"])? {
+    Ok(match choice(o, key, v, TrackingMode::NAMES)? {
         "process" => TrackingMode::Process,
         _ => TrackingMode::Machine,
     })

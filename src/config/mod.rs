@@ -7,6 +7,7 @@ mod ini;
 mod keys;
 mod kinds;
 pub mod options;
+mod suggest;
 mod values;
 
 use std::path::PathBuf;
@@ -16,9 +17,9 @@ use crate::log::{Level, Logger};
 
 pub use keys::{
     Config, DEFAULT_API_ENDPOINT, DEFAULT_CLOUD_METADATA_URL, DEFAULT_LOGFIRE_ENDPOINT, DEFAULT_ELECTRICITYMAPS_API_URL, DEFAULT_EXPERIMENT_ID,
-    DEFAULT_GEO_API_URL, DEFAULT_GEO_BACKUP_API_URL, KEYS,
+    DEFAULT_GEO_API_URL, DEFAULT_GEO_BACKUP_API_URL, KEYS, KEY_TABLE, KeyInfo, default_text,
 };
-pub use kinds::{CsvWriteMode, OutputMethods, Secret, TrackingMode};
+pub use kinds::{CsvWriteMode, OutputMethods, Secret, TrackingMode, ValueKind};
 pub use values::parse_gpu_ids;
 
 /// Something worth a log line once the tracker has its logger (e.g. an ignored key in a file).
@@ -29,6 +30,17 @@ pub type Note = (Level, String);
 pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "allow_multiple_runs",
 ];
+
+/// `unknown option `projet_name`; did you mean `project_name`?`: one line, the nearest keys only.
+pub fn unknown_key(key: &str) -> String {
+    let max_distance = (key.chars().count() / 5).max(2);
+    let near: Vec<String> = suggest::nearest(key, KEYS.iter().copied(), max_distance, 3).iter().map(|k| format!("`{k}`")).collect();
+    if near.is_empty() {
+        format!("unknown option `{key}` (the options are CodeCarbon's config keys: see the README's Options table)")
+    } else {
+        format!("unknown option `{key}`; did you mean {}?", suggest::or_list(&near))
+    }
+}
 
 /// Where a key=value came from; lower sources are applied first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,9 +182,7 @@ impl Config {
                     }
                     notes.push((Level::Warning, format!("{msg}; ignored")));
                 }
-                None if *origin == Origin::Options => {
-                    return Err(Error::option(format!("{o}unknown option `{key}`; known options: {}", KEYS.join(", "))))
-                }
+                None if *origin == Origin::Options => return Err(Error::option(format!("{o}{}", unknown_key(key)))),
                 // Files and the environment may hold keys of other CodeCarbon versions.
                 None => notes.push((Level::Debug, format!("{o}unknown key `{key}` ignored"))),
             }
@@ -332,10 +342,19 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_in_options_is_an_error_naming_it() {
+    fn unknown_key_in_options_is_an_error_naming_it_and_the_nearest_keys() {
         let e = Config::from_sources(&sources(&[], &[], &[], "projet_name=x")).unwrap_err();
         assert_eq!(e.kind, crate::error::ErrorKind::InvalidOption);
-        assert!(e.message.contains("`projet_name`") && e.message.contains("project_name"), "{}", e.message);
+        assert_eq!(e.message, "options: unknown option `projet_name`; did you mean `project_name`?");
+        let e = Config::from_sources(&sources(&[], &[], &[], "measure_power_sec=1")).unwrap_err();
+        assert_eq!(e.message, "options: unknown option `measure_power_sec`; did you mean `measure_power_secs`?");
+        let e = Config::from_sources(&sources(&[], &[], &[], "colour=blue")).unwrap_err();
+        assert!(e.message.starts_with("options: unknown option `colour` (") && !e.message.contains("project_name"), "{}", e.message);
+        // One line, short: never the list of every key.
+        for key in ["x", "save_to_fil", "country", "force_cpu_power_w", "a_very_long_option_name_that_matches_nothing"] {
+            let m = unknown_key(key);
+            assert!(m.len() < 160 && !m.contains('\n'), "{m}");
+        }
     }
 
     #[test]

@@ -104,24 +104,41 @@ pub fn choice<'a>(origin: &str, key: &str, v: &str, choices: &[&'a str]) -> Resu
         .ok_or_else(|| Error::option(format!("{origin}{key}={v}: expected one of {}", choices.join(", "))))
 }
 
-/// An ISO 3166-1 alpha-3 country code (three ASCII letters), returned upper-case.
+/// An ISO 3166-1 alpha-3 country code, returned upper-case. A code no country has is an error
+/// naming the nearest codes (a typo such as FRN would otherwise mean the world average).
 pub fn iso3(origin: &str, key: &str, v: &str) -> Result<String> {
-    let t = v.trim();
-    if t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(t.to_ascii_uppercase())
-    } else {
-        Err(Error::option(format!("{origin}{key}={v}: expected an ISO 3166-1 alpha-3 country code such as FRA or USA")))
-    }
+    country_code(origin, key, v, 3, "alpha-3", "FRA or USA")
 }
 
-/// An ISO 3166-1 alpha-2 country code, returned upper-case.
+/// An ISO 3166-1 alpha-2 country code, returned upper-case; checked as `iso3`.
 pub fn iso2(origin: &str, key: &str, v: &str) -> Result<String> {
+    country_code(origin, key, v, 2, "alpha-2", "FR or US")
+}
+
+fn country_code(origin: &str, key: &str, v: &str, len: usize, standard: &str, examples: &str) -> Result<String> {
+    use isocountry::CountryCode;
     let t = v.trim();
-    if t.len() == 2 && t.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(t.to_ascii_uppercase())
-    } else {
-        Err(Error::option(format!("{origin}{key}={v}: expected an ISO 3166-1 alpha-2 country code such as FR")))
+    let code_of = |c: &CountryCode| if len == 3 { c.alpha3() } else { c.alpha2() };
+    if t.len() != len || !t.bytes().all(|b| b.is_ascii_alphabetic()) {
+        // A country's name or its other code: say which code it has.
+        let named = CountryCode::iter()
+            .find(|c| c.name().eq_ignore_ascii_case(t) || c.alpha2().eq_ignore_ascii_case(t) || c.alpha3().eq_ignore_ascii_case(t));
+        let hint = named.map_or(String::new(), |c| format!("; {} is {}", c.name(), code_of(c)));
+        return Err(Error::option(format!("{origin}{key}={v}: expected an ISO 3166-1 {standard} country code such as {examples}{hint}")));
     }
+    let upper = t.to_ascii_uppercase();
+    let codes = || CountryCode::iter().map(code_of);
+    if codes().any(|c| c == upper) {
+        return Ok(upper);
+    }
+    let mut sorted: Vec<&str> = codes().collect();
+    sorted.sort_unstable();
+    let near: Vec<String> = super::suggest::nearest(&upper, sorted, 1, 5)
+        .into_iter()
+        .filter_map(|code| CountryCode::iter().find(|c| code_of(c) == code).map(|c| format!("{code} ({})", c.name())))
+        .collect();
+    let hint = if near.is_empty() { String::new() } else { format!("; did you mean {}?", super::suggest::or_list(&near)) };
+    Err(Error::option(format!("{origin}{key}={v}: no country has the ISO 3166-1 {standard} code {upper}{hint}")))
 }
 
 /// An http(s) URL without its trailing `/`.
@@ -275,6 +292,23 @@ mod tests {
         assert!(iso3("", "c", "FR").is_err());
         assert!(iso3("", "c", "F1A").is_err());
         assert_eq!(iso2("", "c", "fr").unwrap(), "FR");
+        // A code of no country: an error with the nearest codes, not the world average.
+        let e = iso3("options: ", "country_iso_code", "FRN").unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::InvalidOption);
+        assert!(
+            e.message.starts_with("options: country_iso_code=FRN: no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France), FRO (Faroe Islands), FIN (Finland)"),
+            "{}",
+            e.message
+        );
+        let e = iso2("", "country_2letter_iso_code", "UK").unwrap_err();
+        assert!(e.message.contains("no country has the ISO 3166-1 alpha-2 code UK; did you mean"), "{}", e.message);
+        // A name or the other code: the message gives the code.
+        let e = iso3("", "country_iso_code", "France").unwrap_err();
+        assert!(e.message.ends_with("France is FRA"), "{}", e.message);
+        let e = iso3("", "country_iso_code", "de").unwrap_err();
+        assert!(e.message.ends_with("is DEU"), "{}", e.message);
+        // Codes without carbon data are still countries (the world average applies, with a warning).
+        assert_eq!(iso3("", "c", "ata").unwrap(), "ATA");
         assert_eq!(choice("", "m", "Update", &["append", "update"]).unwrap(), "update");
         assert_eq!(parse_gpu_ids(" 0, MIG-GPU-ab/1/2 ,,GPU-cd"), vec!["0", "GPU-ab/1/2", "GPU-cd"]);
     }

@@ -273,7 +273,11 @@ pub unsafe extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut c
 /// Starts measuring. The first start in the process probes the hardware (CPU model and TDP,
 /// RAPL, RAM) and caches it; later trackers reuse it. Measurements then run every
 /// `measure_power_secs` on the library's single background thread.
-/// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (already started or stopped).
+/// `output_dir` is checked first (when `save_to_file`): a missing directory is created if its
+/// parent exists, and the CSV's header is written.
+/// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_STATE` (already started or stopped),
+/// `CT_ERR_IO` (`output_dir` cannot be created or written; the message starts with
+/// `output_dir <dir>:`; the tracker stays unstarted and may be started again).
 #[no_mangle]
 pub unsafe extern "C" fn ct_tracker_start(t: *mut ct_tracker) -> ct_status {
     // SAFETY: `t` is NULL or a live handle (the contract above).

@@ -96,6 +96,33 @@ fn format_line(fields: &[String]) -> String {
     line
 }
 
+/// At start: `output_dir` must be a directory. A missing one is created when its parent exists
+/// (as a user expects of an output directory), else it is an error of `start`, as are a path
+/// that is not a directory and one that cannot be created. The words are the library's, so
+/// every binding and the command say the same.
+pub fn ensure_output_dir(dir: &Path) -> Result<()> {
+    let fail = |why: String| Error::new(ErrorKind::Io, format!("output_dir {}: {why}", dir.display()));
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(fail("not a directory".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(fail(format!(
+                    "no such directory, nor its parent {}; create it or choose an existing directory",
+                    parent.display()
+                )));
+            }
+            match fs::create_dir(dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+                Err(e) => Err(fail(format!("cannot create it: {e}"))),
+            }
+        }
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
 impl CsvSink {
     pub fn new(path: PathBuf, mode: CsvWriteMode) -> CsvSink {
         let file_lock = file_lock(&path);
@@ -123,8 +150,8 @@ impl CsvSink {
 
     /// At start: creates the file with its header (or moves a file with another header aside),
     /// so that flushes only append. File creation is the slow part of a first write (a new
-    /// directory entry): here it is paid by `start`, not by the caller's first flush. Failing
-    /// here only delays it to the first write, which reports it.
+    /// directory entry): here it is paid by `start`, not by the caller's first flush. A failure
+    /// here (an unwritable `output_dir`) is an error of `start`.
     pub fn prepare(&self, log: &Logger) -> Result<()> {
         let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
         let _dir_lock = DirLock::take(&self.path);

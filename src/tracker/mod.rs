@@ -22,7 +22,7 @@ use crate::emissions::{self, Intensity, Place};
 use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
 use crate::output::api::{ApiOutput, ApiSettings};
-use crate::output::csv_file::CsvSink;
+use crate::output::csv_file::{self, CsvSink};
 use crate::output::{task_file, EmissionsData};
 use crate::record::run::RunInfo;
 use crate::output::http_endpoint::{self, HttpEndpoint};
@@ -142,8 +142,9 @@ impl Tracker {
         &self.inner.run_id
     }
 
-    /// Probes the hardware (once per process), reads the starting counters and starts the
-    /// background ticks.
+    /// Checks `output_dir` (created when only it is missing; an `Io` error when it cannot be
+    /// created or written, and the tracker stays unstarted), probes the hardware (once per
+    /// process), reads the starting counters and starts the background ticks.
     pub fn start(&self) -> Result<()> {
         let mut phase = self.inner.lock();
         match *phase {
@@ -151,7 +152,8 @@ impl Tracker {
             Phase::Running(_) => return Err(Error::state("start: the tracker is already running")),
             Phase::Stopped => return Err(Error::state("start: the tracker was stopped; create a new one")),
         }
-        *phase = Phase::Running(Box::new(Inner::begin(&self.inner)));
+        let sink = self.inner.open_csv()?;
+        *phase = Phase::Running(Box::new(Inner::begin(&self.inner, sink)));
         Ok(())
     }
 
@@ -164,7 +166,8 @@ impl Tracker {
         tasks::check_name(name)?;
         let mut phase = self.inner.lock();
         if matches!(*phase, Phase::Created) {
-            *phase = Phase::Running(Box::new(Inner::begin(&self.inner)));
+            let sink = self.inner.open_csv()?;
+            *phase = Phase::Running(Box::new(Inner::begin(&self.inner, sink)));
         }
         let Phase::Running(r) = &mut *phase else {
             return Err(Error::state("start_task: the tracker was stopped; create a new one"));
@@ -340,9 +343,23 @@ impl Drop for Tracker {
 }
 
 impl Inner {
+    /// The CSV output, checked before anything starts: `output_dir` exists (created when only
+    /// it is missing) and the CSV can be written there (its header is written now).
+    fn open_csv(&self) -> Result<Option<CsvSink>> {
+        let c = &self.config;
+        if !c.save_to_file {
+            return Ok(None);
+        }
+        csv_file::ensure_output_dir(&c.output_dir)?;
+        let sink = CsvSink::new(c.output_path(), c.on_csv_write);
+        sink.prepare(&self.log)
+            .map_err(|e| Error::new(e.kind, format!("output_dir {}: {}", c.output_dir.display(), e.message)))?;
+        Ok(Some(sink))
+    }
+
     /// Probes the hardware (once per process), resolves the intensity, opens the outputs, reads
     /// the starting counters and schedules the background ticks: the state of a started tracker.
-    fn begin(inner: &Arc<Inner>) -> Running {
+    fn begin(inner: &Arc<Inner>, sink: Option<CsvSink>) -> Running {
         let c = &inner.config;
         let log = &inner.log;
         for (level, note) in &inner.notes {
@@ -361,7 +378,6 @@ impl Inner {
         };
         log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
         let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
-        let sink = c.save_to_file.then(|| CsvSink::new(c.output_path(), c.on_csv_write));
         let api = c.save_to_api.then(|| {
             if c.api_key.is_none() {
                 log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
@@ -380,16 +396,6 @@ impl Inner {
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
         });
-        if let Some(sink) = &sink {
-            if !c.output_dir.is_dir() {
-                log.warning(format!(
-                    "output_dir {} is not a directory: measuring goes on, but writing emissions.csv will fail until it exists",
-                    c.output_dir.display()
-                ));
-            } else if let Err(e) = sink.prepare(log) {
-                log.warning(format!("{e}; the first flush tries again"));
-            }
-        }
         let weak: Weak<Inner> = Arc::downgrade(inner);
         let ticker = crate::background::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
             Some(i) => i.tick(),

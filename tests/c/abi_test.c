@@ -85,22 +85,49 @@ static void threads_share_one_handle(void) {
     ct_tracker_free(t);
 }
 
-/* An unwritable output: CT_ERR_IO with the path, numbers still returned. */
+/* An output that fails mid-run: CT_ERR_IO with the path, numbers still returned. */
 static void io_error_keeps_numbers(const char *dir) {
-    char options[4096];
-    snprintf(options, sizeof options, "offline=true;force_ram_power=10;output_dir=%s/missing-dir", dir);
+    char options[4200], out[2048], csv[2100];
+    snprintf(out, sizeof out, "%s/vanishing-dir", dir);
+    snprintf(csv, sizeof csv, "%s/emissions.csv", out);
+    snprintf(options, sizeof options, "offline=true;force_ram_power=10;output_dir=%s", out);
     ct_tracker *t = NULL;
     CHECK(ct_tracker_new(options, &t) == CT_OK, "new");
-    CHECK(ct_tracker_start(t) == CT_OK, "start");
+    CHECK(ct_tracker_start(t) == CT_OK, "start creates the missing directory: %s", ct_last_error());
+    CHECK(remove(csv) == 0 && remove(out) == 0, "the directory was created at start and is removed now");
     busy(0.1);
     ct_emissions e;
     memset(&e, 0, sizeof e);
     e.struct_size = sizeof e;
     CHECK(ct_tracker_flush(t, &e) == CT_ERR_IO, "flush to a missing dir");
-    CHECK(strstr(ct_last_error(), "missing-dir/emissions.csv") != NULL, "message names the file: %s", ct_last_error());
+    CHECK(strstr(ct_last_error(), "vanishing-dir/emissions.csv") != NULL, "message names the file: %s", ct_last_error());
     CHECK(e.energy_consumed_kwh > 0 && e.duration_s > 0.09, "numbers filled despite the error");
     CHECK(ct_tracker_stop(t, &e) == CT_ERR_IO, "stop to a missing dir");
     CHECK(e.ram_energy_kwh * 3.6e6 / (10.0 * e.pue) > e.duration_s - 1e-6, "nothing lost");
+    ct_tracker_free(t);
+}
+
+/* Mistakes caught at once, in the library's words (every binding and the command show the same
+ * status and message): a country code no country has, a misspelt key, an output_dir that
+ * cannot exist. */
+static void mistakes_are_caught_early(const char *dir) {
+    ct_tracker *t = NULL;
+    CHECK(ct_tracker_new("country_iso_code=FRN", &t) == CT_ERR_INVALID_OPTION && t == NULL, "FRN");
+    CHECK(strstr(ct_last_error(), "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)") != NULL, "%s",
+          ct_last_error());
+    CHECK(ct_tracker_new("projet_name=x", &t) == CT_ERR_INVALID_OPTION, "misspelt key");
+    CHECK(strcmp(ct_last_error(), "options: unknown option `projet_name`; did you mean `project_name`?") == 0, "%s",
+          ct_last_error());
+    char options[4096];
+    snprintf(options, sizeof options, "offline=true;output_dir=%s/no-parent/out", dir);
+    CHECK(ct_tracker_new(options, &t) == CT_OK, "new");
+    CHECK(ct_tracker_start(t) == CT_ERR_IO, "start with an output_dir that cannot be made");
+    CHECK(strstr(ct_last_error(), "no-parent/out: no such directory, nor its parent ") != NULL, "%s", ct_last_error());
+    CHECK(strncmp(ct_last_error(), "output_dir ", 11) == 0, "%s", ct_last_error());
+    ct_emissions e;
+    memset(&e, 0, sizeof e);
+    e.struct_size = sizeof e;
+    CHECK(ct_tracker_flush(t, &e) == CT_ERR_INVALID_STATE, "not started");
     ct_tracker_free(t);
 }
 
@@ -173,6 +200,7 @@ int main(int argc, char **argv) {
 
     threads_share_one_handle();
     io_error_keeps_numbers(argv[1]);
+    mistakes_are_caught_early(argv[1]);
 
     printf("failures=%d\n", failures);
     return failures ? 1 : 0;

@@ -9,19 +9,28 @@
 
 #include "check.hpp"
 
+// `call` throws a carbon_tracker::Error with `status` and a message containing `words`.
+template <class F>
+static bool throws(F call, ct_status status, const std::string &words) {
+    try {
+        call();
+    } catch (const carbon_tracker::Error &e) {
+        if (e.status() == status && std::string(e.what()).find(words) != std::string::npos) return true;
+        std::fprintf(stderr, "status %d, message: %s\n", (int)e.status(), e.what());
+        return false;
+    }
+    std::fprintf(stderr, "no exception (expected: %s)\n", words.c_str());
+    return false;
+}
+
 int main(int argc, char **argv) {
     using namespace carbon_tracker;
     std::string dir = argc > 1 ? argv[1] : ".";
     CHECK(!version().empty());
 
     // Errors are exceptions with the status and the library's message.
-    try {
-        Tracker bad(Options().set("projet_name", "x"));
-        CHECK(false);
-    } catch (const Error &e) {
-        CHECK(e.status() == CT_ERR_INVALID_OPTION);
-        CHECK(std::string(e.what()).find("projet_name") != std::string::npos);
-    }
+    CHECK(throws([] { Tracker bad(Options().set("projet_name", "x")); }, CT_ERR_INVALID_OPTION,
+                 "unknown option `projet_name`; did you mean `project_name`?"));
     Tracker t(Options()
                   .set("offline", true)
                   .set("project_name", "a;b")  // escaped by the builder
@@ -70,9 +79,18 @@ int main(int argc, char **argv) {
         CHECK(err.status() == CT_ERR_INVALID_STATE);
     }
 
-    // The non-throwing overload returns numbers with an output error.
-    Tracker io(Options().set("offline", true).set("output_dir", dir + "/missing"));
+    // An output_dir that cannot be made: CT_ERR_IO at start, in the library's words.
+    Tracker unmade(Options().set("offline", true).set("output_dir", dir + "/no-parent/out"));
+    CHECK(throws([&] { unmade.start(); }, CT_ERR_IO, "output_dir " + dir + "/no-parent/out: no such directory, nor its parent"));
+    // A country code no country has, with the nearest ones.
+    CHECK(throws([] { Tracker frn(Options().set("country_iso_code", "FRN")); }, CT_ERR_INVALID_OPTION,
+                 "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)"));
+
+    // The non-throwing overload returns numbers with an output error (the directory, created
+    // at start, is gone).
+    Tracker io(Options().set("offline", true).set("output_dir", dir + "/vanishing"));
     io.start();
+    CHECK(std::remove((dir + "/vanishing/emissions.csv").c_str()) == 0 && std::remove((dir + "/vanishing").c_str()) == 0);
     ct_status status = CT_OK;
     Emissions partial = io.stop(status);
     CHECK(status == CT_ERR_IO);

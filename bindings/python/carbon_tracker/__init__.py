@@ -29,6 +29,7 @@ from ._codecarbon import (
     track_emissions,
     track_task_emissions,
 )
+from ._codecarbon_options import CodeCarbonOptions
 from ._core import (
     CarbonTrackerError,
     Emissions,
@@ -40,9 +41,12 @@ from ._core import (
     library_version,
     options_string,
 )
+from ._options import TrackerOptions
 
 __all__ = [
     "Tracker",
+    "TrackerOptions",
+    "CodeCarbonOptions",
     "TaskScope",
     "Emissions",
     "Status",

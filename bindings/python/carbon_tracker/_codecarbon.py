@@ -29,10 +29,14 @@ import threading
 import uuid
 import warnings
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, cast, overload
 
 from . import _logging
+from ._codecarbon_options import CodeCarbonOptions
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
+
+if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
+    from typing_extensions import Unpack
 
 logger = logging.getLogger(_logging.CODECARBON_LOGGER)
 
@@ -274,7 +278,7 @@ class BaseEmissionsTracker:
     # constructor's errors); every method then logs and returns None.
     _tracker: Optional[_CodeCarbonNative] = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Unpack[CodeCarbonOptions]) -> None:
         self.final_emissions: Optional[float] = None
         self.final_emissions_data: Optional[EmissionsData] = None
         self._lock = threading.Lock()
@@ -283,7 +287,7 @@ class BaseEmissionsTracker:
         self._used_task_names: Set[str] = set()
         self._run_id: Optional[str] = None
         self._last_description: Dict[str, Any] = {}
-        given = _positional(TRACKER_PARAMETERS, args, kwargs, type(self).__name__)
+        given = _positional(TRACKER_PARAMETERS, args, dict(kwargs), type(self).__name__)
         self._experiment_id = str(given.get("experiment_id") or DEFAULT_EXPERIMENT_ID)
         self._wue = given.get("wue") or 0
         library_level = _configure_codecarbon_logger(given.pop("log_level", None))
@@ -298,7 +302,7 @@ class BaseEmissionsTracker:
             # asked to; the library's offline=true makes no network call at all.
             uploads = options.get("save_to_api") or options.get("emissions_endpoint") or "api" in (options.get("output_methods") or [])
             options.setdefault("cloud_detection" if uploads else "offline", False if uploads else True)
-        self._tracker = _CodeCarbonNative(**options)
+        self._tracker = _native_tracker(options)
 
     # -- CodeCarbon's public methods -----------------------------------------------------------
 
@@ -521,6 +525,20 @@ class _CodeCarbonNative(Tracker):
     _logger_name = _logging.CODECARBON_LOGGER
 
 
+def _native_tracker(options: Dict[str, Any]) -> _CodeCarbonNative:
+    """The native tracker; a country code no country has is logged and the world average
+    applies, as in CodeCarbon (the native ``Tracker`` refuses it, naming the nearest codes)."""
+    try:
+        return _CodeCarbonNative(**options)
+    except CarbonTrackerError as e:
+        code = options.get("country_iso_code")
+        if e.status != Status.CT_ERR_INVALID_OPTION or not code or f"country_iso_code={code}:" not in str(e):
+            raise
+        logger.error(str(e))
+        logger.warning(f"We do not have data for {code}, using world average.")
+        return _CodeCarbonNative(**{k: v for k, v in options.items() if k != "country_iso_code"})
+
+
 class EmissionsTracker(BaseEmissionsTracker):
     """CodeCarbon's ``EmissionsTracker`` (location from the network unless given)."""
 
@@ -530,21 +548,11 @@ class OfflineEmissionsTracker(BaseEmissionsTracker):
 
     _offline = True
 
-    def __init__(
-        self,
-        *args: Any,
-        country_iso_code: Optional[str] = None,
-        region: Optional[str] = None,
-        cloud_provider: Optional[str] = None,
-        cloud_region: Optional[str] = None,
-        country_2letter_iso_code: Optional[str] = None,
-        **kwargs: Any,
-    ) -> None:
-        place = dict(country_iso_code=country_iso_code, region=region, cloud_provider=cloud_provider,
-                     cloud_region=cloud_region, country_2letter_iso_code=country_2letter_iso_code)  # fmt: skip
-        if cloud_provider and not cloud_region:
+    def __init__(self, *args: Any, **kwargs: Unpack[CodeCarbonOptions]) -> None:
+        # OFFLINE_PARAMETERS (country_iso_code, region, ...) are keyword-only, as in CodeCarbon;
+        # None means not given.
+        if kwargs.get("cloud_provider") and not kwargs.get("cloud_region"):
             logger.error("Cloud Region must be provided  if cloud provider is set")
-        kwargs.update({k: v for k, v in place.items() if v is not None})
         try:
             super().__init__(*args, **kwargs)
         except Exception as e:  # CodeCarbon's offline constructor logs its errors, raises none
@@ -555,6 +563,10 @@ class OfflineEmissionsTracker(BaseEmissionsTracker):
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+@overload
+def track_emissions(fn: _F) -> _F: ...
+@overload
+def track_emissions(fn: Optional[str] = None, *args: Any, **kwargs: Unpack[CodeCarbonOptions]) -> Callable[[_F], _F]: ...
 def track_emissions(fn: Any = None, *args: Any, **kwargs: Any) -> Any:
     """CodeCarbon's decorator: ``@track_emissions`` or ``@track_emissions(project_name=...,
     offline=True, country_iso_code="FRA")``. Each call of the function runs a fresh tracker; its
@@ -614,6 +626,12 @@ class TaskEmissionsTracker:
             self.tracker.stop()
 
 
+@overload
+def track_task_emissions(fn: _F, tracker: Optional[BaseEmissionsTracker] = None, task_name: str = "") -> _F: ...
+@overload
+def track_task_emissions(
+    fn: None = None, tracker: Optional[BaseEmissionsTracker] = None, task_name: str = ""
+) -> Callable[[_F], _F]: ...
 def track_task_emissions(
     fn: Optional[Callable[..., Any]] = None,
     tracker: Optional[BaseEmissionsTracker] = None,

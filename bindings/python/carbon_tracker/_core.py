@@ -17,9 +17,13 @@ import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Iterator, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence, TypeVar, cast
 
 from . import _logging
+from ._options import TrackerOptions
+
+if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
+    from typing_extensions import Unpack
 
 class Status(enum.IntEnum):
     """``ct_status`` of include/carbon_tracker.h (tests/test_abi.py checks names and values
@@ -178,7 +182,9 @@ def _option_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # shortest round-trip form, never locale-dependent
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(value)
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return ",".join(_option_value(v) for v in value)
     return str(value)
 
@@ -259,8 +265,8 @@ class Tracker:
 
     _logger_name = _logging.NATIVE_LOGGER
 
-    def __init__(self, **options: Any) -> None:
-        self._options = dict(options)
+    def __init__(self, **options: Unpack[TrackerOptions]) -> None:
+        self._options = options.copy()
         self._gate = _Gate()
         self._lib = _lib()
         self._handle = ctypes.c_void_p()

@@ -37,6 +37,8 @@ def test_numbers_round_trip_and_types():
         "project_name=a\\;b;save_to_file=false;pue=1.5"
     )
     assert ct.options_string(output_methods=["csv", "api"]) == "output_methods=csv,api"
+    # The types TrackerOptions declares: paths, any sequence.
+    assert ct.options_string(output_dir=pathlib.PurePosixPath("/a/b"), gpu_ids=range(2)) == "output_dir=/a/b;gpu_ids=0,1"
     assert ct.options_string(pue=4e-7, measure_power_secs=0.1 + 0.2) == "pue=4e-07;measure_power_secs=0.30000000000000004"
     t = ct.Tracker(offline=True, save_to_file=False, measure_power_secs=0.1 + 0.2)
     assert t.describe()["measure_power_secs"] == 0.1 + 0.2

@@ -5,6 +5,7 @@ import csv
 import glob
 import logging
 import platform
+import shutil
 import threading
 import time
 
@@ -160,7 +161,8 @@ def test_python_version_fills_the_csv_column(out_dir):
 
 def test_stop_failure_does_not_hide_the_users_exception(out_dir):
     with pytest.raises(KeyError):
-        with ct.Tracker(offline=True, output_dir=f"{out_dir}/missing"):
+        with ct.Tracker(offline=True, output_dir=f"{out_dir}/vanishing"):
+            shutil.rmtree(f"{out_dir}/vanishing")  # created at start; the stop cannot write
             raise KeyError("mine")
 
 
@@ -258,3 +260,17 @@ def test_constructor_errors_as_codecarbon(collect, tmp_path):
     assert messages.count("Tracker not initialized. Please check the logs.") == 5
     with pytest.raises(ct.CarbonTrackerError):
         t.describe()
+
+
+def test_a_country_code_of_no_country_is_logged_and_the_world_average_applies(collect, out_dir):
+    # As CodeCarbon 3.3.2 does (an error line, then "using world average"), where the native
+    # Tracker refuses the code.
+    t = ct.OfflineEmissionsTracker(country_iso_code="FRN", output_dir=out_dir, log_level="warning", force_ram_power=10)
+    t.start()
+    kg = t.stop()
+    messages = [(r.levelname, r.getMessage()) for r in collect["codecarbon"].records]
+    assert any(level == "ERROR" and "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA" in m for level, m in messages), messages
+    assert ("WARNING", "We do not have data for FRN, using world average.") in messages
+    data = t.final_emissions_data
+    assert kg is not None and data is not None and data.energy_consumed > 0
+    assert abs(kg / data.energy_consumed - 0.475) < 1e-9  # kg/kWh: the world average

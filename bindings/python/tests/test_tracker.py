@@ -1,6 +1,7 @@
 import csv
 import gc
 import os
+import shutil
 import socket
 import threading
 import time
@@ -8,6 +9,7 @@ import time
 import pytest
 
 import carbon_tracker as ct
+from carbon_tracker._options import OPTION_KEYS
 
 
 def rows(out_dir):
@@ -49,12 +51,44 @@ def test_errors_are_exceptions_with_status():
 
 
 def test_io_error_still_carries_the_numbers(out_dir):
-    t = ct.Tracker(offline=True, output_dir=f"{out_dir}/missing")
-    t.start()
+    t = ct.Tracker(offline=True, output_dir=f"{out_dir}/vanishing")
+    t.start()  # creates the directory
+    shutil.rmtree(f"{out_dir}/vanishing")
     with pytest.raises(ct.CarbonTrackerError) as e:
         t.stop()
     assert e.value.status_name == "CT_ERR_IO"
     assert e.value.emissions is not None and e.value.emissions.duration_s > 0
+
+
+def test_mistakes_are_caught_early_in_the_librarys_words(out_dir):
+    # The same status and words as in C, C++, Go and the command.
+    with pytest.raises(ct.CarbonTrackerError) as e:
+        ct.Tracker(country_iso_code="FRN")
+    assert e.value.status == ct.Status.CT_ERR_INVALID_OPTION
+    assert "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)" in str(e.value)
+    with pytest.raises(ct.CarbonTrackerError) as e:
+        ct.Tracker(projet_name="x")
+    assert str(e.value) == "CT_ERR_INVALID_OPTION: options: unknown option `projet_name`; did you mean `project_name`?"
+    t = ct.Tracker(offline=True, output_dir=f"{out_dir}/no-parent/out")
+    with pytest.raises(ct.CarbonTrackerError) as e:
+        t.start()
+    assert e.value.status == ct.Status.CT_ERR_IO
+    assert str(e.value).startswith(f"CT_ERR_IO: output_dir {out_dir}/no-parent/out: no such directory, nor its parent ")
+    os.mkdir(f"{out_dir}/no-parent")
+    t.start()  # the tracker was not started: it may be, once the parent exists
+    assert os.path.isfile(f"{out_dir}/no-parent/out/emissions.csv")
+    t.stop()
+
+
+def test_every_declared_option_is_a_library_key():
+    # TrackerOptions (generated from the key table) against the library actually loaded: a key
+    # it does not know would be `unknown option`.
+    for key in ct.TrackerOptions.__annotations__:
+        try:
+            ct.Tracker(**{key: "\x01"}).close()
+        except ct.CarbonTrackerError as e:
+            assert "unknown option" not in str(e), key
+    assert set(ct.TrackerOptions.__annotations__) == set(OPTION_KEYS)
 
 
 def test_context_manager_and_decorator(out_dir):

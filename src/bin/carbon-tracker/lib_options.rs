@@ -1,10 +1,16 @@
-//! Every library option as a `--key value` flag, generated from the library's own list of keys
-//! (`carbon_tracker::config::KEYS`), and the options string built from them.
+//! Every library option as a `--key value` flag, generated from the library's key table
+//! (`carbon_tracker::config::KEY_TABLE`: the key, its help line and the kind of value it takes),
+//! and the options string built from them.
 //!
 //! Flags are spelled with dashes (`--project-name`); the key itself (`--project_name`) is an
-//! alias. Values are passed through unchanged: the library validates them and names the key.
+//! alias. Booleans are switches (`--offline`; `--offline=false` to say no). A value that looks
+//! like a flag is refused (`--project-name -- cmd` is an error, not the name `--`; write
+//! `--project-name=-x` for a name that starts with `-`); negative numbers are values. Values
+//! are passed through unchanged: the library validates them and names the key.
 
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+
+use carbon_tracker::config::{KeyInfo, ValueKind, KEY_TABLE};
 
 /// The library options given on the command line, in the library's key order.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,30 +31,60 @@ fn flag(key: &str) -> String {
     key.replace('_', "-")
 }
 
-/// Keys whose values are secrets: shown as `<SECRET>`, with a hint to prefer the environment.
-fn is_secret(key: &str) -> bool {
-    key.ends_with("api_key") || key.ends_with("_token")
+fn value_name(info: &KeyInfo) -> String {
+    match info.kind {
+        ValueKind::Secret => "SECRET".into(),
+        ValueKind::Boolean => "BOOL".into(),
+        ValueKind::Number => "NUMBER".into(),
+        ValueKind::Integer => "INTEGER".into(),
+        ValueKind::Path => "DIR".into(),
+        ValueKind::Choice(words) => words.join("|"),
+        ValueKind::LogLevel => "LEVEL".into(),
+        ValueKind::OutputMethods | ValueKind::List => "LIST".into(),
+        ValueKind::Text => info.key.to_ascii_uppercase(),
+    }
+}
+
+/// The key's help line from the table, its default and its variable.
+fn help(info: &KeyInfo) -> String {
+    let key = info.key;
+    let mut text = info.help();
+    let command_default = CLI_DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
+    match (command_default, carbon_tracker::config::default_text(key)) {
+        (Some(here), Some(library)) => text += &format!(" [default here: {here}; the library's: {library}]"),
+        (None, Some(d)) => text += &format!(" [default: {d}]"),
+        _ => {}
+    }
+    text += &format!(" [env: CODECARBON_{}]", key.to_ascii_uppercase());
+    if info.kind == ValueKind::Secret {
+        text += " (a flag is visible to other users in the process list: prefer the variable)";
+    }
+    text
+}
+
+fn arg(info: &KeyInfo) -> Arg {
+    let key = info.key;
+    let mut arg = Arg::new(key)
+        .long(flag(key))
+        .value_name(value_name(info))
+        .action(ArgAction::Set)
+        .allow_negative_numbers(true)
+        .help(help(info))
+        .help_heading(HEADING);
+    if info.kind == ValueKind::Boolean {
+        // A switch; `--offline=false` (or `--offline false`) gives the value.
+        arg = arg.num_args(0..=1).default_missing_value("true");
+    }
+    if flag(key) != key {
+        arg = arg.alias(key);
+    }
+    arg
 }
 
 impl Args for LibOptions {
     fn augment_args(mut cmd: Command) -> Command {
-        for &key in carbon_tracker::config::KEYS {
-            let mut arg = Arg::new(key)
-                .long(flag(key))
-                .value_name(if is_secret(key) { "SECRET".to_string() } else { key.to_ascii_uppercase() })
-                .action(ArgAction::Set)
-                .allow_hyphen_values(true)
-                .help_heading(HEADING);
-            if flag(key) != key {
-                arg = arg.alias(key);
-            }
-            let env = format!("CODECARBON_{}", key.to_ascii_uppercase());
-            arg = if is_secret(key) {
-                arg.help(format!("[env: {env}] (a flag is visible to other users in the process list: prefer the variable)"))
-            } else {
-                arg.help(format!("[env: {env}]"))
-            };
-            cmd = cmd.arg(arg);
+        for info in KEY_TABLE {
+            cmd = cmd.arg(arg(info));
         }
         cmd
     }
@@ -61,9 +97,9 @@ impl Args for LibOptions {
 impl FromArgMatches for LibOptions {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let mut pairs = Vec::new();
-        for &key in carbon_tracker::config::KEYS {
-            if let Some(v) = m.get_one::<String>(key) {
-                pairs.push((key.to_string(), v.clone()));
+        for info in KEY_TABLE {
+            if let Some(v) = m.get_one::<String>(info.key) {
+                pairs.push((info.key.to_string(), v.clone()));
             }
         }
         Ok(LibOptions { pairs })

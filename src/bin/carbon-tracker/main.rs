@@ -39,7 +39,8 @@ enum Commands {
 command's process tree is tracked (tracking_mode=process); --tracking-mode machine tracks the whole machine. \
 Without a measure_power_secs setting, the command measures every second.\n\n\
 The exit status is the command's (128+N when it is killed by signal N; 127 when it is not found, 126 when it \
-cannot be run). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it.\n\n\
+cannot be run), except when the command succeeded but the results could not be saved (the CSV not written, uploads \
+not delivered): then 74, unless --allow-unsaved. SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it.\n\n\
 Example: carbon-tracker monitor --project-name solver --country-iso-code FRA -- ./solve input.dat"
     )]
     Monitor(MonitorArgs),
@@ -58,6 +59,10 @@ struct MonitorArgs {
     /// unless a log level is set)
     #[arg(long, short)]
     quiet: bool,
+    /// Exit with the command's status even when the results could not be saved (by default a
+    /// successful command then gives status 74; the failure is reported either way)
+    #[arg(long)]
+    allow_unsaved: bool,
     /// Also write a row (cumulative totals) every SECS seconds while the command runs, so a long
     /// run leaves its numbers so far and `report --html` can draw its curve
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -110,6 +115,7 @@ fn main() {
             command: a.command,
             live_status: !a.no_status,
             summary: !a.quiet,
+            allow_unsaved: a.allow_unsaved,
             flush_every: a.flush_every.map(std::time::Duration::from_secs_f64),
         }),
         Commands::Detect(a) => {
@@ -129,16 +135,62 @@ fn main() {
 mod tests {
     use super::*;
 
+    fn monitor(args: &[&str]) -> Result<MonitorArgs, clap::Error> {
+        let argv = ["carbon-tracker", "monitor"].iter().chain(args).copied();
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Commands::Monitor(m) => m,
+            _ => panic!("not monitor"),
+        })
+    }
+
     #[test]
     fn every_library_key_is_a_flag_with_dashes_or_as_spelled() {
         for &key in carbon_tracker::config::KEYS {
             for spelling in [key.replace('_', "-"), key.to_string()] {
-                let cli = Cli::try_parse_from(["carbon-tracker", "monitor", &format!("--{spelling}"), "v;1", "--", "true"])
-                    .unwrap_or_else(|e| panic!("--{spelling}: {e}"));
-                let Commands::Monitor(m) = cli.command else { panic!("not monitor") };
+                let m = monitor(&[&format!("--{spelling}"), "v;1", "--", "true"]).unwrap_or_else(|e| panic!("--{spelling}: {e}"));
                 assert_eq!(m.lib.pairs, vec![(key.to_string(), "v;1".to_string())]);
                 assert_eq!(m.command, vec![OsString::from("true")]);
             }
         }
+    }
+
+    #[test]
+    fn booleans_are_switches_with_an_optional_value() {
+        let m = monitor(&["--offline", "--save-to-file=false", "--rapl-include-dram", "no", "--", "true"]).unwrap();
+        let want = [("save_to_file", "false"), ("rapl_include_dram", "no"), ("offline", "true")]; // the table's order
+        assert_eq!(m.lib.pairs, want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec());
+        // Right before the command's `--`, and before another flag.
+        let m = monitor(&["--offline", "--quiet", "--", "true"]).unwrap();
+        assert!(m.quiet && m.lib.pairs == vec![("offline".to_string(), "true".to_string())]);
+    }
+
+    #[test]
+    fn values_that_look_like_flags_are_refused() {
+        let e = monitor(&["--project-name", "--", "echo", "hi"]).unwrap_err();
+        assert!(e.to_string().contains("a value is required for '--project-name"), "{e}");
+        assert!(monitor(&["--project-name", "--quiet", "--", "true"]).is_err());
+        // `=` takes any value; negative numbers are values.
+        let m = monitor(&["--project-name=-x", "--api-call-interval", "-1", "--", "true"]).unwrap();
+        assert_eq!(
+            m.lib.pairs,
+            vec![("project_name".to_string(), "-x".to_string()), ("api_call_interval".to_string(), "-1".to_string())]
+        );
+    }
+
+    #[test]
+    fn every_flag_has_the_help_line_of_its_key() {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let help = cmd.find_subcommand_mut("monitor").unwrap().render_help().to_string();
+        for info in carbon_tracker::config::KEY_TABLE {
+            assert!(!info.help().is_empty(), "{} has no doc comment in src/config/keys.rs", info.key);
+            let flag = format!("--{}", info.key.replace('_', "-"));
+            let line = help.lines().position(|l| l.trim_start().starts_with(&flag)).unwrap_or_else(|| panic!("{flag} not in the help"));
+            // The help starts on the flag's line or the next one (clap wraps long lines).
+            let text: String = help.lines().skip(line).take(4).collect::<Vec<_>>().join(" ");
+            let first_words: String = info.help().split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+            assert!(text.split_whitespace().collect::<Vec<_>>().join(" ").contains(&first_words), "{flag}: {text}");
+        }
+        assert!(help.contains("[default here: process; the library's: machine]"), "{help}");
+        assert!(help.contains("--allow-unsaved"));
     }
 }

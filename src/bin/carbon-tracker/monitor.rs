@@ -32,11 +32,17 @@ pub struct Settings {
     pub command: Vec<OsString>,
     pub live_status: bool,
     pub summary: bool,
+    /// Keep the command's exit status when the results could not be saved.
+    pub allow_unsaved: bool,
     /// Write a row (cumulative totals) this often while the command runs, as `flush` does.
     pub flush_every: Option<Duration>,
 }
 
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// The exit status when the command succeeded but its results were not saved (sysexits.h's
+/// EX_IOERR), unless `--allow-unsaved`.
+pub const UNSAVED_EXIT: i32 = 74;
 
 pub fn run(s: Settings) -> i32 {
     let mut lib = s.lib;
@@ -105,18 +111,28 @@ pub fn run(s: Settings) -> i32 {
     *reaped.lock().unwrap_or_else(|p| p.into_inner()) = true;
     let status = child.wait().map(|s| s.into_raw()).unwrap_or(0);
     let (code, how) = exit_code(status);
-    match report {
+    let errors = match report {
         Ok(report) => {
             if s.summary {
-                say!("{}", summary(&s.command, &how, &report.emissions, &describe, tracker.run_id()).trim_end());
+                say!("{}", summary(&s.command, &how, &report.emissions, &describe, tracker.run_id(), &report.errors).trim_end());
             }
-            for e in &report.errors {
-                say!("carbon-tracker: {e}");
-            }
+            report.errors
         }
-        Err(e) => say!("carbon-tracker: {e}"),
+        Err(e) => vec![e],
+    };
+    if errors.is_empty() {
+        return code;
     }
-    code
+    for e in &errors {
+        say!("carbon-tracker: {e}");
+    }
+    let unsaved_code = if code == 0 && !s.allow_unsaved { UNSAVED_EXIT } else { code };
+    say!("carbon-tracker: the results were NOT saved (see above); exit status {unsaved_code}{}", match (code, s.allow_unsaved) {
+        (0, false) => " (--allow-unsaved keeps the command's)",
+        (0, true) => ", the command's (--allow-unsaved)",
+        _ => ", the command's",
+    });
+    unsaved_code
 }
 
 /// What a shell would say before running `program`: 127 if it is not found, 126 if it is found
@@ -310,6 +326,7 @@ fn summary(
     e: &carbon_tracker::EmissionsSnapshot,
     describe: &serde_json::Value,
     run_id: &str,
+    errors: &[carbon_tracker::Error],
 ) -> String {
     let cmd: Vec<String> = command.iter().map(|a| shell_word(&a.to_string_lossy())).collect();
     let mut cmd = cmd.join(" ");
@@ -339,7 +356,9 @@ fn summary(
         format::power_w(e.gpu_power_w),
         format::power_w(e.ram_power_w)
     );
+    let csv_failed = errors.iter().any(|e| e.kind == ErrorKind::Io);
     match describe["outputs"]["csv"].as_str() {
+        Some(csv) if csv_failed => out += &format!("  NOT saved  {csv} could not be written (run_id {run_id})\n"),
         Some(csv) => out += &format!("  saved to   {csv} (run_id {run_id})\n"),
         None => out += &format!("  run_id     {run_id} (no CSV: save_to_file is off)\n"),
     }

@@ -1,0 +1,23 @@
+"""The keyword arguments of CodeCarbon's names (``EmissionsTracker``, ``OfflineEmissionsTracker``,
+``track_emissions``): the library's options and the CodeCarbon 3.3 parameters that only this
+layer reads (``_codecarbon._HARMLESS``; tests/test_typing.py checks the two lists agree)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from ._options import TrackerOptions
+
+
+class CodeCarbonOptions(TrackerOptions, total=False):
+    logging_logger: Any
+    """CodeCarbon's LoggerOutput target; only ``None`` is implemented (else logged, ignored)."""
+
+    output_handlers: Optional[Sequence[Any]]
+    """CodeCarbon's extra output handlers; only an empty list is implemented."""
+
+    allow_multiple_runs: Optional[bool]
+    """CodeCarbon's lock file against concurrent runs; ``False`` is logged and ignored."""
+
+    metadata: Any
+    """Read by CodeCarbon's BoAmps output only; ignored."""

@@ -1,0 +1,54 @@
+"""Static typing of the package as a user sees it: `mypy --strict` passes on correct code
+(tests/install/typed_usage.py) and reports each mistake of tests/install/typed_usage_mistakes.py
+(misspelt options, wrong value types, typed decorators)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import carbon_tracker as ct
+from carbon_tracker import _codecarbon
+from carbon_tracker._codecarbon_options import CodeCarbonOptions
+from carbon_tracker._options import OPTION_KEYS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PACKAGE = os.path.join(ROOT, "bindings", "python")
+
+
+def mypy(path: str) -> "subprocess.CompletedProcess[str]":
+    pytest.importorskip("mypy")
+    env = dict(os.environ, MYPYPATH=PACKAGE)
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, path],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE,
+    )
+
+
+def test_correct_user_code_passes_mypy_strict():
+    r = mypy(os.path.join(ROOT, "tests", "install", "typed_usage.py"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_each_mistake_is_reported_by_mypy_strict():
+    path = os.path.join(ROOT, "tests", "install", "typed_usage_mistakes.py")
+    r = mypy(path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    with open(path) as f:
+        marked = {i for i, line in enumerate(f, 1) if line.rstrip().endswith("# error")}
+    reported = {int(m) for m in re.findall(r"typed_usage_mistakes\.py:(\d+): error", r.stdout)}
+    assert marked and reported == marked, r.stdout
+
+
+def test_codecarbon_options_are_the_librarys_and_the_layers_own():
+    # CodeCarbon's extra keyword arguments are those only its layer reads (_HARMLESS), and every
+    # parameter of CodeCarbon's constructor and decorator is declared.
+    extra = set(CodeCarbonOptions.__annotations__) - set(OPTION_KEYS)
+    assert extra == set(_codecarbon._HARMLESS) - set(OPTION_KEYS)
+    declared = set(CodeCarbonOptions.__annotations__) | set(ct.TrackerOptions.__annotations__)
+    assert set(_codecarbon.TRACKER_PARAMETERS) | set(_codecarbon.DECORATOR_PARAMETERS) <= declared

