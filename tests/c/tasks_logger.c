@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "carbon_tracker.h"
 
@@ -83,8 +84,17 @@ int main(void) {
     /* A flush that fails (CT_ERR_IO) and logs why; the callback's own failing call comes after. */
     g_fail_in_callback = 1;
     ct_tracker *bad = NULL;
-    if (ct_tracker_new("offline=true;country_iso_code=FRA;output_dir=/nonexistent-ct-dir", &bad) != CT_OK) return 7;
-    ct_tracker_start(bad);
+    /* output_dir is checked at start: remove it after, so that the flush is what fails. */
+    char gone[] = "/tmp/nonexistent-ct-dir-XXXXXX";
+    if (!mkdtemp(gone)) return 7;
+    char options[256];
+    snprintf(options, sizeof options, "offline=true;country_iso_code=FRA;output_dir=%s", gone);
+    if (ct_tracker_new(options, &bad) != CT_OK) return 7;
+    if (ct_tracker_start(bad) != CT_OK) return 8;
+    char csv[300];
+    snprintf(csv, sizeof csv, "%s/emissions.csv", gone);
+    unlink(csv);
+    rmdir(gone);
     printf("io_status=%d\n", (int)ct_tracker_flush(bad, NULL));
     printf("io_last_status=%d\n", (int)ct_last_status());
     printf("io_last_error=%s\n", ct_last_error());
