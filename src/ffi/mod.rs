@@ -7,12 +7,14 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod error;
+mod regions;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use error::ct_status;
+pub use regions::{ct_tracker_region_begin, ct_tracker_region_end};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;

@@ -36,16 +36,7 @@ pub fn write(path: &Path, rows: &[(String, EmissionsData)]) -> Result<()> {
         row.push_csv_fields(&mut text, task_columns());
         text.push('\n');
     }
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let done = std::fs::write(&tmp, text.as_bytes()).and_then(|_| std::fs::rename(&tmp, path));
-    done.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, "cannot write the task file", &e)
-    })
+    super::whole_file::replace(path, text.as_bytes()).map_err(|e| Error::io(path, "cannot write the task file", &e))
 }
 
 #[cfg(test)]
