@@ -438,3 +438,111 @@ mod tests {
         assert!(e.message.contains("(open: none)"), "{}", e.message);
     }
 }
+
+/// Parts against the whole on a simulated node of fakes: a GPU whose energy counter moves by
+/// hand (so every measured interval has its own power), the CPU load model, RAM forced.
+#[cfg(test)]
+mod accounting_tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::config::{options, Config, Origin, Sources};
+    use crate::hardware::gpu::fake::FakeGpu;
+    use crate::hardware::gpu::GpuDevice;
+    use crate::hardware::{self, cpuinfo, MachineFacts};
+    use crate::tracker::Tracker;
+
+    fn fake_node(dir: &std::path::Path, gpu_uuid: &str) -> (Tracker, Arc<FakeGpu>) {
+        let opts = format!(
+            "offline=true;country_iso_code=FRA;force_ram_power=7;output_dir={d};rapl_dir={d}/no-rapl;gpu_ids={gpu_uuid};measure_power_secs=0.01;pue=1.3;wue=2",
+            d = dir.display()
+        );
+        let config = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap();
+        let gpu = FakeGpu::new(0, gpu_uuid, true);
+        let devices: Vec<Arc<dyn GpuDevice>> = vec![gpu.clone()];
+        let facts = MachineFacts { cpu: cpuinfo::read(), mem: None, proc_stat_readable: true, arm: false, gpus: Ok(devices), visible_devices: None };
+        let plan = hardware::probe(&config, &facts, &config.logger());
+        hardware::cache_plan(&config, plan);
+        (Tracker::with_config(config), gpu)
+    }
+
+    fn rel(a: f64, b: f64) -> f64 {
+        (a - b).abs() / a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
+    }
+
+    #[test]
+    fn a_region_open_over_the_whole_run_has_exactly_the_run_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, gpu) = fake_node(dir.path(), "GPU-whole-run");
+        t.region_begin("whole").unwrap(); // before start: the run's first interval is all its own
+        t.start().unwrap();
+        for step in 0..40u64 {
+            gpu.energy_mj.fetch_add(1_000 * (step % 7 + 1), Ordering::SeqCst); // a varying GPU power
+            t.region_begin("phase").unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+            t.region_end("phase").unwrap();
+            if step % 10 == 0 {
+                t.flush().unwrap();
+            }
+        }
+        let run = t.stop().unwrap().emissions; // "whole" is still open: it ends at stop
+        let regions = t.regions();
+        let whole = regions.iter().find(|r| r.name == "whole").unwrap();
+        assert!(run.measurements >= 5, "many intervals: {}", run.measurements);
+        assert!(run.gpu_energy_kwh > 0.0 && run.cpu_energy_kwh > 0.0);
+        for (part, a, b) in [
+            ("cpu", whole.cpu_energy_kwh, run.cpu_energy_kwh),
+            ("gpu", whole.gpu_energy_kwh, run.gpu_energy_kwh),
+            ("ram", whole.ram_energy_kwh, run.ram_energy_kwh),
+            ("energy", whole.energy_consumed_kwh, run.energy_consumed_kwh),
+            ("emissions", whole.emissions_kg, run.emissions_kg),
+            ("water", whole.water_consumed_l, run.water_consumed_l),
+        ] {
+            assert!(rel(a, b) < 1e-12, "{part}: region {a} vs run {b}");
+        }
+        assert_eq!((whole.calls, whole.open_calls), (1, 0));
+        // Its open time is the run's measured time (from start to the last measurement).
+        assert!((whole.wall_s - run.duration_s).abs() < 1e-3, "{} vs {}", whole.wall_s, run.duration_s);
+        let phase = regions.iter().find(|r| r.name == "phase").unwrap();
+        assert_eq!(phase.calls, 40);
+        assert!(phase.energy_consumed_kwh < whole.energy_consumed_kwh && phase.gpu_energy_kwh > 0.0);
+    }
+
+    #[test]
+    fn disjoint_regions_and_the_time_outside_them_add_up_to_the_run() {
+        // RAM alone is constant (7 W × PUE); the GPU's and CPU's powers vary by interval. For
+        // each interval, a region gets its open fraction of the interval's energy, so the parts
+        // plus the time outside every region, at the RAM's constant power, are the run's RAM.
+        let dir = tempfile::tempdir().unwrap();
+        let (t, gpu) = fake_node(dir.path(), "GPU-disjoint");
+        t.start().unwrap();
+        for step in 0..30u64 {
+            for (phase, ms) in [("solver", 3), ("halo", 1), ("io", 1)] {
+                t.region_begin(phase).unwrap();
+                gpu.energy_mj.fetch_add(500 * (step % 5 + 1), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(ms));
+                t.region_end(phase).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(1)); // outside every region
+        }
+        let run = t.stop().unwrap().emissions;
+        let regions = t.regions();
+        assert_eq!(regions.iter().map(|r| (r.name.as_str(), r.calls)).collect::<Vec<_>>(), vec![("solver", 30), ("halo", 30), ("io", 30)]);
+        let ram_w = 7.0 * 1.3;
+        let wall: f64 = regions.iter().map(|r| r.wall_s).sum();
+        let ram_parts: f64 = regions.iter().map(|r| r.ram_energy_kwh).sum();
+        for r in &regions {
+            assert!(rel(r.ram_energy_kwh * 3.6e6, ram_w * r.wall_s) < 1e-9, "{r:?}");
+            assert!((r.wall_s - r.duration_s).abs() < 1e-9, "one thread, never nested: open time = call time: {r:?}");
+            assert!(r.min_duration_s <= r.max_duration_s && r.max_duration_s <= r.duration_s);
+        }
+        let outside_s = run.duration_s - wall;
+        assert!(outside_s > 0.025, "{outside_s}");
+        assert!(rel(ram_parts * 3.6e6 + ram_w * outside_s, run.ram_energy_kwh * 3.6e6) < 1e-6, "{ram_parts} + outside vs {}", run.ram_energy_kwh);
+        let parts: f64 = regions.iter().map(|r| r.energy_consumed_kwh).sum();
+        assert!(parts < run.energy_consumed_kwh);
+        let gpu_parts: f64 = regions.iter().map(|r| r.gpu_energy_kwh).sum();
+        assert!(gpu_parts > 0.0 && gpu_parts < run.gpu_energy_kwh);
+    }
+}
