@@ -223,3 +223,29 @@ fn fork_with_a_running_tracker_and_dlclose() {
     assert!(output.status.success(), "{:?}\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("fork: 40 children") && stdout.contains("dlclose: unloaded"), "{stdout}");
 }
+
+#[test]
+fn c_regions_threads_errors_json_and_file() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/c/regions_test.c", work.path());
+    let output = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let kv = parse_kv(&stdout);
+    assert_eq!((kv["failures"].as_str(), kv["kernel_calls"].as_str()), ("0", "20000"));
+    let region_files: Vec<PathBuf> =
+        std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("regions_c_")).collect();
+    assert_eq!(region_files.len(), 1);
+    let text = std::fs::read_to_string(&region_files[0]).unwrap();
+    assert_eq!(text.lines().count(), 1 + 5, "header + step, solver, io, kernel, left open:\n{text}");
+}
+
+#[test]
+fn cpp_regions_raii_scopes_in_a_time_step_loop() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/cpp/regions_test.cpp", work.path());
+    let output = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(parse_kv(&stdout)["failures"], "0");
+}
