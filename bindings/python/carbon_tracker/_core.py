@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterator, Optional, TypeVar, cast
 
 from . import _logging
+from ._regions import RegionsMixin, declare as _declare_regions
 
 class Status(enum.IntEnum):
     """``ct_status`` of include/carbon_tracker.h (tests/test_abi.py checks names and values
@@ -161,6 +162,7 @@ def _lib() -> ctypes.CDLL:
     lib.ct_string_free.restype = None
     lib.ct_version.argtypes = []
     lib.ct_version.restype = ctypes.c_char_p
+    _declare_regions(lib)
     return lib
 
 
@@ -244,7 +246,7 @@ class TaskScope:
 _Report = Callable[[ctypes.c_void_p, Any], int]
 
 
-class Tracker:
+class Tracker(RegionsMixin):
     """A tracker; keyword arguments are CodeCarbon's config keys (``project_name``,
     ``country_iso_code``, ``measure_power_secs``, ``output_dir``, ``save_to_api``, ...).
 
