@@ -45,7 +45,7 @@ program simulation
       call tracker%region_end('step')
    end do
    call tracker%stop(e)
-   print '(a, f0.3, a, f0.3, a, es10.3, a, es10.3, a, f0.3, a)', 'done (state ', state, '): ', e%duration_s, ' s, ', &
+   print '(a, f0.3, a, f6.3, a, es10.3, a, es10.3, a, f0.3, a)', 'done (state ', state, '): ', e%duration_s, ' s, ', &
       e%energy_consumed_kwh, ' kWh, ', e%emissions_kg, ' kg CO2e at ', e%carbon_intensity_g_per_kwh, ' g/kWh'
    print '(a)', 'rows in '//trim(out_dir)//'/emissions.csv, regions in '//trim(out_dir)//'/regions_base_<run_id>.csv'
    call tracker%free()
