@@ -224,14 +224,19 @@ fn fork_with_a_running_tracker_and_dlclose() {
     assert!(stdout.contains("fork: 40 children") && stdout.contains("dlclose: unloaded"), "{stdout}");
 }
 
+/// Builds `source`, runs it with the output directory as its argument; its stdout's key=value lines.
+fn run_in_dir(source: &str, dir: &Path) -> HashMap<String, String> {
+    let exe = build_c(source, dir);
+    let output = Command::new(&exe).arg(dir).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    parse_kv(&stdout)
+}
+
 #[test]
 fn c_regions_threads_errors_json_and_file() {
     let work = tempfile::tempdir().unwrap();
-    let exe = build_c("tests/c/regions_test.c", work.path());
-    let output = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let kv = parse_kv(&stdout);
+    let kv = run_in_dir("tests/c/regions_test.c", work.path());
     assert_eq!((kv["failures"].as_str(), kv["kernel_calls"].as_str()), ("0", "20000"));
     let region_files: Vec<PathBuf> =
         std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("regions_c_")).collect();
@@ -243,9 +248,5 @@ fn c_regions_threads_errors_json_and_file() {
 #[test]
 fn cpp_regions_raii_scopes_in_a_time_step_loop() {
     let work = tempfile::tempdir().unwrap();
-    let exe = build_c("tests/cpp/regions_test.cpp", work.path());
-    let output = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(parse_kv(&stdout)["failures"], "0");
+    assert_eq!(run_in_dir("tests/cpp/regions_test.cpp", work.path())["failures"], "0");
 }

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 
 use carbon_tracker::{ErrorKind, Tracker};
 
+mod tools;
+use tools::{find_program, require};
+
 // ---- helpers ----
 
 struct Daemon(Child);
@@ -29,24 +32,6 @@ impl Drop for Daemon {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// The program, or `None` after saying why the test is skipped.
-fn require(name: &str, package: &str) -> Option<PathBuf> {
-    let found = find_program(name);
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(),
-            "`{name}` is not installed (Debian package {package}) and CT_REQUIRE_CLUSTER_TOOLS is set"
-        );
-        eprintln!("SKIPPED: `{name}` not found; install the Debian package {package} (.ci/run does) to run this test");
-    }
-    found
 }
 
 fn free_port() -> u16 {
@@ -582,17 +567,15 @@ fn mpirun_with_the_coordination_off_counts_the_machine_in_every_rank() {
 
 // ---- mpirun of a Fortran program ----
 
-mod fortran_build;
-
 #[test]
 fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job() {
-    let (Some(_), Some(mpif90)) = (require("mpirun", "openmpi-bin"), fortran_build::require("mpif90", "libopenmpi-dev + gfortran")) else {
+    let (Some(_), Some(mpif90)) = (require("mpirun", "openmpi-bin"), require("mpif90", "libopenmpi-dev + gfortran")) else {
         return;
     };
     static ONE_JOB: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let exe = fortran_build::build(&mpif90, "tests/fortran/mpi_ranks.f90", dir.path());
+    let exe = tools::build_fortran(&mpif90, "tests/fortran/mpi_ranks.f90", dir.path());
     let out = dir.path().join("job");
     std::fs::create_dir(&out).unwrap();
     let options = format!("{JOB_OPTIONS};output_dir={0};job_coordination_dir={0};project_name=fortran-mpi;log_level=error", out.display());

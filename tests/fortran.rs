@@ -2,13 +2,13 @@
 //! its procedures, stat/errmsg, ERROR STOP without stat, the final procedure, the example, and
 //! its declarations checked against the C header (status values, ct_emissions fields).
 
-mod fortran_build;
+mod tools;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-use fortran_build::{build, require};
+use tools::{build_fortran, require};
 
 fn kv(stdout: &str) -> HashMap<String, String> {
     stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
@@ -22,7 +22,7 @@ fn files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
 fn fortran_module_procedures_stat_errmsg_and_final() {
     let Some(gfortran) = require("gfortran", "gfortran") else { return };
     let work = tempfile::tempdir().unwrap();
-    let exe = build(&gfortran, "tests/fortran/api_test.f90", work.path());
+    let exe = build_fortran(&gfortran, "tests/fortran/api_test.f90", work.path());
     let out = work.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let o = Command::new(&exe).arg(&out).env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
@@ -54,7 +54,7 @@ fn fortran_module_procedures_stat_errmsg_and_final() {
 fn without_stat_an_error_stops_the_program_with_the_message() {
     let Some(gfortran) = require("gfortran", "gfortran") else { return };
     let work = tempfile::tempdir().unwrap();
-    let exe = build(&gfortran, "tests/fortran/error_stop.f90", work.path());
+    let exe = build_fortran(&gfortran, "tests/fortran/error_stop.f90", work.path());
     let o = Command::new(&exe).current_dir(work.path()).env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
@@ -66,7 +66,7 @@ fn without_stat_an_error_stops_the_program_with_the_message() {
 fn fortran_example_builds_and_runs() {
     let Some(gfortran) = require("gfortran", "gfortran") else { return };
     let work = tempfile::tempdir().unwrap();
-    let exe = build(&gfortran, "examples/fortran/simulation.f90", work.path());
+    let exe = build_fortran(&gfortran, "examples/fortran/simulation.f90", work.path());
     let o = Command::new(&exe).args(["60", work.path().to_str().unwrap()]).env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));

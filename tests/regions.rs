@@ -5,15 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use carbon_tracker::config::{options, Config, Origin, Sources};
 use carbon_tracker::{ErrorKind, Tracker};
 
 /// RAM at a forced 10 W and next to no CPU power: a region's energy says how long it was open.
 const RAM_ONLY: &str = "offline=true;country_iso_code=FRA;force_ram_power=10;force_cpu_power=0.000001;measure_power_secs=0.01";
 
 fn tracker(extra: &str) -> Tracker {
-    let opts = format!("{RAM_ONLY};{extra}");
-    Tracker::with_config(Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap())
+    Tracker::new(Some(&format!("{RAM_ONLY};{extra}"))).unwrap()
 }
 
 fn ram_s(kwh: f64) -> f64 {

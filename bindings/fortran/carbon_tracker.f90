@@ -296,14 +296,7 @@ contains
       type(ct_emissions), intent(out), optional :: e
       integer, intent(out), optional :: stat
       character(len=*), intent(inout), optional :: errmsg
-      type(ct_emissions) :: out
-      integer(c_int) :: s
-      out = fresh()
-      if (present(e)) e = out
-      if (.not. live(this, stat, errmsg)) return
-      s = c_flush(this%handle, out)
-      if (present(e)) e = out
-      call finish(s, stat, errmsg)
+      call report(this, .false., e, stat, errmsg)
    end subroutine tracker_flush
 
    !> Measures the last interval, writes the final row, gives the totals in `e` and stops (a
@@ -313,15 +306,29 @@ contains
       type(ct_emissions), intent(out), optional :: e
       integer, intent(out), optional :: stat
       character(len=*), intent(inout), optional :: errmsg
+      call report(this, .true., e, stat, errmsg)
+   end subroutine tracker_stop
+
+   !> flush (`last` false) and stop: `e` is filled even when an output failed.
+   subroutine report(this, last, e, stat, errmsg)
+      class(ct_tracker), intent(inout) :: this
+      logical, intent(in) :: last
+      type(ct_emissions), intent(out), optional :: e
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
       type(ct_emissions) :: out
       integer(c_int) :: s
       out = fresh()
       if (present(e)) e = out
       if (.not. live(this, stat, errmsg)) return
-      s = c_stop(this%handle, out)
+      if (last) then
+         s = c_stop(this%handle, out)
+      else
+         s = c_flush(this%handle, out)
+      end if
       if (present(e)) e = out
       call finish(s, stat, errmsg)
-   end subroutine tracker_stop
+   end subroutine report
 
    !> Starts the task `name` (CodeCarbon's start_task; starts the tracker if needed).
    subroutine tracker_start_task(this, name, stat, errmsg)
@@ -358,16 +365,7 @@ contains
       character(len=*), intent(in) :: name
       integer, intent(out), optional :: stat
       character(len=*), intent(inout), optional :: errmsg
-      character(kind=c_char) :: buf(MAX_NAME + 1)
-      integer(c_int) :: s
-      if (.not. live(this, stat, errmsg)) return
-      if (len_trim(name) <= MAX_NAME) then
-         call copy_to_c(name, buf)
-         s = c_region_begin(this%handle, buf)
-      else
-         s = c_region_begin(this%handle, to_c(name)) ! too long: the library says so
-      end if
-      if (s /= CT_OK .or. present(stat)) call finish(s, stat, errmsg)
+      call boundary(this, .true., name, stat, errmsg)
    end subroutine tracker_region_begin
 
    !> Ends a call of the region `name` (the latest begun on this thread).
@@ -376,17 +374,35 @@ contains
       character(len=*), intent(in) :: name
       integer, intent(out), optional :: stat
       character(len=*), intent(inout), optional :: errmsg
+      call boundary(this, .false., name, stat, errmsg)
+   end subroutine tracker_region_end
+
+   !> region_begin (`begin` true) and region_end: the name is copied to the stack, no allocation.
+   subroutine boundary(this, begin, name, stat, errmsg)
+      class(ct_tracker), intent(in) :: this
+      logical, intent(in) :: begin
+      character(len=*), intent(in) :: name
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
       character(kind=c_char) :: buf(MAX_NAME + 1)
       integer(c_int) :: s
       if (.not. live(this, stat, errmsg)) return
-      if (len_trim(name) <= MAX_NAME) then
-         call copy_to_c(name, buf)
-         s = c_region_end(this%handle, buf)
+      if (len_trim(name) > MAX_NAME) then   ! passed whole: the library refuses it, with its message
+         if (begin) then
+            s = c_region_begin(this%handle, to_c(name))
+         else
+            s = c_region_end(this%handle, to_c(name))
+         end if
       else
-         s = c_region_end(this%handle, to_c(name))
+         call copy_to_c(name, buf)
+         if (begin) then
+            s = c_region_begin(this%handle, buf)
+         else
+            s = c_region_end(this%handle, buf)
+         end if
       end if
       if (s /= CT_OK .or. present(stat)) call finish(s, stat, errmsg)
-   end subroutine tracker_region_end
+   end subroutine boundary
 
    !> The JSON document of ct_tracker_json: detected hardware, sources, job, and the totals of
    !> every region (`"regions"`).
