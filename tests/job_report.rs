@@ -96,6 +96,22 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     println!("{text}");
     assert!(ok, "{stderr}");
     assert!(text.contains("Job 4242 (project sim): 6 rank(s) on 2 node(s)"), "{text}");
+    // As printed: the total line is the sum of the lines above it, per node and per rank.
+    for (header, energy_col, total_col) in [("  node ", 3, 2), ("   rank ", 5, 1)] {
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .skip_while(|l| !l.starts_with(header))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter(|l| !l.trim_start().starts_with('-'))
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let (total, rows) = lines.split_last().unwrap();
+        assert_eq!(total[0], "total");
+        let sum: f64 = rows.iter().map(|r| r[energy_col].parse::<f64>().unwrap()).sum();
+        let shown: f64 = total[total_col].parse().unwrap();
+        assert!((sum - shown).abs() < 1e-9, "{header}: rows add up to {sum}, the total shows {shown}\n{text}");
+    }
     let (json, stderr, ok) = report(&out, &["--json"]);
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -116,7 +132,7 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     assert!(rel(f(job, "emissions_kg"), em) < 1e-12);
     // Each rank's last CSV row is its total.
     for r in ranks {
-        let last = csv.lines().filter(|l| l.contains(r["run_id"].as_str().unwrap())).last().unwrap();
+        let last = csv.lines().rfind(|l| l.contains(r["run_id"].as_str().unwrap())).unwrap();
         let energy: f64 = last.split(',').nth(13).unwrap().parse().unwrap();
         assert_eq!(energy, f(r, "energy_consumed_kwh"));
     }

@@ -195,6 +195,23 @@ impl NumberColumn {
     pub fn fmt(&self, x: f64) -> String {
         format!("{:.*}", self.decimals, x / self.factor)
     }
+
+    /// `values` and their total, rounded so that the rows shown add up to the total shown
+    /// (largest remainders: the rows closest to rounding up take the units the floors lost).
+    pub fn fmt_summing(&self, values: &[f64]) -> (Vec<String>, String) {
+        let scale = 10f64.powi(self.decimals as i32) / self.factor;
+        let scaled: Vec<f64> = values.iter().map(|v| v * scale).collect();
+        let mut units: Vec<i64> = scaled.iter().map(|x| x.floor() as i64).collect();
+        let total = scaled.iter().sum::<f64>().round() as i64;
+        let mut by_remainder: Vec<usize> = (0..values.len()).collect();
+        by_remainder.sort_by(|&a, &b| (scaled[b] - scaled[b].floor()).total_cmp(&(scaled[a] - scaled[a].floor())));
+        let missing = (total - units.iter().sum::<i64>()).clamp(0, values.len() as i64) as usize;
+        for &i in by_remainder.iter().take(missing) {
+            units[i] += 1;
+        }
+        let text = |u: i64| format!("{:.*}", self.decimals, u as f64 / 10f64.powi(self.decimals as i32));
+        (units.into_iter().map(text).collect(), text(total))
+    }
 }
 
 /// Lines of cells, aligned: `numeric` columns to the right; a rule before the last line when
@@ -280,42 +297,41 @@ pub fn text(job: &Job) -> String {
         if energy > 0.0 { format!(", {} g/kWh", crate::format::sig3(emissions * 1000.0 / energy)) } else { String::new() }
     );
     let node_header: Vec<String> = ["node".to_string(), "node id".into(), "ranks".into(), eh.clone(), mh.clone()].to_vec();
+    let (node_e, total_e) = e.fmt_summing(&job.nodes.iter().map(|n| n.energy_kwh).collect::<Vec<_>>());
+    let (node_m, total_m) = m.fmt_summing(&job.nodes.iter().map(|n| n.emissions_kg).collect::<Vec<_>>());
     let mut lines: Vec<Vec<String>> = job
         .nodes
         .iter()
-        .map(|n| {
-            vec![
-                n.name.clone(),
-                n.node_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-                ranks_text(&n.ranks),
-                e.fmt(n.energy_kwh),
-                m.fmt(n.emissions_kg),
-            ]
+        .zip(node_e.into_iter().zip(node_m))
+        .map(|(n, (ne, nm))| {
+            vec![n.name.clone(), n.node_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()), ranks_text(&n.ranks), ne, nm]
         })
         .collect();
-    lines.push(vec!["total".into(), String::new(), job.ranks.len().to_string(), e.fmt(energy), m.fmt(emissions)]);
+    lines.push(vec!["total".into(), String::new(), job.ranks.len().to_string(), total_e, total_m]);
     out += &aligned(&node_header, &lines, &|c| c >= 3, true);
     out += "\n";
     let rank_header: Vec<String> =
         ["rank".to_string(), "node".into(), "local".into(), "run".into(), "duration (s)".into(), eh, mh, "rows".into()].to_vec();
+    let (rank_e, total_e) = e.fmt_summing(&job.ranks.iter().map(|r| r.run.total().energy_kwh).collect::<Vec<_>>());
+    let (rank_m, total_m) = m.fmt_summing(&job.ranks.iter().map(|r| r.run.total().emissions_kg).collect::<Vec<_>>());
     let mut lines: Vec<Vec<String>> = job
         .ranks
         .iter()
-        .map(|r| {
-            let t = r.run.total();
+        .zip(rank_e.into_iter().zip(rank_m))
+        .map(|(r, (re, rm))| {
             vec![
                 r.rank_text(),
                 r.id.node.clone(),
                 r.id.local_rank.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
                 r.run.short_id().to_string(),
-                crate::format::sig3(t.duration_s),
-                e.fmt(t.energy_kwh),
-                m.fmt(t.emissions_kg),
+                crate::format::sig3(r.run.total().duration_s),
+                re,
+                rm,
                 r.run.rows.len().to_string(),
             ]
         })
         .collect();
-    lines.push(vec!["total".into(), String::new(), String::new(), String::new(), String::new(), e.fmt(energy), m.fmt(emissions), String::new()]);
+    lines.push(vec!["total".into(), String::new(), String::new(), String::new(), String::new(), total_e, total_m, String::new()]);
     out += &aligned(&rank_header, &lines, &|c| c == 0 || c >= 4, true);
     if !job.regions.is_empty() {
         out += "\n  Regions, summed over the ranks (energy: the run's over the time each was open)\n";
@@ -337,5 +353,12 @@ mod tests {
         assert_eq!((c.unit, c.fmt(1.2346e-3), c.fmt(1e-4)), ("Wh", "1.235".to_string(), "0.100".to_string()));
         let c = NumberColumn::mass(0.0);
         assert_eq!(c.fmt(0.0), "0");
+        // Rounded one by one the rows would show 45.83 for a total of 45.86.
+        let c = NumberColumn::energy(45.86e-6);
+        let (rows, total) = c.fmt_summing(&[0.5649e-6, 20.8649e-6, 1.3749e-6, 0.5649e-6, 21.5649e-6, 0.9249e-6]);
+        assert_eq!(total, "45.86");
+        let shown: f64 = rows.iter().map(|r| r.parse::<f64>().unwrap()).sum();
+        assert!((shown - 45.86).abs() < 1e-9, "{rows:?}");
+        assert_eq!(rows[1], "20.87", "the largest remainder rounds up: {rows:?}");
     }
 }
