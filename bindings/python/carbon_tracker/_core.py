@@ -209,19 +209,26 @@ class _Gate:
         self._active = 0
         self._closed = False
 
-    @contextmanager
-    def call(self) -> Iterator[None]:
+    def enter(self) -> None:
+        """A call begins (raises once the gate is closed); pair with leave()."""
         with self._cond:
             if self._closed:
                 raise CarbonTrackerError(Status.CT_ERR_NULL_ARGUMENT, "the tracker was closed")
             self._active += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify_all()
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        self.enter()
         try:
             yield
         finally:
-            with self._cond:
-                self._active -= 1
-                if self._active == 0:
-                    self._cond.notify_all()
+            self.leave()
 
     def close(self) -> bool:
         """Marks the gate closed once no call runs; False if it was closed already."""
