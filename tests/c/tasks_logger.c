@@ -3,6 +3,7 @@
  *   callback, on the caller's thread and on the background thread, must not deadlock;
  * - tasks: start_task starts the tracker, overlap, a clear error for an unknown name, numbers.
  * Prints key=value lines checked by tests/c_abi.rs. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,21 @@
 static ct_tracker *g_tracker = NULL;
 static int g_lines = 0, g_reentered = 0, g_bad_level = 0;
 static char g_first[512] = "";
+/* The callback runs on the caller's thread and on the library's background thread (a tick's
+ * lines are handed over after the tick, possibly while main stops and frees the tracker): the
+ * counters and g_tracker are used under this lock, and main clears g_tracker under it before
+ * freeing the handle. Recursive: a line made by the call inside the callback comes back here. */
+static pthread_mutex_t g_mu;
+
+static void on_log_locked(void *user_data, ct_log_level level, const char *message);
 
 static void on_log(void *user_data, ct_log_level level, const char *message) {
+    pthread_mutex_lock(&g_mu);
+    on_log_locked(user_data, level, message);
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void on_log_locked(void *user_data, ct_log_level level, const char *message) {
     int *calls = (int *)user_data;
     (*calls)++;
     g_lines++;
@@ -46,6 +60,10 @@ static ct_emissions fresh(void) {
 
 int main(void) {
     int calls = 0;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&g_mu, &attr);
     ct_set_logger(on_log, &calls);
     /* debug level: every tick (10 ms, on the background thread) logs a line. */
     if (ct_tracker_new("offline=true;save_to_file=false;country_iso_code=FRA;force_ram_power=10;"
@@ -71,11 +89,15 @@ int main(void) {
     ct_emissions run = fresh();
     if (ct_tracker_stop(g_tracker, &run) != CT_OK) return 6;
     printf("run_duration=%.9f\n", run.duration_s);
+    pthread_mutex_lock(&g_mu);
     ct_tracker *t = g_tracker;
     g_tracker = NULL;
+    pthread_mutex_unlock(&g_mu);
     ct_tracker_free(t);
     ct_set_logger(NULL, NULL);
+    pthread_mutex_lock(&g_mu);
     printf("lines=%d\ncalls=%d\nreentered=%d\nbad_level=%d\nfirst=%s\n", g_lines, calls, g_reentered, g_bad_level,
            g_first);
+    pthread_mutex_unlock(&g_mu);
     return 0;
 }
