@@ -290,8 +290,10 @@ const char *ct_version(void);
  * in several threads at once (each thread's calls count). A region's energy is the run's
  * energy over the wall-clock time during which at least one of its calls was open, each
  * measured interval's energy spread evenly over that interval (see the README).
+ * A region may begin before `ct_tracker_start` (its calls count; time before start has no
+ * energy, none being measured).
  * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (a new `name` empty, over 256 bytes,
- * with control characters, or not UTF-8), `CT_ERR_INVALID_STATE` (the tracker is not running).
+ * with control characters, or not UTF-8), `CT_ERR_INVALID_STATE` (the tracker was stopped).
  */
 enum ct_status ct_tracker_region_begin(struct ct_tracker *t, const char *name);
 
@@ -301,7 +303,7 @@ enum ct_status ct_tracker_region_begin(struct ct_tracker *t, const char *name);
  * at `ct_tracker_stop` end there.
  * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (`name` not UTF-8),
  * `CT_ERR_INVALID_STATE` (no call of `name` is open, the message lists the open regions; or
- * the tracker is not running).
+ * the tracker was stopped).
  */
 enum ct_status ct_tracker_region_end(struct ct_tracker *t, const char *name);
 

@@ -455,7 +455,7 @@ mod accounting_tests {
 
     fn fake_node(dir: &std::path::Path, gpu_uuid: &str) -> (Tracker, Arc<FakeGpu>) {
         let opts = format!(
-            "offline=true;country_iso_code=FRA;force_ram_power=7;output_dir={d};rapl_dir={d}/no-rapl;gpu_ids={gpu_uuid};measure_power_secs=0.01;pue=1.3;wue=2",
+            "offline=true;country_iso_code=FRA;force_ram_power=7;output_dir={d};rapl_dir={d}/no-rapl;gpu_ids={gpu_uuid};measure_power_secs=0.01;pue=1.3;wue=2;log_level=error",
             d = dir.display()
         );
         let config = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap();
