@@ -1,14 +1,16 @@
-# The Fortran 2008 module (bindings/fortran/carbon_tracker.f90) over the C ABI, built when a
-# Fortran compiler is found (-DCARBON_TRACKER_FORTRAN=OFF to skip it): the static library
+# The Fortran 2008 module (bindings/fortran/carbon_tracker.f90) over the C ABI, built by a
+# top-level build when a Fortran compiler is found (-DCARBON_TRACKER_FORTRAN=OFF to skip it; under
+# add_subdirectory it is off unless set, so a parent project does not get Fortran enabled): the static library
 # carbon_tracker_fortran (target carbon_tracker::fortran, linking carbon_tracker::carbon_tracker)
 # and carbon_tracker.mod, installed to <includedir>/carbon_tracker/fortran. A .mod file is the
 # compiler's own format: programs use the compiler (and major version) that built it.
-include(CheckLanguage)
-check_language(Fortran)
-if(CMAKE_Fortran_COMPILER)
-  set(_ct_fortran_default ON)
-else()
-  set(_ct_fortran_default OFF)
+set(_ct_fortran_default OFF)
+if(_ct_top_level)
+  include(CheckLanguage)
+  check_language(Fortran)
+  if(CMAKE_Fortran_COMPILER)
+    set(_ct_fortran_default ON)
+  endif()
 endif()
 option(CARBON_TRACKER_FORTRAN "Build and install the Fortran module" ${_ct_fortran_default})
 if(NOT CARBON_TRACKER_FORTRAN)
