@@ -105,20 +105,17 @@ class RegionsMixin:
         """Begins a call of the region ``name`` on this thread (no measurement: cheap). A new
         name that is empty, over 256 bytes or with control characters is CT_ERR_INVALID_OPTION;
         after stop, CT_ERR_INVALID_STATE."""
-        self._gate.enter()  # enter/leave, not the generator of call(): this is the hot path
-        try:
-            status = self._lib.ct_tracker_region_begin(self._handle, _encoded(name))
-        finally:
-            self._gate.leave()
-        if status:
-            self._check(status)
+        self._boundary(self._lib.ct_tracker_region_begin, name)
 
     def region_end(self, name: str) -> None:
         """Ends a call of the region ``name`` (the latest begun on this thread, else the oldest
         open). No open call of that name is CT_ERR_INVALID_STATE."""
-        self._gate.enter()
+        self._boundary(self._lib.ct_tracker_region_end, name)
+
+    def _boundary(self, fn: Any, name: str) -> None:
+        self._gate.enter()  # enter/leave, not the generator of call(): this is the hot path
         try:
-            status = self._lib.ct_tracker_region_end(self._handle, _encoded(name))
+            status = fn(self._handle, _encoded(name))
         finally:
             self._gate.leave()
         if status:
