@@ -1,7 +1,8 @@
-//! One report for a job: 6 ranks on 2 simulated nodes (3 each; distinct node names, SLURM node
+//! One report for a job: 6 ranks on 2 simulated nodes (3 each; distinct host names, SLURM node
 //! ids and per-node coordination directories, as each node's /dev/shm), each a separate process
 //! (this test binary run again) with regions in a time-step loop, all writing into one output
-//! directory. `carbon-tracker report DIR` then shows the job's total, a line per node and per
+//! directory. Each node's ranks run in a UTS namespace of their own with the node's host name
+//! (`unshare --uts`, where this user may); elsewhere SLURM's `SLURMD_NODENAME` names the nodes. `carbon-tracker report DIR` then shows the job's total, a line per node and per
 //! rank, and the regions; the total is the sum of the nodes and of the ranks, and each node was
 //! counted once.
 
@@ -54,17 +55,41 @@ fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
 }
 
+/// Whether this user may give a process a host name of its own.
+fn own_host_names() -> bool {
+    Command::new("unshare")
+        .args(["--uts", "sh", "-c", "hostname ct-probe"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 #[test]
 fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("out");
     std::fs::create_dir(&out).unwrap();
+    let by_host_name = own_host_names();
+    if !by_host_name {
+        eprintln!("unshare --uts is not permitted here: SLURMD_NODENAME names the simulated nodes");
+    }
     let mut children = Vec::new();
     for rank in 0..6u32 {
         let node = rank / 3;
+        let node_name = ["node-a", "node-b"][node as usize];
         let node_dir = work.path().join(format!("shm-{node}")); // each node's own /dev/shm
         std::fs::create_dir_all(&node_dir).unwrap();
-        let child = Command::new(std::env::current_exe().unwrap())
+        let mut cmd = if by_host_name {
+            let mut c = Command::new("unshare");
+            c.args(["--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", node_name]).arg(std::env::current_exe().unwrap());
+            c.env_remove("SLURMD_NODENAME");
+            c
+        } else {
+            let mut c = Command::new(std::env::current_exe().unwrap());
+            c.env("SLURMD_NODENAME", node_name);
+            c
+        };
+        let child = cmd
             .args(["--exact", "job_rank_process", "--test-threads", "1", "--quiet"])
             .env("CT_JOB_RANK_OUT", &out)
             .env("CT_JOB_RANK_NODE_DIR", &node_dir)
@@ -72,7 +97,6 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
             .env("SLURM_PROCID", rank.to_string())
             .env("SLURM_LOCALID", (rank % 3).to_string())
             .env("SLURM_NODEID", node.to_string())
-            .env("SLURMD_NODENAME", ["node-a", "node-b"][node as usize])
             .env("SLURM_NTASKS", "6")
             .env("SLURM_TASKS_PER_NODE", "3(x2)")
             .env_remove("OMPI_COMM_WORLD_RANK")
@@ -87,6 +111,14 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     let names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names.iter().filter(|n| n.starts_with("run_base_")).count(), 6, "{names:?}");
     assert_eq!(names.iter().filter(|n| n.starts_with("regions_base_")).count(), 6, "{names:?}");
+    let mut hosts: Vec<String> = names
+        .iter()
+        .filter(|n| n.starts_with("run_base_"))
+        .map(|n| carbon_tracker::output::run_file::read(&out.join(n)).unwrap())
+        .map(|id| if by_host_name { id.hostname } else { id.node })
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["node-a", "node-a", "node-a", "node-b", "node-b", "node-b"]);
     // emissions.csv is CodeCarbon's: its header, and a row per flush and stop of every rank.
     let csv = std::fs::read_to_string(out.join("emissions.csv")).unwrap();
     assert_eq!(csv.lines().next().unwrap(), carbon_tracker::output::CSV_HEADER.as_str());
