@@ -6,10 +6,15 @@
  *   native idle OUT_DIR|none     CPU per second and RSS of a sleeping program (none: untracked)
  *   native scale N               N trackers started: threads, memory, CPU per second
  *   native floor                 a bare thread waking at 1 Hz to pread /proc/stat (this machine's floor)
+ *   native regions THREADS       region begin/end on a running tracker: each call timed alone, medians, in 1
+ *                                thread then in THREADS threads at once (one region name shared by all); with
+ *                                this machine's floor: two clock reads with nothing between them, and a call
+ *                                of a trivial library function (ct_last_status)
  *
  * Each mode prints one JSON line. Times in seconds. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,11 +234,100 @@ static int floor_cost(void) {
     return 0;
 }
 
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+enum { REGION_CALLS = 200000 };
+
+struct region_run {
+    ct_tracker *t;
+    const char *name;
+    uint64_t *begin_ns, *end_ns; /* REGION_CALLS each */
+    pthread_barrier_t *go;
+};
+
+/* Times each begin and each end of `name` alone (the work between them is nothing). */
+static void *region_loop(void *arg) {
+    struct region_run *r = arg;
+    if (r->go) pthread_barrier_wait(r->go);
+    for (int i = 0; i < REGION_CALLS; i++) {
+        uint64_t a = now_ns();
+        check(ct_tracker_region_begin(r->t, r->name), "region_begin");
+        uint64_t b = now_ns();
+        check(ct_tracker_region_end(r->t, r->name), "region_end");
+        uint64_t c = now_ns();
+        r->begin_ns[i] = b - a;
+        r->end_ns[i] = c - b;
+    }
+    return NULL;
+}
+
+static uint64_t median_u64(uint64_t *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_u64);
+    return v[n / 2];
+}
+
+static int regions(int threads) {
+    if (threads < 1) threads = 1;
+    ct_tracker *t = NULL;
+    /* Background measurements every second, as in a real run (each one is a region boundary). */
+    check(ct_tracker_new("offline=true;country_iso_code=FRA;measure_power_secs=1;save_to_file=false;log_level=error", &t), "new");
+    check(ct_tracker_start(t), "start");
+    uint64_t *b = calloc((size_t)REGION_CALLS * threads, sizeof *b), *e = calloc((size_t)REGION_CALLS * threads, sizeof *e);
+    uint64_t *floor_clock = calloc(REGION_CALLS, sizeof *floor_clock), *floor_call = calloc(REGION_CALLS, sizeof *floor_call);
+    for (int i = 0; i < REGION_CALLS; i++) {
+        uint64_t a = now_ns();
+        uint64_t c = now_ns();
+        (void)ct_last_status();
+        uint64_t d = now_ns();
+        floor_clock[i] = c - a;
+        floor_call[i] = d - c;
+    }
+    struct region_run one = {t, "solver", b, e, NULL};
+    region_loop(&one); /* warm: the name exists */
+    region_loop(&one);
+    uint64_t begin1 = median_u64(b, REGION_CALLS), end1 = median_u64(e, REGION_CALLS);
+
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, threads);
+    pthread_t *th = calloc(threads, sizeof *th);
+    struct region_run *runs = calloc(threads, sizeof *runs);
+    for (int k = 0; k < threads; k++) {
+        runs[k] = (struct region_run){t, "solver", b + (size_t)k * REGION_CALLS, e + (size_t)k * REGION_CALLS, &go};
+        pthread_create(&th[k], NULL, region_loop, &runs[k]);
+    }
+    for (int k = 0; k < threads; k++) pthread_join(th[k], NULL);
+    uint64_t beginn = median_u64(b, (size_t)REGION_CALLS * threads), endn = median_u64(e, (size_t)REGION_CALLS * threads);
+    ct_emissions out = fresh();
+    check(ct_tracker_stop(t, &out), "stop");
+    char *json = ct_tracker_json(t);
+    const char *calls = strstr(json, "\"calls\":");
+    printf("{\"threads\": %d, \"region_begin_ns\": %llu, \"region_end_ns\": %llu, \"region_begin_threads_ns\": %llu, "
+           "\"region_end_threads_ns\": %llu, \"floor_clock_ns\": %llu, \"floor_call_ns\": %llu, \"calls\": %lld}\n",
+           threads, (unsigned long long)begin1, (unsigned long long)end1, (unsigned long long)beginn, (unsigned long long)endn,
+           (unsigned long long)median_u64(floor_clock, REGION_CALLS), (unsigned long long)median_u64(floor_call, REGION_CALLS),
+           calls ? atoll(calls + 8) : -1LL);
+    ct_string_free(json);
+    ct_tracker_free(t);
+    free(b); free(e); free(floor_clock); free(floor_call); free(th); free(runs);
+    pthread_barrier_destroy(&go);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "lifecycle") == 0) return lifecycle(argv[2]);
     if (argc == 3 && strcmp(argv[1], "idle") == 0) return idle(argv[2]);
     if (argc == 3 && strcmp(argv[1], "scale") == 0) return scale(atoi(argv[2]));
     if (argc == 2 && strcmp(argv[1], "floor") == 0) return floor_cost();
-    fprintf(stderr, "usage: %s lifecycle OUT_DIR | idle OUT_DIR|none | scale N | floor\n", argv[0]);
+    if (argc == 3 && strcmp(argv[1], "regions") == 0) return regions(atoi(argv[2]));
+    fprintf(stderr, "usage: %s lifecycle OUT_DIR | idle OUT_DIR|none | scale N | floor | regions THREADS\n", argv[0]);
     return 2;
 }

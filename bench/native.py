@@ -5,6 +5,7 @@ as a ratio: machines are noisy, compare ratios of one run.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -30,6 +31,8 @@ def native(binary, *args):
 
 
 def fmt_t(s):
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
     return f"{s * 1e3:.2f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} µs"
 
 
@@ -45,6 +48,8 @@ def main():
         idle["ours"].append(native(args.binary, "idle", tempfile.mkdtemp())["idle_cpu_ms_per_s"])
         idle["none"].append(native(args.binary, "idle", "none")["idle_cpu_ms_per_s"])
         idle["floor"].append(native(args.binary, "floor")["idle_cpu_ms_per_s"])
+    threads = os.cpu_count() or 1
+    regions = [native(args.binary, "regions", threads) for _ in range(args.runs)]
     med = {k: statistics.median(v) for k, v in idle.items()}
     ours = med["ours"] - med["none"]
     floor = med["floor"] - med["none"]
@@ -54,6 +59,17 @@ def main():
         # A build from before tasks has no task timings: "-".
         value = fmt_t(statistics.median(r[key] for r in life)) if all(key in r for r in life) else "-"
         print(f"| {label} | {target} | {value} |")
+    region_rows = [
+        ("region_begin_ns", "region begin (ct_tracker_region_begin, 1 thread, 200,000 calls)", "≤ 1 µs"),
+        ("region_end_ns", "region end (ct_tracker_region_end, 1 thread)", "≤ 1 µs"),
+        ("region_begin_threads_ns", f"region begin, {threads} threads at once in one region", "≤ 1 µs"),
+        ("region_end_threads_ns", f"region end, {threads} threads at once in one region", "≤ 1 µs"),
+        ("floor_clock_ns", "floor: two clock reads with nothing between (the timing itself)", "-"),
+        ("floor_call_ns", "floor: a call of a trivial library function (ct_last_status), timed the same way", "-"),
+    ]
+    for key, label, target in region_rows:
+        value = statistics.median(r[key] for r in regions) / 1e9 if all(key in r for r in regions) else None
+        print(f"| {label} | {target} | {fmt_t(value) if value is not None else '-'} |")
     print(f"| idle CPU per second, measure_power_secs=1 (above an untracked sleeper) | ≤ 1.25 × floor | {ours:.3f} ms |")
     print(f"| floor: a bare thread waking at 1 Hz to pread /proc/stat (same run) | - | {floor:.3f} ms |")
     print(f"| idle / floor | ≤ 1.25 | {ours / floor if floor > 0 else float('nan'):.2f} |")

@@ -268,9 +268,11 @@ void ct_tracker_discard(struct ct_tracker *t);
 /**
  * A JSON document describing the tracker: the detected hardware (CPU model, TDP match, RAPL
  * zones, RAM, GPUs), which source or model produces each of the CPU, GPU and RAM numbers, the
- * carbon intensity and its source (once started), and the outputs. Probes the hardware if the
- * tracker is not started yet. Returns a new NUL-terminated UTF-8 string that the caller must
- * release with `ct_string_free`, or NULL on error (see `ct_last_error`).
+ * carbon intensity and its source (once started), the outputs, the job and rank (`"job"`), and
+ * every region's totals (`"regions"`: one object per name, see `ct_tracker_region_begin`).
+ * Probes the hardware if the tracker is not started yet. Returns a new NUL-terminated UTF-8
+ * string that the caller must release with `ct_string_free`, or NULL on error (see
+ * `ct_last_error`).
  */
 char *ct_tracker_json(const struct ct_tracker *t);
 
@@ -307,6 +309,33 @@ enum ct_status ct_last_status(void);
  * The library version, e.g. "0.1.0". Static storage; do not free.
  */
 const char *ct_version(void);
+
+/**
+ * Begins a call of the region `name` on the calling thread. A region is a named part of the
+ * program entered many times (a phase of a time step): its calls accumulate (number of calls,
+ * total, shortest and longest duration, CPU/GPU/RAM energy, energy, emissions), reported under
+ * `"regions"` in `ct_tracker_json` and, at every flush and stop, in the region file
+ * `regions_<experiment_name>_<run_id>.csv` (one row per region). No measurement is taken: the
+ * cost is a clock read (well under a microsecond). Regions may nest and overlap, and be open
+ * in several threads at once (each thread's calls count). A region's energy is the run's
+ * energy over the wall-clock time during which at least one of its calls was open, each
+ * measured interval's energy spread evenly over that interval (see the README).
+ * A region may begin before `ct_tracker_start` (its calls count; time before start has no
+ * energy, none being measured).
+ * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (a new `name` empty, over 256 bytes,
+ * with control characters, or not UTF-8), `CT_ERR_INVALID_STATE` (the tracker was stopped).
+ */
+enum ct_status ct_tracker_region_begin(struct ct_tracker *t, const char *name);
+
+/**
+ * Ends a call of the region `name`: the latest one begun on the calling thread, or, if this
+ * thread began none, the oldest open one (a call may end on another thread). Calls still open
+ * at `ct_tracker_stop` end there.
+ * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (`name` not UTF-8),
+ * `CT_ERR_INVALID_STATE` (no call of `name` is open, the message lists the open regions; or
+ * the tracker was stopped).
+ */
+enum ct_status ct_tracker_region_end(struct ct_tracker *t, const char *name);
 
 #ifdef __cplusplus
 }  // extern "C"

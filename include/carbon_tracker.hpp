@@ -14,6 +14,10 @@
 //       ... work ...
 //       carbon_tracker::Emissions mine = epoch.stop();   // or explicitly, for the numbers
 //   }
+//   for (int step = 0; step < steps; step++) {
+//       carbon_tracker::Region r(tracker, "solver");     // region_begin; the destructor ends it
+//       ... work ...
+//   }                                                    // calls, time and energy accumulate per name
 //   carbon_tracker::set_logger([](ct_log_level level, std::string_view line) { ... });
 //
 // Errors are thrown as carbon_tracker::Error (status + message). A Tracker is move-only; its
@@ -187,6 +191,14 @@ public:
         detail::check(ct_tracker_stop_task(live(), std::string(name).c_str(), &c));
         return Emissions::from_c(c);
     }
+    /// Begins a call of the region `name` on this thread: no measurement, well under a
+    /// microsecond; calls accumulate per name (see carbon_tracker.h). `Region` is the scope form.
+    void region_begin(const char *name) { detail::check(ct_tracker_region_begin(live(), name)); }
+    void region_begin(const std::string &name) { region_begin(name.c_str()); }
+    /// Ends a call of the region `name` (the latest begun on this thread, else the oldest open).
+    void region_end(const char *name) { detail::check(ct_tracker_region_end(live(), name)); }
+    void region_end(const std::string &name) { region_end(name.c_str()); }
+
     Emissions flush() { return report(ct_tracker_flush); }
     Emissions stop() { return report(ct_tracker_stop); }
 
@@ -266,6 +278,36 @@ public:
 private:
     ct_tracker *handle_;
     std::string name_;
+};
+
+/// A call of a region for the lifetime of a scope: the constructor begins it, the destructor
+/// (or end()) ends it. For loops entered millions of times: no allocation for a `const char *`
+/// name (it must outlive the scope, as a string literal does; a std::string name is copied).
+/// Neither copyable nor movable; the Tracker must outlive it. The destructor never throws (the
+/// tracker's stop ends calls still open).
+class Region {
+public:
+    Region(Tracker &tracker, const char *name) : tracker_(&tracker), name_(name) { tracker_->region_begin(name_); }
+    Region(Tracker &tracker, std::string name) : tracker_(&tracker), owned_(std::move(name)), name_(owned_.c_str()) {
+        tracker_->region_begin(name_);
+    }
+    ~Region() {
+        if (tracker_ && tracker_->handle()) (void)ct_tracker_region_end(tracker_->handle(), name_);
+    }
+    Region(const Region &) = delete;
+    Region &operator=(const Region &) = delete;
+
+    /// Ends the call now; throws Error if it already ended or the library refuses.
+    void end() {
+        if (!tracker_) throw Error(CT_ERR_INVALID_STATE, std::string("carbon_tracker::Region `") + name_ + "` already ended");
+        std::exchange(tracker_, nullptr)->region_end(name_);
+    }
+    const char *name() const noexcept { return name_; }
+
+private:
+    Tracker *tracker_;
+    std::string owned_;
+    const char *name_;
 };
 
 /// Receives the library's log lines: level and message (valid during the call only). Called on

@@ -3,7 +3,9 @@
 #   1. CMake: `cmake --install` to a prefix, which is then MOVED; SONAME, versioned file and
 #      symlinks, only ct_* exported, licences; consumers built from the moved prefix with
 #      find_package and with pkg-config (C and C++), run as built and, for CMake, as installed;
-#      add_subdirectory: the parent's install holds nothing of ours.
+#      add_subdirectory: the parent's install holds nothing of ours; the Fortran module (.mod
+#      and library) from a Fortran CMake project (carbon_tracker::fortran) and a Makefile
+#      (pkg-config carbon_tracker_fortran).
 #   2. Go: a module outside the repository requiring the package (replace directive), built with
 #      pkg-config only (no CGO_* flags), also after `go mod vendor`.
 #   3. Python: `pip wheel` (platform tag, library and licences inside), `pip install
@@ -69,6 +71,19 @@ show "$work/pc_consumer"
 cc -std=c99 -D_POSIX_C_SOURCE=200809L "$root/examples/c/quickstart.c" $(pkg-config --cflags --libs carbon_tracker) -o "$work/quickstart"
 mkdir -p "$work/quickstart-out"
 show "$work/quickstart" 0.2 "$work/quickstart-out" | head -3
+
+echo "== install: Fortran consumers, from the moved prefix: CMake (carbon_tracker::fortran) and a Makefile (pkg-config)"
+show ls "$P/include/carbon_tracker/fortran"
+[ -f "$P/include/carbon_tracker/fortran/carbon_tracker.mod" ] || fail "carbon_tracker.mod not installed"
+quiet cmake -S "$root/tests/cmake/fortran_consumer" -B "$work/ffp" -DCMAKE_PREFIX_PATH="$P"
+quiet cmake --build "$work/ffp"
+mkdir -p "$work/fortran-out"
+show "$work/ffp/fortran_consumer" "$work/fortran-out"
+show pkg-config --cflags --libs carbon_tracker_fortran
+cp "$root/tests/install/fortran/track.f90" "$root/tests/install/fortran/Makefile" "$work/fortran-out/"
+show make -s -C "$work/fortran-out" track
+show "$work/fortran-out/track" "$work/fortran-out"
+[ "$(ls "$work/fortran-out"/regions_base_*.csv | wc -l)" = 2 ] || fail "the Fortran programs wrote no region files"
 
 echo "== install: add_subdirectory consumer installs nothing of carbon-tracker"
 quiet cmake -S "$root/tests/cmake/consumer" -B "$work/sub" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what scripts/test-all.sh needs and is missing, so that the test command works on a
 # fresh Debian/Ubuntu machine by itself:
-#   - system packages (apt-get, through sudo when not root): C/C++ compilers, cmake, pkg-config,
+#   - system packages (apt-get, through sudo when not root): C/C++ and Fortran compilers, cmake, pkg-config,
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
 #     Prometheus, its Pushgateway and Open MPI (cluster tests);
 #   - a Python virtual environment target/test-venv with pytest and mypy.
@@ -30,6 +30,7 @@ sudo_=()
 need=()
 command -v cc > /dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v c++ > /dev/null 2>&1 || need+=(g++)
+command -v gfortran > /dev/null 2>&1 || need+=(gfortran)   # the Fortran module's tests (and Open MPI's mpif90)
 command -v cmake > /dev/null 2>&1 || need+=(cmake)
 command -v go > /dev/null 2>&1 || need+=(golang-go)
 command -v pkg-config > /dev/null 2>&1 || need+=(pkg-config)
@@ -37,7 +38,7 @@ command -v readelf > /dev/null 2>&1 || need+=(binutils)
 command -v python3 > /dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || need+=(python3-venv)
 command -v localedef > /dev/null 2>&1 || need+=(locales)
-# Real components of tests/cluster.rs: Pushgateway, Prometheus, Open MPI (mpirun, mpicc).
+# Real components of tests/cluster.rs: Pushgateway, Prometheus, Open MPI (mpirun, mpicc, mpif90).
 command -v prometheus-pushgateway > /dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v prometheus > /dev/null 2>&1 || need+=(prometheus)
 command -v mpirun > /dev/null 2>&1 || need+=(openmpi-bin)

@@ -3,12 +3,14 @@
 # machine by itself: scripts/setup.sh first installs what is missing (system packages, a Python
 # venv with pytest and mypy in target/test-venv, CodeCarbon and the OTLP definitions in their own
 # venvs). .ci/run runs exactly this.
-#   1. Rust: unit, C ABI (C and C++ programs), online (fake API on loopback), header freshness,
-#      cluster (Pushgateway, Prometheus, OTLP receiver, mpirun: skipped when not installed);
+#   1. Rust: unit, C ABI (C and C++ programs), Fortran (gfortran), regions and the job report,
+#      online (fake API on loopback), header freshness, cluster (Pushgateway, Prometheus, OTLP
+#      receiver, mpirun of C and Fortran programs: skipped when not installed);
 #      the fuzz targets are type-checked
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
-#   4. CMake: build + ctest (and the command rebuilt after a change), 5. install tests per
-#   ecosystem (scripts/install-test.sh), 6. what a publisher checks (scripts/publish-check.sh).
+#   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change),
+#   5. install tests per ecosystem (scripts/install-test.sh, the Fortran module from CMake and from
+#   a Makefile included), 6. what a publisher checks (scripts/publish-check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"

@@ -317,3 +317,30 @@ fn cpp_task_survives_a_move_and_the_logger_outlives_the_exit() {
         .expect("running c++");
     assert!(status.success(), "the C++ header as C++20");
 }
+
+/// Builds `source`, runs it with the output directory as its argument; its stdout's key=value lines.
+fn run_in_dir(source: &str, dir: &Path) -> HashMap<String, String> {
+    let exe = build_c(source, dir);
+    let output = Command::new(&exe).arg(dir).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    parse_kv(&stdout)
+}
+
+#[test]
+fn c_regions_threads_errors_json_and_file() {
+    let work = tempfile::tempdir().unwrap();
+    let kv = run_in_dir("tests/c/regions_test.c", work.path());
+    assert_eq!((kv["failures"].as_str(), kv["kernel_calls"].as_str()), ("0", "20000"));
+    let region_files: Vec<PathBuf> =
+        std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("regions_c_")).collect();
+    assert_eq!(region_files.len(), 1);
+    let text = std::fs::read_to_string(&region_files[0]).unwrap();
+    assert_eq!(text.lines().count(), 1 + 5, "header + step, solver, io, kernel, left open:\n{text}");
+}
+
+#[test]
+fn cpp_regions_raii_scopes_in_a_time_step_loop() {
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(run_in_dir("tests/cpp/regions_test.cpp", work.path())["failures"], "0");
+}

@@ -6,7 +6,8 @@
 //!   (tests/otlp/receiver.py, PyPI `opentelemetry-proto` in `target/otlp-venv` or `$CT_OTLP_PYTHON`);
 //! - `mpirun -np 4` (Debian `openmpi-bin` + `libopenmpi-dev`) of tests/c/mpi_ranks.c: the ranks
 //!   count the node once, name their ranks, and share one emissions.csv; the same with SLURM's
-//!   variables.
+//!   variables; and of the Fortran tests/fortran/mpi_ranks.f90 (mpif90, regions in its time
+//!   steps), reported as one job by `carbon-tracker report DIR`.
 //!
 //! Each test whose component is not installed says so and passes (`.ci/run` installs them all);
 //! set `CT_REQUIRE_CLUSTER_TOOLS=1` to make a missing component a failure instead.
@@ -19,6 +20,9 @@ use std::time::{Duration, Instant};
 
 use carbon_tracker::{ErrorKind, Tracker};
 
+mod tools;
+use tools::{find_program, require};
+
 // ---- helpers ----
 
 struct Daemon(Child);
@@ -28,24 +32,6 @@ impl Drop for Daemon {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// The program, or `None` after saying why the test is skipped.
-fn require(name: &str, package: &str) -> Option<PathBuf> {
-    let found = find_program(name);
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(),
-            "`{name}` is not installed (Debian package {package}) and CT_REQUIRE_CLUSTER_TOOLS is set"
-        );
-        eprintln!("SKIPPED: `{name}` not found; install the Debian package {package} (.ci/run does) to run this test");
-    }
-    found
 }
 
 fn free_port() -> u16 {
@@ -577,4 +563,71 @@ fn mpirun_with_the_coordination_off_counts_the_machine_in_every_rank() {
     // Each rank measured the whole machine, as CodeCarbon does.
     assert!(sum > 3.5 * reference.num("energy_kwh"), "{sum} vs {}", reference.num("energy_kwh"));
     assert!(ranks.iter().all(|r| r.fields["counts_node"] == "null"));
+}
+
+// ---- mpirun of a Fortran program ----
+
+#[test]
+fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job() {
+    let (Some(_), Some(mpif90)) = (require("mpirun", "openmpi-bin"), require("mpif90", "libopenmpi-dev + gfortran")) else {
+        return;
+    };
+    static ONE_JOB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let exe = tools::build_fortran(&mpif90, "tests/fortran/mpi_ranks.f90", dir.path());
+    let out = dir.path().join("job");
+    std::fs::create_dir(&out).unwrap();
+    let options = format!("{JOB_OPTIONS};output_dir={0};job_coordination_dir={0};project_name=fortran-mpi;log_level=error", out.display());
+    let reference = format!("{JOB_OPTIONS};job_count_node_once=false;save_to_file=false;log_level=error");
+    let o = Command::new("mpirun")
+        .args(["-np", "4", "--allow-run-as-root", "--oversubscribe"])
+        .arg(&exe)
+        .arg(&options)
+        .arg(&reference)
+        .arg("1.5")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "mpirun failed:\n{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    println!("{stdout}");
+    let parse = |l: &str| -> std::collections::HashMap<String, String> {
+        l.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let ranks: Vec<_> = stdout.lines().filter(|l| l.starts_with("rank=")).map(parse).collect();
+    assert_eq!(ranks.len(), 4, "{stdout}");
+    // Fortran writes the `=` then a blank before the number: the value is in the next field.
+    let num = |line: &str, key: &str| -> f64 {
+        let mut it = line.split_whitespace();
+        while let Some(w) = it.next() {
+            if let Some(v) = w.strip_prefix(&format!("{key}=")) {
+                return if v.is_empty() { it.next().unwrap().parse().unwrap() } else { v.parse().unwrap() };
+            }
+        }
+        panic!("{key} not in {line}")
+    };
+    let rank_lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("rank=")).collect();
+    assert_eq!(ranks.iter().filter(|r| r["counts_node"] == "T").count(), 1, "one rank counts the node");
+    let sum: f64 = rank_lines.iter().map(|l| num(l, "energy_kwh")).sum();
+    let machine = num(stdout.lines().find(|l| l.starts_with("reference ")).expect("reference line"), "energy_kwh");
+    println!("sum of the 4 Fortran ranks {sum:e} kWh; the machine over the job (reference) {machine:e} kWh; {:+.2} %", (sum / machine - 1.0) * 100.0);
+    assert!(rel_diff(sum, machine) < 0.05, "ranks sum {sum} kWh, the machine {machine} kWh: not counted once");
+    let steps = num(rank_lines[0], "steps") as u64;
+
+    // One report for the job.
+    let report = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(&out).args(extra).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    println!("{}", report(&[]));
+    let v: serde_json::Value = serde_json::from_str(&report(&["--json"])).unwrap();
+    let job = &v["jobs"][0];
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(job["ranks"].as_array().unwrap().len(), 4);
+    assert_eq!(job["nodes"].as_array().unwrap().len(), 1, "one node");
+    assert!(rel_diff(job["energy_consumed_kwh"].as_f64().unwrap(), sum) < 1e-12, "the report's total is the ranks'");
+    for r in job["regions"].as_array().unwrap() {
+        assert_eq!((r["calls"].as_u64(), r["runs"].as_u64()), (Some(4 * steps), Some(4)), "{r}");
+    }
 }

@@ -1,4 +1,5 @@
-// A C++ "simulation" that reports its emissions every N steps.
+// A C++ "simulation" whose time step has phases (regions: solver, halo exchange, output), and
+// that reports its emissions every 100 steps.
 //   bash examples/cpp/run.sh [STEPS [OUTPUT_DIR]]
 #include <cmath>
 #include <cstdio>
@@ -7,9 +8,15 @@
 
 #include "carbon_tracker.hpp"
 
-static double step(int i) {  // one time step of a toy model
+static double solve(int i) {  // the solver phase of a toy model
     double x = 0;
-    for (int k = 1; k < 200000; k++) x += std::sin(i + k * 1e-3) / k;
+    for (int k = 1; k < 150000; k++) x += std::sin(i + k * 1e-3) / k;
+    return x;
+}
+
+static double exchange(double state) {  // stands for a halo exchange
+    double x = state;
+    for (int k = 1; k < 30000; k++) x = std::fmod(x * 1.000001 + k, 1e6);
     return x;
 }
 
@@ -25,15 +32,24 @@ int main(int argc, char **argv) {
         tracker.start();
         double state = 0;
         for (int i = 1; i <= steps; i++) {
-            state += step(i);
+            carbon_tracker::Region step(tracker, "step");  // ends with the loop body
+            {
+                carbon_tracker::Region r(tracker, "solver");
+                state += solve(i);
+            }
+            {
+                carbon_tracker::Region r(tracker, "halo exchange");
+                state = exchange(state);
+            }
             if (i % 100 == 0) {
-                auto e = tracker.flush();
+                carbon_tracker::Region r(tracker, "output");
+                auto e = tracker.flush();  // also rewrites the region file: one row per region
                 std::printf("step %4d: %.3f s, %.4g kWh, %.4g kg CO2e\n", i, e.duration_s, e.energy_consumed_kwh,
                             e.emissions_kg);
             }
         }
         auto e = tracker.stop();
-        std::printf("done (state %.3f): %.3f s, %.4g kWh, %.4g kg CO2e at %.5g g/kWh, rows in %s/emissions.csv\n", state,
+        std::printf("done (state %.3f): %.3f s, %.4g kWh, %.4g kg CO2e at %.5g g/kWh, rows in %s/emissions.csv, regions beside it\n", state,
                     e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.carbon_intensity_g_per_kwh, out_dir.c_str());
     } catch (const carbon_tracker::Error &err) {
         std::fprintf(stderr, "carbon-tracker error %d: %s\n", err.status(), err.what());

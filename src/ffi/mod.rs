@@ -7,12 +7,14 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod error;
+mod regions;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use error::ct_status;
+pub use regions::{ct_tracker_region_begin, ct_tracker_region_end};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
@@ -376,9 +378,11 @@ pub unsafe extern "C" fn ct_tracker_discard(t: *mut ct_tracker) {
 
 /// A JSON document describing the tracker: the detected hardware (CPU model, TDP match, RAPL
 /// zones, RAM, GPUs), which source or model produces each of the CPU, GPU and RAM numbers, the
-/// carbon intensity and its source (once started), and the outputs. Probes the hardware if the
-/// tracker is not started yet. Returns a new NUL-terminated UTF-8 string that the caller must
-/// release with `ct_string_free`, or NULL on error (see `ct_last_error`).
+/// carbon intensity and its source (once started), the outputs, the job and rank (`"job"`), and
+/// every region's totals (`"regions"`: one object per name, see `ct_tracker_region_begin`).
+/// Probes the hardware if the tracker is not started yet. Returns a new NUL-terminated UTF-8
+/// string that the caller must release with `ct_string_free`, or NULL on error (see
+/// `ct_last_error`).
 #[no_mangle]
 pub unsafe extern "C" fn ct_tracker_json(t: *const ct_tracker) -> *mut c_char {
     guarded(|| {

@@ -42,7 +42,7 @@ impl Cell<'_> {
     }
 
     /// The CSV field, formatted as CodeCarbon (pandas) formats it, appended to `out`.
-    fn write_csv(self, out: &mut String) {
+    pub fn write_csv(self, out: &mut String) {
         match self {
             Cell::Text(s) => out.push_str(s),
             Cell::Missing => {}
@@ -54,7 +54,7 @@ impl Cell<'_> {
         }
     }
 
-    fn to_json(self) -> Value {
+    pub fn to_json(self) -> Value {
         match self {
             Cell::Text(s) => Value::from(s),
             Cell::Missing => Value::Null,

@@ -24,6 +24,17 @@ pub fn name_part(value: &str, max_bytes: usize) -> String {
     out
 }
 
+/// The longest experiment name kept in a file's name: with the prefix, the run id, the extension
+/// and the temporary file's affixes, the name stays under 255 bytes.
+const MAX_EXPERIMENT_NAME_BYTES: usize = 160;
+
+/// The file of run `run_id` named as CodeCarbon names its task file, `<prefix>_<experiment>_<run_id>.<ext>`
+/// (`emissions_…csv` for tasks, `regions_…csv`, `run_…json`), always a single name inside `output_dir`.
+pub fn run_file_path(output_dir: &std::path::Path, prefix: &str, experiment_name: &str, run_id: &str, ext: &str) -> std::path::PathBuf {
+    let experiment = name_part(experiment_name, MAX_EXPERIMENT_NAME_BYTES);
+    output_dir.join(format!("{prefix}_{experiment}_{}.{ext}", name_part(run_id, 64)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! Output sinks, one file each: `emissions.csv`, the CodeCarbon API, an HTTP endpoint, a
-//! Prometheus Pushgateway, OpenTelemetry (OTLP/HTTP), the log.
+//! Prometheus Pushgateway, OpenTelemetry (OTLP/HTTP), the log; the task, region and run files.
 
 pub mod api;
 pub mod csv_file;
@@ -10,8 +10,11 @@ pub mod prometheus;
 pub mod emissions_data;
 pub mod file_names;
 pub mod py_format;
+pub mod region_file;
+pub mod run_file;
 pub mod task_file;
 pub mod uploader;
 pub mod whole_append;
+pub mod whole_file;
 
 pub use emissions_data::{EmissionsData, CSV_HEADER};

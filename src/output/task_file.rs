@@ -20,15 +20,10 @@ fn task_columns() -> impl Iterator<Item = &'static Column> {
 pub static TASK_HEADER: Lazy<String> =
     Lazy::new(|| std::iter::once("task_name").chain(task_columns().map(|(name, _)| *name)).collect::<Vec<_>>().join(","));
 
-/// The longest experiment name kept in the task file's name: with `emissions_`, the run id,
-/// `.csv` and the temporary file's affixes, the name stays under 255 bytes.
-const MAX_EXPERIMENT_NAME_BYTES: usize = 160;
-
 /// Where CodeCarbon puts the task rows of run `run_id`; always a file directly in `output_dir`
 /// (the experiment name is encoded, see [`super::file_names`]).
 pub fn task_file_path(output_dir: &Path, experiment_name: &str, run_id: &str) -> PathBuf {
-    let experiment = super::file_names::name_part(experiment_name, MAX_EXPERIMENT_NAME_BYTES);
-    output_dir.join(format!("emissions_{experiment}_{}.csv", super::file_names::name_part(run_id, 64)))
+    super::file_names::run_file_path(output_dir, "emissions", experiment_name, run_id, "csv")
 }
 
 /// Writes the file of `rows` (task name, its row), replacing the previous one.
@@ -42,16 +37,7 @@ pub fn write(path: &Path, rows: &[(String, EmissionsData)]) -> Result<()> {
         row.push_csv_fields(&mut text, task_columns());
         text.push('\n');
     }
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let done = std::fs::write(&tmp, text.as_bytes()).and_then(|_| std::fs::rename(&tmp, path));
-    done.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, "cannot write the task file", &e)
-    })
+    super::whole_file::replace(path, text.as_bytes()).map_err(|e| Error::io(path, "cannot write the task file", &e))
 }
 
 #[cfg(test)]

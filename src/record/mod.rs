@@ -5,6 +5,8 @@
 //! column table of `output::emissions_data`), and the API deltas ([`EmissionsSnapshot::since`],
 //! [`EmissionsSnapshot::merge`]) all come from it.
 
+pub mod identity;
+pub mod region;
 pub mod run;
 
 /// Calls `$m!` with the measurement fields, in the order of `ct_emissions`:

@@ -2,10 +2,12 @@
 //! tracker so that background ticks and caller flushes never count an interval twice.
 
 pub mod accounting;
+mod identity;
 pub mod job;
 mod metadata;
 mod metrics_outputs;
 pub mod node_share;
+pub mod regions;
 mod tasks;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -23,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
 use crate::output::api::{ApiOutput, ApiSettings};
 use crate::output::csv_file::{self, CsvSink};
-use crate::output::{task_file, EmissionsData};
+use crate::output::{region_file, run_file, task_file, EmissionsData};
 use crate::record::run::RunInfo;
 use crate::output::http_endpoint::{self, HttpEndpoint};
 use crate::output::uploader::Uploader;
@@ -50,6 +52,9 @@ struct Inner {
     /// Which processes `tracking_mode=process` counts.
     tree: hardware::process::Tree,
     state: Mutex<Phase>,
+    /// Named parts of the program entered many times; outside `state`, so that their cheap
+    /// boundaries never wait for a measurement.
+    regions: regions::Regions,
 }
 
 enum Phase {
@@ -83,6 +88,10 @@ struct Running {
     metrics: Option<metrics_outputs::MetricsOutputs>,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).
     node: Option<node_share::NodeShare>,
+    /// Job, node and rank, for the run and region files.
+    identity: crate::record::identity::Identity,
+    /// The run file (ranks of a job) is written once, at the first report that succeeds.
+    run_file_written: bool,
 }
 
 /// What flush/stop return: the numbers always, and the errors of outputs that failed (the
@@ -118,6 +127,7 @@ impl Tracker {
                 job,
                 tree: hardware::process::Tree::default(),
                 state: Mutex::new(Phase::Created),
+                regions: Default::default(),
             }),
         }
     }
@@ -173,8 +183,7 @@ impl Tracker {
             return Err(Error::state("start_task: the tracker was stopped; create a new one"));
         };
         r.tasks.require_not_running(name)?; // before measuring
-        let now = Instant::now();
-        self.inner.measure(r, now, false);
+        let now = self.inner.measure(r, false);
         r.tasks.start(name, r.totals, now)
     }
 
@@ -189,9 +198,25 @@ impl Tracker {
             Phase::Stopped => return Err(Error::state("stop_task: the tracker is stopped")),
         };
         r.tasks.require_running(name)?;
-        let now = Instant::now();
-        self.inner.measure(r, now, false);
+        let now = self.inner.measure(r, false);
         self.inner.stop_task(r, name, now)
+    }
+
+    /// Begins a call of region `name` on this thread (see [`regions`]): no measurement, a clock
+    /// read. Allowed until stop (time before start gets no energy).
+    pub fn region_begin(&self, name: &str) -> Result<()> {
+        self.inner.regions.begin(name)
+    }
+
+    /// Ends a call of region `name`: the latest one begun on this thread, else the oldest open.
+    pub fn region_end(&self, name: &str) -> Result<()> {
+        self.inner.regions.end(name)
+    }
+
+    /// Every region's totals so far (energies up to the last measurement), in the order they
+    /// were first begun.
+    pub fn regions(&self) -> Vec<regions::RegionTotals> {
+        self.inner.regions.totals()
     }
 
     /// Measures (unless the last measurement is under 50 ms old), writes a CSV row and returns
@@ -321,6 +346,7 @@ impl Tracker {
         d["outputs"]["prometheus"] = serde_json::json!(c.save_to_prometheus.then(|| c.prometheus_url.clone()));
         d["outputs"]["otlp"] = serde_json::json!((c.save_to_otlp || c.save_to_logfire).then(|| c.otlp_endpoint.clone().unwrap_or_default()));
         d["outputs"]["logger"] = serde_json::json!(c.save_to_logger);
+        d["regions"] = serde_json::Value::Array(self.regions().iter().map(region_file::to_json).collect());
         d
     }
 
@@ -404,7 +430,7 @@ impl Inner {
         if ticker.is_none() {
             log.warning("no background runtime: measuring only at flush and stop");
         }
-        let now = Instant::now();
+        let now = inner.regions.start();
         let meters = Meters::start(plan, c.measure_power_secs).with_tree(inner.tree);
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
@@ -423,6 +449,8 @@ impl Inner {
             tasks: Tasks::default(),
             metrics,
             node,
+            identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
+            run_file_written: false,
         }
     }
 
@@ -437,8 +465,7 @@ impl Inner {
         let mut phase = self.lock();
         match &mut *phase {
             Phase::Running(r) => {
-                let now = Instant::now();
-                self.measure(r, now, false);
+                let now = self.measure(r, false);
                 r.ticks += 1;
                 let every = self.config.api_call_interval;
                 if let Some(api) = &r.api {
@@ -483,9 +510,15 @@ impl Inner {
         }
     }
 
-    /// `last`: the final measurement (stop).
-    fn measure(&self, r: &mut Running, now: Instant, last: bool) {
+    /// Measures the interval since the last measurement, up to now (returned). `last`: the
+    /// final measurement (stop). Region boundaries are read at the same instant.
+    fn measure(&self, r: &mut Running, last: bool) -> Instant {
         self.refresh_intensity(r);
+        let (boundary, now, still_open) = self.regions.boundary(last);
+        if !still_open.is_empty() {
+            self.log.warning(format!("regions still open at stop, ended there: {}", still_open.join(", ")));
+        }
+        let before = r.totals;
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
         let mut sample = r.meters.measure(dt_s, &self.log);
         if let Some(node) = &mut r.node {
@@ -493,12 +526,14 @@ impl Inner {
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
+        self.regions.attribute(&boundary, &r.totals.since(&before));
         if self.log.enabled(crate::log::Level::Debug) {
             self.log.debug(format!(
                 "measured {dt_s:.3} s: CPU {:.3e} kWh, GPU {:.3e} kWh, RAM {:.3e} kWh",
                 sample.cpu_energy_kwh, sample.gpu_energy_kwh, sample.ram_energy_kwh
             ));
         }
+        now
     }
 
     /// Ends task `name` at the measurement just taken at `now`.
@@ -532,10 +567,37 @@ impl Inner {
         }
     }
 
+    /// Rewrites the region file (every report, once a region exists) and writes the run file of
+    /// a rank of a job (once).
+    fn write_run_files(&self, r: &mut Running) -> Vec<Error> {
+        let c = &self.config;
+        let mut errors = Vec::new();
+        if !c.save_to_file {
+            return errors;
+        }
+        if self.job.is_some() && !r.run_file_written {
+            match run_file::write(&run_file::run_file_path(&c.output_dir, &c.experiment_name, &self.run_id), &r.identity) {
+                Ok(()) => r.run_file_written = true,
+                Err(e) => {
+                    self.log.error(format!("{e} (written at the next flush)"));
+                    errors.push(e);
+                }
+            }
+        }
+        if !self.regions.is_empty() {
+            let path = region_file::region_file_path(&c.output_dir, &c.experiment_name, &self.run_id);
+            if let Err(e) = region_file::write(&path, &metadata::timestamp_now(), &r.identity, &self.regions.totals()) {
+                self.log.error(format!("{e} (the region totals are kept; the next flush writes them again)"));
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
-        let now = Instant::now();
+        let mut now = Instant::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
-            self.measure(r, now, final_report);
+            now = self.measure(r, final_report);
         }
         if final_report {
             // CodeCarbon's stop ends the tasks still running, at the final measurement.
@@ -563,6 +625,7 @@ impl Inner {
             }
         }
         errors.extend(self.write_tasks(r));
+        errors.extend(self.write_run_files(r));
         if let Some(api) = &r.api {
             api.push_total(&emissions, final_report);
         }

@@ -7,6 +7,9 @@
             train()
         print(epoch.emissions.emissions_kg)        # the task's own numbers
         print(tracker.flush().emissions_kg)      # cumulative totals so far
+        for step in range(steps):
+            with tracker.region("solver"):       # regions: cheap, accumulated per name
+                solve(step)
 
 ``Tracker`` is strict: every failure raises :class:`CarbonTrackerError`. CodeCarbon users can keep
 their code: ``EmissionsTracker``, ``OfflineEmissionsTracker``, ``track_emissions``,
@@ -42,12 +45,15 @@ from ._core import (
     options_string,
 )
 from ._options import TrackerOptions
+from ._regions import Region, RegionTotals
 
 __all__ = [
     "Tracker",
     "TrackerOptions",
     "CodeCarbonOptions",
     "TaskScope",
+    "Region",
+    "RegionTotals",
     "Emissions",
     "Status",
     "CarbonTrackerError",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence, TypeVar, cast
 
 from . import _logging
+from ._regions import RegionsMixin, declare as _declare_regions
 from ._options import TrackerOptions
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
@@ -168,6 +169,7 @@ def _lib() -> ctypes.CDLL:
     lib.ct_string_free.restype = None
     lib.ct_version.argtypes = []
     lib.ct_version.restype = ctypes.c_char_p
+    _declare_regions(lib)
     return lib
 
 
@@ -216,19 +218,26 @@ class _Gate:
         self._active = 0
         self._closed = False
 
-    @contextmanager
-    def call(self) -> Iterator[None]:
+    def enter(self) -> None:
+        """A call begins (raises once the gate is closed); pair with leave()."""
         with self._cond:
             if self._closed:
                 raise CarbonTrackerError(Status.CT_ERR_NULL_ARGUMENT, "the tracker was closed")
             self._active += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify_all()
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        self.enter()
         try:
             yield
         finally:
-            with self._cond:
-                self._active -= 1
-                if self._active == 0:
-                    self._cond.notify_all()
+            self.leave()
 
     def close(self) -> bool:
         """Marks the gate closed once no call runs; False if it was closed already."""
@@ -253,7 +262,7 @@ class TaskScope:
 _Report = Callable[[ctypes.c_void_p, Any], int]
 
 
-class Tracker:
+class Tracker(RegionsMixin):
     """A tracker; keyword arguments are CodeCarbon's config keys (``project_name``,
     ``country_iso_code``, ``measure_power_secs``, ``output_dir``, ``save_to_api``, ...).
 

@@ -46,7 +46,8 @@ Example: carbon-tracker monitor --project-name solver --country-iso-code FRA -- 
     Monitor(MonitorArgs),
     /// Show the detected hardware and which source or model gives each number
     Detect(DetectArgs),
-    /// Summarize emissions.csv files (of this library or CodeCarbon) per project and run
+    /// Summarize emissions.csv files (of this library or CodeCarbon) per project and run, and the
+    /// output directory of a job per node, rank and region
     Report(ReportArgs),
 }
 
@@ -84,13 +85,19 @@ struct DetectArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "A directory is read whole: its emissions CSVs, region files (regions_*.csv) and run files \
+(run_*.json, written by each rank of a job), so `carbon-tracker report OUTPUT_DIR` shows a job's total, a line per \
+node and per rank, and its regions.")]
 struct ReportArgs {
-    /// emissions.csv files (default: ./emissions.csv)
-    #[arg(value_name = "FILE")]
+    /// emissions.csv files or output directories (default: ./emissions.csv)
+    #[arg(value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
-    /// Also write an HTML page with a chart of emissions over time per run
+    /// Also write an HTML page with charts: emissions over time per run, per node and per rank of a job
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Print every number as JSON instead of the tables (unrounded)
+    #[arg(long)]
+    json: bool,
 }
 
 /// `detect | head` ends quietly, as Unix filters do, instead of panicking on a closed pipe
@@ -125,7 +132,7 @@ fn main() {
         Commands::Report(a) => {
             default_sigpipe();
             let files = if a.files.is_empty() { vec![PathBuf::from("emissions.csv")] } else { a.files };
-            report::run(&files, a.html.as_deref())
+            report::run(&files, a.html.as_deref(), a.json)
         }
     };
     std::process::exit(code);

@@ -41,6 +41,13 @@ impl std::fmt::Display for Problem {
 
 const REQUIRED: [&str; 6] = ["timestamp", "project_name", "run_id", "duration", "emissions", "energy_consumed"];
 
+/// A first line with the columns the report needs (CodeCarbon's header, of any version), but not
+/// a task file's (`task_name` first, with its run's `run_id`).
+pub fn looks_like_emissions_header(line: &str) -> bool {
+    let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+    cols.first() != Some(&"task_name") && REQUIRED.iter().all(|r| cols.contains(r))
+}
+
 /// The rows of `path` and the problems found (a file that cannot be used at all gives no rows
 /// and one problem).
 pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {

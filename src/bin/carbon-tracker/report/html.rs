@@ -5,7 +5,8 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use super::{started_text, Projects, Run};
+use super::job::{self, Job, RegionSum};
+use super::{started_text, Projects, Regions, Run};
 use crate::format::{self, sig3};
 
 /// Tableau 10: distinct, colour-blind-friendlier than a rainbow.
@@ -91,8 +92,9 @@ fn y_axis(svg: &mut String, f: &Frame, y_max: f64, step: f64, label: &str) {
     );
 }
 
-/// Cumulative emissions against time since each run's start; every run begins at (0, 0).
-fn line_chart(runs: &[Run]) -> String {
+/// Cumulative emissions against time since each run's start; every run begins at (0, 0). Each
+/// run is named by `label` in the legend and tooltips.
+fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
     let legend_rows = runs.len().min(LEGEND_MAX + 1) as f64;
     let f = Frame { w: 900.0, h: (26.0 * legend_rows + 40.0).max(320.0), left: 72.0, right: 230.0, top: 20.0, bottom: 50.0 };
     let max_s = runs.iter().map(|r| r.total().duration_s).fold(0.0, f64::max);
@@ -141,20 +143,20 @@ fn line_chart(runs: &[Run]) -> String {
         for (r, (x, y)) in run.rows.iter().zip(pts.iter().skip(1)) {
             let _ = write!(
                 svg,
-                r##"<circle cx="{x:.1}" cy="{y:.1}" r="{dot}" fill="{color}" stroke="#fff" stroke-width="1.5"><title>run {} at {}: {}, {}</title></circle>"##,
-                esc(run.short_id()),
+                r##"<circle cx="{x:.1}" cy="{y:.1}" r="{dot}" fill="{color}" stroke="#fff" stroke-width="1.5"><title>{} at {}: {}, {}</title></circle>"##,
+                esc(&label(run)),
                 format::duration_s(r.duration_s),
                 format::mass_kg(r.emissions_kg),
                 format::energy_kwh(r.energy_kwh)
             );
         }
     }
-    legend(&mut svg, runs, f.w - f.right + 20.0, f.top + 6.0);
+    legend(&mut svg, runs, label, f.w - f.right + 20.0, f.top + 6.0);
     svg.push_str("</svg>");
     svg
 }
 
-fn legend(svg: &mut String, runs: &[Run], x: f64, y0: f64) {
+fn legend(svg: &mut String, runs: &[Run], label: &dyn Fn(&Run) -> String, x: f64, y0: f64) {
     for (i, run) in runs.iter().take(LEGEND_MAX).enumerate() {
         let y = y0 + i as f64 * 26.0;
         let color = PALETTE[i % PALETTE.len()];
@@ -164,7 +166,7 @@ fn legend(svg: &mut String, runs: &[Run], x: f64, y0: f64) {
             r##"<text x="{}" y="{:.1}" class="legend">{} <tspan class="muted">{}</tspan></text>"##,
             x + 22.0,
             y + 11.5,
-            esc(run.short_id()),
+            esc(&label(run)),
             esc(&format::mass_kg(run.total().emissions_kg))
         );
     }
@@ -179,48 +181,74 @@ fn legend(svg: &mut String, runs: &[Run], x: f64, y0: f64) {
     }
 }
 
-/// Each run's total, in the order the runs started.
-fn bar_chart(runs: &[Run]) -> String {
+/// One bar of a bar chart.
+struct Bar {
+    label: String,
+    sublabel: String,
+    kg: f64,
+    color: &'static str,
+    title: String,
+}
+
+/// Bars of emissions, in the given order.
+fn bars(items: &[Bar], aria: &str) -> String {
     let f = Frame { w: 900.0, h: 260.0, left: 72.0, right: 30.0, top: 16.0, bottom: 58.0 };
-    let max_kg = runs.iter().map(|r| r.total().emissions_kg).fold(0.0, f64::max);
+    let max_kg = items.iter().map(|b| b.kg).fold(0.0, f64::max);
     let (mf, mname) = mass_unit(max_kg);
     let y_step = nice_step(max_kg / mf, 4.0);
     let y_max = ((max_kg / mf) / y_step).ceil().max(1.0) * y_step;
-    let mut svg = format!(
-        r##"<svg viewBox="0 0 {} {}" role="img" aria-label="Emissions of each run" xmlns="http://www.w3.org/2000/svg">"##,
-        f.w, f.h
-    );
+    let mut svg = format!(r##"<svg viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"##, f.w, f.h, esc(aria));
     y_axis(&mut svg, &f, y_max, y_step, &format!("{mname} CO2e"));
-    // Slots at most 110 px wide, the group centred: a few runs do not spread over the width.
-    let slot = (f.plot_w() / runs.len().max(1) as f64).min(110.0);
-    let x0 = f.left + (f.plot_w() - slot * runs.len() as f64) / 2.0;
+    // Slots at most 110 px wide, the group centred: a few bars do not spread over the width.
+    let slot = (f.plot_w() / items.len().max(1) as f64).min(110.0);
+    let x0 = f.left + (f.plot_w() - slot * items.len() as f64) / 2.0;
     let bar_w = (slot * 0.6).min(56.0);
-    let label_every = (runs.len() as f64 / 12.0).ceil().max(1.0) as usize;
-    for (i, run) in runs.iter().enumerate() {
-        let t = run.total();
-        let h = f.plot_h() * (t.emissions_kg / mf) / y_max;
+    let label_every = (items.len() as f64 / 12.0).ceil().max(1.0) as usize;
+    for (i, b) in items.iter().enumerate() {
+        let h = f.plot_h() * (b.kg / mf) / y_max;
         let cx = x0 + slot * (i as f64 + 0.5);
         let _ = write!(
             svg,
-            r##"<rect x="{:.1}" y="{:.1}" width="{bar_w:.1}" height="{h:.1}" rx="3" fill="{}"><title>run {} started {}: {} in {}, {}</title></rect>"##,
+            r##"<rect x="{:.1}" y="{:.1}" width="{bar_w:.1}" height="{h:.1}" rx="3" fill="{}"><title>{}</title></rect>"##,
             cx - bar_w / 2.0,
             f.top + f.plot_h() - h,
-            PALETTE[i % PALETTE.len()],
-            esc(&run.run_id),
-            esc(&started_text(run)),
-            format::mass_kg(t.emissions_kg),
-            format::duration_s(t.duration_s),
-            format::energy_kwh(t.energy_kwh)
+            b.color,
+            esc(&b.title)
         );
         if i % label_every == 0 {
-            let started = run.started().map(|s| s.format("%m-%d %H:%M").to_string()).unwrap_or_default();
-            let _ = write!(svg, r##"<text x="{cx:.1}" y="{:.1}" class="tick" text-anchor="middle">{}</text>"##, f.top + f.plot_h() + 18.0, esc(run.short_id()));
-            let _ = write!(svg, r##"<text x="{cx:.1}" y="{:.1}" class="tick muted" text-anchor="middle">{}</text>"##, f.top + f.plot_h() + 34.0, esc(&started));
+            let _ = write!(svg, r##"<text x="{cx:.1}" y="{:.1}" class="tick" text-anchor="middle">{}</text>"##, f.top + f.plot_h() + 18.0, esc(&b.label));
+            let _ = write!(svg, r##"<text x="{cx:.1}" y="{:.1}" class="tick muted" text-anchor="middle">{}</text>"##, f.top + f.plot_h() + 34.0, esc(&b.sublabel));
         }
     }
     let _ = write!(svg, r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##, l = f.left, r = f.left + f.plot_w(), b = f.top + f.plot_h());
     svg.push_str("</svg>");
     svg
+}
+
+/// Each run's total, in the order the runs started.
+fn bar_chart(runs: &[Run]) -> String {
+    let items: Vec<Bar> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let t = run.total();
+            Bar {
+                label: run.short_id().to_string(),
+                sublabel: run.started().map(|s| s.format("%m-%d %H:%M").to_string()).unwrap_or_default(),
+                kg: t.emissions_kg,
+                color: PALETTE[i % PALETTE.len()],
+                title: format!(
+                    "run {} started {}: {} in {}, {}",
+                    run.run_id,
+                    started_text(run),
+                    format::mass_kg(t.emissions_kg),
+                    format::duration_s(t.duration_s),
+                    format::energy_kwh(t.energy_kwh)
+                ),
+            }
+        })
+        .collect();
+    bars(&items, "Emissions of each run")
 }
 
 fn run_table(runs: &[Run]) -> String {
@@ -282,8 +310,122 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowra
 footer { color: #7a8a81; font-size: 12px; margin-top: 24px; }
 "#;
 
-pub fn page(projects: &Projects, files: &[PathBuf]) -> String {
-    let all: Vec<&Run> = projects.values().flatten().collect();
+/// A table of regions (summed over runs).
+fn region_rows(regions: &[RegionSum], total_kwh: f64) -> String {
+    let mut t = String::from(
+        "<table><thead><tr><th>region</th><th>calls</th><th>runs</th><th>time in calls</th><th>open</th><th>energy</th>\
+<th>emissions</th><th>share of energy</th></tr></thead><tbody>",
+    );
+    for r in regions {
+        let x = &r.totals;
+        let _ = write!(
+            t,
+            r##"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"##,
+            esc(&x.name),
+            x.calls,
+            r.runs,
+            format::duration_s(x.duration_s),
+            format::duration_s(x.wall_s),
+            format::energy_kwh(x.energy_consumed_kwh),
+            format::mass_kg(x.emissions_kg),
+            if total_kwh > 0.0 { format!("{:.1} %", x.energy_consumed_kwh / total_kwh * 100.0) } else { "–".into() }
+        );
+    }
+    t.push_str("</tbody></table>");
+    t
+}
+
+fn region_bars(regions: &[RegionSum]) -> String {
+    let items: Vec<Bar> = regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Bar {
+            label: r.totals.name.clone(),
+            sublabel: format!("{} calls", r.totals.calls),
+            kg: r.totals.emissions_kg,
+            color: PALETTE[i % PALETTE.len()],
+            title: format!("{}: {}, {} over {} open", r.totals.name, format::mass_kg(r.totals.emissions_kg), format::energy_kwh(r.totals.energy_consumed_kwh), format::duration_s(r.totals.wall_s)),
+        })
+        .collect();
+    bars(&items, "Emissions of each region")
+}
+
+/// A job: its total, a chart per node and per rank, each rank's emissions over time, its regions.
+fn job_section(j: &Job) -> String {
+    let node_color = |name: &str, id: Option<u32>| {
+        let i = j.nodes.iter().position(|n| n.name == name && n.node_id == id).unwrap_or(0);
+        PALETTE[i % PALETTE.len()]
+    };
+    let node_bars: Vec<Bar> = j
+        .nodes
+        .iter()
+        .map(|n| Bar {
+            label: n.name.clone(),
+            sublabel: format!("ranks {}", job::ranks_text(&n.ranks)),
+            kg: n.emissions_kg,
+            color: node_color(&n.name, n.node_id),
+            title: format!("node {}: {}, {}", n.name, format::mass_kg(n.emissions_kg), format::energy_kwh(n.energy_kwh)),
+        })
+        .collect();
+    let rank_bars: Vec<Bar> = j
+        .ranks
+        .iter()
+        .map(|r| {
+            let t = r.run.total();
+            Bar {
+                label: format!("rank {}", r.rank_text()),
+                sublabel: r.id.node.clone(),
+                kg: t.emissions_kg,
+                color: node_color(&r.id.node, r.id.node_id),
+                title: format!("rank {} on {} (run {}): {} in {}, {}", r.rank_text(), r.id.node, r.run.run_id, format::mass_kg(t.emissions_kg), format::duration_s(t.duration_s), format::energy_kwh(t.energy_kwh)),
+            }
+        })
+        .collect();
+    let runs: Vec<Run> = j.ranks.iter().map(|r| r.run.clone()).collect();
+    let rank_of: std::collections::HashMap<&str, String> = j.ranks.iter().map(|r| (r.run.run_id.as_str(), format!("rank {} ({})", r.rank_text(), r.id.node))).collect();
+    let label = |run: &Run| rank_of.get(run.run_id.as_str()).cloned().unwrap_or_else(|| run.short_id().to_string());
+    let mut h = format!(
+        "<section><h2>Job {}</h2><p class=\"sub\">project {} · {} rank(s) on {} node(s) · {} · {} · {} wall time</p>\
+<h3>Emissions per node</h3>{}<h3>Emissions per rank (coloured by node)</h3>{}<h3>Emissions over time, per rank</h3>{}",
+        esc(&j.id),
+        esc(&j.project),
+        j.ranks.len(),
+        j.nodes.len(),
+        format::mass_kg(j.emissions_kg()),
+        format::energy_kwh(j.energy_kwh()),
+        format::duration_s(j.wall_s()),
+        bars(&node_bars, "Emissions of each node"),
+        bars(&rank_bars, "Emissions of each rank"),
+        line_chart(&runs, &label)
+    );
+    if !j.regions.is_empty() {
+        let _ = write!(h, "<h3>Regions, summed over the ranks</h3>{}{}", region_bars(&j.regions), region_rows(&j.regions, j.energy_kwh()));
+    }
+    let mut t = String::from("<table><thead><tr><th></th><th>rank</th><th>node</th><th>local rank</th><th>run</th><th>duration</th><th>energy</th><th>emissions</th></tr></thead><tbody>");
+    for r in &j.ranks {
+        let x = r.run.total();
+        let _ = write!(
+            t,
+            r##"<tr><td><span class="swatch" style="background:{}"></span></td><td class="n">{}</td><td>{}</td><td class="n">{}</td><td title="{}"><code>{}</code></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"##,
+            node_color(&r.id.node, r.id.node_id),
+            esc(&r.rank_text()),
+            esc(&r.id.node),
+            r.id.local_rank.map(|l| l.to_string()).unwrap_or_else(|| "–".into()),
+            esc(&r.run.run_id),
+            esc(r.run.short_id()),
+            format::duration_s(x.duration_s),
+            format::energy_kwh(x.energy_kwh),
+            format::mass_kg(x.emissions_kg)
+        );
+    }
+    t.push_str("</tbody></table>");
+    let _ = write!(h, "<h3>Ranks</h3>{t}</section>");
+    h
+}
+
+pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathBuf]) -> String {
+    let mut all: Vec<&Run> = projects.values().flatten().collect();
+    all.extend(jobs.iter().flat_map(|j| j.ranks.iter().map(|r| &r.run)));
     let energy: f64 = all.iter().map(|r| r.total().energy_kwh).sum();
     let emissions: f64 = all.iter().map(|r| r.total().emissions_kg).sum();
     let duration: f64 = all.iter().map(|r| r.total().duration_s).sum();
@@ -291,16 +433,20 @@ pub fn page(projects: &Projects, files: &[PathBuf]) -> String {
     let mut h = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Emissions report</title><style>{STYLE}</style></head><body><main>\
-<header><h1>Emissions report</h1><p>{} run(s) in {} project(s), from {}</p></header>\
+<header><h1>Emissions report</h1><p>{} run(s) in {} job(s) and {} other project(s), from {}</p></header>\
 <div class=\"kpis\"><div class=\"kpi\"><b>{}</b><span>emissions</span></div><div class=\"kpi\"><b>{}</b><span>energy</span></div>\
 <div class=\"kpi\"><b>{}</b><span>tracked time</span></div></div>",
         all.len(),
+        jobs.len(),
         projects.len(),
         file_list.join(", "),
         format::mass_kg(emissions),
         format::energy_kwh(energy),
         format::duration_s(duration)
     );
+    for j in jobs {
+        h.push_str(&job_section(j));
+    }
     for (name, runs) in projects {
         let e: f64 = runs.iter().map(|r| r.total().emissions_kg).sum();
         let kwh: f64 = runs.iter().map(|r| r.total().energy_kwh).sum();
@@ -311,10 +457,14 @@ pub fn page(projects: &Projects, files: &[PathBuf]) -> String {
             runs.len(),
             format::mass_kg(e),
             format::energy_kwh(kwh),
-            line_chart(runs)
+            line_chart(runs, &|r: &Run| r.short_id().to_string())
         );
         if runs.len() > 1 {
             let _ = write!(h, "<h3>Emissions of each run, in order</h3>{}", bar_chart(runs));
+        }
+        let sums = job::sum_regions(runs.iter().map(|r| r.run_id.as_str()), regions);
+        if !sums.is_empty() {
+            let _ = write!(h, "<h3>Regions</h3>{}{}", region_bars(&sums), region_rows(&sums, kwh));
         }
         let _ = write!(h, "<h3>Runs</h3>{}</section>", run_table(runs));
     }

@@ -1,12 +1,19 @@
-//! `carbon-tracker report [FILE...] [--html FILE]`: a table per project and run, and an HTML page
-//! with a chart of each run's emissions over time. A file or line that cannot be read is named
-//! on standard error and skipped; the rest is still reported (exit status 1 then).
+//! `carbon-tracker report [FILE|DIR...] [--html FILE] [--json]`: a table per project and run; for
+//! the ranks of a job (their run files say so) the job's total, a line per node and per rank, and
+//! the regions; an HTML page with charts. A directory is read whole (emissions CSVs, region and
+//! run files). A file or line that cannot be read is named on standard error and skipped; the
+//! rest is still reported (exit status 1 then).
 
 mod csv_in;
+mod dir_in;
 mod html;
+mod job;
+mod regions_in;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+use carbon_tracker::record::region::RegionTotals;
 
 use chrono::NaiveDateTime;
 
@@ -74,10 +81,17 @@ pub fn group(files: &[(PathBuf, Vec<Row>)]) -> Projects {
     projects
 }
 
-pub fn run(files: &[PathBuf], html_path: Option<&Path>) -> i32 {
+/// Each run's regions (its region file's rows), by run id.
+pub type Regions = HashMap<String, Vec<RegionTotals>>;
+
+pub fn run(args: &[PathBuf], html_path: Option<&Path>, json: bool) -> i32 {
+    let inputs = dir_in::collect(args);
+    let mut problems = inputs.problems.len();
+    for e in &inputs.problems {
+        say!("carbon-tracker: {e}");
+    }
     let mut read = Vec::new();
-    let mut problems = 0;
-    for f in files {
+    for f in &inputs.emissions_files {
         let (rows, errs) = csv_in::read(f);
         for e in &errs {
             say!("carbon-tracker: {e}");
@@ -85,25 +99,81 @@ pub fn run(files: &[PathBuf], html_path: Option<&Path>) -> i32 {
         problems += errs.len();
         read.push((f.clone(), rows));
     }
-    let projects = group(&read);
-    if projects.is_empty() {
+    let mut regions = Regions::new();
+    for r in inputs.regions {
+        let list = regions.entry(r.run_id).or_default();
+        // A run's file read twice (a copy): its rows once.
+        list.retain(|x| x.name != r.totals.name);
+        list.push(r.totals);
+    }
+    let mut projects = group(&read);
+    let jobs = job::take_jobs(&mut projects, &inputs.identities, &regions);
+    let nothing = projects.is_empty() && jobs.is_empty();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json_report(&jobs, &projects, &regions)).unwrap_or_default());
+    } else if nothing {
         say!("carbon-tracker: no runs to report");
     } else {
-        print!("{}", table(&projects));
+        for j in &jobs {
+            print!("{}", job::text(j));
+        }
+        print!("{}", table(&projects, &regions));
     }
     if let Some(p) = html_path {
-        let page = html::page(&projects, files);
+        let files = &inputs.emissions_files;
+        let page = html::page(&projects, &jobs, &regions, files);
         if let Err(e) = std::fs::write(p, page) {
             say!("carbon-tracker: cannot write {}: {e}", p.display());
             return 1;
         }
         say!("carbon-tracker: wrote {}", p.display());
     }
-    if problems > 0 || projects.is_empty() {
+    if problems > 0 || nothing {
         1
     } else {
         0
     }
+}
+
+fn region_json(r: &job::RegionSum) -> serde_json::Value {
+    let mut v = carbon_tracker::output::region_file::to_json(&r.totals);
+    v["runs"] = r.runs.into();
+    v
+}
+
+/// `--json`: every number of the text report, unrounded.
+fn json_report(jobs: &[job::Job], projects: &Projects, regions: &Regions) -> serde_json::Value {
+    use serde_json::json;
+    let run_json = |r: &Run| {
+        let t = r.total();
+        json!({"run_id": r.run_id, "project_name": r.project, "duration_s": t.duration_s, "energy_consumed_kwh": t.energy_kwh,
+               "emissions_kg": t.emissions_kg, "rows": r.rows.len(), "started": started_text(r)})
+    };
+    json!({
+        "jobs": jobs.iter().map(|j| json!({
+            "job_id": j.id,
+            "project_name": j.project,
+            "energy_consumed_kwh": j.energy_kwh(),
+            "emissions_kg": j.emissions_kg(),
+            "wall_s": j.wall_s(),
+            "nodes": j.nodes.iter().map(|n| json!({"node": n.name, "node_id": n.node_id, "ranks": n.ranks,
+                "energy_consumed_kwh": n.energy_kwh, "emissions_kg": n.emissions_kg})).collect::<Vec<_>>(),
+            "ranks": j.ranks.iter().map(|r| {
+                let mut v = run_json(&r.run);
+                v["rank"] = json!(r.id.rank);
+                v["local_rank"] = json!(r.id.local_rank);
+                v["node"] = json!(r.id.node);
+                v["node_id"] = json!(r.id.node_id);
+                v
+            }).collect::<Vec<_>>(),
+            "regions": j.regions.iter().map(region_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "projects": projects.iter().map(|(name, runs)| json!({
+            "project_name": name,
+            "runs": runs.iter().map(run_json).collect::<Vec<_>>(),
+            "regions": job::sum_regions(runs.iter().map(|r| r.run_id.as_str()), regions).iter().map(region_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// The largest unit (factor, name) that `max` reaches, else the smallest.
@@ -115,8 +185,8 @@ pub fn started_text(run: &Run) -> String {
     run.started().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "?".into())
 }
 
-/// A table per project: one line per run, then the project's total.
-pub fn table(projects: &Projects) -> String {
+/// A table per project: one line per run, then the project's total; then its regions, if any.
+pub fn table(projects: &Projects, regions: &Regions) -> String {
     let mut out = String::new();
     for (name, runs) in projects {
         let energy: f64 = runs.iter().map(|r| r.total().energy_kwh).sum();
@@ -140,12 +210,12 @@ pub fn table(projects: &Projects) -> String {
         let (ef, eu) = unit(energy, &[(1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh")]);
         let (mf, mu) = unit(emissions, &[(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")]);
         let (energy_h, emissions_h) = (format!("energy ({eu})"), format!("emissions ({mu} CO2e)"));
-        let header = ["run", "started", "duration (s)", &energy_h, &emissions_h, "intensity (g/kWh)", "rows", "mode", "tracker"];
-        let mut lines: Vec<[String; 9]> = runs
+        let header = ["run", "started", "duration (s)", &energy_h, &emissions_h, "intensity (g/kWh)", "rows", "mode", "tracker"].map(str::to_string);
+        let mut lines: Vec<Vec<String>> = runs
             .iter()
             .map(|r| {
                 let t = r.total();
-                [
+                vec![
                     r.short_id().to_string(),
                     started_text(r),
                     sig3(t.duration_s),
@@ -158,7 +228,7 @@ pub fn table(projects: &Projects) -> String {
                 ]
             })
             .collect();
-        lines.push([
+        lines.push(vec![
             "total".into(),
             String::new(),
             sig3(duration),
@@ -169,24 +239,11 @@ pub fn table(projects: &Projects) -> String {
             String::new(),
             String::new(),
         ]);
-        let widths: Vec<usize> =
-            (0..9).map(|c| lines.iter().map(|l| l[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0)).collect();
-        let numeric = |c: usize| (2..=6).contains(&c);
-        let fmt_line = |cells: &[String]| {
-            let parts: Vec<String> = cells
-                .iter()
-                .enumerate()
-                .map(|(c, v)| if numeric(c) { format!("{v:>w$}", w = widths[c]) } else { format!("{v:<w$}", w = widths[c]) })
-                .collect();
-            format!("  {}\n", parts.join("  ").trim_end())
-        };
-        out += &fmt_line(&header.map(str::to_string));
-        let n = lines.len();
-        for (i, l) in lines.iter().enumerate() {
-            if i == n - 1 {
-                out += &format!("  {}\n", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-            }
-            out += &fmt_line(l);
+        out += &job::aligned(&header, &lines, &|c| (2..=6).contains(&c), true);
+        let sums = job::sum_regions(runs.iter().map(|r| r.run_id.as_str()), regions);
+        if !sums.is_empty() {
+            out += "\n  Regions (energy: the run's over the time each was open)\n";
+            out += &job::region_table(&sums, energy, "runs");
         }
         out += "\n";
     }

@@ -1,0 +1,41 @@
+//! The run file: `run_<experiment_name>_<run_id>.json` beside `emissions.csv`, written once by a
+//! rank of a job (at its first flush or stop): its job, rank and node, which CodeCarbon's
+//! columns have no field for, so that `carbon-tracker report DIR` can put each run of a shared
+//! output directory under its job, node and rank while `emissions.csv` stays CodeCarbon's.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::record::identity::Identity;
+
+/// Where the run file of run `run_id` goes (named as the task file is).
+pub fn run_file_path(output_dir: &Path, experiment_name: &str, run_id: &str) -> PathBuf {
+    super::file_names::run_file_path(output_dir, "run", experiment_name, run_id, "json")
+}
+
+pub fn write(path: &Path, id: &Identity) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(id).map_err(|e| Error::io(path, "cannot encode the run file", &std::io::Error::other(e)))?;
+    text.push('\n');
+    super::whole_file::replace(path, text.as_bytes()).map_err(|e| Error::io(path, "cannot write the run file", &e))
+}
+
+/// The identity in a run file, or why it cannot be read.
+pub fn read(path: &Path) -> std::result::Result<Identity, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("not a run file: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = run_file_path(dir.path(), "base", "r1");
+        let id = Identity { run_id: "r1".into(), job_id: Some("42".into()), rank: Some(5), node: "n2".into(), started_unix_s: 1.5, ..Default::default() };
+        write(&path, &id).unwrap();
+        assert_eq!(read(&path).unwrap(), id);
+        assert!(read(&dir.path().join("missing.json")).unwrap_err().starts_with("cannot read"));
+    }
+}

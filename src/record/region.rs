@@ -1,0 +1,29 @@
+//! A region's accumulated numbers: what `ct_tracker_json` reports under `"regions"` and the
+//! region file holds, one per name.
+
+/// The totals of one region since the tracker started. Call counts and durations are up to
+/// the moment they are read; energies and emissions are attributed up to the run's last
+/// measurement (see `tracker::regions` for the rule).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegionTotals {
+    pub name: String,
+    /// Finished calls (a call still open is counted when it ends, or at stop).
+    pub calls: u64,
+    /// Calls open now, in any thread.
+    pub open_calls: u64,
+    /// Sum of the finished calls' durations (calls open at once in several threads each count).
+    pub duration_s: f64,
+    /// Shortest and longest finished call (0 before the first one).
+    pub min_duration_s: f64,
+    pub max_duration_s: f64,
+    /// Wall-clock time during which at least one call was open, up to the last measurement:
+    /// the time the region's energy is attributed over.
+    pub wall_s: f64,
+    pub cpu_energy_kwh: f64,
+    pub gpu_energy_kwh: f64,
+    pub ram_energy_kwh: f64,
+    /// cpu + gpu + ram, kWh (PUE included, as the run's).
+    pub energy_consumed_kwh: f64,
+    pub emissions_kg: f64,
+    pub water_consumed_l: f64,
+}
