@@ -5,7 +5,10 @@
 //! column table of `output::emissions_data`), and the API deltas ([`EmissionsSnapshot::since`],
 //! [`EmissionsSnapshot::merge`]) all come from it.
 
+pub mod prediction;
 pub mod run;
+
+pub use prediction::{BudgetState, Prediction, PredictionState};
 
 /// Calls `$m!` with the measurement fields, in the order of `ct_emissions`:
 /// `doc, name: type => how it combines` where `total` is a running total (deltas subtract,

@@ -2,10 +2,13 @@
 //! tracker so that background ticks and caller flushes never count an interval twice.
 
 pub mod accounting;
+mod budget;
 pub mod job;
 mod metadata;
 mod metrics_outputs;
 pub mod node_share;
+mod prediction;
+mod progress;
 mod tasks;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -25,6 +28,7 @@ use crate::output::api::{ApiOutput, ApiSettings};
 use crate::output::csv_file::CsvSink;
 use crate::output::{task_file, EmissionsData};
 use crate::record::run::RunInfo;
+use crate::record::Prediction;
 use crate::output::http_endpoint::{self, HttpEndpoint};
 use crate::output::uploader::Uploader;
 
@@ -48,6 +52,9 @@ struct Inner {
     /// The job this process is a rank of, if any.
     job: Option<job::Job>,
     state: Mutex<Phase>,
+    /// `set_progress`'s reports: a lock of their own, never held while measuring, so that a
+    /// report costs no more than taking it (taken after `state` when both are needed).
+    progress: Mutex<progress::ProgressLog>,
 }
 
 enum Phase {
@@ -81,6 +88,10 @@ struct Running {
     metrics: Option<metrics_outputs::MetricsOutputs>,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).
     node: Option<node_share::NodeShare>,
+    /// Cumulative energy and emissions at each measurement, for predictions.
+    measurements: progress::MeasurementLog,
+    /// Budget warnings already logged.
+    budget: budget::BudgetWatch,
 }
 
 /// What flush/stop return: the numbers always, and the errors of outputs that failed (the
@@ -105,7 +116,17 @@ impl Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
         let job = job::detect(&config);
-        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, job, state: Mutex::new(Phase::Created) }) }
+        Tracker {
+            inner: Arc::new(Inner {
+                config,
+                log,
+                notes: Vec::new(),
+                run_id,
+                job,
+                state: Mutex::new(Phase::Created),
+                progress: Mutex::new(progress::ProgressLog::default()),
+            }),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -145,7 +166,7 @@ impl Tracker {
             return Err(Error::state("start_task: the tracker was stopped; create a new one"));
         };
         r.tasks.require_not_running(name)?; // before measuring
-        let now = Instant::now();
+        let now = crate::clock::now();
         self.inner.measure(r, now, false);
         r.tasks.start(name, r.totals, now)
     }
@@ -161,7 +182,7 @@ impl Tracker {
             Phase::Stopped => return Err(Error::state("stop_task: the tracker is stopped")),
         };
         r.tasks.require_running(name)?;
-        let now = Instant::now();
+        let now = crate::clock::now();
         self.inner.measure(r, now, false);
         self.inner.stop_task(r, name, now)
     }
@@ -195,6 +216,7 @@ impl Tracker {
             let report = self.inner.report(r, true);
             let outputs = (report, r.api.take(), r.endpoint.take(), r.metrics.take());
             *phase = Phase::Stopped;
+            self.inner.progress_log().end();
             outputs
         };
         let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.api_timeout_s);
@@ -227,6 +249,36 @@ impl Tracker {
             }
             _ => Err(Error::state("peek: the tracker is not running")),
         }
+    }
+
+    /// Reports progress: `done` steps out of `total` (`total` 1 for a fraction). Cheap enough to
+    /// call at every step (no measurement; a lock of its own). A lower `done` than before is a
+    /// rollback; `total` may change from one call to the next.
+    pub fn set_progress(&self, done: f64, total: f64) -> Result<()> {
+        self.inner.progress_log().record(done, total, crate::clock::now())
+    }
+
+    /// The run's predicted totals at completion and its budget state (see [`Prediction`]).
+    /// Measures first unless the last measurement is under 50 ms old, as `flush`; writes nothing.
+    pub fn predict(&self) -> Result<Prediction> {
+        self.prediction_with(true)
+    }
+
+    /// [`Tracker::predict`] from the last measurement, without measuring (for a live display).
+    pub fn peek_prediction(&self) -> Result<Prediction> {
+        self.prediction_with(false)
+    }
+
+    fn prediction_with(&self, measure: bool) -> Result<Prediction> {
+        let mut phase = self.inner.lock();
+        let Phase::Running(r) = &mut *phase else {
+            return Err(Error::state("predict: the tracker is not running"));
+        };
+        let now = crate::clock::now();
+        if measure && now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
+            self.inner.measure(r, now, false);
+        }
+        Ok(self.inner.prediction(r))
     }
 
     /// What this tracker measures and how: the detected hardware, which source or model gives
@@ -336,7 +388,8 @@ impl Inner {
         if ticker.is_none() {
             log.warning("no background runtime: measuring only at flush and stop");
         }
-        let now = Instant::now();
+        let now = crate::clock::now();
+        inner.progress_log().begin(now);
         let meters = Meters::start(plan, c.measure_power_secs);
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
@@ -355,6 +408,8 @@ impl Inner {
             tasks: Tasks::default(),
             metrics,
             node,
+            measurements: progress::MeasurementLog::default(),
+            budget: budget::BudgetWatch::default(),
         }
     }
 
@@ -364,12 +419,58 @@ impl Inner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn progress_log(&self) -> MutexGuard<'_, progress::ProgressLog> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn has_budget(&self) -> bool {
+        self.config.energy_budget_kwh.is_some() || self.config.emissions_budget_kg.is_some()
+    }
+
+    /// The prediction as of the last measurement.
+    fn prediction(&self, r: &Running) -> Prediction {
+        let since_start = |t: Instant| t.saturating_duration_since(r.started_at).as_secs_f64();
+        let view = self.progress_log().view();
+        let (points, total) = view.as_ref().map_or((&[][..], 1.0), |(p, t)| (&p[..], *t));
+        let f = prediction::forecast(&prediction::Inputs {
+            progress: points,
+            total,
+            measurements: &r.measurements,
+            now_s: since_start(crate::clock::now()),
+            measured_energy_kwh: r.totals.energy_kwh,
+            measured_emissions_kg: r.totals.emissions_kg,
+        });
+        let mut p = Prediction {
+            state: f.state,
+            budget_state: crate::record::BudgetState::None,
+            progress: f.progress,
+            measured_duration_s: since_start(r.last_measured),
+            measured_energy_kwh: r.totals.energy_kwh,
+            measured_emissions_kg: r.totals.emissions_kg,
+            predicted_duration_s: f.duration_s.point,
+            predicted_duration_low_s: f.duration_s.low,
+            predicted_duration_high_s: f.duration_s.high,
+            predicted_energy_kwh: f.energy_kwh.point,
+            predicted_energy_low_kwh: f.energy_kwh.low,
+            predicted_energy_high_kwh: f.energy_kwh.high,
+            predicted_emissions_kg: f.emissions_kg.point,
+            predicted_emissions_low_kg: f.emissions_kg.low,
+            predicted_emissions_high_kg: f.emissions_kg.high,
+            time_left_s: f.time_left_s,
+            confidence: prediction::CONFIDENCE,
+            energy_budget_kwh: self.config.energy_budget_kwh.unwrap_or(0.0),
+            emissions_budget_kg: self.config.emissions_budget_kg.unwrap_or(0.0),
+        };
+        p.budget_state = budget::state(&p);
+        p
+    }
+
     /// Background tick: false ends the ticking.
     fn tick(&self) -> bool {
         let mut phase = self.lock();
         match &mut *phase {
             Phase::Running(r) => {
-                let now = Instant::now();
+                let now = crate::clock::now();
                 self.measure(r, now, false);
                 r.ticks += 1;
                 let every = self.config.api_call_interval;
@@ -425,6 +526,12 @@ impl Inner {
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
+        let at_s = now.saturating_duration_since(r.started_at).as_secs_f64();
+        r.measurements.push(progress::EnergyPoint { at_s, energy_kwh: r.totals.energy_kwh, emissions_kg: r.totals.emissions_kg });
+        if self.has_budget() {
+            let p = self.prediction(r);
+            r.budget.check(&p, &self.log);
+        }
         if self.log.enabled(crate::log::Level::Debug) {
             self.log.debug(format!(
                 "measured {dt_s:.3} s: CPU {:.3e} kWh, GPU {:.3e} kWh, RAM {:.3e} kWh",
@@ -465,7 +572,7 @@ impl Inner {
     }
 
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
-        let now = Instant::now();
+        let now = crate::clock::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
             self.measure(r, now, final_report);
         }
