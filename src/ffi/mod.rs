@@ -7,12 +7,14 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod error;
+mod prediction;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use error::ct_status;
+pub use prediction::{ct_budget_state, ct_prediction, ct_prediction_state};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;

@@ -66,6 +66,9 @@ fn num(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
+    if x.abs() < 1e-3 || x.abs() >= 1e7 {
+        return format!("{x:.3e}");
+    }
     let decimals = (3 - x.abs().log10().floor() as i32).clamp(0, 15) as usize;
     let s = format!("{x:.decimals$}");
     if s.contains('.') {
@@ -158,7 +161,8 @@ mod tests {
     #[test]
     fn numbers_for_people() {
         assert_eq!(num(1.23456), "1.235");
-        assert_eq!(num(0.000123456), "0.0001235");
+        assert_eq!(num(0.00123456), "0.001235");
+        assert_eq!(num(0.000123456), "1.235e-4");
         assert_eq!(num(12345.6), "12346");
         assert_eq!(num(2.0), "2");
     }
