@@ -98,19 +98,19 @@ impl PredictionState {
 }
 
 macro_rules! declare_prediction {
-    ($( $(#[$doc:meta])* $f:ident : $unit:literal ),* $(,)?) => {
+    ($( $(#[doc = $doc:literal])* $f:ident : $unit:literal ),* $(,)?) => {
         /// A run's predicted totals at completion, from its progress and measurements so far, and
         /// its budget state. See `ct_prediction` in the C header for the method.
         #[derive(Debug, Clone, Copy, PartialEq)]
         pub struct Prediction {
             pub state: PredictionState,
             pub budget_state: BudgetState,
-            $( $(#[$doc])* pub $f: f64, )*
+            $( $(#[doc = $doc])* pub $f: f64, )*
         }
 
         impl Prediction {
-            /// The numbers' names and units, in declaration (and `ct_prediction`) order.
-            pub const NUMBERS: &'static [(&'static str, &'static str)] = &[$((stringify!($f), $unit)),*];
+            /// The numbers' names, units and descriptions, in declaration (and `ct_prediction`) order.
+            pub const NUMBERS: &'static [(&'static str, &'static str, &'static str)] = &[$((stringify!($f), $unit, concat!($($doc),*))),*];
 
             /// Everything unknown: states at their defaults, numbers NaN.
             pub fn unknown() -> Prediction {
@@ -137,6 +137,48 @@ macro_rules! declare_prediction {
 
 for_each_prediction_number!(declare_prediction);
 
+/// A number of a prediction as a monitoring gauge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gauge {
+    pub name: String,
+    pub unit: &'static str,
+    pub help: String,
+    pub value: f64,
+}
+
+impl Prediction {
+    /// The prediction as gauges for the Prometheus and OTLP outputs: `codecarbon_<number>` for
+    /// each known number (`codecarbon_prediction_confidence` for the confidence; the measured
+    /// totals are left out, those outputs carry them already; a budget only when set), and the two states as
+    /// `codecarbon_prediction_state` (0 no progress, 1 not enough evidence, 2 ready) and
+    /// `codecarbon_budget_state` (0 none, 1 below, 2 predicted to exceed, 3 exceeded).
+    pub fn gauges(&self) -> Vec<Gauge> {
+        let mut out = vec![
+            Gauge {
+                name: "codecarbon_prediction_state".into(),
+                unit: "1",
+                help: "Prediction state: 0 no progress reported, 1 not enough evidence, 2 ready".into(),
+                value: self.state as i32 as f64,
+            },
+            Gauge {
+                name: "codecarbon_budget_state".into(),
+                unit: "1",
+                help: "Budget state: 0 no budget, 1 below, 2 predicted to exceed, 3 exceeded".into(),
+                value: self.budget_state as i32 as f64,
+            },
+        ];
+        for ((name, unit, doc), (_, value)) in Prediction::NUMBERS.iter().zip(self.numbers()) {
+            let no_budget = name.ends_with("_budget_kwh") || name.ends_with("_budget_kg");
+            if name.starts_with("measured_") || !value.is_finite() || (no_budget && value == 0.0) {
+                continue;
+            }
+            let name = if *name == "confidence" { "codecarbon_prediction_confidence".to_string() } else { format!("codecarbon_{name}") };
+            out.push(Gauge { name, unit, help: doc.trim().to_string(), value });
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,10 +188,20 @@ mod tests {
         let p = Prediction::unknown();
         assert!(p.numbers().iter().all(|(_, v)| v.is_nan()));
         let v = p.to_json();
-        for (name, _) in Prediction::NUMBERS {
+        for (name, _, doc) in Prediction::NUMBERS {
+            assert!(!doc.trim().is_empty(), "{name}");
             assert!(v[name].is_null(), "{name}");
         }
         assert_eq!(v["state"], "no_progress");
+        let names: Vec<String> = p.gauges().into_iter().map(|g| g.name).collect();
+        assert_eq!(names, ["codecarbon_prediction_state", "codecarbon_budget_state"], "NaN numbers are left out");
+        let ready = Prediction { state: PredictionState::Ready, progress: 0.5, confidence: 0.9, measured_energy_kwh: 1.0, ..p };
+        let g = ready.gauges();
+        assert_eq!(g[0].value, 2.0);
+        assert_eq!(g.len(), 4);
+        assert_eq!((g[2].name.as_str(), g[2].unit, g[2].value), ("codecarbon_progress", "1", 0.5));
+        assert!(g[2].help.starts_with("Steps done"), "{}", g[2].help);
+        assert_eq!(g[3].name, "codecarbon_prediction_confidence");
         assert_eq!(v["budget_state"], "none");
     }
 }

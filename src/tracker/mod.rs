@@ -597,8 +597,11 @@ impl Inner {
                 body["user"] = serde_json::json!(http_endpoint::user_name());
                 ep.push(body);
             }
+            // Prometheus and OTLP carry the prediction of a run that reports progress or has a budget.
+            let wants_prediction = r.metrics.as_ref().is_some_and(|m| m.takes_prediction());
+            let prediction = (wants_prediction && (self.has_budget() || !self.progress_log().is_empty())).then(|| self.prediction(r));
             if let Some(m) = &mut r.metrics {
-                m.push(&row, &self.log);
+                m.push(&row, prediction, &self.log);
             }
         }
         errors.extend(self.write_tasks(r));
