@@ -16,6 +16,13 @@
 //   }
 //   carbon_tracker::set_logger([](ct_log_level level, std::string_view line) { ... });
 //
+//   for (int step = 1; step <= steps; step++) {         // progress and a prediction
+//       simulate(step);
+//       tracker.set_progress(step, steps);
+//       carbon_tracker::Prediction p = tracker.predict();
+//       if (p.ready()) std::printf("%.3g kWh at the end\n", p.predicted_energy_kwh);
+//   }
+//
 // Errors are thrown as carbon_tracker::Error (status + message). A Tracker is move-only; its
 // destructor stops a running tracker (final CSV row) and frees it, and never throws.
 // Numbers in Options are written with std::to_chars: shortest round-trip form, whatever the
@@ -24,6 +31,7 @@
 #define CARBON_TRACKER_HPP
 
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -115,6 +123,47 @@ struct Emissions {
     }
 };
 
+/// A run's predicted totals at completion and its budget state (see ct_prediction in
+/// carbon_tracker.h for the method and units). The predicted numbers are NaN unless ready().
+struct Prediction {
+    ct_prediction_state state = CT_PREDICTION_NO_PROGRESS;
+    ct_budget_state budget_state = CT_BUDGET_NONE;
+    double progress = NAN, measured_duration_s = NAN, measured_energy_kwh = NAN, measured_emissions_kg = NAN;
+    double predicted_duration_s = NAN, predicted_duration_low_s = NAN, predicted_duration_high_s = NAN;
+    double predicted_energy_kwh = NAN, predicted_energy_low_kwh = NAN, predicted_energy_high_kwh = NAN;
+    double predicted_emissions_kg = NAN, predicted_emissions_low_kg = NAN, predicted_emissions_high_kg = NAN;
+    double time_left_s = NAN, confidence = NAN, energy_budget_kwh = 0, emissions_budget_kg = 0;
+
+    bool ready() const noexcept { return state == CT_PREDICTION_READY; }
+
+    // from_c copies every field: a field added at the end of ct_prediction fails this until it does.
+    static_assert(sizeof(ct_prediction) == offsetof(ct_prediction, emissions_budget_kg) + sizeof(double),
+                  "ct_prediction has fields after `emissions_budget_kg`: copy them in Prediction::from_c");
+    static Prediction from_c(const ct_prediction &c) {
+        Prediction p;
+        p.state = c.state;
+        p.budget_state = c.budget_state;
+        p.progress = c.progress;
+        p.measured_duration_s = c.measured_duration_s;
+        p.measured_energy_kwh = c.measured_energy_kwh;
+        p.measured_emissions_kg = c.measured_emissions_kg;
+        p.predicted_duration_s = c.predicted_duration_s;
+        p.predicted_duration_low_s = c.predicted_duration_low_s;
+        p.predicted_duration_high_s = c.predicted_duration_high_s;
+        p.predicted_energy_kwh = c.predicted_energy_kwh;
+        p.predicted_energy_low_kwh = c.predicted_energy_low_kwh;
+        p.predicted_energy_high_kwh = c.predicted_energy_high_kwh;
+        p.predicted_emissions_kg = c.predicted_emissions_kg;
+        p.predicted_emissions_low_kg = c.predicted_emissions_low_kg;
+        p.predicted_emissions_high_kg = c.predicted_emissions_high_kg;
+        p.time_left_s = c.time_left_s;
+        p.confidence = c.confidence;
+        p.energy_budget_kwh = c.energy_budget_kwh;
+        p.emissions_budget_kg = c.emissions_budget_kg;
+        return p;
+    }
+};
+
 /// Builds the `key=value;...` options string. Values are escaped for the library's parser; keys
 /// are CodeCarbon's config keys (a key with `=`, `;` or `\` is rejected: no key has them).
 class Options {
@@ -186,6 +235,20 @@ public:
         detail::check(ct_tracker_stop_task(live(), std::string(name).c_str(), &c));
         return Emissions::from_c(c);
     }
+    /// Reports progress: `done` steps out of `total` (1 for a fraction). Cheap enough for every
+    /// step. Throws Error (CT_ERR_INVALID_OPTION) for numbers out of range, nothing recorded.
+    void set_progress(double done, double total = 1.0) { detail::check(ct_tracker_set_progress(live(), done, total)); }
+
+    /// The run's predicted totals at completion and its budget state (measures first unless the
+    /// last measurement is under 50 ms old). Not enough evidence is not an error: see ready().
+    Prediction predict() {
+        ct_prediction c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = sizeof c;
+        detail::check(ct_tracker_predict(live(), &c));
+        return Prediction::from_c(c);
+    }
+
     Emissions flush() { return report(ct_tracker_flush); }
     Emissions stop() { return report(ct_tracker_stop); }
 

@@ -211,6 +211,7 @@ fn cpp_simulation_example_builds_and_runs() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("step  100:") && stdout.contains("at 380.95 g/kWh"), "{stdout}");
+    assert!(stdout.contains("predicted at the end: "), "at 50 %: {stdout}");
 }
 
 #[test]
@@ -241,4 +242,14 @@ fn c_progress_predictions_and_budgets_on_known_loads() {
     assert!(kv["bad_progress_message"].contains("done=3, total=2"), "{stdout}");
     assert!(kv["struct_size_message"].contains("sizeof(ct_prediction)"), "{stdout}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("| steady |")).count(), 3, "{stdout}");
+}
+
+#[test]
+fn cpp_progress_and_prediction_methods() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/cpp/prediction_test.cpp", work.path());
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(parse_kv(&stdout)["failures"], "0");
 }

@@ -1,4 +1,5 @@
-// A C++ "simulation" that reports its emissions every N steps.
+// A C++ "simulation" that reports its progress at every step, and its emissions and the
+// predicted totals at completion every 100 steps.
 //   bash examples/cpp/run.sh [STEPS [OUTPUT_DIR]]
 #include <cmath>
 #include <cstdio>
@@ -26,10 +27,16 @@ int main(int argc, char **argv) {
         double state = 0;
         for (int i = 1; i <= steps; i++) {
             state += step(i);
+            tracker.set_progress(i, steps);  // cheap: every step
             if (i % 100 == 0) {
                 auto e = tracker.flush();
                 std::printf("step %4d: %.3f s, %.4g kWh, %.4g kg CO2e\n", i, e.duration_s, e.energy_consumed_kwh,
                             e.emissions_kg);
+                carbon_tracker::Prediction p = tracker.predict();
+                if (p.ready())
+                    std::printf("           predicted at the end: %.4g kWh [%.4g, %.4g], %.4g kg CO2e, %.1f s left\n",
+                                p.predicted_energy_kwh, p.predicted_energy_low_kwh, p.predicted_energy_high_kwh,
+                                p.predicted_emissions_kg, p.time_left_s);
             }
         }
         auto e = tracker.stop();
