@@ -61,8 +61,8 @@ impl From<BudgetState> for ct_budget_state {
 /// Method: each of duration, energy and emissions is a cost per step. The reported progress is
 /// cut into up to 16 equal segments; the current regime is the longest run of latest segments
 /// whose time and energy per step agree within 15 % (a warm-up or a pace before a change is left
-/// out); the cost per step is the least-squares slope over the regime, and the prediction is the
-/// total at the latest report plus the steps left times that slope (exact for a steady run).
+/// out); the cost per step is the least-squares slope over the regime, and the prediction is that
+/// line's value at the latest report plus the steps left times the slope (exact for a steady run).
 /// Intervals (`confidence`, 0.9): 5 % and 95 % quantiles of the remaining part taken as
 /// log-normal, with the slope's standard error, a drift of the pace over the work left (0.5 per
 /// unit of the work's fraction, so a change not seen yet is allowed for), and for a regime younger

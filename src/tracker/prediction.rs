@@ -5,13 +5,13 @@
 //! 1. The progress reports between the first one and the latest are cut into up to 16 segments
 //!    of equal progress. A segment's cost per step is its time (its energy, its emissions: the
 //!    measured cumulative totals, linear between measurements) divided by its steps.
-//! 2. The *current regime* is the longest run of latest segments whose costs agree: going back
-//!    from the latest segment, an older one joins while its time and energy per step are within
-//!    15 % of the regime's mean (or 3 standard deviations of it, once it has 3 segments). A
-//!    warm-up, or the pace before a change, is left out.
+//! 2. The *current regime* is the longest run of latest segments whose costs agree: it starts
+//!    with the latest two (one late step followed by a quick one must not look like a change of
+//!    pace), and going back an older segment joins while its time and energy per step are within
+//!    15 % of the regime's mean. A warm-up, or the pace before a change, is left out.
 //! 3. The cost per step of the regime is the least-squares slope of the cumulative quantity
-//!    against steps done over its segments' ends. The prediction is the quantity at the latest
-//!    report plus the steps left times that slope: a steady run is predicted exactly.
+//!    against steps done over its segments' ends. The prediction is that line's value at the
+//!    latest report plus the steps left times its slope: a steady run is predicted exactly.
 //! 4. The interval: the remaining part, `steps left × slope`, is taken as log-normal with a
 //!    variance that adds (a) the slope's standard error, (b) a drift of the pace over the work
 //!    left, as a random walk of 0.5 per unit of the work's fraction (`0.25 × left / 3` for a
@@ -80,34 +80,28 @@ pub struct Inputs<'a> {
     pub measured_emissions_kg: f64,
 }
 
-/// The least-squares slope of `ys` against `xs`, and its standard error.
-fn slope(xs: &[f64], ys: &[f64]) -> (f64, f64) {
+/// The least-squares line of `ys` against `xs`: its slope, the slope's standard error, and its
+/// value at the last `x`.
+fn fit(xs: &[f64], ys: &[f64]) -> (f64, f64, f64) {
     let n = xs.len() as f64;
     let mx = xs.iter().sum::<f64>() / n;
     let my = ys.iter().sum::<f64>() / n;
     let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
     let sxy: f64 = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum();
     let b = sxy / sxx;
+    let at_last = my + b * (xs[xs.len() - 1] - mx);
     if xs.len() <= 2 {
-        return (b, 0.0);
+        return (b, 0.0, at_last);
     }
     let ss: f64 = xs.iter().zip(ys).map(|(x, y)| (y - my - b * (x - mx)).powi(2)).sum();
-    (b, (ss / (n - 2.0) / sxx).sqrt())
-}
-
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let sd = if v.len() >= 2 { (v.iter().map(|c| (c - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    (m, sd)
+    (b, (ss / (n - 2.0) / sxx).sqrt(), at_last)
 }
 
 /// Whether segment cost `c` belongs with the regime's costs `window`.
 fn same_regime(window: &[f64], c: f64) -> bool {
-    let (m, sd) = mean_sd(window);
-    let spread = if window.len() >= 3 { 3.0 * sd } else { 0.0 };
+    let m = window.iter().sum::<f64>() / window.len() as f64;
     // The absolute floor keeps a quantity that is exactly 0 (no power) in one regime.
-    (c - m).abs() <= (SAME_REGIME * m.abs()).max(spread).max(1e-300)
+    (c - m).abs() <= (SAME_REGIME * m.abs()).max(1e-300)
 }
 
 /// Piecewise-linear `y(x)` through points with increasing `x`.
@@ -127,10 +121,11 @@ impl Series {
         self.at_nodes.windows(2).map(|w| (w[1] - w[0]) / width).collect()
     }
 
-    /// The total at completion: `anchor` (the value at the latest report) plus the steps left
-    /// times the regime's cost per step, with its interval.
-    fn estimate(&self, nodes: &[f64], regime_start: usize, anchor: f64, left: f64, left_fraction: f64, width: f64) -> Estimate {
-        let (b, se) = slope(&nodes[regime_start..], &self.at_nodes[regime_start..]);
+    /// The total at completion: the regime's line at the latest report plus the steps left
+    /// times its cost per step, with its interval. (The line, not the value at the latest
+    /// report: one late report must not move the whole prediction.)
+    fn estimate(&self, nodes: &[f64], regime_start: usize, left: f64, left_fraction: f64, width: f64) -> Estimate {
+        let (b, se, anchor) = fit(&nodes[regime_start..], &self.at_nodes[regime_start..]);
         let rest = (left * b).max(0.0);
         if rest <= 0.0 || !rest.is_finite() {
             return Estimate { point: anchor, low: anchor, high: anchor };
@@ -181,7 +176,7 @@ pub fn forecast(i: &Inputs) -> Forecast {
         let emissions = Series { at_nodes: totals.iter().map(|e| e.1).collect() };
         // The current regime: segments regime_start.. (node indices regime_start..=segments).
         let (time_costs, energy_costs) = (time.costs(width), energy.costs(width));
-        let mut start = segments - 1;
+        let mut start = segments - 2;
         while start > 0
             && same_regime(&time_costs[start..], time_costs[start - 1])
             && same_regime(&energy_costs[start..], energy_costs[start - 1])
@@ -189,8 +184,8 @@ pub fn forecast(i: &Inputs) -> Forecast {
             start -= 1;
         }
         let left_fraction = left / i.total;
-        let est = |s: &Series, anchor| s.estimate(&nodes, start, anchor, left, left_fraction, width);
-        (est(&time, latest.at_s), est(&energy, energy_now), est(&emissions, emissions_now))
+        let est = |s: &Series| s.estimate(&nodes, start, left, left_fraction, width);
+        (est(&time), est(&energy), est(&emissions))
     };
     // Never below what has been measured already.
     let duration = duration.at_least(i.now_s);
@@ -289,6 +284,18 @@ mod tests {
                 assert!((f.duration_s.point / l.end_s - 1.0).abs() < 1e-9, "followed: {f:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_late_step_then_a_quick_one_is_not_a_change_of_pace() {
+        // Paced by deadlines: step 30 ends 0.8 s late, so step 31 is 0.8 s short.
+        let step = |k| match k {
+            30 => 1.8,
+            31 => 0.2,
+            _ => 1.0,
+        };
+        let f = predict(&run(100, step, |_| 10.0, 31), 100.0);
+        assert!((f.duration_s.point / 100.0 - 1.0).abs() < 0.02, "{f:?}");
     }
 
     #[test]

@@ -7,6 +7,9 @@
             train()
         print(epoch.emissions.emissions_kg)        # the task's own numbers
         print(tracker.flush().emissions_kg)      # cumulative totals so far
+        for batch in tracker.progress(loader):   # progress reported as the loop goes
+            step(batch)
+            p = tracker.predict()                # predicted totals at completion, 90 % intervals
 
 ``Tracker`` is strict: every failure raises :class:`CarbonTrackerError`. CodeCarbon users can keep
 their code: ``EmissionsTracker``, ``OfflineEmissionsTracker``, ``track_emissions``,
@@ -29,6 +32,7 @@ from ._codecarbon import (
     track_emissions,
     track_task_emissions,
 )
+from ._prediction import BudgetState, Prediction, PredictionState
 from ._core import (
     CarbonTrackerError,
     Emissions,
@@ -45,6 +49,9 @@ __all__ = [
     "Tracker",
     "TaskScope",
     "Emissions",
+    "Prediction",
+    "PredictionState",
+    "BudgetState",
     "Status",
     "CarbonTrackerError",
     "EmissionsTracker",

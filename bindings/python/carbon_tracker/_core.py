@@ -16,9 +16,10 @@ import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Iterator, Optional, TypeVar, cast
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sized, TypeVar, cast
 
-from . import _logging
+from . import _logging, _prediction
+from ._prediction import Prediction
 
 class Status(enum.IntEnum):
     """``ct_status`` of include/carbon_tracker.h (tests/test_abi.py checks names and values
@@ -161,6 +162,7 @@ def _lib() -> ctypes.CDLL:
     lib.ct_string_free.restype = None
     lib.ct_version.argtypes = []
     lib.ct_version.restype = ctypes.c_char_p
+    _prediction.declare(lib)
     return lib
 
 
@@ -232,6 +234,7 @@ class _Gate:
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 class TaskScope:
@@ -324,6 +327,37 @@ class Tracker:
                 pass
             raise
         scope.emissions = self.stop_task(name)
+
+    def set_progress(self, done: float, total: float = 1.0) -> None:
+        """Reports progress: ``done`` steps out of ``total`` (1 for a fraction); cheap enough for
+        every step. Numbers out of range are CT_ERR_INVALID_OPTION (nothing recorded)."""
+        with self._gate.call():
+            self._check(self._lib.ct_tracker_set_progress(self._handle, float(done), float(total)))
+
+    def predict(self) -> Prediction:
+        """The run's predicted totals at completion and its budget state (measures first unless
+        the last measurement is under 50 ms old). Not enough evidence is not an error: see
+        :attr:`Prediction.ready`."""
+        out = _prediction._CtPrediction()
+        out.struct_size = ctypes.sizeof(_prediction._CtPrediction)
+        with self._gate.call():
+            self._check(self._lib.ct_tracker_predict(self._handle, ctypes.byref(out)))
+        return Prediction._from_c(out)
+
+    def progress(self, iterable: Iterable[_T], total: Optional[float] = None) -> Iterator[_T]:
+        """``for batch in tracker.progress(loader): ...``: yields the items of ``iterable`` and
+        reports progress as they are consumed (an item is done when the next one is asked for).
+        ``total`` defaults to ``len(iterable)``; an iterable without a length needs it."""
+        if total is None:
+            if not isinstance(iterable, Sized):
+                raise TypeError("tracker.progress(): the iterable has no len(); pass total=")
+            total = len(iterable)
+        self.set_progress(0, total)
+        done = 0
+        for item in iterable:
+            yield item
+            done += 1
+            self.set_progress(min(done, total), total)
 
     def describe(self) -> Dict[str, Any]:
         """The detected hardware and which source/model produces each number (ct_tracker_json)."""
