@@ -31,7 +31,6 @@
 #define CARBON_TRACKER_HPP
 
 #include <charconv>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -123,45 +122,12 @@ struct Emissions {
     }
 };
 
-/// A run's predicted totals at completion and its budget state (see ct_prediction in
-/// carbon_tracker.h for the method and units). The predicted numbers are NaN unless ready().
-struct Prediction {
-    ct_prediction_state state = CT_PREDICTION_NO_PROGRESS;
-    ct_budget_state budget_state = CT_BUDGET_NONE;
-    double progress = NAN, measured_duration_s = NAN, measured_energy_kwh = NAN, measured_emissions_kg = NAN;
-    double predicted_duration_s = NAN, predicted_duration_low_s = NAN, predicted_duration_high_s = NAN;
-    double predicted_energy_kwh = NAN, predicted_energy_low_kwh = NAN, predicted_energy_high_kwh = NAN;
-    double predicted_emissions_kg = NAN, predicted_emissions_low_kg = NAN, predicted_emissions_high_kg = NAN;
-    double time_left_s = NAN, confidence = NAN, energy_budget_kwh = 0, emissions_budget_kg = 0;
-
+/// A run's predicted totals at completion and its budget state: ct_prediction itself (see
+/// carbon_tracker.h for the method, units and fields), with ready(). The predicted numbers are
+/// NaN unless ready().
+struct Prediction : ct_prediction {
+    Prediction() : ct_prediction() { struct_size = sizeof(ct_prediction); }
     bool ready() const noexcept { return state == CT_PREDICTION_READY; }
-
-    // from_c copies every field: a field added at the end of ct_prediction fails this until it does.
-    static_assert(sizeof(ct_prediction) == offsetof(ct_prediction, emissions_budget_kg) + sizeof(double),
-                  "ct_prediction has fields after `emissions_budget_kg`: copy them in Prediction::from_c");
-    static Prediction from_c(const ct_prediction &c) {
-        Prediction p;
-        p.state = c.state;
-        p.budget_state = c.budget_state;
-        p.progress = c.progress;
-        p.measured_duration_s = c.measured_duration_s;
-        p.measured_energy_kwh = c.measured_energy_kwh;
-        p.measured_emissions_kg = c.measured_emissions_kg;
-        p.predicted_duration_s = c.predicted_duration_s;
-        p.predicted_duration_low_s = c.predicted_duration_low_s;
-        p.predicted_duration_high_s = c.predicted_duration_high_s;
-        p.predicted_energy_kwh = c.predicted_energy_kwh;
-        p.predicted_energy_low_kwh = c.predicted_energy_low_kwh;
-        p.predicted_energy_high_kwh = c.predicted_energy_high_kwh;
-        p.predicted_emissions_kg = c.predicted_emissions_kg;
-        p.predicted_emissions_low_kg = c.predicted_emissions_low_kg;
-        p.predicted_emissions_high_kg = c.predicted_emissions_high_kg;
-        p.time_left_s = c.time_left_s;
-        p.confidence = c.confidence;
-        p.energy_budget_kwh = c.energy_budget_kwh;
-        p.emissions_budget_kg = c.emissions_budget_kg;
-        return p;
-    }
 };
 
 /// Builds the `key=value;...` options string. Values are escaped for the library's parser; keys
@@ -242,11 +208,9 @@ public:
     /// The run's predicted totals at completion and its budget state (measures first unless the
     /// last measurement is under 50 ms old). Not enough evidence is not an error: see ready().
     Prediction predict() {
-        ct_prediction c;
-        std::memset(&c, 0, sizeof c);
-        c.struct_size = sizeof c;
-        detail::check(ct_tracker_predict(live(), &c));
-        return Prediction::from_c(c);
+        Prediction p;
+        detail::check(ct_tracker_predict(live(), &p));
+        return p;
     }
 
     Emissions flush() { return report(ct_tracker_flush); }

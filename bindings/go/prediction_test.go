@@ -11,55 +11,12 @@ import (
 	"unsafe"
 )
 
-// The Go side of ct_prediction against the header, as cgo compiled it: every C field but
-// struct_size has a Go field of the same name (case and underscores aside), and the conversion
-// copies each from its own offset.
+// The Go side of ct_prediction against the header, as cgo compiled it (checkLayout in
+// layout_test.go).
 func TestPredictionLayoutIsTheHeaders(t *testing.T) {
-	c := cPredictionType
-	if c.Size() != uintptr(cPredictionSize) {
-		t.Fatalf("cgo's ct_prediction is %d bytes, sizeof is %d", c.Size(), cPredictionSize)
-	}
-	g := reflect.TypeOf(Prediction{})
-	if c.NumField()-1 != g.NumField() {
-		t.Fatalf("C has %d fields after struct_size, Go %d", c.NumField()-1, g.NumField())
-	}
-	mem := reflect.New(c)
-	base := unsafe.Pointer(mem.Pointer())
-	for i := 1; i < c.NumField(); i++ {
-		f := c.Field(i)
-		p := unsafe.Add(base, f.Offset)
-		switch f.Type.Kind() {
-		case reflect.Float64:
-			*(*float64)(p) = float64(i) + 0.25
-		case reflect.Uint32, reflect.Int32:
-			*(*uint32)(p) = uint32(i)
-		default:
-			t.Fatalf("%s: unexpected kind %v", f.Name, f.Type.Kind())
-		}
-	}
-	got := reflect.ValueOf(predictionFromC(base))
-	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "")) }
-	for i := 1; i < c.NumField(); i++ {
-		cf := c.Field(i)
-		gf, ok := g.FieldByNameFunc(func(n string) bool { return norm(n) == norm(cf.Name) })
-		if !ok {
-			t.Errorf("no Go field for %s", cf.Name)
-			continue
-		}
-		v := got.FieldByIndex(gf.Index)
-		switch v.Kind() {
-		case reflect.Float64:
-			if v.Float() != float64(i)+0.25 {
-				t.Errorf("%s -> %s = %v", cf.Name, gf.Name, v.Float())
-			}
-		case reflect.Int:
-			if v.Int() != int64(i) {
-				t.Errorf("%s -> %s = %v", cf.Name, gf.Name, v.Int())
-			}
-		default:
-			t.Errorf("%s: Go kind %v", gf.Name, v.Kind())
-		}
-	}
+	checkLayout(t, cPredictionType, uintptr(cPredictionSize), reflect.TypeOf(Prediction{}), func(p unsafe.Pointer) reflect.Value {
+		return reflect.ValueOf(predictionFromC(p))
+	})
 }
 
 func TestSetProgressAndPredict(t *testing.T) {
