@@ -75,7 +75,8 @@ fn covers(low: f64, high: f64, v: f64) -> bool {
 #[test]
 fn three_loads_predicted_at_25_50_75_percent() {
     let _clock = CLOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let loads: [(&str, fn(usize) -> f64); 3] = [
+    type Load = (&'static str, fn(usize) -> f64);
+    let loads: [Load; 3] = [
         ("steady", |_| 10.0),
         ("warm-up then steady", |k| if k <= 10 { 30.0 } else { 10.0 }),
         ("slow-down half way", |k| if k <= 50 { 10.0 } else { 13.0 }),
