@@ -10,6 +10,8 @@
  *                                thread then in THREADS threads at once (one region name shared by all); with
  *                                this machine's floor: two clock reads with nothing between them, and a call
  *                                of a trivial library function (ct_last_status)
+ *   native progress              ct_tracker_set_progress per call, next to this machine's floor (a
+ *                                clock_gettime and an empty call into the library), and ct_tracker_predict
  *
  * Each mode prints one JSON line. Times in seconds. */
 #include <fcntl.h>
@@ -319,6 +321,49 @@ static int regions(int threads) {
     ct_tracker_free(t);
     free(b); free(e); free(floor_clock); free(floor_call); free(th); free(runs);
     pthread_barrier_destroy(&go);
+/* Per-call medians of batches of 100 calls, so the timer's own cost is spread over the batch. */
+enum { BATCHES = 2000, PER_BATCH = 100 };
+
+static void *noop_target(void *p) { return p; }
+static void *(*volatile noop)(void *) = noop_target; /* an empty call the compiler cannot remove */
+
+static int progress_cost(void) {
+    ct_tracker *t = NULL;
+    check(ct_tracker_new("offline=true;country_iso_code=FRA;measure_power_secs=1;save_to_file=false;log_level=error", &t),
+          "new");
+    check(ct_tracker_start(t), "start");
+    static double per_call[BATCHES], floor_clock[BATCHES], floor_call[BATCHES];
+    double total = (double)BATCHES * PER_BATCH;
+    for (int b = 0; b < BATCHES; b++) { /* interleaved, so drift hits all three alike */
+        double s0 = now_s();
+        for (int i = 0; i < PER_BATCH; i++) check(ct_tracker_set_progress(t, (double)b * PER_BATCH + i, total), "set_progress");
+        double s1 = now_s();
+        for (int i = 0; i < PER_BATCH; i++) (void)now_s();
+        double s2 = now_s();
+        for (int i = 0; i < PER_BATCH; i++) noop(&i);
+        double s3 = now_s();
+        per_call[b] = (s1 - s0) / PER_BATCH;
+        floor_clock[b] = (s2 - s1) / PER_BATCH;
+        floor_call[b] = (s3 - s2) / PER_BATCH;
+    }
+    /* predict on this run (2000 reports kept): each call within 50 ms of the previous
+     * measurement reuses it, so this is the prediction itself. */
+    static double predict[200];
+    ct_prediction p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    sleep_s(0.06);
+    check(ct_tracker_predict(t, &p), "predict"); /* measures (the last measurement is > 50 ms old) */
+    for (int i = 0; i < 200; i++) {
+        double s0 = now_s();
+        check(ct_tracker_predict(t, &p), "predict");
+        predict[i] = now_s() - s0;
+    }
+    check(ct_tracker_stop(t, NULL), "stop");
+    ct_tracker_free(t);
+    printf("{\"set_progress\": %.12f, \"floor_clock\": %.12f, \"floor_call\": %.12f, \"predict\": %.9f, \"ready\": %d}\n",
+           median(per_call, BATCHES), median(floor_clock, BATCHES), median(floor_call, BATCHES), median(predict, 200),
+           p.state == CT_PREDICTION_READY);
     return 0;
 }
 
@@ -328,6 +373,7 @@ int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "scale") == 0) return scale(atoi(argv[2]));
     if (argc == 2 && strcmp(argv[1], "floor") == 0) return floor_cost();
     if (argc == 3 && strcmp(argv[1], "regions") == 0) return regions(atoi(argv[2]));
-    fprintf(stderr, "usage: %s lifecycle OUT_DIR | idle OUT_DIR|none | scale N | floor | regions THREADS\n", argv[0]);
+    if (argc == 2 && strcmp(argv[1], "progress") == 0) return progress_cost();
+    fprintf(stderr, "usage: %s lifecycle OUT_DIR | idle OUT_DIR|none | scale N | floor | regions THREADS | progress\n", argv[0]);
     return 2;
 }

@@ -75,6 +75,49 @@ typedef enum ct_log_level {
 } ct_log_level;
 
 /**
+ * Whether a `ct_prediction`'s numbers are there.
+ */
+typedef enum ct_prediction_state {
+  /**
+   * `ct_tracker_set_progress` was never called: nothing to predict from.
+   */
+  CT_PREDICTION_NO_PROGRESS = 0,
+  /**
+   * Not enough evidence yet (fewer than 3 progress reports, under 1 % of the work reported
+   * done, or no measurement): the predicted numbers are NaN rather than a guess.
+   */
+  CT_PREDICTION_NOT_ENOUGH_EVIDENCE = 1,
+  /**
+   * The predicted totals and their intervals are filled.
+   */
+  CT_PREDICTION_READY = 2,
+} ct_prediction_state;
+
+/**
+ * Where the run stands against its budgets (options `energy_budget_kwh`,
+ * `emissions_budget_kg`): the worse of the two.
+ */
+typedef enum ct_budget_state {
+  /**
+   * No budget is set.
+   */
+  CT_BUDGET_NONE = 0,
+  /**
+   * Measured totals are under the budgets, and so are the predicted ones (or there is no
+   * prediction yet).
+   */
+  CT_BUDGET_BELOW = 1,
+  /**
+   * A predicted total at completion (the point, not the interval's high end) is above its budget.
+   */
+  CT_BUDGET_PREDICTED_TO_EXCEED = 2,
+  /**
+   * A measured total has reached its budget. Measuring goes on.
+   */
+  CT_BUDGET_EXCEEDED = 3,
+} ct_budget_state;
+
+/**
  * An opaque tracker. Create with `ct_tracker_new`, release with `ct_tracker_free`.
  * One handle may be used from several threads at once (calls are serialised inside), but
  * `ct_tracker_free` must not race with other calls on the same handle.
@@ -173,6 +216,106 @@ typedef struct ct_emissions {
  * (UTF-8, NUL-terminated, valid only during the call).
  */
 typedef void (*ct_log_fn)(void *user_data, enum ct_log_level level, const char *message);
+
+/**
+ * A run's predicted totals at completion (100 % progress), from its progress reports and
+ * measurements so far, and its budget state. Numbers that are not known are NaN.
+ *
+ * Method: each of duration, energy and emissions is a cost per step. The reported progress is
+ * cut into up to 16 equal segments; the current regime is the longest run of latest segments
+ * whose time and energy per step agree within 15 % (a warm-up or a pace before a change is left
+ * out); the cost per step is the least-squares slope over the regime, and the prediction is that
+ * line's value at the latest report plus the steps left times the slope (exact for a steady run).
+ * Intervals (`confidence`, 0.9): 5 % and 95 % quantiles of the remaining part taken as
+ * log-normal, with the slope's standard error, a drift of the pace over the work left (0.5 per
+ * unit of the work's fraction, so a change not seen yet is allowed for), and for a regime younger
+ * than 3 segments half the distance to the pace before it. README: "Predictions and budgets".
+ *
+ * Set `struct_size = sizeof(ct_prediction)` before passing it: fields past `struct_size` are
+ * not written, so callers built against an older, shorter struct keep working.
+ */
+typedef struct ct_prediction {
+  /**
+   * Set by the caller: `sizeof(ct_prediction)`.
+   */
+  uint32_t struct_size;
+  /**
+   * Whether the predicted numbers are there.
+   */
+  enum ct_prediction_state state;
+  /**
+   * Against the budgets (also without a prediction: a measured total may exceed one).
+   */
+  enum ct_budget_state budget_state;
+  /**
+   * Steps done / total steps at the latest `ct_tracker_set_progress`, 0 to 1 (NaN before the first).
+   */
+  double progress;
+  /**
+   * Seconds since start, at the latest measurement.
+   */
+  double measured_duration_s;
+  /**
+   * kWh measured since start (PUE included), at the latest measurement.
+   */
+  double measured_energy_kwh;
+  /**
+   * kg CO2e measured since start, at the latest measurement.
+   */
+  double measured_emissions_kg;
+  /**
+   * Predicted duration of the whole run at completion (100 % progress), s.
+   */
+  double predicted_duration_s;
+  /**
+   * Low end of its interval, s.
+   */
+  double predicted_duration_low_s;
+  /**
+   * High end of its interval, s.
+   */
+  double predicted_duration_high_s;
+  /**
+   * Predicted energy of the whole run at completion, kWh.
+   */
+  double predicted_energy_kwh;
+  /**
+   * Low end of its interval, kWh.
+   */
+  double predicted_energy_low_kwh;
+  /**
+   * High end of its interval, kWh.
+   */
+  double predicted_energy_high_kwh;
+  /**
+   * Predicted emissions of the whole run at completion, kg CO2e.
+   */
+  double predicted_emissions_kg;
+  /**
+   * Low end of its interval, kg CO2e.
+   */
+  double predicted_emissions_low_kg;
+  /**
+   * High end of its interval, kg CO2e.
+   */
+  double predicted_emissions_high_kg;
+  /**
+   * Predicted seconds from now to completion.
+   */
+  double time_left_s;
+  /**
+   * The nominal confidence of the low/high intervals (0.9).
+   */
+  double confidence;
+  /**
+   * The `energy_budget_kwh` option (0: none).
+   */
+  double energy_budget_kwh;
+  /**
+   * The `emissions_budget_kg` option (0: none).
+   */
+  double emissions_budget_kg;
+} ct_prediction;
 
 #ifdef __cplusplus
 extern "C" {
@@ -336,6 +479,27 @@ enum ct_status ct_tracker_region_begin(struct ct_tracker *t, const char *name);
  * the tracker was stopped).
  */
 enum ct_status ct_tracker_region_end(struct ct_tracker *t, const char *name);
+
+/**
+ * Reports progress: `done` steps out of `total` (`total` 1 when `done` is a fraction). Cheap
+ * enough to call at every step: it records the time and the numbers, nothing else (no
+ * measurement, no I/O, no lock held by measurements). A `done` lower than before is a rollback
+ * (work to be done again); `total` may change between calls (the latest one counts).
+ * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (not finite, `total` <= 0, `done`
+ * outside 0..`total`: nothing is recorded), `CT_ERR_INVALID_STATE` (not running).
+ */
+enum ct_status ct_tracker_set_progress(struct ct_tracker *t, double done, double total);
+
+/**
+ * Fills `out` with the run's predicted totals at completion and its budget state (see
+ * `ct_prediction`). Measures first unless the last measurement is under 50 ms old (as
+ * `ct_tracker_flush`); writes no row and sends nothing. "Not enough evidence" is not an error:
+ * `CT_OK` with `out->state` saying so and the predicted numbers NaN.
+ * Errors: `CT_ERR_NULL_ARGUMENT` (`t` or `out` NULL), `CT_ERR_INVALID_OPTION`
+ * (`out->struct_size` under 24: set it to `sizeof(ct_prediction)`), `CT_ERR_INVALID_STATE`
+ * (not running).
+ */
+enum ct_status ct_tracker_predict(struct ct_tracker *t, struct ct_prediction *out);
 
 #ifdef __cplusplus
 }  // extern "C"

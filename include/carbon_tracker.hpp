@@ -20,6 +20,13 @@
 //   }                                                    // calls, time and energy accumulate per name
 //   carbon_tracker::set_logger([](ct_log_level level, std::string_view line) { ... });
 //
+//   for (int step = 1; step <= steps; step++) {         // progress and a prediction
+//       simulate(step);
+//       tracker.set_progress(step, steps);
+//       carbon_tracker::Prediction p = tracker.predict();
+//       if (p.ready()) std::printf("%.3g kWh at the end\n", p.predicted_energy_kwh);
+//   }
+//
 // Errors are thrown as carbon_tracker::Error (status + message). A Tracker is move-only; its
 // destructor stops a running tracker (final CSV row) and frees it, and never throws.
 // Numbers in Options are written with std::to_chars: shortest round-trip form, whatever the
@@ -120,6 +127,14 @@ struct Emissions {
     }
 };
 
+/// A run's predicted totals at completion and its budget state: ct_prediction itself (see
+/// carbon_tracker.h for the method, units and fields), with ready(). The predicted numbers are
+/// NaN unless ready().
+struct Prediction : ct_prediction {
+    Prediction() : ct_prediction() { struct_size = sizeof(ct_prediction); }
+    bool ready() const noexcept { return state == CT_PREDICTION_READY; }
+};
+
 /// Builds the `key=value;...` options string. Values are escaped for the library's parser; keys
 /// are CodeCarbon's config keys (a key with `=`, `;` or `\` is rejected: no key has them).
 class Options {
@@ -198,6 +213,18 @@ public:
     /// Ends a call of the region `name` (the latest begun on this thread, else the oldest open).
     void region_end(const char *name) { detail::check(ct_tracker_region_end(live(), name)); }
     void region_end(const std::string &name) { region_end(name.c_str()); }
+
+    /// Reports progress: `done` steps out of `total` (1 for a fraction). Cheap enough for every
+    /// step. Throws Error (CT_ERR_INVALID_OPTION) for numbers out of range, nothing recorded.
+    void set_progress(double done, double total = 1.0) { detail::check(ct_tracker_set_progress(live(), done, total)); }
+
+    /// The run's predicted totals at completion and its budget state (measures first unless the
+    /// last measurement is under 50 ms old). Not enough evidence is not an error: see ready().
+    Prediction predict() {
+        Prediction p;
+        detail::check(ct_tracker_predict(live(), &p));
+        return p;
+    }
 
     Emissions flush() { return report(ct_tracker_flush); }
     Emissions stop() { return report(ct_tracker_stop); }

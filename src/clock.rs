@@ -3,6 +3,43 @@
 //! every thread that asks first, which cost the first flush about 100 µs).
 
 use std::fmt::Write;
+use std::time::Instant;
+
+/// The tracker's monotonic time: `Instant::now()`. Builds with the `test-hooks` feature add an
+/// offset that tests move forward ([`advance_for_tests`]), so that a run of hours with a known
+/// pace takes milliseconds and gives exact numbers; no shipped build has it.
+#[inline]
+pub fn now() -> Instant {
+    #[cfg(any(test, feature = "test-hooks"))]
+    {
+        Instant::now() + std::time::Duration::from_nanos(test_clock::OFFSET_NS.load(std::sync::atomic::Ordering::SeqCst))
+    }
+    #[cfg(not(any(test, feature = "test-hooks")))]
+    {
+        Instant::now()
+    }
+}
+
+/// Test builds only: moves [`now`] forward by `d` for every tracker of the process (a test that
+/// uses it runs in a process of its own, or alone among the tests of its binary).
+#[cfg(any(test, feature = "test-hooks"))]
+pub fn advance_for_tests(d: std::time::Duration) {
+    test_clock::OFFSET_NS.fetch_add(d.as_nanos() as u64, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[cfg(any(test, feature = "test-hooks"))]
+mod test_clock {
+    pub static OFFSET_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    /// The same for C test programs linked to a test build (not in the header).
+    /// cbindgen:ignore
+    #[no_mangle]
+    pub extern "C" fn ct_test_advance_clock_s(seconds: f64) {
+        if seconds.is_finite() && seconds > 0.0 {
+            super::advance_for_tests(std::time::Duration::from_secs_f64(seconds));
+        }
+    }
+}
 
 /// Loads the time zone now (once per process), so that the first timestamp, often in a
 /// caller's first flush, does not pay for reading `/etc/localtime`.

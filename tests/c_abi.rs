@@ -216,6 +216,7 @@ fn cpp_simulation_example_builds_and_runs() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("step  100:") && stdout.contains("at 380.95 g/kWh"), "{stdout}");
+    assert!(stdout.contains("predicted at the end: "), "at 50 %: {stdout}");
 }
 
 #[test]
@@ -343,4 +344,33 @@ fn c_regions_threads_errors_json_and_file() {
 fn cpp_regions_raii_scopes_in_a_time_step_loop() {
     let work = tempfile::tempdir().unwrap();
     assert_eq!(run_in_dir("tests/cpp/regions_test.cpp", work.path())["failures"], "0");
+}
+
+#[test]
+fn c_progress_predictions_and_budgets_on_known_loads() {
+    // The program moves the test builds' clock (ct_test_advance_clock_s) and checks the
+    // predictions itself; here: it passed, and what it printed.
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/c/prediction_test.c", work.path());
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    println!("{stdout}");
+    let kv = parse_kv(&stdout);
+    assert_eq!(kv["failures"], "0");
+    assert_eq!(kv["budget_lines"], "2", "one warning when predicted to exceed, one when exceeded");
+    assert!(kv["first_budget_line"].starts_with("energy budget: predicted to be exceeded: 0.02778 kWh at completion"), "{stdout}");
+    assert!(kv["bad_progress_message"].contains("done=3, total=2"), "{stdout}");
+    assert!(kv["struct_size_message"].contains("sizeof(ct_prediction)"), "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("| steady |")).count(), 3, "{stdout}");
+}
+
+#[test]
+fn cpp_progress_and_prediction_methods() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = build_c("tests/cpp/prediction_test.cpp", work.path());
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(parse_kv(&stdout)["failures"], "0");
 }

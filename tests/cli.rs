@@ -607,3 +607,112 @@ fn report_reads_a_csv_codecarbon_writes_now() {
     let table = text(&out.stdout);
     assert!(table.contains("Project cc-train: 2 run(s)") && table.contains("Project cc-infer: 1 run(s)"), "{table}");
 }
+
+// ---- limits and progress ----
+
+/// RAM forced to 3.6 kW in machine mode: 1 Wh per second, whatever the machine does.
+const ONE_WH_PER_S: [&str; 6] = ["--tracking-mode", "machine", "--force-ram-power", "3600", "--force-cpu-power", "0.001"];
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+}
+
+fn pids(path: &Path) -> Vec<u32> {
+    std::fs::read_to_string(path).unwrap_or_default().split_whitespace().map(|p| p.parse().unwrap()).collect()
+}
+
+#[test]
+fn an_energy_limit_stops_the_whole_tree_with_status_124() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = ONE_WH_PER_S.to_vec();
+    extra.extend(["--max-energy-kwh", "0.002"]);
+    // A shell with a child in the background and one in the foreground: both must stop.
+    let script = "sleep 60 & echo $! > pids; sleep 60 & echo $! >> pids; wait; echo never";
+    let out = run(monitor(dir.path(), &extra, &["sh", "-c", script]), b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    assert!(!text(&out.stdout).contains("never"));
+    assert!(stderr.contains("carbon-tracker: the energy limit is reached: ") && stderr.contains("--max-energy-kwh 0.002 (2.00 Wh)"), "{stderr}");
+    assert!(stderr.contains("stopping `sh -c 'sleep 60 & echo $! > pids; sle...` (SIGTERM to its processes, SIGKILL 10.0 s later)"), "{stderr}");
+    assert!(stderr.contains("was stopped by carbon-tracker (the energy limit is reached"), "{stderr}");
+    let sleeps = pids(&dir.path().join("pids"));
+    assert_eq!(sleeps.len(), 2);
+    assert!(sleeps.iter().all(|p| !alive(*p)), "still running: {sleeps:?}");
+    let rows = csv_rows(&dir.path().join("emissions.csv"));
+    assert!(num(&rows[0], "energy_consumed") >= 0.002, "{rows:?}");
+}
+
+#[test]
+fn what_ignores_sigterm_gets_sigkill_after_kill_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = ONE_WH_PER_S.to_vec();
+    extra.extend(["--max-emissions-kg", "1e-4", "--kill-after", "1"]); // 0.1 g: 2 s at 56 g/kWh
+    // SIGTERM ignored by the shell and (inherited) by its sleep.
+    let script = "trap '' TERM; sleep 60 & echo $! > pids; wait; wait; echo never";
+    let out = run(monitor(dir.path(), &extra, &["sh", "-c", script]), b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    assert!(stderr.contains("the emissions limit is reached: ") && stderr.contains("--max-emissions-kg 0.0001 (100 mg CO2e)"), "{stderr}");
+    assert!(stderr.contains("SIGKILL 1.00 s later") && stderr.contains("it was killed by signal 9 (SIGKILL)"), "{stderr}");
+    assert!(pids(&dir.path().join("pids")).iter().all(|p| !alive(*p)));
+}
+
+#[test]
+fn a_limit_also_sets_the_budget_and_its_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = ONE_WH_PER_S.to_vec();
+    extra.extend(["--max-energy-kwh", "0.006", "--progress-file", "p"]);
+    // 20 steps of 0.4 s at 1 Wh/s: 8 Wh at the end, predicted from about 3 s on; 6 Wh at 6 s.
+    let script = "i=0; while [ $i -le 20 ]; do echo \"$i 20\" > p; i=$((i+1)); sleep 0.4; done";
+    let mut c = monitor(dir.path(), &extra, &["sh", "-c", script]);
+    c.env("CODECARBON_LOG_LEVEL", "warning");
+    let out = run(c, b"");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("energy budget: predicted to be exceeded: "), "{stderr}");
+    assert!(stderr.contains("for a budget of 0.006 kWh"), "{stderr}");
+    assert!(stderr.find("predicted to be exceeded") < stderr.find("the energy limit is reached"), "{stderr}");
+    assert_eq!(out.status.code(), Some(124), "{stderr}");
+}
+
+#[test]
+fn limits_are_checked_as_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [("--max-energy-kwh", "0"), ("--max-emissions-kg", "-1"), ("--max-energy-kwh", "lots"), ("--kill-after", "1e9")] {
+        let out = ct(dir.path()).args(["monitor", &format!("{flag}={value}"), "--", "true"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(text(&out.stderr).contains(flag), "{}", text(&out.stderr));
+    }
+}
+
+/// Writes `i n` to the file p every 0.25 s, for i from 0 to n.
+fn reports_progress(n: u32) -> String {
+    format!("i=0; while [ $i -le {n} ]; do echo \"$i {n}\" > p; i=$((i+1)); sleep 0.25; done")
+}
+
+#[test]
+fn progress_file_shows_the_prediction_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = ONE_WH_PER_S.to_vec();
+    extra.extend(["--progress-file", "p"]);
+    let (mut child, master) = spawn_on_pty(monitor(dir.path(), &extra, &["sh", "-c", &reports_progress(16)]));
+    let out = collect(master);
+    wait_for(&out, " s left | at the end ");
+    assert!(child.wait().unwrap().success());
+    wait_for(&out, "progress   100 % reported");
+    let all = text(&out.lock().unwrap());
+    let drawn: Vec<&str> = all.split("\x1b[24;1H\x1b[2K\x1b[7m ").skip(1).filter_map(|s| s.split("\x1b[0m").next()).collect();
+    let with_prediction = drawn.iter().find(|l| l.contains(" left | at the end ")).unwrap();
+    // (A 100-column terminal cuts the line somewhere after the predicted energy.)
+    let at_the_end = with_prediction.split(" left | at the end ").nth(1).unwrap_or("");
+    assert!(with_prediction.contains(" % | ") && at_the_end.contains(" Wh"), "{with_prediction:?}");
+}
+
+#[test]
+fn progress_file_errors_are_said_once_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(monitor(dir.path(), &["--progress-file", "p"], &["sh", "-c", "echo '5 2' > p; sleep 2.5"]), b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("--progress-file p: set_progress: done=5, total=2").count(), 1, "{stderr}");
+}

@@ -291,11 +291,11 @@ fn otlp_python() -> Option<PathBuf> {
     ok.then_some(candidate)
 }
 
-#[test]
-fn otlp_metrics_decode_with_the_official_protocol_definitions() {
-    let Some(python) = otlp_python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("received.jsonl");
+/// tests/otlp/receiver.py on a free port: the receiver, its endpoint, and the file it writes
+/// each decoded request to (one JSON line each).
+fn start_otlp_receiver(dir: &Path) -> Option<(Daemon, String, PathBuf)> {
+    let python = otlp_python()?;
+    let out = dir.join("received.jsonl");
     let mut child = Command::new(python)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/receiver.py"))
         .arg(&out)
@@ -304,8 +304,13 @@ fn otlp_metrics_decode_with_the_official_protocol_definitions() {
         .unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let _receiver = Daemon(child);
-    let endpoint = format!("http://127.0.0.1:{}", first.trim());
+    Some((Daemon(child), format!("http://127.0.0.1:{}", first.trim()), out))
+}
+
+#[test]
+fn otlp_metrics_decode_with_the_official_protocol_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_receiver, endpoint, out)) = start_otlp_receiver(dir.path()) else { return };
     let t = tracker(&format!(
         "country_iso_code=FRA;force_cpu_power=10;force_ram_power=1;save_to_file=false;output_methods=otlp;otlp_endpoint={endpoint};\
          project_name=otel-demo;job_id=job-42;rank=1;local_rank=1;job_count_node_once=false"
@@ -630,4 +635,75 @@ fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job()
     for r in job["regions"].as_array().unwrap() {
         assert_eq!((r["calls"].as_u64(), r["runs"].as_u64()), (Some(4 * steps), Some(4)), "{r}");
     }
+}
+
+// ---- predictions and budgets in the monitoring outputs ----
+
+/// Four progress reports 20 ms apart (0 to 30 % of 10 steps): enough for a prediction.
+fn report_progress(t: &Tracker) {
+    for k in 0..=3 {
+        t.set_progress(k as f64, 10.0).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pushgateway_gets_the_prediction_and_the_budget_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_gw, url)) = start_pushgateway(dir.path()) else { return };
+    let t = tracker(&format!(
+        "country_iso_code=FRA;force_cpu_power=10;force_ram_power=1;save_to_file=false;save_to_prometheus=true;\
+         prometheus_url={url};project_name=predicted;energy_budget_kwh=1e-12;prometheus_delete_on_stop=false"
+    ));
+    t.start().unwrap();
+    report_progress(&t);
+    let flushed = t.flush().unwrap();
+    assert!(flushed.errors.is_empty(), "{:?}", flushed.errors);
+    let run_id = t.run_id().to_string();
+    // The gateway checks the exposition: an invalid one would not be there at all.
+    let text = wait_for("the push with the prediction", || {
+        let text = get(&format!("{url}/metrics"))?;
+        samples(&text, "codecarbon_predicted_energy_kwh").iter().any(|(l, _)| l.contains(&run_id)).then_some(text)
+    });
+    let value = |m: &str| samples(&text, m).into_iter().find(|(l, _)| l.contains(&run_id)).map(|(_, v)| v);
+    println!("prediction at the pushgateway:\n{}", text.lines().filter(|l| l.contains("predict") || l.contains("budget") || l.contains("progress")).collect::<Vec<_>>().join("\n"));
+    assert_eq!(value("codecarbon_progress"), Some(0.3));
+    assert_eq!(value("codecarbon_prediction_state"), Some(2.0));
+    assert_eq!(value("codecarbon_budget_state"), Some(3.0), "exceeded");
+    assert_eq!(value("codecarbon_energy_budget_kwh"), Some(1e-12));
+    assert_eq!(value("codecarbon_prediction_confidence"), Some(0.9));
+    for m in ["codecarbon_predicted_duration_s", "codecarbon_predicted_energy_low_kwh", "codecarbon_predicted_emissions_high_kg", "codecarbon_time_left_s"] {
+        assert!(value(m).is_some_and(|v| v >= 0.0), "{m}");
+    }
+    assert!(value("codecarbon_predicted_energy_kwh").unwrap() >= flushed.emissions.energy_consumed_kwh);
+    assert_eq!(value("codecarbon_emissions_budget_kg"), None, "no emissions budget: not sent");
+    t.stop().unwrap();
+}
+
+#[test]
+fn otlp_gets_the_prediction_as_gauges() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_receiver, endpoint, out)) = start_otlp_receiver(dir.path()) else { return };
+    let t = tracker(&format!(
+        "country_iso_code=FRA;force_cpu_power=10;force_ram_power=1;save_to_file=false;output_methods=otlp;otlp_endpoint={endpoint};\
+         emissions_budget_kg=1000"
+    ));
+    t.start().unwrap();
+    report_progress(&t);
+    t.flush().unwrap();
+    assert!(t.stop().unwrap().errors.is_empty());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let metrics = first["resourceMetrics"][0]["scopeMetrics"][0]["metrics"].as_array().unwrap();
+    let gauge = |name: &str| {
+        let m = metrics.iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("{name} missing"));
+        (m["unit"].as_str().unwrap_or("").to_string(), m["gauge"]["dataPoints"][0]["asDouble"].as_f64().unwrap())
+    };
+    assert_eq!(gauge("codecarbon_progress"), ("1".to_string(), 0.3));
+    assert_eq!(gauge("codecarbon_budget_state").1, 1.0, "below");
+    assert_eq!(gauge("codecarbon_emissions_budget_kg"), ("kg".to_string(), 1000.0));
+    let (unit, kwh) = gauge("codecarbon_predicted_energy_kwh");
+    assert_eq!(unit, "kWh");
+    assert!(kwh > 0.0 && gauge("codecarbon_predicted_energy_high_kwh").1 >= kwh);
+    assert_eq!(gauge("codecarbon_predicted_duration_s").0, "s");
 }

@@ -14,18 +14,25 @@ import (
 // struct_size has a Go field of the same name (case and underscores aside), the struct ends
 // where the C compiler says, and fromC copies each field from its own offset.
 func TestEmissionsLayoutIsTheHeaders(t *testing.T) {
-	c := cEmissionsType
-	if c.Size() != uintptr(cEmissionsSize) {
-		t.Fatalf("cgo's ct_emissions is %d bytes, sizeof is %d", c.Size(), cEmissionsSize)
+	checkLayout(t, cEmissionsType, uintptr(cEmissionsSize), reflect.TypeOf(Emissions{}), func(p unsafe.Pointer) reflect.Value {
+		return reflect.ValueOf(emissionsFromC(p))
+	})
+}
+
+// checkLayout writes a distinct value into every C field after struct_size (at cgo's offsets),
+// converts the memory with fromC, and checks that each value arrives in the Go field of the same
+// name.
+func checkLayout(t *testing.T, c reflect.Type, cSize uintptr, g reflect.Type, fromC func(unsafe.Pointer) reflect.Value) {
+	t.Helper()
+	if c.Size() != cSize {
+		t.Fatalf("cgo's %s is %d bytes, sizeof is %d", c, c.Size(), cSize)
 	}
 	if c.Field(0).Name != "struct_size" || c.Field(0).Type.Size() != 4 {
 		t.Fatalf("first field %+v", c.Field(0))
 	}
-	g := reflect.TypeOf(Emissions{})
 	if c.NumField()-1 != g.NumField() {
 		t.Fatalf("C has %d fields after struct_size, Go %d", c.NumField()-1, g.NumField())
 	}
-	// Distinct values in every C field, written at cgo's offsets.
 	mem := reflect.New(c)
 	base := unsafe.Pointer(mem.Pointer())
 	for i := 1; i < c.NumField(); i++ {
@@ -36,11 +43,13 @@ func TestEmissionsLayoutIsTheHeaders(t *testing.T) {
 			*(*float64)(p) = float64(i) + 0.25
 		case reflect.Uint64:
 			*(*uint64)(p) = uint64(i) << 40
+		case reflect.Uint32, reflect.Int32: // C enums
+			*(*uint32)(p) = uint32(i)
 		default:
 			t.Fatalf("%s: unexpected kind %v", f.Name, f.Type.Kind())
 		}
 	}
-	e := reflect.ValueOf(emissionsFromC(base))
+	got := fromC(base)
 	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "")) }
 	for i := 1; i < c.NumField(); i++ {
 		cf := c.Field(i)
@@ -49,18 +58,21 @@ func TestEmissionsLayoutIsTheHeaders(t *testing.T) {
 			t.Errorf("no Go field for %s", cf.Name)
 			continue
 		}
-		v := e.FieldByIndex(gf.Index)
+		v := got.FieldByIndex(gf.Index)
+		var ok2 bool
 		switch v.Kind() {
 		case reflect.Float64:
-			if v.Float() != float64(i)+0.25 {
-				t.Errorf("%s -> %s = %v", cf.Name, gf.Name, v.Float())
-			}
+			ok2 = v.Float() == float64(i)+0.25
 		case reflect.Uint64:
-			if v.Uint() != uint64(i)<<40 {
-				t.Errorf("%s -> %s = %v", cf.Name, gf.Name, v.Uint())
-			}
+			ok2 = v.Uint() == uint64(i)<<40
+		case reflect.Int:
+			ok2 = v.Int() == int64(i)
 		default:
 			t.Errorf("%s: Go kind %v", gf.Name, v.Kind())
+			continue
+		}
+		if !ok2 {
+			t.Errorf("%s -> %s = %v", cf.Name, gf.Name, v)
 		}
 	}
 }

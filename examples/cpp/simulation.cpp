@@ -1,5 +1,6 @@
-// A C++ "simulation" whose time step has phases (regions: solver, halo exchange, output), and
-// that reports its emissions every 100 steps.
+// A C++ "simulation" whose time step has phases (regions: solver, halo exchange, output), that
+// reports its progress at every step, and its emissions and the predicted totals at completion
+// every 100 steps.
 //   bash examples/cpp/run.sh [STEPS [OUTPUT_DIR]]
 #include <cmath>
 #include <cstdio>
@@ -41,11 +42,17 @@ int main(int argc, char **argv) {
                 carbon_tracker::Region r(tracker, "halo exchange");
                 state = exchange(state);
             }
+            tracker.set_progress(i, steps);  // cheap: every step
             if (i % 100 == 0) {
                 carbon_tracker::Region r(tracker, "output");
                 auto e = tracker.flush();  // also rewrites the region file: one row per region
                 std::printf("step %4d: %.3f s, %.4g kWh, %.4g kg CO2e\n", i, e.duration_s, e.energy_consumed_kwh,
                             e.emissions_kg);
+                carbon_tracker::Prediction p = tracker.predict();
+                if (p.ready())
+                    std::printf("           predicted at the end: %.4g kWh [%.4g, %.4g], %.4g kg CO2e, %.1f s left\n",
+                                p.predicted_energy_kwh, p.predicted_energy_low_kwh, p.predicted_energy_high_kwh,
+                                p.predicted_emissions_kg, p.time_left_s);
             }
         }
         auto e = tracker.stop();

@@ -24,6 +24,9 @@ pub const DEFAULT_JOB_COORDINATION_DIR: &str = "/dev/shm";
 /// Watts no single machine part draws (a bound that catches unit mistakes such as mW).
 const MAX_POWER_W: f64 = 100_000.0;
 
+/// A budget (kWh or kg CO2e) no run reaches: a bound that catches unit mistakes (Wh, g).
+const MAX_BUDGET: f64 = 1e12;
+
 macro_rules! config_keys {
     (
         $( $(#[doc = $doc:literal])* $key:literal => $field:ident : $ty:ty = $default:expr, $parse:expr; )*
@@ -196,6 +199,11 @@ config_keys! {
     "job_coordination_dir" => job_coordination_dir: PathBuf = PathBuf::from(DEFAULT_JOB_COORDINATION_DIR), path;
     /// GPUs to track: NVML indices or UUID prefixes; default: `CUDA_VISIBLE_DEVICES`, else all.
     "gpu_ids" => gpu_ids: Option<Vec<String>> = None, gpu_ids;
+    /// kWh (PUE included) the run should stay under: a warning when it is first predicted to exceed
+    /// it (from `set_progress`) and when it exceeds it; `ct_tracker_predict` reports the state.
+    "energy_budget_kwh" => energy_budget_kwh: Option<f64> = None, optional(positive(MAX_BUDGET));
+    /// kg CO2e the run should stay under, as `energy_budget_kwh`.
+    "emissions_budget_kg" => emissions_budget_kg: Option<f64> = None, optional(positive(MAX_BUDGET));
     /// The host language's version for the CSV's `python_version` column (the Python binding
     /// sets it; empty for others).
     "python_version" => python_version: Option<String> = None, optional(trimmed);

@@ -8,6 +8,7 @@
 
 mod error;
 mod regions;
+mod prediction;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use error::ct_status;
 pub use regions::{ct_tracker_region_begin, ct_tracker_region_end};
+pub use prediction::{ct_budget_state, ct_prediction, ct_prediction_state};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;

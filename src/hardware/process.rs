@@ -115,24 +115,37 @@ pub fn usage_of(root: u32) -> Usage {
     // SAFETY: sysconf has no preconditions.
     let (tck, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
     let (tck, page) = (if tck > 0 { tck as f64 } else { 100.0 }, if page > 0 { page as u64 } else { 4096 });
+    let (mut ticks, mut pages) = (0u64, 0u64);
+    for s in tree_of(root).into_iter().filter_map(read_stat) {
+        ticks += s.ticks;
+        pages += s.rss_pages;
+    }
+    Usage { cpu_s: ticks as f64 / tck, ticks, rss_bytes: pages * page }
+}
+
+/// The live descendants of `root` (children, their children, ...), `root` excluded.
+pub fn descendants_of(root: u32) -> Vec<u32> {
+    let mut tree = tree_of(root);
+    tree.retain(|p| *p != root);
+    tree
+}
+
+/// `root` and its live descendants.
+fn tree_of(root: u32) -> Vec<u32> {
     let mut fallback: Option<HashMap<u32, Vec<u32>>> = None;
     let mut stack = vec![root];
     let mut seen = Vec::new();
-    let (mut ticks, mut pages) = (0u64, 0u64);
     while let Some(pid) = stack.pop() {
         if seen.contains(&pid) {
             continue;
         }
         seen.push(pid);
-        let Some(s) = read_stat(pid) else { continue };
-        ticks += s.ticks;
-        pages += s.rss_pages;
         match children_of(pid) {
             Some(kids) => stack.extend(kids),
             None => stack.extend(fallback.get_or_insert_with(parent_map).get(&pid).cloned().unwrap_or_default()),
         }
     }
-    Usage { cpu_s: ticks as f64 / tck, ticks, rss_bytes: pages * page }
+    seen
 }
 
 /// Clock ticks per second of `/proc/<pid>/stat`'s CPU times.
@@ -181,6 +194,28 @@ mod tests {
         // Tick-granular (10 ms) accounting, so a little under 0.3 s.
         assert!(after.cpu_s - before.cpu_s >= 0.25, "{before:?} -> {after:?}");
         assert!(after.rss_bytes > 1 << 20);
+    }
+
+    #[test]
+    fn descendants_are_the_whole_tree() {
+        let mut child = std::process::Command::new("sh").args(["-c", "sleep 5 & sleep 5 & wait"]).spawn().unwrap();
+        let mut found = Vec::new();
+        for _ in 0..200 {
+            found = descendants_of(child.id());
+            if found.len() >= 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(found.len(), 2, "its two sleeps: {found:?}");
+        assert!(!found.contains(&child.id()));
+        assert!(descendants_of(std::process::id()).contains(&child.id()));
+        for pid in found {
+            // SAFETY: kill(2) of the two sleeps this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::uploader::{classify, Destination, Outcome};
-use crate::record::EmissionsSnapshot;
+use crate::record::{EmissionsSnapshot, Prediction};
 
 pub struct OtlpHttp {
     /// Ends with `/v1/metrics`.
@@ -36,6 +36,8 @@ pub enum Attr {
 pub struct OtlpJob {
     pub total: EmissionsSnapshot,
     pub time_unix_nano: u64,
+    /// When the run reports progress or has a budget: its numbers as gauges.
+    pub prediction: Option<Prediction>,
 }
 
 /// `<endpoint>/v1/metrics` unless the endpoint already names that path.
@@ -89,6 +91,9 @@ impl OtlpHttp {
         for (name, unit, value) in GAUGES {
             metrics.push(json!({"name": name, "unit": unit, "gauge": {"dataPoints": [point(value(&job.total))]}}));
         }
+        for g in job.prediction.as_ref().map(Prediction::gauges).unwrap_or_default() {
+            metrics.push(json!({"name": g.name, "unit": g.unit, "description": g.help, "gauge": {"dataPoints": [point(g.value)]}}));
+        }
         let attributes: Vec<Value> = self
             .resource
             .iter()
@@ -137,7 +142,12 @@ mod tests {
         };
         assert_eq!(o.url, "http://127.0.0.1:4318/v1/metrics");
         assert_eq!(metrics_url("http://h/v1/metrics"), "http://h/v1/metrics");
-        let b = o.body(&OtlpJob { total: EmissionsSnapshot { energy_consumed_kwh: 2.5, cpu_power_w: 7.0, ..Default::default() }, time_unix_nano: 5 });
+        let prediction = Prediction { predicted_energy_kwh: 4.0, ..Prediction::unknown() };
+        let b = o.body(&OtlpJob {
+            total: EmissionsSnapshot { energy_consumed_kwh: 2.5, cpu_power_w: 7.0, ..Default::default() },
+            time_unix_nano: 5,
+            prediction: Some(prediction),
+        });
         let rm = &b["resourceMetrics"][0];
         assert_eq!(rm["resource"]["attributes"][1], json!({"key": "job.rank", "value": {"intValue": "3"}}));
         let metrics = rm["scopeMetrics"][0]["metrics"].as_array().unwrap();
@@ -146,5 +156,8 @@ mod tests {
         assert_eq!(energy["sum"]["isMonotonic"], json!(true));
         let power = metrics.iter().find(|m| m["name"] == "codecarbon_cpu_power").unwrap();
         assert_eq!(power["gauge"]["dataPoints"][0]["asDouble"], json!(7.0));
+        let predicted = metrics.iter().find(|m| m["name"] == "codecarbon_predicted_energy_kwh").unwrap();
+        assert_eq!((&predicted["unit"], &predicted["gauge"]["dataPoints"][0]["asDouble"]), (&json!("kWh"), &json!(4.0)));
+        assert!(!metrics.iter().any(|m| m["name"] == "codecarbon_progress"), "NaN: left out");
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::uploader::{classify, Destination, Outcome};
 use crate::record::run::RunInfo;
-use crate::record::EmissionsSnapshot;
+use crate::record::{EmissionsSnapshot, Prediction};
 
 pub struct Pushgateway {
     /// `<prometheus_url>/metrics/job/<job>/<label>@base64/<value>…`
@@ -33,8 +33,9 @@ pub struct Pushgateway {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)] // a few queued jobs at most
 pub enum PushJob {
-    /// The totals now and the delta since the previous push.
-    Push { total: EmissionsSnapshot, delta: EmissionsSnapshot },
+    /// The totals now and the delta since the previous push; the prediction, when the run
+    /// reports progress or has a budget.
+    Push { total: EmissionsSnapshot, delta: EmissionsSnapshot, prediction: Option<Prediction> },
     /// Remove the group (at stop).
     Delete,
 }
@@ -150,7 +151,7 @@ impl Pushgateway {
     }
 
     /// The Prometheus text exposition of one push.
-    pub fn body(&self, total: &EmissionsSnapshot, delta: &EmissionsSnapshot) -> String {
+    pub fn body(&self, total: &EmissionsSnapshot, delta: &EmissionsSnapshot, prediction: Option<&Prediction>) -> String {
         let mut out = String::with_capacity(4096);
         let num = |x: f64| if x.is_finite() { x } else { 0.0 };
         for (name, help, value) in GAUGES {
@@ -158,6 +159,9 @@ impl Pushgateway {
         }
         for (name, help, value) in COUNTERS {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{}}} {:?}", self.labels, num(value(total)));
+        }
+        for g in prediction.map(Prediction::gauges).unwrap_or_default() {
+            let _ = writeln!(out, "# HELP {n} {}\n# TYPE {n} gauge\n{n}{{{}}} {:?}", g.help, self.labels, g.value, n = g.name);
         }
         out
     }
@@ -168,8 +172,9 @@ impl Destination for Pushgateway {
 
     fn merge(queued: &mut PushJob, later: PushJob) {
         match (&mut *queued, later) {
-            (PushJob::Push { total, delta }, PushJob::Push { total: t, delta: d }) => {
+            (PushJob::Push { total, delta, prediction }, PushJob::Push { total: t, delta: d, prediction: p }) => {
                 *total = t;
+                *prediction = p;
                 delta.merge(&d);
             }
             (q, later) => *q = later,
@@ -179,8 +184,8 @@ impl Destination for Pushgateway {
     fn send(&self, job: &PushJob, _cancelled: &dyn Fn() -> bool) -> Outcome {
         let auth: Vec<(&str, &str)> = self.authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
         match job {
-            PushJob::Push { total, delta } => {
-                let body = self.body(total, delta);
+            PushJob::Push { total, delta, prediction } => {
+                let body = self.body(total, delta, prediction.as_ref());
                 let res = crate::http::send("PUT", &self.group_url, &auth, Some(("text/plain; version=0.0.4", body.as_bytes())), self.request_timeout);
                 classify(res, "PUT pushgateway")
             }
@@ -221,15 +226,22 @@ mod tests {
         assert_eq!(gw.group_url(), "http://127.0.0.1:9/metrics/job@base64/cF9iYXNl/run_id@base64/cjE=/rank@base64/Mw==");
         let total = EmissionsSnapshot { energy_consumed_kwh: 0.5, duration_s: 10.0, ..Default::default() };
         let delta = EmissionsSnapshot { energy_consumed_kwh: 0.25, duration_s: 4.0, ..Default::default() };
-        let body = gw.body(&total, &delta);
+        let body = gw.body(&total, &delta, None);
+        assert!(!body.contains("codecarbon_prediction_state"));
+        let prediction = Prediction { progress: 0.25, ..Prediction::unknown() };
+        let with = gw.body(&total, &delta, Some(&prediction));
+        assert!(with.contains("# HELP codecarbon_progress Steps done / total steps"), "{with}");
+        assert!(with.lines().any(|l| l.starts_with("codecarbon_progress{project_name=") && l.ends_with("} 0.25")), "{with}");
+        assert!(with.lines().any(|l| l.starts_with("codecarbon_budget_state{") && l.ends_with("} 0.0")), "{with}");
         assert!(body.contains("# TYPE codecarbon_energy_total counter\ncodecarbon_energy_total{project_name=\"p\\\"q\","), "{body}");
         assert!(body.contains("cpu_count=\"2\""));
         assert!(body.lines().any(|l| l.starts_with("codecarbon_energy_total{") && l.ends_with("} 0.5")));
         assert!(body.lines().any(|l| l.starts_with("codecarbon_energy_consumed{") && l.ends_with("} 0.25")));
         assert!(body.lines().any(|l| l.starts_with("codecarbon_duration{") && l.ends_with("} 4.0")));
-        let mut q = PushJob::Push { total, delta };
-        Pushgateway::merge(&mut q, PushJob::Push { total: EmissionsSnapshot { energy_consumed_kwh: 0.75, ..total }, delta });
-        let PushJob::Push { total: t, delta: d } = q else { panic!() };
+        let mut q = PushJob::Push { total, delta, prediction: None };
+        Pushgateway::merge(&mut q, PushJob::Push { total: EmissionsSnapshot { energy_consumed_kwh: 0.75, ..total }, delta, prediction: Some(prediction) });
+        let PushJob::Push { total: t, delta: d, prediction: p } = q else { panic!() };
         assert_eq!((t.energy_consumed_kwh, d.energy_consumed_kwh), (0.75, 0.5));
+        assert_eq!(p.map(|p| p.progress), Some(0.25), "the newer prediction");
     }
 }

@@ -7,7 +7,10 @@
 
 pub mod identity;
 pub mod region;
+pub mod prediction;
 pub mod run;
+
+pub use prediction::{BudgetState, Prediction, PredictionState};
 
 /// Calls `$m!` with the measurement fields, in the order of `ct_emissions`:
 /// `doc, name: type => how it combines` where `total` is a running total (deltas subtract,

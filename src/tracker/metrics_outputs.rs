@@ -14,7 +14,7 @@ use crate::output::prometheus::{self, PushJob, Pushgateway, PushgatewaySettings}
 use crate::output::uploader::Uploader;
 use crate::output::EmissionsData;
 use crate::record::run::RunInfo;
-use crate::record::EmissionsSnapshot;
+use crate::record::{EmissionsSnapshot, Prediction};
 
 /// The host name (`gethostname`).
 pub fn host_name() -> String {
@@ -115,15 +115,21 @@ impl MetricsOutputs {
         self.prometheus.is_none() && self.otlp.is_none() && !self.logger
     }
 
-    /// Queues `row`'s totals to every output (never waits for the network).
-    pub fn push(&mut self, row: &EmissionsData, log: &Logger) {
+    /// Whether an output carries predictions (Prometheus, OTLP).
+    pub fn takes_prediction(&self) -> bool {
+        self.prometheus.is_some() || self.otlp.is_some()
+    }
+
+    /// Queues `row`'s totals, and the run's prediction if any, to every output (never waits for
+    /// the network).
+    pub fn push(&mut self, row: &EmissionsData, prediction: Option<Prediction>, log: &Logger) {
         if let Some(p) = &mut self.prometheus {
             let (delta, _) = row.numbers.since(&p.pushed);
             p.pushed = row.numbers;
-            p.uploader.push(PushJob::Push { total: row.numbers, delta });
+            p.uploader.push(PushJob::Push { total: row.numbers, delta, prediction });
         }
         if let Some(o) = &self.otlp {
-            o.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now() });
+            o.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now(), prediction });
         }
         if self.logger {
             crate::output::logger::log_total(row, log);

@@ -3,11 +3,14 @@
 
 pub mod accounting;
 mod identity;
+mod budget;
 pub mod job;
 mod metadata;
 mod metrics_outputs;
 pub mod node_share;
 pub mod regions;
+mod prediction;
+mod progress;
 mod tasks;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -27,6 +30,7 @@ use crate::output::api::{ApiOutput, ApiSettings};
 use crate::output::csv_file::{self, CsvSink};
 use crate::output::{region_file, run_file, task_file, EmissionsData};
 use crate::record::run::RunInfo;
+use crate::record::Prediction;
 use crate::output::http_endpoint::{self, HttpEndpoint};
 use crate::output::uploader::Uploader;
 
@@ -55,6 +59,9 @@ struct Inner {
     /// Named parts of the program entered many times; outside `state`, so that their cheap
     /// boundaries never wait for a measurement.
     regions: regions::Regions,
+    /// `set_progress`'s reports: a lock of their own, never held while measuring, so that a
+    /// report costs no more than taking it (taken after `state` when both are needed).
+    progress: Mutex<progress::ProgressLog>,
 }
 
 enum Phase {
@@ -92,6 +99,10 @@ struct Running {
     identity: crate::record::identity::Identity,
     /// The run file (ranks of a job) is written once, at the first report that succeeds.
     run_file_written: bool,
+    /// Cumulative energy and emissions at each measurement, for predictions.
+    measurements: progress::MeasurementLog,
+    /// Budget warnings already logged.
+    budget: budget::BudgetWatch,
 }
 
 /// What flush/stop return: the numbers always, and the errors of outputs that failed (the
@@ -128,6 +139,7 @@ impl Tracker {
                 tree: hardware::process::Tree::default(),
                 state: Mutex::new(Phase::Created),
                 regions: Default::default(),
+                progress: Mutex::new(progress::ProgressLog::default()),
             }),
         }
     }
@@ -248,6 +260,7 @@ impl Tracker {
             let report = self.inner.report(r, true);
             let outputs = (report, r.api.take(), r.endpoint.take(), r.metrics.take());
             *phase = Phase::Stopped;
+            self.inner.progress_log().end();
             outputs
         };
         let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.api_timeout_s);
@@ -317,6 +330,36 @@ impl Tracker {
             }
             _ => Err(Error::state("peek: the tracker is not running")),
         }
+    }
+
+    /// Reports progress: `done` steps out of `total` (`total` 1 for a fraction). Cheap enough to
+    /// call at every step (no measurement; a lock of its own). A lower `done` than before is a
+    /// rollback; `total` may change from one call to the next.
+    pub fn set_progress(&self, done: f64, total: f64) -> Result<()> {
+        self.inner.progress_log().record(done, total, crate::clock::now())
+    }
+
+    /// The run's predicted totals at completion and its budget state (see [`Prediction`]).
+    /// Measures first unless the last measurement is under 50 ms old, as `flush`; writes nothing.
+    pub fn predict(&self) -> Result<Prediction> {
+        self.prediction_with(true)
+    }
+
+    /// [`Tracker::predict`] from the last measurement, without measuring (for a live display).
+    pub fn peek_prediction(&self) -> Result<Prediction> {
+        self.prediction_with(false)
+    }
+
+    fn prediction_with(&self, measure: bool) -> Result<Prediction> {
+        let mut phase = self.inner.lock();
+        let Phase::Running(r) = &mut *phase else {
+            return Err(Error::state("predict: the tracker is not running"));
+        };
+        let now = crate::clock::now();
+        if measure && now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
+            self.inner.measure(r, false);
+        }
+        Ok(self.inner.prediction(r))
     }
 
     /// What this tracker measures and how: the detected hardware, which source or model gives
@@ -431,6 +474,7 @@ impl Inner {
             log.warning("no background runtime: measuring only at flush and stop");
         }
         let now = inner.regions.start();
+        inner.progress_log().begin(now);
         let meters = Meters::start(plan, c.measure_power_secs).with_tree(inner.tree);
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
@@ -451,6 +495,8 @@ impl Inner {
             node,
             identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
             run_file_written: false,
+            measurements: progress::MeasurementLog::default(),
+            budget: budget::BudgetWatch::default(),
         }
     }
 
@@ -458,6 +504,52 @@ impl Inner {
     /// consistent (each interval is applied by one `Totals::add`), so keep going.
     fn lock(&self) -> MutexGuard<'_, Phase> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn progress_log(&self) -> MutexGuard<'_, progress::ProgressLog> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn has_budget(&self) -> bool {
+        self.config.energy_budget_kwh.is_some() || self.config.emissions_budget_kg.is_some()
+    }
+
+    /// The prediction as of the last measurement.
+    fn prediction(&self, r: &Running) -> Prediction {
+        let since_start = |t: Instant| t.saturating_duration_since(r.started_at).as_secs_f64();
+        let view = self.progress_log().view();
+        let (points, total) = view.as_ref().map_or((&[][..], 1.0), |(p, t)| (&p[..], *t));
+        let f = prediction::forecast(&prediction::Inputs {
+            progress: points,
+            total,
+            measurements: &r.measurements,
+            now_s: since_start(crate::clock::now()),
+            measured_energy_kwh: r.totals.energy_kwh,
+            measured_emissions_kg: r.totals.emissions_kg,
+        });
+        let mut p = Prediction {
+            state: f.state,
+            budget_state: crate::record::BudgetState::None,
+            progress: f.progress,
+            measured_duration_s: since_start(r.last_measured),
+            measured_energy_kwh: r.totals.energy_kwh,
+            measured_emissions_kg: r.totals.emissions_kg,
+            predicted_duration_s: f.duration_s.point,
+            predicted_duration_low_s: f.duration_s.low,
+            predicted_duration_high_s: f.duration_s.high,
+            predicted_energy_kwh: f.energy_kwh.point,
+            predicted_energy_low_kwh: f.energy_kwh.low,
+            predicted_energy_high_kwh: f.energy_kwh.high,
+            predicted_emissions_kg: f.emissions_kg.point,
+            predicted_emissions_low_kg: f.emissions_kg.low,
+            predicted_emissions_high_kg: f.emissions_kg.high,
+            time_left_s: f.time_left_s,
+            confidence: prediction::CONFIDENCE,
+            energy_budget_kwh: self.config.energy_budget_kwh.unwrap_or(0.0),
+            emissions_budget_kg: self.config.emissions_budget_kg.unwrap_or(0.0),
+        };
+        p.budget_state = budget::state(&p);
+        p
     }
 
     /// Background tick: false ends the ticking.
@@ -527,6 +619,12 @@ impl Inner {
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
         self.regions.attribute(&boundary, &r.totals.since(&before));
+        let at_s = now.saturating_duration_since(r.started_at).as_secs_f64();
+        r.measurements.push(progress::EnergyPoint { at_s, energy_kwh: r.totals.energy_kwh, emissions_kg: r.totals.emissions_kg });
+        if self.has_budget() {
+            let p = self.prediction(r);
+            r.budget.check(&p, &self.log);
+        }
         if self.log.enabled(crate::log::Level::Debug) {
             self.log.debug(format!(
                 "measured {dt_s:.3} s: CPU {:.3e} kWh, GPU {:.3e} kWh, RAM {:.3e} kWh",
@@ -620,8 +718,11 @@ impl Inner {
                 body["user"] = serde_json::json!(http_endpoint::user_name());
                 ep.push(body);
             }
+            // Prometheus and OTLP carry the prediction of a run that reports progress or has a budget.
+            let wants_prediction = r.metrics.as_ref().is_some_and(|m| m.takes_prediction());
+            let prediction = (wants_prediction && (self.has_budget() || !self.progress_log().is_empty())).then(|| self.prediction(r));
             if let Some(m) = &mut r.metrics {
-                m.push(&row, &self.log);
+                m.push(&row, prediction, &self.log);
             }
         }
         errors.extend(self.write_tasks(r));

@@ -53,7 +53,7 @@ static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
 /// numbers.
 fn stamp() -> (Instant, u64) {
     let epoch = *EPOCH;
-    let now = Instant::now();
+    let now = crate::clock::now();
     (now, now.saturating_duration_since(epoch).as_nanos() as u64)
 }
 

@@ -10,6 +10,9 @@
         for step in range(steps):
             with tracker.region("solver"):       # regions: cheap, accumulated per name
                 solve(step)
+        for batch in tracker.progress(loader):   # progress reported as the loop goes
+            step(batch)
+            p = tracker.predict()                # predicted totals at completion, 90 % intervals
 
 ``Tracker`` is strict: every failure raises :class:`CarbonTrackerError`. CodeCarbon users can keep
 their code: ``EmissionsTracker``, ``OfflineEmissionsTracker``, ``track_emissions``,
@@ -33,6 +36,7 @@ from ._codecarbon import (
     track_task_emissions,
 )
 from ._codecarbon_options import CodeCarbonOptions
+from ._prediction import BudgetState, Prediction, PredictionState
 from ._core import (
     CarbonTrackerError,
     Emissions,
@@ -55,6 +59,9 @@ __all__ = [
     "Region",
     "RegionTotals",
     "Emissions",
+    "Prediction",
+    "PredictionState",
+    "BudgetState",
     "Status",
     "CarbonTrackerError",
     "EmissionsTracker",

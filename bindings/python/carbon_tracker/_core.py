@@ -17,11 +17,12 @@ import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, Sized, TypeVar, cast
 
-from . import _logging
+from . import _logging, _prediction
 from ._regions import RegionsMixin, declare as _declare_regions
 from ._options import TrackerOptions
+from ._prediction import Prediction
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
     from typing_extensions import Unpack
@@ -170,6 +171,7 @@ def _lib() -> ctypes.CDLL:
     lib.ct_version.argtypes = []
     lib.ct_version.restype = ctypes.c_char_p
     _declare_regions(lib)
+    _prediction.declare(lib)
     return lib
 
 
@@ -250,6 +252,7 @@ class _Gate:
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 class TaskScope:
@@ -351,6 +354,37 @@ class Tracker(RegionsMixin):
                 pass
             raise
         scope.emissions = self.stop_task(name)
+
+    def set_progress(self, done: float, total: float = 1.0) -> None:
+        """Reports progress: ``done`` steps out of ``total`` (1 for a fraction); cheap enough for
+        every step. Numbers out of range are CT_ERR_INVALID_OPTION (nothing recorded)."""
+        with self._gate.call():
+            self._check(self._lib.ct_tracker_set_progress(self._handle, float(done), float(total)))
+
+    def predict(self) -> Prediction:
+        """The run's predicted totals at completion and its budget state (measures first unless
+        the last measurement is under 50 ms old). Not enough evidence is not an error: see
+        :attr:`Prediction.ready`."""
+        out = _prediction._CtPrediction()
+        out.struct_size = ctypes.sizeof(_prediction._CtPrediction)
+        with self._gate.call():
+            self._check(self._lib.ct_tracker_predict(self._handle, ctypes.byref(out)))
+        return Prediction._from_c(out)
+
+    def progress(self, iterable: Iterable[_T], total: Optional[float] = None) -> Iterator[_T]:
+        """``for batch in tracker.progress(loader): ...``: yields the items of ``iterable`` and
+        reports progress as they are consumed (an item is done when the next one is asked for).
+        ``total`` defaults to ``len(iterable)``; an iterable without a length needs it."""
+        if total is None:
+            if not isinstance(iterable, Sized):
+                raise TypeError("tracker.progress(): the iterable has no len(); pass total=")
+            total = len(iterable)
+        self.set_progress(0, total)
+        done = 0
+        for item in iterable:
+            yield item
+            done += 1
+            self.set_progress(min(done, total), total)
 
     def describe(self) -> Dict[str, Any]:
         """The detected hardware and which source/model produces each number (ct_tracker_json)."""

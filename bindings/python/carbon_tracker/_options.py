@@ -172,6 +172,12 @@ class TrackerOptions(TypedDict, total=False):
     gpu_ids: Optional[Union[str, Sequence[Union[int, str]]]]
     """GPUs to track: NVML indices or UUID prefixes; default: `CUDA_VISIBLE_DEVICES`, else all."""
 
+    energy_budget_kwh: Optional[float]
+    """kWh (PUE included) the run should stay under: a warning when it is first predicted to exceed it (from `set_progress`) and when it exceeds it; `ct_tracker_predict` reports the state."""
+
+    emissions_budget_kg: Optional[float]
+    """kg CO2e the run should stay under, as `energy_budget_kwh`."""
+
     python_version: Optional[str]
     """The host language's version for the CSV's `python_version` column (the Python binding sets it; empty for others)."""
 
@@ -231,5 +237,7 @@ OPTION_KEYS: Tuple[str, ...] = (
     "job_count_node_once",
     "job_coordination_dir",
     "gpu_ids",
+    "energy_budget_kwh",
+    "emissions_budget_kg",
     "python_version",
 )

@@ -115,15 +115,19 @@ impl LibOptions {
     /// Adds the command's defaults (and with `quiet` its quiet ones) for keys that no option,
     /// variable or config file sets.
     pub fn apply_cli_defaults(&mut self, quiet: bool) {
-        // Keys set in a config file or CODECARBON_* variable win over these defaults; a source the
-        // library cannot read is reported by Tracker::new.
-        let layers = carbon_tracker::config::Sources::from_process(None).map(|s| s.layers).unwrap_or_default();
         let quiet_defaults: &[(&str, &str)] = if quiet { &QUIET_DEFAULTS } else { &[] };
         for &(key, value) in CLI_DEFAULTS.iter().chain(quiet_defaults) {
-            let elsewhere = layers.iter().any(|(_, pairs)| pairs.iter().any(|(k, _)| k == key));
-            if !self.has(key) && !elsewhere {
-                self.push(key, value);
-            }
+            self.push_default(key, value);
+        }
+    }
+
+    /// Sets `key` unless a flag, a config file or a CODECARBON_* variable sets it (a source the
+    /// library cannot read is reported by Tracker::new).
+    pub fn push_default(&mut self, key: &str, value: &str) {
+        let layers = carbon_tracker::config::Sources::from_process(None).map(|s| s.layers).unwrap_or_default();
+        let elsewhere = layers.iter().any(|(_, pairs)| pairs.iter().any(|(k, _)| k == key));
+        if !self.has(key) && !elsewhere {
+            self.push(key, value);
         }
     }
 

@@ -13,7 +13,9 @@ macro_rules! say {
 mod detect;
 mod format;
 mod lib_options;
+mod limits;
 mod monitor;
+mod progress_file;
 mod report;
 mod status_line;
 
@@ -39,8 +41,15 @@ enum Commands {
 command's process tree is tracked (tracking_mode=process); --tracking-mode machine tracks the whole machine. \
 Without a measure_power_secs setting, the command measures every second.\n\n\
 The exit status is the command's (128+N when it is killed by signal N; 127 when it is not found, 126 when it \
-cannot be run), except when the command succeeded but the results could not be saved (the CSV not written, uploads \
-not delivered): then 74, unless --allow-unsaved. SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it.\n\n\
+cannot be run), or 124 when --max-energy-kwh or --max-emissions-kg stopped it; when the command succeeded but the \
+results could not be saved (the CSV not written, uploads not delivered): 74, unless --allow-unsaved. SIGINT, \
+SIGTERM, SIGHUP and SIGQUIT are forwarded to it.\n\n\
+Limits: when the measured total (measured every measure_power_secs, 1 s by default here) reaches \
+--max-energy-kwh or --max-emissions-kg, the command and every process it started get SIGTERM, and what is left \
+--kill-after seconds later (10 by default) gets SIGKILL. A limit also sets the library's budget \
+(energy_budget_kwh / emissions_budget_kg, unless given): a warning as soon as the run is predicted to exceed it.\n\n\
+Progress: with --progress-file F the command writes `done total` to F (one line, rewritten in place, e.g. \
+`echo \"$i $n\" > F`); the status line then shows the predicted totals at completion.\n\n\
 Example: carbon-tracker monitor --project-name solver --country-iso-code FRA -- ./solve input.dat"
     )]
     Monitor(MonitorArgs),
@@ -68,6 +77,19 @@ struct MonitorArgs {
     /// run leaves its numbers so far and `report --html` can draw its curve
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     flush_every: Option<f64>,
+    /// Stop the command (SIGTERM, then SIGKILL) when its measured energy reaches KWH kWh; exit status 124
+    #[arg(long, value_name = "KWH", value_parser = parse_limit)]
+    max_energy_kwh: Option<f64>,
+    /// Stop the command (SIGTERM, then SIGKILL) when its measured emissions reach KG kg CO2e; exit status 124
+    #[arg(long, value_name = "KG", value_parser = parse_limit)]
+    max_emissions_kg: Option<f64>,
+    /// Seconds between SIGTERM and SIGKILL when a limit stops the command [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_grace)]
+    kill_after: Option<f64>,
+    /// A file the command writes `done total` to (one line, rewritten in place): the status line
+    /// shows the predicted totals at completion
+    #[arg(long, value_name = "FILE")]
+    progress_file: Option<PathBuf>,
     #[command(flatten)]
     lib: LibOptions,
     /// The command to run, and its arguments (after `--`)
@@ -114,6 +136,20 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_limit(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("expected a number > 0, got `{s}`")),
+    }
+}
+
+fn parse_grace(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=3600.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a number of seconds from 0 to 3600, got `{s}`")),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -124,6 +160,9 @@ fn main() {
             summary: !a.quiet,
             allow_unsaved: a.allow_unsaved,
             flush_every: a.flush_every.map(std::time::Duration::from_secs_f64),
+            limits: limits::Limits { max_energy_kwh: a.max_energy_kwh, max_emissions_kg: a.max_emissions_kg },
+            kill_after: a.kill_after.map_or(limits::DEFAULT_KILL_AFTER, std::time::Duration::from_secs_f64),
+            progress_file: a.progress_file,
         }),
         Commands::Detect(a) => {
             default_sigpipe();

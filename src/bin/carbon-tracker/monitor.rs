@@ -25,6 +25,8 @@ use carbon_tracker::{ErrorKind, Tracker};
 
 use crate::format;
 use crate::lib_options::LibOptions;
+use crate::limits::{Limits, Stopping, LIMIT_EXIT_STATUS};
+use crate::progress_file::{self, ProgressFile};
 use crate::status_line::StatusLine;
 
 pub struct Settings {
@@ -36,6 +38,21 @@ pub struct Settings {
     pub allow_unsaved: bool,
     /// Write a row (cumulative totals) this often while the command runs, as `flush` does.
     pub flush_every: Option<Duration>,
+    /// Stop the command when a measured total reaches one of these.
+    pub limits: Limits,
+    /// Between SIGTERM and SIGKILL when a limit stops the command.
+    pub kill_after: Duration,
+    /// Where the command writes `done total`.
+    pub progress_file: Option<PathBuf>,
+}
+
+/// What the thread that watches the running command does besides the status line.
+struct Watch<'a> {
+    flush_every: Option<Duration>,
+    limits: Limits,
+    kill_after: Duration,
+    progress: Option<ProgressFile>,
+    command: &'a [OsString],
 }
 
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -47,6 +64,14 @@ pub const UNSAVED_EXIT: i32 = 74;
 pub fn run(s: Settings) -> i32 {
     let mut lib = s.lib;
     lib.apply_cli_defaults(!s.summary);
+    // A limit is also the library's budget (unless one is given): its warnings when the run is
+    // predicted to exceed it, and the budget state in the outputs.
+    if let Some(max) = s.limits.max_energy_kwh {
+        lib.push_default("energy_budget_kwh", &max.to_string());
+    }
+    if let Some(max) = s.limits.max_emissions_kg {
+        lib.push_default("emissions_budget_kg", &max.to_string());
+    }
     let program = &s.command[0];
     if let Err((code, msg)) = check_runnable(program) {
         say!("carbon-tracker: {msg}");
@@ -97,24 +122,48 @@ pub fn run(s: Settings) -> i32 {
     // SAFETY: isatty has no preconditions.
     let show_status = s.live_status && unsafe { libc::isatty(2) } == 1;
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    let describe = std::thread::scope(|scope| {
-        if show_status || s.flush_every.is_some() {
-            let (t, flush_every) = (&tracker, s.flush_every);
-            scope.spawn(move || while_running(t, stop_rx, show_status, flush_every));
-        }
+    let watch = Watch {
+        flush_every: s.flush_every,
+        limits: s.limits,
+        kill_after: s.kill_after,
+        progress: s.progress_file.as_deref().map(ProgressFile::new),
+        command: &s.command,
+    };
+    let (describe, stopping) = std::thread::scope(|scope| {
+        let watcher = (show_status || watch.flush_every.is_some() || watch.limits.any() || watch.progress.is_some()).then(|| {
+            let t = &tracker;
+            scope.spawn(move || while_running(t, stop_rx, show_status, watch))
+        });
         wait_for_exit(pid);
         drop(stop_tx);
         // Taken while running: the intensity in use and where it comes from.
-        tracker.describe()
+        let describe = tracker.describe();
+        (describe, watcher.and_then(|w| w.join().ok().flatten()))
+    });
+    let mut stopping = stopping;
+    if let Some(stop) = &mut stopping {
+        stop.finish(pid);
+    }
+    // The command's last word on its progress, written after the last poll.
+    let last_prediction = s.progress_file.as_deref().and_then(|path| {
+        ProgressFile::new(path).poll(&tracker);
+        tracker.peek_prediction().ok()
     });
     let report = tracker.stop();
     *reaped.lock().unwrap_or_else(|p| p.into_inner()) = true;
     let status = child.wait().map(|s| s.into_raw()).unwrap_or(0);
-    let (code, how) = exit_code(status);
+    let (mut code, mut how) = exit_code(status);
+    if let Some(stop) = &stopping {
+        code = LIMIT_EXIT_STATUS;
+        how = format!("was stopped by carbon-tracker ({}; it {how})", stop.why);
+    }
     let errors = match report {
         Ok(report) => {
             if s.summary {
                 say!("{}", summary(&s.command, &how, &report.emissions, &describe, tracker.run_id(), &report.errors).trim_end());
+                if let Some(p) = last_prediction.filter(|p| p.progress.is_finite()) {
+                    say!("  progress   {} % reported", format::sig3(p.progress * 100.0));
+                }
             }
             report.errors
         }
@@ -240,15 +289,22 @@ fn wait_for_exit(pid: libc::pid_t) {
     }
 }
 
-/// While the command runs: the live status line about once a second (when `show_status`) and a
-/// row every `flush_every`, until `stop` is dropped; the status line is gone when it returns.
-fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, show_status: bool, flush_every: Option<Duration>) {
+/// While the command runs: about once a second the live status line (when `show_status`), the
+/// progress file and the limits (SIGTERM to the command's tree when one is reached, SIGKILL after
+/// the grace period), and a row every `flush_every`, until `stop` is dropped; the status line is
+/// gone when it returns. Returns the stop it began, if a limit was reached.
+fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, show_status: bool, mut w: Watch) -> Option<Stopping> {
     let mut status = StatusLine::new();
     let start = Instant::now();
+    let flush_every = w.flush_every;
     let mut next_flush = flush_every.map(|d| start + d);
     let mut next_status = start;
+    let mut stopping: Option<Stopping> = None;
     loop {
         let now = Instant::now();
+        if let Some(s) = &mut stopping {
+            s.kill_if_due();
+        }
         if let Some(due) = next_flush.filter(|due| now >= *due) {
             if let Ok(report) = tracker.flush() {
                 for e in &report.errors {
@@ -257,27 +313,46 @@ fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, show_status: bool,
             }
             next_flush = flush_every.map(|d| due + d);
         }
-        if show_status && now >= next_status {
-            if let Ok(s) = tracker.peek() {
+        if now >= next_status {
+            if let Some(complaint) = w.progress.as_mut().and_then(|p| p.poll(tracker)) {
+                status.message(&complaint);
+            }
+            let totals = tracker.peek();
+            if let (Ok(s), None) = (&totals, &stopping) {
+                if let Some(why) = w.limits.reached(s) {
+                    status.message(&format!(
+                        "carbon-tracker: {why}: stopping `{}` (SIGTERM to its processes, SIGKILL {} later)",
+                        command_line(w.command),
+                        format::duration_s(w.kill_after.as_secs_f64())
+                    ));
+                    stopping = Some(Stopping::begin(why, w.kill_after));
+                }
+            }
+            if let (true, Ok(s)) = (show_status, totals) {
                 let power = s.cpu_power_w + s.gpu_power_w + s.ram_power_w;
-                status.draw(&format!(
+                let mut line = format!(
                     "carbon-tracker {} | {} | {} | {}",
                     format::clock(s.duration_s),
                     format::energy_kwh(s.energy_consumed_kwh),
                     format::mass_kg(s.emissions_kg),
                     format::power_w(power)
-                ));
+                );
+                if let Some(p) = w.progress.is_some().then(|| tracker.peek_prediction().ok()).flatten().and_then(|p| progress_file::status(&p)) {
+                    line += &format!(" | {p}");
+                }
+                status.draw(&line);
             }
             // A quarter second after each whole second: just after the tracker's own
             // measurement when it measures every second (the default here), not just before.
             next_status = start + Duration::from_secs(now.duration_since(start).as_secs() + 1) + Duration::from_millis(250);
         }
-        let wake = [next_flush, show_status.then_some(next_status)].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
+        let kill_due = stopping.as_ref().filter(|s| !s.killed).map(Stopping::kill_due);
+        let wake = [next_flush, Some(next_status), kill_due].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
         match stop.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             _ => {
                 status.finish();
-                return;
+                return stopping;
             }
         }
     }
@@ -320,6 +395,17 @@ fn shell_word(a: &str) -> String {
     }
 }
 
+/// The command as typed, shortened to 40 characters.
+fn command_line(command: &[OsString]) -> String {
+    let cmd: Vec<String> = command.iter().map(|a| shell_word(&a.to_string_lossy())).collect();
+    let cmd = cmd.join(" ");
+    if cmd.chars().count() > 40 {
+        cmd.chars().take(37).collect::<String>() + "..."
+    } else {
+        cmd
+    }
+}
+
 fn summary(
     command: &[OsString],
     how: &str,
@@ -328,11 +414,7 @@ fn summary(
     run_id: &str,
     errors: &[carbon_tracker::Error],
 ) -> String {
-    let cmd: Vec<String> = command.iter().map(|a| shell_word(&a.to_string_lossy())).collect();
-    let mut cmd = cmd.join(" ");
-    if cmd.chars().count() > 40 {
-        cmd = cmd.chars().take(37).collect::<String>() + "...";
-    }
+    let cmd = command_line(command);
     let mode = describe["tracking_mode"].as_str().unwrap_or("?");
     let scope = if mode == "process" { "its process tree" } else { "the whole machine" };
     let mut out = format!("carbon-tracker: `{cmd}` {how} after {}\n", format::duration_s(e.duration_s));
