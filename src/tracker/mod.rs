@@ -244,6 +244,15 @@ impl Tracker {
             Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
             _ => None,
         };
+        // The GPUs this tracker counts now: in a job that counts the node once, those whose
+        // lock it holds; otherwise every GPU it tracks (null when not running).
+        let gpus_counted: Option<Vec<String>> = match &*phase {
+            Phase::Running(r) => Some(match &r.node {
+                Some(n) => n.gpus_counted().map(str::to_string).collect(),
+                None => r.meters.gpus_counted().map(str::to_string).collect(),
+            }),
+            _ => None,
+        };
         drop(phase);
         let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
         d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
@@ -251,6 +260,7 @@ impl Tracker {
             v["count_node_once"] =
                 serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1));
             v["counts_node_now"] = serde_json::json!(counts_node);
+            v["gpus_counted_now"] = serde_json::json!(gpus_counted);
             v
         });
         d["outputs"]["prometheus"] = serde_json::json!(c.save_to_prometheus.then(|| c.prometheus_url.clone()));
@@ -311,7 +321,7 @@ impl Inner {
         let node = match &inner.job {
             // A launcher that says one rank per node: nothing to share.
             Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
-                node_share::NodeShare::join(c, j, log)
+                node_share::NodeShare::join(c, j, &plan.gpus, log)
             }
             _ => None,
         };
@@ -421,7 +431,7 @@ impl Inner {
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
         let mut sample = r.meters.measure(dt_s, &self.log);
         if let Some(node) = &mut r.node {
-            sample = node.apportion(sample, last);
+            sample = node.apportion(sample, r.meters.gpu_intervals(), last);
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
@@ -532,6 +542,7 @@ mod tests {
             proc_stat_readable: true,
             arm: false,
             gpus: Ok(devices),
+            gpu_skipped: Vec::new(),
             visible_devices: Some("2".into()), // gpu_ids wins over CUDA_VISIBLE_DEVICES
         };
         let plan = hardware::probe(&config, &facts, &config.logger());
