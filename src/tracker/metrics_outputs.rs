@@ -3,6 +3,7 @@
 //! run and the job; fed each total (flush, stop) under the tracker's lock, where they only
 //! queue; drained in the background; finished at stop within `api_timeout_s`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::job::Job;
@@ -29,6 +30,9 @@ pub fn host_name() -> String {
 
 struct Prometheus {
     uploader: Uploader<Pushgateway>,
+    /// The labels of the run description they were made from (rebuilt when the tracker
+    /// replaces it, e.g. once the location is found).
+    labels: (Arc<RunInfo>, Arc<str>),
     /// The total of the previous push (CodeCarbon's gauges are deltas).
     pushed: EmissionsSnapshot,
     delete_on_stop: bool,
@@ -36,7 +40,8 @@ struct Prometheus {
 
 pub struct MetricsOutputs {
     prometheus: Option<Prometheus>,
-    otlp: Option<Uploader<OtlpHttp>>,
+    /// With the location attributes of the run description they were made from.
+    otlp: Option<(Uploader<OtlpHttp>, Arc<RunInfo>, Arc<Vec<(String, Attr)>>)>,
     logger: bool,
 }
 
@@ -45,7 +50,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl MetricsOutputs {
-    pub fn start(c: &Config, run: &RunInfo, job: Option<&Job>, request_timeout: Duration, log: &Logger) -> MetricsOutputs {
+    pub fn start(c: &Config, run: &Arc<RunInfo>, job: Option<&Job>, request_timeout: Duration, log: &Logger) -> MetricsOutputs {
         let prometheus = c.save_to_prometheus.then(|| {
             let mut grouping = vec![("run_id".to_string(), run.run_id.clone())];
             if let Some(j) = job {
@@ -64,7 +69,8 @@ impl MetricsOutputs {
                 request_timeout,
             };
             Prometheus {
-                uploader: Uploader::new(Pushgateway::new(settings, run), log.clone()),
+                uploader: Uploader::new(Pushgateway::new(settings), log.clone()),
+                labels: (run.clone(), prometheus::labels(run)),
                 pushed: EmissionsSnapshot::default(),
                 delete_on_stop: c.prometheus_delete_on_stop,
             }
@@ -106,7 +112,7 @@ impl MetricsOutputs {
                 }
             }
             let dest = OtlpHttp { url: otlp::metrics_url(&endpoint), headers, resource, start_unix_nano: otlp::unix_nano_now(), request_timeout };
-            Uploader::new(dest, log.clone())
+            (Uploader::new(dest, log.clone()), run.clone(), otlp::location_attributes(run))
         });
         MetricsOutputs { prometheus, otlp, logger: c.save_to_logger }
     }
@@ -120,10 +126,16 @@ impl MetricsOutputs {
         if let Some(p) = &mut self.prometheus {
             let (delta, _) = row.numbers.since(&p.pushed);
             p.pushed = row.numbers;
-            p.uploader.push(PushJob::Push { total: row.numbers, delta });
+            if !Arc::ptr_eq(&p.labels.0, &row.run) {
+                p.labels = (row.run.clone(), prometheus::labels(&row.run));
+            }
+            p.uploader.push(PushJob::Push { total: row.numbers, delta, labels: p.labels.1.clone() });
         }
-        if let Some(o) = &self.otlp {
-            o.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now() });
+        if let Some((o, run, location)) = &mut self.otlp {
+            if !Arc::ptr_eq(run, &row.run) {
+                (*run, *location) = (row.run.clone(), otlp::location_attributes(&row.run));
+            }
+            o.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now(), location: location.clone() });
         }
         if self.logger {
             crate::output::logger::log_total(row, log);
@@ -140,7 +152,7 @@ impl MetricsOutputs {
             }
             errors.extend(p.uploader.finish(left()).err());
         }
-        if let Some(o) = self.otlp {
+        if let Some((o, _, _)) = self.otlp {
             errors.extend(o.finish(left()).err());
         }
         errors
