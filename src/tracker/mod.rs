@@ -318,13 +318,6 @@ impl Inner {
             Arc::new(ApiOutput::new(settings, &run, log.clone()))
         });
         let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
-        let node = match &inner.job {
-            // A launcher that says one rank per node: nothing to share.
-            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
-                node_share::NodeShare::join(c, j, &plan.gpus, log)
-            }
-            _ => None,
-        };
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
         });
@@ -347,7 +340,15 @@ impl Inner {
             log.warning("no background runtime: measuring only at flush and stop");
         }
         let now = Instant::now();
-        let meters = Meters::start(plan, c.measure_power_secs);
+        let meters = Meters::start(plan.clone(), c.measure_power_secs);
+        // Joined once the meters have their starting readings: a rank counts from then on.
+        let node = match &inner.job {
+            // A launcher that says one rank per node: nothing to share.
+            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
+                node_share::NodeShare::join(c, j, &plan.gpus, log)
+            }
+            _ => None,
+        };
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
             table_intensity: intensity.clone(),

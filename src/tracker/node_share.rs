@@ -366,12 +366,14 @@ impl NodeShare {
                 }
             }
         }
+        flock(&self.state, libc::LOCK_EX);
+        // Under the state's lock: a rank that stops gives its locks up under it too, so a rank
+        // measuring after that stop's last measurement always takes over.
         let was_counter = self.is_counter();
         self.try_to_count();
         if self.is_counter() && !was_counter {
             self.log.info("the node's counter stopped: this rank counts the node's machine-wide energy from now on");
         }
-        flock(&self.state, libc::LOCK_EX);
         let (mut st, old_len) = self.read_state();
         if self.is_counter() {
             // What nobody counted yet: since `counted_until`, within this rank's own run.
@@ -413,6 +415,9 @@ impl NodeShare {
         }
         s.gpu_energy_kwh = gpu_j / 3.6e6;
         self.write_state(&st, old_len);
+        if last {
+            self.give_up_locks();
+        }
         flock(&self.state, libc::LOCK_UN);
         // Later questions start at these times or after.
         self.cpu.forget_before(st.counted_until_ns);
@@ -427,13 +432,20 @@ impl NodeShare {
     }
 }
 
-impl Drop for NodeShare {
-    /// Gives up the locks; the last member of the node removes the files.
-    fn drop(&mut self) {
-        // Explicit unlocks: a child forked meanwhile shares the descriptors' locks.
+impl NodeShare {
+    /// Gives up counting the node and the GPUs (explicit unlocks: a child forked meanwhile
+    /// shares the descriptors' locks).
+    fn give_up_locks(&mut self) {
         for l in self.gpus.iter_mut().filter_map(|g| g.lock.take()).chain(self.counter.take()) {
             flock(&l, libc::LOCK_UN);
         }
+    }
+}
+
+impl Drop for NodeShare {
+    /// Gives up the locks; the last member of the node removes the files.
+    fn drop(&mut self) {
+        self.give_up_locks();
         flock(&self.members, libc::LOCK_UN);
         if flock(&self.members, libc::LOCK_EX | libc::LOCK_NB) {
             let stem = format!("{}.", self.base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
