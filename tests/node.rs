@@ -523,3 +523,44 @@ fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
     assert!(r.gpu_kwh >= lower && r.gpu_kwh < upper, "{} kWh, between {lower} and {upper}", r.gpu_kwh);
     assert!(stderr.contains(&format!("{GPU_A}) was lost")), "{stderr}");
 }
+
+/// A Python that can run scripts/gpu-check.sh: the test venv's, with nvidia-ml-py when
+/// scripts/setup.sh made it, else the system's (the script then reads NVML through ctypes).
+fn gpu_check_python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    let has_pynvml = Command::new(&venv).args(["-c", "import pynvml"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if has_pynvml {
+        venv
+    } else {
+        find_program("python3").expect("python3")
+    }
+}
+
+#[test]
+fn gpu_check_script_runs_against_the_fake_nvml_and_without_nvml() {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gpu-check.sh");
+    let lib = lib_dir().join("libcarbon_tracker.so");
+    let run = |with_nvml: bool| {
+        let mut cmd = if with_nvml { node.command(Path::new("bash")) } else { Command::new("bash") };
+        cmd.arg(&script).env("GPU_CHECK_SCALE", "0.05").env("CARBON_TRACKER_LIB", &lib).env("PYTHON", gpu_check_python()).env_remove("CUDA_VISIBLE_DEVICES");
+        let out = cmd.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (status, text) = run(true);
+    println!("{text}");
+    assert_eq!(status, Some(0), "{text}");
+    assert!(text.contains("driver 550.00.fake, 3 GPU(s)"), "{text}");
+    assert!(text.contains("NVIDIA GPU 2 cannot be opened"), "{text}");
+    assert!(text.contains("| phase | s | our GPU J | NVML counter J |"), "{text}");
+    // The run with GPU A's UUID compares our energy with its counter, phase by phase.
+    let by_uuid = &text[text.find(&format!("## CUDA_VISIBLE_DEVICES={GPU_A}")).expect("the UUID run")..];
+    assert!(by_uuid.contains("gpu_model='1 x NVIDIA Fake A100' gpu_count=1"), "{by_uuid}");
+    assert_eq!(by_uuid.lines().filter(|l| l.starts_with("| load |") || l.starts_with("| idle")).take(3).count(), 3, "{by_uuid}");
+    assert!(text.contains("no such index: warning given: yes; GPUs tracked: 0; GPU energy counted: 0.000 J"), "{text}");
+    assert!(text.contains("gpu-check: every check within its bound"), "{text}");
+    let (status, text) = run(false);
+    assert_eq!(status, Some(0), "{text}");
+    assert!(text.contains("no NVIDIA driver here"), "{text}");
+}
