@@ -38,10 +38,15 @@ struct Prometheus {
     delete_on_stop: bool,
 }
 
+struct Otlp {
+    uploader: Uploader<OtlpHttp>,
+    /// The location attributes of the run description they were made from.
+    location: (Arc<RunInfo>, Arc<Vec<(String, Attr)>>),
+}
+
 pub struct MetricsOutputs {
     prometheus: Option<Prometheus>,
-    /// With the location attributes of the run description they were made from.
-    otlp: Option<(Uploader<OtlpHttp>, Arc<RunInfo>, Arc<Vec<(String, Attr)>>)>,
+    otlp: Option<Otlp>,
     logger: bool,
 }
 
@@ -112,7 +117,7 @@ impl MetricsOutputs {
                 }
             }
             let dest = OtlpHttp { url: otlp::metrics_url(&endpoint), headers, resource, start_unix_nano: otlp::unix_nano_now(), request_timeout };
-            (Uploader::new(dest, log.clone()), run.clone(), otlp::location_attributes(run))
+            Otlp { uploader: Uploader::new(dest, log.clone()), location: (run.clone(), otlp::location_attributes(run)) }
         });
         MetricsOutputs { prometheus, otlp, logger: c.save_to_logger }
     }
@@ -131,11 +136,11 @@ impl MetricsOutputs {
             }
             p.uploader.push(PushJob::Push { total: row.numbers, delta, labels: p.labels.1.clone() });
         }
-        if let Some((o, run, location)) = &mut self.otlp {
-            if !Arc::ptr_eq(run, &row.run) {
-                (*run, *location) = (row.run.clone(), otlp::location_attributes(&row.run));
+        if let Some(o) = &mut self.otlp {
+            if !Arc::ptr_eq(&o.location.0, &row.run) {
+                o.location = (row.run.clone(), otlp::location_attributes(&row.run));
             }
-            o.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now(), location: location.clone() });
+            o.uploader.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now(), location: o.location.1.clone() });
         }
         if self.logger {
             crate::output::logger::log_total(row, log);
@@ -152,8 +157,8 @@ impl MetricsOutputs {
             }
             errors.extend(p.uploader.finish(left()).err());
         }
-        if let Some((o, _, _)) = self.otlp {
-            errors.extend(o.finish(left()).err());
+        if let Some(o) = self.otlp {
+            errors.extend(o.uploader.finish(left()).err());
         }
         errors
     }
