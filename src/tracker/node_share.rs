@@ -213,8 +213,8 @@ pub struct NodeShare {
     members: File,
     /// Some while this rank is the node's counter (the exclusive lock is held on it).
     counter: Option<File>,
+    /// When it joined (CLOCK_MONOTONIC, ns): it counts nothing before.
     start_ns: u64,
-    last_ns: u64,
     /// The machine-wide CPU and RAM energy this rank measured, kWh.
     cpu: History,
     ram: History,
@@ -291,7 +291,6 @@ impl NodeShare {
             members,
             counter: None,
             start_ns,
-            last_ns: start_ns,
             cpu: History::new(start_ns),
             ram: History::new(start_ns),
             counted_cpu_kwh: 0.0,
@@ -353,7 +352,6 @@ impl NodeShare {
     /// tracker's final measurement (stop).
     pub fn apportion(&mut self, mut s: Sample, gpus: impl Iterator<Item = DeviceInterval>, last: bool) -> Sample {
         let now_ns = monotonic_ns();
-        self.last_ns = now_ns;
         self.cpu.push(now_ns, s.cpu_energy_kwh);
         self.ram.push(now_ns, s.ram_energy_kwh);
         let intervals: Vec<DeviceInterval> = gpus.collect();
