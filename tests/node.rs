@@ -282,12 +282,11 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
     let options = node.options(&coord, 10.0);
     let b = built();
     let mut ranks = if launcher == Launcher::OpenMpi {
-        let Some(exe) = &b.rank_mpi else {
-            assert!(std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(), "mpicc missing and CT_REQUIRE_CLUSTER_TOOLS is set");
+        let (Some(exe), Some(mpirun)) = (&b.rank_mpi, find_program("mpirun")) else {
+            assert!(std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(), "mpirun or mpicc missing and CT_REQUIRE_CLUSTER_TOOLS is set");
             eprintln!("SKIPPED: Open MPI (mpirun, mpicc: Debian openmpi-bin, libopenmpi-dev) not installed");
             return None;
         };
-        let mpirun = find_program("mpirun")?;
         let mut cmd = node.command(&mpirun);
         cmd.args(["-np", &RANKS.to_string(), "--allow-run-as-root", "--oversubscribe", "-x", "LD_LIBRARY_PATH", "-x", "FAKE_NVML_CONFIG"]);
         for (i, v) in vis.iter().enumerate() {
