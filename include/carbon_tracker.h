@@ -411,11 +411,13 @@ void ct_tracker_discard(struct ct_tracker *t);
 /**
  * A JSON document describing the tracker: the detected hardware (CPU model, TDP match, RAPL
  * zones, RAM, GPUs), which source or model produces each of the CPU, GPU and RAM numbers, the
- * carbon intensity and its source (once started), the outputs, the job and rank (`"job"`), and
- * every region's totals (`"regions"`: one object per name, see `ct_tracker_region_begin`).
- * Probes the hardware if the tracker is not started yet. Returns a new NUL-terminated UTF-8
- * string that the caller must release with `ct_string_free`, or NULL on error (see
- * `ct_last_error`).
+ * carbon intensity and its source (once started), the outputs, and every region's totals
+ * (`"regions"`: one object per name, see `ct_tracker_region_begin`). For a rank of a job,
+ * `"job"` names it and says what it counts now: `"counts_node_now"` (the node's CPU and RAM) and
+ * `"gpus_counted_now"` (the UUIDs of the GPUs it counts; each GPU of the node is counted by one
+ * of the ranks that see it). Probes the hardware if the tracker is not started yet. Returns a
+ * new NUL-terminated UTF-8 string that the caller must release with `ct_string_free`, or NULL
+ * on error (see `ct_last_error`).
  */
 char *ct_tracker_json(const struct ct_tracker *t);
 

@@ -4,7 +4,7 @@
 #   - system packages (apt-get, through sudo when not root): C/C++ and Fortran compilers, cmake, pkg-config,
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
 #     Prometheus, its Pushgateway and Open MPI (cluster tests);
-#   - a Python virtual environment target/test-venv with pytest and mypy.
+#   - a Python virtual environment target/test-venv with pytest, mypy and nvidia-ml-py.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
 # `setup.sh --print-missing` only prints the system packages it would install, one a line.
 set -euo pipefail
@@ -74,11 +74,12 @@ if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
 fi
 
 venv="$root/target/test-venv"
-if ! "$venv/bin/python" -c 'import pytest, mypy' > /dev/null 2>&1; then
-  echo "setup: python venv with pytest and mypy in $venv"
+# nvidia-ml-py: scripts/gpu-check.sh reads NVML through it (tests/node.rs runs it on the fake NVML).
+if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml' > /dev/null 2>&1; then
+  echo "setup: python venv with pytest, mypy and nvidia-ml-py in $venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q pytest mypy
+  "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py
 fi
 
 # CodeCarbon itself, for tests/cli.rs to report a CSV that it writes (skipped without it).

@@ -1,6 +1,7 @@
 //! A job's ranks on one node, as separate processes (this test binary runs itself as the other
 //! rank): the rank that counts the node is killed with SIGKILL, and the surviving rank takes
-//! over at its next measurement, counting the machine-wide energy from then on.
+//! over at its next measurement, counting the machine-wide energy from the dead one's last
+//! measurement (or its own start, if later) on.
 
 use std::path::Path;
 use std::process::Command;
@@ -59,9 +60,11 @@ fn a_killed_counter_is_replaced_at_the_next_measurement() {
     std::thread::sleep(Duration::from_millis(200));
     let after = t.flush().unwrap().emissions;
     assert!(counts_node(&t), "the surviving rank took over");
-    // From its last measurement on, it counted the machine's RAM power (100 W), not its share.
-    let ram_j = (after.ram_energy_kwh - share.ram_energy_kwh) * 3.6e6;
-    let dt = after.duration_s - share.duration_s;
+    // The dead counter last measured before this rank started: nobody counted the machine since,
+    // so this rank counts the machine's RAM power (100 W) over its whole run, its own share
+    // (already counted, and taken back from the shares) included once.
+    let ram_j = after.ram_energy_kwh * 3.6e6;
+    let dt = after.duration_s;
     assert!(ram_j > 100.0 * dt * 0.9 && ram_j <= 100.0 * dt * 1.0001, "{ram_j} J over {dt} s");
     t.stop().unwrap();
     assert!(!std::fs::read_dir(d.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("carbon-tracker-")));

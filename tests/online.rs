@@ -507,6 +507,42 @@ fn stop_returns_on_time_while_a_request_is_in_flight() {
 }
 
 #[test]
+fn monitoring_labels_and_attributes_carry_the_location_once_it_is_found() {
+    let geojs = r#"{"region":"Bavaria","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"48.1","longitude":"11.6"}"#;
+    let server = geo_server(Some(geojs), None, None);
+    server.set(|b| b.delay = Duration::from_millis(700)); // found after the first flush
+    let monitoring = FakeServer::start(); // the Pushgateway and the OTLP collector
+    let dir = tempfile::tempdir().unwrap();
+    let m = monitoring.url();
+    let t = located_tracker(&server, dir.path(), &format!("save_to_prometheus=true;prometheus_url={m};save_to_otlp=true;otlp_endpoint={m};prometheus_delete_on_stop=false"));
+    t.start().unwrap();
+    t.flush().unwrap();
+    wait_for_lookup(&t);
+    std::thread::sleep(Duration::from_millis(60));
+    t.flush().unwrap();
+    let stopped = t.stop().unwrap();
+    assert!(stopped.errors.is_empty(), "{:?}", stopped.errors);
+    let requests = monitoring.requests();
+    let pushes: Vec<&str> = requests.iter().filter(|r| r.method == "PUT").map(|r| r.raw_body.as_str()).collect();
+    let otlp: Vec<&serde_json::Value> = requests.iter().filter(|r| r.path == "/v1/metrics").map(|r| &r.body).collect();
+    assert_eq!((pushes.len(), otlp.len()), (3, 3), "{:?}", monitoring.paths());
+    let attribute = |body: &serde_json::Value, key: &str| {
+        body["resourceMetrics"][0]["resource"]["attributes"].as_array().unwrap().iter().find(|a| a["key"] == key).map(|a| a["value"]["stringValue"].clone())
+    };
+    // Before the lookup: the world average, no country; after: the country, as the CSV says.
+    assert!(pushes[0].contains("country_iso_code=\"\""), "{}", pushes[0]);
+    assert_eq!(attribute(otlp[0], "codecarbon.country_iso_code"), None);
+    for (push, body) in pushes[1..].iter().zip(&otlp[1..]) {
+        assert!(push.contains("country_iso_code=\"DEU\"") && push.contains("country_name=\"Germany\"") && push.contains("region=\"bavaria\""), "{push}");
+        assert_eq!(attribute(body, "codecarbon.country_iso_code"), Some(serde_json::json!("DEU")));
+        assert_eq!(attribute(body, "codecarbon.country_name"), Some(serde_json::json!("Germany")));
+    }
+    let rows = csv_rows(dir.path());
+    assert_eq!((rows[0]["country_iso_code"].as_str(), rows[2]["country_iso_code"].as_str()), ("", "DEU"));
+    assert_eq!(rows[2]["region"], "bavaria");
+}
+
+#[test]
 fn geo_is_looked_up_once_per_process_and_never_blocks_start() {
     let geojs = r#"{"region":"","country_code3":"DEU","country":"Germany","country_code":"DE","latitude":"52.5","longitude":"13.4"}"#;
     let server = geo_server(Some(geojs), None, None);

@@ -243,13 +243,10 @@ pub fn output_methods(origin: &str, key: &str, v: &str) -> Result<OutputMethods>
     Ok(m)
 }
 
-/// `gpu_ids` (or `CUDA_VISIBLE_DEVICES`) as a list: indices or UUID prefixes, `MIG-` stripped.
+/// `gpu_ids` (or `CUDA_VISIBLE_DEVICES`) as a list: indices, UUID prefixes or MIG instance ids
+/// (`MIG-<uuid>`, `MIG-GPU-<uuid>/<gi>/<ci>`), resolved against the devices when probing.
 pub fn parse_gpu_ids(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.strip_prefix("MIG-").unwrap_or(s).to_string())
-        .collect()
+    text.split(',').map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 pub fn gpu_ids(_: &str, _: &str, v: &str) -> Result<Option<Vec<String>>> {
@@ -310,7 +307,7 @@ mod tests {
         // Codes without carbon data are still countries (the world average applies, with a warning).
         assert_eq!(iso3("", "c", "ata").unwrap(), "ATA");
         assert_eq!(choice("", "m", "Update", &["append", "update"]).unwrap(), "update");
-        assert_eq!(parse_gpu_ids(" 0, MIG-GPU-ab/1/2 ,,GPU-cd"), vec!["0", "GPU-ab/1/2", "GPU-cd"]);
+        assert_eq!(parse_gpu_ids(" 0, MIG-GPU-ab/1/2 ,,GPU-cd"), vec!["0", "MIG-GPU-ab/1/2", "GPU-cd"]);
     }
 
     #[test]

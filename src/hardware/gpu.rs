@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 
-use super::counter::CounterDiff;
+use super::counter::{CounterDiff, Step};
 use super::source::{EnergySource, Interval};
 use crate::log::Logger;
 
@@ -34,7 +34,18 @@ pub trait GpuDevice: Send + Sync {
     fn total_energy_mj(&self) -> Result<u64, GpuError>;
     fn power_mw(&self) -> Result<u32, GpuError>;
     fn utilization_percent(&self) -> Result<u32, GpuError>;
+    /// The UUIDs of the MIG instances of this GPU (`MIG-…`), if MIG is enabled.
+    fn mig_uuids(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The highest power limit the device can be set to, mW, if it says.
+    fn max_power_mw(&self) -> Option<u32> {
+        None
+    }
 }
+
+/// What a GPU can draw when it does not say: no GPU comes near 2 kW.
+const DEFAULT_MAX_POWER_W: f64 = 2000.0;
 
 /// A tracked GPU.
 #[derive(Clone)]
@@ -44,6 +55,13 @@ pub struct Gpu {
     pub uuid: String,
     /// Whether the energy counter works (else power is integrated).
     pub has_energy_counter: bool,
+    /// The MIG instances through which this process sees the GPU (`gpu_ids` or
+    /// `CUDA_VISIBLE_DEVICES` naming them); empty when it sees the whole GPU. Energy is only
+    /// measurable per physical GPU: seeing one of its instances means counting the GPU.
+    pub mig_uuids: Vec<String>,
+    /// Its highest power limit (or 2 kW when it does not say), W: the physical maximum of its
+    /// energy counter's steps.
+    pub max_power_w: f64,
     pub device: Arc<dyn GpuDevice>,
 }
 
@@ -59,6 +77,31 @@ impl PartialEq for Gpu {
     }
 }
 
+/// The device an id names, and the MIG instance when it names one: an NVML index, a GPU UUID
+/// prefix (with or without `GPU-`), a MIG instance's UUID (`MIG-<uuid>`, or a prefix of it) or
+/// the older MIG form `MIG-GPU-<uuid>/<gi>/<ci>`, which names its GPU.
+fn find<'a>(devices: &'a [Arc<dyn GpuDevice>], id: &str) -> Option<(&'a Arc<dyn GpuDevice>, Option<String>)> {
+    if let Ok(i) = id.parse::<u32>() {
+        return devices.iter().find(|d| d.index() == i).map(|d| (d, None));
+    }
+    let gpu_prefix = |want: &str| {
+        let want = want.strip_prefix("GPU-").unwrap_or(want);
+        devices.iter().find(|d| {
+            let u = d.uuid();
+            !want.is_empty() && u.strip_prefix("GPU-").unwrap_or(&u).starts_with(want)
+        })
+    };
+    match id.strip_prefix("MIG-") {
+        Some(old) if old.starts_with("GPU-") => gpu_prefix(old.split('/').next().unwrap_or(old)).map(|d| (d, Some(id.to_string()))),
+        Some(mig) if !mig.is_empty() => devices.iter().find_map(|d| {
+            let m = d.mig_uuids().into_iter().find(|u| u.strip_prefix("MIG-").unwrap_or(u).starts_with(mig))?;
+            Some((d, Some(m)))
+        }),
+        Some(_) => None,
+        None => gpu_prefix(id.split('/').next().unwrap_or(id)).map(|d| (d, None)),
+    }
+}
+
 /// The devices named by `ids` (all when `None`); unknown ids are reported, not fatal.
 pub fn select(devices: &[Arc<dyn GpuDevice>], ids: Option<&[String]>, log: &Logger) -> Vec<Gpu> {
     let describe = |d: &Arc<dyn GpuDevice>| Gpu {
@@ -66,25 +109,26 @@ pub fn select(devices: &[Arc<dyn GpuDevice>], ids: Option<&[String]>, log: &Logg
         name: d.name(),
         uuid: d.uuid(),
         has_energy_counter: d.total_energy_mj().is_ok(),
+        mig_uuids: Vec::new(),
+        max_power_w: d.max_power_mw().filter(|mw| *mw > 0).map_or(DEFAULT_MAX_POWER_W, |mw| mw as f64 / 1000.0),
         device: d.clone(),
     };
     let Some(ids) = ids else { return devices.iter().map(describe).collect() };
     let mut chosen: Vec<Gpu> = Vec::new();
     for id in ids {
-        let found = if let Ok(i) = id.parse::<u32>() {
-            devices.iter().find(|d| d.index() == i)
-        } else {
-            // A UUID prefix, with or without "GPU-"; a MIG id ("GPU-<uuid>/<gi>/<ci>") names its GPU.
-            let want = id.split('/').next().unwrap_or(id);
-            let want = want.strip_prefix("GPU-").unwrap_or(want);
-            devices.iter().find(|d| {
-                let u = d.uuid();
-                !want.is_empty() && u.strip_prefix("GPU-").unwrap_or(&u).starts_with(want)
-            })
-        };
-        match found {
-            Some(d) if !chosen.iter().any(|g| g.index == d.index()) => chosen.push(describe(d)),
-            Some(_) => {}
+        match find(devices, id) {
+            Some((d, mig)) => {
+                let i = match chosen.iter().position(|g| g.index == d.index()) {
+                    Some(i) => i,
+                    None => {
+                        chosen.push(describe(d));
+                        chosen.len() - 1
+                    }
+                };
+                if let Some(m) = mig.filter(|m| !chosen[i].mig_uuids.contains(m)) {
+                    chosen[i].mig_uuids.push(m);
+                }
+            }
             None => log.warning(format!("GPU id `{id}` matches no device; ignored")),
         }
     }
@@ -206,54 +250,91 @@ struct DeviceMeter {
     last_integrals: DeviceIntegrals,
     /// Utilisation integral (%·s, s) of the last interval.
     util: (f64, f64),
-    lost: bool,
+    /// What the last interval gave (see [`DeviceInterval`]).
+    interval: DeviceInterval,
+}
+
+/// One device's part of the last measurement, for coordination between processes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DeviceInterval {
+    /// Its energy over the interval, J.
+    pub energy_j: f64,
+    /// Its energy counter's reading at the end of the interval, mJ, when it was read and
+    /// accepted (no glitch): all processes of the node read the same counter.
+    pub counter_mj: Option<u64>,
+    /// It was lost (fell off the bus): nothing more is measured of it.
+    pub lost: bool,
 }
 
 impl DeviceMeter {
     fn start(gpu: &Gpu) -> DeviceMeter {
+        let mut interval = DeviceInterval::default();
         let counter = gpu.has_energy_counter.then(|| {
-            let mut c = CounterDiff::new(0); // mJ since driver load: goes back only on a reset
+            // mJ since driver load: goes back only on a reset. 1 mW = 1 mJ/s.
+            let mut c = CounterDiff::new(0).with_max_per_s(2.0 * gpu.max_power_w * 1000.0);
             if let Ok(mj) = gpu.device.total_energy_mj() {
-                c.step(mj);
+                c.step(mj, 0.0);
+                interval.counter_mj = Some(mj);
             }
             c
         });
-        DeviceMeter { gpu: gpu.clone(), counter, last_integrals: sample(gpu), util: (0.0, 0.0), lost: false }
+        DeviceMeter { gpu: gpu.clone(), counter, last_integrals: sample(gpu), util: (0.0, 0.0), interval }
+    }
+
+    fn lose(&mut self, log: &Logger) {
+        self.interval.lost = true;
+        log.warning(format!("GPU {} ({}, {}) was lost: its energy so far is kept, the rest is not measured", self.gpu.index, self.gpu.name, self.gpu.uuid));
+    }
+
+    /// Joules of the counter since its previous reading (0 for a glitch, held back).
+    fn counter_joules(&mut self, dt_s: f64, log: &Logger) -> f64 {
+        let g = &self.gpu;
+        let Some(counter) = &mut self.counter else { return 0.0 };
+        match g.device.total_energy_mj() {
+            Ok(now) => {
+                let step = counter.step(now, dt_s);
+                if let Step::Rejected(glitch) = step {
+                    if counter.worth_a_warning() {
+                        log.warning(format!("GPU {} ({}): its energy counter {glitch} (mJ); not credited", g.index, g.uuid));
+                    }
+                } else {
+                    self.interval.counter_mj = Some(now);
+                }
+                step.counted() as f64 / 1000.0
+            }
+            Err(GpuError::Lost) => {
+                self.lose(log);
+                0.0
+            }
+            Err(e) => {
+                counter.missed(dt_s);
+                log.debug(format!("GPU {} energy read failed: {e:?}; counted at the next read", g.index));
+                0.0
+            }
+        }
     }
 }
 
 impl EnergySource for DeviceMeter {
-    fn energy_kwh(&mut self, _: &Interval, log: &Logger) -> f64 {
+    fn energy_kwh(&mut self, iv: &Interval, log: &Logger) -> f64 {
         self.util = (0.0, 0.0);
-        if self.lost {
+        self.interval.energy_j = 0.0;
+        self.interval.counter_mj = None;
+        if self.interval.lost {
             return 0.0;
         }
-        let g = &self.gpu;
-        let integrals = sample(g);
+        let integrals = sample(&self.gpu);
         let prev = std::mem::replace(&mut self.last_integrals, integrals);
         self.util = (integrals.util_pct_s - prev.util_pct_s, integrals.util_s - prev.util_s);
-        let joules = match &mut self.counter {
-            Some(counter) => match g.device.total_energy_mj() {
-                // A counter that went back was reset (driver reload): count since the reset.
-                Ok(now) => counter.step(now).counted() as f64 / 1000.0,
-                Err(GpuError::Lost) => {
-                    self.lost = true;
-                    log.warning(format!("GPU {} ({}) was lost: its energy so far is kept, the rest is not measured", g.index, g.name));
-                    0.0
-                }
-                Err(e) => {
-                    log.debug(format!("GPU {} energy read failed: {e:?}; counted at the next read", g.index));
-                    0.0
-                }
-            },
-            None => {
-                if matches!(g.device.power_mw(), Err(GpuError::Lost)) {
-                    self.lost = true;
-                    log.warning(format!("GPU {} ({}) was lost", g.index, g.name));
-                }
-                integrals.energy_j - prev.energy_j
+        let joules = if self.counter.is_some() {
+            self.counter_joules(iv.dt_s, log)
+        } else {
+            if matches!(self.gpu.device.power_mw(), Err(GpuError::Lost)) {
+                self.lose(log);
             }
+            integrals.energy_j - prev.energy_j
         };
+        self.interval.energy_j = joules;
         joules / 3.6e6
     }
 }
@@ -285,6 +366,11 @@ impl GpuMeter {
             // Mean over devices and time.
             utilization_percent: (util_s > 0.0).then(|| util_pct_s / util_s),
         }
+    }
+
+    /// Each tracked GPU's part of the last measurement, in the plan's order.
+    pub fn intervals(&self) -> impl Iterator<Item = DeviceInterval> + '_ {
+        self.devices.iter().map(|d| d.interval)
     }
 }
 
@@ -389,19 +475,74 @@ mod tests {
         assert_eq!(model_summary(&[]), "");
     }
 
+    fn seconds(dt_s: f64) -> Interval {
+        Interval { dt_s, ..Interval::default() }
+    }
+
     #[test]
-    fn counter_deltas_reset_and_loss() {
+    fn counter_deltas_reset_glitch_and_loss() {
         let g = FakeGpu::new(5, "GPU-counter-test", true);
         let dev: Arc<dyn GpuDevice> = g.clone();
         let gpus = select(&[dev], None, &quiet());
+        assert_eq!(gpus[0].max_power_w, DEFAULT_MAX_POWER_W);
         let mut m = GpuMeter::start(&gpus);
-        g.energy_mj.fetch_add(3_600_000, Ordering::SeqCst); // 3600 J = 1 Wh
-        assert!((m.measure(&Interval::default(), &quiet()).energy_kwh - 0.001).abs() < 1e-15);
-        g.energy_mj.store(7_200, Ordering::SeqCst); // driver reload: counter restarts
-        assert!((m.measure(&Interval::default(), &quiet()).energy_kwh - 7.2 / 3.6e6).abs() < 1e-18);
+        g.energy_mj.fetch_add(3_600_000, Ordering::SeqCst); // 3600 J = 1 Wh in 10 s
+        assert!((m.measure(&seconds(10.0), &quiet()).energy_kwh - 0.001).abs() < 1e-15);
+        assert_eq!(m.intervals().next().unwrap().counter_mj, Some(4_600_000));
+        // Driver reload: the counter restarts. Held one reading, then counted since the restart.
+        g.energy_mj.store(7_200, Ordering::SeqCst);
+        assert_eq!(m.measure(&seconds(1.0), &quiet()).energy_kwh, 0.0);
+        assert_eq!(m.intervals().next().unwrap().counter_mj, None, "a held reading is no reference for other processes");
+        g.energy_mj.store(10_800, Ordering::SeqCst);
+        assert!((m.measure(&seconds(1.0), &quiet()).energy_kwh - 10.8 / 3.6e6).abs() < 1e-18);
+        // A reading 100 MJ ahead (more than 2 x 2 kW for 1 s) is a glitch: not credited.
+        g.energy_mj.store(100_000_000_000, Ordering::SeqCst);
+        assert_eq!(m.measure(&seconds(1.0), &quiet()).energy_kwh, 0.0);
+        g.energy_mj.store(10_800 + 500_000, Ordering::SeqCst); // back on track: 500 J over both seconds
+        assert!((m.measure(&seconds(1.0), &quiet()).energy_kwh * 3.6e6 - 500.0).abs() < 1e-9);
         g.lost.store(true, Ordering::SeqCst);
-        assert_eq!(m.measure(&Interval::default(), &quiet()).energy_kwh, 0.0);
-        assert_eq!(m.measure(&Interval::default(), &quiet()).energy_kwh, 0.0); // stays out, no panic
+        assert_eq!(m.measure(&seconds(1.0), &quiet()).energy_kwh, 0.0);
+        assert!(m.intervals().next().unwrap().lost);
+        assert_eq!(m.measure(&seconds(1.0), &quiet()).energy_kwh, 0.0); // stays out, no panic
+    }
+
+    #[test]
+    fn mig_instances_name_their_gpu() {
+        struct Mig(Arc<FakeGpu>);
+        impl GpuDevice for Mig {
+            fn index(&self) -> u32 {
+                self.0.index
+            }
+            fn name(&self) -> String {
+                self.0.name()
+            }
+            fn uuid(&self) -> String {
+                self.0.uuid()
+            }
+            fn total_energy_mj(&self) -> Result<u64, GpuError> {
+                self.0.total_energy_mj()
+            }
+            fn power_mw(&self) -> Result<u32, GpuError> {
+                self.0.power_mw()
+            }
+            fn utilization_percent(&self) -> Result<u32, GpuError> {
+                self.0.utilization_percent()
+            }
+            fn mig_uuids(&self) -> Vec<String> {
+                vec!["MIG-11111111-2222-3333-4444-555555555555".into(), "MIG-66666666-2222-3333-4444-555555555555".into()]
+            }
+            fn max_power_mw(&self) -> Option<u32> {
+                Some(400_000)
+            }
+        }
+        let mut d = devices();
+        d.push(Arc::new(Mig(FakeGpu::new(2, "GPU-cccc2222-0000-0000-0000-000000000000", true))));
+        let pick = |s: &str| select(&d, Some(&crate::config::parse_gpu_ids(s)), &quiet());
+        let g = pick("MIG-11111111-2222-3333-4444-555555555555,MIG-6666");
+        assert_eq!(g.len(), 1, "two instances of one GPU: the GPU once");
+        assert_eq!((g[0].index, g[0].mig_uuids.len(), g[0].max_power_w), (2, 2, 400.0));
+        assert_eq!(pick("MIG-77777777").len(), 0);
+        assert_eq!(pick("1,MIG-6666").iter().map(|g| g.index).collect::<Vec<_>>(), vec![1, 2]);
     }
 
     #[test]

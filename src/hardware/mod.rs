@@ -107,18 +107,25 @@ pub struct MachineFacts {
     pub arm: bool,
     /// All GPUs of the machine, or why there are none.
     pub gpus: Result<Vec<Arc<dyn gpu::GpuDevice>>, String>,
+    /// A warning for each GPU that could not be opened (the others are measured).
+    pub gpu_skipped: Vec<String>,
     /// `CUDA_VISIBLE_DEVICES` (else `ROCR_VISIBLE_DEVICES`), used when `gpu_ids` is not given.
     pub visible_devices: Option<String>,
 }
 
 impl MachineFacts {
     pub fn read() -> MachineFacts {
+        let (gpus, gpu_skipped) = match nvml::devices() {
+            Ok(d) => (Ok(d.opened), d.skipped),
+            Err(why) => (Err(why), Vec::new()),
+        };
         MachineFacts {
+            gpus,
+            gpu_skipped,
             cpu: cpuinfo::read(),
             mem: ram::read_meminfo(),
             proc_stat_readable: cpu_load::read_proc_stat().is_some(),
             arm: ram::is_arm(),
-            gpus: nvml::devices(),
             visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").or_else(|_| std::env::var("ROCR_VISIBLE_DEVICES")).ok(),
         }
     }
@@ -246,6 +253,9 @@ pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePla
             w
         }
     };
+    for w in &facts.gpu_skipped {
+        log.warning(w);
+    }
     let ids = config.gpu_ids.clone().or_else(|| facts.visible_devices.as_deref().map(crate::config::parse_gpu_ids));
     let gpus = match &facts.gpus {
         Ok(all) => gpu::select(all, ids.as_deref(), log),
@@ -347,16 +357,20 @@ fn ram_source(plan: &HardwarePlan) -> Box<dyn EnergySource> {
     }
 }
 
+/// The process tree's CPU-time counter, started: it cannot go up faster than every thread of
+/// the machine busy.
+fn tree_ticks(plan: &HardwarePlan, tree: process::Tree) -> CounterDiff {
+    let mut c = CounterDiff::keeping_highest().with_max_per_s(plan.cpu_count.max(1) as f64 * process::ticks_per_s());
+    c.step(tree.usage().ticks, 0.0);
+    c
+}
+
 impl Meters {
     /// Reads the starting counters. `measure_every_s`: the tracker's own measurement period
     /// (the shared 1 Hz load sampler only runs for trackers slower than that).
     pub fn start(plan: Arc<HardwarePlan>, measure_every_s: f64) -> Meters {
         let _load_sampling = load_sampler::Subscription::new(measure_every_s);
-        let process_ticks = plan.process_mode.then(|| {
-            let mut c = CounterDiff::keeping_highest();
-            c.step(process::usage().ticks);
-            c
-        });
+        let process_ticks = plan.process_mode.then(|| tree_ticks(&plan, process::Tree::default()));
         Meters {
             cpu: cpu_source(&plan),
             ram: ram_source(&plan),
@@ -377,8 +391,7 @@ impl Meters {
     pub fn with_tree(mut self, tree: process::Tree) -> Meters {
         self.tree = tree;
         if let Some(c) = &mut self.process_ticks {
-            *c = CounterDiff::keeping_highest();
-            c.step(tree.usage().ticks);
+            *c = tree_ticks(&self.plan, tree);
         }
         self
     }
@@ -387,11 +400,19 @@ impl Meters {
     /// CPU energy (by its share of busy CPU time) and RAM energy (by resident memory).
     pub fn with_process_share(mut self) -> Meters {
         if self.process_ticks.is_none() {
-            let mut c = CounterDiff::keeping_highest();
-            c.step(self.tree.usage().ticks);
-            self.process_ticks = Some(c);
+            self.process_ticks = Some(tree_ticks(&self.plan, self.tree));
         }
         self
+    }
+
+    /// The UUIDs of the tracked GPUs still measured (not lost).
+    pub fn gpus_counted(&self) -> impl Iterator<Item = &str> {
+        self.plan.gpus.iter().zip(self.gpu.intervals()).filter(|(_, iv)| !iv.lost).map(|(g, _)| g.uuid.as_str())
+    }
+
+    /// Each tracked GPU's part of the last measurement, in the order of `plan().gpus`.
+    pub fn gpu_intervals(&self) -> impl Iterator<Item = gpu::DeviceInterval> + '_ {
+        self.gpu.intervals()
     }
 
     /// Energy of each device over the last `dt_s` seconds (the time since the previous call).
@@ -401,10 +422,13 @@ impl Meters {
         let process = self.process_ticks.as_mut().map(|ticks| {
             let now = self.tree.usage();
             // A tree that lost a member (its time went with it) counts nothing for it.
-            let used = match ticks.step(now.ticks) {
-                Step::Delta(d) => d,
-                _ => 0,
-            };
+            let step = ticks.step(now.ticks, dt_s);
+            if let Step::Rejected(glitch) = step {
+                if ticks.worth_a_warning() {
+                    log.warning(format!("the process tree's CPU time {glitch} (clock ticks); not credited"));
+                }
+            }
+            let used = step.counted();
             ProcessInterval { cpu_s: used as f64 / process::ticks_per_s(), rss_bytes: now.rss_bytes }
         });
         let iv = Interval { dt_s, load_before, load_now, process };
@@ -440,6 +464,7 @@ mod tests {
             proc_stat_readable: true,
             arm: false,
             gpus: Err("no GPU in this test".into()),
+            gpu_skipped: Vec::new(),
             visible_devices: None,
         }
     }

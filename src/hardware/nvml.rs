@@ -54,17 +54,36 @@ impl GpuDevice for NvmlGpu {
     fn utilization_percent(&self) -> Result<u32, GpuError> {
         self.device.utilization_rates().map(|u| u.gpu).map_err(err)
     }
+    fn mig_uuids(&self) -> Vec<String> {
+        // NVML_DEVICE_MIG_ENABLE = 1; instance slots may be empty (an error each).
+        if !self.device.mig_mode().is_ok_and(|m| m.current == 1) {
+            return Vec::new();
+        }
+        let slots = self.device.mig_device_count().unwrap_or(0);
+        (0..slots).filter_map(|i| self.device.mig_device_by_index(i).ok()?.uuid().ok()).collect()
+    }
+    fn max_power_mw(&self) -> Option<u32> {
+        self.device.power_management_limit_constraints().map(|c| c.max_limit).or_else(|_| self.device.enforced_power_limit()).ok()
+    }
 }
 
-/// Every NVIDIA GPU of the machine (empty without a driver); `Err` says why NVML is absent.
-pub fn devices() -> Result<Vec<Arc<dyn GpuDevice>>, String> {
+/// The GPUs NVML could open, and a line for each one it could not.
+pub struct Devices {
+    pub opened: Vec<Arc<dyn GpuDevice>>,
+    pub skipped: Vec<String>,
+}
+
+/// Every NVIDIA GPU of the machine (empty without a driver); `Err` says why NVML is absent. A
+/// device that cannot be opened (lost, no permission) is skipped with a line naming it: one
+/// failing GPU never hides the others.
+pub fn devices() -> Result<Devices, String> {
     let nvml: &'static Nvml = NVML.as_ref().map_err(|e| e.clone())?;
     let count = nvml.device_count().map_err(|e| e.to_string())?;
-    let mut out: Vec<Arc<dyn GpuDevice>> = Vec::new();
+    let mut out = Devices { opened: Vec::new(), skipped: Vec::new() };
     for index in 0..count {
         match nvml.device_by_index(index) {
-            Ok(device) => out.push(Arc::new(NvmlGpu { index, device })),
-            Err(e) => return Err(format!("GPU {index}: {e}")),
+            Ok(device) => out.opened.push(Arc::new(NvmlGpu { index, device })),
+            Err(e) => out.skipped.push(format!("NVIDIA GPU {index} cannot be opened ({e}): it is not measured; the others are")),
         }
     }
     Ok(out)
@@ -76,7 +95,7 @@ mod tests {
     fn no_driver_means_no_gpu_not_an_error_elsewhere() {
         // On machines without NVIDIA's driver this is an Err with the reason; with one, a list.
         match super::devices() {
-            Ok(d) => eprintln!("{} NVIDIA GPU(s)", d.len()),
+            Ok(d) => eprintln!("{} NVIDIA GPU(s), {} skipped", d.opened.len(), d.skipped.len()),
             Err(why) => assert!(why.contains("libnvidia-ml"), "{why}"),
         }
     }

@@ -31,6 +31,10 @@ pub struct Zone {
     pub kind: ZoneKind,
     /// 0 when unknown: then a decreasing counter is taken as a reset, not a wrap.
     pub max_energy_range_uj: u64,
+    /// The zone's highest power constraint (`constraint_N_max_power_uw`, else
+    /// `constraint_N_power_limit_uw`), µW; 0 when it has none. Bounds what a step of its
+    /// counter can credit.
+    pub max_power_uw: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +96,16 @@ fn socket_of(dir_name: &str) -> String {
     dir_name.split(':').nth(1).unwrap_or("").to_string()
 }
 
+/// The highest power constraint of a zone, µW (0: none readable).
+fn max_power_uw(dir: &Path) -> u64 {
+    let read = |f: String| read_trimmed(&dir.join(f)).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    let highest = |what: &str| (0..3).map(|i| read(format!("constraint_{i}_{what}"))).max().unwrap_or(0);
+    match highest("max_power_uw") {
+        0 => highest("power_limit_uw"),
+        m => m,
+    }
+}
+
 /// Finds and selects the zones to sum.
 pub fn discover(root: &Path, include_dram: bool, prefer_psys: bool) -> Discovery {
     if !root.exists() {
@@ -114,7 +128,7 @@ pub fn discover(root: &Path, include_dram: bool, prefer_psys: bool) -> Discovery
         let mmio = base.starts_with("intel-rapl-mmio");
         let max = read_trimmed(&dir.join("max_energy_range_uj")).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
         let key = (kind, name.clone(), if kind == ZoneKind::Dram { socket_of(&base) } else { String::new() });
-        let zone = Zone { dir, name, kind, max_energy_range_uj: max };
+        let zone = Zone { max_power_uw: max_power_uw(&dir), dir, name, kind, max_energy_range_uj: max };
         match zones.get(&key) {
             Some((true, _)) if !mmio => {}
             _ => {
@@ -154,104 +168,146 @@ fn package_of(name: &str) -> Option<&str> {
     name.find("-die-").map(|i| &name[..i])
 }
 
+/// RAPL counters update about once a millisecond: two mirrors of one counter, read one after
+/// the other, differ by at most one update's energy (plus a few energy units of rounding).
+const COUNTER_UPDATE_S: f64 = 0.001;
+const ENERGY_UNITS_UJ: f64 = 4.0 * 61.0;
+
+/// Whether two die deltas agree within a counter update, over an interval of `dt_s`.
+fn agree_within_an_update(lo: u64, hi: u64, dt_s: f64) -> bool {
+    let per_update = if dt_s > COUNTER_UPDATE_S { hi as f64 * COUNTER_UPDATE_S / dt_s } else { hi as f64 };
+    (hi - lo) as f64 <= per_update + ENERGY_UNITS_UJ
+}
+
 /// Whether a package's die counters are mirrors of one package counter (Zen 1/2 Threadripper
 /// and EPYC expose the same energy on every die: summing them over-counts, CodeCarbon #1274).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Dies {
-    Undecided,
-    Mirrored,
-    Distinct,
+/// Decided on evidence: the intervals where the dies' deltas agree within a counter update
+/// against those where they do not, once one side has two and more than the other, so that one
+/// unlucky interval decides nothing. Until then the package is counted once (its largest die)
+/// and the rest is held back: credited at the decision if the dies are distinct, dropped if
+/// they are mirrors; the totals are exact either way.
+#[derive(Debug, Clone, PartialEq)]
+struct DieGroup {
+    /// Indices of the package's die zones.
+    zones: Vec<usize>,
+    mirrored: Option<bool>,
+    agree: u32,
+    disagree: u32,
+    held_back_uj: u64,
+}
+
+impl DieGroup {
+    /// This interval's energy of the package from its dies' deltas (`None`: not read).
+    fn energy_uj(&mut self, deltas: &[Option<u64>], dt_s: f64) -> u64 {
+        let read: Vec<u64> = self.zones.iter().filter_map(|&i| deltas[i]).collect();
+        let (sum, max) = (read.iter().sum::<u64>(), read.iter().copied().max().unwrap_or(0));
+        match self.mirrored {
+            Some(true) => max,
+            Some(false) => sum,
+            None => {
+                if read.len() == self.zones.len() && max > 0 {
+                    let lo = read.iter().copied().min().unwrap_or(0);
+                    if agree_within_an_update(lo, max, dt_s) {
+                        self.agree += 1;
+                    } else {
+                        self.disagree += 1;
+                    }
+                }
+                self.held_back_uj += sum - max;
+                if self.agree >= 2 && self.agree > self.disagree {
+                    self.mirrored = Some(true);
+                    self.held_back_uj = 0;
+                } else if self.disagree >= 2 && self.disagree > self.agree {
+                    self.mirrored = Some(false);
+                    return max + std::mem::take(&mut self.held_back_uj);
+                }
+                max
+            }
+        }
+    }
 }
 
 /// The per-tracker reader: each zone's counter, kept open, and its last value.
 pub struct RaplMeter {
-    zones: Vec<Zone>,
     files: Vec<EnergyFile>,
     counters: Vec<CounterDiff>,
-    /// Per package with several die zones.
-    dies: Vec<(String, Dies)>,
+    /// Zones that are no die of a multi-die package: summed.
+    plain: Vec<usize>,
+    dies: Vec<DieGroup>,
+    deltas: Vec<Option<u64>>,
     error_logged: bool,
 }
+
+/// The most a zone can draw when its constraints say nothing: no CPU package or DRAM zone
+/// comes near 2 kW.
+const DEFAULT_MAX_POWER_UW: u64 = 2_000_000_000;
 
 impl RaplMeter {
     pub fn start(zones: &[Zone]) -> RaplMeter {
         let files: Vec<EnergyFile> = zones.iter().map(EnergyFile::new).collect();
-        let mut counters: Vec<CounterDiff> = zones.iter().map(|z| CounterDiff::new(z.max_energy_range_uj)).collect();
+        // Physical maximum: twice the zone's highest power constraint (limits are averages over
+        // windows; bursts go above them).
+        let max_per_s = |z: &Zone| 2.0 * if z.max_power_uw > 0 { z.max_power_uw } else { DEFAULT_MAX_POWER_UW } as f64;
+        let mut counters: Vec<CounterDiff> = zones.iter().map(|z| CounterDiff::new(z.max_energy_range_uj).with_max_per_s(max_per_s(z))).collect();
         for (f, c) in files.iter().zip(counters.iter_mut()) {
             if let Ok(uj) = f.read_uj() {
-                c.step(uj);
+                c.step(uj, 0.0);
             }
         }
-        let mut dies: Vec<(String, Dies)> = Vec::new();
-        for z in zones {
-            if let Some(p) = package_of(&z.name) {
-                if zones.iter().filter(|o| package_of(&o.name) == Some(p)).count() > 1 && !dies.iter().any(|(q, _)| q == p) {
-                    dies.push((p.to_string(), Dies::Undecided));
-                }
+        let mut dies: Vec<DieGroup> = Vec::new();
+        let mut plain = Vec::new();
+        for (i, z) in zones.iter().enumerate() {
+            let group: Vec<usize> = match package_of(&z.name) {
+                Some(p) => zones.iter().enumerate().filter(|(_, o)| package_of(&o.name) == Some(p)).map(|(j, _)| j).collect(),
+                None => vec![i],
+            };
+            if group.len() < 2 {
+                plain.push(i);
+            } else if group[0] == i {
+                dies.push(DieGroup { zones: group, mirrored: None, agree: 0, disagree: 0, held_back_uj: 0 });
             }
         }
-        RaplMeter { zones: zones.to_vec(), files, counters, dies, error_logged: false }
+        RaplMeter { files, counters, plain, dies, deltas: vec![None; zones.len()], error_logged: false }
     }
 
-    /// µJ since the previous call, summed over zones (mirrored dies once); the error names a
-    /// zone that could not be read (its energy for this interval is counted at the next good read).
-    pub fn read_delta_uj(&mut self) -> (u64, Option<String>) {
-        let mut deltas: Vec<Option<u64>> = Vec::with_capacity(self.zones.len());
+    /// µJ over the last `dt_s` seconds (since the previous call), summed over zones (mirrored
+    /// dies once); the error names a zone that could not be read (its energy for this interval
+    /// is counted at the next good read) or whose counter glitched (not credited).
+    pub fn read_delta_uj(&mut self, dt_s: f64) -> (u64, Option<String>) {
         let mut err = None;
-        for (f, c) in self.files.iter().zip(self.counters.iter_mut()) {
+        for ((f, c), delta) in self.files.iter().zip(self.counters.iter_mut()).zip(self.deltas.iter_mut()) {
+            *delta = None;
             match f.read_uj() {
-                Ok(now) => deltas.push(match c.step(now) {
-                    Step::First => None,
-                    step => Some(step.counted()),
-                }),
+                Ok(now) => match c.step(now, dt_s) {
+                    Step::First => {}
+                    Step::Rejected(g) => {
+                        if c.worth_a_warning() {
+                            err = Some(format!("{}: the counter {g}; not credited", f.0.path()));
+                        }
+                    }
+                    step => *delta = Some(step.counted()),
+                },
                 Err(e) => {
-                    deltas.push(None);
+                    c.missed(dt_s);
                     err = Some(e);
                 }
             }
         }
-        let mut sum = 0;
-        for (i, z) in self.zones.iter().enumerate() {
-            let Some(d) = deltas[i] else { continue };
-            let Some(pkg) = package_of(&z.name) else {
-                sum += d;
-                continue;
-            };
-            let Some(state) = self.dies.iter_mut().find(|(p, _)| p == pkg) else {
-                sum += d;
-                continue;
-            };
-            let group: Vec<u64> = self
-                .zones
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| package_of(&o.name) == Some(pkg))
-                .filter_map(|(j, _)| deltas[j])
-                .collect();
-            if state.1 == Dies::Undecided && group.len() > 1 && group.iter().any(|&x| x > 0) {
-                let (lo, hi) = (*group.iter().min().unwrap() as f64, *group.iter().max().unwrap() as f64);
-                state.1 = if hi - lo <= 1e-6 * hi { Dies::Mirrored } else { Dies::Distinct };
-            }
-            match state.1 {
-                // Count the package once: at its first die zone, the largest reading.
-                Dies::Mirrored => {
-                    let first = self.zones.iter().position(|o| package_of(&o.name) == Some(pkg)) == Some(i);
-                    if first {
-                        sum += group.iter().copied().max().unwrap_or(0);
-                    }
-                }
-                Dies::Distinct | Dies::Undecided => sum += d,
-            }
+        let mut sum: u64 = self.plain.iter().filter_map(|&i| self.deltas[i]).sum();
+        for g in &mut self.dies {
+            sum += g.energy_uj(&self.deltas, dt_s);
         }
         (sum, err)
     }
 }
 
 impl EnergySource for RaplMeter {
-    fn energy_kwh(&mut self, _: &Interval, log: &Logger) -> f64 {
-        let (uj, err) = self.read_delta_uj();
+    fn energy_kwh(&mut self, iv: &Interval, log: &Logger) -> f64 {
+        let (uj, err) = self.read_delta_uj(iv.dt_s);
         if let Some(e) = err {
-            if !self.error_logged {
+            if e.contains("not credited") {
+                log.warning(format!("RAPL: {e}"));
+            } else if !self.error_logged {
                 log.warning(format!("RAPL read failed, that zone's energy is counted at its next good read: {e}"));
                 self.error_logged = true;
             }
@@ -342,40 +398,91 @@ mod tests {
         let mut m = RaplMeter::start(&z);
         set(r, "intel-rapl:0", 100); // wrapped: +200
         set(r, "intel-rapl:1", 60); // +50
-        assert_eq!(m.read_delta_uj(), (250, None));
+        assert_eq!(m.read_delta_uj(1.0), (250, None));
         set(r, "intel-rapl:0", 150);
-        assert_eq!(m.read_delta_uj(), (50, None));
+        assert_eq!(m.read_delta_uj(1.0), (50, None));
         std::fs::write(r.join("intel-rapl:1/energy_uj"), "garbage\n").unwrap(); // rewritten in place, unreadable
-        let (d, err) = m.read_delta_uj();
+        let (d, err) = m.read_delta_uj(1.0);
         assert_eq!(d, 0);
         assert!(err.unwrap().contains("intel-rapl:1"));
     }
 
-    #[test]
-    fn mirrored_die_counters_count_once_distinct_ones_add_up() {
+    /// Two die zones of one package, started at 1000 µJ.
+    fn two_dies() -> (tempfile::TempDir, RaplMeter) {
         let t = tempfile::tempdir().unwrap();
         let r = t.path();
         zone(r, "intel-rapl:0", "package-0-die-0", 1000, 1 << 40);
         zone(r, "intel-rapl:1", "package-0-die-1", 1000, 1 << 40);
         let Discovery::Zones(z) = discover(r, false, false) else { panic!() };
         assert_eq!(z.len(), 2);
-        let mut m = RaplMeter::start(&z);
-        set(r, "intel-rapl:0", 6000);
-        set(r, "intel-rapl:1", 6000); // the same energy on both dies: a mirror
-        assert_eq!(m.read_delta_uj(), (5000, None));
-        set(r, "intel-rapl:0", 9000);
-        set(r, "intel-rapl:1", 9000);
-        assert_eq!(m.read_delta_uj(), (3000, None));
+        let m = RaplMeter::start(&z);
+        (t, m)
+    }
 
+    /// Moves both dies' counters by these deltas and reads one interval of 1 s.
+    fn interval(t: &tempfile::TempDir, m: &mut RaplMeter, d0: u64, d1: u64) -> u64 {
+        let r = t.path();
+        set(r, "intel-rapl:0", read_energy_uj(&r.join("intel-rapl:0")).unwrap() + d0);
+        set(r, "intel-rapl:1", read_energy_uj(&r.join("intel-rapl:1")).unwrap() + d1);
+        m.read_delta_uj(1.0).0
+    }
+
+    #[test]
+    fn mirrored_die_counters_count_once_distinct_ones_add_up() {
+        let (t, mut m) = two_dies();
+        assert_eq!(interval(&t, &mut m, 5000, 5000), 5000); // the same energy on both dies: a mirror
+        assert_eq!(interval(&t, &mut m, 3000, 3000), 3000);
+        assert_eq!(m.dies[0].mirrored, Some(true));
+        // Reads straddling a counter update (here 0.05 % apart, ~1 ms of 1 s) still agree.
+        assert_eq!(interval(&t, &mut m, 100_000_000, 100_050_000), 100_050_000);
+
+        // Really separate dies: counted once until the evidence is in, then what was held back.
+        let (t, mut m) = two_dies();
+        assert_eq!(interval(&t, &mut m, 3000, 1000), 3000);
+        assert_eq!(m.dies[0].mirrored, None);
+        assert_eq!(interval(&t, &mut m, 4000, 2000), 6000 + 1000);
+        assert_eq!(m.dies[0].mirrored, Some(false));
+        assert_eq!(interval(&t, &mut m, 10, 20), 30);
+    }
+
+    #[test]
+    fn one_noisy_interval_does_not_double_mirrored_dies() {
+        // Mirrors whose first interval disagrees (a read delayed between the two zones): the
+        // evidence of the next intervals decides; the package is never counted twice.
+        let (t, mut m) = two_dies();
+        let mut total = interval(&t, &mut m, 50_000_000, 56_000_000);
+        total += interval(&t, &mut m, 30_000_000, 30_000_000);
+        total += interval(&t, &mut m, 20_000_000, 20_000_000);
+        assert_eq!(m.dies[0].mirrored, Some(true));
+        assert_eq!(total, 56_000_000 + 30_000_000 + 20_000_000);
+        // Once decided, a noisy interval is just the package's (largest) reading.
+        assert_eq!(interval(&t, &mut m, 10_000_000, 13_000_000), 13_000_000);
+        // The old rule (1 ppm on the first interval) would have summed every interval from here.
+        let (t, mut m) = two_dies();
+        let mut total = interval(&t, &mut m, 50_000_000, 50_000_100);
+        for _ in 0..5 {
+            total += interval(&t, &mut m, 10_000_000, 10_000_000);
+        }
+        assert_eq!(total, 50_000_100 + 5 * 10_000_000);
+    }
+
+    #[test]
+    fn a_glitched_zone_counter_is_not_credited() {
         let t = tempfile::tempdir().unwrap();
         let r = t.path();
-        zone(r, "intel-rapl:0", "package-0-die-0", 1000, 1 << 40);
-        zone(r, "intel-rapl:1", "package-0-die-1", 1000, 1 << 40);
+        zone(r, "intel-rapl:0", "package-0", 1_000_000, 1 << 40);
+        std::fs::write(r.join("intel-rapl:0/constraint_0_max_power_uw"), "100000000\n").unwrap(); // 100 W
         let Discovery::Zones(z) = discover(r, false, false) else { panic!() };
+        assert_eq!(z[0].max_power_uw, 100_000_000);
         let mut m = RaplMeter::start(&z);
-        set(r, "intel-rapl:0", 4000);
-        set(r, "intel-rapl:1", 2000); // really separate dies
-        assert_eq!(m.read_delta_uj(), (4000, None));
+        set(r, "intel-rapl:0", 51_000_000); // 50 J in 1 s: fine
+        assert_eq!(m.read_delta_uj(1.0), (50_000_000, None));
+        set(r, "intel-rapl:0", 51_000_000 + (1 << 35)); // 34 kJ in 1 s from a 100 W package: a glitch
+        let (d, err) = m.read_delta_uj(1.0);
+        assert_eq!(d, 0);
+        assert!(err.unwrap().contains("physical maximum"));
+        set(r, "intel-rapl:0", 131_000_000); // back on track: both seconds credited
+        assert_eq!(m.read_delta_uj(1.0), (80_000_000, None));
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use super::uploader::{classify, Destination, Outcome};
+use crate::record::run::RunInfo;
 use crate::record::{EmissionsSnapshot, Prediction};
 
 pub struct OtlpHttp {
@@ -31,13 +34,30 @@ pub enum Attr {
     Int(i64),
 }
 
-/// One push: the totals and when they were taken.
+/// One push: the totals, when they were taken, and the resource attributes that depend on what
+/// the run learned by then ([`location_attributes`]: a location found after start shows from
+/// then on).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtlpJob {
     pub total: EmissionsSnapshot,
     pub time_unix_nano: u64,
     /// When the run reports progress or has a budget: its numbers as gauges.
     pub prediction: Option<Prediction>,
+    pub location: Arc<Vec<(String, Attr)>>,
+}
+
+/// The run's location as resource attributes: `codecarbon.country_name`,
+/// `codecarbon.country_iso_code`, `codecarbon.region`, and OpenTelemetry's `cloud.provider` and
+/// `cloud.region`; those not known are left out.
+pub fn location_attributes(run: &RunInfo) -> Arc<Vec<(String, Attr)>> {
+    let fields = [
+        ("codecarbon.country_name", &run.country_name),
+        ("codecarbon.country_iso_code", &run.country_iso_code),
+        ("codecarbon.region", &run.region),
+        ("cloud.provider", &run.cloud_provider),
+        ("cloud.region", &run.cloud_region),
+    ];
+    Arc::new(fields.iter().filter_map(|(k, v)| Some((k.to_string(), Attr::Str(v.as_ref().filter(|v| !v.is_empty())?.clone())))).collect())
 }
 
 /// `<endpoint>/v1/metrics` unless the endpoint already names that path.
@@ -97,6 +117,7 @@ impl OtlpHttp {
         let attributes: Vec<Value> = self
             .resource
             .iter()
+            .chain(job.location.iter())
             .map(|(k, v)| match v {
                 Attr::Str(s) => json!({"key": k, "value": {"stringValue": s}}),
                 Attr::Int(i) => json!({"key": k, "value": {"intValue": i.to_string()}}),
@@ -142,14 +163,14 @@ mod tests {
         };
         assert_eq!(o.url, "http://127.0.0.1:4318/v1/metrics");
         assert_eq!(metrics_url("http://h/v1/metrics"), "http://h/v1/metrics");
+        let run = RunInfo { country_name: Some("France".into()), country_iso_code: Some("FRA".into()), region: Some(String::new()), ..Default::default() };
         let prediction = Prediction { predicted_energy_kwh: 4.0, ..Prediction::unknown() };
-        let b = o.body(&OtlpJob {
-            total: EmissionsSnapshot { energy_consumed_kwh: 2.5, cpu_power_w: 7.0, ..Default::default() },
-            time_unix_nano: 5,
-            prediction: Some(prediction),
-        });
+        let total = EmissionsSnapshot { energy_consumed_kwh: 2.5, cpu_power_w: 7.0, ..Default::default() };
+        let b = o.body(&OtlpJob { total, time_unix_nano: 5, location: location_attributes(&run), prediction: Some(prediction) });
         let rm = &b["resourceMetrics"][0];
         assert_eq!(rm["resource"]["attributes"][1], json!({"key": "job.rank", "value": {"intValue": "3"}}));
+        assert_eq!(rm["resource"]["attributes"][3], json!({"key": "codecarbon.country_iso_code", "value": {"stringValue": "FRA"}}));
+        assert_eq!(rm["resource"]["attributes"].as_array().unwrap().len(), 4, "unknown fields left out");
         let metrics = rm["scopeMetrics"][0]["metrics"].as_array().unwrap();
         let energy = metrics.iter().find(|m| m["name"] == "codecarbon_energy_consumed").unwrap();
         assert_eq!(energy["sum"]["dataPoints"][0]["asDouble"], json!(2.5));

@@ -14,6 +14,7 @@
 //! - Basic auth from `PROMETHEUS_USERNAME` / `PROMETHEUS_PASSWORD`.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::uploader::{classify, Destination, Outcome};
@@ -23,8 +24,6 @@ use crate::record::{EmissionsSnapshot, Prediction};
 pub struct Pushgateway {
     /// `<prometheus_url>/metrics/job/<job>/<label>@base64/<value>…`
     group_url: String,
-    /// `name="value"` pairs of every metric line.
-    labels: String,
     authorization: Option<String>,
     request_timeout: Duration,
     name: String,
@@ -33,9 +32,11 @@ pub struct Pushgateway {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)] // a few queued jobs at most
 pub enum PushJob {
-    /// The totals now and the delta since the previous push; the prediction, when the run
-    /// reports progress or has a budget.
-    Push { total: EmissionsSnapshot, delta: EmissionsSnapshot, prediction: Option<Prediction> },
+    /// The totals now, the delta since the previous push, the labels of every metric line
+    /// (`name="value"` pairs: [`labels`] of the run as known when the totals were taken, so a
+    /// location found after start shows from then on), and the prediction, when the run reports
+    /// progress or has a budget.
+    Push { total: EmissionsSnapshot, delta: EmissionsSnapshot, labels: Arc<str>, prediction: Option<Prediction> },
     /// Remove the group (at stop).
     Delete,
 }
@@ -117,12 +118,8 @@ pub struct PushgatewaySettings {
     pub request_timeout: Duration,
 }
 
-impl Pushgateway {
-    pub fn new(s: PushgatewaySettings, run: &RunInfo) -> Pushgateway {
-        let mut group_url = format!("{}/metrics/job@base64/{}", s.url, path_value(&s.job));
-        for (k, v) in &s.grouping {
-            let _ = write!(group_url, "/{k}@base64/{}", path_value(v));
-        }
+/// CodeCarbon's labels of every metric line, from the run's description, as `name="value"` pairs.
+pub fn labels(run: &RunInfo) -> Arc<str> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         let labels: Vec<(&str, String)> = vec![
             ("project_name", run.project_name.clone()),
@@ -140,9 +137,17 @@ impl Pushgateway {
             ("tracking_mode", run.tracking_mode.clone()),
             ("ram_total_size", format!("{}", run.ram_total_size_gib)),
         ];
-        let labels = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect::<Vec<_>>().join(",");
+        labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect::<Vec<_>>().join(",").into()
+}
+
+impl Pushgateway {
+    pub fn new(s: PushgatewaySettings) -> Pushgateway {
+        let mut group_url = format!("{}/metrics/job@base64/{}", s.url, path_value(&s.job));
+        for (k, v) in &s.grouping {
+            let _ = write!(group_url, "/{k}@base64/{}", path_value(v));
+        }
         let authorization = s.basic_auth.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes(), STANDARD)));
-        Pushgateway { name: format!("{} (job {})", s.url, s.job), group_url, labels, authorization, request_timeout: s.request_timeout }
+        Pushgateway { name: format!("{} (job {})", s.url, s.job), group_url, authorization, request_timeout: s.request_timeout }
     }
 
     /// The group's path on the gateway.
@@ -151,17 +156,17 @@ impl Pushgateway {
     }
 
     /// The Prometheus text exposition of one push.
-    pub fn body(&self, total: &EmissionsSnapshot, delta: &EmissionsSnapshot, prediction: Option<&Prediction>) -> String {
+    pub fn body(&self, labels: &str, total: &EmissionsSnapshot, delta: &EmissionsSnapshot, prediction: Option<&Prediction>) -> String {
         let mut out = String::with_capacity(4096);
         let num = |x: f64| if x.is_finite() { x } else { 0.0 };
         for (name, help, value) in GAUGES {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{}}} {:?}", self.labels, num(value(delta)));
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {:?}", num(value(delta)));
         }
         for (name, help, value) in COUNTERS {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{}}} {:?}", self.labels, num(value(total)));
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{labels}}} {:?}", num(value(total)));
         }
         for g in prediction.map(Prediction::gauges).unwrap_or_default() {
-            let _ = writeln!(out, "# HELP {n} {}\n# TYPE {n} gauge\n{n}{{{}}} {:?}", g.help, self.labels, g.value, n = g.name);
+            let _ = writeln!(out, "# HELP {n} {}\n# TYPE {n} gauge\n{n}{{{}}} {:?}", g.help, labels, g.value, n = g.name);
         }
         out
     }
@@ -172,10 +177,11 @@ impl Destination for Pushgateway {
 
     fn merge(queued: &mut PushJob, later: PushJob) {
         match (&mut *queued, later) {
-            (PushJob::Push { total, delta, prediction }, PushJob::Push { total: t, delta: d, prediction: p }) => {
+            (PushJob::Push { total, delta, labels, prediction }, PushJob::Push { total: t, delta: d, labels: l, prediction: p }) => {
                 *total = t;
                 *prediction = p;
                 delta.merge(&d);
+                *labels = l;
             }
             (q, later) => *q = later,
         }
@@ -184,8 +190,8 @@ impl Destination for Pushgateway {
     fn send(&self, job: &PushJob, _cancelled: &dyn Fn() -> bool) -> Outcome {
         let auth: Vec<(&str, &str)> = self.authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
         match job {
-            PushJob::Push { total, delta, prediction } => {
-                let body = self.body(total, delta, prediction.as_ref());
+            PushJob::Push { total, delta, labels, prediction } => {
+                let body = self.body(labels, total, delta, prediction.as_ref());
                 let res = crate::http::send("PUT", &self.group_url, &auth, Some(("text/plain; version=0.0.4", body.as_bytes())), self.request_timeout);
                 classify(res, "PUT pushgateway")
             }
@@ -213,23 +219,21 @@ mod tests {
     #[test]
     fn exposition_has_codecarbon_names_and_totals() {
         let run = RunInfo { project_name: "p\"q".into(), cpu_count: 2, ..Default::default() };
-        let gw = Pushgateway::new(
-            PushgatewaySettings {
-                url: "http://127.0.0.1:9".into(),
-                job: "p_base".into(),
-                grouping: vec![("run_id".into(), "r1".into()), ("rank".into(), "3".into())],
-                basic_auth: None,
-                request_timeout: Duration::from_secs(1),
-            },
-            &run,
-        );
+        let gw = Pushgateway::new(PushgatewaySettings {
+            url: "http://127.0.0.1:9".into(),
+            job: "p_base".into(),
+            grouping: vec![("run_id".into(), "r1".into()), ("rank".into(), "3".into())],
+            basic_auth: None,
+            request_timeout: Duration::from_secs(1),
+        });
+        let labels = labels(&run);
         assert_eq!(gw.group_url(), "http://127.0.0.1:9/metrics/job@base64/cF9iYXNl/run_id@base64/cjE=/rank@base64/Mw==");
         let total = EmissionsSnapshot { energy_consumed_kwh: 0.5, duration_s: 10.0, ..Default::default() };
         let delta = EmissionsSnapshot { energy_consumed_kwh: 0.25, duration_s: 4.0, ..Default::default() };
-        let body = gw.body(&total, &delta, None);
+        let body = gw.body(&labels, &total, &delta, None);
         assert!(!body.contains("codecarbon_prediction_state"));
         let prediction = Prediction { progress: 0.25, ..Prediction::unknown() };
-        let with = gw.body(&total, &delta, Some(&prediction));
+        let with = gw.body(&labels, &total, &delta, Some(&prediction));
         assert!(with.contains("# HELP codecarbon_progress Steps done / total steps"), "{with}");
         assert!(with.lines().any(|l| l.starts_with("codecarbon_progress{project_name=") && l.ends_with("} 0.25")), "{with}");
         assert!(with.lines().any(|l| l.starts_with("codecarbon_budget_state{") && l.ends_with("} 0.0")), "{with}");
@@ -238,10 +242,12 @@ mod tests {
         assert!(body.lines().any(|l| l.starts_with("codecarbon_energy_total{") && l.ends_with("} 0.5")));
         assert!(body.lines().any(|l| l.starts_with("codecarbon_energy_consumed{") && l.ends_with("} 0.25")));
         assert!(body.lines().any(|l| l.starts_with("codecarbon_duration{") && l.ends_with("} 4.0")));
-        let mut q = PushJob::Push { total, delta, prediction: None };
-        Pushgateway::merge(&mut q, PushJob::Push { total: EmissionsSnapshot { energy_consumed_kwh: 0.75, ..total }, delta, prediction: Some(prediction) });
-        let PushJob::Push { total: t, delta: d, prediction: p } = q else { panic!() };
+        let mut q = PushJob::Push { total, delta, labels: labels.clone(), prediction: None };
+        let located = super::labels(&RunInfo { country_iso_code: Some("FRA".into()), ..run.clone() });
+        Pushgateway::merge(&mut q, PushJob::Push { total: EmissionsSnapshot { energy_consumed_kwh: 0.75, ..total }, delta, labels: located, prediction: Some(prediction) });
+        let PushJob::Push { total: t, delta: d, labels: l, prediction: p } = q else { panic!() };
         assert_eq!((t.energy_consumed_kwh, d.energy_consumed_kwh), (0.75, 0.5));
+        assert!(l.contains("country_iso_code=\"FRA\""), "the later push's labels: {l}");
         assert_eq!(p.map(|p| p.progress), Some(0.25), "the newer prediction");
     }
 }

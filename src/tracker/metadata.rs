@@ -83,6 +83,7 @@ pub fn describe(c: &Config, run_id: &str, state: &str, plan: &HardwarePlan, inte
             "index": g.index,
             "name": g.name,
             "uuid": g.uuid,
+            "mig_uuids": g.mig_uuids,
             "source": if g.has_energy_counter { "nvml_total_energy_counter" } else { "nvml_power_integration" },
         })).collect::<Vec<_>>(),
         "methods": plan.methods,

@@ -3,6 +3,7 @@
 //! run and the job; fed each total (flush, stop) under the tracker's lock, where they only
 //! queue; drained in the background; finished at stop within `api_timeout_s`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::job::Job;
@@ -29,14 +30,23 @@ pub fn host_name() -> String {
 
 struct Prometheus {
     uploader: Uploader<Pushgateway>,
+    /// The labels of the run description they were made from (rebuilt when the tracker
+    /// replaces it, e.g. once the location is found).
+    labels: (Arc<RunInfo>, Arc<str>),
     /// The total of the previous push (CodeCarbon's gauges are deltas).
     pushed: EmissionsSnapshot,
     delete_on_stop: bool,
 }
 
+struct Otlp {
+    uploader: Uploader<OtlpHttp>,
+    /// The location attributes of the run description they were made from.
+    location: (Arc<RunInfo>, Arc<Vec<(String, Attr)>>),
+}
+
 pub struct MetricsOutputs {
     prometheus: Option<Prometheus>,
-    otlp: Option<Uploader<OtlpHttp>>,
+    otlp: Option<Otlp>,
     logger: bool,
 }
 
@@ -45,7 +55,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl MetricsOutputs {
-    pub fn start(c: &Config, run: &RunInfo, job: Option<&Job>, request_timeout: Duration, log: &Logger) -> MetricsOutputs {
+    pub fn start(c: &Config, run: &Arc<RunInfo>, job: Option<&Job>, request_timeout: Duration, log: &Logger) -> MetricsOutputs {
         let prometheus = c.save_to_prometheus.then(|| {
             let mut grouping = vec![("run_id".to_string(), run.run_id.clone())];
             if let Some(j) = job {
@@ -64,7 +74,8 @@ impl MetricsOutputs {
                 request_timeout,
             };
             Prometheus {
-                uploader: Uploader::new(Pushgateway::new(settings, run), log.clone()),
+                uploader: Uploader::new(Pushgateway::new(settings), log.clone()),
+                labels: (run.clone(), prometheus::labels(run)),
                 pushed: EmissionsSnapshot::default(),
                 delete_on_stop: c.prometheus_delete_on_stop,
             }
@@ -106,7 +117,7 @@ impl MetricsOutputs {
                 }
             }
             let dest = OtlpHttp { url: otlp::metrics_url(&endpoint), headers, resource, start_unix_nano: otlp::unix_nano_now(), request_timeout };
-            Uploader::new(dest, log.clone())
+            Otlp { uploader: Uploader::new(dest, log.clone()), location: (run.clone(), otlp::location_attributes(run)) }
         });
         MetricsOutputs { prometheus, otlp, logger: c.save_to_logger }
     }
@@ -126,10 +137,16 @@ impl MetricsOutputs {
         if let Some(p) = &mut self.prometheus {
             let (delta, _) = row.numbers.since(&p.pushed);
             p.pushed = row.numbers;
-            p.uploader.push(PushJob::Push { total: row.numbers, delta, prediction });
+            if !Arc::ptr_eq(&p.labels.0, &row.run) {
+                p.labels = (row.run.clone(), prometheus::labels(&row.run));
+            }
+            p.uploader.push(PushJob::Push { total: row.numbers, delta, labels: p.labels.1.clone(), prediction });
         }
-        if let Some(o) = &self.otlp {
-            o.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now(), prediction });
+        if let Some(o) = &mut self.otlp {
+            if !Arc::ptr_eq(&o.location.0, &row.run) {
+                o.location = (row.run.clone(), otlp::location_attributes(&row.run));
+            }
+            o.uploader.push(OtlpJob { total: row.numbers, time_unix_nano: otlp::unix_nano_now(), location: o.location.1.clone(), prediction });
         }
         if self.logger {
             crate::output::logger::log_total(row, log);
@@ -143,7 +160,7 @@ impl MetricsOutputs {
             let _ = p.uploader.finish(Duration::ZERO);
         }
         if let Some(o) = self.otlp {
-            let _ = o.finish(Duration::ZERO);
+            let _ = o.uploader.finish(Duration::ZERO);
         }
     }
 
@@ -158,7 +175,7 @@ impl MetricsOutputs {
             errors.extend(p.uploader.finish(left()).err());
         }
         if let Some(o) = self.otlp {
-            errors.extend(o.finish(left()).err());
+            errors.extend(o.uploader.finish(left()).err());
         }
         errors
     }

@@ -377,6 +377,15 @@ impl Tracker {
             Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
             _ => None,
         };
+        // The GPUs this tracker counts now: in a job that counts the node once, those whose
+        // lock it holds; otherwise every GPU it tracks (null when not running).
+        let gpus_counted: Option<Vec<String>> = match &*phase {
+            Phase::Running(r) => Some(match &r.node {
+                Some(n) => n.gpus_counted().map(str::to_string).collect(),
+                None => r.meters.gpus_counted().map(str::to_string).collect(),
+            }),
+            _ => None,
+        };
         drop(phase);
         let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
         d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
@@ -384,6 +393,7 @@ impl Tracker {
             v["count_node_once"] =
                 serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1));
             v["counts_node_now"] = serde_json::json!(counts_node);
+            v["gpus_counted_now"] = serde_json::json!(gpus_counted);
             v
         });
         d["outputs"]["prometheus"] = serde_json::json!(c.save_to_prometheus.then(|| c.prometheus_url.clone()));
@@ -455,13 +465,6 @@ impl Inner {
             Arc::new(ApiOutput::new(settings, &run, log.clone()))
         });
         let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
-        let node = match &inner.job {
-            // A launcher that says one rank per node: nothing to share.
-            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
-                node_share::NodeShare::join(c, j, log)
-            }
-            _ => None,
-        };
         let endpoint = c.emissions_endpoint.as_ref().map(|url| {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
         });
@@ -475,7 +478,15 @@ impl Inner {
         }
         let now = inner.regions.start();
         inner.progress_log().begin(now);
-        let meters = Meters::start(plan, c.measure_power_secs).with_tree(inner.tree);
+        let meters = Meters::start(plan.clone(), c.measure_power_secs).with_tree(inner.tree);
+        // Joined once the meters have their starting readings: a rank counts from then on.
+        let node = match &inner.job {
+            // A launcher that says one rank per node: nothing to share.
+            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
+                node_share::NodeShare::join(c, j, &plan.gpus, log)
+            }
+            _ => None,
+        };
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
             table_intensity: intensity.clone(),
@@ -614,7 +625,7 @@ impl Inner {
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
         let mut sample = r.meters.measure(dt_s, &self.log);
         if let Some(node) = &mut r.node {
-            sample = node.apportion(sample, last);
+            sample = node.apportion(sample, r.meters.gpu_intervals(), last);
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
@@ -764,6 +775,7 @@ mod tests {
             proc_stat_readable: true,
             arm: false,
             gpus: Ok(devices),
+            gpu_skipped: Vec::new(),
             visible_devices: Some("2".into()), // gpu_ids wins over CUDA_VISIBLE_DEVICES
         };
         let plan = hardware::probe(&config, &facts, &config.logger());

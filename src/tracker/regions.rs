@@ -461,7 +461,7 @@ mod accounting_tests {
         let config = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap();
         let gpu = FakeGpu::new(0, gpu_uuid, true);
         let devices: Vec<Arc<dyn GpuDevice>> = vec![gpu.clone()];
-        let facts = MachineFacts { cpu: cpuinfo::read(), mem: None, proc_stat_readable: true, arm: false, gpus: Ok(devices), visible_devices: None };
+        let facts = MachineFacts { cpu: cpuinfo::read(), mem: None, proc_stat_readable: true, arm: false, gpus: Ok(devices), visible_devices: None, gpu_skipped: Vec::new() };
         let plan = hardware::probe(&config, &facts, &config.logger());
         hardware::cache_plan(&config, plan);
         (Tracker::with_config(config), gpu)

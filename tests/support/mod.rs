@@ -153,6 +153,10 @@ fn respond(req: &Request, b: &mut Behaviour) -> (u16, String) {
     if req.path == "/endpoint" {
         return (201, "{}".into());
     }
+    // A Pushgateway's group and an OTLP collector: recorded, accepted.
+    if req.path.starts_with("/metrics/") || req.path == "/v1/metrics" {
+        return (200, "{}".into());
+    }
     if req.headers.get("content-type").map(String::as_str) != Some("application/json") {
         return (415, "{\"detail\":\"Unsupported Media Type\"}".into());
     }
