@@ -1,7 +1,20 @@
 //! Hardware: what is probed once per process (the [`HardwarePlan`], cached by the options that
 //! change it, as CodeCarbon's `hardware_cache`, spec 3.2) and what each tracker reads (its [`Meters`]).
 //!
-//! Probing reads `/proc/cpuinfo`, `/proc/meminfo` and the powercap tree; it never spawns a process.
+//! Probing takes the machine's facts once (CPU model and threads, total memory) through the
+//! `sysinfo` crate, CPU sockets from sysfs, and looks at the powercap tree and NVML; it never
+//! spawns a process.
+//!
+//! What is portable and what is Linux only (only Linux on x86-64 is built and tested here; nothing
+//! is claimed for other systems):
+//! - through sysinfo: the CPU model and thread count, the total memory ([`cpuinfo`], [`ram`]);
+//! - Linux only, by nature: the socket count (sysfs topology, 1 elsewhere), RAPL ([`rapl`],
+//!   powercap sysfs), the per-tick readings of `/proc/stat` and `/proc/meminfo` through kept
+//!   descriptors ([`kept_open`], [`cpu_load`], [`load_sampler`]) and a process tree's CPU time and
+//!   memory ([`process`]). Those stay hand-written because they are measurably cheaper than a
+//!   sysinfo refresh on every tick, and because sysinfo's process times leave out reaped children
+//!   (`cargo bench --bench machine_facts`);
+//! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists.
 
 pub mod cpu_load;
 pub mod cpuinfo;
@@ -53,7 +66,7 @@ impl CpuSource {
 /// The probed hardware, shared by all trackers with the same probe key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HardwarePlan {
-    /// `/proc/cpuinfo` model name, or "Unknown".
+    /// The CPU model (brand) string, or "Unknown".
     pub cpu_model: String,
     pub cpu_count: usize,
     pub cpu_physical_count: usize,
@@ -98,7 +111,7 @@ impl ProbeKey {
     }
 }
 
-/// What probing reads from `/proc` and NVML, separated so tests can supply their own.
+/// What probing reads from the system and NVML, separated so tests can supply their own.
 #[derive(Clone)]
 pub struct MachineFacts {
     pub cpu: cpuinfo::CpuInfo,
@@ -113,9 +126,11 @@ pub struct MachineFacts {
 
 impl MachineFacts {
     pub fn read() -> MachineFacts {
+        // One System for both (its creation reads the boot time); each refresh reads only its part.
+        let mut system = sysinfo::System::new();
         MachineFacts {
-            cpu: cpuinfo::read(),
-            mem: ram::read_meminfo(),
+            cpu: cpuinfo::read_from(&mut system),
+            mem: ram::read_total_from(&mut system),
             proc_stat_readable: cpu_load::read_proc_stat().is_some(),
             arm: ram::is_arm(),
             gpus: nvml::devices(),

@@ -16,8 +16,14 @@ use crate::output::EmissionsData;
 use crate::record::run::RunInfo;
 use crate::record::EmissionsSnapshot;
 
-/// The host name (`gethostname`).
+/// The host name, through `sysinfo` (`gethostname`). sysinfo's buffer has no room for the NUL
+/// of a name of the longest length Linux allows (64 bytes) and gives none then, so that case asks
+/// `gethostname` again with room to spare: ranks of a job on different nodes must not all be
+/// "unknown" (the node-share files are keyed by host).
 pub fn host_name() -> String {
+    if let Some(name) = sysinfo::System::host_name() {
+        return name;
+    }
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `len` bytes into the buffer.
     if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
@@ -144,5 +150,41 @@ impl MetricsOutputs {
             errors.extend(o.finish(left()).err());
         }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name;
+
+    #[test]
+    fn host_name_is_the_kernels() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host_name(), kernel.trim_end());
+    }
+
+    /// A host name of 64 bytes (Linux's longest), where sysinfo gives none: set in a UTS
+    /// namespace of one thread of its own (root only), so the rest of the process keeps its name.
+    #[test]
+    fn host_name_of_the_longest_length() {
+        let name = "n".repeat(64);
+        let seen = std::thread::spawn(move || {
+            // SAFETY: unshare and sethostname on this thread only, with a valid buffer.
+            unsafe {
+                if libc::unshare(libc::CLONE_NEWUTS) != 0 {
+                    return None;
+                }
+                assert_eq!(libc::sethostname(name.as_ptr().cast(), name.len()), 0);
+            }
+            assert_eq!(sysinfo::System::host_name(), None, "sysinfo now handles it: the fallback can go");
+            Some(host_name())
+        })
+        .join()
+        .unwrap();
+        match seen {
+            Some(seen) => assert_eq!(seen, "n".repeat(64)),
+            None => eprintln!("SKIPPED: no new UTS namespace (needs root)"),
+        }
+        assert_ne!(host_name(), "n".repeat(64), "the namespace stayed in its thread");
     }
 }
