@@ -7,7 +7,8 @@
 //!
 //! What is portable and what is Linux only (only Linux on x86-64 is built and tested here; nothing
 //! is claimed for other systems):
-//! - through sysinfo: the CPU model and thread count, the total memory ([`cpuinfo`], [`ram`]);
+//! - through sysinfo: the CPU model and thread count, the total memory ([`cpuinfo`], [`ram`]),
+//!   the OS string and the host name ([`host`]);
 //! - Linux only, by nature: the socket count (sysfs topology, 1 elsewhere), RAPL ([`rapl`],
 //!   powercap sysfs), the per-tick readings of `/proc/stat` and `/proc/meminfo` through kept
 //!   descriptors ([`kept_open`], [`cpu_load`], [`load_sampler`]) and a process tree's CPU time and
@@ -20,6 +21,7 @@ pub mod cpu_load;
 pub mod cpuinfo;
 pub mod counter;
 pub mod gpu;
+pub mod host;
 pub mod kept_open;
 pub mod load_sampler;
 pub mod nvml;

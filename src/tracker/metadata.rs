@@ -1,47 +1,10 @@
 //! The descriptive columns of a CSV row: platform string, hardware, location.
 
-use once_cell::sync::Lazy;
-
 use crate::config::Config;
 use crate::emissions::Intensity;
+use crate::hardware::host::OS;
 use crate::hardware::HardwarePlan;
 use crate::record::run::{RunInfo, LIBRARY_VERSION};
-
-/// Python's `platform.platform()` on Linux, e.g. `Linux-6.18.44-fc-v657-x86_64-with-glibc2.36`:
-/// the kernel's name and release and the machine through `sysinfo` (uname), and the C library's
-/// version (no child process). On other systems only the shape is alike (not checked here).
-pub static OS: Lazy<String> = Lazy::new(|| {
-    use sysinfo::System;
-    let Some(release) = System::kernel_version() else {
-        return std::env::consts::OS.to_string();
-    };
-    // "Linux 6.18.44-fc-v657": the kernel's name, then its release.
-    let long = System::kernel_long_version();
-    let kernel = long.strip_suffix(release.as_str()).map(str::trim_end).filter(|k| !k.is_empty()).unwrap_or(std::env::consts::OS);
-    let mut s = format!("{kernel}-{release}-{}", System::cpu_arch());
-    if let Some(v) = libc_version() {
-        s.push_str(&format!("-with-glibc{v}"));
-    }
-    s
-});
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn libc_version() -> Option<String> {
-    extern "C" {
-        fn gnu_get_libc_version() -> *const libc::c_char;
-    }
-    // SAFETY: glibc returns a static NUL-terminated string.
-    let p = unsafe { gnu_get_libc_version() };
-    if p.is_null() {
-        return None;
-    }
-    Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn libc_version() -> Option<String> {
-    None
-}
 
 /// CodeCarbon's timestamp: local time, no zone, `%Y-%m-%dT%H:%M:%S`.
 pub fn timestamp_now() -> String {
@@ -135,44 +98,6 @@ pub fn run_info(config: &Config, run_id: &str, plan: &HardwarePlan, intensity: &
 
 #[cfg(test)]
 mod tests {
-    /// `uname` and glibc read by hand: what this module formed before sysinfo.
-    fn os_from_uname() -> String {
-        // SAFETY: uname fills a zeroed struct of fixed-size, NUL-terminated arrays.
-        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-        assert_eq!(unsafe { libc::uname(&mut u) }, 0);
-        let field = |f: &[libc::c_char]| {
-            let bytes: Vec<u8> = f.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
-        let mut s = format!("{}-{}-{}", field(&u.sysname), field(&u.release), field(&u.machine));
-        if let Some(v) = super::libc_version() {
-            s.push_str(&format!("-with-glibc{v}"));
-        }
-        s
-    }
-
-    #[test]
-    fn os_string_matches_uname_on_this_machine() {
-        let os = super::OS.clone();
-        assert_eq!(os, os_from_uname());
-        assert!(os.starts_with(&format!("{}-", std::env::consts::OS[..1].to_uppercase() + &std::env::consts::OS[1..])), "{os}");
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        assert!(os.contains("-with-glibc2."), "{os}");
-    }
-
-    /// The string CodeCarbon writes in the `os` column is Python's `platform.platform()`.
-    #[test]
-    fn os_string_matches_python_platform() {
-        let out = match std::process::Command::new("python3").args(["-c", "import platform; print(platform.platform())"]).output() {
-            Ok(out) if out.status.success() => out,
-            _ => {
-                eprintln!("SKIPPED: no python3 to compare with");
-                return;
-            }
-        };
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), super::OS.as_str());
-    }
-
     #[test]
     fn timestamp_shape() {
         let t = super::timestamp_now();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::job::Job;
 use crate::config::{Config, DEFAULT_LOGFIRE_ENDPOINT};
 use crate::error::Error;
+use crate::hardware::host;
 use crate::log::Logger;
 use crate::output::otlp::{self, Attr, OtlpHttp, OtlpJob};
 use crate::output::prometheus::{self, PushJob, Pushgateway, PushgatewaySettings};
@@ -15,23 +16,6 @@ use crate::output::uploader::Uploader;
 use crate::output::EmissionsData;
 use crate::record::run::RunInfo;
 use crate::record::EmissionsSnapshot;
-
-/// The host name, through `sysinfo` (`gethostname`). sysinfo's buffer has no room for the NUL
-/// of a name of the longest length Linux allows (64 bytes) and gives none then, so that case asks
-/// `gethostname` again with room to spare: ranks of a job on different nodes must not all be
-/// "unknown" (the node-share files are keyed by host).
-pub fn host_name() -> String {
-    if let Some(name) = sysinfo::System::host_name() {
-        return name;
-    }
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `len` bytes into the buffer.
-    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
 
 struct Prometheus {
     uploader: Uploader<Pushgateway>,
@@ -61,7 +45,7 @@ impl MetricsOutputs {
                     grouping.push(("local_rank".into(), l.to_string()));
                 }
             }
-            grouping.push(("instance".into(), host_name()));
+            grouping.push(("instance".into(), host::name()));
             let settings = PushgatewaySettings {
                 url: c.prometheus_url.clone(),
                 job: prometheus::job_name(&c.project_name, &c.experiment_name),
@@ -99,7 +83,7 @@ impl MetricsOutputs {
                 ("codecarbon.experiment_id".to_string(), Attr::Str(run.experiment_id.clone())),
                 ("codecarbon.experiment_name".to_string(), Attr::Str(c.experiment_name.clone())),
                 ("codecarbon.tracking_mode".to_string(), Attr::Str(run.tracking_mode.clone())),
-                ("host.name".to_string(), Attr::Str(host_name())),
+                ("host.name".to_string(), Attr::Str(host::name())),
             ];
             if let Some(j) = job {
                 resource.push(("job.id".into(), Attr::Str(j.id.clone())));
@@ -150,41 +134,5 @@ impl MetricsOutputs {
             errors.extend(o.finish(left()).err());
         }
         errors
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::host_name;
-
-    #[test]
-    fn host_name_is_the_kernels() {
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-        assert_eq!(host_name(), kernel.trim_end());
-    }
-
-    /// A host name of 64 bytes (Linux's longest), where sysinfo gives none: set in a UTS
-    /// namespace of one thread of its own (root only), so the rest of the process keeps its name.
-    #[test]
-    fn host_name_of_the_longest_length() {
-        let name = "n".repeat(64);
-        let seen = std::thread::spawn(move || {
-            // SAFETY: unshare and sethostname on this thread only, with a valid buffer.
-            unsafe {
-                if libc::unshare(libc::CLONE_NEWUTS) != 0 {
-                    return None;
-                }
-                assert_eq!(libc::sethostname(name.as_ptr().cast(), name.len()), 0);
-            }
-            assert_eq!(sysinfo::System::host_name(), None, "sysinfo now handles it: the fallback can go");
-            Some(host_name())
-        })
-        .join()
-        .unwrap();
-        match seen {
-            Some(seen) => assert_eq!(seen, "n".repeat(64)),
-            None => eprintln!("SKIPPED: no new UTS namespace (needs root)"),
-        }
-        assert_ne!(host_name(), "n".repeat(64), "the namespace stayed in its thread");
     }
 }
