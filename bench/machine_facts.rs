@@ -4,8 +4,11 @@
 //! - the one-time probe facts (CPU model, threads, sockets, total memory, OS string): sysinfo
 //!   (what the library does) next to the `/proc/cpuinfo` + `/proc/meminfo` + `uname` parser it
 //!   replaced, and the floor: reading those two files, nothing else;
-//! - a tick's machine-wide CPU time and memory: `/proc/stat` and `/proc/meminfo` through a kept
-//!   descriptor (what the library does) next to sysinfo's CPU and memory refreshes;
+//! - a tick's machine-wide CPU time: `/proc/stat` through a kept descriptor (what the library
+//!   does) next to sysinfo's CPU refreshes, and whether a reading 50 ms after the last one is new
+//!   (a flush or a task's start right after a tick);
+//! - memory use: `/proc/meminfo` through a kept descriptor (what the library did) next to
+//!   sysinfo's memory refresh (what it does now);
 //! - process mode: this process tree's CPU time and memory from `/proc/<pid>/stat` (what the
 //!   library does) next to a sysinfo refresh of every process (how it finds a tree), and what
 //!   each counts of a child that ran and was reaped.
@@ -18,7 +21,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use carbon_tracker::hardware::{cpu_load, cpuinfo, host, kept_open, process, ram};
-use sysinfo::{CpuRefreshKind, MemoryRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use sysinfo::{CpuRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 fn time<T>(f: impl FnOnce() -> T) -> f64 {
     let t = Instant::now();
@@ -35,10 +38,18 @@ fn fmt(s: f64) -> String {
     format!("{:.1} µs", s * 1e6)
 }
 
+/// `/proc/meminfo` parsed by hand, as the library did before sysinfo.
+fn proc_meminfo(text: &str) -> Option<ram::MemInfo> {
+    let kib = |key: &str| -> Option<f64> { text.lines().find_map(|l| l.strip_prefix(key))?.split_whitespace().next()?.parse().ok() };
+    let gib = |k: f64| k * 1024.0 / (1u64 << 30) as f64;
+    let total = kib("MemTotal:")?;
+    Some(ram::MemInfo { total_gib: gib(total), available_gib: gib(kib("MemAvailable:").or_else(|| kib("MemFree:")).unwrap_or(total)) })
+}
+
 /// The probe's facts as the library read them before sysinfo.
 fn hand_written_facts() -> (cpuinfo::CpuInfo, Option<ram::MemInfo>, String) {
     let cpu = cpuinfo::proc_reference::read();
-    let mem = kept_open::read_small_file("/proc/meminfo").and_then(|t| ram::parse_meminfo(&t));
+    let mem = kept_open::read_small_file("/proc/meminfo").and_then(|t| proc_meminfo(&t));
     // SAFETY: uname fills a zeroed struct of NUL-terminated arrays.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     unsafe { libc::uname(&mut u) };
@@ -49,7 +60,7 @@ fn hand_written_facts() -> (cpuinfo::CpuInfo, Option<ram::MemInfo>, String) {
 /// The probe's facts as the library reads them now.
 fn sysinfo_facts() -> (cpuinfo::CpuInfo, Option<ram::MemInfo>, String) {
     let mut system = System::new();
-    (cpuinfo::read_from(&mut system), ram::read_total_from(&mut system), host::platform())
+    (cpuinfo::read_from(&mut system), ram::read_from(&mut system), host::platform())
 }
 
 /// This process and its descendants through sysinfo: every process refreshed, the tree found by
@@ -75,10 +86,12 @@ fn main() {
     assert_eq!(sysinfo_facts().0, hand_written_facts().0, "the two routes disagree on this machine");
 
     let mut facts = [Vec::new(), Vec::new(), Vec::new()];
-    let mut ticks = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut ticks: [Vec<f64>; 7] = Default::default();
     let mut sys = System::new();
     sys.refresh_cpu_list(CpuRefreshKind::nothing());
     let mut procs = System::new();
+    // The tick's memory reading as the library made it before sysinfo.
+    static MEMINFO: kept_open::KeptOpen = kept_open::KeptOpen::new("/proc/meminfo");
     for _ in 0..rounds {
         facts[0].push(time(sysinfo_facts));
         facts[1].push(time(hand_written_facts));
@@ -86,11 +99,25 @@ fn main() {
         std::thread::sleep(Duration::from_millis(210));
         ticks[0].push(time(cpu_load::read_proc_stat));
         ticks[1].push(time(|| sys.refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage())));
-        ticks[2].push(time(ram::read_meminfo));
-        ticks[3].push(time(|| sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram())));
+        std::thread::sleep(Duration::from_millis(210));
+        ticks[6].push(time(|| sys.refresh_cpu_all()));
+        ticks[2].push(time(|| MEMINFO.read(proc_meminfo)));
+        ticks[3].push(time(ram::read));
         ticks[4].push(time(process::usage));
         ticks[5].push(time(|| sysinfo_tree(&mut procs)));
     }
+
+    // Two readings 50 ms apart, busy in between: is the second one new?
+    let busy = |ms: u64| {
+        let end = Instant::now() + Duration::from_millis(ms);
+        while Instant::now() < end {}
+    };
+    std::thread::sleep(Duration::from_millis(210));
+    sys.refresh_cpu_usage(); // a real refresh: the last one is over 200 ms old
+    let (stat_before, usage_before) = (cpu_load::read_proc_stat().unwrap(), sys.global_cpu_usage());
+    busy(50);
+    sys.refresh_cpu_usage();
+    let fresh = (cpu_load::read_proc_stat().unwrap() != stat_before, sys.global_cpu_usage().to_bits() != usage_before.to_bits());
 
     // A child that burns CPU and is reaped: its time moves into our cutime/cstime.
     let before = (process::usage().cpu_s, sysinfo_tree(&mut procs).0);
@@ -105,7 +132,10 @@ fn main() {
     row("probe facts (CPU model, threads, sockets, memory, OS)", hand, si);
     println!("| floor: read /proc/cpuinfo and /proc/meminfo, no parsing | {} | - | - |", fmt(median(facts[2].clone())));
     row("tick: machine CPU time (/proc/stat, kept descriptor)", median(ticks[0].clone()), median(ticks[1].clone()));
-    row("tick: memory (/proc/meminfo, kept descriptor)", median(ticks[2].clone()), median(ticks[3].clone()));
+    row("tick: machine CPU time, sysinfo's whole CPU refresh (usage and frequencies)", median(ticks[0].clone()), median(ticks[6].clone()));
+    let yes = |b: bool| if b { "yes" } else { "no (the previous one)" };
+    println!("| tick: a CPU reading 50 ms after the last is new | {} | {} | - |", yes(fresh.0), yes(fresh.1));
+    row("memory use, at most every 10 s (/proc/meminfo: kept descriptor before, sysinfo now)", median(ticks[2].clone()), median(ticks[3].clone()));
     row("process mode: this tree's CPU time and memory", median(ticks[4].clone()), median(ticks[5].clone()));
     println!(
         "| a child ran and was reaped: CPU time counted for the tree | +{:.2} s | +{:.2} s | - |",

@@ -7,13 +7,14 @@
 //!
 //! What is portable and what is Linux only (only Linux on x86-64 is built and tested here; nothing
 //! is claimed for other systems):
-//! - through sysinfo: the CPU model and thread count, the total memory ([`cpuinfo`], [`ram`]),
-//!   the OS string and the host name ([`host`]);
+//! - through sysinfo: the CPU model and thread count, total and available memory ([`cpuinfo`],
+//!   [`ram`]), the OS string and the host name ([`host`]);
 //! - Linux only, by nature: the socket count (sysfs topology, 1 elsewhere), RAPL ([`rapl`],
-//!   powercap sysfs), the per-tick readings of `/proc/stat` and `/proc/meminfo` through kept
-//!   descriptors ([`kept_open`], [`cpu_load`], [`load_sampler`]) and a process tree's CPU time and
-//!   memory ([`process`]). Those stay hand-written because they are measurably cheaper than a
-//!   sysinfo refresh on every tick, and because sysinfo's process times leave out reaped children
+//!   powercap sysfs), the machine's CPU time from `/proc/stat` through a kept descriptor
+//!   ([`kept_open`], [`cpu_load`], [`load_sampler`]) and a process tree's CPU time and memory
+//!   ([`process`]). Those stay hand-written: sysinfo's CPU refresh keeps its previous reading
+//!   within 200 ms of the last (a flush or a task's start right after a tick would be off) and
+//!   costs more, and its process times leave out reaped children, at a hundred times the cost
 //!   (`cargo bench --bench machine_facts`);
 //! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists.
 
@@ -128,17 +129,27 @@ pub struct MachineFacts {
 
 impl MachineFacts {
     pub fn read() -> MachineFacts {
-        // One System for both (its creation reads the boot time); each refresh reads only its part.
-        let mut system = sysinfo::System::new();
+        let (cpu, mem) = {
+            let mut system = system();
+            (cpuinfo::read_from(&mut system), ram::read_from(&mut system))
+        };
         MachineFacts {
-            cpu: cpuinfo::read_from(&mut system),
-            mem: ram::read_total_from(&mut system),
+            cpu,
+            mem,
             proc_stat_readable: cpu_load::read_proc_stat().is_some(),
             arm: ram::is_arm(),
             gpus: nvml::devices(),
             visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").or_else(|_| std::env::var("ROCR_VISIBLE_DEVICES")).ok(),
         }
     }
+}
+
+/// The process's one sysinfo `System`, for the probe and the memory readings: its creation reads
+/// the boot time (all of `/proc/stat` on Linux), so it is made once; each use refreshes only its
+/// part.
+pub fn system() -> std::sync::MutexGuard<'static, sysinfo::System> {
+    static SYSTEM: Lazy<Mutex<sysinfo::System>> = Lazy::new(|| Mutex::new(sysinfo::System::new()));
+    SYSTEM.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Makes trackers whose config has `config`'s probe key use `plan` instead of probing (for
