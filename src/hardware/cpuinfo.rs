@@ -23,9 +23,9 @@ pub struct CpuInfo {
     pub sockets: usize,
 }
 
-/// Reads the CPU facts with a fresh `System` (see [`read_from`]).
+/// [`read_from`] the process's [`super::system`].
 pub fn read() -> CpuInfo {
-    read_from(&mut System::new())
+    read_from(&mut super::system())
 }
 
 /// Reads the CPU facts, refreshing only `sys`'s CPU list (no usage, no frequency); falls back to
