@@ -14,7 +14,7 @@
 //!   ([`kept_open`], [`cpu_load`], [`load_sampler`]) and a process tree's CPU time and memory
 //!   ([`process`]). Those stay hand-written: sysinfo's CPU refresh keeps its previous reading
 //!   within 200 ms of the last (a flush or a task's start right after a tick would be off) and
-//!   costs more, and its process times leave out reaped children, at a hundred times the cost
+//!   costs more, and its process times leave out reaped children, at 60-130 times the cost here
 //!   (`cargo bench --bench machine_facts`);
 //! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists.
 
