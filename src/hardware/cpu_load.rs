@@ -1,5 +1,11 @@
 //! CPU power from machine-wide load, CodeCarbon's `cpu_load` model (spec 3.6):
 //! `P = TDP × (0.1 + 0.9 × load³)`, load in [0, 1], from `/proc/stat` deltas between two readings.
+//!
+//! Linux only, and hand-written on purpose: read on every tick, at every flush and at each task's
+//! start and stop through a kept descriptor. sysinfo's CPU refresh keeps the previous reading when
+//! the last one is under 200 ms old, which would shift those windows, and costs more (its own
+//! open, buffered read and close, and every CPU's line parsed; `cargo bench --bench
+//! machine_facts`).
 
 /// Cumulative jiffies of the `cpu` line of `/proc/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

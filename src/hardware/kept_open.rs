@@ -1,7 +1,8 @@
-//! Machine-wide `/proc` and sysfs files read on every tick (`/proc/stat`, `/proc/meminfo`, RAPL's
-//! `energy_uj`), kept open and re-read from offset 0 with `pread`: one syscall per reading
+//! Machine-wide `/proc` and sysfs files read on every tick (`/proc/stat`, RAPL's `energy_uj`), kept open and re-read from offset 0 with `pread`: one syscall per reading
 //! instead of open, read, read (EOF) and close. Not for `/proc/self/...`: a forked child would
 //! keep reading its parent's file. Nor for files replaced by a rename: the open one is read.
+//!
+//! Linux only (`/proc`, sysfs; `pread` is Unix).
 
 use std::borrow::Cow;
 use std::fs::File;

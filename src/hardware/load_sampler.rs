@@ -6,6 +6,8 @@
 //! So the sampler keeps running integrals, advanced about once a second on the background
 //! runtime while any tracker subscribes, and on demand whenever a tracker measures. A tracker's
 //! CPU energy over an interval is `TDP × Δcurve_s`, exactly like reading an energy counter.
+//!
+//! Linux only: the load is read from `/proc/stat` ([`super::cpu_load`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

@@ -1,12 +1,28 @@
 //! Hardware: what is probed once per process (the [`HardwarePlan`], cached by the options that
 //! change it, as CodeCarbon's `hardware_cache`, spec 3.2) and what each tracker reads (its [`Meters`]).
 //!
-//! Probing reads `/proc/cpuinfo`, `/proc/meminfo` and the powercap tree; it never spawns a process.
+//! Probing takes the machine's facts once (CPU model and threads, total memory) through the
+//! `sysinfo` crate, CPU sockets from sysfs, and looks at the powercap tree and NVML; it never
+//! spawns a process.
+//!
+//! What is portable and what is Linux only (only Linux on x86-64 is built and tested here; nothing
+//! is claimed for other systems):
+//! - through sysinfo: the CPU model and thread count, total and available memory ([`cpuinfo`],
+//!   [`ram`]), the OS string and the host name ([`host`]);
+//! - Linux only, by nature: the socket count (sysfs topology, 1 elsewhere), RAPL ([`rapl`],
+//!   powercap sysfs), the machine's CPU time from `/proc/stat` through a kept descriptor
+//!   ([`kept_open`], [`cpu_load`], [`load_sampler`]) and a process tree's CPU time and memory
+//!   ([`process`]). Those stay hand-written: sysinfo's CPU refresh keeps its previous reading
+//!   within 200 ms of the last (a flush or a task's start right after a tick would be off) and
+//!   costs more, and its process times leave out reaped children, at 60-130 times the cost here
+//!   (`cargo bench --bench machine_facts`);
+//! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists.
 
 pub mod cpu_load;
 pub mod cpuinfo;
 pub mod counter;
 pub mod gpu;
+pub mod host;
 pub mod kept_open;
 pub mod load_sampler;
 pub mod nvml;
@@ -53,7 +69,7 @@ impl CpuSource {
 /// The probed hardware, shared by all trackers with the same probe key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HardwarePlan {
-    /// `/proc/cpuinfo` model name, or "Unknown".
+    /// The CPU model (brand) string, or "Unknown".
     pub cpu_model: String,
     pub cpu_count: usize,
     pub cpu_physical_count: usize,
@@ -98,7 +114,7 @@ impl ProbeKey {
     }
 }
 
-/// What probing reads from `/proc` and NVML, separated so tests can supply their own.
+/// What probing reads from the system and NVML, separated so tests can supply their own.
 #[derive(Clone)]
 pub struct MachineFacts {
     pub cpu: cpuinfo::CpuInfo,
@@ -119,16 +135,28 @@ impl MachineFacts {
             Ok(d) => (Ok(d.opened), d.skipped),
             Err(why) => (Err(why), Vec::new()),
         };
+        let (cpu, mem) = {
+            let mut system = system();
+            (cpuinfo::read_from(&mut system), ram::read_from(&mut system))
+        };
         MachineFacts {
             gpus,
             gpu_skipped,
-            cpu: cpuinfo::read(),
-            mem: ram::read_meminfo(),
+            cpu,
+            mem,
             proc_stat_readable: cpu_load::read_proc_stat().is_some(),
             arm: ram::is_arm(),
             visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").or_else(|_| std::env::var("ROCR_VISIBLE_DEVICES")).ok(),
         }
     }
+}
+
+/// The process's one sysinfo `System`, for the probe and the memory readings: its creation reads
+/// the boot time (all of `/proc/stat` on Linux), so it is made once; each use refreshes only its
+/// part.
+pub fn system() -> std::sync::MutexGuard<'static, sysinfo::System> {
+    static SYSTEM: Lazy<Mutex<sysinfo::System>> = Lazy::new(|| Mutex::new(sysinfo::System::new()));
+    SYSTEM.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Makes trackers whose config has `config`'s probe key use `plan` instead of probing (for

@@ -1,4 +1,7 @@
-//! RAM: size and use from `/proc/meminfo`; power from CodeCarbon's DIMM heuristic (spec 3.7).
+//! RAM: size and use through `sysinfo` (on Linux, `/proc/meminfo`); power from CodeCarbon's DIMM
+//! heuristic (spec 3.7).
+
+use sysinfo::{MemoryRefreshKind, System};
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MemInfo {
@@ -19,23 +22,24 @@ impl MemInfo {
     }
 }
 
-pub fn parse_meminfo(text: &str) -> Option<MemInfo> {
-    let kib = |key: &str| -> Option<f64> {
-        let line = text.lines().find(|l| l.starts_with(key))?;
-        line[key.len()..].split_whitespace().next()?.parse::<f64>().ok()
-    };
-    let gib = |k: f64| k * 1024.0 / (1u64 << 30) as f64;
-    let total = kib("MemTotal:")?;
-    let avail = kib("MemAvailable:").or_else(|| kib("MemFree:")).unwrap_or(total);
-    Some(MemInfo { total_gib: gib(total), available_gib: gib(avail) })
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Total and available memory now, refreshing only `sys`'s RAM figures; `None` when the system
+/// does not say.
+pub fn read_from(sys: &mut System) -> Option<MemInfo> {
+    sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+    let total = sys.total_memory();
+    (total > 0).then(|| MemInfo { total_gib: total as f64 / GIB, available_gib: sys.available_memory() as f64 / GIB })
 }
 
-pub fn read_meminfo() -> Option<MemInfo> {
-    static PROC_MEMINFO: super::kept_open::KeptOpen = super::kept_open::KeptOpen::new("/proc/meminfo");
-    PROC_MEMINFO.read(parse_meminfo)
+/// [`read_from`] the process's [`super::system`]. sysinfo reads `/proc/meminfo` whole, as a parser
+/// of our own would: a kept descriptor's `pread` saves too little to keep one (`cargo bench
+/// --bench machine_facts`).
+pub fn read() -> Option<MemInfo> {
+    read_from(&mut super::system())
 }
 
-/// `read_meminfo`, shared by all trackers: a reading younger than 10 s is reused (it only feeds
+/// [`read`], shared by all trackers: a reading younger than 10 s is reused (it only feeds
 /// the run means of memory use; generating `/proc/meminfo` costs the kernel about as much as
 /// `/proc/stat`, so reading it every tick would double the idle cost).
 pub fn meminfo_recent() -> Option<MemInfo> {
@@ -46,7 +50,7 @@ pub fn meminfo_recent() -> Option<MemInfo> {
     match *last {
         Some((at, m)) if at.elapsed() < Duration::from_secs(10) => m,
         _ => {
-            let m = read_meminfo();
+            let m = read();
             *last = Some((Instant::now(), m));
             m
         }
@@ -126,12 +130,42 @@ mod tests {
     }
 
     #[test]
-    fn meminfo() {
-        let m = parse_meminfo("MemTotal:       24684000 kB\nMemFree: 1 kB\nMemAvailable:   24284000 kB\n").unwrap();
-        assert!((m.total_gib - 23.540497).abs() < 1e-5, "{}", m.total_gib);
+    fn used_memory() {
+        let m = MemInfo { total_gib: 23.540497, available_gib: 23.540497 - 400000.0 / 1048576.0 };
         assert!((m.used_gib() - 400000.0 / 1048576.0).abs() < 1e-9);
         assert!(m.used_percent() > 1.6 && m.used_percent() < 1.7);
-        assert_eq!(parse_meminfo("nothing"), None);
-        assert!(read_meminfo().unwrap().total_gib > 0.0);
+        assert_eq!(MemInfo { total_gib: 0.0, available_gib: 1.0 }.used_percent(), 0.0);
+        assert_eq!(MemInfo { total_gib: 1.0, available_gib: 2.0 }.used_gib(), 0.0);
+    }
+
+    /// `MemTotal` and `MemAvailable` of `/proc/meminfo`, KiB, read by hand.
+    fn proc_meminfo_kib() -> (u64, u64) {
+        let text = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let kib = |key: &str| -> u64 { text.lines().find_map(|l| l.strip_prefix(key)).unwrap().split_whitespace().next().unwrap().parse().unwrap() };
+        (kib("MemTotal:"), kib("MemAvailable:"))
+    }
+
+    /// The total through sysinfo is `MemTotal` of `/proc/meminfo` to the bit, as the hand parser
+    /// read it, so the DIMM heuristic gives the same RAM power.
+    #[test]
+    fn total_matches_proc_meminfo_on_this_machine() {
+        let (total_kib, _) = proc_meminfo_kib();
+        let by_hand = total_kib as f64 * 1024.0 / GIB;
+        for ours in [read().unwrap(), read_from(&mut System::new()).unwrap()] {
+            assert_eq!(ours.total_gib.to_bits(), by_hand.to_bits(), "{} vs {by_hand} GiB", ours.total_gib);
+            assert_eq!(power_w(ours.total_gib, is_arm()), power_w(by_hand, is_arm()));
+        }
+    }
+
+    /// Available memory is `MemAvailable` (read between two of ours, within what other
+    /// processes change meanwhile).
+    #[test]
+    fn available_follows_proc_meminfo() {
+        let before = read().unwrap();
+        let (_, avail_kib) = proc_meminfo_kib();
+        let after = read().unwrap();
+        let by_hand = avail_kib as f64 * 1024.0 / GIB;
+        let (lo, hi) = (before.available_gib.min(after.available_gib), before.available_gib.max(after.available_gib));
+        assert!(by_hand >= lo - 0.25 && by_hand <= hi + 0.25, "{by_hand} GiB outside {lo}..{hi}");
     }
 }

@@ -7,6 +7,9 @@
 //! `rapl_include_dram`, which really are added, unlike CodeCarbon's #1305); else `psys`.
 //! MMIO duplicates of a zone (`intel-rapl-mmio:N`) win over the MSR one, as in CodeCarbon.
 //! Counters wrap at `max_energy_range_uj`; each delta is wrap-corrected per zone.
+//!
+//! Linux only: powercap is a Linux sysfs interface (elsewhere no tree is found and the TDP model
+//! is used).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

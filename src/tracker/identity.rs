@@ -1,7 +1,7 @@
 //! The identity of a run (job, node, rank), built once at start for the run and region files.
 
 use super::job::Job;
-use super::metrics_outputs::host_name;
+use crate::hardware::host;
 use crate::config::Config;
 use crate::record::identity::Identity;
 use crate::record::run::LIBRARY_VERSION;
@@ -9,7 +9,7 @@ use crate::record::run::LIBRARY_VERSION;
 /// The node a process runs on: SLURM's name for it (`SLURMD_NODENAME`, set in every task of a
 /// job step) when there is one, else the host name.
 pub fn node_name() -> String {
-    std::env::var("SLURMD_NODENAME").ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).unwrap_or_else(host_name)
+    std::env::var("SLURMD_NODENAME").ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).unwrap_or_else(host::name)
 }
 
 pub fn of(c: &Config, run_id: &str, job: Option<&Job>) -> Identity {
@@ -21,7 +21,7 @@ pub fn of(c: &Config, run_id: &str, job: Option<&Job>) -> Identity {
         experiment_id: c.experiment_id.clone(),
         output_file: c.output_file.clone(),
         node: node_name(),
-        hostname: host_name(),
+        hostname: host::name(),
         pid: std::process::id(),
         job_id: job.map(|j| j.id.clone()),
         rank: job.map(|j| j.rank),

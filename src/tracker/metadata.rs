@@ -1,48 +1,10 @@
 //! The descriptive columns of a CSV row: platform string, hardware, location.
 
-use once_cell::sync::Lazy;
-
 use crate::config::Config;
 use crate::emissions::Intensity;
+use crate::hardware::host::OS;
 use crate::hardware::HardwarePlan;
 use crate::record::run::{RunInfo, LIBRARY_VERSION};
-
-/// Python's `platform.platform()` on Linux, e.g. `Linux-6.18.44-fc-v657-x86_64-with-glibc2.36`,
-/// built from `uname` and the C library's version (no child process).
-pub static OS: Lazy<String> = Lazy::new(|| {
-    // SAFETY: uname fills a zeroed struct of fixed-size, NUL-terminated arrays.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return std::env::consts::OS.to_string();
-    }
-    let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    let mut s = format!("{}-{}-{}", field(&u.sysname), field(&u.release), field(&u.machine));
-    if let Some(v) = libc_version() {
-        s.push_str(&format!("-with-glibc{v}"));
-    }
-    s
-});
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn libc_version() -> Option<String> {
-    extern "C" {
-        fn gnu_get_libc_version() -> *const libc::c_char;
-    }
-    // SAFETY: glibc returns a static NUL-terminated string.
-    let p = unsafe { gnu_get_libc_version() };
-    if p.is_null() {
-        return None;
-    }
-    Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn libc_version() -> Option<String> {
-    None
-}
 
 /// CodeCarbon's timestamp: local time, no zone, `%Y-%m-%dT%H:%M:%S`.
 pub fn timestamp_now() -> String {
@@ -137,14 +99,6 @@ pub fn run_info(config: &Config, run_id: &str, plan: &HardwarePlan, intensity: &
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn os_string_shape() {
-        let os = super::OS.clone();
-        assert!(os.starts_with(&format!("{}-", std::env::consts::OS[..1].to_uppercase() + &std::env::consts::OS[1..])), "{os}");
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        assert!(os.contains("-with-glibc2."), "{os}");
-    }
-
     #[test]
     fn timestamp_shape() {
         let t = super::timestamp_now();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::job::Job;
 use crate::config::{Config, DEFAULT_LOGFIRE_ENDPOINT};
 use crate::error::Error;
+use crate::hardware::host;
 use crate::log::Logger;
 use crate::output::otlp::{self, Attr, OtlpHttp, OtlpJob};
 use crate::output::prometheus::{self, PushJob, Pushgateway, PushgatewaySettings};
@@ -16,17 +17,6 @@ use crate::output::uploader::Uploader;
 use crate::output::EmissionsData;
 use crate::record::run::RunInfo;
 use crate::record::{EmissionsSnapshot, Prediction};
-
-/// The host name (`gethostname`).
-pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `len` bytes into the buffer.
-    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
 
 struct Prometheus {
     uploader: Uploader<Pushgateway>,
@@ -65,7 +55,7 @@ impl MetricsOutputs {
                     grouping.push(("local_rank".into(), l.to_string()));
                 }
             }
-            grouping.push(("instance".into(), host_name()));
+            grouping.push(("instance".into(), host::name()));
             let settings = PushgatewaySettings {
                 url: c.prometheus_url.clone(),
                 job: prometheus::job_name(&c.project_name, &c.experiment_name),
@@ -104,7 +94,7 @@ impl MetricsOutputs {
                 ("codecarbon.experiment_id".to_string(), Attr::Str(run.experiment_id.clone())),
                 ("codecarbon.experiment_name".to_string(), Attr::Str(c.experiment_name.clone())),
                 ("codecarbon.tracking_mode".to_string(), Attr::Str(run.tracking_mode.clone())),
-                ("host.name".to_string(), Attr::Str(host_name())),
+                ("host.name".to_string(), Attr::Str(host::name())),
             ];
             if let Some(j) = job {
                 resource.push(("job.id".into(), Attr::Str(j.id.clone())));

@@ -32,6 +32,9 @@
 //! So the ranks' energies add up to the node's energy over the job, each joule once. Only the
 //! first tracker of a process joins; a second tracker in the same process measures the
 //! machine on its own, as any independent tracker does.
+//!
+//! Linux only: `flock` on files of a directory the ranks share, CLOCK_MONOTONIC shared by the
+//! processes of one machine, and the process tree's shares from `/proc`.
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -232,7 +235,7 @@ fn safe(t: &str) -> String {
 /// Keyed by job, host (in case the directory is shared between nodes) and user.
 fn file_stem(job_id: &str) -> String {
     // SAFETY: getuid cannot fail.
-    format!("carbon-tracker-{}-{}-uid{}", safe(job_id), safe(&super::metrics_outputs::host_name()), unsafe { libc::getuid() })
+    format!("carbon-tracker-{}-{}-uid{}", safe(job_id), safe(&crate::hardware::host::name()), unsafe { libc::getuid() })
 }
 
 fn open_rw(path: &Path) -> std::io::Result<File> {
