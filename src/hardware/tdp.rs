@@ -154,7 +154,13 @@ mod tests {
         assert_eq!(tdp("12th Gen Intel(R) Core(TM) i7-12700K"), Some(190.0));
         assert_eq!(tdp("13th Gen Intel(R) Core(TM) i5-1335U"), Some(55.0));
         assert_eq!(tdp("Apple M1"), Some(10.0));
-        assert_eq!(tdp("Apple M2 Pro"), None);
+        // The 15 models CodeCarbon 3.3.2 added (before: 4 W per thread).
+        assert_eq!(tdp("Apple M2 Pro"), Some(35.0));
+        assert_eq!(tdp("Apple M3 Max"), Some(50.0));
+        assert_eq!(tdp("Apple M4"), Some(20.0));
+        assert_eq!(tdp("Cortex-A72"), Some(7.5));
+        assert_eq!(tdp("Cortex-A76"), Some(12.0));
+        assert_eq!(tdp("Intel(R) Core(TM) Ultra 9 285K"), Some(125.0));
     }
 
     #[test]
