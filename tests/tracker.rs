@@ -338,3 +338,20 @@ fn start_prepares_the_csv_so_flushes_only_append() {
     t.stop().unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
 }
+
+#[test]
+fn output_file_may_be_a_path_outside_output_dir() {
+    // As CodeCarbon's os.path.join(output_dir, output_file): an absolute path is used as is, a
+    // relative one is taken in output_dir.
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let abs = other.path().join("run.csv");
+    for (file, expected) in [(abs.display().to_string(), abs.clone()), ("sub/run.csv".to_string(), dir.path().join("sub/run.csv"))] {
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        let t = tracker(&format!("output_dir={};output_file={file};country_iso_code=FRA", dir.path().display()));
+        t.start().unwrap();
+        t.stop().unwrap();
+        assert_eq!(csv_rows(&expected).map(|r| r.len()), Some(1), "{file}");
+        assert_eq!(t.describe()["outputs"]["csv"], expected.display().to_string());
+    }
+    assert!(!dir.path().join("emissions.csv").exists());
+}

@@ -319,10 +319,13 @@ impl Inner {
             Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
         });
         if let Some(sink) = &sink {
-            if !c.output_dir.is_dir() {
+            let path = c.output_path();
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            if !dir.is_dir() {
                 log.warning(format!(
-                    "output_dir {} is not a directory: measuring goes on, but writing emissions.csv will fail until it exists",
-                    c.output_dir.display()
+                    "{} is not a directory: measuring goes on, but writing {} will fail until it exists",
+                    dir.display(),
+                    path.display()
                 ));
             } else if let Err(e) = sink.prepare(log) {
                 log.warning(format!("{e}; the first flush tries again"));
