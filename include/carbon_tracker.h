@@ -205,7 +205,8 @@ enum ct_status ct_tracker_flush(struct ct_tracker *t, struct ct_emissions *out);
  * Measures the last interval (always, however recent the previous measurement), writes the
  * final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. With network outputs
  * it then waits up to `api_timeout_s` for pending uploads: `CT_ERR_NETWORK` says how many were
- * not delivered (`out` is filled all the same). A stopped tracker cannot be restarted; every
+ * not delivered (`out` is filled all the same). A stopped tracker cannot be restarted (unless
+ * made with `restart_after_stop=true`: then `ct_tracker_start` resumes the run); every other
  * later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
  */
 enum ct_status ct_tracker_stop(struct ct_tracker *t, struct ct_emissions *out);

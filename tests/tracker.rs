@@ -355,3 +355,19 @@ fn output_file_may_be_a_path_outside_output_dir() {
     }
     assert!(!dir.path().join("emissions.csv").exists());
 }
+
+#[test]
+fn restart_after_stop_keeps_the_tasks_of_the_first_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(&format!("output_dir={};country_iso_code=FRA;restart_after_stop=true", dir.path().display()));
+    t.start_task("before").unwrap();
+    t.stop_task("before").unwrap();
+    t.stop().unwrap();
+    t.start_task("after").unwrap(); // starts (resumes) the run, as start_task does
+    let stopped = t.stop().unwrap(); // ends the running task too
+    assert!(stopped.errors.is_empty(), "{:?}", stopped.errors);
+    let tasks = csv_rows(&dir.path().join(format!("emissions_base_{}.csv", t.run_id()))).unwrap();
+    let names: Vec<&str> = tasks.iter().map(|r| &r[0]).collect();
+    assert_eq!(names, ["before", "after"]);
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).unwrap().len(), 2);
+}

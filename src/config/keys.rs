@@ -150,6 +150,9 @@ config_keys! {
     /// `error`: a bad value fails `new`; `ignore`: it is logged (error level, at start) and
     /// the key keeps its default, as CodeCarbon does. Unknown keys in the options stay errors.
     "on_invalid_value" => ignore_invalid_values: bool = false, on_invalid_value;
+    /// `start` after `stop` resumes the run (same run_id, totals and uploads go on, the time
+    /// stopped is not counted), as CodeCarbon's does; false: it is an invalid-state error.
+    "restart_after_stop" => restart_after_stop: bool = false, boolean;
 
     derived {
         /// `pue` was given as an integer in the options string (Python's `pue=2`): CodeCarbon keeps

@@ -53,7 +53,18 @@ struct Inner {
 enum Phase {
     Created,
     Running(Box<Running>),
-    Stopped,
+    /// With `restart_after_stop`, what a later `start` resumes from.
+    Stopped(Option<Box<Resumable>>),
+}
+
+/// A stopped run that `start` may resume (`restart_after_stop`): its totals and finished tasks
+/// go on, and so do its API uploads (same API run, deltas from where they were).
+struct Resumable {
+    totals: Totals,
+    duration_s: f64,
+    finished_tasks: Vec<tasks::FinishedTask>,
+    api: Option<Arc<ApiOutput>>,
+    endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
 }
 
 struct Running {
@@ -67,6 +78,8 @@ struct Running {
     /// The descriptive columns of this run's rows (rebuilt when the location is found).
     run: Arc<RunInfo>,
     started_at: Instant,
+    /// The run's duration before `started_at` (the windows before a restart).
+    duration_before_s: f64,
     last_measured: Instant,
     totals: Totals,
     ticker: Option<crate::background::TickHandle>,
@@ -121,13 +134,10 @@ impl Tracker {
     /// background ticks.
     pub fn start(&self) -> Result<()> {
         let mut phase = self.inner.lock();
-        match *phase {
-            Phase::Created => {}
-            Phase::Running(_) => return Err(Error::state("start: the tracker is already running")),
-            Phase::Stopped => return Err(Error::state("start: the tracker was stopped; create a new one")),
+        if matches!(*phase, Phase::Running(_)) {
+            return Err(Error::state("start: the tracker is already running"));
         }
-        *phase = Phase::Running(Box::new(Inner::begin(&self.inner)));
-        Ok(())
+        self.inner.begin_unless_running(&mut phase, "start")
     }
 
 
@@ -138,12 +148,8 @@ impl Tracker {
     pub fn start_task(&self, name: &str) -> Result<()> {
         tasks::check_name(name)?;
         let mut phase = self.inner.lock();
-        if matches!(*phase, Phase::Created) {
-            *phase = Phase::Running(Box::new(Inner::begin(&self.inner)));
-        }
-        let Phase::Running(r) = &mut *phase else {
-            return Err(Error::state("start_task: the tracker was stopped; create a new one"));
-        };
+        self.inner.begin_unless_running(&mut phase, "start_task")?;
+        let Phase::Running(r) = &mut *phase else { unreachable!("begun above") };
         r.tasks.require_not_running(name)?; // before measuring
         let now = Instant::now();
         self.inner.measure(r, now, false);
@@ -158,7 +164,7 @@ impl Tracker {
         let r = match &mut *phase {
             Phase::Running(r) => r,
             Phase::Created => return Err(Error::state("stop_task: the tracker is not started")),
-            Phase::Stopped => return Err(Error::state("stop_task: the tracker is stopped")),
+            Phase::Stopped(_) => return Err(Error::state("stop_task: the tracker is stopped")),
         };
         r.tasks.require_running(name)?;
         let now = Instant::now();
@@ -173,7 +179,7 @@ impl Tracker {
         match &mut *phase {
             Phase::Running(r) => Ok(self.inner.report(r, false)),
             Phase::Created => Err(Error::state("flush: the tracker is not started")),
-            Phase::Stopped => Err(Error::state("flush: the tracker is stopped")),
+            Phase::Stopped(_) => Err(Error::state("flush: the tracker is stopped")),
         }
     }
 
@@ -193,8 +199,17 @@ impl Tracker {
                 t.abort();
             }
             let report = self.inner.report(r, true);
-            let outputs = (report, r.api.take(), r.endpoint.take(), r.metrics.take());
-            *phase = Phase::Stopped;
+            let outputs = (report, r.api.clone(), r.endpoint.clone(), r.metrics.take());
+            let resume = self.inner.config.restart_after_stop.then(|| {
+                Box::new(Resumable {
+                    totals: r.totals,
+                    duration_s: outputs.0.emissions.duration_s,
+                    finished_tasks: std::mem::take(&mut r.tasks.finished),
+                    api: r.api.take(),
+                    endpoint: r.endpoint.take(),
+                })
+            });
+            *phase = Phase::Stopped(resume);
             outputs
         };
         let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.api_timeout_s);
@@ -222,7 +237,7 @@ impl Tracker {
         let phase = self.inner.lock();
         match &*phase {
             Phase::Running(r) => {
-                let measured_s = r.last_measured.saturating_duration_since(r.started_at).as_secs_f64();
+                let measured_s = r.duration_s(r.last_measured);
                 Ok(r.totals.snapshot(measured_s, &r.intensity, self.inner.config.pue))
             }
             _ => Err(Error::state("peek: the tracker is not running")),
@@ -238,7 +253,7 @@ impl Tracker {
         let (state, plan, intensity) = match &*phase {
             Phase::Running(r) => ("running", r.meters.plan().clone(), Some(r.intensity.clone())),
             Phase::Created => ("created", hardware::plan_for(c, &self.inner.log), None),
-            Phase::Stopped => ("stopped", hardware::plan_for(c, &self.inner.log), None),
+            Phase::Stopped(_) => ("stopped", hardware::plan_for(c, &self.inner.log), None),
         };
         let counts_node = match &*phase {
             Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
@@ -277,10 +292,36 @@ impl Drop for Tracker {
     }
 }
 
+impl Running {
+    /// The run's duration at `at`: its windows before a restart, and this one up to `at`.
+    fn duration_s(&self, at: Instant) -> f64 {
+        self.duration_before_s + at.saturating_duration_since(self.started_at).as_secs_f64()
+    }
+}
+
 impl Inner {
+    /// Created → running; stopped with `restart_after_stop` → running again (resumed).
+    fn begin_unless_running(self: &Arc<Inner>, phase: &mut Phase, what: &str) -> Result<()> {
+        let resume = match std::mem::replace(phase, Phase::Created) {
+            Phase::Created => None,
+            Phase::Stopped(Some(resume)) => Some(resume),
+            Phase::Running(r) => {
+                *phase = Phase::Running(r);
+                return Ok(());
+            }
+            stopped @ Phase::Stopped(None) => {
+                *phase = stopped;
+                return Err(Error::state(format!("{what}: the tracker was stopped; create a new one (or set restart_after_stop=true)")));
+            }
+        };
+        *phase = Phase::Running(Box::new(Inner::begin(self, resume)));
+        Ok(())
+    }
+
     /// Probes the hardware (once per process), resolves the intensity, opens the outputs, reads
-    /// the starting counters and schedules the background ticks: the state of a started tracker.
-    fn begin(inner: &Arc<Inner>) -> Running {
+    /// the starting counters and schedules the background ticks: the state of a started tracker
+    /// (of a resumed one with `resume`: its totals, tasks and uploads go on).
+    fn begin(inner: &Arc<Inner>, resume: Option<Box<Resumable>>) -> Running {
         let c = &inner.config;
         let log = &inner.log;
         for (level, note) in &inner.notes {
@@ -300,14 +341,15 @@ impl Inner {
         log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
         let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
         let sink = c.save_to_file.then(|| CsvSink::new(c.output_path(), c.on_csv_write));
-        let api = c.save_to_api.then(|| {
+        let resumed_api = resume.as_ref().and_then(|r| r.api.clone());
+        let api = resumed_api.or_else(|| c.save_to_api.then(|| {
             if c.api_key.is_none() {
                 log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
             }
             let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
             Arc::new(ApiOutput::new(settings, &run, log.clone()))
-        });
-        let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
+        }));
+        let mut metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
         let node = match &inner.job {
             // A launcher that says one rank per node: nothing to share.
             Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
@@ -315,8 +357,11 @@ impl Inner {
             }
             _ => None,
         };
-        let endpoint = c.emissions_endpoint.as_ref().map(|url| {
-            Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
+        let resumed_endpoint = resume.as_ref().and_then(|r| r.endpoint.clone());
+        let endpoint = resumed_endpoint.or_else(|| {
+            c.emissions_endpoint.as_ref().map(|url| {
+                Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
+            })
         });
         if let Some(sink) = &sink {
             let path = c.output_path();
@@ -341,6 +386,18 @@ impl Inner {
         }
         let now = Instant::now();
         let meters = Meters::start(plan, c.measure_power_secs);
+        let (totals, duration_before_s, tasks) = match resume {
+            Some(r) => {
+                log.info(format!("resuming the run after {:.3} s measured", r.duration_s));
+                if let Some(m) = &mut metrics {
+                    m.continue_from(r.totals.snapshot(r.duration_s, &intensity, c.pue));
+                }
+                let mut tasks = Tasks::default();
+                tasks.finished = r.finished_tasks;
+                (r.totals, r.duration_s, tasks)
+            }
+            None => (Totals::default(), 0.0, Tasks::default()),
+        };
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
             table_intensity: intensity.clone(),
@@ -348,14 +405,15 @@ impl Inner {
             location_pending,
             run,
             started_at: now,
+            duration_before_s,
             last_measured: now,
-            totals: Totals::default(),
+            totals,
             ticker,
             ticks: 0,
             sink,
             api,
             endpoint,
-            tasks: Tasks::default(),
+            tasks,
             metrics,
             node,
         }
@@ -378,7 +436,7 @@ impl Inner {
                 let every = self.config.api_call_interval;
                 if let Some(api) = &r.api {
                     if every > 0 && r.ticks % every as u64 == 0 {
-                        let duration_s = now.saturating_duration_since(r.started_at).as_secs_f64();
+                        let duration_s = r.duration_s(now);
                         api.push_total(&r.totals.snapshot(duration_s, &r.intensity, self.config.pue), false);
                     }
                 }
@@ -478,7 +536,7 @@ impl Inner {
                 let _ = self.stop_task(r, &name, r.last_measured);
             }
         }
-        let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
+        let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
         if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
