@@ -235,6 +235,15 @@ enum ct_status ct_tracker_stop_task(struct ct_tracker *t,
                                     struct ct_emissions *out);
 
 /**
+ * Fills `out` with the run's totals as of its last measurement (background ticks keep them
+ * fresh), without measuring or writing anything: for live displays and for outputs that follow
+ * the background measurements. `out->measurements` counts the measurements so far.
+ * Errors: `CT_ERR_NULL_ARGUMENT` (`t` or `out` is NULL), `CT_ERR_INVALID_OPTION`
+ * (`out->struct_size` not set), `CT_ERR_INVALID_STATE` (not running).
+ */
+enum ct_status ct_tracker_peek(const struct ct_tracker *t, struct ct_emissions *out);
+
+/**
  * Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
  * is written; errors are logged). The handle must not be used afterwards.
  */

@@ -329,6 +329,27 @@ pub unsafe extern "C" fn ct_tracker_stop_task(t: *mut ct_tracker, name: *const c
     })
 }
 
+/// Fills `out` with the run's totals as of its last measurement (background ticks keep them
+/// fresh), without measuring or writing anything: for live displays and for outputs that follow
+/// the background measurements. `out->measurements` counts the measurements so far.
+/// Errors: `CT_ERR_NULL_ARGUMENT` (`t` or `out` is NULL), `CT_ERR_INVALID_OPTION`
+/// (`out->struct_size` not set), `CT_ERR_INVALID_STATE` (not running).
+#[no_mangle]
+pub unsafe extern "C" fn ct_tracker_peek(t: *const ct_tracker, out: *mut ct_emissions) -> ct_status {
+    const F: &str = "ct_tracker_peek";
+    guarded(|| {
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "ct_tracker_peek: `out` is NULL"));
+        }
+        // SAFETY: the contract above.
+        let (t, size) = unsafe { (arg(t, F, "t")?, check_out(out, F)?) };
+        let numbers = t.tracker.peek()?;
+        // SAFETY: `check_out` read the size from a caller-owned struct of that size.
+        unsafe { fill(out, size.expect("out is not NULL"), &numbers) };
+        Ok(())
+    })
+}
+
 /// Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row
 /// is written; errors are logged). The handle must not be used afterwards.
 #[no_mangle]
