@@ -175,8 +175,11 @@ impl Config {
             self.save_to_logfire = m.logfire;
             self.save_to_otlp = m.otlp;
         }
-        if self.electricitymaps_api_token.is_none() {
-            self.electricitymaps_api_token = self.co2_signal_api_token.clone();
+        if self.co2_signal_api_token.is_some() {
+            notes.push((Level::Warning, "co2_signal_api_token is deprecated: use electricitymaps_api_token instead".into()));
+            if self.electricitymaps_api_token.is_none() {
+                self.electricitymaps_api_token = self.co2_signal_api_token.clone();
+            }
         }
         if self.cloud_region.is_some() != self.cloud_provider.is_some() {
             let msg = "cloud_provider and cloud_region must be given together";
@@ -412,6 +415,15 @@ mod tests {
             let key = bad.split('=').next().unwrap();
             assert!(e.message.contains(key), "{bad}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn co2_signal_api_token_is_the_deprecated_name_of_the_electricitymaps_token() {
+        let (c, notes) = Config::from_sources_with_notes(&sources(&[("co2_signal_api_token", "old")], &[], &[], "")).unwrap();
+        assert_eq!(c.electricitymaps_api_token, Some(Secret("old".into())));
+        assert!(notes.iter().any(|(l, m)| *l == Level::Warning && m.contains("deprecated")), "{notes:?}");
+        let c = Config::from_sources(&sources(&[("co2_signal_api_token", "old")], &[], &[], "electricitymaps_api_token=new")).unwrap();
+        assert_eq!(c.electricitymaps_api_token, Some(Secret("new".into())));
     }
 
     #[test]
