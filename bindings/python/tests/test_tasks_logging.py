@@ -178,13 +178,13 @@ def test_positional_arguments_in_codecarbons_order(out_dir):
 def test_harmless_keys_accepted_others_logged(collect):
     with pytest.warns(DeprecationWarning):  # as CodeCarbon's, for any save_to_*
         t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[], save_to_logger=False, log_level="debug",
-                                       allow_multiple_runs=True, output_handlers=[], prometheus_url="x:1")  # fmt: skip
+                                       allow_multiple_runs=True, output_handlers=[], prometheus_url="x:1",
+                                       metadata={"boamps": {}})  # fmt: skip
     assert not [r for r in collect["codecarbon"].records if r.levelno >= logging.WARNING]
-    with pytest.warns(DeprecationWarning):
-        ct.OfflineEmissionsTracker(country_iso_code="FRA", save_to_prometheus=True, log_level="warning",
-                                   output_methods=[ct.OutputMethod.CSV, ct.OutputMethod.LOGGER])  # fmt: skip
+    ct.OfflineEmissionsTracker(country_iso_code="FRA", allow_multiple_runs=False, log_level="warning",
+                               output_methods=[ct.OutputMethod.CSV, ct.OutputMethod.BOAMPS])  # fmt: skip
     warned = " ".join(r.getMessage() for r in collect["codecarbon"].records if r.levelno == logging.WARNING)
-    assert "save_to_prometheus" in warned and "logger" in warned
+    assert "allow_multiple_runs" in warned and "boamps" in warned
     with pytest.raises(ValueError):  # as CodeCarbon's; its offline tracker logs it instead
         ct.EmissionsTracker(output_methods=["nope"])
     ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=["nope"])
@@ -224,7 +224,7 @@ def test_codecarbon_tasks_names_and_data(out_dir):
     unnamed = t.stop_task()
     second = t.stop_task("same")
     t.stop()
-    assert isinstance(first, ct.EmissionsData) and first.run_id == t.run_id
+    assert isinstance(first, ct.EmissionsData) and first.run_id == str(t.run_id)
     assert first.country_name == "France" and first.duration > 0 and unnamed is not None and second is not None
     names = [r["task_name"] for f in glob.glob(f"{out_dir}/emissions_e_*.csv") for r in csv.DictReader(open(f))]
     assert names[0] == "same" and names[1].startswith("same_") or names[2].startswith("same_")
