@@ -455,10 +455,58 @@ def attributes():
     }
 
 
+def gateway_metrics(job):
+    """The codecarbon_* samples the Pushgateway holds for `job`: {metric name: labels}."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{os.environ['CT_PUSHGATEWAY']}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    found = {}
+    for line in text.splitlines():
+        m = re.match(r'(codecarbon_\w+)\{(.*)\} ', line)
+        if m and f'job="{job}"' in m.group(2):
+            found[m.group(1)] = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+    return found
+
+
+def poll(probe, seconds=15):
+    end = time.monotonic() + seconds
+    while True:
+        value = probe()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(0.1)
+
+
+def prometheus():
+    # Behaviour 4: save_to_prometheus / OutputMethod.PROMETHEUS push to the Pushgateway at
+    # prometheus_url (CodeCarbon's form, without a scheme); stop deletes the job's metrics.
+    results = {}
+    for project, choice in (("pg1", dict(save_to_prometheus=True, save_to_file=False)),
+                            ("pg2", dict(output_methods=[OutputMethod.PROMETHEUS]))):  # fmt: skip
+        tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name=project, measure_power_secs=999,
+                                          prometheus_url=os.environ["CT_PUSHGATEWAY"], output_dir=DIR, **choice)  # fmt: skip
+        tracker.start()
+        work(0.2)
+        tracker.flush()
+        pushed = poll(lambda: gateway_metrics(f"{project}_base"))
+        kg = tracker.stop()
+        left = poll(lambda: not gateway_metrics(f"{project}_base"))
+        results[project] = {
+            "metrics": sorted(pushed),
+            "project_label": sorted({labels.get("project_name") for labels in pushed.values()}),
+            "deleted_at_stop": left,
+            "final_emissions": kind(kg),
+        }
+    results["csv_rows"] = len(rows())
+    return results
+
+
 USAGES = {f.__name__: f for f in (context_manager, decorator, start_stop, tasks_loop, tasks_inference, threads,
                                   forked_pool, logging_to_file, api_unreachable, second_stop, csv_unwritable,
                                   offline_missing_dir, output_file_path, bad_values, offline_with_token,
-                                  output_handlers, restart, attributes)}
+                                  output_handlers, restart, attributes, prometheus)}
 
 if __name__ == "__main__":
     result = USAGES[USAGE]()
