@@ -126,3 +126,55 @@ def test_parameters_in_codecarbons_order():
     assert list(layer.TRACKER_PARAMETERS) == tracker
     assert list(layer.DECORATOR_PARAMETERS) == decorator
     assert list(layer.OFFLINE_PARAMETERS) == offline
+
+
+@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
+def test_output_module_names_and_records_as_codecarbons():
+    import dataclasses
+    import inspect
+
+    import carbon_tracker.output as ours
+
+    script = (
+        "import dataclasses, inspect, json\n"
+        "import codecarbon.output as o\n"
+        "fields = lambda c: [(f.name, None if f.default is dataclasses.MISSING else f.default) for f in dataclasses.fields(c)]\n"
+        "methods = lambda c: {m: list(inspect.signature(getattr(c, m)).parameters)[1:] for m in ('out', 'live_out', 'task_out', 'exit')}\n"
+        "print(json.dumps([fields(o.EmissionsData), fields(o.TaskEmissionsData), [m.value for m in o.OutputMethod],"
+        " methods(o.BaseOutput), list(inspect.signature(o.LoggerOutput).parameters)]))\n"
+    )
+    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=codecarbon_env(), check=True)
+    data, task, methods, base, logger_output = json.loads(out.stdout.strip().splitlines()[-1])
+    fields = lambda c: [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)]  # noqa: E731
+    assert fields(ours.EmissionsData) == data
+    assert fields(ours.TaskEmissionsData) == task
+    assert [m.value for m in ours.OutputMethod] == methods
+    assert {m: list(inspect.signature(getattr(ours.BaseOutput, m)).parameters)[1:] for m in base} == base
+    assert list(inspect.signature(ours.LoggerOutput).parameters) == logger_output
+
+
+def test_regional_intensities_are_codecarbon_3_3_2s(tmp_path):
+    # The figures of issue 20 (3.3.0's data gave Texas 476.1, California 205.3, SE1 18.0,
+    # Guangdong 582.3, China's national value).
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    ours = run_usage(sys.executable, "carbon_tracker", "regional_intensities", tmp_path, env)
+    rounded = {k: round(v, 1) for k, v in ours.items()}
+    assert rounded["USA/texas"] == 349.8 and rounded["USA/california"] == 179.1 and rounded["SWE/SE1"] == 25.9
+    for spelling in ("guangdong", "Guangdong Province"):
+        assert rounded[f"CHN/{spelling}"] == 441.9
+    assert ours["CHN/Tibet"] == ours["CHN/None"]  # not published: China's national value
+    assert ours["CAF/None"] == 0.0  # a zero in global_energy_mix.json is used as given
+
+
+@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
+def test_regional_intensities_match_codecarbon(tmp_path):
+    # Every US state, Canadian province, Nordic zone and Chinese province (each of its names and
+    # with a suffix), and a few countries: the same gCO2e/kWh as CodeCarbon 3.3.2 itself.
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "theirs").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    ours = run_usage(sys.executable, "carbon_tracker", "regional_intensities", tmp_path / "ours", env)
+    theirs = run_usage(CODECARBON_PYTHON, "codecarbon", "regional_intensities", tmp_path / "theirs", codecarbon_env())
+    assert sorted(ours) == sorted(theirs) and len(ours) > 140
+    differ = {k: (theirs[k], ours[k]) for k in theirs if abs(theirs[k] - ours[k]) > 1e-9 * max(abs(theirs[k]), 1.0)}
+    assert not differ, differ

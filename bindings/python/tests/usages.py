@@ -503,10 +503,41 @@ def prometheus():
     return results
 
 
+def regional_intensities():
+    # The data: every region of the embedded tables (US states, Canadian provinces, Nordic
+    # zones, Chinese provinces under several spellings) and a few countries, as the gCO2e/kWh a
+    # user reads from a run (emissions / energy).
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "data")
+
+    def keys(name, inner=None):
+        with open(os.path.join(data, name)) as f:
+            table = json.load(f)
+        return [k for k in (table[inner] if inner else table) if not k.startswith("_") and k != "usa"]
+
+    places = [("USA", r) for r in keys("usa_emissions.json")] + [("CAN", r) for r in keys("canada_energy_mix.json")]
+    places += [("SWE" if z.startswith("SE") else "NOR" if z.startswith("NO") else "FIN", z) for z in keys("nordic_emissions.json", "data")]
+    with open(os.path.join(data, "china_provincial_emissions.json")) as f:
+        china = json.load(f)["data"]
+    for province in china.values():
+        places += [("CHN", name) for name in province["names"]]
+        places.append(("CHN", province["description"] + " Province"))
+    places += [("CHN", "Tibet"), ("CHN", "Xizang Autonomous Region"), ("SWE", "stockholm"), ("USA", "atlantis")]
+    places += [(country, None) for country in ("USA", "CAN", "CHN", "FRA", "DEU", "IND", "CAF")]
+    found = {}
+    for country, region in places:
+        tracker = OfflineEmissionsTracker(country_iso_code=country, region=region, save_to_file=False,
+                                          measure_power_secs=999, log_level="critical")  # fmt: skip
+        tracker.start()
+        work(0.01)
+        tracker.stop()
+        found[f"{country}/{region}"] = tracker.final_emissions_data.emissions / tracker.final_emissions_data.energy_consumed * 1000
+    return found
+
+
 USAGES = {f.__name__: f for f in (context_manager, decorator, start_stop, tasks_loop, tasks_inference, threads,
                                   forked_pool, logging_to_file, api_unreachable, second_stop, csv_unwritable,
                                   offline_missing_dir, output_file_path, bad_values, offline_with_token,
-                                  output_handlers, restart, attributes, prometheus)}
+                                  output_handlers, restart, attributes, prometheus, regional_intensities)}
 
 if __name__ == "__main__":
     result = USAGES[USAGE]()
