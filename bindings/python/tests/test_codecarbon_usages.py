@@ -109,6 +109,12 @@ def test_usage_matches_codecarbon(usage, tmp_path):
     assert {k: v for k, v in theirs.items() if k not in skip} == expected
 
 
+def codecarbon_json(script):
+    """What `script`, run by CodeCarbon 3.3.2's Python, prints as JSON on its last line."""
+    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=codecarbon_env(), check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
 def test_parameters_in_codecarbons_order():
     import carbon_tracker._codecarbon as layer
@@ -120,9 +126,7 @@ def test_parameters_in_codecarbons_order():
         "print(json.dumps([names(BaseEmissionsTracker.__init__), names(track_emissions)[1:],"
         " names(OfflineEmissionsTracker.__init__)]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=env, check=True)
-    tracker, decorator, offline = json.loads(out.stdout.strip().splitlines()[-1])
+    tracker, decorator, offline = codecarbon_json(script)
     assert list(layer.TRACKER_PARAMETERS) == tracker
     assert list(layer.DECORATOR_PARAMETERS) == decorator
     assert list(layer.OFFLINE_PARAMETERS) == offline
@@ -143,8 +147,7 @@ def test_output_module_names_and_records_as_codecarbons():
         "print(json.dumps([fields(o.EmissionsData), fields(o.TaskEmissionsData), [m.value for m in o.OutputMethod],"
         " methods(o.BaseOutput), list(inspect.signature(o.LoggerOutput).parameters)]))\n"
     )
-    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=codecarbon_env(), check=True)
-    data, task, methods, base, logger_output = json.loads(out.stdout.strip().splitlines()[-1])
+    data, task, methods, base, logger_output = codecarbon_json(script)
     fields = lambda c: [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)]  # noqa: E731
     assert fields(ours.EmissionsData) == data
     assert fields(ours.TaskEmissionsData) == task
