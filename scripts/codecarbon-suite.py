@@ -1,11 +1,11 @@
 """Runs CodeCarbon 3.3.2's own test suite against carbon-tracker's CodeCarbon layer.
 
-    python3 scripts/codecarbon-suite.py [--list] [--json FILE] [--lib PATH] [-k EXPR] [--keep]
+    python3 scripts/codecarbon-suite.py [--list] [--json FILE] [--lib PATH] [--package DIR] [-k EXPR] [--keep] [--fresh]
 
 The suite is taken from CodeCarbon's source distribution on PyPI at run time (`pip download
 --no-binary`, into a temporary directory; nothing of it is copied into this repository) and run
-twice with pytest, in a venv with CodeCarbon's dependencies and test tools
-(target/codecarbon-suite-venv, made on first use):
+as CodeCarbon's own test task runs it (SUITE_ARGS) twice with pytest, in a venv with CodeCarbon's
+dependencies and test tools (target/codecarbon-suite-venv, made on first use):
   1. against CodeCarbon 3.3.2 itself (the sdist's own package): what passes here at all;
   2. against a `codecarbon` package that only re-exports `carbon_tracker` (the shim below, in the
      temporary directory, first on the path), with the library built by `cargo build`.
@@ -48,7 +48,15 @@ VERSION = "3.3.2"
 VENV = ROOT / "target" / "codecarbon-suite-venv"
 # CodeCarbon's runtime dependencies come with `pip install codecarbon==VERSION` (then the package
 # itself is removed); its dev group's test tools are added. Only what its tests import.
-TEST_TOOLS = ["pytest", "pytest-timeout", "requests-mock", "responses"]
+TEST_TOOLS = ["pytest", "pytest-timeout", "requests-mock", "responses", "mktestdocs", "jsonschema"]
+# CodeCarbon's own test command (its pyproject's `test-package` task): its viz tests need the
+# dashboard's packages and are left out there too; `integ_test` ones need the network.
+SUITE_ARGS = ["--ignore=tests/test_viz_data.py", "-m", "not integ_test"]
+# tests/test_emissions_tracker.py imports tests/fake_modules/pynvml.py, a fake NVML that the
+# sdist does not ship. This stand-in (written into the temporary copy, for both runs) has only
+# the two names the module touches outside its GPU tests; those tests need the real fake and
+# fail under CodeCarbon itself too, the others run.
+FAKE_PYNVML_STAND_IN = "from unittest import mock\n\nDETAILS = None\nINIT_MOCK = mock.MagicMock()\n"
 PER_TEST_TIMEOUT_S = 120
 
 # CodeCarbon's public modules: carbon_tracker provides them under the same names (a module it
@@ -58,6 +66,8 @@ PER_TEST_TIMEOUT_S = 120
 PUBLIC_MODULES = ("emissions_tracker", "output")
 SHIM = """
 import importlib as _importlib
+import json as _json
+import os as _os
 import sys as _sys
 
 import carbon_tracker as _ct
@@ -72,6 +82,26 @@ for _name in {public!r}:
         _sys.modules[__name__ + "." + _name] = _importlib.import_module("carbon_tracker." + _name)
     except ImportError:
         _sys.modules[__name__ + "." + _name] = None  # not there: not CodeCarbon's either
+
+
+# A public name of CodeCarbon's that carbon_tracker lacks (codecarbon.output.BoAmpsOutput): a
+# stand-in that fails when used, so that only the tests using it fail, not their whole module.
+class _MissingName(Exception):
+    pass
+
+
+def _missing(module, name):
+    def fail(*args, **kwargs):
+        raise _MissingName(module + "." + name + " is not in carbon_tracker")
+
+    return type(name, (), {{"__init__": fail, "__module__": "ct_suite_missing"}}) if name[:1].isupper() else fail
+
+
+for _module, _names in _json.loads(_os.environ.get("CT_SUITE_PUBLIC_NAMES", "{{}}")).items():
+    _m = _sys.modules.get(_module) if _module != __name__ else _sys.modules[__name__]
+    for _n in _names if _m is not None else []:
+        if not hasattr(_m, _n):
+            setattr(_m, _n, _missing(_module, _n))
 """
 
 PLUGIN = """
@@ -141,9 +171,33 @@ def _real_config_files(global_conf_str, local_conf_str):
     return mocked_open
 
 
+# A patch of something CodeCarbon's tracker has and the layer does not
+# (`EmissionsTracker._get_cloud_metadata`) is made anyway (mock's create=True): it changes
+# nothing in the layer, and the test goes on to check what the user sees. Recorded per test.
+_created = []
+
+
+def _create_missing_patch_targets():
+    import types
+    import unittest.mock as um
+
+    original = um._patch.get_original
+
+    def get_original(self):
+        target = self.getter()
+        owner = target.__name__ if isinstance(target, types.ModuleType) else getattr(target, "__module__", "")
+        if (owner or "").startswith("carbon_tracker") and not self.create and self.attribute not in getattr(target, "__dict__", {}) and not hasattr(target, self.attribute):
+            self.create = True
+            _created.append(f"{getattr(target, '__name__', owner)}.{self.attribute}")
+        return original(self)
+
+    um._patch.get_original = get_original
+
+
 def pytest_configure(config):
     _instrument()
     if "carbon_tracker" in __import__("sys").modules:
+        _create_missing_patch_targets()
         try:
             import tests.testutils as testutils
         except ImportError:
@@ -175,6 +229,7 @@ def _patched_internals(item):
 
 def pytest_runtest_logstart(nodeid, location):
     _touched[0] = False
+    del _created[:]
 
 
 def _describe(excinfo):
@@ -183,7 +238,8 @@ def _describe(excinfo):
     e = excinfo.value
     tb = excinfo.traceback
     frames = [(str(entry.path), entry.name) for entry in tb]
-    in_mock = any(p.endswith(os.path.join("unittest", "mock.py")) for p, _ in frames)
+    # Raised by unittest.mock itself (its innermost frame), e.g. a patch target it cannot find.
+    in_mock = bool(frames) and frames[-1][0].endswith(os.path.join("unittest", "mock.py"))
     in_suite = [p for p, _ in frames if "/tests/" in p]
     owner = None
     if isinstance(e, AttributeError):
@@ -219,6 +275,7 @@ def pytest_runtest_makereport(item, call):
     if report.failed:
         report._ct_detail = _describe(call.excinfo)
         report._ct_detail["patched"] = _patched_internals(item)
+        report._ct_detail["created"] = sorted(set(_created))
         try:
             import inspect
             report._ct_detail["source"] = inspect.getsource(item.function)[:20000]
@@ -282,7 +339,13 @@ def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path) -> pathlib.Path:
     archive = next(dl.glob("codecarbon-*.tar.gz"))
     with tarfile.open(archive) as tar:
         tar.extractall(tmp)
-    return tmp / f"codecarbon-{VERSION}"
+    sdist = tmp / f"codecarbon-{VERSION}"
+    fake = sdist / "tests" / "fake_modules"
+    if not fake.exists():
+        fake.mkdir()
+        (fake / "__init__.py").write_text("")
+        (fake / "pynvml.py").write_text(FAKE_PYNVML_STAND_IN)
+    return sdist
 
 
 def write_plugin(where: pathlib.Path) -> None:
@@ -291,7 +354,7 @@ def write_plugin(where: pathlib.Path) -> None:
 
 def pytest_run(python, cwd, results, env, extra):
     cmd = [python, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-p", "ct_suite_plugin", "--continue-on-collection-errors",
-           f"--timeout={PER_TEST_TIMEOUT_S}", "-o", "pythonpath=.", "--rootdir", cwd, "-c", cwd / "pytest.ini", *extra]  # fmt: skip
+           f"--timeout={PER_TEST_TIMEOUT_S}", "-o", "pythonpath=.", "--rootdir", cwd, "-c", cwd / "pytest.ini", *SUITE_ARGS, *extra]  # fmt: skip
     env = dict(env, CT_SUITE_RESULTS=str(results), CT_SUITE_PUBLIC=",".join(PUBLIC_MODULES))
     proc = run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail = proc.stdout.strip().splitlines()[-1:] if proc.stdout else []
@@ -335,27 +398,35 @@ def internal_name_through_public_module(text: str, public: dict):
 
 
 def why_not_applicable(result: dict, public: dict):
-    """Why a failing test that used carbon_tracker does not apply to it, or None."""
+    """Why a failing test that used carbon_tracker does not apply to it, or None. The most direct
+    cause first: what failed, then what the test replaced of CodeCarbon's."""
     d = result.get("detail") or {}
     text = (d.get("text") or "") + (d.get("message") or "")
+    if d.get("type") == "_MissingName":  # a public name of CodeCarbon's that the layer lacks
+        return None
     internal = internal_name_through_public_module(text, public)
     if internal:
         return internal
     if PUBLIC_IMPORT.search(text):
         return None
-    if d.get("in_mock") and "codecarbon" in text:
+    if d.get("in_mock") and d.get("type") in ("AttributeError", "ImportError", "ModuleNotFoundError"):
+        # unittest.mock could not find what the test patches: a part of CodeCarbon's own code
         return "patches CodeCarbon internals (unittest.mock target)"
-    if d.get("patched"):
-        return f"patches CodeCarbon internals ({', '.join(d['patched'])})"
     name = d.get("name") or ""
     if d.get("type") == "AttributeError" and (d.get("owner") or "").startswith("carbon_tracker") and name.startswith("_") and name not in USER_FACING_PRIVATE:
         return f"reads a private attribute of CodeCarbon's tracker ({name})"
     source = d.get("source") or ""
-    if re.search(r"patch(\.object)?\(\s*[\"']codecarbon\.", source):
-        return "patches CodeCarbon internals (unittest.mock target)"
     for needle, why in FAKED_IO:
         if needle in source:
             return why
+    if d.get("patched"):
+        return f"patches CodeCarbon internals ({', '.join(d['patched'])})"
+    if d.get("created"):
+        return f"patches CodeCarbon internals (absent from the layer: {', '.join(d['created'])})"
+    for target in re.findall(r"patch(?:\.object)?\(\s*[\"'](codecarbon\.[\w.]+)[\"']", source):
+        module, _, attr = target.rpartition(".")
+        if attr not in public.get(module, ()):  # not a public name of a public module
+            return f"patches CodeCarbon internals ({target})"
     return None
 
 
@@ -376,19 +447,21 @@ def classify(theirs: dict, ours: dict):
         d = result.get("detail") or {}
         text = ((d.get("text") or d.get("message") or "").strip().splitlines() or [""])[-1][:300]
         touched = result.get("touched", False)
+        failure = (d.get("text") or "") + (d.get("message") or "")
         if result["outcome"] == "passed" and touched:
             out[test_id] = ("passes", "")
         elif mine["outcome"] != "passed":
             out[test_id] = ("fails under CodeCarbon itself here", (mine.get("detail") or {}).get("message", "")[-200:].replace("\n", " "))
-        elif internal_name_through_public_module((d.get("text") or "") + (d.get("message") or ""), public):
-            out[test_id] = ("not applicable", internal_name_through_public_module((d.get("text") or "") + (d.get("message") or ""), public))
-        elif not touched and not PUBLIC_IMPORT.search((d.get("text") or "") + (d.get("message") or "")):
+        elif result["outcome"] == "passed":
             out[test_id] = ("not applicable", "exercises only CodeCarbon's internal modules")
         elif result["outcome"] == "skipped":
-            out[test_id] = ("real difference", "skipped here, passes with CodeCarbon: " + (d.get("message") or "")[-200:])
+            reason = "exercises only CodeCarbon's internal modules" if not touched else None
+            out[test_id] = ("not applicable", reason) if reason else ("real difference", "skipped here, passes with CodeCarbon: " + (d.get("message") or "")[-200:])
         else:
             reason = why_not_applicable(result, public)
-            out[test_id] = ("not applicable", reason) if reason else ("real difference", text)
+            if reason is None and not touched and not PUBLIC_IMPORT.search(failure) and d.get("type") != "_MissingName":
+                reason = "exercises only CodeCarbon's internal modules"
+            out[test_id] = ("not applicable", f"{reason}; failed with: {text}") if reason else ("real difference", text)
     return out
 
 
@@ -397,6 +470,8 @@ def main() -> int:
     ap.add_argument("--list", action="store_true", help="print every test with its class and reason")
     ap.add_argument("--json", type=pathlib.Path, help="write the classification to this file")
     ap.add_argument("--lib", type=pathlib.Path, help="libcarbon_tracker.so to use (default: cargo build's debug one)")
+    ap.add_argument("--package", type=pathlib.Path, default=ROOT / "bindings" / "python",
+                    help="the directory holding the carbon_tracker package (default: this checkout's)")
     ap.add_argument("-k", dest="select", help="pytest -k expression (both runs)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results")
@@ -416,7 +491,7 @@ def main() -> int:
 
         # 1. CodeCarbon itself (its package is in the sdist's root, on pytest's pythonpath). Its
         # results do not depend on this checkout: kept in the venv and reused unless --fresh.
-        key = hashlib.sha256((PLUGIN + VERSION + repr(extra)).encode()).hexdigest()[:16]
+        key = hashlib.sha256(repr((PLUGIN, VERSION, extra, TEST_TOOLS, SUITE_ARGS, FAKE_PYNVML_STAND_IN)).encode()).hexdigest()[:16]
         cached = VENV / f"codecarbon-results-{key}.json"
         if cached.exists() and not args.fresh:
             theirs = json.loads(cached.read_text())
@@ -431,11 +506,15 @@ def main() -> int:
         shutil.copytree(sdist / "tests", ours_dir / "tests")
         shim = ours_dir / "codecarbon"
         shim.mkdir()
+        # CodeCarbon's internal modules find their data beside the package's __init__.
+        (shim / "data").symlink_to(sdist / "codecarbon" / "data")
         (shim / "__init__.py").write_text(SHIM.format(internals=str(sdist / "codecarbon"), public=PUBLIC_MODULES))
         (ours_dir / "pytest.ini").write_text(ini)
         write_plugin(ours_dir)
-        path = os.pathsep.join([str(ours_dir), str(ROOT / "bindings" / "python")])
-        ours = pytest_run(python, ours_dir, tmp / "ours.json", dict(env, PYTHONPATH=path, CARBON_TRACKER_LIB=str(lib)), extra)
+        path = os.pathsep.join([str(ours_dir), str(args.package)])
+        public_names = json.dumps(theirs.get("PUBLIC::names", {}))
+        ours_env = dict(env, PYTHONPATH=path, CARBON_TRACKER_LIB=str(lib), CT_SUITE_PUBLIC_NAMES=public_names)
+        ours = pytest_run(python, ours_dir, tmp / "ours.json", ours_env, extra)
     finally:
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)

@@ -147,7 +147,7 @@ config_keys! {
     /// The host language's version for the CSV's `python_version` column (the Python binding
     /// sets it; empty for others).
     "python_version" => python_version: Option<String> = None, optional(trimmed);
-    /// `error`: a bad value fails `new`; `ignore`: it is logged (error level, at start) and
+    /// `error`: a bad value fails `new`; `ignore`: it is logged (error level, by `new`) and
     /// the key keeps its default, as CodeCarbon does. Unknown keys in the options stay errors.
     "on_invalid_value" => ignore_invalid_values: bool = false, on_invalid_value;
     /// `start` after `stop` resumes the run (same run_id, totals and uploads go on, the time

@@ -16,7 +16,7 @@ pub use accounting::EmissionsSnapshot;
 use accounting::Totals;
 use tasks::Tasks;
 
-use crate::config::{Config, Note, Secret, Sources};
+use crate::config::{Config, Secret, Sources};
 use crate::log::Logger;
 use crate::emissions::{self, Intensity, Place};
 use crate::error::{Error, Result};
@@ -42,8 +42,6 @@ pub struct Tracker {
 struct Inner {
     config: Config,
     log: Logger,
-    /// How the configuration was resolved (ignored keys…), logged at start.
-    notes: Vec<Note>,
     run_id: String,
     /// The job this process is a rank of, if any.
     job: Option<job::Job>,
@@ -109,8 +107,12 @@ impl Tracker {
     /// Resolves the configuration (options > environment > config files > defaults). No probing.
     pub fn new(options: Option<&str>) -> Result<Tracker> {
         let (config, notes) = Config::from_sources_with_notes(&Sources::from_process(options)?)?;
-        let mut t = Tracker::with_config(config);
-        Arc::get_mut(&mut t.inner).expect("not shared yet").notes = notes;
+        let t = Tracker::with_config(config);
+        // How the configuration was resolved (ignored keys and values, deprecated names): said
+        // once, when it happens, as CodeCarbon logs them at construction.
+        for (level, note) in &notes {
+            t.inner.log.log(*level, note);
+        }
         Ok(t)
     }
 
@@ -118,7 +120,7 @@ impl Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
         let job = job::detect(&config);
-        Tracker { inner: Arc::new(Inner { config, log, notes: Vec::new(), run_id, job, state: Mutex::new(Phase::Created) }) }
+        Tracker { inner: Arc::new(Inner { config, log, run_id, job, state: Mutex::new(Phase::Created) }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -324,9 +326,6 @@ impl Inner {
     fn begin(inner: &Arc<Inner>, resume: Option<Box<Resumable>>) -> Running {
         let c = &inner.config;
         let log = &inner.log;
-        for (level, note) in &inner.notes {
-            log.log(*level, note);
-        }
         let plan = hardware::plan_for(c, log);
         crate::clock::load_zone();
         let mut location_pending = false;

@@ -673,6 +673,16 @@ class OfflineEmissionsTracker(BaseEmissionsTracker):
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def _public_classes() -> Any:
+    """The module the decorators take their tracker classes from when they make one, at that
+    moment: ``carbon_tracker.emissions_tracker``, as CodeCarbon's take them from
+    ``codecarbon.emissions_tracker``, so that a test's ``mock.patch`` of
+    ``carbon_tracker.emissions_tracker.EmissionsTracker`` replaces them."""
+    from . import emissions_tracker
+
+    return emissions_tracker
+
+
 def track_emissions(fn: Any = None, *args: Any, **kwargs: Any) -> Any:
     """CodeCarbon's decorator: ``@track_emissions`` or ``@track_emissions(project_name=...,
     offline=True, country_iso_code="FRA")``. Each call of the function runs a fresh tracker; its
@@ -688,14 +698,15 @@ def track_emissions(fn: Any = None, *args: Any, **kwargs: Any) -> Any:
             options = dict(given)
             offline = bool(options.pop("offline", False))
             tracker: BaseEmissionsTracker
+            public = _public_classes()
             if offline:
                 if not options.get("country_iso_code") and not options.get("cloud_provider"):
                     raise Exception("Needs ISO Code of the Country for Offline mode")
                 for key in _NOT_OFFLINE:
                     options.pop(key, None)
-                tracker = OfflineEmissionsTracker(**options)
+                tracker = public.OfflineEmissionsTracker(**options)
             else:
-                tracker = EmissionsTracker(**options)
+                tracker = public.EmissionsTracker(**options)
             tracker.start()
             try:
                 return func(*a, **kw)
@@ -716,7 +727,7 @@ class TaskEmissionsTracker:
 
     def __init__(self, task_name: Optional[str], tracker: Optional[BaseEmissionsTracker] = None) -> None:
         self.is_default_tracker = tracker is None
-        self.tracker: BaseEmissionsTracker = tracker if tracker is not None else EmissionsTracker()
+        self.tracker: BaseEmissionsTracker = tracker if tracker is not None else _public_classes().EmissionsTracker()
         self.task_name = task_name
         self.emissions_data: Optional[EmissionsData] = None
         self._used: Optional[str] = None
@@ -740,7 +751,7 @@ def track_task_emissions(
     """CodeCarbon's task decorator: each call of the function is a task of ``tracker`` (without
     one, an ``EmissionsTracker`` made now and stopped after the first call, as in CodeCarbon)."""
     is_default = tracker is None
-    chosen: BaseEmissionsTracker = tracker if tracker is not None else EmissionsTracker()
+    chosen: BaseEmissionsTracker = tracker if tracker is not None else _public_classes().EmissionsTracker()
 
     def decorate(func: _F) -> _F:
         @functools.wraps(func)

@@ -258,3 +258,27 @@ def test_constructor_errors_as_codecarbon(collect, tmp_path):
     assert messages.count("Tracker not initialized. Please check the logs.") == 5
     with pytest.raises(ct.CarbonTrackerError):
         t.describe()
+
+
+def test_decorators_take_the_tracker_class_from_the_public_module():
+    # As CodeCarbon's decorators take theirs from codecarbon.emissions_tracker: a user's tests
+    # can mock the tracker out with mock.patch("carbon_tracker.emissions_tracker.EmissionsTracker").
+    from unittest import mock
+
+    with mock.patch("carbon_tracker.emissions_tracker.EmissionsTracker") as online, \
+         mock.patch("carbon_tracker.emissions_tracker.OfflineEmissionsTracker") as offline:  # fmt: skip
+
+        @ct.track_emissions(project_name="p", output_methods=[ct.OutputMethod.CSV])
+        def train():
+            return 42
+
+        @ct.track_emissions(offline=True, country_iso_code="FRA")
+        def infer():
+            return 7
+
+        assert (train(), infer()) == (42, 7)
+        ct.TaskEmissionsTracker("t").__enter__()
+    assert online.call_count == 2 and online.call_args_list[0].kwargs["output_methods"] == [ct.OutputMethod.CSV]
+    offline.assert_called_once_with(country_iso_code="FRA")
+    online.return_value.start.assert_called_once()
+    online.return_value.stop.assert_called_once()
