@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast
 
 from . import _logging
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
