@@ -24,8 +24,9 @@ real files instead (the library reads them itself). Each test of the second run 
   - fails under CodeCarbon itself here (no network, no GPU, files missing from the sdist): no
     comparison possible;
   - a real difference: everything else.
-The counts are printed; --list prints every test with its class and reason. Not part of CI's
-pass/fail (it takes minutes and needs PyPI); its counts are in the README.
+The counts are printed (exit status 1 if there is a real difference); --list prints every test
+with its class and reason. Not part of CI's pass/fail (it takes minutes and needs PyPI); its
+counts are in the README.
 """
 
 from __future__ import annotations
@@ -532,10 +533,10 @@ def main() -> int:
     print(f"CodeCarbon {VERSION}'s test suite against carbon-tracker's CodeCarbon layer: {len(classes)} tests")
     for c in ("passes", "not applicable", "fails under CodeCarbon itself here", "real difference"):
         print(f"  {c:38} {counts.get(c, 0)}")
-    reasons = collections.Counter(why.split(" (")[0] for c, why in classes.values() if c == "not applicable")
+    reasons = collections.Counter(why.split(";")[0].split(" (")[0] for c, why in classes.values() if c == "not applicable")
     for why, n in reasons.most_common():
         print(f"    not applicable: {n:4}  {why}")
-    return 0
+    return 1 if counts.get("real difference") else 0
 
 
 if __name__ == "__main__":
