@@ -116,38 +116,30 @@ def codecarbon_json(script):
 
 
 @pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
-def test_parameters_in_codecarbons_order():
-    import carbon_tracker._codecarbon as layer
-
-    script = (
-        "import inspect, json\n"
-        "from codecarbon.emissions_tracker import BaseEmissionsTracker, OfflineEmissionsTracker, track_emissions\n"
-        "names = lambda f: [p for p in inspect.signature(f).parameters if p not in ('self', 'args', 'kwargs')]\n"
-        "print(json.dumps([names(BaseEmissionsTracker.__init__), names(track_emissions)[1:],"
-        " names(OfflineEmissionsTracker.__init__)]))\n"
-    )
-    tracker, decorator, offline = codecarbon_json(script)
-    assert list(layer.TRACKER_PARAMETERS) == tracker
-    assert list(layer.DECORATOR_PARAMETERS) == decorator
-    assert list(layer.OFFLINE_PARAMETERS) == offline
-
-
-@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
-def test_output_module_names_and_records_as_codecarbons():
+def test_api_surface_as_codecarbons():
+    # The constructors' parameters in CodeCarbon's order (positional use), and codecarbon.output:
+    # its records' fields and defaults, the output methods, the handlers' methods.
     import dataclasses
     import inspect
 
+    import carbon_tracker._codecarbon as layer
     import carbon_tracker.output as ours
 
     script = (
         "import dataclasses, inspect, json\n"
         "import codecarbon.output as o\n"
+        "from codecarbon.emissions_tracker import BaseEmissionsTracker, OfflineEmissionsTracker, track_emissions\n"
+        "names = lambda f: [p for p in inspect.signature(f).parameters if p not in ('self', 'args', 'kwargs')]\n"
         "fields = lambda c: [(f.name, None if f.default is dataclasses.MISSING else f.default) for f in dataclasses.fields(c)]\n"
         "methods = lambda c: {m: list(inspect.signature(getattr(c, m)).parameters)[1:] for m in ('out', 'live_out', 'task_out', 'exit')}\n"
-        "print(json.dumps([fields(o.EmissionsData), fields(o.TaskEmissionsData), [m.value for m in o.OutputMethod],"
+        "print(json.dumps([names(BaseEmissionsTracker.__init__), names(track_emissions)[1:], names(OfflineEmissionsTracker.__init__),"
+        " fields(o.EmissionsData), fields(o.TaskEmissionsData), [m.value for m in o.OutputMethod],"
         " methods(o.BaseOutput), list(inspect.signature(o.LoggerOutput).parameters)]))\n"
     )
-    data, task, methods, base, logger_output = codecarbon_json(script)
+    tracker, decorator, offline, data, task, methods, base, logger_output = codecarbon_json(script)
+    assert list(layer.TRACKER_PARAMETERS) == tracker
+    assert list(layer.DECORATOR_PARAMETERS) == decorator
+    assert list(layer.OFFLINE_PARAMETERS) == offline
     fields = lambda c: [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)]  # noqa: E731
     assert fields(ours.EmissionsData) == data
     assert fields(ours.TaskEmissionsData) == task
