@@ -362,7 +362,8 @@ enum ct_status ct_tracker_flush(struct ct_tracker *t, struct ct_emissions *out);
  * Measures the last interval (always, however recent the previous measurement), writes the
  * final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. With network outputs
  * it then waits up to `api_timeout_s` for pending uploads: `CT_ERR_NETWORK` says how many were
- * not delivered (`out` is filled all the same). A stopped tracker cannot be restarted; every
+ * not delivered (`out` is filled all the same). A stopped tracker cannot be restarted (unless
+ * made with `restart_after_stop=true`: then `ct_tracker_start` resumes the run); every other
  * later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
  */
 enum ct_status ct_tracker_stop(struct ct_tracker *t, struct ct_emissions *out);
@@ -389,6 +390,15 @@ enum ct_status ct_tracker_start_task(struct ct_tracker *t, const char *name);
 enum ct_status ct_tracker_stop_task(struct ct_tracker *t,
                                     const char *name,
                                     struct ct_emissions *out);
+
+/**
+ * Fills `out` with the run's totals as of its last measurement (background ticks keep them
+ * fresh), without measuring or writing anything: for live displays and for outputs that follow
+ * the background measurements. `out->measurements` counts the measurements so far.
+ * Errors: `CT_ERR_NULL_ARGUMENT` (`t` or `out` is NULL), `CT_ERR_INVALID_OPTION`
+ * (`out->struct_size` not set), `CT_ERR_INVALID_STATE` (not running).
+ */
+enum ct_status ct_tracker_peek(const struct ct_tracker *t, struct ct_emissions *out);
 
 /**
  * Releases a tracker. NULL is accepted. A running tracker is stopped first (its final CSV row

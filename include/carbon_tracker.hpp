@@ -226,6 +226,14 @@ public:
         return p;
     }
 
+    /// The totals as of the last measurement, without measuring or writing anything.
+    Emissions peek() const {
+        ct_emissions c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = sizeof c;
+        detail::check(ct_tracker_peek(live(), &c));
+        return Emissions::from_c(c);
+    }
     Emissions flush() { return report(ct_tracker_flush); }
     Emissions stop() { return report(ct_tracker_stop); }
 

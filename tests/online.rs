@@ -377,7 +377,7 @@ fn run_payload_carries_rounded_coordinates_once_located() {
 fn offline_and_given_countries_make_no_request() {
     let server = geo_server(Some("{}"), Some("{}"), Some("zone-a"));
     let dir = tempfile::tempdir().unwrap();
-    for extra in ["offline=true", "country_iso_code=DEU", "force_carbon_intensity_g_co2e_kwh=100", "cloud_provider=gcp;cloud_region=us-central1"] {
+    for extra in ["offline=true", "location_lookup=false", "country_iso_code=DEU", "force_carbon_intensity_g_co2e_kwh=100", "cloud_provider=gcp;cloud_region=us-central1"] {
         let t = located_tracker(&server, dir.path(), extra);
         t.start().unwrap();
         t.flush().unwrap();
@@ -565,4 +565,36 @@ fn geo_is_looked_up_once_per_process_and_never_blocks_start() {
     let geo_calls = server.paths().iter().filter(|p| *p == "GET /geo").count();
     assert_eq!(geo_calls, 1, "{:?}", server.paths());
     eprintln!("slow geo (1.5 s): start {start_took:?}, lookup done after {lookup_took:?}");
+}
+
+#[test]
+fn restart_after_stop_resumes_the_run_and_its_api_uploads() {
+    // CodeCarbon's start after stop measures again; with restart_after_stop the run goes on:
+    // same run, one API run, deltas that sum to the final totals, the stopped time not counted.
+    let server = FakeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let t = api_tracker(&server.url(), dir.path(), "restart_after_stop=true");
+    let first = flush_once_then_stop(&t).emissions;
+    std::thread::sleep(Duration::from_millis(500)); // stopped: not measured
+    t.start().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = t.stop().unwrap();
+    assert!(second.errors.is_empty(), "{:?}", second.errors);
+    let s = second.emissions;
+    assert!(s.energy_consumed_kwh > first.energy_consumed_kwh && s.emissions_kg > first.emissions_kg);
+    // RAM at a forced 10 W: its energy is 10 W over the measured time, the two windows.
+    let ram_s = s.ram_energy_kwh * 3.6e6 / 10.0;
+    assert!((ram_s - s.duration_s).abs() < 0.05, "RAM {ram_s} s vs duration {} s", s.duration_s);
+    assert!(s.duration_s > first.duration_s + 1.0 && s.duration_s < first.duration_s + 1.45, "{} then {}", first.duration_s, s.duration_s);
+    assert_eq!(server.paths().iter().filter(|p| *p == "POST /runs").count(), 1, "{:?}", server.paths());
+    assert_deltas_sum_to(&server, &s);
+    let rows = csv_rows(dir.path());
+    assert_eq!(rows.len(), 3, "flush, stop, stop");
+    assert!(rows.iter().all(|r| r["run_id"] == t.run_id()));
+    assert_eq!(rows[2]["energy_consumed"].parse::<f64>().unwrap(), s.energy_consumed_kwh);
+    // Without the option, start after stop stays an error.
+    let strict = api_tracker(&server.url(), dir.path(), "save_to_api=false");
+    strict.start().unwrap();
+    strict.stop().unwrap();
+    assert_eq!(strict.start().unwrap_err().kind, ErrorKind::InvalidState);
 }

@@ -373,3 +373,36 @@ fn an_unknown_cpu_is_reported_once_per_process_in_plain_words() {
     assert!(!lines[0].contains("have a "), "no `a` before a model name that may start with a vowel: {}", lines[0]);
     assert!(lines[0].contains("force_cpu_power"), "says what to do: {}", lines[0]);
 }
+
+#[test]
+fn output_file_may_be_a_path_outside_output_dir() {
+    // As CodeCarbon's os.path.join(output_dir, output_file): an absolute path is used as is, a
+    // relative one is taken in output_dir.
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let abs = other.path().join("run.csv");
+    for (file, expected) in [(abs.display().to_string(), abs.clone()), ("sub/run.csv".to_string(), dir.path().join("sub/run.csv"))] {
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        let t = tracker(&format!("output_dir={};output_file={file};country_iso_code=FRA", dir.path().display()));
+        t.start().unwrap();
+        t.stop().unwrap();
+        assert_eq!(csv_rows(&expected).map(|r| r.len()), Some(1), "{file}");
+        assert_eq!(t.describe()["outputs"]["csv"], expected.display().to_string());
+    }
+    assert!(!dir.path().join("emissions.csv").exists());
+}
+
+#[test]
+fn restart_after_stop_keeps_the_tasks_of_the_first_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(&format!("output_dir={};country_iso_code=FRA;restart_after_stop=true", dir.path().display()));
+    t.start_task("before").unwrap();
+    t.stop_task("before").unwrap();
+    t.stop().unwrap();
+    t.start_task("after").unwrap(); // starts (resumes) the run, as start_task does
+    let stopped = t.stop().unwrap(); // ends the running task too
+    assert!(stopped.errors.is_empty(), "{:?}", stopped.errors);
+    let tasks = csv_rows(&dir.path().join(format!("emissions_base_{}.csv", t.run_id()))).unwrap();
+    let names: Vec<&str> = tasks.iter().map(|r| &r[0]).collect();
+    assert_eq!(names, ["before", "after"]);
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv")).unwrap().len(), 2);
+}

@@ -31,6 +31,11 @@ static ct_status ct_report(ct_status (*fn)(ct_tracker *, ct_emissions *), ct_tra
 }
 static ct_status flush_tracker(ct_tracker *t, ct_emissions *out) { return ct_report(ct_tracker_flush, t, out); }
 static ct_status stop_tracker(ct_tracker *t, ct_emissions *out) { return ct_report(ct_tracker_stop, t, out); }
+static ct_status peek_tracker(ct_tracker *t, ct_emissions *out) {
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    return ct_tracker_peek(t, out);
+}
 static ct_status stop_task(ct_tracker *t, const char *name, ct_emissions *out) {
     memset(out, 0, sizeof *out);
     out->struct_size = sizeof *out;
@@ -120,15 +125,28 @@ func (t *Tracker) use(fn func(h *C.ct_tracker) error) error {
 	return fn(t.h)
 }
 
-// Start starts measuring.
+// Start starts measuring (or, on a stopped tracker made with restart_after_stop=true, resumes
+// the run).
 func (t *Tracker) Start() error {
 	return t.use(func(h *C.ct_tracker) error {
 		err := call(func() Status { return Status(C.ct_tracker_start(h)) })
 		if err == nil {
-			atomic.CompareAndSwapInt32(&t.state, stateCreated, stateRunning)
+			atomic.StoreInt32(&t.state, stateRunning)
 		}
 		return err
 	})
+}
+
+// Peek returns the totals as of the last measurement (background measurements keep them
+// fresh) without measuring or writing anything. ErrInvalidState unless the tracker runs.
+func (t *Tracker) Peek() (e Emissions, err error) {
+	err = t.use(func(h *C.ct_tracker) error {
+		var out C.ct_emissions
+		err := call(func() Status { return Status(C.peek_tracker(h, &out)) })
+		e = fromC(&out)
+		return err
+	})
+	return e, err
 }
 
 func (t *Tracker) report(stop bool) (e Emissions, err error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -295,5 +296,48 @@ func TestFinalizerDiscardsWithoutBlocking(t *testing.T) {
 	}
 	if rows := strings.Count(string(data), "\n"); rows != 2 {
 		t.Fatalf("header and the flush's row only, no final row: %d lines\n%s", rows, data)
+	}
+}
+
+func TestPeekAndRestartAfterStop(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := New(Options{"offline": "true", "country_iso_code": "FRA", "measure_power_secs": "0.05",
+		"output_dir": dir, "restart_after_stop": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Peek(); !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("peek before start: %v", err)
+	}
+	if err := tr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	p, err := tr.Peek()
+	if err != nil || p.Measurements < 2 || p.EnergyConsumedKWh <= 0 {
+		t.Fatalf("peek: %v %+v", err, p)
+	}
+	first, err := tr.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(); err != nil { // resumes the run
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := tr.Close(); err != nil { // stops the resumed run: its row is written
+		t.Fatal(err)
+	}
+	f, _ := os.Open(filepath.Join(dir, "emissions.csv"))
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) != 3 || rows[1][2] != rows[2][2] {
+		t.Fatalf("csv: %v %v", err, rows)
+	}
+	before, _ := strconv.ParseFloat(rows[1][13], 64)
+	after, _ := strconv.ParseFloat(rows[2][13], 64)
+	if before != first.EnergyConsumedKWh || after <= before {
+		t.Fatalf("the resumed run's energy goes on from %v: %v", first.EnergyConsumedKWh, rows)
 	}
 }

@@ -51,7 +51,7 @@ func WithExperimentID(id string) Option { return Set("experiment_id", id) }
 // WithCountryISOCode sets country_iso_code (ISO 3166 alpha-3, e.g. "FRA").
 func WithCountryISOCode(code string) Option { return Set("country_iso_code", code) }
 
-// WithRegion sets region (e.g. a US state, a Canadian province, "SE3").
+// WithRegion sets region (e.g. a US state, a Canadian province, "SE3", a province of China).
 func WithRegion(region string) Option { return Set("region", region) }
 
 // WithOutputDir sets output_dir, where emissions.csv is written.

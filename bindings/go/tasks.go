@@ -19,7 +19,7 @@ func (t *Tracker) StartTask(name string) error {
 	return t.use(func(h *C.ct_tracker) error {
 		err := call(func() Status { return Status(C.ct_tracker_start_task(h, text)) })
 		if err == nil {
-			atomic.CompareAndSwapInt32(&t.state, stateCreated, stateRunning)
+			atomic.StoreInt32(&t.state, stateRunning)
 		}
 		return err
 	})

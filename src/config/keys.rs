@@ -100,8 +100,9 @@ config_keys! {
     "experiment_name" => experiment_name: String = "base".into(), text;
     /// Directory of the CSV files, checked at start: created if its parent exists.
     "output_dir" => output_dir: PathBuf = PathBuf::from("."), path;
-    /// A file name; the directory goes in `output_dir`.
-    "output_file" => output_file: String = "emissions.csv".into(), file_name;
+    /// The CSV: a name or a relative path, taken in `output_dir`, or an absolute path, used as
+    /// given (CodeCarbon's `os.path.join(output_dir, output_file)`).
+    "output_file" => output_file: PathBuf = PathBuf::from("emissions.csv"), file_path;
     /// Write the CSV.
     "save_to_file" => save_to_file: bool = true, boolean;
     /// `append`: a row per flush and stop; `update`: one row per run, replaced.
@@ -159,6 +160,9 @@ config_keys! {
     "api_timeout_s" => api_timeout_s: f64 = 5.0, number(0.0, 3_600.0);
     /// CodeCarbon's HTTPOutput: POST of the totals on flush/stop.
     "emissions_endpoint" => emissions_endpoint: Option<String> = None, optional(url);
+    /// Look the location up on the network (geolocation and cloud metadata) when none is given;
+    /// false: the world average applies (CodeCarbon's offline tracker), other network uses stay.
+    "location_lookup" => location_lookup: bool = true, boolean;
     /// Probe the AWS/Azure/GCP metadata services when the location is not given.
     "cloud_detection" => cloud_detection: bool = true, boolean;
     /// The geolocation service.
@@ -207,6 +211,12 @@ config_keys! {
     /// The host language's version for the CSV's `python_version` column (the Python binding
     /// sets it; empty for others).
     "python_version" => python_version: Option<String> = None, optional(trimmed);
+    /// `error`: a bad value fails `new`; `ignore`: it is logged (error level, by `new`) and
+    /// the key keeps its default, as CodeCarbon does. Unknown keys in the options stay errors.
+    "on_invalid_value" => ignore_invalid_values: bool = false, on_invalid_value;
+    /// `start` after `stop` resumes the run (same run_id, totals and uploads go on, the time
+    /// stopped is not counted), as CodeCarbon's does; false: it is an invalid-state error.
+    "restart_after_stop" => restart_after_stop: bool = false, boolean;
 
     derived {
         /// `pue` was given as an integer in the options string (Python's `pue=2`): CodeCarbon keeps
@@ -227,4 +237,8 @@ fn tracking_mode(o: &str, key: &str, v: &str) -> Result<TrackingMode> {
         "process" => TrackingMode::Process,
         _ => TrackingMode::Machine,
     })
+}
+
+fn on_invalid_value(o: &str, key: &str, v: &str) -> Result<bool> {
+    Ok(choice(o, key, v, &["error", "ignore"])? == "ignore")
 }

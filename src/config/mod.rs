@@ -166,9 +166,20 @@ impl Config {
         }
         let mut c = Config::default();
         let mut notes = Vec::new();
+        // Decides what a bad value below does, so it is read first (its own bad value fails).
+        if let Some((origin, value)) = winners.get("on_invalid_value") {
+            c.apply_key(&origin.prefix("on_invalid_value"), "on_invalid_value", value).expect("a key of the table")?;
+        }
+        let mut ignored_country = None;
         for (key, (origin, value)) in winners {
             let o = origin.prefix(key);
             match c.apply_key(&o, key, value) {
+                Some(Err(e)) if c.ignore_invalid_values => {
+                    notes.push((Level::Error, format!("{}; ignored (on_invalid_value=ignore): the default applies", e.message)));
+                    if key == "country_iso_code" {
+                        ignored_country = Some(value.trim().to_string());
+                    }
+                }
                 Some(result) => {
                     result?;
                     if key == "pue" {
@@ -187,12 +198,16 @@ impl Config {
                 None => notes.push((Level::Debug, format!("{o}unknown key `{key}` ignored"))),
             }
         }
-        c.settle()?;
+        c.settle(&mut notes)?;
+        if let Some(code) = ignored_country.filter(|_| !c.needs_location_lookup()) {
+            // What applies instead, in CodeCarbon's words (on_invalid_value=ignore is its behaviour).
+            notes.push((Level::Warning, format!("We do not have data for {code}, using world average.")));
+        }
         Ok((c, notes))
     }
 
     /// Keys that depend on others, and checks across keys, after all layers are applied.
-    fn settle(&mut self) -> Result<()> {
+    fn settle(&mut self, notes: &mut Vec<Note>) -> Result<()> {
         if let Some(m) = self.output_methods {
             self.save_to_file = m.file;
             self.save_to_api = m.api;
@@ -201,11 +216,19 @@ impl Config {
             self.save_to_logfire = m.logfire;
             self.save_to_otlp = m.otlp;
         }
-        if self.electricitymaps_api_token.is_none() {
-            self.electricitymaps_api_token = self.co2_signal_api_token.clone();
+        if self.co2_signal_api_token.is_some() {
+            notes.push((Level::Warning, "co2_signal_api_token is deprecated: use electricitymaps_api_token instead".into()));
+            if self.electricitymaps_api_token.is_none() {
+                self.electricitymaps_api_token = self.co2_signal_api_token.clone();
+            }
         }
         if self.cloud_region.is_some() != self.cloud_provider.is_some() {
-            return Err(Error::option("cloud_provider and cloud_region must be given together"));
+            let msg = "cloud_provider and cloud_region must be given together";
+            if !self.ignore_invalid_values {
+                return Err(Error::option(msg));
+            }
+            notes.push((Level::Error, format!("{msg}; both ignored (on_invalid_value=ignore)")));
+            (self.cloud_provider, self.cloud_region) = (None, None);
         }
         if self.offline {
             let online: Vec<&str> = [
@@ -235,9 +258,11 @@ impl Config {
     }
 
     /// Whether the location must be looked up on the network (geo and cloud detection): only
-    /// online, and only when neither a country, a cloud region nor an intensity is given.
+    /// online and when asked to, and only when neither a country, a cloud region nor an
+    /// intensity is given.
     pub fn needs_location_lookup(&self) -> bool {
         !self.offline
+            && self.location_lookup
             && self.force_carbon_intensity_g_per_kwh.is_none()
             && self.country_iso_code.is_none()
             && self.cloud_provider.is_none()
@@ -291,7 +316,7 @@ mod tests {
         assert_eq!(c.pue, 1.3);
         assert_eq!(c.wue_l_per_kwh, 0.6);
         assert_eq!(c.measure_power_secs, 7.0);
-        assert_eq!(c.output_file, "emissions.csv");
+        assert_eq!(c.output_file, PathBuf::from("emissions.csv"));
     }
 
     #[test]
@@ -339,6 +364,15 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
         std::fs::create_dir(&p).unwrap();
         assert!(matches!(read_config_file(&p), Err(Unreadable(_))));
+    }
+
+    #[test]
+    fn output_file_is_a_path_joined_to_output_dir() {
+        let path = |opts: &str| Config::from_sources(&sources(&[], &[], &[], opts)).unwrap().output_path();
+        assert_eq!(path("output_dir=/data;output_file=run.csv"), PathBuf::from("/data/run.csv"));
+        assert_eq!(path("output_dir=/data;output_file=sub/run.csv"), PathBuf::from("/data/sub/run.csv"));
+        assert_eq!(path("output_dir=/data;output_file=/abs/run.csv"), PathBuf::from("/abs/run.csv"));
+        assert_eq!(path("output_file=../up.csv"), PathBuf::from("./../up.csv"));
     }
 
     #[test]
@@ -398,6 +432,9 @@ mod tests {
         assert!(!c.needs_location_lookup());
         let c = Config::from_sources(&sources(&[], &[], &[], "country_iso_code=FRA;save_to_api=true")).unwrap();
         assert!(!c.needs_location_lookup());
+        // No lookup, but the network stays usable (CodeCarbon's offline tracker with an upload).
+        let c = Config::from_sources(&sources(&[], &[], &[], "location_lookup=false;save_to_api=true;electricitymaps_api_token=t")).unwrap();
+        assert!(!c.needs_location_lookup() && c.save_to_api);
     }
 
     #[test]
@@ -422,7 +459,9 @@ mod tests {
             "tracking_mode=gpu",
             "log_level=loud",
             "save_to_file=perhaps",
-            "output_file=a/b.csv",
+            "output_file=out/",
+            "output_file=..",
+            "output_file=a/.",
             "cloud_provider=gcp",
         ] {
             let e = Config::from_sources(&sources(&[], &[], &[], bad)).unwrap_err();
@@ -430,6 +469,38 @@ mod tests {
             let key = bad.split('=').next().unwrap();
             assert!(e.message.contains(key), "{bad}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn co2_signal_api_token_is_the_deprecated_name_of_the_electricitymaps_token() {
+        let (c, notes) = Config::from_sources_with_notes(&sources(&[("co2_signal_api_token", "old")], &[], &[], "")).unwrap();
+        assert_eq!(c.electricitymaps_api_token, Some(Secret("old".into())));
+        assert!(notes.iter().any(|(l, m)| *l == Level::Warning && m.contains("deprecated")), "{notes:?}");
+        let c = Config::from_sources(&sources(&[("co2_signal_api_token", "old")], &[], &[], "electricitymaps_api_token=new")).unwrap();
+        assert_eq!(c.electricitymaps_api_token, Some(Secret("new".into())));
+    }
+
+    #[test]
+    fn invalid_values_ignored_on_request_with_a_note_each() {
+        let bad = "force_carbon_intensity_g_co2e_kwh=-1;country_iso_code=France;cloud_provider=gcp;pue=2";
+        assert!(Config::from_sources(&sources(&[], &[], &[], bad)).is_err());
+        let (c, notes) = Config::from_sources_with_notes(&sources(
+            &[("on_invalid_value", "ignore"), ("force_cpu_power", "toto")],
+            &[],
+            &[("measure_power_secs", "fast")],
+            bad,
+        ))
+        .unwrap();
+        assert_eq!((c.force_carbon_intensity_g_per_kwh, c.country_iso_code.as_deref(), c.cloud_provider.as_deref()), (None, None, None));
+        assert_eq!((c.force_cpu_power_w, c.measure_power_secs, c.pue), (None, 15.0, 2.0));
+        let errors: Vec<&String> = notes.iter().filter(|(l, _)| *l == Level::Error).map(|(_, m)| m).collect();
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        for key in ["force_carbon_intensity_g_co2e_kwh=-1", "country_iso_code=France", "force_cpu_power=toto", "CODECARBON_MEASURE_POWER_SECS", "cloud_provider"] {
+            assert!(errors.iter().any(|m| m.contains(key) && m.contains("ignored")), "{key}: {errors:?}");
+        }
+        // Unknown keys in the options, and a bad on_invalid_value itself, are still errors.
+        assert!(Config::from_sources(&sources(&[], &[], &[], "on_invalid_value=ignore;projet_name=x")).is_err());
+        assert!(Config::from_sources(&sources(&[], &[], &[], "on_invalid_value=maybe")).is_err());
     }
 
     #[test]

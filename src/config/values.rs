@@ -86,12 +86,13 @@ pub fn path(origin: &str, key: &str, v: &str) -> Result<PathBuf> {
     non_empty(origin, key, v).map(PathBuf::from)
 }
 
-pub fn file_name(origin: &str, key: &str, v: &str) -> Result<String> {
+/// A file's path: a name, a relative path or an absolute one, but not a directory (`out/`, `..`).
+pub fn file_path(origin: &str, key: &str, v: &str) -> Result<PathBuf> {
     let f = non_empty(origin, key, v)?;
-    if f.contains('/') {
-        return Err(Error::option(format!("{origin}{key}={v}: expected a file name; put the directory in output_dir")));
+    if matches!(f.rsplit('/').next(), Some("" | "." | "..")) {
+        return Err(Error::option(format!("{origin}{key}={v}: expected the path of a file, not of a directory")));
     }
-    Ok(f)
+    Ok(PathBuf::from(f))
 }
 
 /// One of a fixed set of words, any case.

@@ -132,7 +132,8 @@ fn private_infra(iso3: Option<&str>, region: Option<&str>, log: &Logger) -> (f64
             ));
             (g, source)
         }
-        Some(rec) => match rec.get("carbon_intensity").and_then(|v| v.as_f64()).filter(|g| *g != 0.0) {
+        // A zero is a real figure (CodeCarbon 3.3.2); only a missing one falls back to the mix.
+        Some(rec) => match rec.get("carbon_intensity").and_then(|v| v.as_f64()) {
             Some(g) => (g, format!("country {iso3} (global_energy_mix.json)")),
             None => match mix_intensity(&rec) {
                 Some(g) => (g, format!("country {iso3} generation mix (global_energy_mix.json)")),
@@ -142,7 +143,8 @@ fn private_infra(iso3: Option<&str>, region: Option<&str>, log: &Logger) -> (f64
     }
 }
 
-/// US state, Canadian province or Nordic bidding zone; `None` when the region is not in a table.
+/// US state, Canadian province, Nordic bidding zone or Chinese province; `None` when the region
+/// is not in a table.
 fn region_intensity(iso3: &str, region: &str) -> Option<(f64, String)> {
     let region = region.to_lowercase();
     let nordic_prefix = match iso3 {
@@ -164,6 +166,11 @@ fn region_intensity(iso3: &str, region: &str) -> Option<(f64, String)> {
             let lbs = *USA_LBS_PER_MWH.get(&region)?;
             Some((lbs * G_PER_KWH_PER_LBS_PER_MWH, format!("US state {region} (usa_emissions.json)")))
         }
+        "CHN" => {
+            let name = china_province_name(&region);
+            let p = CHINA_PROVINCES.iter().find(|p| p.names.iter().any(|n| *n == name))?;
+            Some((p.g_per_kwh, format!("Chinese province {} {} (china_provincial_emissions.json)", p.code, p.name)))
+        }
         "CAN" => {
             let mix = CANADA_MIX.get(&region)?;
             let total = *mix.get("total")?;
@@ -175,6 +182,19 @@ fn region_intensity(iso3: &str, region: &str) -> Option<(f64, String)> {
         }
         _ => None,
     }
+}
+
+/// A region as the Chinese table names it: lower case, single spaces, without a trailing
+/// `province`, `municipality`, `autonomous region` (or their pinyin `sheng`, `shi`, `zizhiqu`).
+fn china_province_name(region: &str) -> String {
+    let mut name = region.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    for suffix in [" autonomous region", " municipality", " province", " sheng", " shi", " zizhiqu"] {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            name = stem.to_string();
+            break;
+        }
+    }
+    name
 }
 
 /// `Σ share_k × factor_k` over the `*_TWh` sources that have a factor, when they cover the total.
@@ -233,17 +253,33 @@ mod tests {
         assert!(close(kg(&[("country", "CAN")], 3.0), 0.510129));
         assert!(close(kg(&[("force", "50")], 2.0), 0.1));
         assert!(close(kg(&[("force", "100"), ("provider", "gcp"), ("cloud_region", "europe-west1")], 2.0), 0.2));
-        assert!(close(kg(&[("country", "SWE"), ("region", "se2")], 1.0), 0.018));
+        assert!(close(kg(&[("country", "SWE"), ("region", "se2")], 1.0), 0.0257));
     }
 
     #[test]
     fn regions() {
-        assert!(close(kg(&[("country", "USA"), ("region", "california")], 1.0), 452.541 * 0.45359237 / 1000.0));
+        assert!(close(kg(&[("country", "USA"), ("region", "california")], 1.0), 394.769 * 0.45359237 / 1000.0));
+        assert!(close(kg(&[("country", "USA"), ("region", "texas")], 1.0), 771.179 * 0.45359237 / 1000.0));
         let quebec = kg(&[("country", "CAN"), ("region", "quebec")], 1.0) * 1000.0;
         assert!((quebec - 3.937).abs() < 0.001, "{quebec}");
         let alberta = kg(&[("country", "CAN"), ("region", "alberta")], 1.0) * 1000.0;
         assert!((alberta - 627.67).abs() < 0.01, "{alberta}");
         assert!(close(kg(&[("country", "FIN"), ("region", "FI")], 1.0), 0.072));
+        // China's provinces, by any of their names, with or without a suffix.
+        for region in ["guangdong", "Guangdong Province", "GUANGDONG  sheng"] {
+            assert!(close(kg(&[("country", "CHN"), ("region", region)], 1.0), 0.4419), "{region}");
+        }
+        for region in ["Inner Mongolia Autonomous Region", "nei mongol", "Neimenggu"] {
+            assert!(close(kg(&[("country", "CHN"), ("region", region)], 1.0), 0.6479), "{region}");
+        }
+        assert!(close(kg(&[("country", "CHN"), ("region", "Beijing Shi")], 1.0), 0.5554));
+        // Not published (Tibet), or not a province: China's national value.
+        let china = country("CHN").unwrap()["carbon_intensity"].as_f64().unwrap() / 1000.0;
+        for region in ["tibet", "xizang", "atlantis"] {
+            assert!(close(kg(&[("country", "CHN"), ("region", region)], 1.0), china), "{region}");
+        }
+        // A province's name under another country is not looked up in China's table.
+        assert!(close(kg(&[("country", "FRA"), ("region", "guangdong")], 1.0), 0.056039));
         // A Nordic country with a non-Nordic region, or an unknown state: the country's value.
         assert!(close(kg(&[("country", "SWE"), ("region", "stockholm")], 1.0), 0.040695));
         assert!(close(kg(&[("country", "USA"), ("region", "atlantis")], 1.0), 0.369473));
@@ -252,8 +288,8 @@ mod tests {
     #[test]
     fn cloud_gcp_and_mix_fallback() {
         assert!(close(kg(&[("provider", "gcp"), ("cloud_region", "us-central1")], 1.0), 0.430));
-        // CAF has carbon_intensity 0.0: computed from its 100 % hydro mix (26 g).
-        assert!(close(kg(&[("country", "CAF")], 1.0), 0.026));
+        // CAF's carbon_intensity is 0.0, used as given (CodeCarbon 3.3.2; 3.3.0 computed 26 g from its mix).
+        assert_eq!(kg(&[("country", "CAF")], 1.0), 0.0);
     }
 
     #[test]

@@ -12,6 +12,7 @@ static PER_SOURCE: &str = include_str!("../../data/carbon_intensity_per_source.j
 static USA: &str = include_str!("../../data/usa_emissions.json");
 static CANADA: &str = include_str!("../../data/canada_energy_mix.json");
 static NORDIC: &str = include_str!("../../data/nordic_emissions.json");
+static CHINA: &str = include_str!("../../data/china_provincial_emissions.json");
 static IMPACT: &str = include_str!("../../data/impact.csv");
 
 /// gCO2e/kWh when nothing better is known (`carbon_intensity_per_source.json`).
@@ -72,6 +73,35 @@ pub static NORDIC_G_PER_KWH: Lazy<HashMap<String, f64>> = Lazy::new(|| {
         .unwrap_or_default()
 });
 
+/// A province of China with its official factor (`china_provincial_emissions.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChinaProvince {
+    /// `CN-GD`.
+    pub code: String,
+    /// `Guangdong`.
+    pub name: String,
+    /// gCO2/kWh.
+    pub g_per_kwh: f64,
+    /// Lower-case names that select it (`inner mongolia`, `nei mongol`, ...).
+    pub names: Vec<String>,
+}
+
+/// China's provinces (Tibet, Hong Kong, Macao and Taiwan are not published: not listed).
+pub static CHINA_PROVINCES: Lazy<Vec<ChinaProvince>> = Lazy::new(|| {
+    let v = parse("china_provincial_emissions.json", CHINA);
+    let Some(data) = v.get("data").and_then(Value::as_object) else { return Vec::new() };
+    data.iter()
+        .filter_map(|(code, p)| {
+            Some(ChinaProvince {
+                code: code.clone(),
+                name: p.get("description")?.as_str()?.to_string(),
+                g_per_kwh: p.get("emission_factor")?.as_f64()?,
+                names: p.get("names")?.as_array()?.iter().filter_map(|n| Some(n.as_str()?.to_string())).collect(),
+            })
+        })
+        .collect()
+});
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloudRegion {
     pub provider: String,
@@ -119,10 +149,16 @@ mod tests {
         assert_eq!(country("FRA").unwrap()["carbon_intensity"].as_f64(), Some(56.039));
         assert_eq!(country("XXX"), None);
         assert_eq!(*WORLD_AVERAGE_G_PER_KWH, 475.0);
-        assert_eq!(USA_LBS_PER_MWH["california"], 452.541);
+        // CodeCarbon 3.3.2's data: eGRID2023 states, ENTSO-E 2025 Nordic zones, China's 2023 provinces.
+        assert_eq!(USA_LBS_PER_MWH["texas"], 771.179);
+        assert_eq!(USA_LBS_PER_MWH.len(), 52, "50 states, DC and `usa`");
         assert_eq!(CANADA_MIX["quebec"]["hydro"], 92.1);
-        assert_eq!(NORDIC_G_PER_KWH["SE2"], 18.0);
+        assert_eq!(NORDIC_G_PER_KWH["SE1"], 25.9);
         assert_eq!(NORDIC_G_PER_KWH["FI"], 72.0);
+        assert_eq!(CHINA_PROVINCES.len(), 30);
+        let gd = CHINA_PROVINCES.iter().find(|p| p.code == "CN-GD").unwrap();
+        assert_eq!((gd.name.as_str(), gd.g_per_kwh), ("Guangdong", 441.9));
+        assert_eq!(PER_SOURCE_FACTORS["biomass"], 230.0);
         assert_eq!(CLOUD_REGIONS.len(), 40);
         let ew1 = CLOUD_REGIONS.iter().find(|c| c.region == "europe-west1").unwrap();
         assert_eq!((ew1.provider.as_str(), ew1.impact_g_per_kwh, ew1.country_iso_code.as_str()), ("gcp", 122.0, "BEL"));

@@ -303,7 +303,8 @@ pub unsafe extern "C" fn ct_tracker_flush(t: *mut ct_tracker, out: *mut ct_emiss
 /// Measures the last interval (always, however recent the previous measurement), writes the
 /// final CSV row, fills `out` like `ct_tracker_flush` and stops measuring. With network outputs
 /// it then waits up to `api_timeout_s` for pending uploads: `CT_ERR_NETWORK` says how many were
-/// not delivered (`out` is filled all the same). A stopped tracker cannot be restarted; every
+/// not delivered (`out` is filled all the same). A stopped tracker cannot be restarted (unless
+/// made with `restart_after_stop=true`: then `ct_tracker_start` resumes the run); every other
 /// later call on it except `ct_tracker_free` returns `CT_ERR_INVALID_STATE`.
 #[no_mangle]
 pub unsafe extern "C" fn ct_tracker_stop(t: *mut ct_tracker, out: *mut ct_emissions) -> ct_status {
@@ -342,6 +343,27 @@ pub unsafe extern "C" fn ct_tracker_stop_task(t: *mut ct_tracker, name: *const c
             // SAFETY: `check_out` read `size` from a caller-owned struct of that size.
             unsafe { fill(out, size, &numbers) };
         }
+        Ok(())
+    })
+}
+
+/// Fills `out` with the run's totals as of its last measurement (background ticks keep them
+/// fresh), without measuring or writing anything: for live displays and for outputs that follow
+/// the background measurements. `out->measurements` counts the measurements so far.
+/// Errors: `CT_ERR_NULL_ARGUMENT` (`t` or `out` is NULL), `CT_ERR_INVALID_OPTION`
+/// (`out->struct_size` not set), `CT_ERR_INVALID_STATE` (not running).
+#[no_mangle]
+pub unsafe extern "C" fn ct_tracker_peek(t: *const ct_tracker, out: *mut ct_emissions) -> ct_status {
+    const F: &str = "ct_tracker_peek";
+    guarded(|| {
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "ct_tracker_peek: `out` is NULL"));
+        }
+        // SAFETY: the contract above.
+        let (t, size) = unsafe { (arg(t, F, "t")?, check_out(out, F)?) };
+        let numbers = t.tracker.peek()?;
+        // SAFETY: `check_out` read the size from a caller-owned struct of that size.
+        unsafe { fill(out, size.expect("out is not NULL"), &numbers) };
         Ok(())
     })
 }

@@ -154,7 +154,12 @@ mod tests {
         assert_eq!(tdp("12th Gen Intel(R) Core(TM) i7-12700K"), Some(190.0));
         assert_eq!(tdp("13th Gen Intel(R) Core(TM) i5-1335U"), Some(55.0));
         assert_eq!(tdp("Apple M1"), Some(10.0));
-        assert_eq!(tdp("Apple M2 Pro"), None);
+        // Some of the 15 models CodeCarbon 3.3.2 added (before: 4 W per thread), as it matches them.
+        let added =
+            [("Apple M2 Pro", 35.0), ("Apple M3 Max", 50.0), ("Apple M4", 20.0), ("Cortex-A72", 7.5), ("Cortex-A76", 12.0), ("Intel(R) Core(TM) Ultra 9 285K", 125.0)];
+        for (model, watts) in added {
+            assert_eq!(tdp(model), Some(watts), "{model}");
+        }
     }
 
     #[test]

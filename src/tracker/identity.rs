@@ -19,7 +19,7 @@ pub fn of(c: &Config, run_id: &str, job: Option<&Job>) -> Identity {
         project_name: c.project_name.clone(),
         experiment_name: c.experiment_name.clone(),
         experiment_id: c.experiment_id.clone(),
-        output_file: c.output_file.clone(),
+        output_file: c.output_file.display().to_string(),
         node: node_name(),
         hostname: host::name(),
         pid: std::process::id(),

@@ -28,6 +28,11 @@ pub fn describe(c: &Config, run_id: &str, state: &str, plan: &HardwarePlan, inte
         "state": state,
         "project_name": c.project_name,
         "measure_power_secs": c.measure_power_secs,
+        "force_carbon_intensity_g_co2e_kwh": c.force_carbon_intensity_g_per_kwh,
+        "experiment_id": c.experiment_id,
+        "experiment_name": c.experiment_name,
+        "api_call_interval": c.api_call_interval,
+        "wue": c.wue_l_per_kwh,
         "tracking_mode": c.tracking_mode.name(),
         "cpu": {
             "model_name": plan.cpu_model,

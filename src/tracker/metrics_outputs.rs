@@ -112,6 +112,13 @@ impl MetricsOutputs {
         MetricsOutputs { prometheus, otlp, logger: c.save_to_logger }
     }
 
+    /// A resumed run (`restart_after_stop`): the next Prometheus deltas start from `total`.
+    pub fn continue_from(&mut self, total: EmissionsSnapshot) {
+        if let Some(p) = &mut self.prometheus {
+            p.pushed = total;
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.prometheus.is_none() && self.otlp.is_none() && !self.logger
     }

@@ -21,7 +21,7 @@ pub use accounting::EmissionsSnapshot;
 use accounting::Totals;
 use tasks::Tasks;
 
-use crate::config::{Config, Note, Secret, Sources};
+use crate::config::{Config, Secret, Sources};
 use crate::log::Logger;
 use crate::emissions::{self, Intensity, Place};
 use crate::error::{Error, Result};
@@ -48,8 +48,6 @@ pub struct Tracker {
 struct Inner {
     config: Config,
     log: Logger,
-    /// How the configuration was resolved (ignored keys…), logged at start.
-    notes: Vec<Note>,
     run_id: String,
     /// The job this process is a rank of, if any.
     job: Option<job::Job>,
@@ -67,7 +65,18 @@ struct Inner {
 enum Phase {
     Created,
     Running(Box<Running>),
-    Stopped,
+    /// With `restart_after_stop`, what a later `start` resumes from.
+    Stopped(Option<Box<Resumable>>),
+}
+
+/// A stopped run that `start` may resume (`restart_after_stop`): its totals and finished tasks
+/// go on, and so do its API uploads (same API run, deltas from where they were).
+struct Resumable {
+    totals: Totals,
+    duration_s: f64,
+    finished_tasks: Vec<tasks::FinishedTask>,
+    api: Option<Arc<ApiOutput>>,
+    endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
 }
 
 struct Running {
@@ -81,6 +90,8 @@ struct Running {
     /// The descriptive columns of this run's rows (rebuilt when the location is found).
     run: Arc<RunInfo>,
     started_at: Instant,
+    /// The run's duration before `started_at` (the windows before a restart).
+    duration_before_s: f64,
     last_measured: Instant,
     totals: Totals,
     ticker: Option<crate::background::TickHandle>,
@@ -120,8 +131,13 @@ impl Tracker {
         let (sources, mut notes) = Sources::from_process_with_notes(options)?;
         let (config, more) = Config::from_sources_with_notes(&sources)?;
         notes.extend(more);
-        let mut t = Tracker::with_config(config);
-        Arc::get_mut(&mut t.inner).expect("not shared yet").notes = notes;
+        let t = Tracker::with_config(config);
+        // How the configuration was resolved (unreadable config files skipped, ignored keys and
+        // values, deprecated names): said once, when it happens, as CodeCarbon logs them at
+        // construction.
+        for (level, note) in &notes {
+            t.inner.log.log(*level, note);
+        }
         Ok(t)
     }
 
@@ -133,7 +149,6 @@ impl Tracker {
             inner: Arc::new(Inner {
                 config,
                 log,
-                notes: Vec::new(),
                 run_id,
                 job,
                 tree: hardware::process::Tree::default(),
@@ -169,14 +184,10 @@ impl Tracker {
     /// process), reads the starting counters and starts the background ticks.
     pub fn start(&self) -> Result<()> {
         let mut phase = self.inner.lock();
-        match *phase {
-            Phase::Created => {}
-            Phase::Running(_) => return Err(Error::state("start: the tracker is already running")),
-            Phase::Stopped => return Err(Error::state("start: the tracker was stopped; create a new one")),
+        if matches!(*phase, Phase::Running(_)) {
+            return Err(Error::state("start: the tracker is already running"));
         }
-        let sink = self.inner.open_csv()?;
-        *phase = Phase::Running(Box::new(Inner::begin(&self.inner, sink)));
-        Ok(())
+        self.inner.begin_unless_running(&mut phase, "start")
     }
 
 
@@ -187,13 +198,8 @@ impl Tracker {
     pub fn start_task(&self, name: &str) -> Result<()> {
         tasks::check_name(name)?;
         let mut phase = self.inner.lock();
-        if matches!(*phase, Phase::Created) {
-            let sink = self.inner.open_csv()?;
-            *phase = Phase::Running(Box::new(Inner::begin(&self.inner, sink)));
-        }
-        let Phase::Running(r) = &mut *phase else {
-            return Err(Error::state("start_task: the tracker was stopped; create a new one"));
-        };
+        self.inner.begin_unless_running(&mut phase, "start_task")?;
+        let Phase::Running(r) = &mut *phase else { unreachable!("begun above") };
         r.tasks.require_not_running(name)?; // before measuring
         let now = self.inner.measure(r, false);
         r.tasks.start(name, r.totals, now)
@@ -207,7 +213,7 @@ impl Tracker {
         let r = match &mut *phase {
             Phase::Running(r) => r,
             Phase::Created => return Err(Error::state("stop_task: the tracker is not started")),
-            Phase::Stopped => return Err(Error::state("stop_task: the tracker is stopped")),
+            Phase::Stopped(_) => return Err(Error::state("stop_task: the tracker is stopped")),
         };
         r.tasks.require_running(name)?;
         let now = self.inner.measure(r, false);
@@ -238,7 +244,7 @@ impl Tracker {
         match &mut *phase {
             Phase::Running(r) => Ok(self.inner.report(r, false)),
             Phase::Created => Err(Error::state("flush: the tracker is not started")),
-            Phase::Stopped => Err(Error::state("flush: the tracker is stopped")),
+            Phase::Stopped(_) => Err(Error::state("flush: the tracker is stopped")),
         }
     }
 
@@ -258,8 +264,17 @@ impl Tracker {
                 t.abort();
             }
             let report = self.inner.report(r, true);
-            let outputs = (report, r.api.take(), r.endpoint.take(), r.metrics.take());
-            *phase = Phase::Stopped;
+            let outputs = (report, r.api.clone(), r.endpoint.clone(), r.metrics.take());
+            let resume = self.inner.config.restart_after_stop.then(|| {
+                Box::new(Resumable {
+                    totals: r.totals,
+                    duration_s: outputs.0.emissions.duration_s,
+                    finished_tasks: std::mem::take(&mut r.tasks.finished),
+                    api: r.api.take(),
+                    endpoint: r.endpoint.take(),
+                })
+            });
+            *phase = Phase::Stopped(resume);
             self.inner.progress_log().end();
             outputs
         };
@@ -293,8 +308,18 @@ impl Tracker {
     pub fn discard(self) {
         let running = {
             let mut phase = self.inner.lock();
-            match std::mem::replace(&mut *phase, Phase::Stopped) {
+            match std::mem::replace(&mut *phase, Phase::Stopped(None)) {
                 Phase::Running(r) => Some(r),
+                // Stopped, kept for a restart: its uploads are given up as a running one's.
+                Phase::Stopped(Some(resume)) => {
+                    if let Some(api) = resume.api {
+                        let _ = api.finish(Duration::ZERO);
+                    }
+                    if let Some(ep) = resume.endpoint {
+                        let _ = ep.finish(Duration::ZERO);
+                    }
+                    None
+                }
                 _ => None,
             }
         };
@@ -325,7 +350,7 @@ impl Tracker {
         let phase = self.inner.lock();
         match &*phase {
             Phase::Running(r) => {
-                let measured_s = r.last_measured.saturating_duration_since(r.started_at).as_secs_f64();
+                let measured_s = r.duration_s(r.last_measured);
                 Ok(r.totals.snapshot(measured_s, &r.intensity, self.inner.config.pue))
             }
             _ => Err(Error::state("peek: the tracker is not running")),
@@ -371,7 +396,7 @@ impl Tracker {
         let (state, plan, intensity) = match &*phase {
             Phase::Running(r) => ("running", r.meters.plan().clone(), Some(r.intensity.clone())),
             Phase::Created => ("created", hardware::plan_for(c, &self.inner.log), None),
-            Phase::Stopped => ("stopped", hardware::plan_for(c, &self.inner.log), None),
+            Phase::Stopped(_) => ("stopped", hardware::plan_for(c, &self.inner.log), None),
         };
         let counts_node = match &*phase {
             Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
@@ -421,6 +446,13 @@ impl Drop for Tracker {
     }
 }
 
+impl Running {
+    /// The run's duration at `at`: its windows before a restart, and this one up to `at`.
+    fn duration_s(&self, at: Instant) -> f64 {
+        self.duration_before_s + at.saturating_duration_since(self.started_at).as_secs_f64()
+    }
+}
+
 impl Inner {
     /// The CSV output, checked before anything starts: `output_dir` exists (created when only
     /// it is missing) and the CSV can be written there (its header is written now).
@@ -436,14 +468,42 @@ impl Inner {
         Ok(Some(sink))
     }
 
+    /// Created → running; stopped with `restart_after_stop` → running again (resumed).
+    fn begin_unless_running(self: &Arc<Inner>, phase: &mut Phase, what: &str) -> Result<()> {
+        let resume = match std::mem::replace(phase, Phase::Created) {
+            Phase::Created => None,
+            Phase::Stopped(Some(resume)) => Some(resume),
+            Phase::Running(r) => {
+                *phase = Phase::Running(r);
+                return Ok(());
+            }
+            stopped @ Phase::Stopped(None) => {
+                *phase = stopped;
+                return Err(Error::state(format!("{what}: the tracker was stopped; create a new one (or set restart_after_stop=true)")));
+            }
+        };
+        // output_dir is checked (and the CSV's header written) before anything starts: a start
+        // that fails leaves the tracker as it was.
+        let sink = match self.open_csv() {
+            Ok(sink) => sink,
+            Err(e) => {
+                *phase = match resume {
+                    Some(r) => Phase::Stopped(Some(r)),
+                    None => Phase::Created,
+                };
+                return Err(e);
+            }
+        };
+        *phase = Phase::Running(Box::new(Inner::begin(self, sink, resume)));
+        Ok(())
+    }
+
     /// Probes the hardware (once per process), resolves the intensity, opens the outputs, reads
-    /// the starting counters and schedules the background ticks: the state of a started tracker.
-    fn begin(inner: &Arc<Inner>, sink: Option<CsvSink>) -> Running {
+    /// the starting counters and schedules the background ticks: the state of a started tracker
+    /// (of a resumed one with `resume`: its totals, tasks and uploads go on).
+    fn begin(inner: &Arc<Inner>, sink: Option<CsvSink>, resume: Option<Box<Resumable>>) -> Running {
         let c = &inner.config;
         let log = &inner.log;
-        for (level, note) in &inner.notes {
-            log.log(*level, note);
-        }
         let plan = hardware::plan_for(c, log);
         crate::clock::load_zone();
         let mut location_pending = false;
@@ -457,16 +517,20 @@ impl Inner {
         };
         log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
         let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
-        let api = c.save_to_api.then(|| {
+        let resumed_api = resume.as_ref().and_then(|r| r.api.clone());
+        let api = resumed_api.or_else(|| c.save_to_api.then(|| {
             if c.api_key.is_none() {
                 log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
             }
             let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
             Arc::new(ApiOutput::new(settings, &run, log.clone()))
-        });
-        let metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
-        let endpoint = c.emissions_endpoint.as_ref().map(|url| {
-            Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
+        }));
+        let mut metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
+        let resumed_endpoint = resume.as_ref().and_then(|r| r.endpoint.clone());
+        let endpoint = resumed_endpoint.or_else(|| {
+            c.emissions_endpoint.as_ref().map(|url| {
+                Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
+            })
         });
         let weak: Weak<Inner> = Arc::downgrade(inner);
         let ticker = crate::background::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
@@ -487,6 +551,18 @@ impl Inner {
             }
             _ => None,
         };
+        let (totals, duration_before_s, tasks) = match resume {
+            Some(r) => {
+                log.info(format!("resuming the run after {:.3} s measured", r.duration_s));
+                if let Some(m) = &mut metrics {
+                    m.continue_from(r.totals.snapshot(r.duration_s, &intensity, c.pue));
+                }
+                let mut tasks = Tasks::default();
+                tasks.finished = r.finished_tasks;
+                (r.totals, r.duration_s, tasks)
+            }
+            None => (Totals::default(), 0.0, Tasks::default()),
+        };
         Running {
             meters: if node.is_some() { meters.with_process_share() } else { meters },
             table_intensity: intensity.clone(),
@@ -494,14 +570,15 @@ impl Inner {
             location_pending,
             run,
             started_at: now,
+            duration_before_s,
             last_measured: now,
-            totals: Totals::default(),
+            totals,
             ticker,
             ticks: 0,
             sink,
             api,
             endpoint,
-            tasks: Tasks::default(),
+            tasks,
             metrics,
             node,
             identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
@@ -573,7 +650,7 @@ impl Inner {
                 let every = self.config.api_call_interval;
                 if let Some(api) = &r.api {
                     if every > 0 && r.ticks % every as u64 == 0 {
-                        let duration_s = now.saturating_duration_since(r.started_at).as_secs_f64();
+                        let duration_s = r.duration_s(now);
                         api.push_total(&r.totals.snapshot(duration_s, &r.intensity, self.config.pue), false);
                     }
                 }
@@ -714,7 +791,7 @@ impl Inner {
                 let _ = self.stop_task(r, &name, r.last_measured);
             }
         }
-        let emissions = r.totals.snapshot(now.saturating_duration_since(r.started_at).as_secs_f64(), &r.intensity, self.config.pue);
+        let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
         if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };

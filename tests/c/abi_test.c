@@ -164,6 +164,7 @@ int main(int argc, char **argv) {
     CHECK(ct_tracker_flush(t, &e) == CT_ERR_INVALID_STATE, "flush before start");
     CHECK(strstr(ct_last_error(), "not started") != NULL, "%s", ct_last_error());
     CHECK(ct_tracker_stop(t, NULL) == CT_ERR_INVALID_STATE, "stop before start");
+    CHECK(ct_tracker_peek(t, &e) == CT_ERR_INVALID_STATE, "peek before start");
 
     CHECK(ct_tracker_start(t) == CT_OK, "start: %s", ct_last_error());
     CHECK(ct_tracker_start(t) == CT_ERR_INVALID_STATE, "start twice");
@@ -183,6 +184,17 @@ int main(int argc, char **argv) {
     ct_emissions bad;
     memset(&bad, 0, sizeof bad);
     CHECK(ct_tracker_flush(t, &bad) == CT_ERR_INVALID_OPTION, "struct_size 0");
+    CHECK(ct_tracker_peek(t, &bad) == CT_ERR_INVALID_OPTION, "peek: struct_size 0");
+    CHECK(ct_tracker_peek(t, NULL) == CT_ERR_NULL_ARGUMENT, "peek(t, NULL)");
+    CHECK(ct_tracker_peek(NULL, &e) == CT_ERR_NULL_ARGUMENT, "peek(NULL, out)");
+
+    /* peek: the totals of the last measurement (the flush's), nothing measured or written. */
+    ct_emissions p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    CHECK(ct_tracker_peek(t, &p) == CT_OK, "peek: %s", ct_last_error());
+    CHECK(p.measurements >= e.measurements && p.energy_consumed_kwh >= e.energy_consumed_kwh, "peek is at least the flush");
+    CHECK(p.duration_s <= e.duration_s + 0.3, "peek reports the last measurement's time: %g vs %g", p.duration_s, e.duration_s);
 
     busy(0.4);
     ct_emissions s;
@@ -196,6 +208,7 @@ int main(int argc, char **argv) {
     CHECK(ct_tracker_stop(t, NULL) == CT_ERR_INVALID_STATE, "stop twice");
     CHECK(ct_tracker_flush(t, NULL) == CT_ERR_INVALID_STATE, "flush after stop");
     CHECK(ct_tracker_start(t) == CT_ERR_INVALID_STATE, "restart");
+    CHECK(ct_tracker_peek(t, &p) == CT_ERR_INVALID_STATE, "peek after stop");
     ct_tracker_free(t);
 
     threads_share_one_handle();

@@ -59,6 +59,8 @@ int main(int argc, char **argv) {
     CHECK(json.find("\"methods\"") != std::string::npos);
     Emissions e = moved.flush();
     CHECK(e.duration_s > 0.1 && e.energy_consumed_kwh > 0);
+    Emissions peeked = moved.peek();  // the flush's measurement or a later tick's; nothing written
+    CHECK(peeked.measurements >= e.measurements && peeked.energy_consumed_kwh >= e.energy_consumed_kwh);
     CHECK(e.carbon_intensity_g_per_kwh == 56.039);
     CHECK(e.measurements >= 2);
 

@@ -17,7 +17,8 @@
 ``Tracker`` is strict: every failure raises :class:`CarbonTrackerError`. CodeCarbon users can keep
 their code: ``EmissionsTracker``, ``OfflineEmissionsTracker``, ``track_emissions``,
 ``TaskEmissionsTracker``, ``track_task_emissions`` and ``OutputMethod`` behave as CodeCarbon 3.3's
-(failures logged on ``logging.getLogger("codecarbon")``, kg CO2e floats, ``EmissionsData``).
+(failures logged on ``logging.getLogger("codecarbon")``, kg CO2e floats, ``EmissionsData``);
+``carbon_tracker.output`` is ``codecarbon.output`` (``BaseOutput``, ``LoggerOutput``, ...).
 The library's log lines go to ``logging.getLogger("carbon_tracker")`` (``"codecarbon"`` for the
 CodeCarbon names).
 
@@ -27,10 +28,8 @@ the package has none beside it, the system library path can provide another one.
 
 from ._codecarbon import (
     BaseEmissionsTracker,
-    EmissionsData,
     EmissionsTracker,
     OfflineEmissionsTracker,
-    OutputMethod,
     TaskEmissionsTracker,
     track_emissions,
     track_task_emissions,
@@ -50,6 +49,7 @@ from ._core import (
 )
 from ._options import TrackerOptions
 from ._regions import Region, RegionTotals
+from .output import BaseOutput, EmissionsData, OutputMethod, TaskEmissionsData
 
 __all__ = [
     "Tracker",
@@ -68,6 +68,8 @@ __all__ = [
     "OfflineEmissionsTracker",
     "BaseEmissionsTracker",
     "EmissionsData",
+    "TaskEmissionsData",
+    "BaseOutput",
     "OutputMethod",
     "TaskEmissionsTracker",
     "track_emissions",

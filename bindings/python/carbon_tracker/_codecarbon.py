@@ -1,8 +1,15 @@
 """CodeCarbon's names over the native tracker, behaving as CodeCarbon 3.3.x does for its users:
 
 - the constructor takes CodeCarbon 3.3.2's parameters, positionally in its order; options this
-  version does not implement but that change nothing here (``save_to_logger=False``,
-  ``allow_multiple_runs=True``, ...) are accepted, the others are logged and ignored;
+  version does not implement but that change nothing here (``allow_multiple_runs=True``,
+  ``metadata``) are accepted, the others are logged and ignored;
+- outputs: ``output_methods``/``save_to_*`` choose the library's CSV, API, Prometheus, Logfire
+  and logger outputs; ``output_handlers`` (:class:`carbon_tracker.output.BaseOutput`
+  subclasses) and ``logging_logger`` (:class:`~carbon_tracker.output.LoggerOutput`) are called
+  from here as CodeCarbon calls them;
+- a bad value (an argument, ``CODECARBON_*`` or ``.codecarbon.config``) is logged and ignored,
+  as CodeCarbon does (the library's ``on_invalid_value=ignore``); ``start()`` after ``stop()``
+  measures again, continuing the run (``restart_after_stop``);
 - failures are logged on ``logging.getLogger("codecarbon")`` where CodeCarbon logs them, never
   raised: start twice, flush/stop before start, a second stop (same value again), an output that
   fails at stop (the numbers are still returned). So a user's exception inside ``with`` and a
@@ -19,21 +26,22 @@ The strict interface (typed exceptions) is :class:`carbon_tracker.Tracker`."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import enum
 import functools
 import logging
 import os
 import platform
 import threading
+import time
 import uuid
 import warnings
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast, overload
 
 from . import _logging
 from ._codecarbon_options import CodeCarbonOptions
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
+from .output import EmissionsData, OutputMethod, task_emissions_data
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
     from typing_extensions import Unpack
@@ -77,15 +85,16 @@ _NOT_OFFLINE = ("api_call_interval", "api_endpoint", "api_key", "save_to_api", "
 # CodeCarbon options this version does not implement: the value that changes nothing here is
 # accepted silently, any other is logged and ignored.
 _HARMLESS: Dict[str, Callable[[Any], bool]] = {
-    "save_to_logger": lambda v: not v,
-    "save_to_prometheus": lambda v: not v,
-    "save_to_logfire": lambda v: not v,
-    "logging_logger": lambda v: v is None,
-    "prometheus_url": lambda v: True,  # only read by the Prometheus output
-    "output_handlers": lambda v: not v,
     "allow_multiple_runs": lambda v: bool(v),  # False asks for CodeCarbon's lock file
     "metadata": lambda v: True,  # only read by the BoAmps output
 }
+
+# Taken here, not by the library: the Python objects of the outputs called from this layer.
+_HANDLER_KEYS = ("output_handlers", "logging_logger")
+
+# Always on for the CodeCarbon names: bad values are logged and ignored, start after stop
+# measures again.
+_CODECARBON_BEHAVIOUR = {"on_invalid_value": "ignore", "restart_after_stop": True}
 
 _SAVE_TO = ("save_to_file", "save_to_api", "save_to_logger", "save_to_prometheus", "save_to_logfire")
 
@@ -95,67 +104,7 @@ _MIN_PERIOD_S, _MAX_PERIOD_S = 0.01, 86_400.0
 _LEVEL_NAMES = {"CRITICAL": 50, "FATAL": 50, "ERROR": 40, "WARN": 30, "WARNING": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
 
 
-class OutputMethod(str, enum.Enum):
-    """CodeCarbon's output methods; ``CSV`` and ``API`` are implemented by this version, the
-    others are logged and ignored."""
-
-    CSV = "csv"
-    API = "api"
-    LOGGER = "logger"
-    PROMETHEUS = "prometheus"
-    LOGFIRE = "logfire"
-    BOAMPS = "boamps"
-
-
-_IMPLEMENTED_OUTPUTS = (OutputMethod.CSV, OutputMethod.API)
-
-
-@dataclass
-class EmissionsData:
-    """CodeCarbon's ``EmissionsData``: the same attribute names, order and units (kg, kWh, W, s)."""
-
-    timestamp: str
-    project_name: str
-    run_id: str
-    experiment_id: str
-    duration: float
-    emissions: float
-    emissions_rate: float
-    cpu_power: float
-    gpu_power: float
-    ram_power: float
-    cpu_energy: float
-    gpu_energy: float
-    ram_energy: float
-    energy_consumed: float
-    water_consumed: float
-    country_name: Optional[str]
-    country_iso_code: Optional[str]
-    region: Optional[str]
-    cloud_provider: str
-    cloud_region: str
-    os: str
-    python_version: str
-    codecarbon_version: str
-    cpu_count: float
-    cpu_model: str
-    gpu_count: float
-    gpu_model: str
-    longitude: Optional[float]
-    latitude: Optional[float]
-    ram_total_size: float
-    tracking_mode: str
-    cpu_utilization_percent: float = 0.0
-    gpu_utilization_percent: float = 0.0
-    ram_utilization_percent: float = 0.0
-    ram_used_gb: float = 0.0
-    on_cloud: str = "N"
-    pue: float = 1
-    wue: float = 0
-
-    @property
-    def values(self) -> Dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+_IMPLEMENTED_OUTPUTS = (OutputMethod.CSV, OutputMethod.API, OutputMethod.LOGGER, OutputMethod.PROMETHEUS, OutputMethod.LOGFIRE)
 
 
 def _gpu_model(gpus: List[Dict[str, Any]]) -> str:
@@ -224,8 +173,19 @@ def _output_methods(value: Any) -> List[str]:
     return methods
 
 
-def _library_options(given: Dict[str, Any]) -> Dict[str, Any]:
-    """CodeCarbon's arguments as the library's options (CodeCarbon-only ones filtered out)."""
+_NO_OUTPUT = {k: False for k in _SAVE_TO}
+
+
+def _prometheus_url(url: Any) -> str:
+    """CodeCarbon's default is ``localhost:9091`` (prometheus_client adds the scheme)."""
+    text = str(url).strip()
+    return text if "://" in text else "http://" + text
+
+
+def _library_options(given: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Any]]:
+    """CodeCarbon's arguments as the library's options (CodeCarbon-only ones filtered out), and
+    the output handlers this layer calls (``output_handlers``, then ``logging_logger`` when the
+    logger output is chosen, as CodeCarbon orders them)."""
     if any(k in given for k in _SAVE_TO):
         warnings.warn(
             "The save_to_* parameters are deprecated and will be removed in a future version. "
@@ -233,18 +193,39 @@ def _library_options(given: Dict[str, Any]) -> Dict[str, Any]:
             DeprecationWarning,
             stacklevel=4,
         )
+    # A copy: CodeCarbon appends its built-in outputs to the caller's list.
+    handlers: List[Any] = list(given.get("output_handlers") or [])
+    logging_logger = given.get("logging_logger")
     options: Dict[str, Any] = {}
     for key, value in given.items():
+        if key in _HANDLER_KEYS:
+            continue
         if key in _HARMLESS:
             if not _HARMLESS[key](value):
                 logger.warning(f"{key}={value!r}: not implemented in this version of carbon-tracker; ignored")
             continue
         if key == "output_methods" and value is not None:
             methods = _output_methods(value)
+            if "logger" in methods and logging_logger is not None:
+                methods.remove("logger")  # that logger is called from here
+                handlers.append(logging_logger)
             if methods:
                 options[key] = methods
-            else:  # only unimplemented methods: no output at all
-                options.update(save_to_file=False, save_to_api=False)
+            else:  # no output of the library's
+                options.update(_NO_OUTPUT)
+            continue
+        if key == "save_to_logger" and value and logging_logger is not None and given.get("output_methods") is None:
+            handlers.append(logging_logger)
+            value = False
+        if key == "prometheus_url" and value is not None:
+            value = _prometheus_url(value)
+        if key == "co2_signal_api_token" and value is not None:
+            logger.warning(
+                "Parameter 'co2_signal_api_token' is deprecated and will be removed in a future version. "
+                "Please use 'electricitymaps_api_token' instead."
+            )
+            if given.get("electricitymaps_api_token") is None:
+                options["electricitymaps_api_token"] = value
             continue
         if key == "measure_power_secs" and isinstance(value, (int, float)) and not isinstance(value, bool):
             if not _MIN_PERIOD_S <= value <= _MAX_PERIOD_S:
@@ -252,7 +233,9 @@ def _library_options(given: Dict[str, Any]) -> Dict[str, Any]:
                 logger.info(f"measure_power_secs={value}: measuring every {clamped} s")
                 value = clamped
         options[key] = value
-    return options
+    if any(not callable(getattr(h, "out", None)) for h in handlers):
+        raise TypeError("output_handlers: each handler needs out(total, delta) (subclass carbon_tracker.output.BaseOutput)")
+    return options, handlers
 
 
 def _positional(names: Tuple[str, ...], args: Tuple[Any, ...], kwargs: Dict[str, Any], what: str) -> Dict[str, Any]:
@@ -264,6 +247,22 @@ def _positional(names: Tuple[str, ...], args: Tuple[Any, ...], kwargs: Dict[str,
             raise TypeError(f"{what} got multiple values for argument {key!r}")
         given[key] = value
     return given
+
+
+class _Task:
+    """An entry of ``tracker._tasks`` (CodeCarbon's ``Task``, read by its ``task_inference.py``
+    example): ``task_name``, ``is_active``, and ``emissions_data`` once it has stopped."""
+
+    def __init__(self, task_name: str) -> None:
+        self.task_id = task_name + str(uuid.uuid4())
+        self.task_name = task_name
+        self.start_time = time.perf_counter()
+        self.is_active = True
+        self.emissions_data: Optional[EmissionsData] = None
+
+    def out(self) -> Any:
+        assert self.emissions_data is not None, "the task has not stopped"
+        return task_emissions_data(self.task_name, self.emissions_data)
 
 
 class BaseEmissionsTracker:
@@ -284,27 +283,34 @@ class BaseEmissionsTracker:
         self._lock = threading.Lock()
         self._state = "created"
         self._running_tasks: List[Tuple[str, str]] = []  # (name asked for, name used), oldest first
-        self._used_task_names: Set[str] = set()
-        self._run_id: Optional[str] = None
+        self._tasks: Dict[str, _Task] = {}
+        self._run_id: Optional[uuid.UUID] = None
         self._last_description: Dict[str, Any] = {}
+        self._handlers: List[Any] = []
+        # The handlers' state: the total of the previous call (deltas), the measurements
+        # already counted for live_out, and the thread that calls live_out while running.
+        self._handlers_lock = threading.RLock()
+        self._previous: Optional[EmissionsData] = None
+        self._live_counted = 0
+        self._live_stop = threading.Event()
+        self._live_thread: Optional[threading.Thread] = None
         given = _positional(TRACKER_PARAMETERS, args, dict(kwargs), type(self).__name__)
-        self._experiment_id = str(given.get("experiment_id") or DEFAULT_EXPERIMENT_ID)
-        self._wue = given.get("wue") or 0
         library_level = _configure_codecarbon_logger(given.pop("log_level", None))
         output_dir = given.get("output_dir")
         if output_dir is not None and not os.path.exists(str(output_dir)):
             raise OSError(f"Folder '{output_dir}' doesn't exist !")
-        options = _library_options(given)
+        options, self._handlers = _library_options(given)
         if library_level is not None:
             options["log_level"] = library_level
         if self._offline:
-            # CodeCarbon's offline tracker only skips the location lookup: it still uploads when
-            # asked to; the library's offline=true makes no network call at all.
-            uploads = options.get("save_to_api") or options.get("emissions_endpoint") or "api" in (options.get("output_methods") or [])
-            options.setdefault("cloud_detection" if uploads else "offline", False if uploads else True)
-        self._tracker = _native_tracker(options)
+            # CodeCarbon's offline tracker only skips the location lookup: it still uploads, and
+            # asks Electricity Maps, when configured to.
+            options.setdefault("location_lookup", False)
+        for key, value in _CODECARBON_BEHAVIOUR.items():
+            options.setdefault(key, value)
+        self._tracker = _CodeCarbonNative(**options)
 
-    # -- CodeCarbon's public methods -----------------------------------------------------------
+    # -- CodeCarbon's public methods and attributes ----------------------------------------------
 
     def _native(self) -> Optional[_CodeCarbonNative]:
         if self._tracker is None:
@@ -312,6 +318,8 @@ class BaseEmissionsTracker:
         return self._tracker
 
     def start(self) -> None:
+        """Starts measuring; after ``stop()``, measures again, continuing the run (its totals,
+        ``run_id`` and tasks go on, the time stopped is not counted)."""
         tracker = self._native()
         if tracker is None:
             return
@@ -319,12 +327,11 @@ class BaseEmissionsTracker:
             if self._state == "running":
                 logger.warning("Already started tracking")
                 return
-            if self._state == "stopped":
-                logger.warning("The tracker was stopped; a stopped tracker is not restarted.")
-                return
-            self._state = "running"
-        if not self._guard("start", tracker.start):
-            self._state = "created"
+            previous, self._state = self._state, "running"
+        if self._guard("start", tracker.start):
+            self._start_live_outputs(tracker)
+        else:
+            self._state = previous
 
     def flush(self) -> Optional[float]:
         """Writes a row with the totals so far and returns the emissions so far (kg CO2e)."""
@@ -335,7 +342,10 @@ class BaseEmissionsTracker:
             logger.error("You first need to start the tracker.")
             return None
         data = self._numbers("flush", tracker.flush)
-        return None if data is None else data.emissions_kg
+        if data is None:
+            return None
+        self._to_handlers(data)
+        return data.emissions_kg
 
     def stop(self) -> Optional[float]:
         """Stops the run (ending running tasks); returns kg CO2e. A second call returns the same."""
@@ -346,12 +356,17 @@ class BaseEmissionsTracker:
             if self._state != "running":
                 logger.warning("Tracker already stopped or never started.")
                 return self.final_emissions
-            self._state = "stopped"
-            self._running_tasks.clear()
+            self._state = "stopping"
+            running = [used for _, used in self._running_tasks]
+        for name in reversed(running):  # as CodeCarbon's stop: each running task is stopped
+            self.stop_task(name)
+        self._stop_live_outputs()
         self._description()  # the location is only described while the run goes on
         data = self._numbers("stop", tracker.stop)
+        with self._lock:
+            self._state = "stopped"
         if data is not None:
-            self.final_emissions_data = self._emissions_data(data)
+            self.final_emissions_data = self._to_handlers(data, final=True) or self._emissions_data(data)
             self.final_emissions = data.emissions_kg
         return self.final_emissions
 
@@ -366,19 +381,22 @@ class BaseEmissionsTracker:
         if tracker is None:
             return None
         with self._lock:
-            if self._state == "stopped":
-                logger.warning("start_task: the tracker was stopped; no task started.")
+            if self._state == "stopping":
                 return None
             asked = task_name or ""
             used = asked or str(uuid.uuid4())
-            if used in self._used_task_names:
+            if used in self._tasks:
                 used += "_" + str(uuid.uuid4())
-            self._used_task_names.add(used)
+            self._tasks[used] = _Task(used)
         if self._guard("start_task", lambda: tracker.start_task(used)):
             with self._lock:
                 self._running_tasks.append((asked, used))
-                self._state = "running"
+                if self._state != "running":  # start_task starts (or resumes) the run
+                    self._state = "running"
+                    self._start_live_outputs(tracker)
             return used
+        with self._lock:
+            del self._tasks[used]
         return None
 
     def stop_task(self, task_name: Optional[str] = None) -> Optional[EmissionsData]:
@@ -399,7 +417,13 @@ class BaseEmissionsTracker:
             return None
         name = used
         data = self._numbers("stop_task", lambda: tracker.stop_task(name))
-        return None if data is None else self._emissions_data(data)
+        result = None if data is None else self._emissions_data(data)
+        with self._lock:
+            task = self._tasks.get(used)
+            if task is not None:
+                task.is_active = False
+                task.emissions_data = result
+        return result
 
     def get_detected_hardware(self) -> Dict[str, Any]:
         d = self.native.describe()
@@ -414,11 +438,25 @@ class BaseEmissionsTracker:
             "gpu_ids": [g.get("index") for g in gpus] if gpus else None,
         }
 
+    def service_shutdown(self, signum: int, frame: Any) -> None:
+        """A signal handler that stops the tracker: ``signal.signal(signal.SIGTERM,
+        tracker.service_shutdown)``."""
+        logger.warning("service_shutdown - Caught signal %d" % signum)
+        self.stop()
+
     @property
-    def run_id(self) -> str:
+    def run_id(self) -> uuid.UUID:
+        """The run's UUID (a ``uuid.UUID``, as CodeCarbon's; the CSV's ``run_id``)."""
         if self._run_id is None:
-            self._run_id = str(self.native.describe()["run_id"])
+            self._run_id = uuid.UUID(str(self.native.describe()["run_id"]))
         return self._run_id
+
+    @property
+    def force_carbon_intensity_g_co2e_kwh(self) -> Optional[float]:
+        """The forced intensity in effect (argument, environment or config file), gCO2e/kWh;
+        None when none is given or the one given was invalid (then logged and ignored)."""
+        value = self._description().get("force_carbon_intensity_g_co2e_kwh")
+        return None if value is None else float(value)
 
     def describe(self) -> Dict[str, Any]:
         """carbon-tracker's description of the run (hardware, sources, intensity)."""
@@ -437,6 +475,88 @@ class BaseEmissionsTracker:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.stop()
+
+    # -- output handlers -----------------------------------------------------------------------
+
+    def _start_live_outputs(self, tracker: Tracker) -> None:
+        """With handlers and api_call_interval != -1, a thread that follows the background
+        measurements (``peek``) and calls live_out every api_call_interval of them."""
+        every = int(self._description().get("api_call_interval", 8))
+        if not self._handlers or every < 1 or self._live_thread is not None:
+            return
+        period = float(self._description().get("measure_power_secs", 15.0))
+        self._live_stop.clear()
+
+        def follow() -> None:
+            while not self._live_stop.wait(period):
+                try:
+                    self._live_out(tracker.peek(), every)
+                except CarbonTrackerError:
+                    return
+
+        self._live_thread = threading.Thread(target=follow, name="codecarbon-live-outputs", daemon=True)
+        self._live_thread.start()
+
+    def _stop_live_outputs(self) -> None:
+        thread, self._live_thread = self._live_thread, None
+        if thread is not None:
+            self._live_stop.set()
+            if thread is not threading.current_thread():
+                thread.join()
+
+    def _live_out(self, e: Emissions, every: int) -> None:
+        """live_out to every handler once ``every`` measurements happened since the last call
+        (counting, as CodeCarbon does, the one it takes at start)."""
+        with self._handlers_lock:
+            measured = e.measurements + 1
+            if measured - self._live_counted < every:
+                return
+            self._live_counted = measured
+            total = self._emissions_data(e)
+            delta = self._delta(total)
+            for handler in self._handlers:
+                self._call_handler(handler, "live_out", total, delta)
+
+    def _to_handlers(self, e: Emissions, final: bool = False) -> Optional[EmissionsData]:
+        """A flush's or stop's numbers: live_out if due, then out (and task_out, and exit at
+        stop) to every handler, as CodeCarbon's flush and stop do. Returns the total handed
+        out, None without handlers."""
+        if not self._handlers:
+            return None
+        every = int(self._description().get("api_call_interval", 8))
+        if every >= 1:
+            self._live_out(e, every)
+        total = self._emissions_data(e)
+        with self._handlers_lock:
+            delta = self._delta(total)
+            tasks = [t.out() for t in self._tasks.values() if t.emissions_data is not None]
+            experiment_name = str(self._description().get("experiment_name", "base"))
+            for handler in self._handlers:
+                self._call_handler(handler, "out", total, delta)
+                if tasks:
+                    self._call_handler(handler, "task_out", tasks, experiment_name)
+            if final:
+                for handler in self._handlers:
+                    self._call_handler(handler, "exit")
+        return total
+
+    def _delta(self, total: EmissionsData) -> EmissionsData:
+        """The numbers since the previous handler call (the totals, the first time)."""
+        delta = dataclasses.replace(total)
+        if self._previous is not None:
+            delta.compute_delta_emission(self._previous)
+        self._previous = total
+        return delta
+
+    @staticmethod
+    def _call_handler(handler: Any, method: str, *args: Any) -> None:
+        fn = getattr(handler, method, None)
+        if fn is None:
+            return
+        try:
+            fn(*args)
+        except Exception as e:  # a user's handler never breaks the run
+            logger.error(f"output handler {type(handler).__name__}.{method}: {e!r}", exc_info=True)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -475,13 +595,11 @@ class BaseEmissionsTracker:
         intensity = d.get("intensity") or {}
         cpu = d.get("cpu") or {}
         gpus = d.get("gpus") or []
-        if self._run_id is None and "run_id" in d:
-            self._run_id = str(d["run_id"])
         return EmissionsData(
             timestamp=datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
             project_name=str(d.get("project_name", "")),
             run_id=str(d.get("run_id", "")),
-            experiment_id=self._experiment_id,
+            experiment_id=str(d.get("experiment_id", DEFAULT_EXPERIMENT_ID)),
             duration=e.duration_s,
             emissions=e.emissions_kg,
             emissions_rate=e.emissions_rate_kg_per_s,
@@ -515,7 +633,7 @@ class BaseEmissionsTracker:
             ram_used_gb=e.ram_used_gb,
             on_cloud="Y" if intensity.get("cloud_provider") else "N",
             pue=e.pue,
-            wue=self._wue,
+            wue=d.get("wue", 0),
         )
 
 
@@ -523,20 +641,6 @@ class _CodeCarbonNative(Tracker):
     """The native tracker under a CodeCarbon-named one: its lines go to the "codecarbon" logger."""
 
     _logger_name = _logging.CODECARBON_LOGGER
-
-
-def _native_tracker(options: Dict[str, Any]) -> _CodeCarbonNative:
-    """The native tracker; a country code no country has is logged and the world average
-    applies, as in CodeCarbon (the native ``Tracker`` refuses it, naming the nearest codes)."""
-    try:
-        return _CodeCarbonNative(**options)
-    except CarbonTrackerError as e:
-        code = options.get("country_iso_code")
-        if e.status != Status.CT_ERR_INVALID_OPTION or not code or f"country_iso_code={code}:" not in str(e):
-            raise
-        logger.error(str(e))
-        logger.warning(f"We do not have data for {code}, using world average.")
-        return _CodeCarbonNative(**{k: v for k, v in options.items() if k != "country_iso_code"})
 
 
 class EmissionsTracker(BaseEmissionsTracker):
@@ -563,6 +667,16 @@ class OfflineEmissionsTracker(BaseEmissionsTracker):
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def _public_classes() -> Any:
+    """The module the decorators take their tracker classes from when they make one, at that
+    moment: ``carbon_tracker.emissions_tracker``, as CodeCarbon's take them from
+    ``codecarbon.emissions_tracker``, so that a test's ``mock.patch`` of
+    ``carbon_tracker.emissions_tracker.EmissionsTracker`` replaces them."""
+    from . import emissions_tracker
+
+    return emissions_tracker
+
+
 @overload
 def track_emissions(fn: _F) -> _F: ...
 @overload
@@ -582,14 +696,15 @@ def track_emissions(fn: Any = None, *args: Any, **kwargs: Any) -> Any:
             options = dict(given)
             offline = bool(options.pop("offline", False))
             tracker: BaseEmissionsTracker
+            public = _public_classes()
             if offline:
                 if not options.get("country_iso_code") and not options.get("cloud_provider"):
                     raise Exception("Needs ISO Code of the Country for Offline mode")
                 for key in _NOT_OFFLINE:
                     options.pop(key, None)
-                tracker = OfflineEmissionsTracker(**options)
+                tracker = public.OfflineEmissionsTracker(**options)
             else:
-                tracker = EmissionsTracker(**options)
+                tracker = public.EmissionsTracker(**options)
             tracker.start()
             try:
                 return func(*a, **kw)
@@ -610,7 +725,7 @@ class TaskEmissionsTracker:
 
     def __init__(self, task_name: Optional[str], tracker: Optional[BaseEmissionsTracker] = None) -> None:
         self.is_default_tracker = tracker is None
-        self.tracker: BaseEmissionsTracker = tracker if tracker is not None else EmissionsTracker()
+        self.tracker: BaseEmissionsTracker = tracker if tracker is not None else _public_classes().EmissionsTracker()
         self.task_name = task_name
         self.emissions_data: Optional[EmissionsData] = None
         self._used: Optional[str] = None
@@ -640,7 +755,7 @@ def track_task_emissions(
     """CodeCarbon's task decorator: each call of the function is a task of ``tracker`` (without
     one, an ``EmissionsTracker`` made now and stopped after the first call, as in CodeCarbon)."""
     is_default = tracker is None
-    chosen: BaseEmissionsTracker = tracker if tracker is not None else EmissionsTracker()
+    chosen: BaseEmissionsTracker = tracker if tracker is not None else _public_classes().EmissionsTracker()
 
     def decorate(func: _F) -> _F:
         @functools.wraps(func)

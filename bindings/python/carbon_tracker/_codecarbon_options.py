@@ -1,6 +1,6 @@
 """The keyword arguments of CodeCarbon's names (``EmissionsTracker``, ``OfflineEmissionsTracker``,
 ``track_emissions``): the library's options and the CodeCarbon 3.3 parameters that only this
-layer reads (``_codecarbon._HARMLESS``; tests/test_typing.py checks the two lists agree)."""
+layer reads (``_codecarbon._HARMLESS`` and ``_HANDLER_KEYS``; tests/test_typing.py checks the lists agree)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from ._options import TrackerOptions
 
 class CodeCarbonOptions(TrackerOptions, total=False):
     logging_logger: Any
-    """CodeCarbon's LoggerOutput target; only ``None`` is implemented (else logged, ignored)."""
+    """CodeCarbon's LoggerOutput target (``carbon_tracker.output.LoggerOutput``), with ``save_to_logger``."""
 
     output_handlers: Optional[Sequence[Any]]
-    """CodeCarbon's extra output handlers; only an empty list is implemented."""
+    """CodeCarbon's extra output handlers (``carbon_tracker.output.BaseOutput`` subclasses), called as CodeCarbon calls them."""
 
     allow_multiple_runs: Optional[bool]
     """CodeCarbon's lock file against concurrent runs; ``False`` is logged and ignored."""

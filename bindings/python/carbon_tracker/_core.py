@@ -152,6 +152,8 @@ def _lib() -> ctypes.CDLL:
     for fn in (lib.ct_tracker_flush, lib.ct_tracker_stop):
         fn.argtypes = [handle, ctypes.POINTER(_CtEmissions)]
         fn.restype = ctypes.c_int
+    lib.ct_tracker_peek.argtypes = [handle, ctypes.POINTER(_CtEmissions)]
+    lib.ct_tracker_peek.restype = ctypes.c_int
     lib.ct_tracker_start_task.argtypes = [handle, ctypes.c_char_p]
     lib.ct_tracker_start_task.restype = ctypes.c_int
     lib.ct_tracker_stop_task.argtypes = [handle, ctypes.c_char_p, ctypes.POINTER(_CtEmissions)]
@@ -312,6 +314,10 @@ class Tracker(RegionsMixin):
     def flush(self) -> Emissions:
         """Measures, writes a CSV row, queues uploads; returns the totals since start."""
         return self._report(self._lib.ct_tracker_flush)
+
+    def peek(self) -> Emissions:
+        """The totals as of the last measurement, without measuring or writing anything."""
+        return self._report(self._lib.ct_tracker_peek)
 
     def stop(self) -> Emissions:
         """Final measurement and row; waits up to api_timeout_s for uploads."""

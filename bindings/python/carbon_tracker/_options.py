@@ -25,8 +25,8 @@ class TrackerOptions(TypedDict, total=False):
     output_dir: Optional[Union[str, os.PathLike[str]]]
     """Directory of the CSV files, checked at start: created if its parent exists. Default: ``.``."""
 
-    output_file: Optional[str]
-    """A file name; the directory goes in `output_dir`. Default: ``emissions.csv``."""
+    output_file: Optional[Union[str, os.PathLike[str]]]
+    """The CSV: a name or a relative path, taken in `output_dir`, or an absolute path, used as given (CodeCarbon's `os.path.join(output_dir, output_file)`). Default: ``emissions.csv``."""
 
     save_to_file: Optional[bool]
     """Write the CSV. Default: ``true``."""
@@ -112,6 +112,9 @@ class TrackerOptions(TypedDict, total=False):
     emissions_endpoint: Optional[str]
     """CodeCarbon's HTTPOutput: POST of the totals on flush/stop."""
 
+    location_lookup: Optional[bool]
+    """Look the location up on the network (geolocation and cloud metadata) when none is given; false: the world average applies (CodeCarbon's offline tracker), other network uses stay. Default: ``true``."""
+
     cloud_detection: Optional[bool]
     """Probe the AWS/Azure/GCP metadata services when the location is not given. Default: ``true``."""
 
@@ -181,6 +184,12 @@ class TrackerOptions(TypedDict, total=False):
     python_version: Optional[str]
     """The host language's version for the CSV's `python_version` column (the Python binding sets it; empty for others)."""
 
+    on_invalid_value: Optional[bool]
+    """`error`: a bad value fails `new`; `ignore`: it is logged (error level, by `new`) and the key keeps its default, as CodeCarbon does. Unknown keys in the options stay errors. Default: ``false``."""
+
+    restart_after_stop: Optional[bool]
+    """`start` after `stop` resumes the run (same run_id, totals and uploads go on, the time stopped is not counted), as CodeCarbon's does; false: it is an invalid-state error. Default: ``false``."""
+
 
 # Every key, in the table's order.
 OPTION_KEYS: Tuple[str, ...] = (
@@ -217,6 +226,7 @@ OPTION_KEYS: Tuple[str, ...] = (
     "api_call_interval",
     "api_timeout_s",
     "emissions_endpoint",
+    "location_lookup",
     "cloud_detection",
     "geo_api_url",
     "geo_backup_api_url",
@@ -240,4 +250,6 @@ OPTION_KEYS: Tuple[str, ...] = (
     "energy_budget_kwh",
     "emissions_budget_kg",
     "python_version",
+    "on_invalid_value",
+    "restart_after_stop",
 )

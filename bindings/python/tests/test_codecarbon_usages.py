@@ -41,6 +41,26 @@ EXPECTED = {
                                "ERROR You first need to start the tracker."]},
     "csv_unwritable": {"raised": "KeyError: \"the user's error\""},
     "offline_missing_dir": {"body_ran": True, "stop_again": None, "flush": None},
+    # Behaviours of issue 20, each as CodeCarbon 3.3.2 has them.
+    "output_file_path": {"absolute_rows": 1, "relative_rows": 1, "default_file": False, "final_emissions": "float"},
+    "bad_values": {
+        "forced": {"final_emissions": "float", "g_per_kwh": 56.039, "attribute": None, "logged": True},
+        "config_file": {"final_emissions": "float", "cpu_energy>0": True, "logged": True},
+        "unknown_country": {code: {"final_emissions": "float", "g_per_kwh": 475.0, "logged": True} for code in ("ZZZ", "France")},
+    },
+    "offline_with_token": {source: {"final_emissions": "float", "g_per_kwh": 56.039}
+                           for source in ("argument", "environment", "home_config")},
+    "output_handlers": {
+        "calls": [["live_out", "EmissionsData", True, True], ["out", "EmissionsData", True, True],
+                  ["live_out", "EmissionsData", True, True], ["out", "EmissionsData", True, True],
+                  ["task_out", ["TaskEmissionsData"], ["step"], "base"], ["exit"]],
+        "json_lines": 4, "json_project": ["codecarbon"], "json_emissions>0": True, "csv_rows": 2,
+    },
+    "restart": {"first": "float", "second": "float", "second>first": True, "final_is_second": True, "csv_rows": 2,
+                "same_run_id": True, "csv_grows": True},
+    "attributes": {"deprecation_logged": True, "forced": 100.0, "not_forced": None, "run_id": "UUID",
+                   "tasks": ["infer", "load"], "task_fields": [["infer", "infer", False, True], ["load", "load", False, True]],
+                   "service_shutdown": True},
 }  # fmt: skip
 
 # Where CodeCarbon 3.3.2 differs, on purpose: its bug, not copied.
@@ -70,30 +90,86 @@ def test_usage_as_codecarbon_users_see_it(usage, tmp_path):
     assert ours == EXPECTED[usage]
 
 
+def codecarbon_env():
+    """CodeCarbon's environment: its venv's Python, and no way out but loopback (its requests
+    go through a proxy that does not exist: Electricity Maps, geolocation fail at once)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    dead = "http://127.0.0.1:9"
+    env.update(HTTPS_PROXY=dead, HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    return env
+
+
 @pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
 @pytest.mark.parametrize("usage", sorted(EXPECTED))
 def test_usage_matches_codecarbon(usage, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env = codecarbon_env()
     theirs = run_usage(CODECARBON_PYTHON, "codecarbon", usage, tmp_path, env)
     skip = CODECARBON_BUGS.get(usage, set())
     expected = {k: v for k, v in EXPECTED[usage].items() if k not in skip}
     assert {k: v for k, v in theirs.items() if k not in skip} == expected
 
 
+def codecarbon_json(script):
+    """What `script`, run by CodeCarbon 3.3.2's Python, prints as JSON on its last line."""
+    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=codecarbon_env(), check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
-def test_parameters_in_codecarbons_order():
+def test_api_surface_as_codecarbons():
+    # The constructors' parameters in CodeCarbon's order (positional use), and codecarbon.output:
+    # its records' fields and defaults, the output methods, the handlers' methods.
+    import dataclasses
+    import inspect
+
     import carbon_tracker._codecarbon as layer
+    import carbon_tracker.output as ours
 
     script = (
-        "import inspect, json\n"
+        "import dataclasses, inspect, json\n"
+        "import codecarbon.output as o\n"
         "from codecarbon.emissions_tracker import BaseEmissionsTracker, OfflineEmissionsTracker, track_emissions\n"
         "names = lambda f: [p for p in inspect.signature(f).parameters if p not in ('self', 'args', 'kwargs')]\n"
-        "print(json.dumps([names(BaseEmissionsTracker.__init__), names(track_emissions)[1:],"
-        " names(OfflineEmissionsTracker.__init__)]))\n"
+        "fields = lambda c: [(f.name, None if f.default is dataclasses.MISSING else f.default) for f in dataclasses.fields(c)]\n"
+        "methods = lambda c: {m: list(inspect.signature(getattr(c, m)).parameters)[1:] for m in ('out', 'live_out', 'task_out', 'exit')}\n"
+        "print(json.dumps([names(BaseEmissionsTracker.__init__), names(track_emissions)[1:], names(OfflineEmissionsTracker.__init__),"
+        " fields(o.EmissionsData), fields(o.TaskEmissionsData), [m.value for m in o.OutputMethod],"
+        " methods(o.BaseOutput), list(inspect.signature(o.LoggerOutput).parameters)]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=env, check=True)
-    tracker, decorator, offline = json.loads(out.stdout.strip().splitlines()[-1])
+    tracker, decorator, offline, data, task, methods, base, logger_output = codecarbon_json(script)
     assert list(layer.TRACKER_PARAMETERS) == tracker
     assert list(layer.DECORATOR_PARAMETERS) == decorator
     assert list(layer.OFFLINE_PARAMETERS) == offline
+    fields = lambda c: [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)]  # noqa: E731
+    assert fields(ours.EmissionsData) == data
+    assert fields(ours.TaskEmissionsData) == task
+    assert [m.value for m in ours.OutputMethod] == methods
+    assert {m: list(inspect.signature(getattr(ours.BaseOutput, m)).parameters)[1:] for m in base} == base
+    assert list(inspect.signature(ours.LoggerOutput).parameters) == logger_output
+
+
+def test_regional_intensities_are_codecarbon_3_3_2s(tmp_path):
+    # The figures of issue 20 (3.3.0's data gave Texas 476.1, California 205.3, SE1 18.0,
+    # Guangdong 582.3, China's national value).
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    ours = run_usage(sys.executable, "carbon_tracker", "regional_intensities", tmp_path, env)
+    rounded = {k: round(v, 1) for k, v in ours.items()}
+    assert rounded["USA/texas"] == 349.8 and rounded["USA/california"] == 179.1 and rounded["SWE/SE1"] == 25.9
+    for spelling in ("guangdong", "Guangdong Province"):
+        assert rounded[f"CHN/{spelling}"] == 441.9
+    assert ours["CHN/Tibet"] == ours["CHN/None"]  # not published: China's national value
+    assert ours["CAF/None"] == 0.0  # a zero in global_energy_mix.json is used as given
+
+
+@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
+def test_regional_intensities_match_codecarbon(tmp_path):
+    # Every US state, Canadian province, Nordic zone and Chinese province (each of its names and
+    # with a suffix), and a few countries: the same gCO2e/kWh as CodeCarbon 3.3.2 itself.
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "theirs").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    ours = run_usage(sys.executable, "carbon_tracker", "regional_intensities", tmp_path / "ours", env)
+    theirs = run_usage(CODECARBON_PYTHON, "codecarbon", "regional_intensities", tmp_path / "theirs", codecarbon_env())
+    assert sorted(ours) == sorted(theirs) and len(ours) > 140
+    differ = {k: (theirs[k], ours[k]) for k in theirs if abs(theirs[k] - ours[k]) > 1e-9 * max(abs(theirs[k]), 1.0)}
+    assert not differ, differ

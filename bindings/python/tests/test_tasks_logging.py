@@ -180,13 +180,13 @@ def test_positional_arguments_in_codecarbons_order(out_dir):
 def test_harmless_keys_accepted_others_logged(collect):
     with pytest.warns(DeprecationWarning):  # as CodeCarbon's, for any save_to_*
         t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[], save_to_logger=False, log_level="debug",
-                                       allow_multiple_runs=True, output_handlers=[], prometheus_url="x:1")  # fmt: skip
+                                       allow_multiple_runs=True, output_handlers=[], prometheus_url="x:1",
+                                       metadata={"boamps": {}})  # fmt: skip
     assert not [r for r in collect["codecarbon"].records if r.levelno >= logging.WARNING]
-    with pytest.warns(DeprecationWarning):
-        ct.OfflineEmissionsTracker(country_iso_code="FRA", save_to_prometheus=True, log_level="warning",
-                                   output_methods=[ct.OutputMethod.CSV, ct.OutputMethod.LOGGER])  # fmt: skip
+    ct.OfflineEmissionsTracker(country_iso_code="FRA", allow_multiple_runs=False, log_level="warning",
+                               output_methods=[ct.OutputMethod.CSV, ct.OutputMethod.BOAMPS])  # fmt: skip
     warned = " ".join(r.getMessage() for r in collect["codecarbon"].records if r.levelno == logging.WARNING)
-    assert "save_to_prometheus" in warned and "logger" in warned
+    assert "allow_multiple_runs" in warned and "boamps" in warned
     with pytest.raises(ValueError):  # as CodeCarbon's; its offline tracker logs it instead
         ct.EmissionsTracker(output_methods=["nope"])
     ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=["nope"])
@@ -226,7 +226,7 @@ def test_codecarbon_tasks_names_and_data(out_dir):
     unnamed = t.stop_task()
     second = t.stop_task("same")
     t.stop()
-    assert isinstance(first, ct.EmissionsData) and first.run_id == t.run_id
+    assert isinstance(first, ct.EmissionsData) and first.run_id == str(t.run_id)
     assert first.country_name == "France" and first.duration > 0 and unnamed is not None and second is not None
     names = [r["task_name"] for f in glob.glob(f"{out_dir}/emissions_e_*.csv") for r in csv.DictReader(open(f))]
     assert names[0] == "same" and names[1].startswith("same_") or names[2].startswith("same_")
@@ -274,3 +274,27 @@ def test_a_country_code_of_no_country_is_logged_and_the_world_average_applies(co
     data = t.final_emissions_data
     assert kg is not None and data is not None and data.energy_consumed > 0
     assert abs(kg / data.energy_consumed - 0.475) < 1e-9  # kg/kWh: the world average
+
+
+def test_decorators_take_the_tracker_class_from_the_public_module():
+    # As CodeCarbon's decorators take theirs from codecarbon.emissions_tracker: a user's tests
+    # can mock the tracker out with mock.patch("carbon_tracker.emissions_tracker.EmissionsTracker").
+    from unittest import mock
+
+    with mock.patch("carbon_tracker.emissions_tracker.EmissionsTracker") as online, \
+         mock.patch("carbon_tracker.emissions_tracker.OfflineEmissionsTracker") as offline:  # fmt: skip
+
+        @ct.track_emissions(project_name="p", output_methods=[ct.OutputMethod.CSV])
+        def train():
+            return 42
+
+        @ct.track_emissions(offline=True, country_iso_code="FRA")
+        def infer():
+            return 7
+
+        assert (train(), infer()) == (42, 7)
+        ct.TaskEmissionsTracker("t").__enter__()
+    assert online.call_count == 2 and online.call_args_list[0].kwargs["output_methods"] == [ct.OutputMethod.CSV]
+    offline.assert_called_once_with(country_iso_code="FRA")
+    online.return_value.start.assert_called_once()
+    online.return_value.stop.assert_called_once()

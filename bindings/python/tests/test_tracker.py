@@ -24,6 +24,8 @@ def test_lifecycle_numbers_and_csv(out_dir):
     first = t.flush()
     assert isinstance(first, ct.Emissions)
     assert first.duration_s > 0.15 and first.measurements >= 2
+    peeked = t.peek()  # the last measurement's totals; no row written
+    assert peeked.measurements >= first.measurements and peeked.energy_consumed_kwh >= first.energy_consumed_kwh
     assert first.carbon_intensity_g_per_kwh == 56.039
     assert abs(first.emissions_kg / first.energy_consumed_kwh - 0.056039) < 1e-12
     last = t.stop()
@@ -48,6 +50,9 @@ def test_errors_are_exceptions_with_status():
     t.stop()
     with pytest.raises(ct.CarbonTrackerError):
         t.start()
+    with pytest.raises(ct.CarbonTrackerError) as e:
+        t.peek()
+    assert e.value.status_name == "CT_ERR_INVALID_STATE"
 
 
 def test_io_error_still_carries_the_numbers(out_dir):

@@ -19,12 +19,17 @@ import threading
 import time
 
 IMPL, USAGE, DIR = sys.argv[1], sys.argv[2], sys.argv[3]
+if USAGE in ("bad_values", "attributes"):
+    # CodeCarbon logs these warnings before it applies log_level: its level at import decides.
+    os.environ["CODECARBON_LOG_LEVEL"] = "warning"
 if IMPL == "codecarbon":
-    from codecarbon import OfflineEmissionsTracker, track_emissions  # type: ignore
+    from codecarbon import OfflineEmissionsTracker, OutputMethod, track_emissions  # type: ignore
     from codecarbon.emissions_tracker import TaskEmissionsTracker, track_task_emissions  # type: ignore
+    from codecarbon.output import BaseOutput, LoggerOutput  # type: ignore
 else:
-    from carbon_tracker import OfflineEmissionsTracker, track_emissions  # type: ignore
+    from carbon_tracker import OfflineEmissionsTracker, OutputMethod, track_emissions  # type: ignore
     from carbon_tracker.emissions_tracker import TaskEmissionsTracker, track_task_emissions  # type: ignore
+    from carbon_tracker.output import BaseOutput, LoggerOutput  # type: ignore
 
 PLACE = dict(country_iso_code="FRA", output_dir=DIR)
 
@@ -260,9 +265,279 @@ def offline_missing_dir():
     return {"body_ran": ran, "stop_again": tracker.stop(), "flush": tracker.flush()}
 
 
+class Logged(logging.Handler):
+    """Every line of the "codecarbon" logger at warning level or above."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines = []
+        logging.getLogger("codecarbon").addHandler(self)
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+    def mention(self, *words):
+        return any(all(w in line for w in words) for line in self.lines)
+
+
+def intensity(tracker):
+    """The gCO2e/kWh a run used, from what the user reads (emissions / energy)."""
+    d = tracker.final_emissions_data
+    return round(d.emissions / d.energy_consumed * 1000, 3)
+
+
+def output_file_path():
+    # Behaviour 1: output_file as a path: an absolute one is used as is, a relative one is
+    # taken in output_dir (CodeCarbon's os.path.join(output_dir, output_file)).
+    other = os.path.join(DIR, "elsewhere")
+    os.mkdir(other)
+    os.mkdir(os.path.join(DIR, "sub"))
+    with OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR, output_file=os.path.join(other, "abs.csv")) as a:
+        work(0.1)
+    with OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR, output_file=os.path.join("sub", "rel.csv")):
+        work(0.1)
+    return {
+        "absolute_rows": len(rows(os.path.join(other, "abs.csv"))),
+        "relative_rows": len(rows(os.path.join("sub", "rel.csv"))),
+        "default_file": os.path.exists(os.path.join(DIR, "emissions.csv")),
+        "final_emissions": kind(a.final_emissions),
+    }
+
+
+def bad_values():
+    # Behaviour 2: a bad value is logged and ignored; the tracker measures with the default.
+    logged = Logged()
+    quiet = dict(output_dir=DIR, log_level="warning")
+    with OfflineEmissionsTracker(country_iso_code="FRA", force_carbon_intensity_g_co2e_kwh=-1, **quiet) as forced:
+        work(0.1)
+    with open(os.path.join(DIR, ".codecarbon.config"), "w") as f:  # the working directory's file
+        f.write("[codecarbon]\nforce_cpu_power=toto\n")
+    with OfflineEmissionsTracker(country_iso_code="FRA", **quiet) as from_file:
+        work(0.1)
+    os.remove(os.path.join(DIR, ".codecarbon.config"))
+    unknown = {}
+    for code in ("ZZZ", "France"):
+        with OfflineEmissionsTracker(country_iso_code=code, **quiet) as t:
+            work(0.1)
+        unknown[code] = {"final_emissions": kind(t.final_emissions), "g_per_kwh": intensity(t), "logged": logged.mention(code)}
+    return {
+        "forced": {"final_emissions": kind(forced.final_emissions), "g_per_kwh": intensity(forced),
+                   "attribute": forced.force_carbon_intensity_g_co2e_kwh,
+                   "logged": logged.mention("force_carbon_intensity_g_co2e_kwh", "-1")},
+        "config_file": {"final_emissions": kind(from_file.final_emissions), "cpu_energy>0": from_file.final_emissions_data.cpu_energy > 0,
+                        "logged": logged.mention("force_cpu_power", "toto")},
+        "unknown_country": unknown,
+    }  # fmt: skip
+
+
+def offline_with_token():
+    # Behaviour 3: an offline tracker with an Electricity Maps token (argument, environment, or
+    # co2_signal_api_token in ~/.codecarbon.config) measures; the service is unreachable here,
+    # so the static tables give the intensity.
+    home = os.path.join(DIR, "home")
+    os.mkdir(home)
+    results = {}
+    for source in ("argument", "environment", "home_config"):
+        token = {}
+        if source == "argument":
+            token = {"electricitymaps_api_token": "tok"}
+        elif source == "environment":
+            os.environ["CODECARBON_ELECTRICITYMAPS_API_TOKEN"] = "tok"
+        else:
+            os.environ.pop("CODECARBON_ELECTRICITYMAPS_API_TOKEN", None)
+            os.environ["HOME"] = home
+            with open(os.path.join(home, ".codecarbon.config"), "w") as f:
+                f.write("[codecarbon]\nco2_signal_api_token=tok\n")
+        with OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR, **token) as t:
+            work(0.1)
+        results[source] = {"final_emissions": kind(t.final_emissions), "g_per_kwh": intensity(t)}
+    return results
+
+
+class Recorder(BaseOutput):
+    """A user's output handler: what it is called with, in order."""
+
+    def __init__(self):
+        self.calls = []
+
+    def out(self, total, delta):
+        self.calls.append(["out", type(total).__name__, total.emissions > 0, delta.emissions <= total.emissions])
+
+    def live_out(self, total, delta):
+        self.calls.append(["live_out", type(total).__name__, total.emissions > 0, delta.emissions <= total.emissions])
+
+    def task_out(self, data, experiment_name):
+        self.calls.append(["task_out", [type(d).__name__ for d in data], [d.task_name for d in data], experiment_name])
+
+    def exit(self):
+        self.calls.append(["exit"])
+
+
+def output_handlers():
+    # Behaviour 4: BaseOutput subclasses in output_handlers, and LoggerOutput as logging_logger.
+    handler = Recorder()
+    path = os.path.join(DIR, "emissions.log")
+    json_logger = logging.getLogger("user-json")
+    json_logger.setLevel(logging.INFO)
+    file_handler = logging.FileHandler(path)
+    json_logger.addHandler(file_handler)
+    tracker = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR, output_handlers=[handler],
+                                      output_methods=[OutputMethod.CSV, OutputMethod.LOGGER],
+                                      logging_logger=LoggerOutput(json_logger, logging.INFO),
+                                      measure_power_secs=999, api_call_interval=2)  # fmt: skip
+    tracker.start()
+    work(0.2)
+    tracker.flush()
+    work(0.1)
+    tracker.start_task("step")
+    work(0.1)
+    tracker.stop_task("step")
+    work(0.1)
+    tracker.stop()
+    file_handler.close()
+    with open(path) as f:
+        lines = [json.loads(line) for line in f.read().splitlines()]
+    return {
+        "calls": handler.calls,
+        "json_lines": len(lines),
+        "json_project": sorted({line["project_name"] for line in lines}),
+        "json_emissions>0": all(line["emissions"] > 0 for line in lines),
+        "csv_rows": len(rows()),
+    }
+
+
+def restart():
+    # Behaviour 5: start() after stop() measures again, in the same run.
+    tracker = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR)
+    tracker.start()
+    work(0.2)
+    first = tracker.stop()
+    time.sleep(0.2)
+    tracker.start()
+    work(0.2)
+    second = tracker.stop()
+    r = rows()
+    return {
+        "first": kind(first),
+        "second": kind(second),
+        "second>first": second > first,
+        "final_is_second": tracker.final_emissions == second,
+        "csv_rows": len(r),
+        "same_run_id": len({row["run_id"] for row in r}) == 1 and r[0]["run_id"] == str(tracker.run_id),
+        "csv_grows": float(r[1]["energy_consumed"]) > float(r[0]["energy_consumed"]),
+    }
+
+
+def attributes():
+    # Behaviour 6: the deprecated token name warns; public attributes; run_id a uuid.UUID;
+    # tracker._tasks (read by CodeCarbon's task_inference.py example).
+    logged = Logged()
+    deprecated = OfflineEmissionsTracker(country_iso_code="FRA", co2_signal_api_token="tok", save_to_file=False, log_level="warning")
+    forced = OfflineEmissionsTracker(country_iso_code="FRA", force_carbon_intensity_g_co2e_kwh=100, output_dir=DIR)
+    plain = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR)
+    plain.start()
+    plain.start_task("load")
+    work(0.1)
+    plain.stop_task("load")
+    plain.start_task("infer")
+    work(0.1)
+    plain.stop_task()
+    plain.stop()
+    tasks = plain._tasks
+    return {
+        "deprecation_logged": logged.mention("co2_signal_api_token", "deprecated"),
+        "forced": forced.force_carbon_intensity_g_co2e_kwh,
+        "not_forced": plain.force_carbon_intensity_g_co2e_kwh,
+        "run_id": type(plain.run_id).__name__,
+        "tasks": sorted(tasks),
+        "task_fields": sorted({(k, t.task_name, t.is_active, t.emissions_data.cpu_energy > 0) for k, t in tasks.items()}),
+        "service_shutdown": callable(getattr(deprecated, "service_shutdown", None)),
+    }
+
+
+def gateway_metrics(job):
+    """The codecarbon_* samples the Pushgateway holds for `job`: {metric name: labels}."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{os.environ['CT_PUSHGATEWAY']}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    found = {}
+    for line in text.splitlines():
+        m = re.match(r'(codecarbon_\w+)\{(.*)\} ', line)
+        if m and f'job="{job}"' in m.group(2):
+            found[m.group(1)] = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+    return found
+
+
+def poll(probe, seconds=15):
+    end = time.monotonic() + seconds
+    while True:
+        value = probe()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(0.1)
+
+
+def prometheus():
+    # Behaviour 4: save_to_prometheus / OutputMethod.PROMETHEUS push to the Pushgateway at
+    # prometheus_url (CodeCarbon's form, without a scheme); stop deletes the job's metrics.
+    results = {}
+    for project, choice in (("pg1", dict(save_to_prometheus=True, save_to_file=False)),
+                            ("pg2", dict(output_methods=[OutputMethod.PROMETHEUS]))):  # fmt: skip
+        tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name=project, measure_power_secs=999,
+                                          prometheus_url=os.environ["CT_PUSHGATEWAY"], output_dir=DIR, **choice)  # fmt: skip
+        tracker.start()
+        work(0.2)
+        tracker.flush()
+        pushed = poll(lambda: gateway_metrics(f"{project}_base"))
+        kg = tracker.stop()
+        left = poll(lambda: not gateway_metrics(f"{project}_base"))
+        results[project] = {
+            "metrics": sorted(pushed),
+            "project_label": sorted({labels.get("project_name") for labels in pushed.values()}),
+            "deleted_at_stop": left,
+            "final_emissions": kind(kg),
+        }
+    results["csv_rows"] = len(rows())
+    return results
+
+
+def regional_intensities():
+    # The data: every region of the embedded tables (US states, Canadian provinces, Nordic
+    # zones, Chinese provinces under several spellings) and a few countries, as the gCO2e/kWh a
+    # user reads from a run (emissions / energy).
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "data")
+
+    def keys(name, inner=None):
+        with open(os.path.join(data, name)) as f:
+            table = json.load(f)
+        return [k for k in (table[inner] if inner else table) if not k.startswith("_") and k != "usa"]
+
+    places = [("USA", r) for r in keys("usa_emissions.json")] + [("CAN", r) for r in keys("canada_energy_mix.json")]
+    places += [("SWE" if z.startswith("SE") else "NOR" if z.startswith("NO") else "FIN", z) for z in keys("nordic_emissions.json", "data")]
+    with open(os.path.join(data, "china_provincial_emissions.json")) as f:
+        china = json.load(f)["data"]
+    for province in china.values():
+        places += [("CHN", name) for name in province["names"]]
+        places.append(("CHN", province["description"] + " Province"))
+    places += [("CHN", "Tibet"), ("CHN", "Xizang Autonomous Region"), ("SWE", "stockholm"), ("USA", "atlantis")]
+    places += [(country, None) for country in ("USA", "CAN", "CHN", "FRA", "DEU", "IND", "CAF")]
+    found = {}
+    for country, region in places:
+        tracker = OfflineEmissionsTracker(country_iso_code=country, region=region, save_to_file=False,
+                                          measure_power_secs=999, log_level="critical")  # fmt: skip
+        tracker.start()
+        work(0.01)
+        tracker.stop()
+        found[f"{country}/{region}"] = tracker.final_emissions_data.emissions / tracker.final_emissions_data.energy_consumed * 1000
+    return found
+
+
 USAGES = {f.__name__: f for f in (context_manager, decorator, start_stop, tasks_loop, tasks_inference, threads,
                                   forked_pool, logging_to_file, api_unreachable, second_stop, csv_unwritable,
-                                  offline_missing_dir)}
+                                  offline_missing_dir, output_file_path, bad_values, offline_with_token,
+                                  output_handlers, restart, attributes, prometheus, regional_intensities)}
 
 if __name__ == "__main__":
     result = USAGES[USAGE]()

@@ -1,0 +1,183 @@
+"""CodeCarbon's ``codecarbon.output`` names: the records a tracker hands out (:class:`EmissionsData`,
+:class:`TaskEmissionsData`), :class:`OutputMethod`, and the output handlers a user gives to a
+CodeCarbon-named tracker (``output_handlers=[...]``, ``logging_logger=...``): subclasses of
+:class:`BaseOutput`, :class:`LoggerOutput`, :class:`GoogleCloudLoggerOutput`.
+
+A tracker calls each handler as CodeCarbon 3.3 does: ``out(total, delta)`` at every flush and
+stop, ``live_out(total, delta)`` every ``api_call_interval`` measurements, ``task_out(tasks,
+experiment_name)`` at flush and stop once tasks have finished, ``exit()`` at stop. ``total`` holds
+the run's cumulative numbers, ``delta`` those since the previous call to any handler.
+
+The built-in outputs (CSV, CodeCarbon API, Prometheus, Logfire, logger) are the native library's
+and are chosen with ``output_methods``/``save_to_*``, not constructed here."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+_log = logging.getLogger("codecarbon")
+
+
+class OutputMethod(str, enum.Enum):
+    """CodeCarbon's output methods. ``BOAMPS`` (a BoAmps JSON report) is not implemented by this
+    version: asking for it is logged and ignored."""
+
+    CSV = "csv"
+    API = "api"
+    LOGGER = "logger"
+    PROMETHEUS = "prometheus"
+    LOGFIRE = "logfire"
+    BOAMPS = "boamps"
+
+
+@dataclass
+class EmissionsData:
+    """CodeCarbon's ``EmissionsData``: the same attribute names, order and units (kg, kWh, W, s)."""
+
+    timestamp: str
+    project_name: str
+    run_id: str
+    experiment_id: str
+    duration: float
+    emissions: float
+    emissions_rate: float
+    cpu_power: float
+    gpu_power: float
+    ram_power: float
+    cpu_energy: float
+    gpu_energy: float
+    ram_energy: float
+    energy_consumed: float
+    water_consumed: float
+    country_name: Optional[str]
+    country_iso_code: Optional[str]
+    region: Optional[str]
+    cloud_provider: str
+    cloud_region: str
+    os: str
+    python_version: str
+    codecarbon_version: str
+    cpu_count: float
+    cpu_model: str
+    gpu_count: float
+    gpu_model: str
+    longitude: Optional[float]
+    latitude: Optional[float]
+    ram_total_size: float
+    tracking_mode: str
+    cpu_utilization_percent: float = 0.0
+    gpu_utilization_percent: float = 0.0
+    ram_utilization_percent: float = 0.0
+    ram_used_gb: float = 0.0
+    on_cloud: str = "N"
+    pue: float = 1
+    wue: float = 0
+
+    @property
+    def values(self) -> "OrderedDict[str, Any]":
+        return OrderedDict((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
+
+    def compute_delta_emission(self, previous_emission: EmissionsData) -> None:
+        """Turns these totals into the difference from ``previous_emission`` (durations,
+        emissions, energies, water; powers and utilisation stay the run's means)."""
+        delta_duration = self.duration - previous_emission.duration
+        delta_emissions = self.emissions - previous_emission.emissions
+        self.duration = delta_duration
+        self.emissions = delta_emissions
+        self.cpu_energy -= previous_emission.cpu_energy
+        self.gpu_energy -= previous_emission.gpu_energy
+        self.ram_energy -= previous_emission.ram_energy
+        self.energy_consumed -= previous_emission.energy_consumed
+        self.water_consumed -= previous_emission.water_consumed
+        self.emissions_rate = delta_emissions / delta_duration if delta_duration > 0 else 0
+
+    def toJSON(self) -> str:  # noqa: N802 (CodeCarbon's name)
+        return json.dumps(self.values, sort_keys=True, indent=4)
+
+
+# A task's record has EmissionsData's fields but experiment_id, pue and wue, after its name.
+_TASK_FIELDS = [f for f in dataclasses.fields(EmissionsData) if f.name not in ("experiment_id", "pue", "wue")]
+
+# Made from EmissionsData's fields, so the two cannot drift (tests compare both with CodeCarbon's).
+TaskEmissionsData: Any = dataclasses.make_dataclass(
+    "TaskEmissionsData",
+    [("task_name", str)]
+    + [(f.name, f.type, dataclasses.field(default=f.default)) if f.default is not dataclasses.MISSING else (f.name, f.type) for f in _TASK_FIELDS],
+    namespace={
+        "__doc__": "CodeCarbon's ``TaskEmissionsData``: one finished task, as in its task file.",
+        "values": property(lambda self: OrderedDict((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))),
+        "__module__": __name__,
+    },
+)
+
+
+def task_emissions_data(task_name: str, data: EmissionsData) -> Any:
+    """A task's record from its numbers."""
+    return TaskEmissionsData(task_name=task_name, **{f.name: getattr(data, f.name) for f in _TASK_FIELDS})
+
+
+class BaseOutput:
+    """Subclass it and override what you need; every method does nothing by default.
+
+    - ``out(total, delta)``: at each ``flush()`` and ``stop()``;
+    - ``live_out(total, delta)``: every ``api_call_interval`` measurements while the run goes on;
+    - ``task_out(tasks, experiment_name)``: at ``flush()``/``stop()`` once tasks have finished
+      (a list of :class:`TaskEmissionsData`);
+    - ``exit()``: at ``stop()``, after the last ``out``.
+    An exception raised by a handler is logged on the ``codecarbon`` logger; the run goes on."""
+
+    def out(self, total: EmissionsData, delta: EmissionsData) -> None:
+        pass
+
+    def live_out(self, total: EmissionsData, delta: EmissionsData) -> None:
+        pass
+
+    def task_out(self, data: List[Any], experiment_name: str) -> None:
+        pass
+
+    def exit(self) -> None:
+        pass
+
+
+class LoggerOutput(BaseOutput):
+    """Each total as one JSON line (``dataclasses.asdict``) on ``logger`` at ``severity``: give it
+    as ``logging_logger=`` with ``save_to_logger=True`` or ``OutputMethod.LOGGER``."""
+
+    def __init__(self, logger: Any, severity: int = logging.INFO) -> None:
+        self.logger = logger
+        self.logging_severity = severity
+
+    def out(self, total: EmissionsData, delta: Optional[EmissionsData]) -> None:
+        try:
+            self.logger.log(self.logging_severity, msg=json.dumps(dataclasses.asdict(total)))
+        except Exception as e:
+            _log.error(e, exc_info=True)
+
+    def live_out(self, total: EmissionsData, delta: Optional[EmissionsData]) -> None:
+        self.out(total, None)
+
+
+class GoogleCloudLoggerOutput(LoggerOutput):
+    """Each total as a structured entry of a Google Cloud Logging logger (``log_struct``)."""
+
+    def out(self, total: EmissionsData, delta: Optional[EmissionsData]) -> None:
+        try:
+            self.logger.log_struct(dataclasses.asdict(total), severity=self.logging_severity)
+        except Exception as e:
+            _log.error(e, exc_info=True)
+
+
+__all__ = [
+    "BaseOutput",
+    "EmissionsData",
+    "GoogleCloudLoggerOutput",
+    "LoggerOutput",
+    "OutputMethod",
+    "TaskEmissionsData",
+]

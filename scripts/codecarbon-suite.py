@@ -1,0 +1,543 @@
+"""Runs CodeCarbon 3.3.2's own test suite against carbon-tracker's CodeCarbon layer.
+
+    python3 scripts/codecarbon-suite.py [--list] [--json FILE] [--lib PATH] [--package DIR] [-k EXPR] [--keep] [--fresh]
+
+The suite is taken from CodeCarbon's source distribution on PyPI at run time (`pip download
+--no-binary`, into a temporary directory; nothing of it is copied into this repository) and run
+as CodeCarbon's own test task runs it (SUITE_ARGS) twice with pytest, in a venv with CodeCarbon's
+dependencies and test tools (target/codecarbon-suite-venv, made on first use):
+  1. against CodeCarbon 3.3.2 itself (the sdist's own package): what passes here at all;
+  2. against a `codecarbon` package that only re-exports `carbon_tracker` (the shim below, in the
+     temporary directory, first on the path), with the library built by `cargo build`.
+The public modules (`codecarbon`, `codecarbon.emissions_tracker`, `codecarbon.output`) are
+carbon_tracker's; the others stay CodeCarbon's, so that the tests' helpers import. The suite's
+helper that fakes `.codecarbon.config` files through `builtins.open` writes the same text to the
+real files instead (the library reads them itself). Each test of the second run is classified:
+  - passes;
+  - not applicable: it exercises only CodeCarbon's internal modules (it never makes a tracker,
+    an output or a decorator of the layer; most of the suite tests `codecarbon.core.*` units),
+    or it fails where it patches CodeCarbon's internals with `unittest.mock`, reads a private
+    attribute of the tracker (`tracker._measure_power_secs`), imports an internal name through
+    a public module (`from codecarbon.emissions_tracker import Raspberry`), or fakes CodeCarbon's
+    HTTP calls through `requests`/`responses` where the native library connects by itself.
+    These test how CodeCarbon is built, not what its users see;
+  - fails under CodeCarbon itself here (no network, no GPU, files missing from the sdist): no
+    comparison possible;
+  - a real difference: everything else.
+The counts are printed (exit status 1 if there is a real difference); --list prints every test
+with its class and reason. Not part of CI's pass/fail (it takes minutes and needs PyPI); its
+counts are in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+VERSION = "3.3.2"
+VENV = ROOT / "target" / "codecarbon-suite-venv"
+# CodeCarbon's runtime dependencies come with `pip install codecarbon==VERSION` (then the package
+# itself is removed); its dev group's test tools are added. Only what its tests import.
+TEST_TOOLS = ["pytest", "pytest-timeout", "requests-mock", "responses", "mktestdocs", "jsonschema"]
+# CodeCarbon's own test command (its pyproject's `test-package` task): its viz tests need the
+# dashboard's packages and are left out there too; `integ_test` ones need the network.
+SUITE_ARGS = ["--ignore=tests/test_viz_data.py", "-m", "not integ_test"]
+# tests/test_emissions_tracker.py imports tests/fake_modules/pynvml.py, a fake NVML that the
+# sdist does not ship. This stand-in (written into the temporary copy, for both runs) has only
+# the two names the module touches outside its GPU tests; those tests need the real fake and
+# fail under CodeCarbon itself too, the others run.
+FAKE_PYNVML_STAND_IN = "from unittest import mock\n\nDETAILS = None\nINIT_MOCK = mock.MagicMock()\n"
+PER_TEST_TIMEOUT_S = 120
+
+# CodeCarbon's public modules: carbon_tracker provides them under the same names (a module it
+# lacks cannot be imported). Its other modules are CodeCarbon's own (the sdist's), so that a
+# test's helpers (`codecarbon.core.units`, `codecarbon.input`, ...) still import; what the test
+# then asserts about the tracker is asserted about carbon_tracker's.
+PUBLIC_MODULES = ("emissions_tracker", "output")
+SHIM = """
+import importlib as _importlib
+import json as _json
+import os as _os
+import sys as _sys
+
+import carbon_tracker as _ct
+from carbon_tracker import *  # noqa: F401,F403
+from carbon_tracker import __all__  # noqa: F401
+
+__version__ = getattr(_ct, "__version__", None) or _ct.library_version()
+__app_name__ = "codecarbon"
+__path__.append({internals!r})
+for _name in {public!r}:
+    try:
+        _sys.modules[__name__ + "." + _name] = _importlib.import_module("carbon_tracker." + _name)
+    except ImportError:
+        _sys.modules[__name__ + "." + _name] = None  # not there: not CodeCarbon's either
+
+
+# A public name of CodeCarbon's that carbon_tracker lacks (codecarbon.output.BoAmpsOutput): a
+# stand-in that fails when used, so that only the tests using it fail, not their whole module.
+class _MissingName(Exception):
+    pass
+
+
+def _missing(module, name):
+    def fail(*args, **kwargs):
+        raise _MissingName(module + "." + name + " is not in carbon_tracker")
+
+    return type(name, (), {{"__init__": fail, "__module__": "ct_suite_missing"}}) if name[:1].isupper() else fail
+
+
+for _module, _names in _json.loads(_os.environ.get("CT_SUITE_PUBLIC_NAMES", "{{}}")).items():
+    _m = _sys.modules.get(_module) if _module != __name__ else _sys.modules[__name__]
+    for _n in _names if _m is not None else []:
+        if not hasattr(_m, _n):
+            setattr(_m, _n, _missing(_module, _n))
+"""
+
+PLUGIN = """
+import json, os, re, traceback
+import pytest
+
+_OUT = os.environ["CT_SUITE_RESULTS"]
+_results = {}
+
+
+# Whether the running test used carbon_tracker (made one of its objects, called one of its
+# functions): a test that only exercises CodeCarbon's internal modules says nothing about it.
+_touched = [False]
+
+
+def _instrument():
+    import dataclasses, enum, functools, importlib, inspect
+    try:
+        modules = [importlib.import_module(m) for m in ("carbon_tracker", "carbon_tracker.emissions_tracker")]
+    except ImportError:
+        return  # the run against CodeCarbon itself
+    try:
+        modules.append(importlib.import_module("carbon_tracker.output"))
+    except ImportError:
+        pass
+    seen = set()
+    for module in modules:
+        for name, obj in list(vars(module).items()):
+            if name.startswith("__") or not getattr(obj, "__module__", "").startswith("carbon_tracker"):
+                continue
+            # Records (EmissionsData) and enums are data that CodeCarbon's internals also take.
+            if inspect.isclass(obj) and obj not in seen and not dataclasses.is_dataclass(obj) and not issubclass(obj, enum.Enum):
+                seen.add(obj)
+                init = obj.__dict__.get("__init__")
+                if init is None or getattr(init, "_ct_wrapped", False):
+                    continue
+                def wrapped(self, *a, __init=init, **k):
+                    _touched[0] = True
+                    return __init(self, *a, **k)
+                wrapped._ct_wrapped = True
+                functools.update_wrapper(wrapped, init)
+                obj.__init__ = wrapped
+            elif inspect.isfunction(obj):
+                def fn(*a, __f=obj, **k):
+                    _touched[0] = True
+                    return __f(*a, **k)
+                setattr(module, name, functools.wraps(obj)(fn))
+
+
+# The suite fakes ~/.codecarbon.config and ./.codecarbon.config by patching builtins.open
+# (tests/testutils.get_custom_mock_open), which only Python code sees. Against carbon-tracker,
+# whose library reads the files itself, the same text is written to the real files instead
+# (HOME is a temporary directory) and removed after the test.
+_written = []
+
+
+def _real_config_files(global_conf_str, local_conf_str):
+    import builtins, pathlib
+
+    def mocked_open():
+        for path, text in ((pathlib.Path.home() / ".codecarbon.config", global_conf_str),
+                           (pathlib.Path.cwd() / ".codecarbon.config", local_conf_str)):
+            path.write_text(text)
+            _written.append(path)
+        return builtins.open
+
+    return mocked_open
+
+
+# A patch of something CodeCarbon's tracker has and the layer does not
+# (`EmissionsTracker._get_cloud_metadata`) is made anyway (mock's create=True): it changes
+# nothing in the layer, and the test goes on to check what the user sees. Recorded per test.
+_created = []
+
+
+def _create_missing_patch_targets():
+    import types
+    import unittest.mock as um
+
+    original = um._patch.get_original
+
+    def get_original(self):
+        target = self.getter()
+        owner = target.__name__ if isinstance(target, types.ModuleType) else getattr(target, "__module__", "")
+        if (owner or "").startswith("carbon_tracker") and not self.create and self.attribute not in getattr(target, "__dict__", {}) and not hasattr(target, self.attribute):
+            self.create = True
+            _created.append(f"{getattr(target, '__name__', owner)}.{self.attribute}")
+        return original(self)
+
+    um._patch.get_original = get_original
+
+
+def pytest_configure(config):
+    _instrument()
+    if "carbon_tracker" in __import__("sys").modules:
+        _create_missing_patch_targets()
+        try:
+            import tests.testutils as testutils
+        except ImportError:
+            return
+        testutils.get_custom_mock_open = _real_config_files
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    while _written:
+        try:
+            _written.pop().unlink()
+        except OSError:
+            pass
+
+
+# What the test's mock.patch decorators replace inside CodeCarbon's own modules.
+def _patched_internals(item):
+    out = []
+    for p in getattr(getattr(item, "function", None), "patchings", []) or []:
+        try:
+            target = p.getter()
+        except Exception:
+            continue
+        owner = getattr(target, "__name__", None) if isinstance(target, type(os)) else getattr(target, "__module__", None)
+        if (owner or "").startswith("codecarbon"):
+            out.append(f"{owner}.{p.attribute}")
+    return out
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _touched[0] = False
+    del _created[:]
+
+
+def _describe(excinfo):
+    if excinfo is None:
+        return {}
+    e = excinfo.value
+    tb = excinfo.traceback
+    frames = [(str(entry.path), entry.name) for entry in tb]
+    # Raised by unittest.mock itself (its innermost frame), e.g. a patch target it cannot find.
+    in_mock = bool(frames) and frames[-1][0].endswith(os.path.join("unittest", "mock.py"))
+    in_suite = [p for p, _ in frames if "/tests/" in p]
+    owner = None
+    if isinstance(e, AttributeError):
+        obj = getattr(e, "obj", None)
+        owner = type(obj).__module__ if obj is not None else None
+    return {
+        "type": type(e).__name__,
+        "message": str(e)[:600],
+        "in_mock": in_mock,
+        "owner": owner,
+        "name": getattr(e, "name", None) if isinstance(e, (AttributeError, ImportError)) else None,
+        "last_suite_frame": in_suite[-1] if in_suite else None,
+        "text": "".join(traceback.format_exception_only(type(e), e))[-1500:],
+    }
+
+
+def pytest_runtest_logreport(report):
+    r = _results.setdefault(report.nodeid, {"outcome": "passed"})
+    r["touched"] = r.get("touched", False) or _touched[0]
+    if report.when == "call" and report.outcome == "skipped" or report.when == "setup" and report.skipped:
+        r["outcome"] = "skipped"
+        r["detail"] = {"message": str(report.longrepr)[-300:]}
+    elif report.failed and r["outcome"] != "failed":
+        r["outcome"] = "failed"
+        r["when"] = report.when
+        r["detail"] = getattr(report, "_ct_detail", {}) or {"message": str(report.longrepr)[-1500:]}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        report._ct_detail = _describe(call.excinfo)
+        report._ct_detail["patched"] = _patched_internals(item)
+        report._ct_detail["created"] = sorted(set(_created))
+        try:
+            import inspect
+            report._ct_detail["source"] = inspect.getsource(item.function)[:20000]
+        except Exception:
+            pass
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _results["COLLECT::" + str(report.fspath)] = {"outcome": "collect_error", "detail": {"message": str(report.longrepr)[-3000:]}}
+
+
+# The names CodeCarbon itself makes public in each public module: codecarbon's __all__ and
+# version, what codecarbon.output re-exports, what codecarbon.emissions_tracker defines.
+def _public_names():
+    import importlib, sys
+    if "carbon_tracker" in sys.modules:
+        return {}
+    out = {}
+    top = importlib.import_module("codecarbon")
+    out["codecarbon"] = list(top.__all__) + ["__version__", "__app_name__"]
+    for name in os.environ["CT_SUITE_PUBLIC"].split(","):
+        m = importlib.import_module("codecarbon." + name)
+        own = [k for k, v in vars(m).items() if not k.startswith("_") and getattr(v, "__module__", None) == m.__name__]
+        reexported = [k for k in vars(m) if not k.startswith("_") and k[0].isupper()] if name == "output" else []
+        out["codecarbon." + name] = sorted(set(own + reexported))
+    return out
+
+
+def pytest_sessionfinish(session):
+    _results["PUBLIC::names"] = _public_names()
+    with open(_OUT, "w") as f:
+        json.dump(_results, f)
+"""
+
+
+def run(cmd, **kw):
+    print("+ " + " ".join(str(c) for c in cmd), file=sys.stderr, flush=True)
+    return subprocess.run([str(c) for c in cmd], **kw)
+
+
+def ensure_venv() -> pathlib.Path:
+    python = VENV / "bin" / "python"
+    marker = VENV / "suite-ready"
+    wanted = json.dumps([VERSION] + TEST_TOOLS)
+    if marker.exists() and marker.read_text() == wanted:
+        return python
+    shutil.rmtree(VENV, ignore_errors=True)
+    run([sys.executable, "-m", "venv", VENV], check=True)
+    run([python, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    run([python, "-m", "pip", "install", "-q", f"codecarbon=={VERSION}", *TEST_TOOLS], check=True)
+    # Only its dependencies stay: each run below chooses which `codecarbon` it imports.
+    run([python, "-m", "pip", "uninstall", "-q", "-y", "codecarbon"], check=True)
+    marker.write_text(wanted)
+    return python
+
+
+def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path) -> pathlib.Path:
+    dl = tmp / "download"
+    run([python, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", f"codecarbon=={VERSION}", "-d", dl], check=True)
+    archive = next(dl.glob("codecarbon-*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp)
+    sdist = tmp / f"codecarbon-{VERSION}"
+    fake = sdist / "tests" / "fake_modules"
+    if not fake.exists():
+        fake.mkdir()
+        (fake / "__init__.py").write_text("")
+        (fake / "pynvml.py").write_text(FAKE_PYNVML_STAND_IN)
+    return sdist
+
+
+def write_plugin(where: pathlib.Path) -> None:
+    (where / "ct_suite_plugin.py").write_text(PLUGIN)
+
+
+def pytest_run(python, cwd, results, env, extra):
+    cmd = [python, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-p", "ct_suite_plugin", "--continue-on-collection-errors",
+           f"--timeout={PER_TEST_TIMEOUT_S}", "-o", "pythonpath=.", "--rootdir", cwd, "-c", cwd / "pytest.ini", *SUITE_ARGS, *extra]  # fmt: skip
+    env = dict(env, CT_SUITE_RESULTS=str(results), CT_SUITE_PUBLIC=",".join(PUBLIC_MODULES))
+    proc = run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail = proc.stdout.strip().splitlines()[-1:] if proc.stdout else []
+    print("  " + (tail[0] if tail else "(no output)"), file=sys.stderr)
+    return json.loads(results.read_text())
+
+
+def base_env(tmp: pathlib.Path) -> dict:
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODECARBON_", "PYTHON"))}
+    # As CodeCarbon's own test task; a fresh HOME so no ~/.codecarbon.config of this machine applies.
+    env.update(CODECARBON_ALLOW_MULTIPLE_RUNS="True", HOME=str(home), CARBON_TRACKER_LOOPBACK_ONLY="1")
+    return env
+
+
+# -- classification ------------------------------------------------------------------------------
+
+# A missing public module or name: the layer's fault, whatever else the test does.
+PUBLIC_IMPORT = re.compile(r"import of codecarbon\.(?:%s) halted|cannot import name '\w+' from '(?:codecarbon|carbon_tracker)(?:\.(?:%s))?'" % (("|".join(PUBLIC_MODULES),) * 2))
+# Private attributes that CodeCarbon's own examples read (examples/task_inference.py reads
+# tracker._tasks), so its users do too.
+USER_FACING_PRIVATE = {"_tasks"}
+FAKED_IO = (
+    ("responses.", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
+    ("requests_mock", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
+    ("patch(\"requests.", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
+)
+
+
+def internal_name_through_public_module(text: str, public: dict):
+    """`from codecarbon.emissions_tracker import Raspberry`: a name CodeCarbon's public module only
+    happens to hold (it imported it from an internal one)."""
+    m = re.search(r"cannot import name '(\w+)' from '(codecarbon|carbon_tracker)(\.\w+)?'", text)
+    if not m:
+        return None
+    module = "codecarbon" + (m.group(3) or "")
+    if module in public and m.group(1) not in public[module]:
+        return f"imports an internal name through a public module ({module}.{m.group(1)})"
+    return None
+
+
+def why_not_applicable(result: dict, public: dict):
+    """Why a failing test that used carbon_tracker does not apply to it, or None. The most direct
+    cause first: what failed, then what the test replaced of CodeCarbon's."""
+    d = result.get("detail") or {}
+    text = (d.get("text") or "") + (d.get("message") or "")
+    if d.get("type") == "_MissingName":  # a public name of CodeCarbon's that the layer lacks
+        return None
+    internal = internal_name_through_public_module(text, public)
+    if internal:
+        return internal
+    if PUBLIC_IMPORT.search(text):
+        return None
+    if d.get("in_mock") and d.get("type") in ("AttributeError", "ImportError", "ModuleNotFoundError"):
+        # unittest.mock could not find what the test patches: a part of CodeCarbon's own code
+        return "patches CodeCarbon internals (unittest.mock target)"
+    name = d.get("name") or ""
+    if d.get("type") == "AttributeError" and (d.get("owner") or "").startswith("carbon_tracker") and name.startswith("_") and name not in USER_FACING_PRIVATE:
+        return f"reads a private attribute of CodeCarbon's tracker ({name})"
+    source = d.get("source") or ""
+    for needle, why in FAKED_IO:
+        if needle in source:
+            return why
+    if d.get("patched"):
+        return f"patches CodeCarbon internals ({', '.join(d['patched'])})"
+    if d.get("created"):
+        return f"patches CodeCarbon internals (absent from the layer: {', '.join(d['created'])})"
+    for target in re.findall(r"patch(?:\.object)?\(\s*[\"'](codecarbon\.[\w.]+)[\"']", source):
+        module, _, attr = target.rpartition(".")
+        if attr not in public.get(module, ()):  # not a public name of a public module
+            return f"patches CodeCarbon internals ({target})"
+    return None
+
+
+def classify(theirs: dict, ours: dict):
+    """Test id -> (class, reason). Ids from CodeCarbon's own run; a module that the shim cannot
+    import has no ids of its own, so its tests get its collection error."""
+    collect_errors = {k.split("::", 1)[1]: v for k, v in ours.items() if k.startswith("COLLECT::")}
+    public = theirs.get("PUBLIC::names", {})
+    out = {}
+    for test_id, mine in sorted(theirs.items()):
+        if test_id.startswith(("COLLECT::", "PUBLIC::")):
+            continue
+        module = test_id.split("::", 1)[0]
+        result = ours.get(test_id)
+        if result is None:
+            err = next((v for path, v in collect_errors.items() if path.endswith(module)), None)
+            result = err or {"outcome": "missing", "detail": {"message": "not run"}}
+        d = result.get("detail") or {}
+        text = ((d.get("text") or d.get("message") or "").strip().splitlines() or [""])[-1][:300]
+        touched = result.get("touched", False)
+        failure = (d.get("text") or "") + (d.get("message") or "")
+        if result["outcome"] == "passed" and touched:
+            out[test_id] = ("passes", "")
+        elif mine["outcome"] != "passed":
+            out[test_id] = ("fails under CodeCarbon itself here", (mine.get("detail") or {}).get("message", "")[-200:].replace("\n", " "))
+        elif result["outcome"] == "passed":
+            out[test_id] = ("not applicable", "exercises only CodeCarbon's internal modules")
+        elif result["outcome"] == "skipped":
+            reason = "exercises only CodeCarbon's internal modules" if not touched else None
+            out[test_id] = ("not applicable", reason) if reason else ("real difference", "skipped here, passes with CodeCarbon: " + (d.get("message") or "")[-200:])
+        else:
+            reason = why_not_applicable(result, public)
+            if reason is None and not touched and not PUBLIC_IMPORT.search(failure) and d.get("type") != "_MissingName":
+                reason = "exercises only CodeCarbon's internal modules"
+            out[test_id] = ("not applicable", f"{reason}; failed with: {text}") if reason else ("real difference", text)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--list", action="store_true", help="print every test with its class and reason")
+    ap.add_argument("--json", type=pathlib.Path, help="write the classification to this file")
+    ap.add_argument("--lib", type=pathlib.Path, help="libcarbon_tracker.so to use (default: cargo build's debug one)")
+    ap.add_argument("--package", type=pathlib.Path, default=ROOT / "bindings" / "python",
+                    help="the directory holding the carbon_tracker package (default: this checkout's)")
+    ap.add_argument("-k", dest="select", help="pytest -k expression (both runs)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results")
+    args = ap.parse_args()
+
+    lib = args.lib
+    if lib is None:
+        run(["cargo", "build", "--quiet", "--lib"], cwd=ROOT, check=True)
+        lib = ROOT / "target" / "debug" / "libcarbon_tracker.so"
+    python = ensure_venv()
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-suite-"))
+    try:
+        sdist = fetch_sdist(python, tmp)
+        extra = ["-k", args.select] if args.select else []
+        env = base_env(tmp)
+        ini = "[pytest]\nmarkers =\n    integ_test: needs the network\n"
+
+        # 1. CodeCarbon itself (its package is in the sdist's root, on pytest's pythonpath). Its
+        # results do not depend on this checkout: kept in the venv and reused unless --fresh.
+        key = hashlib.sha256(repr((PLUGIN, VERSION, extra, TEST_TOOLS, SUITE_ARGS, FAKE_PYNVML_STAND_IN)).encode()).hexdigest()[:16]
+        cached = VENV / f"codecarbon-results-{key}.json"
+        if cached.exists() and not args.fresh:
+            theirs = json.loads(cached.read_text())
+        else:
+            (sdist / "pytest.ini").write_text(ini)
+            write_plugin(sdist)
+            theirs = pytest_run(python, sdist, tmp / "theirs.json", dict(env, PYTHONPATH=str(sdist)), extra)
+            cached.write_text(json.dumps(theirs))
+
+        # 2. The shim: the same tests beside a `codecarbon` that re-exports carbon_tracker.
+        ours_dir = tmp / "ours"
+        shutil.copytree(sdist / "tests", ours_dir / "tests")
+        shim = ours_dir / "codecarbon"
+        shim.mkdir()
+        # CodeCarbon's internal modules find their data beside the package's __init__.
+        (shim / "data").symlink_to(sdist / "codecarbon" / "data")
+        (shim / "__init__.py").write_text(SHIM.format(internals=str(sdist / "codecarbon"), public=PUBLIC_MODULES))
+        (ours_dir / "pytest.ini").write_text(ini)
+        write_plugin(ours_dir)
+        path = os.pathsep.join([str(ours_dir), str(args.package)])
+        public_names = json.dumps(theirs.get("PUBLIC::names", {}))
+        ours_env = dict(env, PYTHONPATH=path, CARBON_TRACKER_LIB=str(lib), CT_SUITE_PUBLIC_NAMES=public_names)
+        ours = pytest_run(python, ours_dir, tmp / "ours.json", ours_env, extra)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    classes = classify(theirs, ours)
+    counts = collections.Counter(c for c, _ in classes.values())
+    if args.list:
+        for test_id, (c, why) in sorted(classes.items(), key=lambda kv: (kv[1][0], kv[0])):
+            print(f"{c:38} {test_id}  {why}")
+        print()
+    if args.json:
+        args.json.write_text(json.dumps({k: {"class": c, "reason": r} for k, (c, r) in classes.items()}, indent=1))
+    print(f"CodeCarbon {VERSION}'s test suite against carbon-tracker's CodeCarbon layer: {len(classes)} tests")
+    for c in ("passes", "not applicable", "fails under CodeCarbon itself here", "real difference"):
+        print(f"  {c:38} {counts.get(c, 0)}")
+    reasons = collections.Counter(why.split(";")[0].split(" (")[0] for c, why in classes.values() if c == "not applicable")
+    for why, n in reasons.most_common():
+        print(f"    not applicable: {n:4}  {why}")
+    return 1 if counts.get("real difference") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
