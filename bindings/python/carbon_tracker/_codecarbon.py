@@ -32,6 +32,7 @@ import functools
 import logging
 import os
 import platform
+import sys
 import threading
 import time
 import uuid
@@ -671,10 +672,9 @@ def _public_classes() -> Any:
     """The module the decorators take their tracker classes from when they make one, at that
     moment: ``carbon_tracker.emissions_tracker``, as CodeCarbon's take them from
     ``codecarbon.emissions_tracker``, so that a test's ``mock.patch`` of
-    ``carbon_tracker.emissions_tracker.EmissionsTracker`` replaces them."""
-    from . import emissions_tracker
-
-    return emissions_tracker
+    ``carbon_tracker.emissions_tracker.EmissionsTracker`` replaces them. Until that module is
+    imported (a patch imports it) its classes are this module's, the same objects."""
+    return sys.modules.get(f"{__package__}.emissions_tracker") or sys.modules[__name__]
 
 
 @overload

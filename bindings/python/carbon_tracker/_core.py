@@ -281,7 +281,7 @@ class Tracker(RegionsMixin):
 
     def __init__(self, **options: Unpack[TrackerOptions]) -> None:
         self._options = options.copy()
-        self._gate = _Gate()
+        self._gate: _Gate = _Gate()
         self._lib = _lib()
         self._handle = ctypes.c_void_p()
         self._running = False  # started and not stopped: collecting it loses its final row

@@ -16,10 +16,15 @@ from __future__ import annotations
 import ctypes
 from contextlib import ContextDecorator
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol
 
-if TYPE_CHECKING:
-    from ._core import _Gate
+
+class _CallGate(Protocol):
+    """What the region methods use of the tracker's gate (``_core._Gate``)."""
+
+    def enter(self) -> None: ...
+
+    def leave(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class RegionsMixin:
     if TYPE_CHECKING:
         _lib: ctypes.CDLL
         _handle: ctypes.c_void_p
-        _gate: _Gate
+        _gate: _CallGate
 
         def _check(self, status: int, emissions: Optional[Any] = None) -> None: ...
 
