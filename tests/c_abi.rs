@@ -230,12 +230,21 @@ fn fork_with_a_running_tracker_and_dlclose() {
     assert!(stdout.contains("fork: 40 children") && stdout.contains("dlclose: unloaded"), "{stdout}");
 }
 
-/// Builds `source`, runs it in a fresh directory with that directory and `args` as arguments,
-/// checks that it exits 0, and returns the directory, its key=value lines and its output.
+/// Builds `source`, runs it in a fresh directory with that directory (its output directory) and
+/// `args` as arguments, against this test run's cdylib and logging errors only (a program that
+/// tests logging sets `log_level` in its options), checks that it exits 0, and returns the
+/// directory, its stdout's key=value lines and its whole output (stdout, then stderr).
 fn run_program(source: &str, args: &[&str]) -> (tempfile::TempDir, HashMap<String, String>, String) {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c(source, work.path());
-    let out = Command::new(&exe).current_dir(work.path()).arg(work.path()).args(args).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let out = Command::new(&exe)
+        .current_dir(work.path())
+        .arg(work.path())
+        .args(args)
+        .env_remove("LD_LIBRARY_PATH")
+        .env("CODECARBON_LOG_LEVEL", "error")
+        .output()
+        .unwrap();
     let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{source}: {:?}\n{text}", out.status);
     (work, parse_kv(&String::from_utf8_lossy(&out.stdout)), text)
@@ -319,19 +328,9 @@ fn cpp_task_survives_a_move_and_the_logger_outlives_the_exit() {
     assert!(status.success(), "the C++ header as C++20");
 }
 
-/// Builds `source`, runs it with the output directory as its argument; its stdout's key=value lines.
-fn run_in_dir(source: &str, dir: &Path) -> HashMap<String, String> {
-    let exe = build_c(source, dir);
-    let output = Command::new(&exe).arg(dir).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    parse_kv(&stdout)
-}
-
 #[test]
 fn c_regions_threads_errors_json_and_file() {
-    let work = tempfile::tempdir().unwrap();
-    let kv = run_in_dir("tests/c/regions_test.c", work.path());
+    let (work, kv, _) = run_program("tests/c/regions_test.c", &[]);
     assert_eq!((kv["failures"].as_str(), kv["kernel_calls"].as_str()), ("0", "20000"));
     let region_files: Vec<PathBuf> =
         std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("regions_c_")).collect();
@@ -342,8 +341,8 @@ fn c_regions_threads_errors_json_and_file() {
 
 #[test]
 fn cpp_regions_raii_scopes_in_a_time_step_loop() {
-    let work = tempfile::tempdir().unwrap();
-    assert_eq!(run_in_dir("tests/cpp/regions_test.cpp", work.path())["failures"], "0");
+    let (_work, kv, output) = run_program("tests/cpp/regions_test.cpp", &[]);
+    assert_eq!(kv["failures"], "0", "{output}");
 }
 
 #[test]

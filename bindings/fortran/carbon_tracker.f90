@@ -4,12 +4,18 @@
 !>     use carbon_tracker
 !>     type(ct_tracker) :: tracker
 !>     type(ct_emissions) :: e
+!>     type(ct_prediction) :: p
 !>     call tracker%new('project_name=sim;country_iso_code=FRA')
 !>     call tracker%start()
 !>     do step = 1, n_steps
 !>        call tracker%region_begin('solver')     ! regions: cheap, accumulated per name
 !>        call solve(step)
 !>        call tracker%region_end('solver')
+!>        call tracker%set_progress(step, n_steps)  ! cheap: every step
+!>        if (mod(step, 100) == 0) then
+!>           call tracker%predict(p)                ! the totals predicted at completion
+!>           if (prediction_ready(p)) print *, p%predicted_emissions_kg, ' kg CO2e at the end'
+!>        end if
 !>     end do
 !>     call tracker%stop(e)
 !>     print *, e%emissions_kg, ' kg CO2e'
@@ -25,13 +31,14 @@
 !> Variables of the main program are not finalized by Fortran: call `stop` or `free` before the
 !> program ends. A ct_tracker cannot be copied by assignment (two owners); pass it by reference.
 module carbon_tracker
-   use, intrinsic :: iso_c_binding, only: c_associated, c_char, c_double, c_f_pointer, c_int, c_int32_t, &
+   use, intrinsic :: iso_c_binding, only: c_associated, c_char, c_double, c_f_pointer, c_float, c_int, c_int32_t, &
                                           c_int64_t, c_null_char, c_null_ptr, c_ptr, c_size_t, c_sizeof
    use, intrinsic :: iso_fortran_env, only: error_unit
+   use, intrinsic :: ieee_arithmetic, only: ieee_quiet_nan, ieee_value
    implicit none
    private
 
-   public :: ct_tracker, ct_emissions, carbon_tracker_version
+   public :: ct_tracker, ct_emissions, ct_prediction, carbon_tracker_version, prediction_ready
 
    !> ct_status of carbon_tracker.h (tests/fortran.rs checks the values against the header).
    integer, parameter, public :: CT_OK = 0
@@ -42,6 +49,17 @@ module carbon_tracker
    integer, parameter, public :: CT_ERR_HARDWARE = 5
    integer, parameter, public :: CT_ERR_NETWORK = 6
    integer, parameter, public :: CT_ERR_PANIC = 7
+
+   !> ct_prediction_state: whether a prediction's numbers are there (NaN otherwise).
+   integer, parameter, public :: CT_PREDICTION_NO_PROGRESS = 0
+   integer, parameter, public :: CT_PREDICTION_NOT_ENOUGH_EVIDENCE = 1
+   integer, parameter, public :: CT_PREDICTION_READY = 2
+
+   !> ct_budget_state: the run against its budgets (options energy_budget_kwh, emissions_budget_kg).
+   integer, parameter, public :: CT_BUDGET_NONE = 0
+   integer, parameter, public :: CT_BUDGET_BELOW = 1
+   integer, parameter, public :: CT_BUDGET_PREDICTED_TO_EXCEED = 2
+   integer, parameter, public :: CT_BUDGET_EXCEEDED = 3
 
    !> The numbers of a run, a flush or a task: ct_emissions of carbon_tracker.h, field for field
    !> (tests/fortran.rs checks them against the header). Energies in kWh (PUE included), powers
@@ -68,6 +86,34 @@ module carbon_tracker
       integer(c_int64_t) :: measurements
    end type ct_emissions
 
+   !> A run's predicted totals at completion (100 % progress) and its budget state: ct_prediction
+   !> of carbon_tracker.h, field for field (tests/fortran.rs checks them against the header; the
+   !> header documents the method). `state` is a CT_PREDICTION_* value, `budget_state` a
+   !> CT_BUDGET_* value; numbers that are not known are NaN (see prediction_ready). Durations in
+   !> s, energies in kWh, emissions in kg CO2e; `progress` 0 to 1; the intervals' `confidence` 0.9.
+   type, bind(c), public :: ct_prediction
+      integer(c_int32_t) :: struct_size
+      integer(c_int) :: state
+      integer(c_int) :: budget_state
+      real(c_double) :: progress
+      real(c_double) :: measured_duration_s
+      real(c_double) :: measured_energy_kwh
+      real(c_double) :: measured_emissions_kg
+      real(c_double) :: predicted_duration_s
+      real(c_double) :: predicted_duration_low_s
+      real(c_double) :: predicted_duration_high_s
+      real(c_double) :: predicted_energy_kwh
+      real(c_double) :: predicted_energy_low_kwh
+      real(c_double) :: predicted_energy_high_kwh
+      real(c_double) :: predicted_emissions_kg
+      real(c_double) :: predicted_emissions_low_kg
+      real(c_double) :: predicted_emissions_high_kg
+      real(c_double) :: time_left_s
+      real(c_double) :: confidence
+      real(c_double) :: energy_budget_kwh
+      real(c_double) :: emissions_budget_kg
+   end type ct_prediction
+
    !> Names longer than this are refused by the library (bytes).
    integer, parameter :: MAX_NAME = 256
 
@@ -82,6 +128,12 @@ module carbon_tracker
       procedure :: stop => tracker_stop
       procedure :: start_task => tracker_start_task
       procedure :: stop_task => tracker_stop_task
+      procedure :: peek => tracker_peek
+      procedure, private :: tracker_set_progress_r8, tracker_set_progress_r4, tracker_set_progress_i4, &
+         tracker_set_progress_i8
+      generic :: set_progress => tracker_set_progress_r8, tracker_set_progress_r4, tracker_set_progress_i4, &
+         tracker_set_progress_i8
+      procedure :: predict => tracker_predict
       procedure :: region_begin => tracker_region_begin
       procedure :: region_end => tracker_region_end
       procedure :: describe => tracker_describe
@@ -141,6 +193,24 @@ module carbon_tracker
          character(kind=c_char), dimension(*), intent(in) :: name
          integer(c_int) :: s
       end function c_region_end
+      function c_peek(t, out) bind(c, name="ct_tracker_peek") result(s)
+         import :: c_ptr, c_int, ct_emissions
+         type(c_ptr), value :: t
+         type(ct_emissions), intent(inout) :: out
+         integer(c_int) :: s
+      end function c_peek
+      function c_set_progress(t, done, total) bind(c, name="ct_tracker_set_progress") result(s)
+         import :: c_ptr, c_int, c_double
+         type(c_ptr), value :: t
+         real(c_double), value :: done, total
+         integer(c_int) :: s
+      end function c_set_progress
+      function c_predict(t, out) bind(c, name="ct_tracker_predict") result(s)
+         import :: c_ptr, c_int, ct_prediction
+         type(c_ptr), value :: t
+         type(ct_prediction), intent(inout) :: out
+         integer(c_int) :: s
+      end function c_predict
       function c_json(t) bind(c, name="ct_tracker_json") result(p)
          import :: c_ptr
          type(c_ptr), value :: t
@@ -289,6 +359,18 @@ contains
       e%struct_size = int(c_sizeof(e), c_int32_t)
    end function fresh
 
+   !> The totals as of the last measurement in `e`, without measuring or writing anything (the
+   !> background measurements, every measure_power_secs, keep them fresh): for a live display.
+   subroutine tracker_peek(this, e, stat, errmsg)
+      class(ct_tracker), intent(in) :: this
+      type(ct_emissions), intent(out) :: e
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
+      e = fresh()
+      if (.not. live(this, stat, errmsg)) return
+      call finish(c_peek(this%handle, e), stat, errmsg)
+   end subroutine tracker_peek
+
    !> Measures, writes a CSV row, and gives the totals since start in `e`. With CT_ERR_IO (the
    !> CSV could not be written) `e` is still filled and nothing measured is lost.
    subroutine tracker_flush(this, e, stat, errmsg)
@@ -403,6 +485,78 @@ contains
       end if
       if (s /= CT_OK .or. present(stat)) call finish(s, stat, errmsg)
    end subroutine boundary
+
+   !> Reports progress: `done` steps out of `total` (1 when `done` is a fraction), both of the
+   !> same kind: default or double precision real, 32- or 64-bit integer. Cheap enough for every
+   !> step (no measurement, no I/O). `done` lower than before is a rollback; `total` may change.
+   !> Not finite, `total` <= 0 or `done` outside 0..`total`: CT_ERR_INVALID_OPTION, nothing recorded.
+   subroutine tracker_set_progress_r8(this, done, total, stat, errmsg)
+      class(ct_tracker), intent(in) :: this
+      real(c_double), intent(in) :: done, total
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
+      call progress(this, done, total, stat, errmsg)
+   end subroutine tracker_set_progress_r8
+
+   subroutine tracker_set_progress_r4(this, done, total, stat, errmsg)
+      class(ct_tracker), intent(in) :: this
+      real(c_float), intent(in) :: done, total
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
+      call progress(this, real(done, c_double), real(total, c_double), stat, errmsg)
+   end subroutine tracker_set_progress_r4
+
+   subroutine tracker_set_progress_i4(this, done, total, stat, errmsg)
+      class(ct_tracker), intent(in) :: this
+      integer(c_int32_t), intent(in) :: done, total
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
+      call progress(this, real(done, c_double), real(total, c_double), stat, errmsg)
+   end subroutine tracker_set_progress_i4
+
+   subroutine tracker_set_progress_i8(this, done, total, stat, errmsg)
+      class(ct_tracker), intent(in) :: this
+      integer(c_int64_t), intent(in) :: done, total
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
+      call progress(this, real(done, c_double), real(total, c_double), stat, errmsg)
+   end subroutine tracker_set_progress_i8
+
+   !> set_progress of every kind.
+   subroutine progress(this, done, total, stat, errmsg)
+      class(ct_tracker), intent(in) :: this
+      real(c_double), intent(in) :: done, total
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
+      integer(c_int) :: s
+      if (.not. live(this, stat, errmsg)) return
+      s = c_set_progress(this%handle, done, total)
+      if (s /= CT_OK .or. present(stat)) call finish(s, stat, errmsg)
+   end subroutine progress
+
+   !> The run's predicted totals at completion and its budget state in `p` (struct_size is set
+   !> here). Measures first unless the last measurement is under 50 ms old; writes nothing. Not
+   !> enough evidence yet is not an error: `p%state` says so and the predicted numbers are NaN.
+   !> On failure `p` has state CT_PREDICTION_NO_PROGRESS, budget_state CT_BUDGET_NONE and NaN numbers.
+   subroutine tracker_predict(this, p, stat, errmsg)
+      class(ct_tracker), intent(inout) :: this
+      type(ct_prediction), intent(out) :: p
+      integer, intent(out), optional :: stat
+      character(len=*), intent(inout), optional :: errmsg
+      real(c_double) :: nan
+      nan = ieee_value(nan, ieee_quiet_nan)
+      p = ct_prediction(0, CT_PREDICTION_NO_PROGRESS, CT_BUDGET_NONE, nan, nan, nan, nan, nan, nan, nan, nan, nan, &
+                        nan, nan, nan, nan, nan, nan, nan, nan)
+      p%struct_size = int(c_sizeof(p), c_int32_t)
+      if (.not. live(this, stat, errmsg)) return
+      call finish(c_predict(this%handle, p), stat, errmsg)
+   end subroutine tracker_predict
+
+   !> Whether the predicted numbers of `p` are there (`p%state == CT_PREDICTION_READY`).
+   elemental logical function prediction_ready(p)
+      type(ct_prediction), intent(in) :: p
+      prediction_ready = p%state == CT_PREDICTION_READY
+   end function prediction_ready
 
    !> The JSON document of ct_tracker_json: detected hardware, sources, job, and the totals of
    !> every region (`"regions"`).

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // lockedWriter: log lines may come from several threads at once.
@@ -82,6 +83,11 @@ func TestLogHandlerGetsLinesFromCallerAndBackgroundThread(t *testing.T) {
 	}
 	if _, err := tr.Flush(); err != nil {
 		t.Fatal(err)
+	}
+	// The upload the flush queued fails on the network thread, which says it retries; on a
+	// loaded machine that thread may run only after Stop's 0.3 s are over: wait for it first.
+	for deadline := time.Now().Add(10 * time.Second); c.find("retrying") == nil && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := tr.Stop(); !errors.Is(err, ErrNetwork) {
 		t.Fatalf("stop: %v", err)

@@ -43,14 +43,16 @@ func TestSetProgressAndPredict(t *testing.T) {
 	if err := tr.SetProgress(2, 1); !errors.Is(err, ErrInvalidOption) || !errors.As(err, &ce) || !strings.Contains(ce.Message, "done=2, total=1") {
 		t.Fatalf("done > total: %v", err)
 	}
-	// Steps from several goroutines (as a parallel loop would report them), 20 ms apart.
+	// Steps from several goroutines (as a parallel loop would report them), 20 ms apart: 4 of
+	// 100, so that the ~2 s predicted to remain outlast any delay of a loaded machine before
+	// Predict (TimeLeftS > 0 below).
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for k := 0; k <= 4; k++ {
-				if err := tr.SetProgress(float64(k), 10); err != nil {
+				if err := tr.SetProgress(float64(k), 100); err != nil {
 					t.Error(err)
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -62,7 +64,7 @@ func TestSetProgressAndPredict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Ready() || p.Progress != 0.4 || p.Confidence != 0.9 {
+	if !p.Ready() || p.Progress != 0.04 || p.Confidence != 0.9 {
 		t.Fatalf("%+v", p)
 	}
 	if !(p.PredictedEnergyLowKWh <= p.PredictedEnergyKWh && p.PredictedEnergyKWh <= p.PredictedEnergyHighKWh) || p.PredictedEnergyKWh < p.MeasuredEnergyKWh {

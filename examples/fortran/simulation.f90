@@ -1,11 +1,13 @@
 !> A Fortran "simulation": a time step with phases (regions: solver, halo exchange, output),
-!> the emissions so far every 50 steps, the totals at the end.
+!> its progress at every step, the emissions so far and the prediction at completion every 50
+!> steps, the totals at the end.
 !>   bash examples/fortran/run.sh [STEPS [OUTPUT_DIR]]
 program simulation
    use carbon_tracker
    implicit none
    type(ct_tracker) :: tracker
    type(ct_emissions) :: e
+   type(ct_prediction) :: p
    integer :: step, steps, stat
    character(len=512) :: arg, out_dir, errmsg
    double precision :: state
@@ -35,11 +37,16 @@ program simulation
       call tracker%region_begin('halo exchange')
       state = exchange(state)
       call tracker%region_end('halo exchange')
+      call tracker%set_progress(step, steps)   ! every step: no measurement, no I/O
       if (mod(step, 50) == 0) then
          call tracker%region_begin('output')
          call tracker%flush(e)           ! a CSV row, and the region file rewritten
          print '(a, i4, a, f7.3, a, es10.3, a, es10.3, a)', 'step ', step, ': ', e%duration_s, ' s, ', &
             e%energy_consumed_kwh, ' kWh, ', e%emissions_kg, ' kg CO2e'
+         call tracker%predict(p)         ! the totals at completion, with a 90 % interval
+         if (prediction_ready(p)) print '(a, es10.3, a, es10.3, a, es10.3, a, f7.2, a)', &
+            '   predicted at the end: ', p%predicted_emissions_kg, ' kg CO2e [', p%predicted_emissions_low_kg, ', ', &
+            p%predicted_emissions_high_kg, '], ', p%time_left_s, ' s left'
          call tracker%region_end('output')
       end if
       call tracker%region_end('step')

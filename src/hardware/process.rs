@@ -168,8 +168,25 @@ pub fn usage() -> Usage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// Busy on this thread until it has used `seconds` of CPU time (CLOCK_THREAD_CPUTIME_ID),
+    /// however long that takes: a loaded machine gives a loop of a fixed wall time less.
+    pub(in crate::hardware) fn busy_for_cpu_s(seconds: f64) {
+        let thread_cpu_s = || {
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: clock_gettime writes the timespec it is given.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+        };
+        let start = thread_cpu_s();
+        let mut x = 0u64;
+        while thread_cpu_s() - start < seconds {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+    }
 
     #[test]
     fn stat_lines_with_odd_command_names() {
@@ -180,20 +197,8 @@ mod tests {
 
     #[test]
     fn own_cpu_time_and_memory_are_seen() {
-        // Busy until this thread has used 0.3 CPU-seconds (not wall time: a loaded machine
-        // would give it less).
-        let thread_cpu_s = || {
-            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-            ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-        };
         let before = usage();
-        let start = thread_cpu_s();
-        let mut x = 0u64;
-        while thread_cpu_s() - start < 0.3 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
-        std::hint::black_box(x);
+        busy_for_cpu_s(0.3);
         let after = usage();
         // Tick-granular (10 ms) accounting, so a little under 0.3 s.
         assert!(after.cpu_s - before.cpu_s >= 0.25, "{before:?} -> {after:?}");
@@ -224,27 +229,51 @@ mod tests {
 
     #[test]
     fn children_count_while_alive_and_after_exit() {
+        // Against the CPU time the busy child really got (its own stat while it runs, the
+        // kernel's rusage of it once reaped), not wall time: a loaded machine gives it less.
+        /// Killed and reaped when dropped, unless reaped already: a failing assert leaves no busy
+        /// process behind.
+        struct Busy(Option<std::process::Child>);
+        impl Drop for Busy {
+            fn drop(&mut self) {
+                if let Some(c) = &mut self.0 {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+            }
+        }
         let before = usage();
-        let mut child = std::process::Command::new("sh").arg("-c").arg("while :; do :; done").spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        let mut busy = Busy(Some(std::process::Command::new("sh").arg("-c").arg("while :; do :; done").spawn().unwrap()));
+        let pid = busy.0.as_ref().unwrap().id();
+        let waited = std::time::Instant::now();
+        let mut child_ticks = 0;
+        while child_ticks < (0.2 * ticks_per_s()) as u64 {
+            assert!(waited.elapsed() < std::time::Duration::from_secs(60), "the busy child got {child_ticks} ticks in 60 s");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            child_ticks = read_stat(pid).expect("the child runs").ticks;
+        }
         let live = usage();
-        child.kill().unwrap();
-        child.wait().unwrap(); // reaped: its time moves into our cutime
+        // Our own ticks only grow, and other tests' children leave their time in our cutime.
+        assert!(live.ticks.saturating_sub(before.ticks) >= child_ticks, "live child ({child_ticks} ticks): {before:?} -> {live:?}");
+        busy.0.take().unwrap().kill().unwrap();
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid; wait4 reaps our own child and fills it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::wait4(pid as i32, &mut status, 0, &mut ru) }, pid as i32); // its time moves into our cutime
         let after = usage();
-        assert!(live.cpu_s - before.cpu_s >= 0.2, "live child: {before:?} -> {live:?}");
-        assert!(after.cpu_s >= live.cpu_s - 0.02, "time lost at exit: {live:?} -> {after:?}");
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        let child_s = seconds(ru.ru_utime) + seconds(ru.ru_stime);
+        // cutime and cstime are each whole ticks (truncated): up to two ticks short.
+        assert!(after.cpu_s - before.cpu_s >= child_s - 2.0 / ticks_per_s() - 1e-9, "reaped child of {child_s} s: {before:?} -> {after:?}");
+        assert!(after.ticks + 2 >= live.ticks, "time lost at exit: {live:?} -> {after:?}");
     }
 
     #[test]
     fn descendants_only_leave_out_this_process() {
-        // Our own busy time is not counted; a busy child is, live and after it is reaped.
+        // Our own busy time (0.05 CPU-seconds: at least 4 ticks of our own) is not counted; a
+        // busy child is, live and after it is reaped.
         let before = descendants_usage_of(std::process::id());
-        let start = std::time::Instant::now();
-        let mut x = 0u64;
-        while start.elapsed() < std::time::Duration::from_millis(50) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
-        std::hint::black_box(x);
+        busy_for_cpu_s(0.05);
         let mut child = std::process::Command::new("sh").arg("-c").arg("i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done").spawn().unwrap();
         child.wait().unwrap();
         let after = descendants_usage_of(std::process::id());

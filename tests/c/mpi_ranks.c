@@ -1,8 +1,9 @@
 /* One rank of an MPI job (built with mpicc and run with mpirun by tests/cluster.rs):
  *   every rank tracks about 2 s of busy work with the options of argv[1];
  *   rank 0 also runs a reference tracker that is no part of the job's coordination
- *   (job_count_node_once=false), started before and stopped after every rank's tracker, so it
- *   measures the whole machine over the whole job.
+ *   (job_count_node_once=false), started before and stopped after every rank's tracker (a
+ *   barrier between: the ranks' windows lie inside its own), so it measures the whole machine
+ *   over the whole job and a little more (tests/cluster.rs allows for that time).
  * Each rank prints one line `rank=R key=value ...` with its totals and its job description;
  * rank 0 prints `reference ...` at the end. */
 #define _POSIX_C_SOURCE 200809L
@@ -58,8 +59,8 @@ int main(int argc, char **argv) {
     char *json = ct_tracker_json(t); /* probes the hardware before the clock starts */
     ct_string_free(json);
     if (rank == 0) check(ct_tracker_new(argv[2], &ref), "ct_tracker_new (reference)");
-    MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) check(ct_tracker_start(ref), "ct_tracker_start (reference)");
+    MPI_Barrier(MPI_COMM_WORLD); /* the reference runs before any rank's tracker starts */
     check(ct_tracker_start(t), "ct_tracker_start");
 
     double end = now_s() + work_s;
@@ -82,20 +83,21 @@ int main(int argc, char **argv) {
     memset(&e, 0, sizeof e);
     e.struct_size = sizeof e;
     check(ct_tracker_stop(t, &e), "ct_tracker_stop");
+    ct_tracker_free(t);
+    MPI_Barrier(MPI_COMM_WORLD); /* every rank's tracker stopped before the reference stops */
+    ct_emissions r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    if (rank == 0) check(ct_tracker_stop(ref, &r), "ct_tracker_stop (reference)");
     printf("rank=%d job_rank=%s local_rank=%s job_id=%s counts_node=%s duration_s=%.17g cpu_kwh=%.17g ram_kwh=%.17g "
            "gpu_kwh=%.17g energy_kwh=%.17g emissions_kg=%.17g\n",
            rank, jrank, local_rank, job_id, counts, e.duration_s, e.cpu_energy_kwh, e.ram_energy_kwh, e.gpu_energy_kwh,
            e.energy_consumed_kwh, e.emissions_kg);
     fflush(stdout);
-    ct_tracker_free(t);
-
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) {
-        memset(&e, 0, sizeof e);
-        e.struct_size = sizeof e;
-        check(ct_tracker_stop(ref, &e), "ct_tracker_stop (reference)");
-        printf("reference duration_s=%.17g cpu_kwh=%.17g ram_kwh=%.17g energy_kwh=%.17g\n", e.duration_s, e.cpu_energy_kwh,
-               e.ram_energy_kwh, e.energy_consumed_kwh);
+        printf("reference duration_s=%.17g cpu_kwh=%.17g ram_kwh=%.17g energy_kwh=%.17g\n", r.duration_s, r.cpu_energy_kwh,
+               r.ram_energy_kwh, r.energy_consumed_kwh);
         fflush(stdout);
         ct_tracker_free(ref);
     }

@@ -2,16 +2,17 @@
 !> tests/cluster.rs): every rank runs WORK_S / 25 ms time steps with regions (a collective in each,
 !> so all ranks run the same number of steps) with the
 !> options of argument 1; rank 0 also runs a reference tracker outside the job's coordination
-!> (argument 2: job_count_node_once=false), started before and stopped after every rank's, so it
-!> measures the whole machine over the whole job. Each rank prints `rank=R key=value ...`;
-!> rank 0 then prints `reference ...`.
+!> (argument 2: job_count_node_once=false), started before and stopped after every rank's (a
+!> barrier between: the ranks' windows lie inside its own), so it measures the whole machine
+!> over the whole job and a little more (tests/cluster.rs allows for that time). Each rank
+!> prints `rank=R key=value ...`; rank 0 then prints `reference ...`.
 !>   mpi_ranks OPTIONS REFERENCE_OPTIONS WORK_S
 program mpi_ranks
    use mpi
    use carbon_tracker
    implicit none
    type(ct_tracker) :: t, ref
-   type(ct_emissions) :: e
+   type(ct_emissions) :: e, r
    character(len=2048) :: options, ref_options, arg
    character(len=:), allocatable :: json
    integer :: rank, ierr, steps, step
@@ -28,8 +29,8 @@ program mpi_ranks
    call t%new(options)
    json = t%describe()          ! probes the hardware before the clock starts
    if (rank == 0) call ref%new(ref_options)
-   call MPI_Barrier(MPI_COMM_WORLD, ierr)
    if (rank == 0) call ref%start()
+   call MPI_Barrier(MPI_COMM_WORLD, ierr)   ! the reference runs before any rank's tracker starts
    call t%start()
 
    steps = max(1, nint(work_s / 0.025d0))
@@ -50,15 +51,16 @@ program mpi_ranks
    counts_node = index(json, '"counts_node_now":true') > 0
    call MPI_Barrier(MPI_COMM_WORLD, ierr)
    call t%stop(e)
+   call t%free()
+   call MPI_Barrier(MPI_COMM_WORLD, ierr)   ! every rank's tracker stopped before the reference stops
+   if (rank == 0) call ref%stop(r)
    print '(a, i0, a, i0, a, l1, 4(a, es24.17))', 'rank=', rank, ' steps=', steps, ' counts_node=', counts_node, &
       ' duration_s=', e%duration_s, ' cpu_kwh=', e%cpu_energy_kwh, ' ram_kwh=', e%ram_energy_kwh, &
       ' energy_kwh=', e%energy_consumed_kwh
    flush (6)
-   call t%free()
    call MPI_Barrier(MPI_COMM_WORLD, ierr)
    if (rank == 0) then
-      call ref%stop(e)
-      print '(2(a, es24.17))', 'reference duration_s=', e%duration_s, ' energy_kwh=', e%energy_consumed_kwh
+      print '(2(a, es24.17))', 'reference duration_s=', r%duration_s, ' energy_kwh=', r%energy_consumed_kwh
       flush (6)
       call ref%free()
    end if

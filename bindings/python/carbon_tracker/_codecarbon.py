@@ -310,6 +310,7 @@ class BaseEmissionsTracker:
         for key, value in _CODECARBON_BEHAVIOUR.items():
             options.setdefault(key, value)
         self._tracker = _CodeCarbonNative(**options)
+        self._tracker._user_class_name = type(self).__name__
 
     # -- CodeCarbon's public methods and attributes ----------------------------------------------
 

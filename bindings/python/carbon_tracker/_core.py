@@ -278,6 +278,9 @@ class Tracker(RegionsMixin):
     """
 
     _logger_name = _logging.NATIVE_LOGGER
+    # The class a ResourceWarning names: a wrapper the user holds instead (the CodeCarbon layer)
+    # sets its own.
+    _user_class_name: Optional[str] = None
 
     def __init__(self, **options: Unpack[TrackerOptions]) -> None:
         self._options = options.copy()
@@ -422,8 +425,9 @@ class Tracker(RegionsMixin):
         self._handle = ctypes.c_void_p()
         try:
             if self._running:
+                name = self._user_class_name or type(self).__name__
                 warnings.warn(
-                    f"{type(self).__name__} was never stopped: it was collected without its final row "
+                    f"{name} was never stopped: it was collected without its final row "
                     "(call stop(), or use it as a context manager)",
                     ResourceWarning,
                     source=self,

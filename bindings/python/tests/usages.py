@@ -8,6 +8,7 @@ venv is there (target/codecarbon-venv), with CodeCarbon too, and compares. Offli
 a country everywhere: the tests reach no address but loopback."""
 
 import csv
+import gc
 import glob
 import json
 import logging
@@ -17,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 
 IMPL, USAGE, DIR = sys.argv[1], sys.argv[2], sys.argv[3]
 if USAGE in ("bad_values", "attributes"):
@@ -455,6 +457,32 @@ def attributes():
     }
 
 
+def collected_unstopped():
+    # Behaviour 7: a started tracker garbage-collected without stop() writes nothing (no run
+    # row; with a task open, no task row). What the user sees besides: the files in the output
+    # folder, the lines logged about it at warning level, and the warnings (every one recorded:
+    # Python's default filters hide ResourceWarning; `python -X dev`, `-W default` and pytest
+    # show it). tests/test_codecarbon_usages.py also looks at the folder after the process exits.
+    logged = Logged()
+    results = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for case in ("plain", "task open"):
+            tracker = OfflineEmissionsTracker(project_name=case, log_level="warning", **PLACE)
+            tracker.start()
+            if case == "task open":
+                tracker.start_task("step")
+            work(0.2)
+            del tracker
+            gc.collect()
+            time.sleep(0.3)
+            results[case] = {"csv_rows": len(rows()), "task_rows": len(task_rows())}
+    results["files"] = sorted(os.listdir(DIR))
+    results["logged_not_stopped"] = sum("without being stopped" in line for line in logged.lines)
+    results["warnings"] = sorted(f"{w.category.__name__}: {str(w.message).split(':')[0]}" for w in caught)
+    return results
+
+
 def gateway_metrics(job):
     """The codecarbon_* samples the Pushgateway holds for `job`: {metric name: labels}."""
     import re
@@ -537,7 +565,8 @@ def regional_intensities():
 USAGES = {f.__name__: f for f in (context_manager, decorator, start_stop, tasks_loop, tasks_inference, threads,
                                   forked_pool, logging_to_file, api_unreachable, second_stop, csv_unwritable,
                                   offline_missing_dir, output_file_path, bad_values, offline_with_token,
-                                  output_handlers, restart, attributes, prometheus, regional_intensities)}
+                                  output_handlers, restart, attributes, collected_unstopped, prometheus,
+                                  regional_intensities)}
 
 if __name__ == "__main__":
     result = USAGES[USAGE]()
