@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod emissions;
 pub mod error;
+#[cfg(feature = "capi")]
 pub mod ffi;
 pub mod hardware;
 pub mod http;

@@ -3,8 +3,9 @@
 - The crate: in a checkout, the repository around this package (``../../Cargo.toml``); in an
   sdist, ``rust/``, the crate exactly as ``cargo package`` packs it for crates.io (its
   ``include`` list in Cargo.toml), so ``pip install carbon_tracker-<v>.tar.gz`` builds anywhere
-  a Rust toolchain is. It is built with ``--locked`` (the versions of Cargo.lock) and without
-  the ``carbon-tracker`` command (``--no-default-features``).
+  a Rust toolchain is. It is built with ``--locked`` (the versions of Cargo.lock) as a cdylib
+  (setuptools-rust runs ``cargo rustc --lib --crate-type cdylib``) with the C ABI (feature
+  ``capi``), and without the ``carbon-tracker`` command (feature ``cli``, off by default).
 - The tag: the package loads the library with ctypes, so the wheel suits every Python 3 on this
   platform (``py3-none-<platform>``), not one CPython version. ``auditwheel repair`` turns its
   ``linux_*`` platform into the manylinux tag an index takes (scripts/publish-check.sh)."""
@@ -81,7 +82,7 @@ setup(
             path=os.path.join(crate_dir(), "Cargo.toml"),
             binding=Binding.NoBinding,
             py_limited_api=True,
-            args=["--no-default-features"],
+            args=["--features", "capi"],
             cargo_manifest_args=["--locked"],
         )
     ],
