@@ -65,7 +65,7 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
     let log = carbon_tracker::log::Logger { threshold: carbon_tracker::log::Level::Critical, preamble: String::new() };
     // A valid file with three rows from a real tracker.
     let t = carbon_tracker::Tracker::with_config(
-        carbon_tracker::Config::from_sources(&carbon_tracker::config::Sources {
+        carbon_tracker::config::Config::from_sources(&carbon_tracker::config::Sources {
             layers: vec![(
                 carbon_tracker::config::Origin::Options,
                 carbon_tracker::config::options::parse(&format!("offline=true;output_dir={};on_csv_write=append", dir.path().display())).unwrap(),

@@ -58,6 +58,7 @@ macro_rules! for_each_measurement {
     };
 }
 
+#[cfg_attr(not(feature = "capi"), allow(unused_imports))] // the C ABI's struct is made from it
 pub(crate) use for_each_measurement;
 
 macro_rules! declare_snapshot {

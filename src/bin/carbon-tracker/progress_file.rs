@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use carbon_tracker::record::Prediction;
+use carbon_tracker::Prediction;
 
 use crate::format;
 
@@ -74,7 +74,7 @@ pub fn status(p: &Prediction) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carbon_tracker::record::PredictionState;
+    use carbon_tracker::PredictionState;
 
     #[test]
     fn parses_done_and_total() {

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use carbon_tracker::record::identity::Identity;
-use carbon_tracker::record::region::RegionTotals;
+use carbon_tracker::files::RunIdentity as Identity;
+use carbon_tracker::RegionTotals;
 
 use super::{unit, Projects, Run};
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use carbon_tracker::record::region::RegionTotals;
+use carbon_tracker::RegionTotals;
 
 use super::csv_in::Problem;
 
