@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 /// A log line's level (Python's `logging` levels, which CodeCarbon uses), lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
+pub enum LogLevel {
     /// Each measurement (10).
     Debug,
     /// What the tracker found and decided (20).
@@ -22,7 +22,10 @@ pub enum Level {
     Critical,
 }
 
-impl Level {
+/// The name used inside the crate.
+pub type Level = LogLevel;
+
+impl LogLevel {
     /// A level name in any case, or Python's `logging` numbers (10, 20, 30, 40, 50).
     pub fn parse(s: &str) -> Option<Level> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -119,7 +122,7 @@ impl Logger {
 /// A function that receives every log line instead of standard error ([`set_logger`]): the
 /// level and the message (with the tracker's `logger_preamble`, without CodeCarbon's line
 /// prefix). It may run on any thread, the library's included.
-pub type LogCallback = Arc<dyn Fn(Level, &str) + Send + Sync>;
+pub type LogCallback = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 type Callback = LogCallback;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::values::*;
 use super::kinds::{CsvWriteMode, KeyValue, OnInvalidValue, OutputMethods, Secret, TrackingMode, ValueKind};
 use crate::error::Result;
-use crate::log::Level;
+use crate::log::{Level, LogLevel};
 
 pub const DEFAULT_EXPERIMENT_ID: &str = "5b0fa12a-3dd7-45bb-9766-cc326314d9f1";
 pub const DEFAULT_API_ENDPOINT: &str = "https://api.codecarbon.io";
@@ -179,7 +179,7 @@ config_keys! {
     /// `machine`: the whole machine; `process`: this process and its descendants.
     "tracking_mode" => tracking_mode: TrackingMode = TrackingMode::Machine, tracking_mode;
     /// Lowest level of the log lines written (debug, info, warning, error, critical, or 10…50).
-    "log_level" => log_level: Level = Level::Warning, log_level;
+    "log_level" => log_level: LogLevel = Level::Warning, log_level;
     /// Inserted in log lines as `[preamble]`.
     "logger_preamble" => logger_preamble: String = String::new(), text;
     /// The powercap root of the RAPL counters.

@@ -274,10 +274,11 @@ impl Tracker {
         }
     }
 
-    /// `tracking_mode=process` counts only the processes this one starts (live, and reaped),
-    /// not its own work: for a program that runs a command and measures it
-    /// (`carbon-tracker monitor`), whose ticks and location lookup are not the command's. Call
-    /// before `start`; a tracker already shared is left as it is.
+    /// With `tracking_mode=process`, counts only the processes this one starts (live, and
+    /// reaped), not its own work: for a program that runs a command and measures it (as
+    /// `carbon-tracker monitor` does), whose own threads are not the command's. Call it on the
+    /// new tracker, before sharing it.
+    #[must_use = "returns the tracker that counts only the descendants"]
     pub fn counting_only_descendants(mut self) -> Tracker {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.tree = hardware::process::Tree::DescendantsOnly;
@@ -293,13 +294,18 @@ impl Tracker {
     }
 
     /// This run's UUID (the CSV's `run_id`).
+    #[must_use]
     pub fn run_id(&self) -> &str {
         &self.inner.run_id
     }
 
-    /// Checks `output_dir` (created when only it is missing; an `Io` error when it cannot be
-    /// created or written, and the tracker stays unstarted), probes the hardware (once per
-    /// process), reads the starting counters and starts the background ticks.
+    /// Starts measuring: checks `output_dir` (when `save_to_file`: created when only it is
+    /// missing; an [`ErrorKind::Io`](crate::ErrorKind::Io) error when it cannot be created or
+    /// written, and the tracker stays unstarted), probes the hardware (once per process: later
+    /// trackers reuse it), reads the starting counters and starts the background measurements.
+    ///
+    /// Starting a running tracker, or a stopped one (unless `restart_after_stop`), is an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn start(&self) -> Result<()> {
         let mut phase = self.inner.lock();
         if matches!(*phase, Phase::Running(_)) {
@@ -311,8 +317,11 @@ impl Tracker {
 
     /// Opens a named window (a task), starting the tracker first if it is not running (as
     /// CodeCarbon does). The task's numbers are the run's totals between a measurement taken
-    /// now and one taken at `stop_task`; the run itself goes on measuring. Tasks may overlap and
-    /// nest; a name may be used again once its task has stopped.
+    /// now and one taken at [`stop_task`](Tracker::stop_task); the run itself goes on measuring.
+    /// Tasks may overlap and nest, in any threads; a name may be used again once its task has
+    /// stopped. Starting a name that is running is an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error naming the running
+    /// tasks. A task costs a measurement at each end (regions cost none).
     pub fn start_task(&self, name: &str) -> Result<()> {
         tasks::check_name(name)?;
         let mut phase = self.inner.lock();
@@ -325,7 +334,7 @@ impl Tracker {
 
     /// Closes the task `name`: measures now and returns its numbers (duration: its wall time).
     /// Its row goes to the task file (`emissions_<experiment_name>_<run_id>.csv`) at the next
-    /// flush or stop.
+    /// flush or stop; `stop` ends the tasks still running.
     pub fn stop_task(&self, name: &str) -> Result<EmissionsSnapshot> {
         let mut phase = self.inner.lock();
         let r = match &mut *phase {
@@ -338,13 +347,19 @@ impl Tracker {
         self.inner.stop_task(r, name, now)
     }
 
-    /// Begins a call of region `name` on this thread (see [`regions`]): no measurement, a clock
-    /// read. Allowed until stop (time before start gets no energy).
+    /// Begins a call of region `name` (a phase of the program entered many times: a solver, a
+    /// halo exchange): no measurement, a clock read, about 0.1 µs. The region's energy is the
+    /// run's over the time it was open (the README's "Regions" has the rule). Allowed from any
+    /// thread until `stop` (time before `start` counts, with no energy). A new name that is
+    /// empty, over 256 bytes or with control characters is an
+    /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) error.
     pub fn region_begin(&self, name: &str) -> Result<()> {
         self.inner.regions.begin(name)
     }
 
     /// Ends a call of region `name`: the latest one begun on this thread, else the oldest open.
+    /// A name with no open call is an [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState)
+    /// error naming the open regions.
     pub fn region_end(&self, name: &str) -> Result<()> {
         self.inner.regions.end(name)
     }
@@ -356,8 +371,8 @@ impl Tracker {
         Ok(RegionGuard { tracker: self, name })
     }
 
-    /// Every region's totals so far (energies up to the last measurement), in the order they
-    /// were first begun.
+    /// Every region's totals so far (calls and durations up to now, energies up to the last
+    /// measurement), in the order they were first begun.
     #[must_use]
     pub fn regions(&self) -> Vec<regions::RegionTotals> {
         self.inner.regions.totals()
@@ -519,7 +534,7 @@ impl Tracker {
     }
 
     /// The totals as of the last measurement, without measuring or writing anything (for a live
-    /// display such as the command's status line; background ticks keep it fresh).
+    /// display; the background measurements keep it fresh).
     pub fn peek(&self) -> Result<EmissionsSnapshot> {
         let phase = self.inner.lock();
         match &*phase {
@@ -531,15 +546,20 @@ impl Tracker {
         }
     }
 
-    /// Reports progress: `done` steps out of `total` (`total` 1 for a fraction). Cheap enough to
-    /// call at every step (no measurement; a lock of its own). A lower `done` than before is a
-    /// rollback; `total` may change from one call to the next.
+    /// Reports progress: `done` steps out of `total` (`total` 1 for a fraction), from which
+    /// [`predict`](Tracker::predict) predicts the run's totals. Cheap enough to call at every
+    /// step (no measurement, about 40 ns). A lower `done` than before is a rollback; `total` may
+    /// change from one call to the next. NaN, `total` ≤ 0 or `done` outside 0..=`total` are
+    /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) errors, and nothing is
+    /// recorded.
     pub fn set_progress(&self, done: f64, total: f64) -> Result<()> {
         self.inner.progress_log().record(done, total, crate::clock::now())
     }
 
-    /// The run's predicted totals at completion and its budget state (see [`Prediction`]).
-    /// Measures first unless the last measurement is under 50 ms old, as `flush`; writes nothing.
+    /// The run's predicted totals at completion, with 90 % intervals, and its budget state
+    /// (see [`Prediction`]; the method is in the README's "Predictions and budgets"). Measures
+    /// first unless the last measurement is under 50 ms old, as `flush`; writes nothing. Before
+    /// 3 progress reports spanning 1 % of the work, the state says so and the numbers are NaN.
     pub fn predict(&self) -> Result<Prediction> {
         self.prediction_with(true)
     }
@@ -561,9 +581,12 @@ impl Tracker {
         Ok(self.inner.prediction(r))
     }
 
-    /// What this tracker measures and how: the detected hardware, which source or model gives
-    /// each of the CPU, GPU and RAM numbers, the carbon intensity and where it comes from, and
-    /// the outputs. Probes the hardware (once per process) if the tracker is not started yet.
+    /// What this tracker measures and how, as JSON (the document of `ct_tracker_json` and
+    /// `carbon-tracker detect --json`): the detected hardware, which source or model gives each
+    /// of the CPU, GPU and RAM numbers, the carbon intensity and where it comes from, the
+    /// outputs, the job, the regions' totals. Probes the hardware (once per process) if the
+    /// tracker is not started yet.
+    #[must_use]
     pub fn describe(&self) -> serde_json::Value {
         let c = &self.inner.config;
         let phase = self.inner.lock();
