@@ -10,6 +10,8 @@ use carbon_tracker::{EmissionsSnapshot, ErrorKind, Tracker};
 use support::{free_port, FakeServer};
 
 const KEY: &str = "cpt_secret-token-123";
+/// CodeCarbon's world average, gCO2e/kWh (when no place is known).
+const WORLD_G_PER_KWH: f64 = 475.0;
 
 fn tracker(options_str: &str) -> Tracker {
     let sources = Sources { layers: vec![(Origin::Options, options::parse(options_str).unwrap())] };
@@ -303,6 +305,38 @@ fn geojs_location_gives_the_us_state_intensity() {
     let paths = server.paths();
     assert!(paths.contains(&"GET /geo".to_string()) && !paths.contains(&"GET /ipinfo".to_string()), "{paths:?}");
     assert!(paths.iter().any(|p| p.starts_with("GET /computeMetadata")), "cloud probes run: {paths:?}");
+}
+
+#[test]
+fn wait_for_location_says_what_became_of_the_lookup_and_takes_its_answer_in() {
+    use carbon_tracker::LocationLookup;
+    let dir = tempfile::tempdir().unwrap();
+    let given = tracker(&format!("country_iso_code=FRA;output_dir={}", dir.path().display()));
+    assert_eq!(given.wait_for_location(Duration::ZERO), LocationLookup::NotNeeded, "a country is given");
+
+    let geojs = r#"{"region":"Illinois","country_code3":"USA","country":"United States","country_code":"US","latitude":"41.88","longitude":"-87.63"}"#;
+    let server = geo_server(Some(geojs), None, None);
+    server.set(|b| b.delay = Duration::from_millis(300));
+    let t = located_tracker(&server, dir.path(), "cloud_detection=false");
+    assert_eq!(t.wait_for_location(Duration::from_millis(50)), LocationLookup::Pending, "not started: no lookup yet");
+    t.start().unwrap();
+    assert_eq!(t.peek().unwrap().carbon_intensity_g_per_kwh, WORLD_G_PER_KWH, "until it answers");
+    assert_eq!(t.wait_for_location(Duration::from_secs(10)), LocationLookup::Found);
+    // Taken in at once (a measurement, nothing written): the numbers from now on use the place.
+    let illinois = carbon_tracker::emissions::tables::USA_LBS_PER_MWH["illinois"] * 0.45359237;
+    assert!((t.peek().unwrap().carbon_intensity_g_per_kwh - illinois).abs() < 1e-9);
+    assert_eq!(csv_rows(dir.path()).len(), 0, "nothing written");
+    t.stop().unwrap();
+
+    let nothing = geo_server(None, None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let t = located_tracker(&nothing, dir.path(), "cloud_detection=false");
+    t.start().unwrap();
+    match t.wait_for_location(Duration::from_secs(10)) {
+        LocationLookup::Failed(why) => assert!(why.contains("HTTP 404"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.stop().unwrap().carbon_intensity_g_per_kwh, WORLD_G_PER_KWH);
 }
 
 #[test]

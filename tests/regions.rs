@@ -180,3 +180,24 @@ fn an_unwritable_region_file_is_an_io_error_and_the_totals_are_kept() {
     t.stop().unwrap();
     assert!(out.join(format!("regions_base_{}.csv", t.run_id())).exists());
 }
+
+#[test]
+fn a_region_guard_is_a_call_that_ends_with_its_scope() {
+    let t = tracker("save_to_file=false");
+    t.start().unwrap();
+    for finished in 0..3 {
+        let _call = t.region("scope").unwrap();
+        let open = t.regions();
+        assert_eq!((open[0].calls, open[0].open_calls), (finished, 1), "open while the guard lives");
+    }
+    let r = &t.regions()[0];
+    assert_eq!((r.name.as_str(), r.calls, r.open_calls), ("scope", 3, 0));
+    // `end` reports what dropping would ignore: after stop, a region cannot end.
+    let guard = t.region("late").unwrap();
+    t.stop().unwrap(); // ends it, with a warning naming it
+    assert_eq!(guard.end().unwrap_err().kind, ErrorKind::InvalidState);
+    assert_eq!(t.region("after").unwrap_err().kind, ErrorKind::InvalidState);
+    // A bad name is refused at the start of the scope.
+    let t = tracker("save_to_file=false");
+    assert_eq!(t.region("").unwrap_err().kind, ErrorKind::InvalidOption);
+}

@@ -327,6 +327,27 @@ mod tests {
     }
 
     #[test]
+    fn a_programs_defaults_are_below_every_source() {
+        let with_defaults = |home: &[(&str, &str)], env: &[(&str, &str)], opts: &str| {
+            let mut s = sources(home, &[], env, opts);
+            s.layers.insert(0, (Origin::Defaults, pairs(&[("measure_power_secs", "1"), ("tracking_mode", "process")])));
+            Config::from_sources(&s).unwrap()
+        };
+        let c = with_defaults(&[], &[], "");
+        assert_eq!((c.measure_power_secs, c.tracking_mode), (1.0, TrackingMode::Process));
+        let c = with_defaults(&[("measure_power_secs", "7")], &[("tracking_mode", "machine")], "");
+        assert_eq!((c.measure_power_secs, c.tracking_mode), (7.0, TrackingMode::Machine), "a file and the environment win");
+        let c = with_defaults(&[], &[], "measure_power_secs=3");
+        assert_eq!(c.measure_power_secs, 3.0, "the options win");
+        // The process's sources put them first; a bad or unknown default is an error, as an option's.
+        let (process, _) = Sources::from_process_with_notes(&Options::new().default_value("project_name", "d")).unwrap();
+        assert_eq!(process.layers[0], (Origin::Defaults, pairs(&[("project_name", "d")])));
+        let mut bad = Sources::default();
+        bad.layers.push((Origin::Defaults, pairs(&[("projet_name", "d")])));
+        assert_eq!(Config::from_sources(&bad).unwrap_err().message, "defaults: unknown option `projet_name`; did you mean `project_name`?");
+    }
+
+    #[test]
     fn env_prefix_is_case_insensitive_and_stripped() {
         let vars = vec![
             ("CODECARBON_PROJECT_NAME".into(), "x".into()),
