@@ -1,11 +1,20 @@
-//! Turns the embedded CPU TDP table (data/cpu_power.csv) into a static Rust array, so the first
-//! `start` in a process does not spend milliseconds parsing 4,900 CSV rows. (The C libraries'
-//! SONAME is set by capi/build.rs.)
+//! 1. Turns the embedded CPU TDP table (data/cpu_power.csv) into a static Rust array, so the first
+//!    `start` in a process does not spend milliseconds parsing 4,900 CSV rows.
+//! 2. With CARBON_TRACKER_SONAME=1, which the Python package sets when it builds this crate as a
+//!    cdylib (the only thing that cargo run links), gives it the SONAME of capi/'s (`soname.rs`).
 
 use std::io::Write;
 
+#[path = "soname.rs"]
+mod soname;
+
 fn main() {
     cpu_power_table();
+    println!("cargo:rerun-if-changed=soname.rs");
+    println!("cargo:rerun-if-env-changed=CARBON_TRACKER_SONAME");
+    if std::env::var_os("CARBON_TRACKER_SONAME").is_some_and(|v| v == "1") {
+        soname::soname("rustc-link-arg");
+    }
 }
 
 fn cpu_power_table() {

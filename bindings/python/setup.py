@@ -83,6 +83,9 @@ setup(
             binding=Binding.NoBinding,
             py_limited_api=True,
             args=["--features", "capi"],
+            # The SONAME of the C library built by the workspace (build.rs): the same file name
+            # in target/<profile> then means the same library, whichever build made it last.
+            env=dict(os.environ, CARBON_TRACKER_SONAME="1"),
             cargo_manifest_args=["--locked"],
         )
     ],
