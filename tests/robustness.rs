@@ -134,14 +134,8 @@ fn sample_row() -> carbon_tracker::output::EmissionsData {
         pue: 1.0,
         ..Default::default()
     };
-    let numbers = carbon_tracker::EmissionsSnapshot {
-        duration_s: 1.0,
-        emissions_kg: 1e-6,
-        ram_power_w: 10.0,
-        ram_energy_kwh: 1e-5,
-        energy_consumed_kwh: 1e-5,
-        pue: 1.0,
-        ..Default::default()
-    };
+    let mut numbers = carbon_tracker::EmissionsSnapshot::default();
+    (numbers.duration_s, numbers.emissions_kg, numbers.ram_power_w) = (1.0, 1e-6, 10.0);
+    (numbers.ram_energy_kwh, numbers.energy_consumed_kwh, numbers.pue) = (1e-5, 1e-5, 1.0);
     carbon_tracker::output::EmissionsData { timestamp: "2026-11-24T00:00:00".into(), run: std::sync::Arc::new(run), numbers }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Who wrote a run's files: the run, and the job, node and rank of its process (what a run file
 /// holds; the region file has some of it in each row).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Identity {
     /// The run's UUID (the CSV's `run_id`).
     pub run_id: String,

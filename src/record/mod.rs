@@ -69,7 +69,11 @@ macro_rules! declare_snapshot {
         /// ([`stop_task`](crate::Tracker::stop_task)). Powers are time-weighted means in W;
         /// energies in kWh including PUE; emissions in kg CO2e; the same fields, in the same
         /// order, as the C ABI's `ct_emissions`.
+        ///
+        /// More numbers may come in later versions (as `ct_emissions` grows at its end): start
+        /// from `EmissionsSnapshot::default()` to make one.
         #[derive(Debug, Clone, Copy, PartialEq, Default)]
+        #[non_exhaustive]
         pub struct EmissionsSnapshot {
             $( $(#[$doc])* pub $f: $t, )*
         }

@@ -106,6 +106,7 @@ macro_rules! declare_prediction {
         /// its budget state ([`Tracker::predict`](crate::Tracker::predict)). The method is in the
         /// README ("Predictions and budgets"). Numbers not known are NaN.
         #[derive(Debug, Clone, Copy, PartialEq)]
+        #[non_exhaustive]
         pub struct Prediction {
             /// Whether the predicted numbers are there.
             pub state: PredictionState,

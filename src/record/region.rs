@@ -5,6 +5,7 @@
 /// the moment they are read; energies and emissions are attributed up to the run's last
 /// measurement (see `tracker::regions` for the rule).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct RegionTotals {
     /// The region's name.
     pub name: String,

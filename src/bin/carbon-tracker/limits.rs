@@ -126,9 +126,10 @@ mod tests {
     #[test]
     fn reached_says_which_limit_and_the_numbers() {
         let l = Limits { max_energy_kwh: Some(0.001), max_emissions_kg: Some(1.0) };
-        let s = EmissionsSnapshot { energy_consumed_kwh: 0.0005, emissions_kg: 0.1, ..Default::default() };
+        let mut s = EmissionsSnapshot::default();
+        (s.energy_consumed_kwh, s.emissions_kg) = (0.0005, 0.1);
         assert_eq!(l.reached(&s), None);
-        let s = EmissionsSnapshot { energy_consumed_kwh: 0.001, ..s };
+        s.energy_consumed_kwh = 0.001;
         assert_eq!(l.reached(&s).unwrap(), "the energy limit is reached: 1.00 Wh measured, --max-energy-kwh 0.001 (1.00 Wh)");
         let l = Limits { max_energy_kwh: None, max_emissions_kg: Some(0.05) };
         assert!(l.reached(&s).unwrap().starts_with("the emissions limit is reached: 100 g CO2e measured"));

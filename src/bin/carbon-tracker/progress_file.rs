@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn status_text() {
-        let mut p = Prediction { progress: 0.42, ..Prediction::unknown() };
+        let mut p = Prediction::unknown();
+        p.progress = 0.42;
         assert_eq!(status(&p).unwrap(), "42.0 % (predicting...)");
         p.state = PredictionState::Ready;
         p.predicted_energy_kwh = 0.00123;
