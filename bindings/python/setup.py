@@ -40,7 +40,8 @@ def crate_dir() -> str:
 
 
 def pack_crate(into: str) -> None:
-    """The checkout's crate as `cargo package` packs it, unpacked into `into`."""
+    """The checkout's crate as `cargo package` packs it, unpacked into `into` (the library's
+    package: the workspace's other one, capi/, builds the C libraries of the checkout)."""
     cargo = os.environ.get("CARGO", "cargo")
     manifest = os.path.join(HERE, CRATE_IN_CHECKOUT, "Cargo.toml")
     with tempfile.TemporaryDirectory() as target:
@@ -48,7 +49,7 @@ def pack_crate(into: str) -> None:
         # compiles it.
         subprocess.run(
             [cargo, "package", "--quiet", "--locked", "--no-verify", "--allow-dirty",
-             "--manifest-path", manifest, "--target-dir", target],
+             "--manifest-path", manifest, "--package", "carbon-tracker", "--target-dir", target],
             check=True,
         )  # fmt: skip
         (crate,) = glob.glob(os.path.join(target, "package", "*.crate"))
