@@ -1,49 +1,19 @@
 //! 1. Turns the embedded CPU TDP table (data/cpu_power.csv) into a static Rust array, so the first
 //!    `start` in a process does not spend milliseconds parsing 4,900 CSV rows.
-//! 2. Gives the shared library a SONAME (see `soname`).
+//! 2. With CARBON_TRACKER_SONAME=1, which the Python package sets when it builds this crate as a
+//!    cdylib (the only thing that cargo run links), gives it the SONAME of capi/'s (`soname.rs`).
 
 use std::io::Write;
 
-fn main() {
-    soname();
-    cpu_power_table();
-}
+#[path = "soname.rs"]
+mod soname;
 
-/// ELF targets: the cdylib gets the SONAME `libcarbon_tracker.so.<abi>`, `<abi>` being the major
-/// version, `0.<minor>` while the major is 0, `0.0.<patch>` while both are (semver: those are
-/// the releases that may break the ABI; cargo-c names them the same way). Linked programs then record that name, and an installed
-/// `libcarbon_tracker.so.<abi>` (CMake installs it with the versioned file and the symlinks)
-/// satisfies them. The same symlink is made next to the cargo build, so that programs linked
-/// against target/<profile> (tests, examples, the CMake build tree, the Go tests) also run.
-/// Only `ct_*` symbols are exported: rustc's own version script for a cdylib exports exactly the
-/// `#[no_mangle] pub extern` functions (scripts/install-test.sh checks the exported list).
-fn soname() {
-    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if !matches!(os.as_str(), "linux" | "android" | "freebsd" | "netbsd" | "openbsd" | "dragonfly") {
-        return;
-    }
-    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
-    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap();
-    let patch = std::env::var("CARGO_PKG_VERSION_PATCH").unwrap();
-    let abi = match (major.as_str(), minor.as_str()) {
-        ("0", "0") => format!("0.0.{patch}"),
-        ("0", _) => format!("0.{minor}"),
-        _ => major,
-    };
-    let soname = format!("libcarbon_tracker.so.{abi}");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
-    // OUT_DIR is <target>/[<triple>/]<profile>/build/<package>-<hash>/out.
-    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let Some(profile_dir) = out_dir.ancestors().nth(3) else { return };
-    for dir in [profile_dir.to_path_buf(), profile_dir.join("deps")] {
-        let link = dir.join(&soname);
-        if std::fs::symlink_metadata(&link).is_ok() || std::fs::create_dir_all(&dir).is_err() {
-            continue;
-        }
-        #[cfg(unix)]
-        if let Err(e) = std::os::unix::fs::symlink("libcarbon_tracker.so", &link) {
-            println!("cargo:warning=could not link {} to libcarbon_tracker.so: {e}", link.display());
-        }
+fn main() {
+    cpu_power_table();
+    println!("cargo:rerun-if-changed=soname.rs");
+    println!("cargo:rerun-if-env-changed=CARBON_TRACKER_SONAME");
+    if std::env::var_os("CARBON_TRACKER_SONAME").is_some_and(|v| v == "1") {
+        soname::soname("rustc-link-arg");
     }
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What a publisher does before a release, as CI runs it (scripts/test-all.sh calls it):
-#   1. crates.io: `cargo publish --dry-run` (packages the crate as Cargo.toml's `include` says and
-#      builds it from the package), the doctests, and the count of public items in `cargo doc`;
+#   1. crates.io: `cargo publish --dry-run` of the library (packages the crate as Cargo.toml's
+#      `include` says and builds it from the package); a program outside the workspace built on
+#      that package, as a Rust user's (an rlib only: no C library, no clap), and run; the
+#      doctests; no warning (missing_docs included); the count of public items in `cargo doc`;
 #   2. PyPI: `python -m build` (an sdist that carries the crate, then a wheel built from that
 #      sdist), `auditwheel show`, `auditwheel repair` to the manylinux tag an index takes, and
 #      `auditwheel show` of the result;
@@ -28,24 +30,55 @@ cd "$root"
 dirty=()
 # CI clones are clean; a working tree with changes can still be checked.
 [ -z "$(git status --porcelain 2> /dev/null)" ] || dirty=(--allow-dirty)
-echo "\$ cargo package --list ${dirty[*]} | wc -l"
-cargo package --list --locked "${dirty[@]}" 2> /dev/null > "$work/package.list"
+# The workspace's published package is the library, carbon-tracker (capi/, the C libraries, is not
+# published: the C packages ship what it builds).
+crate=(-p carbon-tracker)
+echo "\$ cargo package --list ${crate[*]} ${dirty[*]} | wc -l"
+cargo package --list --locked "${crate[@]}" "${dirty[@]}" 2> /dev/null > "$work/package.list"
 wc -l < "$work/package.list"
-! grep -E '^(bench|bindings|scripts|tests|examples|fuzz|\.ci|cmake)/' "$work/package.list" || fail "the crate ships files it does not need"
-echo "\$ cargo publish --dry-run --locked ${dirty[*]}"
-cargo publish --dry-run --locked "${dirty[@]}" > "$work/publish.log" 2>&1 || { cat "$work/publish.log"; fail "cargo publish --dry-run"; }
+! grep -E '^(bench|bindings|scripts|tests|examples|fuzz|capi|\.ci|cmake)/' "$work/package.list" || fail "the crate ships files it does not need"
+echo "\$ cargo publish --dry-run --locked ${crate[*]} ${dirty[*]}"
+cargo publish --dry-run --locked "${crate[@]}" "${dirty[@]}" > "$work/publish.log" 2>&1 || { cat "$work/publish.log"; fail "cargo publish --dry-run"; }
 grep -E "Packaged|Verifying|Compiling carbon-tracker|Finished|Uploading|aborting upload" "$work/publish.log" | sed 's/^ */  /'
-# Warnings other than the dry run's own and "ignoring test X as tests/X.rs is not included" (the
-# tests stay in the repository on purpose) fail the check.
-if grep '^warning' "$work/publish.log" | grep -v -e "ignoring test .* is not included in the published package" \
+# Warnings other than the dry run's own and "ignoring test/benchmark X as X.rs is not included"
+# (the tests and benchmarks stay in the repository on purpose) fail the check.
+if grep '^warning' "$work/publish.log" | grep -v -e "ignoring \(test\|benchmark\) .* is not included in the published package" \
      -e "aborting upload due to dry run"; then
   fail "cargo publish --dry-run warns"
 fi
 
-echo "== crates.io: doctests, and public items of the documentation"
-quiet cargo test --doc --locked
-grep -E "^test result" "$work/step.log" | sed 's/^/  doctests: /' || echo "  doctests: none"
-quiet cargo doc --no-deps --locked --lib
+echo "== crates.io: what a Rust user of the package builds"
+# The library is an rlib only (the C libraries are capi/'s), without the command's dependencies.
+kinds="$(cargo metadata --no-deps --locked --format-version 1 | python3 -c '
+import json, sys
+pkg = next(p for p in json.load(sys.stdin)["packages"] if p["name"] == "carbon-tracker")
+print(",".join(next(t for t in pkg["targets"] if "lib" in t["kind"])["crate_types"]))')"
+[ "$kinds" = "lib" ] || fail "the library's crate types are $kinds: a Rust user would build them all"
+! cargo tree --locked "${crate[@]}" -e normal --prefix none | grep -E "^(clap|chrono) " || fail "a library user builds the command's dependencies"
+# A program outside the workspace, on the package the dry run made (target/package/...), built as
+# a user's would be (the dependencies already compiled here are reused through the target dir).
+package_dir="$root/target/package/carbon-tracker-$version"
+[ -f "$package_dir/Cargo.toml" ] || fail "no unpacked package at $package_dir"
+mkdir -p "$work/rust-user/src"
+cp "$root/tests/install/rust_user.rs" "$work/rust-user/src/main.rs"
+cp "$package_dir/Cargo.lock" "$work/rust-user/Cargo.lock"
+printf '%s\n' '[package]' 'name = "rust-user"' 'version = "0.0.0"' 'edition = "2021"' 'publish = false' \
+  '[dependencies]' "carbon-tracker = { path = \"$package_dir\" }" '[workspace]' > "$work/rust-user/Cargo.toml"
+echo "\$ cargo build   # a program depending on carbon-tracker $version, as packaged"
+(cd "$work/rust-user" && cargo build --target-dir "$root/target/rust-user" --message-format json > "$work/rust-user.json" 2> "$work/rust-user.log") \
+  || { cat "$work/rust-user.log"; fail "a Rust program using the package does not build"; }
+python3 "$root/scripts/user_build.py" "$work/rust-user.json" || fail "a library user builds more than the library"
+mkdir -p "$work/run-rust"
+show "$root/target/rust-user/debug/rust-user" "$work/run-rust" | sed 's/^/  /'
+
+echo "== crates.io: doctests, warnings, and public items of the documentation"
+quiet cargo test --doc --locked "${crate[@]}"
+grep -E "^test result" "$work/step.log" | sed 's/^/  doctests: /' || fail "no doctests"
+# missing_docs and every other warning of the library, alone and with its features.
+quiet cargo rustc --locked "${crate[@]}" --lib -- -D warnings
+quiet cargo rustc --locked "${crate[@]}" --lib --features capi,cli -- -D warnings
+echo "  the library builds without a warning (missing_docs included), with and without its features"
+RUSTDOCFLAGS="-D warnings" quiet cargo doc --no-deps --locked --lib "${crate[@]}"
 items="$(grep -o '<li><a href="[^"]*">' target/doc/carbon_tracker/all.html | wc -l)"
 top="$(find target/doc/carbon_tracker -mindepth 2 -maxdepth 2 -name index.html | wc -l)"
 modules="$(( $(find target/doc/carbon_tracker -mindepth 2 -name index.html | wc -l) ))"

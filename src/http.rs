@@ -21,6 +21,7 @@ impl Response {
     }
 }
 
+#[cfg(any(test, feature = "test-hooks"))]
 fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -31,6 +32,7 @@ fn host_of(url: &str) -> &str {
     authority.split(':').next().unwrap_or("")
 }
 
+#[cfg(any(test, feature = "test-hooks"))]
 pub fn is_loopback_url(url: &str) -> bool {
     let host = host_of(url);
     host == "localhost" || host == "::1" || host.parse::<std::net::Ipv4Addr>().map(|ip| ip.is_loopback()).unwrap_or(false)

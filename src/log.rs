@@ -6,16 +6,26 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+/// A log line's level (Python's `logging` levels, which CodeCarbon uses), lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
+pub enum LogLevel {
+    /// Each measurement (10).
     Debug,
+    /// What the tracker found and decided (20).
     Info,
+    /// Something the user should know (30): the default `log_level`.
     Warning,
+    /// An output failed (40).
     Error,
+    /// The most severe (50). As a `log_level`: nothing below it (the library makes no critical
+    /// lines), i.e. silence.
     Critical,
 }
 
-impl Level {
+/// The name used inside the crate.
+pub type Level = LogLevel;
+
+impl LogLevel {
     /// A level name in any case, or Python's `logging` numbers (10, 20, 30, 40, 50).
     pub fn parse(s: &str) -> Option<Level> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -38,6 +48,7 @@ impl Level {
             Level::Critical => 50,
         }
     }
+    /// The level's name, upper case (`WARNING`).
     pub fn name(self) -> &'static str {
         match self {
             Level::Debug => "DEBUG",
@@ -108,15 +119,27 @@ impl Logger {
     }
 }
 
-/// A function that receives every log line instead of standard error (`ct_set_logger`): the
-/// level and the message (with the tracker's preamble, without CodeCarbon's line prefix).
-pub type Callback = Arc<dyn Fn(Level, &str) + Send + Sync>;
+/// A function that receives every log line instead of standard error ([`set_logger`]): the
+/// level and the message (with the tracker's `logger_preamble`, without CodeCarbon's line
+/// prefix). It may run on any thread, the library's included.
+pub type LogCallback = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+type Callback = LogCallback;
 
 static CALLBACK: Mutex<Option<Callback>> = Mutex::new(None);
 
-/// Routes every tracker's log lines to `cb` (`None`: back to standard error).
-pub fn set_callback(cb: Option<Callback>) {
-    *CALLBACK.lock().unwrap_or_else(|p| p.into_inner()) = cb;
+/// Routes every tracker's log lines to `callback` (`None`: back to standard error, where they
+/// go by default as `[carbon_tracker LEVEL @ HH:MM:SS] message`). Each tracker's `log_level`
+/// still decides which lines are made. The callback is called once the library holds no lock,
+/// so it may call the library (and `set_logger`).
+///
+/// ```
+/// use std::sync::Arc;
+/// carbon_tracker::set_logger(Some(Arc::new(|level, line: &str| eprintln!("carbon-tracker {level:?}: {line}"))));
+/// carbon_tracker::set_logger(None);
+/// ```
+pub fn set_logger(callback: Option<LogCallback>) {
+    *CALLBACK.lock().unwrap_or_else(|p| p.into_inner()) = callback;
 }
 
 /// A copy of the current callback: it is called with no lock held, so it may set another.
@@ -179,6 +202,7 @@ impl Deferred {
 }
 
 impl Held {
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))] // for the C ABI's guard
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }

@@ -21,6 +21,7 @@ fn python_type(kind: ValueKind) -> String {
         ValueKind::LogLevel => "Union[str, int]".into(),
         ValueKind::OutputMethods => "Union[str, Sequence[str]]".into(),
         ValueKind::List => "Union[str, Sequence[Union[int, str]]]".into(),
+        other => panic!("no Python type for {other:?}: add it here"),
     }
 }
 

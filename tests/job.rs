@@ -25,7 +25,7 @@ fn counts_node(t: &Tracker) -> bool {
 #[test]
 fn doomed_rank_process() {
     let Ok(dir) = std::env::var("CT_DOOMED_RANK_DIR") else { return };
-    let t = Tracker::new(Some(&options(Path::new(&dir), 0))).unwrap();
+    let t = Tracker::new(carbon_tracker::Options::parse(&options(Path::new(&dir), 0)).unwrap()).unwrap();
     t.start().unwrap();
     assert!(counts_node(&t));
     t.flush().unwrap();
@@ -46,11 +46,11 @@ fn a_killed_counter_is_replaced_at_the_next_measurement() {
         assert!(child.try_wait().unwrap().is_none(), "the other rank exited early");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let t = Tracker::new(Some(&options(d.path(), 1))).unwrap();
+    let t = Tracker::new(carbon_tracker::Options::parse(&options(d.path(), 1)).unwrap()).unwrap();
     t.start().unwrap();
     assert!(!counts_node(&t), "the other rank counts the node");
     std::thread::sleep(Duration::from_millis(100));
-    let share = t.flush().unwrap().emissions;
+    let share = t.flush().unwrap();
     assert!(!counts_node(&t));
     // RAM: 100 W for the machine; this process's share of it is its resident memory's (tiny).
     assert!(share.ram_energy_kwh * 3.6e6 < 100.0 * share.duration_s * 0.5, "{share:?}");
@@ -58,7 +58,7 @@ fn a_killed_counter_is_replaced_at_the_next_measurement() {
     child.kill().unwrap(); // SIGKILL: no destructor runs; the kernel drops its locks
     child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let after = t.flush().unwrap().emissions;
+    let after = t.flush().unwrap();
     assert!(counts_node(&t), "the surviving rank took over");
     // The dead counter last measured before this rank started: nobody counted the machine since,
     // so this rank counts the machine's RAM power (100 W) over its whole run, its own share

@@ -30,10 +30,10 @@ fn job_rank_process() {
     let Ok(dir) = std::env::var("CT_JOB_RANK_OUT") else { return };
     let coordination = std::env::var("CT_JOB_RANK_NODE_DIR").unwrap();
     let span_file = std::env::var("CT_JOB_RANK_SPAN").unwrap();
-    let t = Tracker::new(Some(&format!(
+    let t = Tracker::new(carbon_tracker::Options::parse(&format!(
         "project_name=sim;country_iso_code=FRA;force_cpu_power=20;force_ram_power={RAM_W};measure_power_secs=0.1;\
          output_dir={dir};job_coordination_dir={coordination};log_level=error"
-    )))
+    )).unwrap())
     .unwrap();
     let before_start = monotonic_s();
     t.start().unwrap();

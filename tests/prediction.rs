@@ -46,7 +46,7 @@ fn run(t: &Tracker, steps: usize, step_s: impl Fn(usize) -> f64, at: &[usize]) -
             predictions.push((k, t.predict().unwrap()));
         }
     }
-    let e = t.stop().unwrap().emissions;
+    let e = t.stop().unwrap();
     (predictions, (e.duration_s, e.energy_consumed_kwh, e.emissions_kg))
 }
 
@@ -163,7 +163,7 @@ fn budgets_warn_once_when_predicted_and_once_when_exceeded_and_flush_goes_on() {
     let _clock = CLOCK.lock().unwrap_or_else(|p| p.into_inner());
     let lines: Arc<Mutex<Vec<(Level, String)>>> = Arc::default();
     let sink = lines.clone();
-    carbon_tracker::log::set_callback(Some(Arc::new(move |level, line: &str| sink.lock().unwrap().push((level, line.to_string())))));
+    carbon_tracker::set_logger(Some(Arc::new(move |level, line: &str| sink.lock().unwrap().push((level, line.to_string())))));
     // 100 steps of 10 s at 100 W: 27.78 Wh. Budget 25 Wh: predicted to be exceeded from the
     // first prediction, exceeded at 90 %.
     let t = tracker("energy_budget_kwh=0.025;emissions_budget_kg=1");
@@ -182,8 +182,8 @@ fn budgets_warn_once_when_predicted_and_once_when_exceeded_and_flush_goes_on() {
             t.flush().expect("a flush works whatever the budget");
         }
     }
-    let e = t.stop().unwrap().emissions;
-    carbon_tracker::log::set_callback(None);
+    let e = t.stop().unwrap();
+    carbon_tracker::set_logger(None);
     assert_eq!(states, [BudgetState::Below, BudgetState::PredictedToExceed, BudgetState::Exceeded]);
     assert!(e.energy_consumed_kwh > 0.0275, "{}", e.energy_consumed_kwh);
     let lines = lines.lock().unwrap();

@@ -11,7 +11,7 @@ use carbon_tracker::{ErrorKind, Tracker};
 const RAM_ONLY: &str = "offline=true;country_iso_code=FRA;force_ram_power=10;force_cpu_power=0.000001;measure_power_secs=0.01";
 
 fn tracker(extra: &str) -> Tracker {
-    Tracker::new(Some(&format!("{RAM_ONLY};{extra}"))).unwrap()
+    Tracker::new(carbon_tracker::Options::parse(&format!("{RAM_ONLY};{extra}")).unwrap()).unwrap()
 }
 
 fn ram_s(kwh: f64) -> f64 {
@@ -41,7 +41,7 @@ fn a_region_open_in_several_threads_counts_each_call_and_its_energy_once() {
     for w in workers {
         w.join().unwrap();
     }
-    let run = t.stop().unwrap().emissions;
+    let run = t.stop().unwrap();
     let solve = t.regions().into_iter().find(|r| r.name == "solve").unwrap();
     assert_eq!((solve.calls, solve.open_calls), ((THREADS * CALLS) as u64, 0));
     assert!(solve.duration_s >= solve.wall_s - 1e-9, "each thread's calls add up: {solve:?}");
@@ -129,7 +129,7 @@ fn the_region_file_has_one_row_per_region_rewritten_at_each_flush() {
     t.region_begin("io").unwrap();
     std::thread::sleep(Duration::from_millis(60));
     t.region_end("io").unwrap();
-    let run = t.stop().unwrap().emissions;
+    let run = t.stop().unwrap();
     let (_, rows) = read_csv(&path);
     assert_eq!(rows.iter().map(|r| r[col("name")].to_string()).collect::<Vec<_>>(), vec!["solver", "io"]);
     // The file, describe() and regions() say the same.
@@ -173,10 +173,31 @@ fn an_unwritable_region_file_is_an_io_error_and_the_totals_are_kept() {
     t.region_begin("a").unwrap();
     t.region_end("a").unwrap();
     std::fs::remove_dir_all(&out).unwrap();
-    let r = t.flush().unwrap();
-    assert!(r.errors.iter().any(|e| e.kind == ErrorKind::Io && e.message.contains("region file")), "{:?}", r.errors);
+    let r = t.flush().unwrap_err();
+    assert!(r.errors().iter().any(|e| e.kind == ErrorKind::Io && e.message.contains("region file")), "{r:?}");
+    assert!(r.emissions().is_some(), "the numbers, measured all the same");
     std::fs::create_dir(&out).unwrap();
-    let r = t.stop().unwrap();
-    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    t.stop().unwrap();
     assert!(out.join(format!("regions_base_{}.csv", t.run_id())).exists());
+}
+
+#[test]
+fn a_region_guard_is_a_call_that_ends_with_its_scope() {
+    let t = tracker("save_to_file=false");
+    t.start().unwrap();
+    for finished in 0..3 {
+        let _call = t.region("scope").unwrap();
+        let open = t.regions();
+        assert_eq!((open[0].calls, open[0].open_calls), (finished, 1), "open while the guard lives");
+    }
+    let r = &t.regions()[0];
+    assert_eq!((r.name.as_str(), r.calls, r.open_calls), ("scope", 3, 0));
+    // `end` reports what dropping would ignore: after stop, a region cannot end.
+    let guard = t.region("late").unwrap();
+    t.stop().unwrap(); // ends it, with a warning naming it
+    assert_eq!(guard.end().unwrap_err().kind, ErrorKind::InvalidState);
+    assert_eq!(t.region("after").unwrap_err().kind, ErrorKind::InvalidState);
+    // A bad name is refused at the start of the scope.
+    let t = tracker("save_to_file=false");
+    assert_eq!(t.region("").unwrap_err().kind, ErrorKind::InvalidOption);
 }

@@ -65,7 +65,7 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
     let log = carbon_tracker::log::Logger { threshold: carbon_tracker::log::Level::Critical, preamble: String::new() };
     // A valid file with three rows from a real tracker.
     let t = carbon_tracker::Tracker::with_config(
-        carbon_tracker::Config::from_sources(&carbon_tracker::config::Sources {
+        carbon_tracker::config::Config::from_sources(&carbon_tracker::config::Sources {
             layers: vec![(
                 carbon_tracker::config::Origin::Options,
                 carbon_tracker::config::options::parse(&format!("offline=true;output_dir={};on_csv_write=append", dir.path().display())).unwrap(),
@@ -134,14 +134,8 @@ fn sample_row() -> carbon_tracker::output::EmissionsData {
         pue: 1.0,
         ..Default::default()
     };
-    let numbers = carbon_tracker::EmissionsSnapshot {
-        duration_s: 1.0,
-        emissions_kg: 1e-6,
-        ram_power_w: 10.0,
-        ram_energy_kwh: 1e-5,
-        energy_consumed_kwh: 1e-5,
-        pue: 1.0,
-        ..Default::default()
-    };
+    let mut numbers = carbon_tracker::EmissionsSnapshot::default();
+    (numbers.duration_s, numbers.emissions_kg, numbers.ram_power_w) = (1.0, 1e-6, 10.0);
+    (numbers.ram_energy_kwh, numbers.energy_consumed_kwh, numbers.pue) = (1e-5, 1e-5, 1.0);
     carbon_tracker::output::EmissionsData { timestamp: "2026-11-24T00:00:00".into(), run: std::sync::Arc::new(run), numbers }
 }

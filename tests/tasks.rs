@@ -28,7 +28,7 @@ fn start_task_starts_the_tracker_and_the_run_goes_on() {
     std::thread::sleep(Duration::from_millis(80));
     let task = t.stop_task("load").unwrap();
     std::thread::sleep(Duration::from_millis(80));
-    let run = t.stop().unwrap().emissions;
+    let run = t.stop().unwrap();
     // The task covered its own window only; the run kept measuring after it (CodeCarbon stops
     // its scheduler and resets the run's start time at start_task).
     assert!((ram_s(task.ram_energy_kwh) - task.duration_s).abs() < 1e-6, "{task:?}");
@@ -73,7 +73,7 @@ fn consecutive_tasks_add_up_to_the_window_they_cover() {
     let second = t.stop_task("second").unwrap();
     t.start_task("first").unwrap(); // a finished name may be used again
     let again = t.stop_task("first").unwrap();
-    let run = t.stop().unwrap().emissions;
+    let run = t.stop().unwrap();
     let tasks = first.energy_consumed_kwh + second.energy_consumed_kwh + again.energy_consumed_kwh;
     assert!(tasks <= run.energy_consumed_kwh * (1.0 + 1e-12), "windows inside the run: {tasks} vs {run:?}");
     assert!(first.duration_s >= 0.039 && second.duration_s >= 0.039);
@@ -121,7 +121,7 @@ fn eight_threads_with_their_own_tasks() {
     for th in threads {
         assert!(th.join().unwrap() >= 20.0 * 0.002);
     }
-    let run = t.stop().unwrap().emissions;
+    let run = t.stop().unwrap();
     assert!((ram_s(run.ram_energy_kwh) - run.duration_s).abs() < 1e-6, "the run is still exact: {run:?}");
 }
 
@@ -160,8 +160,7 @@ fn an_experiment_name_never_leaves_output_dir() {
         let t = tracker(&format!("output_dir={};experiment_name={}", out.display(), name.replace(';', "\\;")));
         t.start_task("t").unwrap();
         t.stop_task("t").unwrap();
-        let report = t.flush().unwrap();
-        assert!(report.errors.is_empty(), "{name:?}: {:?}", report.errors);
+        t.flush().unwrap_or_else(|e| panic!("{name:?}: {e}"));
         t.stop().unwrap();
     }
     let mut inside: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();

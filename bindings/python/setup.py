@@ -3,8 +3,9 @@
 - The crate: in a checkout, the repository around this package (``../../Cargo.toml``); in an
   sdist, ``rust/``, the crate exactly as ``cargo package`` packs it for crates.io (its
   ``include`` list in Cargo.toml), so ``pip install carbon_tracker-<v>.tar.gz`` builds anywhere
-  a Rust toolchain is. It is built with ``--locked`` (the versions of Cargo.lock) and without
-  the ``carbon-tracker`` command (``--no-default-features``).
+  a Rust toolchain is. It is built with ``--locked`` (the versions of Cargo.lock) as a cdylib
+  (setuptools-rust runs ``cargo rustc --lib --crate-type cdylib``) with the C ABI (feature
+  ``capi``), and without the ``carbon-tracker`` command (feature ``cli``, off by default).
 - The tag: the package loads the library with ctypes, so the wheel suits every Python 3 on this
   platform (``py3-none-<platform>``), not one CPython version. ``auditwheel repair`` turns its
   ``linux_*`` platform into the manylinux tag an index takes (scripts/publish-check.sh)."""
@@ -39,7 +40,8 @@ def crate_dir() -> str:
 
 
 def pack_crate(into: str) -> None:
-    """The checkout's crate as `cargo package` packs it, unpacked into `into`."""
+    """The checkout's crate as `cargo package` packs it, unpacked into `into` (the library's
+    package: the workspace's other one, capi/, builds the C libraries of the checkout)."""
     cargo = os.environ.get("CARGO", "cargo")
     manifest = os.path.join(HERE, CRATE_IN_CHECKOUT, "Cargo.toml")
     with tempfile.TemporaryDirectory() as target:
@@ -47,7 +49,7 @@ def pack_crate(into: str) -> None:
         # compiles it.
         subprocess.run(
             [cargo, "package", "--quiet", "--locked", "--no-verify", "--allow-dirty",
-             "--manifest-path", manifest, "--target-dir", target],
+             "--manifest-path", manifest, "--package", "carbon-tracker", "--target-dir", target],
             check=True,
         )  # fmt: skip
         (crate,) = glob.glob(os.path.join(target, "package", "*.crate"))
@@ -81,7 +83,10 @@ setup(
             path=os.path.join(crate_dir(), "Cargo.toml"),
             binding=Binding.NoBinding,
             py_limited_api=True,
-            args=["--no-default-features"],
+            args=["--features", "capi"],
+            # The SONAME of the C library built by the workspace (build.rs): the same file name
+            # in target/<profile> then means the same library, whichever build made it last.
+            env=dict(os.environ, CARBON_TRACKER_SONAME="1"),
             cargo_manifest_args=["--locked"],
         )
     ],

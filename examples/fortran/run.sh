@@ -5,7 +5,7 @@
 # (With the CMake install: gfortran app.f90 $(pkg-config --cflags --libs carbon_tracker_fortran).)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --quiet
+cargo build --release --quiet --features cli   # the library and the command (report)
 build=target/examples/fortran
 mkdir -p "$build"
 gfortran -std=f2008 -O2 -c -J "$build" bindings/fortran/carbon_tracker.f90 -o "$build/carbon_tracker.o"

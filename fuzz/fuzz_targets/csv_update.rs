@@ -14,7 +14,8 @@ fn row() -> EmissionsData {
         pue: 1.0,
         ..Default::default()
     };
-    let numbers = carbon_tracker::EmissionsSnapshot { duration_s: 1.0, energy_consumed_kwh: 1e-5, ..Default::default() };
+    let mut numbers = carbon_tracker::EmissionsSnapshot::default();
+    (numbers.duration_s, numbers.energy_consumed_kwh) = (1.0, 1e-5);
     EmissionsData { timestamp: "2026-11-24T00:00:00".into(), run: std::sync::Arc::new(run), numbers }
 }
 

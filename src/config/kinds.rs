@@ -1,17 +1,23 @@
 //! The types of option values that are more than a number or a string.
 
-/// `output_methods`: which outputs it turns on.
+/// `output_methods`: which outputs it turns on (it replaces the `save_to_*` keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OutputMethods {
+    /// `csv`: the CSV file (`save_to_file`).
     pub file: bool,
+    /// `api`: the CodeCarbon API (`save_to_api`).
     pub api: bool,
+    /// `prometheus`: a Prometheus Pushgateway (`save_to_prometheus`).
     pub prometheus: bool,
+    /// `logger`: each total as a JSON line in the log (`save_to_logger`).
     pub logger: bool,
     /// CodeCarbon's name of the OpenTelemetry output (OTLP/HTTP to `otlp_endpoint`).
     pub logfire: bool,
+    /// `otlp`: OpenTelemetry metrics over OTLP/HTTP (`save_to_otlp`).
     pub otlp: bool,
 }
 
+/// `on_csv_write`: how the CSV takes a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvWriteMode {
     /// A row per flush/stop.
@@ -20,6 +26,7 @@ pub enum CsvWriteMode {
     Update,
 }
 
+/// `tracking_mode`: what is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrackingMode {
     /// The whole machine's CPU, GPU and RAM.
@@ -29,6 +36,7 @@ pub enum TrackingMode {
 }
 
 impl TrackingMode {
+    /// The option's word (`machine`).
     pub fn name(self) -> &'static str {
         match self {
             TrackingMode::Machine => "machine",
@@ -57,17 +65,37 @@ impl TrackingMode {
     pub const NAMES: &'static [&'static str] = &["machine", "process"];
 }
 
+/// `on_invalid_value`: what a value that does not parse does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnInvalidValue {
+    /// `Tracker::new` fails, naming the key and what it expects.
+    #[default]
+    Error,
+    /// It is logged (error level) and the key keeps its default, as CodeCarbon does.
+    Ignore,
+}
+
+impl OnInvalidValue {
+    /// The option's words, in the order of the variants.
+    pub const NAMES: &'static [&'static str] = &["error", "ignore"];
+}
+
 /// What kind of value a key takes: for the command's help and switches, and the bindings'
 /// declared types (bindings/python/carbon_tracker/_options.py is generated from it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ValueKind {
+    /// Any text.
     Text,
     /// Never shown nor logged (`api_key`, tokens).
     Secret,
+    /// A file or directory.
     Path,
     /// true/false/1/0/yes/no/on/off.
     Boolean,
+    /// A number (each key has its range).
     Number,
+    /// A whole number.
     Integer,
     /// One of these words.
     Choice(&'static [&'static str]),
@@ -83,18 +111,26 @@ pub enum ValueKind {
 /// (`None`: nothing to show, e.g. an unset optional value or a secret).
 pub trait KeyValue {
     const KIND: ValueKind;
-    fn shown(&self) -> Option<String>;
+    /// The value as the option's text, exactly (the typed setters of `Options` write it).
+    fn to_text(&self) -> String;
+    /// The value as help shows it (`None`: nothing to show, e.g. unset, empty or secret).
+    fn shown(&self) -> Option<String> {
+        Some(self.to_text()).filter(|s| !s.is_empty())
+    }
 }
 
 impl KeyValue for String {
     const KIND: ValueKind = ValueKind::Text;
-    fn shown(&self) -> Option<String> {
-        Some(self.clone()).filter(|s| !s.is_empty())
+    fn to_text(&self) -> String {
+        self.clone()
     }
 }
 
 impl KeyValue for Secret {
     const KIND: ValueKind = ValueKind::Secret;
+    fn to_text(&self) -> String {
+        self.0.clone()
+    }
     fn shown(&self) -> Option<String> {
         None
     }
@@ -102,63 +138,92 @@ impl KeyValue for Secret {
 
 impl KeyValue for std::path::PathBuf {
     const KIND: ValueKind = ValueKind::Path;
-    fn shown(&self) -> Option<String> {
-        Some(self.display().to_string())
+    fn to_text(&self) -> String {
+        self.display().to_string()
     }
 }
 
-/// Values shown as they print (`Display`).
+/// Values written as they print (`Display`).
 macro_rules! displayed_values {
     ($($ty:ty => $kind:expr),* $(,)?) => {$(
         impl KeyValue for $ty {
             const KIND: ValueKind = $kind;
-            fn shown(&self) -> Option<String> {
-                Some(self.to_string())
+            fn to_text(&self) -> String {
+                self.to_string()
             }
         }
     )*};
 }
 
-displayed_values!(bool => ValueKind::Boolean, f64 => ValueKind::Number, i64 => ValueKind::Integer, u32 => ValueKind::Integer);
+displayed_values!(bool => ValueKind::Boolean, i64 => ValueKind::Integer, u32 => ValueKind::Integer);
+
+impl KeyValue for f64 {
+    const KIND: ValueKind = ValueKind::Number;
+    /// `2.0`, not `2`: a float from Rust is a float (`pue=2`, an integer, is written `2` in the
+    /// CSV, as CodeCarbon writes a Python int).
+    fn to_text(&self) -> String {
+        format!("{self:?}")
+    }
+    fn shown(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
 
 impl KeyValue for CsvWriteMode {
     const KIND: ValueKind = ValueKind::Choice(CsvWriteMode::NAMES);
-    fn shown(&self) -> Option<String> {
-        Some(CsvWriteMode::NAMES[*self as usize].to_string())
+    fn to_text(&self) -> String {
+        CsvWriteMode::NAMES[*self as usize].to_string()
     }
 }
 
 impl KeyValue for TrackingMode {
     const KIND: ValueKind = ValueKind::Choice(TrackingMode::NAMES);
-    fn shown(&self) -> Option<String> {
-        Some(self.name().to_string())
+    fn to_text(&self) -> String {
+        self.name().to_string()
+    }
+}
+
+impl KeyValue for OnInvalidValue {
+    const KIND: ValueKind = ValueKind::Choice(OnInvalidValue::NAMES);
+    fn to_text(&self) -> String {
+        OnInvalidValue::NAMES[*self as usize].to_string()
     }
 }
 
 impl KeyValue for crate::log::Level {
     const KIND: ValueKind = ValueKind::LogLevel;
-    fn shown(&self) -> Option<String> {
-        Some(self.name().to_ascii_lowercase())
+    fn to_text(&self) -> String {
+        self.name().to_ascii_lowercase()
     }
 }
 
 impl KeyValue for OutputMethods {
     const KIND: ValueKind = ValueKind::OutputMethods;
-    fn shown(&self) -> Option<String> {
+    fn to_text(&self) -> String {
         let names = [(self.file, "csv"), (self.api, "api"), (self.prometheus, "prometheus"), (self.logger, "logger"), (self.logfire, "logfire"), (self.otlp, "otlp")];
-        Some(names.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect::<Vec<_>>().join(","))
+        names.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect::<Vec<_>>().join(",")
+    }
+    fn shown(&self) -> Option<String> {
+        Some(self.to_text())
     }
 }
 
 impl KeyValue for Vec<String> {
     const KIND: ValueKind = ValueKind::List;
+    fn to_text(&self) -> String {
+        self.join(",")
+    }
     fn shown(&self) -> Option<String> {
-        Some(self.join(","))
+        Some(self.to_text())
     }
 }
 
 impl<T: KeyValue> KeyValue for Option<T> {
     const KIND: ValueKind = T::KIND;
+    /// Empty for `None` (what the parsers read as unset).
+    fn to_text(&self) -> String {
+        self.as_ref().map(T::to_text).unwrap_or_default()
+    }
     fn shown(&self) -> Option<String> {
         self.as_ref().and_then(T::shown)
     }

@@ -3,6 +3,7 @@
 //!
 //! Resolving reads the two config files and the environment, nothing else (no probing).
 
+mod builder;
 mod ini;
 mod keys;
 mod kinds;
@@ -15,11 +16,13 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::log::{Level, Logger};
 
+#[allow(unused_imports)] // some are for the tests (feature test-hooks)
 pub use keys::{
     Config, DEFAULT_API_ENDPOINT, DEFAULT_CLOUD_METADATA_URL, DEFAULT_LOGFIRE_ENDPOINT, DEFAULT_ELECTRICITYMAPS_API_URL, DEFAULT_EXPERIMENT_ID,
     DEFAULT_GEO_API_URL, DEFAULT_GEO_BACKUP_API_URL, KEYS, KEY_TABLE, KeyInfo, default_text,
 };
-pub use kinds::{CsvWriteMode, OutputMethods, Secret, TrackingMode, ValueKind};
+pub use builder::Options;
+pub use kinds::{CsvWriteMode, OnInvalidValue, OutputMethods, Secret, TrackingMode, ValueKind};
 pub use values::parse_gpu_ids;
 
 /// Something worth a log line once the tracker has its logger (e.g. an ignored key in a file).
@@ -45,6 +48,8 @@ pub fn unknown_key(key: &str) -> String {
 /// Where a key=value came from; lower sources are applied first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
+    /// A program's own defaults (`Options::default_value`), below everything else.
+    Defaults,
     HomeFile(PathBuf),
     CwdFile(PathBuf),
     Env,
@@ -54,6 +59,7 @@ pub enum Origin {
 impl Origin {
     fn prefix(&self, key: &str) -> String {
         match self {
+            Origin::Defaults => "defaults: ".into(),
             Origin::HomeFile(p) | Origin::CwdFile(p) => format!("{} [codecarbon] ", p.display()),
             Origin::Env => format!("environment CODECARBON_{}: ", key.to_ascii_uppercase()),
             Origin::Options => "options: ".into(),
@@ -71,15 +77,19 @@ pub struct Sources {
 impl Sources {
     /// The real sources of this process: `~/.codecarbon.config`, `./.codecarbon.config`,
     /// the `CODECARBON_*` environment and the options string.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn from_process(options: Option<&str>) -> Result<Sources> {
-        Sources::from_process_with_notes(options).map(|(s, _)| s)
+        Sources::from_process_with_notes(&Options::parse(options.unwrap_or(""))?).map(|(s, _)| s)
     }
 
     /// The same, and what is worth telling about it: a config file that exists but cannot be
     /// read (a directory, no permission) is skipped, as Python's configparser (CodeCarbon's)
-    /// skips it, with a warning.
-    pub fn from_process_with_notes(options: Option<&str>) -> Result<(Sources, Vec<Note>)> {
+    /// skips it, with a warning. The options' defaults go below the files.
+    pub fn from_process_with_notes(options: &Options) -> Result<(Sources, Vec<Note>)> {
         let mut layers = Vec::new();
+        if !options.defaults().is_empty() {
+            layers.push((Origin::Defaults, options.defaults().to_vec()));
+        }
         let mut notes = Vec::new();
         let mut file = |p: PathBuf, origin: fn(PathBuf) -> Origin| -> Result<()> {
             match read_config_file(&p) {
@@ -97,7 +107,7 @@ impl Sources {
         }
         file(PathBuf::from(".codecarbon.config"), Origin::CwdFile)?;
         layers.push((Origin::Env, env_pairs(std::env::vars_os())));
-        layers.push((Origin::Options, options::parse(options.unwrap_or(""))?));
+        layers.push((Origin::Options, options.pairs().to_vec()));
         Ok((Sources { layers }, notes))
     }
 }
@@ -145,11 +155,8 @@ fn parse_config_text(text: &str) -> std::result::Result<Vec<(String, String)>, S
 }
 
 impl Config {
-    /// Resolve from this process's files, environment and `options`.
-    pub fn resolve(options: Option<&str>) -> Result<Config> {
-        Config::from_sources(&Sources::from_process(options)?)
-    }
-
+    /// [`Config::from_sources_with_notes`] without the notes (tests).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn from_sources(sources: &Sources) -> Result<Config> {
         Config::from_sources_with_notes(sources).map(|(c, _)| c)
     }
@@ -174,7 +181,7 @@ impl Config {
         for (key, (origin, value)) in winners {
             let o = origin.prefix(key);
             match c.apply_key(&o, key, value) {
-                Some(Err(e)) if c.ignore_invalid_values => {
+                Some(Err(e)) if c.on_invalid_value == OnInvalidValue::Ignore => {
                     notes.push((Level::Error, format!("{}; ignored (on_invalid_value=ignore): the default applies", e.message)));
                     if key == "country_iso_code" {
                         ignored_country = Some(value.trim().to_string());
@@ -193,7 +200,7 @@ impl Config {
                     }
                     notes.push((Level::Warning, format!("{msg}; ignored")));
                 }
-                None if *origin == Origin::Options => return Err(Error::option(format!("{o}{}", unknown_key(key)))),
+                None if matches!(origin, Origin::Options | Origin::Defaults) => return Err(Error::option(format!("{o}{}", unknown_key(key)))),
                 // Files and the environment may hold keys of other CodeCarbon versions.
                 None => notes.push((Level::Debug, format!("{o}unknown key `{key}` ignored"))),
             }
@@ -224,7 +231,7 @@ impl Config {
         }
         if self.cloud_region.is_some() != self.cloud_provider.is_some() {
             let msg = "cloud_provider and cloud_region must be given together";
-            if !self.ignore_invalid_values {
+            if self.on_invalid_value == OnInvalidValue::Error {
                 return Err(Error::option(msg));
             }
             notes.push((Level::Error, format!("{msg}; both ignored (on_invalid_value=ignore)")));
@@ -317,6 +324,27 @@ mod tests {
         assert_eq!(c.wue_l_per_kwh, 0.6);
         assert_eq!(c.measure_power_secs, 7.0);
         assert_eq!(c.output_file, PathBuf::from("emissions.csv"));
+    }
+
+    #[test]
+    fn a_programs_defaults_are_below_every_source() {
+        let with_defaults = |home: &[(&str, &str)], env: &[(&str, &str)], opts: &str| {
+            let mut s = sources(home, &[], env, opts);
+            s.layers.insert(0, (Origin::Defaults, pairs(&[("measure_power_secs", "1"), ("tracking_mode", "process")])));
+            Config::from_sources(&s).unwrap()
+        };
+        let c = with_defaults(&[], &[], "");
+        assert_eq!((c.measure_power_secs, c.tracking_mode), (1.0, TrackingMode::Process));
+        let c = with_defaults(&[("measure_power_secs", "7")], &[("tracking_mode", "machine")], "");
+        assert_eq!((c.measure_power_secs, c.tracking_mode), (7.0, TrackingMode::Machine), "a file and the environment win");
+        let c = with_defaults(&[], &[], "measure_power_secs=3");
+        assert_eq!(c.measure_power_secs, 3.0, "the options win");
+        // The process's sources put them first; a bad or unknown default is an error, as an option's.
+        let (process, _) = Sources::from_process_with_notes(&Options::new().default_value("project_name", "d")).unwrap();
+        assert_eq!(process.layers[0], (Origin::Defaults, pairs(&[("project_name", "d")])));
+        let mut bad = Sources::default();
+        bad.layers.push((Origin::Defaults, pairs(&[("projet_name", "d")])));
+        assert_eq!(Config::from_sources(&bad).unwrap_err().message, "defaults: unknown option `projet_name`; did you mean `project_name`?");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub struct Location {
 }
 
 impl Location {
+    #[cfg(test)]
     pub fn on_cloud(&self) -> bool {
         self.cloud_provider.is_some()
     }

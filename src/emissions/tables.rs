@@ -31,6 +31,7 @@ static COUNTRY_RECORDS: Lazy<HashMap<&'static str, &'static RawValue>> = Lazy::n
 });
 
 /// ISO3 codes of the countries in `global_energy_mix.json`.
+#[cfg(test)]
 pub fn country_codes() -> impl Iterator<Item = &'static str> {
     COUNTRY_RECORDS.keys().copied()
 }

@@ -21,7 +21,8 @@ pub use prediction::{ct_budget_state, ct_prediction, ct_prediction_state};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
 use crate::record::EmissionsSnapshot;
-use crate::tracker::{Report, Tracker};
+use crate::config::Options;
+use crate::tracker::{ReportError, Tracker};
 
 /// An opaque tracker. Create with `ct_tracker_new`, release with `ct_tracker_free`.
 /// One handle may be used from several threads at once (calls are serialised inside), but
@@ -219,24 +220,20 @@ unsafe fn report_call(
     t: *mut ct_tracker,
     out: *mut ct_emissions,
     func: &str,
-    call: fn(&Tracker) -> Result<Report>,
+    call: fn(&Tracker) -> std::result::Result<EmissionsSnapshot, ReportError>,
 ) -> Result<()> {
     // SAFETY: the entry point's contract.
     let (t, size) = unsafe { (arg(t, func, "t")?, check_out(out, func)?) };
-    let report = call(&t.tracker)?;
-    if let Some(size) = size {
-        // SAFETY: `check_out` read `size` from a caller-owned struct of that size.
-        unsafe { fill(out, size, &report.emissions) };
-    }
-    let mut errors = report.errors.into_iter();
-    match errors.next() {
-        None => Ok(()),
+    let (numbers, error) = match call(&t.tracker) {
+        Ok(numbers) => (Some(numbers), None),
         // The first error gives the status; the message lists them all.
-        Some(first) => Err(errors.fold(first, |mut acc, e| {
-            acc.message = format!("{}; {}", acc.message, e.message);
-            acc
-        })),
+        Err(e) => (e.emissions().copied(), Some(Error::new(e.kind(), e.to_string()))),
+    };
+    if let (Some(size), Some(numbers)) = (size, numbers) {
+        // SAFETY: `check_out` read `size` from a caller-owned struct of that size.
+        unsafe { fill(out, size, &numbers) };
     }
+    error.map_or(Ok(()), Err)
 }
 
 /// Creates a tracker. `options` is NULL or a UTF-8 string of `key=value` pairs separated by `;`
@@ -259,15 +256,15 @@ pub unsafe extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut c
         // SAFETY: non-null `out` is writable.
         unsafe { *out = std::ptr::null_mut() };
         let opts = if options.is_null() {
-            None
+            ""
         } else {
             // SAFETY: non-null `options` is a NUL-terminated string.
             let c = unsafe { CStr::from_ptr(options) };
-            Some(c.to_str().map_err(|e| {
+            c.to_str().map_err(|e| {
                 Error::option(format!("ct_tracker_new: options are not valid UTF-8 (at byte {})", e.valid_up_to()))
-            })?)
+            })?
         };
-        let tracker = Tracker::new(opts)?;
+        let tracker = Tracker::new(Options::parse(opts)?)?;
         // SAFETY: as above.
         unsafe { *out = Box::into_raw(Box::new(ct_tracker { tracker })) };
         Ok(())
@@ -470,7 +467,7 @@ pub type ct_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: 
 #[no_mangle]
 pub extern "C" fn ct_set_logger(f: ct_log_fn, user_data: *mut c_void) {
     let user_data = user_data as usize; // handed back untouched; the caller owns what it points to
-    let cb = f.map(|f| -> crate::log::Callback {
+    let cb = f.map(|f| -> crate::log::LogCallback {
         Arc::new(move |level: Level, message: &str| {
             let c = std::ffi::CString::new(message.replace('\0', "\\0")).unwrap_or_default();
             // SAFETY: the caller keeps `f` callable with `user_data` until it replaces it.
@@ -478,7 +475,7 @@ pub extern "C" fn ct_set_logger(f: ct_log_fn, user_data: *mut c_void) {
         })
     });
     guarded(|| {
-        crate::log::set_callback(cb);
+        crate::log::set_logger(cb);
         Ok(())
     })
 }

@@ -180,11 +180,6 @@ impl CounterDiff {
         }
     }
 
-    /// Whether a reading was taken.
-    pub fn started(&self) -> bool {
-        self.last.is_some()
-    }
-
     /// Whether a rejected reading deserves a warning: the first few do, a counter that keeps
     /// glitching does not fill the log.
     pub fn worth_a_warning(&self) -> bool {

@@ -56,14 +56,6 @@ pub enum CpuSource {
 }
 
 impl CpuSource {
-    /// CodeCarbon's name for the mode.
-    pub fn mode_name(&self) -> &'static str {
-        match self {
-            CpuSource::Rapl(_) => "intel_rapl",
-            CpuSource::Load { .. } => "cpu_load",
-            CpuSource::Constant { .. } => "constant",
-        }
-    }
 }
 
 /// The probed hardware, shared by all trackers with the same probe key.

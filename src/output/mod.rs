@@ -9,6 +9,7 @@ pub mod otlp;
 pub mod prometheus;
 pub mod emissions_data;
 pub mod file_names;
+pub mod files;
 pub mod py_format;
 pub mod region_file;
 pub mod run_file;

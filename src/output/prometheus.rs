@@ -150,11 +150,6 @@ impl Pushgateway {
         Pushgateway { name: format!("{} (job {})", s.url, s.job), group_url, authorization, request_timeout: s.request_timeout }
     }
 
-    /// The group's path on the gateway.
-    pub fn group_url(&self) -> &str {
-        &self.group_url
-    }
-
     /// The Prometheus text exposition of one push.
     pub fn body(&self, labels: &str, total: &EmissionsSnapshot, delta: &EmissionsSnapshot, prediction: Option<&Prediction>) -> String {
         let mut out = String::with_capacity(4096);
@@ -227,7 +222,7 @@ mod tests {
             request_timeout: Duration::from_secs(1),
         });
         let labels = labels(&run);
-        assert_eq!(gw.group_url(), "http://127.0.0.1:9/metrics/job@base64/cF9iYXNl/run_id@base64/cjE=/rank@base64/Mw==");
+        assert_eq!(gw.group_url, "http://127.0.0.1:9/metrics/job@base64/cF9iYXNl/run_id@base64/cjE=/rank@base64/Mw==");
         let total = EmissionsSnapshot { energy_consumed_kwh: 0.5, duration_s: 10.0, ..Default::default() };
         let delta = EmissionsSnapshot { energy_consumed_kwh: 0.25, duration_s: 4.0, ..Default::default() };
         let body = gw.body(&labels, &total, &delta, None);

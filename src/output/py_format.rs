@@ -1,6 +1,7 @@
 //! Numbers printed exactly as Python's `repr` (what pandas writes into CodeCarbon's CSV):
 //! shortest round-trip digits, fixed notation for decimal exponents -4..=15, else `1e-05` style.
 
+#[cfg(test)]
 pub fn float(x: f64) -> String {
     let mut s = String::new();
     push_float(&mut s, x);

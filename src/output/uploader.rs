@@ -131,6 +131,7 @@ impl<D: Destination> Uploader<D> {
     }
 
     /// Jobs waiting (including one being sent).
+    #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.shared.lock().queue.len()
     }

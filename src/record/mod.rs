@@ -58,13 +58,22 @@ macro_rules! for_each_measurement {
     };
 }
 
+#[cfg_attr(not(feature = "capi"), allow(unused_imports))] // the C ABI's struct is made from it
 pub(crate) use for_each_measurement;
 
 macro_rules! declare_snapshot {
     ($( $(#[$doc:meta])* $f:ident : $t:ty => $how:ident ),* $(,)?) => {
-        /// Cumulative numbers since start (CodeCarbon's `EmissionsData` numbers). Powers are
-        /// time-weighted run means in W; energies in kWh including PUE; emissions in kg CO2e.
+        /// A tracker's numbers (CodeCarbon's `EmissionsData` numbers): the totals since start
+        /// ([`Tracker::flush`](crate::Tracker::flush), [`stop`](crate::Tracker::stop),
+        /// [`peek`](crate::Tracker::peek)) or a task's window
+        /// ([`stop_task`](crate::Tracker::stop_task)). Powers are time-weighted means in W;
+        /// energies in kWh including PUE; emissions in kg CO2e; the same fields, in the same
+        /// order, as the C ABI's `ct_emissions`.
+        ///
+        /// More numbers may come in later versions (as `ct_emissions` grows at its end): start
+        /// from `EmissionsSnapshot::default()` to make one.
         #[derive(Debug, Clone, Copy, PartialEq, Default)]
+        #[non_exhaustive]
         pub struct EmissionsSnapshot {
             $( $(#[$doc])* pub $f: $t, )*
         }
@@ -76,6 +85,7 @@ macro_rules! declare_snapshot {
             /// What happened between `earlier` and `self`: running totals subtract (a total
             /// that went down, after a counter reset, gives 0, never a negative), means and
             /// settings are the newer values. Returns the delta and whether a total was clamped.
+            #[must_use]
             pub fn since(&self, earlier: &EmissionsSnapshot) -> (EmissionsSnapshot, bool) {
                 let mut clamped = false;
                 let mut d = EmissionsSnapshot {
@@ -86,12 +96,13 @@ macro_rules! declare_snapshot {
             }
 
             /// `self` followed by `later` as one interval: totals add, the newer means win.
-            pub fn merge(&mut self, later: &EmissionsSnapshot) {
+            pub(crate) fn merge(&mut self, later: &EmissionsSnapshot) {
                 $( self.$f = combine!($how, merge, self.$f, later.$f); )*
                 self.emissions_rate_kg_per_s = rate(self.emissions_kg, self.duration_s);
             }
 
             /// The numbers as a JSON object keyed by field name.
+            #[must_use]
             pub fn to_json(&self) -> serde_json::Value {
                 serde_json::json!({ $( stringify!($f): self.$f, )* })
             }

@@ -46,6 +46,7 @@ macro_rules! for_each_prediction_number {
     };
 }
 
+#[cfg_attr(not(feature = "capi"), allow(unused_imports))] // the C ABI's struct is made from it
 pub(crate) use for_each_prediction_number;
 
 /// Whether the numbers of a [`Prediction`] are there.
@@ -77,6 +78,7 @@ pub enum BudgetState {
 }
 
 impl BudgetState {
+    /// The state's name, as in the gauges and the command's progress file (`below`).
     pub fn name(self) -> &'static str {
         match self {
             BudgetState::None => "none",
@@ -88,6 +90,7 @@ impl BudgetState {
 }
 
 impl PredictionState {
+    /// The state's name (`not_enough_evidence`).
     pub fn name(self) -> &'static str {
         match self {
             PredictionState::NoProgress => "no_progress",
@@ -100,10 +103,14 @@ impl PredictionState {
 macro_rules! declare_prediction {
     ($( $(#[doc = $doc:literal])* $f:ident : $unit:literal ),* $(,)?) => {
         /// A run's predicted totals at completion, from its progress and measurements so far, and
-        /// its budget state. See `ct_prediction` in the C header for the method.
+        /// its budget state ([`Tracker::predict`](crate::Tracker::predict)). The method is in the
+        /// README ("Predictions and budgets"). Numbers not known are NaN.
         #[derive(Debug, Clone, Copy, PartialEq)]
+        #[non_exhaustive]
         pub struct Prediction {
+            /// Whether the predicted numbers are there.
             pub state: PredictionState,
+            /// Where the run stands against its budgets.
             pub budget_state: BudgetState,
             $( $(#[doc = $doc])* pub $f: f64, )*
         }

@@ -21,7 +21,7 @@ pub use accounting::EmissionsSnapshot;
 use accounting::Totals;
 use tasks::Tasks;
 
-use crate::config::{Config, Secret, Sources};
+use crate::config::{Config, Options, Secret, Sources};
 use crate::log::Logger;
 use crate::emissions::{self, Intensity, Place};
 use crate::error::{Error, Result};
@@ -41,6 +41,16 @@ const UPLOAD_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// is counted at the next measurement). stop always measures: its interval has no "next".
 const FRESH_ENOUGH: Duration = Duration::from_millis(50);
 
+/// Measures the energy and emissions of this program (or this machine) from `start` to `stop`.
+///
+/// Create it with [`Options`], [`start`](Tracker::start) it, [`flush`](Tracker::flush) it
+/// whenever a number is wanted (each flush writes a row of the CSV), and
+/// [`stop`](Tracker::stop) it. Measurements also run in the background every
+/// `measure_power_secs`. A tracker may be used from several threads (`&self` everywhere; share it
+/// in an `Arc`). Dropping a running tracker stops it (the final row is written; errors are
+/// logged); [`discard`](Tracker::discard) releases it without.
+///
+/// See the [crate documentation](crate) for examples.
 pub struct Tracker {
     inner: Arc<Inner>,
 }
@@ -116,22 +126,120 @@ struct Running {
     budget: budget::BudgetWatch,
 }
 
-/// What flush/stop return: the numbers always, and the errors of outputs that failed (the
-/// totals are kept in memory, so the next flush writes them again; at stop, uploads not
-/// delivered within `api_timeout_s`).
+/// What a report (flush, stop) made: the numbers always, and the errors of outputs that failed
+/// (the totals are kept in memory, so the next flush writes them again; at stop, uploads not
+/// delivered within `api_timeout_s`). [`Tracker::flush`] and [`Tracker::stop`] turn it into a
+/// `Result`.
 #[derive(Debug, Clone)]
-pub struct Report {
-    pub emissions: EmissionsSnapshot,
-    pub errors: Vec<Error>,
+pub(crate) struct Report {
+    pub(crate) emissions: EmissionsSnapshot,
+    pub(crate) errors: Vec<Error>,
+}
+
+impl Report {
+    fn into_result(self) -> std::result::Result<EmissionsSnapshot, ReportError> {
+        if self.errors.is_empty() {
+            Ok(self.emissions)
+        } else {
+            Err(ReportError { emissions: Some(self.emissions), errors: self.errors })
+        }
+    }
+}
+
+/// Why [`Tracker::flush`] or [`Tracker::stop`] failed, with the numbers when they were measured.
+///
+/// Measuring and saving are separate: when an output could not take the numbers (the CSV or a
+/// file beside it could not be written, uploads were not delivered within `api_timeout_s` at
+/// stop), the numbers are still measured and kept, the next flush writes them again, and this
+/// error carries them: [`ReportError::emissions`]. When nothing was measured (the tracker was
+/// not running), it carries none.
+///
+/// ```
+/// # use carbon_tracker::{Options, Tracker, ErrorKind};
+/// # let dir = std::env::temp_dir().join(format!("ct-doc-report-error-{}", std::process::id()));
+/// let tracker = Tracker::new(Options::new().offline(true).country_iso_code("FRA").output_dir(&dir))?;
+/// tracker.start()?;
+/// std::fs::remove_dir_all(&dir)?; // the CSV cannot be written any more
+/// match tracker.flush() {
+///     Ok(e) => println!("{} kg CO2e", e.emissions_kg),
+///     Err(e) => {
+///         eprintln!("not saved: {e}");
+///         if let Some(numbers) = e.emissions() {
+///             println!("{} kg CO2e (measured, kept for the next flush)", numbers.emissions_kg);
+///         }
+/// #       assert_eq!(e.kind(), ErrorKind::Io);
+/// #       assert!(e.emissions().is_some());
+///     }
+/// }
+/// # assert!(tracker.stop().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportError {
+    emissions: Option<EmissionsSnapshot>,
+    /// At least one.
+    errors: Vec<Error>,
+}
+
+impl ReportError {
+    /// The numbers measured despite the failure (the totals since start, as `Ok` would have
+    /// given them); `None` when the call measured nothing.
+    pub fn emissions(&self) -> Option<&EmissionsSnapshot> {
+        self.emissions.as_ref()
+    }
+
+    /// What failed, at least one error (several outputs may fail at once), in the order met.
+    pub fn errors(&self) -> &[Error] {
+        &self.errors
+    }
+
+    /// The kind of the first error.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        self.errors[0].kind
+    }
+
+    /// The numbers and the errors, taken apart.
+    pub fn into_parts(self) -> (Option<EmissionsSnapshot>, Vec<Error>) {
+        (self.emissions, self.errors)
+    }
+}
+
+impl From<Error> for ReportError {
+    /// An error of a call that measured nothing.
+    fn from(e: Error) -> ReportError {
+        ReportError { emissions: None, errors: vec![e] }
+    }
+}
+
+impl std::fmt::Display for ReportError {
+    /// The errors' messages, joined by `; `.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let messages: Vec<&str> = self.errors.iter().map(|e| e.message.as_str()).collect();
+        f.write_str(&messages.join("; "))
+    }
+}
+
+impl std::error::Error for ReportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.errors.first().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl Tracker {
-    /// Resolves the configuration (options > environment > config files > defaults). No probing.
-    pub fn new(options: Option<&str>) -> Result<Tracker> {
-        let (sources, mut notes) = Sources::from_process_with_notes(options)?;
+    /// A tracker with these options, resolved with the environment and the config files
+    /// (options > `CODECARBON_*` environment > `./.codecarbon.config` > `~/.codecarbon.config` >
+    /// the options' defaults > the library's). No probing, no I/O but the two config files; what
+    /// was ignored in them is logged.
+    ///
+    /// An error ([`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption)) names the bad
+    /// key or value and where it came from: an unknown key (with the nearest known ones), a
+    /// value out of range, a country code that exists nowhere, options that contradict each
+    /// other (`offline` with a network output).
+    pub fn new(options: Options) -> Result<Tracker> {
+        let (sources, mut notes) = Sources::from_process_with_notes(&options)?;
         let (config, more) = Config::from_sources_with_notes(&sources)?;
         notes.extend(more);
-        let t = Tracker::with_config(config);
+        let t = Tracker::from_config(config);
         // How the configuration was resolved (unreadable config files skipped, ignored keys and
         // values, deprecated names): said once, when it happens, as CodeCarbon logs them at
         // construction.
@@ -141,7 +249,14 @@ impl Tracker {
         Ok(t)
     }
 
+    /// A tracker of a configuration made by hand (this repository's tests).
+    #[cfg(any(test, feature = "test-hooks"))]
+    #[doc(hidden)]
     pub fn with_config(config: Config) -> Tracker {
+        Tracker::from_config(config)
+    }
+
+    fn from_config(config: Config) -> Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
         let job = job::detect(&config);
@@ -159,10 +274,11 @@ impl Tracker {
         }
     }
 
-    /// `tracking_mode=process` counts only the processes this one starts (live, and reaped),
-    /// not its own work: for a program that runs a command and measures it
-    /// (`carbon-tracker monitor`), whose ticks and location lookup are not the command's. Call
-    /// before `start`; a tracker already shared is left as it is.
+    /// With `tracking_mode=process`, counts only the processes this one starts (live, and
+    /// reaped), not its own work: for a program that runs a command and measures it (as
+    /// `carbon-tracker monitor` does), whose own threads are not the command's. Call it on the
+    /// new tracker, before sharing it.
+    #[must_use = "returns the tracker that counts only the descendants"]
     pub fn counting_only_descendants(mut self) -> Tracker {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.tree = hardware::process::Tree::DescendantsOnly;
@@ -170,18 +286,26 @@ impl Tracker {
         self
     }
 
+    /// The resolved configuration (this repository's tests).
+    #[cfg(any(test, feature = "test-hooks"))]
+    #[doc(hidden)]
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
     /// This run's UUID (the CSV's `run_id`).
+    #[must_use]
     pub fn run_id(&self) -> &str {
         &self.inner.run_id
     }
 
-    /// Checks `output_dir` (created when only it is missing; an `Io` error when it cannot be
-    /// created or written, and the tracker stays unstarted), probes the hardware (once per
-    /// process), reads the starting counters and starts the background ticks.
+    /// Starts measuring: checks `output_dir` (when `save_to_file`: created when only it is
+    /// missing; an [`ErrorKind::Io`](crate::ErrorKind::Io) error when it cannot be created or
+    /// written, and the tracker stays unstarted), probes the hardware (once per process: later
+    /// trackers reuse it), reads the starting counters and starts the background measurements.
+    ///
+    /// Starting a running tracker, or a stopped one (unless `restart_after_stop`), is an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn start(&self) -> Result<()> {
         let mut phase = self.inner.lock();
         if matches!(*phase, Phase::Running(_)) {
@@ -193,8 +317,11 @@ impl Tracker {
 
     /// Opens a named window (a task), starting the tracker first if it is not running (as
     /// CodeCarbon does). The task's numbers are the run's totals between a measurement taken
-    /// now and one taken at `stop_task`; the run itself goes on measuring. Tasks may overlap and
-    /// nest; a name may be used again once its task has stopped.
+    /// now and one taken at [`stop_task`](Tracker::stop_task); the run itself goes on measuring.
+    /// Tasks may overlap and nest, in any threads; a name may be used again once its task has
+    /// stopped. Starting a name that is running is an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error naming the running
+    /// tasks. A task costs a measurement at each end (regions cost none).
     pub fn start_task(&self, name: &str) -> Result<()> {
         tasks::check_name(name)?;
         let mut phase = self.inner.lock();
@@ -207,7 +334,7 @@ impl Tracker {
 
     /// Closes the task `name`: measures now and returns its numbers (duration: its wall time).
     /// Its row goes to the task file (`emissions_<experiment_name>_<run_id>.csv`) at the next
-    /// flush or stop.
+    /// flush or stop; `stop` ends the tasks still running.
     pub fn stop_task(&self, name: &str) -> Result<EmissionsSnapshot> {
         let mut phase = self.inner.lock();
         let r = match &mut *phase {
@@ -220,26 +347,80 @@ impl Tracker {
         self.inner.stop_task(r, name, now)
     }
 
-    /// Begins a call of region `name` on this thread (see [`regions`]): no measurement, a clock
-    /// read. Allowed until stop (time before start gets no energy).
+    /// Begins a call of region `name` (a phase of the program entered many times: a solver, a
+    /// halo exchange): no measurement, a clock read, about 0.1 µs. The region's energy is the
+    /// run's over the time it was open (the README's "Regions" has the rule). Allowed from any
+    /// thread until `stop` (time before `start` counts, with no energy). A new name that is
+    /// empty, over 256 bytes or with control characters is an
+    /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) error.
     pub fn region_begin(&self, name: &str) -> Result<()> {
         self.inner.regions.begin(name)
     }
 
     /// Ends a call of region `name`: the latest one begun on this thread, else the oldest open.
+    /// A name with no open call is an [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState)
+    /// error naming the open regions.
     pub fn region_end(&self, name: &str) -> Result<()> {
         self.inner.regions.end(name)
     }
 
-    /// Every region's totals so far (energies up to the last measurement), in the order they
-    /// were first begun.
+    /// Begins a call of region `name` that ends when the returned guard is dropped (or at
+    /// [`RegionGuard::end`], which reports an error): a scope is a call.
+    pub fn region<'a>(&'a self, name: &'a str) -> Result<RegionGuard<'a>> {
+        self.region_begin(name)?;
+        Ok(RegionGuard { tracker: self, name })
+    }
+
+    /// Every region's totals so far (calls and durations up to now, energies up to the last
+    /// measurement), in the order they were first begun.
+    #[must_use]
     pub fn regions(&self) -> Vec<regions::RegionTotals> {
         self.inner.regions.totals()
     }
 
-    /// Measures (unless the last measurement is under 50 ms old), writes a CSV row and returns
-    /// the cumulative totals.
-    pub fn flush(&self) -> Result<Report> {
+    /// Waits up to `timeout` for the network lookup of the location, when this tracker needs
+    /// one (online, `location_lookup` on, and no country, cloud region or intensity given), and
+    /// takes its answer in (measuring, writing nothing), so that the numbers from now on use the
+    /// place found. Until it answers, the world average applies. `start` begins the lookup
+    /// (once per process); before `start`, or if it did not answer in time, this says
+    /// [`LocationLookup::Pending`].
+    pub fn wait_for_location(&self, timeout: Duration) -> LocationLookup {
+        let c = &self.inner.config;
+        if !c.needs_location_lookup() {
+            return LocationLookup::NotNeeded;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(located) = emissions::location::get(c) {
+                let mut phase = self.inner.lock();
+                if let Phase::Running(r) = &mut *phase {
+                    if r.location_pending {
+                        self.inner.measure(r, false);
+                    }
+                }
+                return match &located.geo {
+                    Ok(_) => LocationLookup::Found,
+                    Err(why) => LocationLookup::Failed(why.clone()),
+                };
+            }
+            if Instant::now() >= deadline {
+                return LocationLookup::Pending;
+            }
+            std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
+        }
+    }
+
+    /// Measures (unless the last measurement is under 50 ms old), writes a CSV row (and the
+    /// task, region and run files when they changed) and returns the totals since start.
+    ///
+    /// When an output fails, the error carries the numbers ([`ReportError::emissions`]): they
+    /// are kept, and the next flush writes them again. Flushing a tracker that is not running is
+    /// an [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error, without numbers.
+    pub fn flush(&self) -> std::result::Result<EmissionsSnapshot, ReportError> {
+        self.flush_report()?.into_result()
+    }
+
+    pub(crate) fn flush_report(&self) -> Result<Report> {
         let mut phase = self.inner.lock();
         match &mut *phase {
             Phase::Running(r) => Ok(self.inner.report(r, false)),
@@ -248,10 +429,18 @@ impl Tracker {
         }
     }
 
-    /// Measures the last interval, writes the final CSV row, queues the final uploads and stops
-    /// the background ticks; then waits up to `api_timeout_s` for pending uploads (without
-    /// holding the tracker's lock). The tracker cannot be restarted.
-    pub fn stop(&self) -> Result<Report> {
+    /// Measures the last interval, ends the tasks still running, writes the final CSV row,
+    /// queues the final uploads and stops the background ticks; then waits up to
+    /// `api_timeout_s` for pending uploads (without holding the tracker's lock). Returns the
+    /// run's totals. The tracker cannot be started again, unless `restart_after_stop` is set.
+    ///
+    /// The tracker is stopped even when this fails: an output that failed, or uploads not
+    /// delivered in time, give an error that carries the numbers ([`ReportError::emissions`]).
+    pub fn stop(&self) -> std::result::Result<EmissionsSnapshot, ReportError> {
+        self.stop_report()?.into_result()
+    }
+
+    pub(crate) fn stop_report(&self) -> Result<Report> {
         let (mut report, api, endpoint, metrics) = {
             let mut phase = self.inner.lock();
             let Phase::Running(r) = &mut *phase else {
@@ -345,7 +534,7 @@ impl Tracker {
     }
 
     /// The totals as of the last measurement, without measuring or writing anything (for a live
-    /// display such as the command's status line; background ticks keep it fresh).
+    /// display; the background measurements keep it fresh).
     pub fn peek(&self) -> Result<EmissionsSnapshot> {
         let phase = self.inner.lock();
         match &*phase {
@@ -357,15 +546,20 @@ impl Tracker {
         }
     }
 
-    /// Reports progress: `done` steps out of `total` (`total` 1 for a fraction). Cheap enough to
-    /// call at every step (no measurement; a lock of its own). A lower `done` than before is a
-    /// rollback; `total` may change from one call to the next.
+    /// Reports progress: `done` steps out of `total` (`total` 1 for a fraction), from which
+    /// [`predict`](Tracker::predict) predicts the run's totals. Cheap enough to call at every
+    /// step (no measurement, about 40 ns). A lower `done` than before is a rollback; `total` may
+    /// change from one call to the next. NaN, `total` ≤ 0 or `done` outside 0..=`total` are
+    /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) errors, and nothing is
+    /// recorded.
     pub fn set_progress(&self, done: f64, total: f64) -> Result<()> {
         self.inner.progress_log().record(done, total, crate::clock::now())
     }
 
-    /// The run's predicted totals at completion and its budget state (see [`Prediction`]).
-    /// Measures first unless the last measurement is under 50 ms old, as `flush`; writes nothing.
+    /// The run's predicted totals at completion, with 90 % intervals, and its budget state
+    /// (see [`Prediction`]; the method is in the README's "Predictions and budgets"). Measures
+    /// first unless the last measurement is under 50 ms old, as `flush`; writes nothing. Before
+    /// 3 progress reports spanning 1 % of the work, the state says so and the numbers are NaN.
     pub fn predict(&self) -> Result<Prediction> {
         self.prediction_with(true)
     }
@@ -387,9 +581,12 @@ impl Tracker {
         Ok(self.inner.prediction(r))
     }
 
-    /// What this tracker measures and how: the detected hardware, which source or model gives
-    /// each of the CPU, GPU and RAM numbers, the carbon intensity and where it comes from, and
-    /// the outputs. Probes the hardware (once per process) if the tracker is not started yet.
+    /// What this tracker measures and how, as JSON (the document of `ct_tracker_json` and
+    /// `carbon-tracker detect --json`): the detected hardware, which source or model gives each
+    /// of the CPU, GPU and RAM numbers, the carbon intensity and where it comes from, the
+    /// outputs, the job, the regions' totals. Probes the hardware (once per process) if the
+    /// tracker is not started yet.
+    #[must_use]
     pub fn describe(&self) -> serde_json::Value {
         let c = &self.inner.config;
         let phase = self.inner.lock();
@@ -428,8 +625,57 @@ impl Tracker {
         d
     }
 
+    /// Whether the tracker is started and not stopped.
+    #[must_use]
     pub fn is_running(&self) -> bool {
         matches!(*self.inner.lock(), Phase::Running(_))
+    }
+}
+
+/// What became of the network lookup of the location ([`Tracker::wait_for_location`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocationLookup {
+    /// This tracker needs none: a country, cloud region or intensity is given, it is offline,
+    /// or `location_lookup` is off.
+    NotNeeded,
+    /// The geolocation answered: its country (and region) apply.
+    Found,
+    /// Both geolocation services failed (why): the world average applies, or the cloud
+    /// region's intensity if the cloud metadata answered.
+    Failed(String),
+    /// No answer yet (or the tracker was not started).
+    Pending,
+}
+
+/// A call of a region ([`Tracker::region`]): it ends when this is dropped.
+#[must_use = "the call ends when the guard is dropped: bind it to a variable (`let _r = ...`), not to `_`"]
+#[derive(Debug)]
+pub struct RegionGuard<'a> {
+    tracker: &'a Tracker,
+    name: &'a str,
+}
+
+impl RegionGuard<'_> {
+    /// Ends the call now, reporting an error (after `stop`:
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState)) that dropping the guard
+    /// would ignore.
+    pub fn end(self) -> Result<()> {
+        let r = self.tracker.region_end(self.name);
+        std::mem::forget(self);
+        r
+    }
+}
+
+impl Drop for RegionGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.tracker.region_end(self.name);
+    }
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker").field("run_id", &self.inner.run_id).field("project_name", &self.inner.config.project_name).finish_non_exhaustive()
     }
 }
 
@@ -437,7 +683,7 @@ impl Drop for Tracker {
     /// A running tracker is stopped (final row written); errors go to the log.
     fn drop(&mut self) {
         if self.is_running() {
-            if let Ok(report) = self.stop() {
+            if let Ok(report) = self.stop_report() {
                 for e in report.errors {
                     self.inner.log.error(format!("stop on free: {e}"));
                 }
@@ -864,7 +1110,7 @@ mod tests {
         with_counter.energy_mj.fetch_add(360_000, Ordering::SeqCst); // 360 J
         ignored.energy_mj.fetch_add(999_000_000, Ordering::SeqCst); // not tracked
         std::thread::sleep(Duration::from_millis(300));
-        let s = t.stop().unwrap().emissions;
+        let s = t.stop().unwrap();
         let joules = s.gpu_energy_kwh * 3.6e6;
         // 360 J from the counter + ~100 W x 0.3 s integrated for the device without one.
         assert!(joules > 360.0 + 25.0 && joules < 360.0 + 60.0, "{joules} J");

@@ -184,8 +184,8 @@ class TrackerOptions(TypedDict, total=False):
     python_version: Optional[str]
     """The host language's version for the CSV's `python_version` column (the Python binding sets it; empty for others)."""
 
-    on_invalid_value: Optional[bool]
-    """`error`: a bad value fails `new`; `ignore`: it is logged (error level, by `new`) and the key keeps its default, as CodeCarbon does. Unknown keys in the options stay errors. Default: ``false``."""
+    on_invalid_value: Optional[Literal["error", "ignore"]]
+    """`error`: a bad value fails `new`; `ignore`: it is logged (error level, by `new`) and the key keeps its default, as CodeCarbon does. Unknown keys in the options stay errors. Default: ``error``."""
 
     restart_after_stop: Optional[bool]
     """`start` after `stop` resumes the run (same run_id, totals and uploads go on, the time stopped is not counted), as CodeCarbon's does; false: it is an invalid-state error. Default: ``false``."""

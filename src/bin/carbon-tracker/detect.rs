@@ -6,7 +6,7 @@
 //! must be looked up on the network, that lookup is waited for (at most 6 s), and its failure is
 //! shown (`intensity.location_lookup_error`). `run_id` and `state` are left out (no run happens).
 
-use carbon_tracker::Tracker;
+use carbon_tracker::{LocationLookup, Tracker};
 use serde_json::Value;
 
 use crate::format;
@@ -30,32 +30,22 @@ pub fn run(mut lib: LibOptions, json: bool) -> i32 {
 }
 
 fn describe(lib: &LibOptions) -> Result<Value, carbon_tracker::Error> {
-    let configured = Tracker::new(Some(&lib.to_options_string()))?;
+    let configured = Tracker::new(lib.to_options())?;
     let mut doc = configured.describe();
     let mut quiet = lib.clone();
     for (k, v) in [("save_to_file", "false"), ("save_to_api", "false"), ("emissions_endpoint", "")] {
         quiet.push(k, v);
     }
-    let probe = Tracker::new(Some(&quiet.to_options_string()))?;
+    let probe = Tracker::new(quiet.to_options())?;
     probe.start()?;
-    let mut running = probe.describe();
-    let mut lookup_failed = None;
-    if probe.config().needs_location_lookup() {
-        // The network lookup of the location runs in the background (2 s timeouts per service)
-        // and the tracker takes its result in at its next measurement: wait for it rather than
-        // print the world average that applies only until then.
-        use carbon_tracker::emissions::location;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
-        while location::get(probe.config()).is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = probe.flush(); // measures (taking the location in); every output is off
-        running = probe.describe();
-        lookup_failed = match location::get(probe.config()) {
-            Some(l) => l.geo.as_ref().err().cloned(),
-            None => Some("no answer within 6 s".into()),
-        };
-    }
+    // The network lookup of the location runs in the background (2 s timeouts per service): wait
+    // for it rather than print the world average that applies only until then.
+    let lookup_failed = match probe.wait_for_location(std::time::Duration::from_secs(6)) {
+        LocationLookup::Failed(why) => Some(why),
+        LocationLookup::Pending => Some("no answer within 6 s".to_string()),
+        _ => None,
+    };
+    let running = probe.describe();
     let _ = probe.stop();
     doc["intensity"] = running["intensity"].clone();
     if let Some(why) = lookup_failed {

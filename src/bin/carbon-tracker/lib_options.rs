@@ -1,6 +1,6 @@
 //! Every library option as a `--key value` flag, generated from the library's key table
-//! (`carbon_tracker::config::KEY_TABLE`: the key, its help line and the kind of value it takes),
-//! and the options string built from them.
+//! (`carbon_tracker::options::KEY_TABLE`: the key, its help line and the kind of value it takes),
+//! and the library's `Options` built from them.
 //!
 //! Flags are spelled with dashes (`--project-name`); the key itself (`--project_name`) is an
 //! alias. Booleans are switches (`--offline`; `--offline=false` to say no). A value that looks
@@ -10,12 +10,16 @@
 
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 
-use carbon_tracker::config::{KeyInfo, ValueKind, KEY_TABLE};
+use carbon_tracker::options::{KeyInfo, ValueKind, KEY_TABLE};
+use carbon_tracker::Options;
 
-/// The library options given on the command line, in the library's key order.
+/// The library options given on the command line, in the library's key order, and the
+/// command's defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LibOptions {
     pub pairs: Vec<(String, String)>,
+    /// Below the flags, the environment and the config files.
+    pub defaults: Vec<(String, String)>,
 }
 
 /// Defaults of the command that any other source overrides: the process tree, measured every
@@ -41,7 +45,7 @@ fn value_name(info: &KeyInfo) -> String {
         ValueKind::Choice(words) => words.join("|"),
         ValueKind::LogLevel => "LEVEL".into(),
         ValueKind::OutputMethods | ValueKind::List => "LIST".into(),
-        ValueKind::Text => info.key.to_ascii_uppercase(),
+        _ => info.key.to_ascii_uppercase(), // Text, and kinds added later
     }
 }
 
@@ -50,7 +54,7 @@ fn help(info: &KeyInfo) -> String {
     let key = info.key;
     let mut text = info.help();
     let command_default = CLI_DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
-    match (command_default, carbon_tracker::config::default_text(key)) {
+    match (command_default, carbon_tracker::options::default_text(key)) {
         (Some(here), Some(library)) => text += &format!(" [default here: {here}; the library's: {library}]"),
         (None, Some(d)) => text += &format!(" [default: {d}]"),
         _ => {}
@@ -102,7 +106,7 @@ impl FromArgMatches for LibOptions {
                 pairs.push((info.key.to_string(), v.clone()));
             }
         }
-        Ok(LibOptions { pairs })
+        Ok(LibOptions { pairs, defaults: Vec::new() })
     }
 
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
@@ -112,8 +116,7 @@ impl FromArgMatches for LibOptions {
 }
 
 impl LibOptions {
-    /// Adds the command's defaults (and with `quiet` its quiet ones) for keys that no option,
-    /// variable or config file sets.
+    /// Adds the command's defaults (and with `quiet` its quiet ones): below every other source.
     pub fn apply_cli_defaults(&mut self, quiet: bool) {
         let quiet_defaults: &[(&str, &str)] = if quiet { &QUIET_DEFAULTS } else { &[] };
         for &(key, value) in CLI_DEFAULTS.iter().chain(quiet_defaults) {
@@ -121,40 +124,21 @@ impl LibOptions {
         }
     }
 
-    /// Sets `key` unless a flag, a config file or a CODECARBON_* variable sets it (a source the
-    /// library cannot read is reported by Tracker::new).
+    /// Sets `key` unless a flag, a config file or a CODECARBON_* variable sets it (the library
+    /// resolves it: `Options::default_value`).
     pub fn push_default(&mut self, key: &str, value: &str) {
-        let layers = carbon_tracker::config::Sources::from_process(None).map(|s| s.layers).unwrap_or_default();
-        let elsewhere = layers.iter().any(|(_, pairs)| pairs.iter().any(|(k, _)| k == key));
-        if !self.has(key) && !elsewhere {
-            self.push(key, value);
-        }
-    }
-
-    pub fn has(&self, key: &str) -> bool {
-        self.pairs.iter().any(|(k, _)| k == key)
+        self.defaults.push((key.to_string(), value.to_string()));
     }
 
     pub fn push(&mut self, key: &str, value: &str) {
         self.pairs.push((key.to_string(), value.to_string()));
     }
 
-    /// The options string of `Tracker::new`: `key=value` pairs joined by `;`, with `\` and `;`
-    /// in values escaped as `\\` and `\;` (the library's syntax, src/config/options.rs).
-    pub fn to_options_string(&self) -> String {
-        self.pairs.iter().map(|(k, v)| format!("{k}={}", escape(v))).collect::<Vec<_>>().join(";")
+    /// The options of `Tracker::new`.
+    pub fn to_options(&self) -> Options {
+        let options = self.pairs.iter().fold(Options::new(), |o, (k, v)| o.set(k.as_str(), v.as_str()));
+        self.defaults.iter().fold(options, |o, (k, v)| o.default_value(k.as_str(), v.as_str()))
     }
-}
-
-pub fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if c == '\\' || c == ';' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -169,8 +153,10 @@ mod tests {
                 ("output_dir".into(), r"C:\tmp\".into()),
                 ("experiment_name".into(), "x=y".into()),
             ],
+            defaults: vec![("measure_power_secs".into(), "1".into())],
         };
-        let parsed = carbon_tracker::config::options::parse(&o.to_options_string()).unwrap();
-        assert_eq!(parsed, o.pairs);
+        let options = o.to_options();
+        let parsed = Options::parse(&options.to_options_string()).unwrap();
+        assert_eq!(parsed.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(), o.pairs);
     }
 }

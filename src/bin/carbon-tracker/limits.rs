@@ -48,7 +48,7 @@ impl Limits {
 /// Sends `sig` to every process of our tree (the command and what it started, orphans included).
 /// Returns how many were signalled.
 pub fn signal_tree(sig: libc::c_int) -> usize {
-    let pids = carbon_tracker::hardware::process::descendants_of(std::process::id());
+    let pids = carbon_tracker::process::descendants_of(std::process::id());
     for pid in &pids {
         // SAFETY: kill(2) with a pid of our tree and a valid signal.
         unsafe { libc::kill(*pid as libc::pid_t, sig) };
@@ -90,7 +90,7 @@ impl Stopping {
     /// `command` (not reaped yet, a zombie) is left for its owner to reap.
     pub fn finish(&mut self, command: libc::pid_t) {
         let me = std::process::id();
-        let others = || carbon_tracker::hardware::process::descendants_of(me).into_iter().any(|p| p as libc::pid_t != command);
+        let others = || carbon_tracker::process::descendants_of(me).into_iter().any(|p| p as libc::pid_t != command);
         loop {
             reap_except(command);
             if !others() {
@@ -110,7 +110,7 @@ impl Stopping {
 
 /// Reaps exited descendants (orphans that became our children), but not `command`.
 fn reap_except(command: libc::pid_t) {
-    for pid in carbon_tracker::hardware::process::descendants_of(std::process::id()) {
+    for pid in carbon_tracker::process::descendants_of(std::process::id()) {
         let pid = pid as libc::pid_t;
         if pid != command {
             // SAFETY: waitpid on a pid of our tree, without blocking; not our child: ECHILD.
@@ -126,9 +126,10 @@ mod tests {
     #[test]
     fn reached_says_which_limit_and_the_numbers() {
         let l = Limits { max_energy_kwh: Some(0.001), max_emissions_kg: Some(1.0) };
-        let s = EmissionsSnapshot { energy_consumed_kwh: 0.0005, emissions_kg: 0.1, ..Default::default() };
+        let mut s = EmissionsSnapshot::default();
+        (s.energy_consumed_kwh, s.emissions_kg) = (0.0005, 0.1);
         assert_eq!(l.reached(&s), None);
-        let s = EmissionsSnapshot { energy_consumed_kwh: 0.001, ..s };
+        s.energy_consumed_kwh = 0.001;
         assert_eq!(l.reached(&s).unwrap(), "the energy limit is reached: 1.00 Wh measured, --max-energy-kwh 0.001 (1.00 Wh)");
         let l = Limits { max_energy_kwh: None, max_emissions_kg: Some(0.05) };
         assert!(l.reached(&s).unwrap().starts_with("the emissions limit is reached: 100 g CO2e measured"));

@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn every_library_key_is_a_flag_with_dashes_or_as_spelled() {
-        for &key in carbon_tracker::config::KEYS {
+        for &key in carbon_tracker::options::KEYS {
             for spelling in [key.replace('_', "-"), key.to_string()] {
                 let m = monitor(&[&format!("--{spelling}"), "v;1", "--", "true"]).unwrap_or_else(|e| panic!("--{spelling}: {e}"));
                 assert_eq!(m.lib.pairs, vec![(key.to_string(), "v;1".to_string())]);
@@ -227,7 +227,7 @@ mod tests {
     fn every_flag_has_the_help_line_of_its_key() {
         let mut cmd = <Cli as clap::CommandFactory>::command();
         let help = cmd.find_subcommand_mut("monitor").unwrap().render_help().to_string();
-        for info in carbon_tracker::config::KEY_TABLE {
+        for info in carbon_tracker::options::KEY_TABLE {
             assert!(!info.help().is_empty(), "{} has no doc comment in src/config/keys.rs", info.key);
             let flag = format!("--{}", info.key.replace('_', "-"));
             let line = help.lines().position(|l| l.trim_start().starts_with(&flag)).unwrap_or_else(|| panic!("{flag} not in the help"));

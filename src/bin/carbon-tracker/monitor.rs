@@ -79,7 +79,7 @@ pub fn run(s: Settings) -> i32 {
     }
     block_forwarded_signals();
     // Our own work (ticks, the location lookup, the status line) is not the command's.
-    let tracker = match Tracker::new(Some(&lib.to_options_string())) {
+    let tracker = match Tracker::new(lib.to_options()) {
         Ok(t) => t.counting_only_descendants(),
         Err(e) => {
             say!("carbon-tracker: {e}");
@@ -149,7 +149,7 @@ pub fn run(s: Settings) -> i32 {
         ProgressFile::new(path).poll(&tracker);
         tracker.peek_prediction().ok()
     });
-    let report = tracker.stop();
+    let stopped = tracker.stop();
     *reaped.lock().unwrap_or_else(|p| p.into_inner()) = true;
     let status = child.wait().map(|s| s.into_raw()).unwrap_or(0);
     let (mut code, mut how) = exit_code(status);
@@ -157,18 +157,17 @@ pub fn run(s: Settings) -> i32 {
         code = LIMIT_EXIT_STATUS;
         how = format!("was stopped by carbon-tracker ({}; it {how})", stop.why);
     }
-    let errors = match report {
-        Ok(report) => {
-            if s.summary {
-                say!("{}", summary(&s.command, &how, &report.emissions, &describe, tracker.run_id(), &report.errors).trim_end());
-                if let Some(p) = last_prediction.filter(|p| p.progress.is_finite()) {
-                    say!("  progress   {} % reported", format::sig3(p.progress * 100.0));
-                }
-            }
-            report.errors
-        }
-        Err(e) => vec![e],
+    // The numbers, also when an output failed (they were measured; the errors say what was not saved).
+    let (numbers, errors) = match stopped {
+        Ok(numbers) => (Some(numbers), Vec::new()),
+        Err(e) => e.into_parts(),
     };
+    if let (true, Some(numbers)) = (s.summary, numbers) {
+        say!("{}", summary(&s.command, &how, &numbers, &describe, tracker.run_id(), &errors).trim_end());
+        if let Some(p) = last_prediction.filter(|p| p.progress.is_finite()) {
+            say!("  progress   {} % reported", format::sig3(p.progress * 100.0));
+        }
+    }
     if errors.is_empty() {
         return code;
     }
@@ -306,8 +305,8 @@ fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, show_status: bool,
             s.kill_if_due();
         }
         if let Some(due) = next_flush.filter(|due| now >= *due) {
-            if let Ok(report) = tracker.flush() {
-                for e in &report.errors {
+            if let Err(failed) = tracker.flush() {
+                for e in failed.errors() {
                     status.message(&format!("carbon-tracker: {e}"));
                 }
             }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use carbon_tracker::record::Prediction;
+use carbon_tracker::Prediction;
 
 use crate::format;
 
@@ -74,7 +74,7 @@ pub fn status(p: &Prediction) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carbon_tracker::record::PredictionState;
+    use carbon_tracker::PredictionState;
 
     #[test]
     fn parses_done_and_total() {
@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn status_text() {
-        let mut p = Prediction { progress: 0.42, ..Prediction::unknown() };
+        let mut p = Prediction::unknown();
+        p.progress = 0.42;
         assert_eq!(status(&p).unwrap(), "42.0 % (predicting...)");
         p.state = PredictionState::Ready;
         p.predicted_energy_kwh = 0.00123;

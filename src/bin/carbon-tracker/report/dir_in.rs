@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use carbon_tracker::output::{region_file, CSV_HEADER};
-use carbon_tracker::record::identity::Identity;
+use carbon_tracker::files;
+use carbon_tracker::files::RunIdentity as Identity;
 
 use super::csv_in::Problem;
 use super::regions_in::RegionRow;
@@ -35,9 +35,9 @@ fn kind(path: &Path) -> Kind {
         return Kind::Other;
     }
     let first = first.trim_end_matches(['\r', '\n']).trim_start_matches('\u{feff}');
-    if first == region_file::HEADER.as_str() {
+    if first == files::region_file_header() {
         Kind::Regions
-    } else if first == CSV_HEADER.as_str() || super::csv_in::looks_like_emissions_header(first) {
+    } else if first == files::emissions_csv_header() || super::csv_in::looks_like_emissions_header(first) {
         Kind::Emissions
     } else {
         Kind::Other
@@ -86,7 +86,7 @@ pub fn collect(args: &[PathBuf]) -> Inputs {
 }
 
 fn add_run_file(inputs: &mut Inputs, path: &Path) {
-    match carbon_tracker::output::run_file::read(path) {
+    match files::read_run_file(path).map_err(|e| e.message) {
         Ok(id) => inputs.identities.push(id),
         Err(message) => inputs.problems.push(Problem { file: path.to_path_buf(), line: None, message }),
     }

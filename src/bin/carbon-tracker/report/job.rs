@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use carbon_tracker::record::identity::Identity;
-use carbon_tracker::record::region::RegionTotals;
+use carbon_tracker::files::RunIdentity as Identity;
+use carbon_tracker::RegionTotals;
 
 use super::{unit, Projects, Run};
 
@@ -82,7 +82,9 @@ pub fn sum_regions<'a>(run_ids: impl Iterator<Item = &'a str>, regions: &HashMap
         for r in regions.get(run_id).into_iter().flatten() {
             let s = sums.entry(r.name.clone()).or_insert_with(|| {
                 order.push(r.name.clone());
-                RegionSum { totals: RegionTotals { name: r.name.clone(), min_duration_s: f64::INFINITY, ..Default::default() }, runs: 0 }
+                let mut totals = RegionTotals::default();
+                (totals.name, totals.min_duration_s) = (r.name.clone(), f64::INFINITY);
+                RegionSum { totals, runs: 0 }
             });
             let t = &mut s.totals;
             s.runs += 1;

@@ -13,7 +13,7 @@ mod regions_in;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use carbon_tracker::record::region::RegionTotals;
+use carbon_tracker::RegionTotals;
 
 use chrono::NaiveDateTime;
 
@@ -136,7 +136,7 @@ pub fn run(args: &[PathBuf], html_path: Option<&Path>, json: bool) -> i32 {
 }
 
 fn region_json(r: &job::RegionSum) -> serde_json::Value {
-    let mut v = carbon_tracker::output::region_file::to_json(&r.totals);
+    let mut v = carbon_tracker::files::region_json(&r.totals);
     v["runs"] = r.runs.into();
     v
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use carbon_tracker::record::region::RegionTotals;
+use carbon_tracker::RegionTotals;
 
 use super::csv_in::Problem;
 
@@ -46,24 +46,25 @@ pub fn read(path: &Path) -> (Vec<RegionRow>, Vec<Problem>) {
                 let v = text(name);
                 v.parse::<u64>().map_err(|_| format!("column `{name}`: `{v}` is not a count"))
             };
-            Ok(RegionRow {
-                run_id: text("run_id"),
-                totals: RegionTotals {
-                    name: text("name"),
-                    calls: count("calls")?,
-                    open_calls: count("open_calls")?,
-                    duration_s: num("duration_s")?,
-                    min_duration_s: num("min_duration_s")?,
-                    max_duration_s: num("max_duration_s")?,
-                    wall_s: num("wall_s")?,
-                    cpu_energy_kwh: num("cpu_energy_kwh")?,
-                    gpu_energy_kwh: num("gpu_energy_kwh")?,
-                    ram_energy_kwh: num("ram_energy_kwh")?,
-                    energy_consumed_kwh: num("energy_consumed_kwh")?,
-                    emissions_kg: num("emissions_kg")?,
-                    water_consumed_l: num("water_consumed_l")?,
-                },
-            })
+            let mut totals = RegionTotals::default();
+            totals.name = text("name");
+            (totals.calls, totals.open_calls) = (count("calls")?, count("open_calls")?);
+            let numbers = [
+                (&mut totals.duration_s, "duration_s"),
+                (&mut totals.min_duration_s, "min_duration_s"),
+                (&mut totals.max_duration_s, "max_duration_s"),
+                (&mut totals.wall_s, "wall_s"),
+                (&mut totals.cpu_energy_kwh, "cpu_energy_kwh"),
+                (&mut totals.gpu_energy_kwh, "gpu_energy_kwh"),
+                (&mut totals.ram_energy_kwh, "ram_energy_kwh"),
+                (&mut totals.energy_consumed_kwh, "energy_consumed_kwh"),
+                (&mut totals.emissions_kg, "emissions_kg"),
+                (&mut totals.water_consumed_l, "water_consumed_l"),
+            ];
+            for (field, column) in numbers {
+                *field = num(column)?;
+            }
+            Ok(RegionRow { run_id: text("run_id"), totals })
         })();
         match parsed {
             Ok(r) => rows.push(r),
