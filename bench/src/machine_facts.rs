@@ -13,7 +13,7 @@
 //!   library does) next to a sysinfo refresh of every process (how it finds a tree), and what
 //!   each counts of a child that ran and was reaped.
 //!
-//! `cargo bench --bench machine_facts [-- ROUNDS]` (default 30; a round sleeps 0.21 s because
+//! `cargo bench -p carbon-tracker-bench --bench machine_facts [-- ROUNDS]` (default 30; a round sleeps 0.21 s because
 //! sysinfo skips a CPU refresh within 200 ms of the last one). The cold first start, with the
 //! library's code paged in, is `bash bench/native.sh`'s.
 

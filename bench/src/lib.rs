@@ -1,0 +1,1 @@
+//! Nothing: this package holds the benchmarks (`benches` in Cargo.toml).
