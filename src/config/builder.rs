@@ -89,7 +89,7 @@ impl Options {
 }
 
 impl std::str::FromStr for Options {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
 
     /// [`Options::parse`].
     fn from_str(text: &str) -> Result<Options> {
