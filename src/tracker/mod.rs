@@ -382,14 +382,17 @@ impl Tracker {
     /// one (online, `location_lookup` on, and no country, cloud region or intensity given), and
     /// takes its answer in (measuring, writing nothing), so that the numbers from now on use the
     /// place found. Until it answers, the world average applies. `start` begins the lookup
-    /// (once per process); before `start`, or if it did not answer in time, this says
-    /// [`LocationLookup::Pending`].
+    /// (once per process); before `start` this says [`LocationLookup::Pending`] at once (no
+    /// lookup is running to wait for), and so it does when the lookup did not answer in time.
+    /// `Duration::MAX` waits for as long as the lookup takes (its requests have timeouts of
+    /// their own: a few seconds).
     pub fn wait_for_location(&self, timeout: Duration) -> LocationLookup {
         let c = &self.inner.config;
         if !c.needs_location_lookup() {
             return LocationLookup::NotNeeded;
         }
-        let deadline = Instant::now() + timeout;
+        // `None`: a timeout too long to add to the clock (`Duration::MAX`), waited out in full.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             if let Some(located) = emissions::location::get(c) {
                 let mut phase = self.inner.lock();
@@ -403,10 +406,12 @@ impl Tracker {
                     Err(why) => LocationLookup::Failed(why.clone()),
                 };
             }
-            if Instant::now() >= deadline {
+            // Nothing to wait for when no tracker began this lookup (before `start`).
+            if !emissions::location::begun(c) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return LocationLookup::Pending;
             }
-            std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            std::thread::sleep(Duration::from_millis(20).min(left));
         }
     }
 
