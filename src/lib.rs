@@ -215,3 +215,87 @@ pub mod process {
     //! The process tree, as `tracking_mode=process` sees it.
     pub use crate::hardware::process::descendants_of;
 }
+
+/// What the public API promises about its types, checked as a user's code sees them (each
+/// doctest is a crate of its own): the records and the enums that may grow in later versions
+/// are `#[non_exhaustive]`, so adding a field or a variant is not a breaking change.
+#[cfg(doctest)]
+mod api_promises {
+    /// A user cannot name every field of a record that may grow (error E0639)...
+    ///
+    /// ```compile_fail,E0639
+    /// let _ = carbon_tracker::options::OutputMethods { file: true, api: false, prometheus: false, logger: false, logfire: false, otlp: false };
+    /// ```
+    ///
+    /// ...but starts from its default (the same fields, set one by one):
+    ///
+    /// ```
+    /// let mut m = carbon_tracker::options::OutputMethods::default();
+    /// (m.file, m.api, m.prometheus, m.logger, m.logfire, m.otlp) = (true, false, false, false, false, false);
+    /// ```
+    pub struct RecordsMayGrow;
+
+    /// A `match` on an enum that may grow needs a wildcard arm (error E0004 without one)...
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(s: carbon_tracker::PredictionState) -> u8 {
+    ///     use carbon_tracker::PredictionState::*;
+    ///     match s { NoProgress => 0, NotEnoughEvidence => 1, Ready => 2 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(s: carbon_tracker::BudgetState) -> u8 {
+    ///     use carbon_tracker::BudgetState::*;
+    ///     match s { None => 0, Below => 1, PredictedToExceed => 2, Exceeded => 3 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(m: carbon_tracker::options::TrackingMode) -> u8 {
+    ///     use carbon_tracker::options::TrackingMode::*;
+    ///     match m { Machine => 0, Process => 1 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(m: carbon_tracker::options::CsvWriteMode) -> u8 {
+    ///     use carbon_tracker::options::CsvWriteMode::*;
+    ///     match m { Append => 0, Update => 1 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(m: carbon_tracker::options::OnInvalidValue) -> u8 {
+    ///     use carbon_tracker::options::OnInvalidValue::*;
+    ///     match m { Error => 0, Ignore => 1 }
+    /// }
+    /// ```
+    ///
+    /// ...and compiles with one (the same code, with the wildcard arm: stable rustdoc does not
+    /// check a `compile_fail` test's error code, so this shows nothing else is wrong in them):
+    ///
+    /// ```
+    /// fn f(s: carbon_tracker::PredictionState) -> u8 {
+    ///     use carbon_tracker::PredictionState::*;
+    ///     match s { NoProgress => 0, NotEnoughEvidence => 1, Ready => 2, _ => 9 }
+    /// }
+    /// fn g(s: carbon_tracker::BudgetState) -> u8 {
+    ///     use carbon_tracker::BudgetState::*;
+    ///     match s { None => 0, Below => 1, PredictedToExceed => 2, Exceeded => 3, _ => 9 }
+    /// }
+    /// fn h(m: carbon_tracker::options::TrackingMode) -> u8 {
+    ///     use carbon_tracker::options::TrackingMode::*;
+    ///     match m { Machine => 0, Process => 1, _ => 9 }
+    /// }
+    /// fn i(m: carbon_tracker::options::CsvWriteMode) -> u8 {
+    ///     use carbon_tracker::options::CsvWriteMode::*;
+    ///     match m { Append => 0, Update => 1, _ => 9 }
+    /// }
+    /// fn j(m: carbon_tracker::options::OnInvalidValue) -> u8 {
+    ///     use carbon_tracker::options::OnInvalidValue::*;
+    ///     match m { Error => 0, Ignore => 1, _ => 9 }
+    /// }
+    /// ```
+    pub struct EnumsMayGrow;
+}

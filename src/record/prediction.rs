@@ -51,6 +51,7 @@ pub(crate) use for_each_prediction_number;
 
 /// Whether the numbers of a [`Prediction`] are there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PredictionState {
     /// `set_progress` was never called: nothing to predict from.
     #[default]
@@ -65,6 +66,7 @@ pub enum PredictionState {
 /// Where the run stands against its budgets (`energy_budget_kwh`, `emissions_budget_kg`): the
 /// worst of the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[non_exhaustive]
 pub enum BudgetState {
     /// No budget is set.
     #[default]
