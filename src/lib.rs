@@ -298,4 +298,18 @@ mod api_promises {
     /// }
     /// ```
     pub struct EnumsMayGrow;
+
+    /// The Prometheus and OTLP outputs' view of a prediction is theirs: its gauge type is not
+    /// public, so neither is the method that makes them...
+    ///
+    /// ```compile_fail,E0624
+    /// let _ = carbon_tracker::Prediction::unknown().gauges();
+    /// ```
+    ///
+    /// ...while the prediction's numbers are:
+    ///
+    /// ```
+    /// let _ = carbon_tracker::Prediction::unknown().to_json();
+    /// ```
+    pub struct NoInternalTypes;
 }

@@ -161,7 +161,7 @@ impl Prediction {
     /// totals are left out, those outputs carry them already; a budget only when set), and the two states as
     /// `codecarbon_prediction_state` (0 no progress, 1 not enough evidence, 2 ready) and
     /// `codecarbon_budget_state` (0 none, 1 below, 2 predicted to exceed, 3 exceeded).
-    pub fn gauges(&self) -> Vec<Gauge> {
+    pub(crate) fn gauges(&self) -> Vec<Gauge> {
         let mut out = vec![
             Gauge {
                 name: "codecarbon_prediction_state".into(),
