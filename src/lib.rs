@@ -312,4 +312,21 @@ mod api_promises {
     /// let _ = carbon_tracker::Prediction::unknown().to_json();
     /// ```
     pub struct NoInternalTypes;
+
+    /// A tracker may be shared between threads (in an `Arc`, or borrowed by scoped threads), and
+    /// its numbers and errors sent between them; a region's guard may end in another thread.
+    ///
+    /// ```
+    /// fn shared<T: Send + Sync + 'static>() {}
+    /// shared::<carbon_tracker::Tracker>();
+    /// shared::<carbon_tracker::Options>();
+    /// shared::<carbon_tracker::EmissionsSnapshot>();
+    /// shared::<carbon_tracker::Prediction>();
+    /// shared::<carbon_tracker::RegionTotals>();
+    /// shared::<carbon_tracker::Error>();
+    /// shared::<carbon_tracker::ReportError>();
+    /// fn sent<T: Send>() {}
+    /// sent::<carbon_tracker::RegionGuard<'static>>();
+    /// ```
+    pub struct ThreadSafe;
 }

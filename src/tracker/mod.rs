@@ -46,8 +46,8 @@ const FRESH_ENOUGH: Duration = Duration::from_millis(50);
 /// Create it with [`Options`], [`start`](Tracker::start) it, [`flush`](Tracker::flush) it
 /// whenever a number is wanted (each flush writes a row of the CSV), and
 /// [`stop`](Tracker::stop) it. Measurements also run in the background every
-/// `measure_power_secs`. A tracker may be used from several threads (`&self` everywhere; share it
-/// in an `Arc`). Dropping a running tracker stops it (the final row is written; errors are
+/// `measure_power_secs`. A tracker may be used from several threads (it is `Send` and `Sync`,
+/// with `&self` everywhere: share it in an `Arc`, or borrow it in scoped threads). Dropping a running tracker stops it (the final row is written; errors are
 /// logged); [`discard`](Tracker::discard) releases it without.
 ///
 /// See the [crate documentation](crate) for examples.
@@ -539,7 +539,9 @@ impl Tracker {
     }
 
     /// The totals as of the last measurement, without measuring or writing anything (for a live
-    /// display; the background measurements keep it fresh).
+    /// display; the background measurements keep it fresh). A tracker that is not running
+    /// (before `start`, after `stop`) gives an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn peek(&self) -> Result<EmissionsSnapshot> {
         let phase = self.inner.lock();
         match &*phase {
@@ -556,7 +558,8 @@ impl Tracker {
     /// step (no measurement, about 40 ns). A lower `done` than before is a rollback; `total` may
     /// change from one call to the next. NaN, `total` ≤ 0 or `done` outside 0..=`total` are
     /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) errors, and nothing is
-    /// recorded.
+    /// recorded; so is any report to a tracker that is not running (before `start`, after
+    /// `stop`), an [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn set_progress(&self, done: f64, total: f64) -> Result<()> {
         self.inner.progress_log().record(done, total, crate::clock::now())
     }
@@ -565,19 +568,22 @@ impl Tracker {
     /// (see [`Prediction`]; the method is in the README's "Predictions and budgets"). Measures
     /// first unless the last measurement is under 50 ms old, as `flush`; writes nothing. Before
     /// 3 progress reports spanning 1 % of the work, the state says so and the numbers are NaN.
+    /// A tracker that is not running (before `start`, after `stop`) gives an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn predict(&self) -> Result<Prediction> {
-        self.prediction_with(true)
+        self.prediction_with("predict", true)
     }
 
     /// [`Tracker::predict`] from the last measurement, without measuring (for a live display).
     pub fn peek_prediction(&self) -> Result<Prediction> {
-        self.prediction_with(false)
+        self.prediction_with("peek_prediction", false)
     }
 
-    fn prediction_with(&self, measure: bool) -> Result<Prediction> {
+    /// `call`: the method's name, for its error.
+    fn prediction_with(&self, call: &str, measure: bool) -> Result<Prediction> {
         let mut phase = self.inner.lock();
         let Phase::Running(r) = &mut *phase else {
-            return Err(Error::state("predict: the tracker is not running"));
+            return Err(Error::state(format!("{call}: the tracker is not running")));
         };
         let now = crate::clock::now();
         if measure && now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
