@@ -313,6 +313,22 @@ mod api_promises {
     /// ```
     pub struct NoInternalTypes;
 
+    /// A record that may grow does not give its numbers as an array, whose length would be
+    /// part of the type...
+    ///
+    /// ```compile_fail,E0308
+    /// let _: [(&str, f64); 17] = carbon_tracker::Prediction::unknown().numbers();
+    /// ```
+    ///
+    /// ...but as an iterator:
+    ///
+    /// ```
+    /// let n = carbon_tracker::Prediction::unknown().numbers().count();
+    /// assert_eq!(n, carbon_tracker::Prediction::NUMBERS.len());
+    /// assert_eq!(n, 17);
+    /// ```
+    pub struct NoLengthInTypes;
+
     /// A tracker may be shared between threads (in an `Arc`, or borrowed by scoped threads), and
     /// its numbers and errors sent between them; a region's guard may end in another thread.
     ///

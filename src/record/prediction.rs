@@ -126,9 +126,10 @@ macro_rules! declare_prediction {
                 Prediction { state: PredictionState::NoProgress, budget_state: BudgetState::None, $( $f: f64::NAN, )* }
             }
 
-            /// (name, value) of each number, in order.
-            pub fn numbers(&self) -> [(&'static str, f64); Self::NUMBERS.len()] {
-                [$((stringify!($f), self.$f)),*]
+            /// (name, value) of each number, in order (an iterator, not an array: its length
+            /// grows with the record).
+            pub fn numbers(&self) -> impl ExactSizeIterator<Item = (&'static str, f64)> {
+                [$((stringify!($f), self.$f)),*].into_iter()
             }
 
             /// The record as a JSON object (NaN numbers as null).
@@ -195,7 +196,8 @@ mod tests {
     #[test]
     fn unknown_is_nan_and_json_has_every_field() {
         let p = Prediction::unknown();
-        assert!(p.numbers().iter().all(|(_, v)| v.is_nan()));
+        assert!(p.numbers().all(|(_, v)| v.is_nan()));
+        assert_eq!(p.numbers().len(), Prediction::NUMBERS.len());
         let v = p.to_json();
         for (name, _, doc) in Prediction::NUMBERS {
             assert!(!doc.trim().is_empty(), "{name}");
