@@ -47,8 +47,10 @@ const FRESH_ENOUGH: Duration = Duration::from_millis(50);
 /// whenever a number is wanted (each flush writes a row of the CSV), and
 /// [`stop`](Tracker::stop) it. Measurements also run in the background every
 /// `measure_power_secs`. A tracker may be used from several threads (it is `Send` and `Sync`,
-/// with `&self` everywhere: share it in an `Arc`, or borrow it in scoped threads). Dropping a running tracker stops it (the final row is written; errors are
-/// logged); [`discard`](Tracker::discard) releases it without.
+/// with `&self` everywhere: share it in an `Arc`, or borrow it in scoped threads). Dropping a
+/// running tracker stops it (the final row is written; errors are logged; as `stop`, it waits
+/// up to `api_timeout_s` for uploads still queued); [`discard`](Tracker::discard) releases it
+/// without.
 ///
 /// See the [crate documentation](crate) for examples.
 pub struct Tracker {
@@ -415,8 +417,10 @@ impl Tracker {
         }
     }
 
-    /// Measures (unless the last measurement is under 50 ms old), writes a CSV row (and the
-    /// task, region and run files when they changed) and returns the totals since start.
+    /// Measures (unless the last measurement, or `start`, is under 50 ms old: the interval since
+    /// is counted at the next measurement, so a flush right after `start` reports no energy
+    /// yet), writes a CSV row (and the task, region and run files when they changed) and
+    /// returns the totals since start.
     ///
     /// When an output fails, the error carries the numbers ([`ReportError::emissions`]): they
     /// are kept, and the next flush writes them again. Flushing a tracker that is not running is
@@ -566,8 +570,9 @@ impl Tracker {
 
     /// The run's predicted totals at completion, with 90 % intervals, and its budget state
     /// (see [`Prediction`]; the method is in the README's "Predictions and budgets"). Measures
-    /// first unless the last measurement is under 50 ms old, as `flush`; writes nothing. Before
-    /// 3 progress reports spanning 1 % of the work, the state says so and the numbers are NaN.
+    /// first unless the last measurement (or `start`) is under 50 ms old, as `flush`; writes
+    /// nothing. Before 3 progress reports spanning 1 % of the work, the state says so and the
+    /// numbers are NaN.
     /// A tracker that is not running (before `start`, after `stop`) gives an
     /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn predict(&self) -> Result<Prediction> {
