@@ -215,3 +215,134 @@ pub mod process {
     //! The process tree, as `tracking_mode=process` sees it.
     pub use crate::hardware::process::descendants_of;
 }
+
+/// What the public API promises about its types, checked as a user's code sees them (each
+/// doctest is a crate of its own): the records and the enums that may grow in later versions
+/// are `#[non_exhaustive]`, so adding a field or a variant is not a breaking change.
+#[cfg(doctest)]
+mod api_promises {
+    /// A user cannot name every field of a record that may grow (error E0639)...
+    ///
+    /// ```compile_fail,E0639
+    /// let _ = carbon_tracker::options::OutputMethods { file: true, api: false, prometheus: false, logger: false, logfire: false, otlp: false };
+    /// ```
+    ///
+    /// ...but starts from its default (the same fields, set one by one):
+    ///
+    /// ```
+    /// let mut m = carbon_tracker::options::OutputMethods::default();
+    /// (m.file, m.api, m.prometheus, m.logger, m.logfire, m.otlp) = (true, false, false, false, false, false);
+    /// ```
+    pub struct RecordsMayGrow;
+
+    /// A `match` on an enum that may grow needs a wildcard arm (error E0004 without one)...
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(s: carbon_tracker::PredictionState) -> u8 {
+    ///     use carbon_tracker::PredictionState::*;
+    ///     match s { NoProgress => 0, NotEnoughEvidence => 1, Ready => 2 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(s: carbon_tracker::BudgetState) -> u8 {
+    ///     use carbon_tracker::BudgetState::*;
+    ///     match s { None => 0, Below => 1, PredictedToExceed => 2, Exceeded => 3 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(m: carbon_tracker::options::TrackingMode) -> u8 {
+    ///     use carbon_tracker::options::TrackingMode::*;
+    ///     match m { Machine => 0, Process => 1 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(m: carbon_tracker::options::CsvWriteMode) -> u8 {
+    ///     use carbon_tracker::options::CsvWriteMode::*;
+    ///     match m { Append => 0, Update => 1 }
+    /// }
+    /// ```
+    ///
+    /// ```compile_fail,E0004
+    /// fn f(m: carbon_tracker::options::OnInvalidValue) -> u8 {
+    ///     use carbon_tracker::options::OnInvalidValue::*;
+    ///     match m { Error => 0, Ignore => 1 }
+    /// }
+    /// ```
+    ///
+    /// ...and compiles with one (the same code, with the wildcard arm: stable rustdoc does not
+    /// check a `compile_fail` test's error code, so this shows nothing else is wrong in them):
+    ///
+    /// ```
+    /// fn f(s: carbon_tracker::PredictionState) -> u8 {
+    ///     use carbon_tracker::PredictionState::*;
+    ///     match s { NoProgress => 0, NotEnoughEvidence => 1, Ready => 2, _ => 9 }
+    /// }
+    /// fn g(s: carbon_tracker::BudgetState) -> u8 {
+    ///     use carbon_tracker::BudgetState::*;
+    ///     match s { None => 0, Below => 1, PredictedToExceed => 2, Exceeded => 3, _ => 9 }
+    /// }
+    /// fn h(m: carbon_tracker::options::TrackingMode) -> u8 {
+    ///     use carbon_tracker::options::TrackingMode::*;
+    ///     match m { Machine => 0, Process => 1, _ => 9 }
+    /// }
+    /// fn i(m: carbon_tracker::options::CsvWriteMode) -> u8 {
+    ///     use carbon_tracker::options::CsvWriteMode::*;
+    ///     match m { Append => 0, Update => 1, _ => 9 }
+    /// }
+    /// fn j(m: carbon_tracker::options::OnInvalidValue) -> u8 {
+    ///     use carbon_tracker::options::OnInvalidValue::*;
+    ///     match m { Error => 0, Ignore => 1, _ => 9 }
+    /// }
+    /// ```
+    pub struct EnumsMayGrow;
+
+    /// The Prometheus and OTLP outputs' view of a prediction is theirs: its gauge type is not
+    /// public, so neither is the method that makes them...
+    ///
+    /// ```compile_fail,E0624
+    /// let _ = carbon_tracker::Prediction::unknown().gauges();
+    /// ```
+    ///
+    /// ...while the prediction's numbers are:
+    ///
+    /// ```
+    /// let _ = carbon_tracker::Prediction::unknown().to_json();
+    /// ```
+    pub struct NoInternalTypes;
+
+    /// A record that may grow does not give its numbers as an array, whose length would be
+    /// part of the type...
+    ///
+    /// ```compile_fail,E0308
+    /// let _: [(&str, f64); 17] = carbon_tracker::Prediction::unknown().numbers();
+    /// ```
+    ///
+    /// ...but as an iterator:
+    ///
+    /// ```
+    /// let n = carbon_tracker::Prediction::unknown().numbers().count();
+    /// assert_eq!(n, carbon_tracker::Prediction::NUMBERS.len());
+    /// assert_eq!(n, 17);
+    /// ```
+    pub struct NoLengthInTypes;
+
+    /// A tracker may be shared between threads (in an `Arc`, or borrowed by scoped threads), and
+    /// its numbers and errors sent between them; a region's guard may end in another thread.
+    ///
+    /// ```
+    /// fn shared<T: Send + Sync + 'static>() {}
+    /// shared::<carbon_tracker::Tracker>();
+    /// shared::<carbon_tracker::Options>();
+    /// shared::<carbon_tracker::EmissionsSnapshot>();
+    /// shared::<carbon_tracker::Prediction>();
+    /// shared::<carbon_tracker::RegionTotals>();
+    /// shared::<carbon_tracker::Error>();
+    /// shared::<carbon_tracker::ReportError>();
+    /// fn sent<T: Send>() {}
+    /// sent::<carbon_tracker::RegionGuard<'static>>();
+    /// ```
+    pub struct ThreadSafe;
+}

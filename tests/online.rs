@@ -340,6 +340,26 @@ fn wait_for_location_says_what_became_of_the_lookup_and_takes_its_answer_in() {
 }
 
 #[test]
+fn wait_for_location_without_a_deadline_neither_panics_nor_waits_before_start() {
+    use carbon_tracker::LocationLookup;
+    // A lookup that answers after 300 ms (found).
+    let geojs = r#"{"region":"Illinois","country_code3":"USA","country":"United States","country_code":"US","latitude":"41.88","longitude":"-87.63"}"#;
+    let server = geo_server(Some(geojs), None, None);
+    server.set(|b| b.delay = Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let t = located_tracker(&server, dir.path(), "cloud_detection=false");
+    // Before start no lookup runs: Pending at once, not after the timeout (forever, here).
+    let t0 = Instant::now();
+    assert_eq!(t.wait_for_location(Duration::MAX), LocationLookup::Pending);
+    assert_eq!(t.wait_for_location(Duration::from_secs(30)), LocationLookup::Pending);
+    assert!(t0.elapsed() < Duration::from_secs(10), "waited {:?} for a lookup nobody began", t0.elapsed());
+    t.start().unwrap();
+    // `Duration::MAX` (no deadline) waits until the lookup answers; it overflowed the clock.
+    assert_eq!(t.wait_for_location(Duration::MAX), LocationLookup::Found);
+    t.stop().unwrap();
+}
+
+#[test]
 fn ipinfo_is_the_fallback_and_a_double_failure_is_the_world_average() {
     let server = geo_server(None, Some(r#"{"region":"Quebec","country":"CA","loc":"46.8,-71.2"}"#), None);
     let dir = tempfile::tempdir().unwrap();

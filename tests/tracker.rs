@@ -38,6 +38,19 @@ fn lifecycle_errors_are_invalid_state() {
     for e in [t.flush().unwrap_err(), t.stop().unwrap_err()] {
         assert_eq!((e.kind(), e.emissions()), (ErrorKind::InvalidState, None), "{e}");
     }
+    // The calls that need a running tracker, each naming itself in its error.
+    let not_running = |t: &Tracker| {
+        for (call, e) in [
+            ("peek", t.peek().unwrap_err()),
+            ("predict", t.predict().unwrap_err()),
+            ("peek_prediction", t.peek_prediction().unwrap_err()),
+            ("set_progress", t.set_progress(1.0, 2.0).unwrap_err()),
+        ] {
+            assert_eq!(e.kind, ErrorKind::InvalidState, "{e}");
+            assert!(e.message.starts_with(&format!("{call}: ")), "{call}: {e}");
+        }
+    };
+    not_running(&t);
     t.start().unwrap();
     assert_eq!(t.start().unwrap_err().kind, ErrorKind::InvalidState);
     t.stop().unwrap();
@@ -45,6 +58,7 @@ fn lifecycle_errors_are_invalid_state() {
     for e in [t.flush().unwrap_err(), t.stop().unwrap_err()] {
         assert_eq!((e.kind(), e.emissions()), (ErrorKind::InvalidState, None), "{e}");
     }
+    not_running(&t);
 }
 
 #[test]

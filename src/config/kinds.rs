@@ -1,7 +1,21 @@
 //! The types of option values that are more than a number or a string.
 
 /// `output_methods`: which outputs it turns on (it replaces the `save_to_*` keys).
+///
+/// More outputs may come in later versions: start from `OutputMethods::default()` (none) and
+/// turn on the ones wanted.
+///
+/// ```
+/// use carbon_tracker::{options::OutputMethods, Options};
+///
+/// let mut outputs = OutputMethods::default();
+/// outputs.file = true;
+/// outputs.logger = true;
+/// let options = Options::new().output_methods(outputs);
+/// assert_eq!(options.get("output_methods"), Some("csv,logger"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct OutputMethods {
     /// `csv`: the CSV file (`save_to_file`).
     pub file: bool,
@@ -19,6 +33,7 @@ pub struct OutputMethods {
 
 /// `on_csv_write`: how the CSV takes a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CsvWriteMode {
     /// A row per flush/stop.
     Append,
@@ -28,6 +43,7 @@ pub enum CsvWriteMode {
 
 /// `tracking_mode`: what is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TrackingMode {
     /// The whole machine's CPU, GPU and RAM.
     Machine,
@@ -67,6 +83,7 @@ impl TrackingMode {
 
 /// `on_invalid_value`: what a value that does not parse does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OnInvalidValue {
     /// `Tracker::new` fails, naming the key and what it expects.
     #[default]

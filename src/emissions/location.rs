@@ -90,6 +90,11 @@ pub fn get(config: &Config) -> Option<Arc<Located>> {
     }
 }
 
+/// Whether a tracker began the lookup for `config`'s endpoints (running, or finished).
+pub fn begun(config: &Config) -> bool {
+    LOOKUPS.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&key(config))
+}
+
 /// `place` completed with what the lookup found, for the intensity tables.
 pub fn apply(place: &Place, located: &Located) -> Place {
     let mut p = place.clone();

@@ -51,6 +51,7 @@ pub(crate) use for_each_prediction_number;
 
 /// Whether the numbers of a [`Prediction`] are there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PredictionState {
     /// `set_progress` was never called: nothing to predict from.
     #[default]
@@ -65,6 +66,7 @@ pub enum PredictionState {
 /// Where the run stands against its budgets (`energy_budget_kwh`, `emissions_budget_kg`): the
 /// worst of the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[non_exhaustive]
 pub enum BudgetState {
     /// No budget is set.
     #[default]
@@ -124,9 +126,10 @@ macro_rules! declare_prediction {
                 Prediction { state: PredictionState::NoProgress, budget_state: BudgetState::None, $( $f: f64::NAN, )* }
             }
 
-            /// (name, value) of each number, in order.
-            pub fn numbers(&self) -> [(&'static str, f64); Self::NUMBERS.len()] {
-                [$((stringify!($f), self.$f)),*]
+            /// (name, value) of each number, in order (an iterator, not an array: its length
+            /// grows with the record).
+            pub fn numbers(&self) -> impl ExactSizeIterator<Item = (&'static str, f64)> {
+                [$((stringify!($f), self.$f)),*].into_iter()
             }
 
             /// The record as a JSON object (NaN numbers as null).
@@ -159,7 +162,7 @@ impl Prediction {
     /// totals are left out, those outputs carry them already; a budget only when set), and the two states as
     /// `codecarbon_prediction_state` (0 no progress, 1 not enough evidence, 2 ready) and
     /// `codecarbon_budget_state` (0 none, 1 below, 2 predicted to exceed, 3 exceeded).
-    pub fn gauges(&self) -> Vec<Gauge> {
+    pub(crate) fn gauges(&self) -> Vec<Gauge> {
         let mut out = vec![
             Gauge {
                 name: "codecarbon_prediction_state".into(),
@@ -193,7 +196,8 @@ mod tests {
     #[test]
     fn unknown_is_nan_and_json_has_every_field() {
         let p = Prediction::unknown();
-        assert!(p.numbers().iter().all(|(_, v)| v.is_nan()));
+        assert!(p.numbers().all(|(_, v)| v.is_nan()));
+        assert_eq!(p.numbers().len(), Prediction::NUMBERS.len());
         let v = p.to_json();
         for (name, _, doc) in Prediction::NUMBERS {
             assert!(!doc.trim().is_empty(), "{name}");

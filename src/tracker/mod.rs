@@ -46,9 +46,11 @@ const FRESH_ENOUGH: Duration = Duration::from_millis(50);
 /// Create it with [`Options`], [`start`](Tracker::start) it, [`flush`](Tracker::flush) it
 /// whenever a number is wanted (each flush writes a row of the CSV), and
 /// [`stop`](Tracker::stop) it. Measurements also run in the background every
-/// `measure_power_secs`. A tracker may be used from several threads (`&self` everywhere; share it
-/// in an `Arc`). Dropping a running tracker stops it (the final row is written; errors are
-/// logged); [`discard`](Tracker::discard) releases it without.
+/// `measure_power_secs`. A tracker may be used from several threads (it is `Send` and `Sync`,
+/// with `&self` everywhere: share it in an `Arc`, or borrow it in scoped threads). Dropping a
+/// running tracker stops it (the final row is written; errors are logged; as `stop`, it waits
+/// up to `api_timeout_s` for uploads still queued); [`discard`](Tracker::discard) releases it
+/// without.
 ///
 /// See the [crate documentation](crate) for examples.
 pub struct Tracker {
@@ -382,14 +384,17 @@ impl Tracker {
     /// one (online, `location_lookup` on, and no country, cloud region or intensity given), and
     /// takes its answer in (measuring, writing nothing), so that the numbers from now on use the
     /// place found. Until it answers, the world average applies. `start` begins the lookup
-    /// (once per process); before `start`, or if it did not answer in time, this says
-    /// [`LocationLookup::Pending`].
+    /// (once per process); before `start` this says [`LocationLookup::Pending`] at once (no
+    /// lookup is running to wait for), and so it does when the lookup did not answer in time.
+    /// `Duration::MAX` waits for as long as the lookup takes (its requests have timeouts of
+    /// their own: a few seconds).
     pub fn wait_for_location(&self, timeout: Duration) -> LocationLookup {
         let c = &self.inner.config;
         if !c.needs_location_lookup() {
             return LocationLookup::NotNeeded;
         }
-        let deadline = Instant::now() + timeout;
+        // `None`: a timeout too long to add to the clock (`Duration::MAX`), waited out in full.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             if let Some(located) = emissions::location::get(c) {
                 let mut phase = self.inner.lock();
@@ -403,15 +408,19 @@ impl Tracker {
                     Err(why) => LocationLookup::Failed(why.clone()),
                 };
             }
-            if Instant::now() >= deadline {
+            // Nothing to wait for when no tracker began this lookup (before `start`).
+            if !emissions::location::begun(c) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return LocationLookup::Pending;
             }
-            std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            std::thread::sleep(Duration::from_millis(20).min(left));
         }
     }
 
-    /// Measures (unless the last measurement is under 50 ms old), writes a CSV row (and the
-    /// task, region and run files when they changed) and returns the totals since start.
+    /// Measures (unless the last measurement, or `start`, is under 50 ms old: the interval since
+    /// is counted at the next measurement, so a flush right after `start` reports no energy
+    /// yet), writes a CSV row (and the task, region and run files when they changed) and
+    /// returns the totals since start.
     ///
     /// When an output fails, the error carries the numbers ([`ReportError::emissions`]): they
     /// are kept, and the next flush writes them again. Flushing a tracker that is not running is
@@ -534,7 +543,9 @@ impl Tracker {
     }
 
     /// The totals as of the last measurement, without measuring or writing anything (for a live
-    /// display; the background measurements keep it fresh).
+    /// display; the background measurements keep it fresh). A tracker that is not running
+    /// (before `start`, after `stop`) gives an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn peek(&self) -> Result<EmissionsSnapshot> {
         let phase = self.inner.lock();
         match &*phase {
@@ -551,28 +562,33 @@ impl Tracker {
     /// step (no measurement, about 40 ns). A lower `done` than before is a rollback; `total` may
     /// change from one call to the next. NaN, `total` ≤ 0 or `done` outside 0..=`total` are
     /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) errors, and nothing is
-    /// recorded.
+    /// recorded; so is any report to a tracker that is not running (before `start`, after
+    /// `stop`), an [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn set_progress(&self, done: f64, total: f64) -> Result<()> {
         self.inner.progress_log().record(done, total, crate::clock::now())
     }
 
     /// The run's predicted totals at completion, with 90 % intervals, and its budget state
     /// (see [`Prediction`]; the method is in the README's "Predictions and budgets"). Measures
-    /// first unless the last measurement is under 50 ms old, as `flush`; writes nothing. Before
-    /// 3 progress reports spanning 1 % of the work, the state says so and the numbers are NaN.
+    /// first unless the last measurement (or `start`) is under 50 ms old, as `flush`; writes
+    /// nothing. Before 3 progress reports spanning 1 % of the work, the state says so and the
+    /// numbers are NaN.
+    /// A tracker that is not running (before `start`, after `stop`) gives an
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) error.
     pub fn predict(&self) -> Result<Prediction> {
-        self.prediction_with(true)
+        self.prediction_with("predict", true)
     }
 
     /// [`Tracker::predict`] from the last measurement, without measuring (for a live display).
     pub fn peek_prediction(&self) -> Result<Prediction> {
-        self.prediction_with(false)
+        self.prediction_with("peek_prediction", false)
     }
 
-    fn prediction_with(&self, measure: bool) -> Result<Prediction> {
+    /// `call`: the method's name, for its error.
+    fn prediction_with(&self, call: &str, measure: bool) -> Result<Prediction> {
         let mut phase = self.inner.lock();
         let Phase::Running(r) = &mut *phase else {
-            return Err(Error::state("predict: the tracker is not running"));
+            return Err(Error::state(format!("{call}: the tracker is not running")));
         };
         let now = crate::clock::now();
         if measure && now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
