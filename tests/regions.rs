@@ -192,6 +192,16 @@ fn a_region_guard_is_a_call_that_ends_with_its_scope() {
     }
     let r = &t.regions()[0];
     assert_eq!((r.name.as_str(), r.calls, r.open_calls), ("scope", 3, 0));
+    // A name made for the call (a String the guard keeps), ended by `end` or by its scope.
+    for level in 0..2 {
+        let call = t.region(format!("level {level}")).unwrap();
+        assert_eq!(t.regions().last().unwrap().open_calls, 1);
+        if level == 0 {
+            call.end().unwrap();
+        }
+    }
+    let levels: Vec<_> = t.regions().iter().skip(1).map(|r| (r.name.clone(), r.calls, r.open_calls)).collect();
+    assert_eq!(levels, [("level 0".to_string(), 1, 0), ("level 1".to_string(), 1, 0)]);
     // `end` reports what dropping would ignore: after stop, a region cannot end.
     let guard = t.region("late").unwrap();
     t.stop().unwrap(); // ends it, with a warning naming it

@@ -13,6 +13,7 @@ mod prediction;
 mod progress;
 mod tasks;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -213,6 +214,28 @@ impl From<Error> for ReportError {
     }
 }
 
+impl From<ReportError> for Error {
+    /// For `?` in a function that returns [`carbon_tracker::Result`](crate::Result): the kind of
+    /// the first error and every message. The numbers are not kept: match the `ReportError`
+    /// ([`ReportError::emissions`]) where they matter.
+    ///
+    /// ```
+    /// # use carbon_tracker::{Options, Tracker};
+    /// fn measured(t: &Tracker) -> carbon_tracker::Result<f64> {
+    ///     Ok(t.flush()?.energy_consumed_kwh)
+    /// }
+    /// # let t = Tracker::new(Options::new().offline(true).country_iso_code("FRA").save_to_file(false))?;
+    /// # t.start()?;
+    /// # assert!(measured(&t)? >= 0.0);
+    /// # let not_running = Tracker::new(Options::new().offline(true).country_iso_code("FRA"))?;
+    /// # assert_eq!(measured(&not_running).unwrap_err().kind, carbon_tracker::ErrorKind::InvalidState);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn from(e: ReportError) -> Error {
+        Error::new(e.kind(), e.to_string())
+    }
+}
+
 impl std::fmt::Display for ReportError {
     /// The errors' messages, joined by `; `.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -367,10 +390,25 @@ impl Tracker {
     }
 
     /// Begins a call of region `name` that ends when the returned guard is dropped (or at
-    /// [`RegionGuard::end`], which reports an error): a scope is a call.
-    pub fn region<'a>(&'a self, name: &'a str) -> Result<RegionGuard<'a>> {
-        self.region_begin(name)?;
-        Ok(RegionGuard { tracker: self, name })
+    /// [`RegionGuard::end`], which reports an error): a scope is a call. The name is a `&str`
+    /// or a `String` made for the call (the guard keeps it):
+    ///
+    /// ```
+    /// # use carbon_tracker::{Options, Tracker};
+    /// # let t = Tracker::new(Options::new().offline(true).country_iso_code("FRA").save_to_file(false))?;
+    /// # t.start()?;
+    /// for level in 0..3 {
+    ///     let _solve = t.region("solve")?;
+    ///     let _level = t.region(format!("level {level}"))?;
+    ///     // ... the work of this level
+    /// }
+    /// # assert_eq!(t.regions().len(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn region<'a>(&'a self, name: impl Into<Cow<'a, str>>) -> Result<RegionGuard<'a>> {
+        let name = name.into();
+        self.region_begin(&name)?;
+        Ok(RegionGuard { tracker: self, name: Some(name) })
     }
 
     /// Every region's totals so far (calls and durations up to now, energies up to the last
@@ -669,23 +707,25 @@ pub enum LocationLookup {
 #[derive(Debug)]
 pub struct RegionGuard<'a> {
     tracker: &'a Tracker,
-    name: &'a str,
+    /// `None` once the call has ended ([`RegionGuard::end`]).
+    name: Option<Cow<'a, str>>,
 }
 
 impl RegionGuard<'_> {
     /// Ends the call now, reporting an error (after `stop`:
     /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState)) that dropping the guard
     /// would ignore.
-    pub fn end(self) -> Result<()> {
-        let r = self.tracker.region_end(self.name);
-        std::mem::forget(self);
-        r
+    pub fn end(mut self) -> Result<()> {
+        let name = self.name.take().expect("a guard's call is open until it ends");
+        self.tracker.region_end(&name)
     }
 }
 
 impl Drop for RegionGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.tracker.region_end(self.name);
+        if let Some(name) = self.name.take() {
+            let _ = self.tracker.region_end(&name);
+        }
     }
 }
 
