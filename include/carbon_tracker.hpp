@@ -99,7 +99,7 @@ inline void check_option(std::string_view key, std::string_view value) {
     if (value.find('\0') != std::string_view::npos) {
         std::string k;
         size_t b = key.find_first_not_of(" \t\r\n"), e = key.find_last_not_of(" \t\r\n");
-        for (char c : key.substr(b, e - b + 1)) k += (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+        for (char c : b == std::string_view::npos ? std::string_view() : key.substr(b, e - b + 1)) k += (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
         throw Error(CT_ERR_INVALID_OPTION, "options: " + k + ": a value cannot contain a NUL byte");
     }
 }
@@ -165,9 +165,7 @@ struct Prediction : ct_prediction {
 class Options {
 public:
     Options &set(std::string_view key, std::string_view value) {
-        if (key.find_first_not_of(" \t\r\n") == std::string_view::npos)
-            throw Error(CT_ERR_INVALID_OPTION, "options: a key cannot be empty");
-        detail::check_option(key, value);
+        detail::check_option(key, value);  // an empty key: the library's error at construction
         if (!text_.empty()) text_ += ';';
         text_.append(key);
         text_ += '=';

@@ -202,6 +202,7 @@ mod tests {
         assert_eq!(e.message, "options: project_name: a value cannot contain a NUL byte");
         let e = err(&Options::new().set("project_name=x;experiment_name", "v"));
         assert_eq!(e.message, "options: invalid key `project_name=x;experiment_name`: a key cannot contain `=`, `;`, `\\` or a NUL byte");
+        assert_eq!(err(&Options::new().set(" ", "v")).message, "options: an option has an empty key");
         let e = err(&Options::new().set("project\0name", "v"));
         assert_eq!(e.message, "options: invalid key `project\\0name`: a key cannot contain `=`, `;`, `\\` or a NUL byte");
         // A bad value like any other under on_invalid_value=ignore: logged, the default applies.

@@ -56,6 +56,9 @@ pub fn unknown_key(key: &str) -> String {
     if key.contains(KEY_FORBIDDEN_CHARS) {
         return invalid_key(key);
     }
+    if key.is_empty() {
+        return "an option has an empty key".into(); // the string form says which part
+    }
     let max_distance = (key.chars().count() / 5).max(2);
     let near: Vec<String> = suggest::nearest(key, KEYS.iter().copied(), max_distance, 3).iter().map(|k| format!("`{k}`")).collect();
     if near.is_empty() {

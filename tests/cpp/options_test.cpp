@@ -186,6 +186,13 @@ int main(int argc, char **argv) {
             expect(e.status() == CT_ERR_INVALID_OPTION && e.what() == c.message, c.name + ": " + e.what());
         }
     }
+    try {  // an empty key: the library's words, as from C, Go and Python (set() threw its own)
+        carbon_tracker::Tracker t(carbon_tracker::Options().set(" ", "x"));
+        expect(false, "an empty key is refused");
+    } catch (const carbon_tracker::Error &e) {
+        expect(e.status() == CT_ERR_INVALID_OPTION && std::string(e.what()) == "options: part 1 has an empty key",
+               std::string("empty key: ") + e.what());
+    }
     try {
         carbon_tracker::Tracker t(std::string("project_name=a\0b;offline=true", 30));
         expect(false, "a NUL in a whole options string is refused");
