@@ -31,6 +31,7 @@ pub fn parse(options: &str) -> Result<Vec<(String, String)>> {
 /// Why options given as bytes (the C ABI's) are not UTF-8, naming the key whose value holds the
 /// first bad byte `at` when there is one: `project_name: the value is not valid UTF-8 (at byte
 /// 14 of the options)`, after `options: `, in the words every binding uses.
+#[cfg(any(feature = "capi", test))] // for ct_tracker_new only: Rust strings are UTF-8
 pub fn invalid_utf8(bytes: &[u8], at: usize) -> String {
     let before = std::str::from_utf8(&bytes[..at.min(bytes.len())]).unwrap_or_default();
     let segment = split_segments(before).pop().unwrap_or_default();
