@@ -43,7 +43,8 @@ pub fn invalid_utf8(bytes: &[u8], at: usize) -> String {
     }
 }
 
-/// What [`invalid_utf8`] says of a value (the Python binding logs it for a value it drops).
+/// What is said of an option value that is not UTF-8, in the words of every binding: the C ABI
+/// (which adds where), the `carbon-tracker` command and the Python binding.
 pub const NOT_UTF8: &str = "the value is not valid UTF-8";
 
 fn split_segments(s: &str) -> Vec<String> {
