@@ -87,6 +87,31 @@ inline void check(ct_status s) {
     if (s != CT_OK) throw Error(s, ct_last_error());
 }
 
+/// What the options string cannot carry is refused in the library's words
+/// (tests/vectors/option_refusals.json): a key with `=`, `;`, `\` or NUL would change the other
+/// options, and a NUL byte would cut the string there, losing the options after it.
+inline void check_option(std::string_view key, std::string_view value) {
+    if (key.find_first_of(std::string_view("=;\\\0", 4)) != std::string_view::npos) {
+        std::string shown;
+        for (char c : key) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+        throw Error(CT_ERR_INVALID_OPTION, "options: invalid key `" + shown + "`: a key cannot contain `=`, `;`, `\\` or a NUL byte");
+    }
+    if (value.find('\0') != std::string_view::npos) {
+        std::string k;
+        size_t b = key.find_first_not_of(" \t\r\n"), e = key.find_last_not_of(" \t\r\n");
+        for (char c : b == std::string_view::npos ? std::string_view() : key.substr(b, e - b + 1)) k += (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+        throw Error(CT_ERR_INVALID_OPTION, "options: " + k + ": a value cannot contain a NUL byte");
+    }
+}
+
+/// A whole options string (the library's form) as a C string: refused if a NUL would cut it.
+inline const char *options_c_str(const std::string &options) {
+    size_t at = options.find('\0');
+    if (at != std::string::npos)
+        throw Error(CT_ERR_INVALID_OPTION, "options: the options string holds a NUL byte (at byte " + std::to_string(at) + ")");
+    return options.c_str();
+}
+
 }  // namespace detail
 
 /// Cumulative numbers since start (see ct_emissions in carbon_tracker.h for units).
@@ -140,8 +165,7 @@ struct Prediction : ct_prediction {
 class Options {
 public:
     Options &set(std::string_view key, std::string_view value) {
-        if (key.empty() || key.find_first_of("=;\\") != std::string_view::npos)
-            throw Error(CT_ERR_INVALID_OPTION, "carbon_tracker::Options: invalid key `" + std::string(key) + "`");
+        detail::check_option(key, value);  // an empty key: the library's error at construction
         if (!text_.empty()) text_ += ';';
         text_.append(key);
         text_ += '=';
@@ -178,7 +202,7 @@ class Tracker {
 public:
     Tracker() : Tracker(Options()) {}
     explicit Tracker(const Options &options) { detail::check(ct_tracker_new(options.str().c_str(), &handle_)); }
-    explicit Tracker(const std::string &options) { detail::check(ct_tracker_new(options.c_str(), &handle_)); }
+    explicit Tracker(const std::string &options) { detail::check(ct_tracker_new(detail::options_c_str(options), &handle_)); }
     ~Tracker() { ct_tracker_free(handle_); }  // stops a running tracker; never throws
 
     Tracker(const Tracker &) = delete;

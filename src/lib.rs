@@ -200,6 +200,7 @@ pub mod options {
     //! option types are all made, and the types of the values that are more than a number or
     //! a string.
     pub use crate::config::{default_text, CsvWriteMode, KeyInfo, OnInvalidValue, OutputMethods, TrackingMode, ValueKind, KEYS, KEY_TABLE};
+    pub use crate::config::options::NOT_UTF8;
 }
 
 pub mod files {

@@ -70,3 +70,34 @@ fn python_option_types_are_the_key_table() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(committed == generated, "{FILE} is stale: run `CT_BLESS=1 cargo test --test binding_options` and commit it");
 }
+
+/// tests/vectors/option_refusals.json: options no binding may pass to `ct_tracker_new` (a NUL
+/// byte, a key the string cannot carry). The C++, Go and Python bindings refuse them before
+/// building the string, in the words checked here against the library's own.
+#[test]
+fn refused_options_are_the_librarys_words() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/option_refusals.json");
+    let vector: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = vector["cases"].as_array().unwrap();
+    assert!(cases.len() >= 4);
+    for case in cases {
+        let (name, key, value, message) =
+            ["name", "key", "value", "message"].map(|f| case[f].as_str().unwrap().to_string()).into();
+        // The Rust API: the options carry anything; Tracker::new refuses.
+        let options = carbon_tracker::Options::new().set(key.clone(), value.clone()).set("experiment_name", "after");
+        let e = carbon_tracker::Tracker::new(options.default_value("save_to_file", "false")).unwrap_err();
+        assert_eq!(e.kind, carbon_tracker::ErrorKind::InvalidOption, "{name}");
+        assert_eq!(e.message, message, "{name}");
+        // The C ABI, where the string can hold the key (a `\` written `\\`).
+        if !key.contains(['=', ';', '\0']) && !value.contains('\0') {
+            let text = std::ffi::CString::new(format!("{}={value};experiment_name=after", key.replace('\\', "\\\\"))).unwrap();
+            let mut t = std::ptr::null_mut();
+            // SAFETY: a NUL-terminated string and a writable out pointer.
+            let status = unsafe { carbon_tracker::ffi::ct_tracker_new(text.as_ptr(), &mut t) };
+            assert_eq!(status, carbon_tracker::ffi::ct_status::CT_ERR_INVALID_OPTION, "{name}");
+            // SAFETY: the library's thread-local message, valid until the next call.
+            let got = unsafe { std::ffi::CStr::from_ptr(carbon_tracker::ffi::ct_last_error()) }.to_str().unwrap().to_string();
+            assert_eq!(got, message, "{name}");
+        }
+    }
+}

@@ -405,6 +405,25 @@ fn options_are_escaped_and_environment_and_config_files_apply() {
 }
 
 #[test]
+fn the_same_options_mean_what_they_mean_in_every_binding() {
+    // A key given twice: the last value wins, as in the library's options (clap refused it).
+    // A value with blanks around it: trimmed, as the options string of every binding trims it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(monitor(dir.path(), &["--project-name", "first", "--project_name", "  second  "], &["true"]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(csv_rows(&dir.path().join("emissions.csv"))[0]["project_name"], "second");
+    // A value that is not UTF-8: refused before the command runs, naming the key in the
+    // library's words (clap said only "invalid UTF-8 was detected in one or more arguments").
+    use std::os::unix::ffi::OsStrExt;
+    let mut c = ct(dir.path());
+    c.args(["monitor", "--offline", "--output-dir"]).arg(std::ffi::OsStr::from_bytes(b"caf\xe9")).args(["--", "touch", "ran"]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("options: output_dir: the value is not valid UTF-8 (--output-dir)"), "{}", text(&out.stderr));
+    assert!(!dir.path().join("ran").exists());
+}
+
+#[test]
 fn an_unreadable_config_file_is_skipped_with_a_warning() {
     // Python's configparser, which CodeCarbon uses, skips a file it cannot open; so do we, and say so.
     let dir = tempfile::tempdir().unwrap();

@@ -313,6 +313,15 @@ contains
       error stop
    end subroutine finish
 
+   !> `n` in decimal, without blanks.
+   pure function itoa(n) result(s)
+      integer, intent(in) :: n
+      character(len=:), allocatable :: s
+      character(len=12) :: buf
+      write (buf, '(i0)') n
+      s = trim(buf)
+   end function itoa
+
    !> False (after finish) when the tracker has no native tracker.
    logical function live(this, stat, errmsg)
       class(ct_tracker), intent(in) :: this
@@ -337,6 +346,11 @@ contains
          return
       end if
       if (present(options)) then
+         if (index(options, c_null_char) > 0) then   ! C would cut the string there, losing the rest
+            call finish(int(CT_ERR_INVALID_OPTION, c_int), stat, errmsg, &
+                        'options: the options string holds a NUL byte (at byte '//itoa(index(options, c_null_char) - 1)//')')
+            return
+         end if
          call finish(c_new(to_c(options), this%handle), stat, errmsg)
       else
          call finish(c_new(c_null_char, this%handle), stat, errmsg)

@@ -94,7 +94,11 @@ func call(fn func() Status) error {
 // New creates a tracker (no probing, no I/O but the config files). Options apply in order; for
 // a key given twice the last value wins.
 func New(opts ...Option) (*Tracker, error) {
-	text := C.CString(optionsString(opts))
+	options, err := optionsText(opts)
+	if err != nil {
+		return nil, err
+	}
+	text := C.CString(options)
 	defer C.free(unsafe.Pointer(text))
 	t := &Tracker{}
 	if err := call(func() Status { return Status(C.ct_tracker_new(text, &t.h)) }); err != nil {

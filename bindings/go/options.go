@@ -102,6 +102,15 @@ var escaper = strings.NewReplacer(`\`, `\\`, `;`, `\;`)
 func escapeValue(v string) string { return escaper.Replace(v) }
 
 func optionsString(opts []Option) string {
+	text, _ := optionsText(opts)
+	return text
+}
+
+// optionsText is the options string New passes to the library, or an ErrInvalidOption for what
+// the string cannot carry: a NUL byte (C would cut the string there, losing the options after
+// it) or a key with `=`, `;` or `\` (it would change the other options). The words are the
+// library's (tests/vectors/option_refusals.json).
+func optionsText(opts []Option) (string, error) {
 	var s settings
 	for _, o := range opts {
 		if o != nil {
@@ -109,8 +118,16 @@ func optionsString(opts []Option) string {
 		}
 	}
 	parts := make([]string, 0, len(s.keys))
+	var err error
 	for _, k := range s.keys {
-		parts = append(parts, k+"="+escapeValue(s.values[k]))
+		v := s.values[k]
+		if err == nil && strings.ContainsAny(k, "=;\\\x00") {
+			err = &Error{Status: StatusInvalidOption, Message: "options: invalid key `" + strings.ReplaceAll(k, "\x00", `\0`) +
+				"`: a key cannot contain `=`, `;`, `\\` or a NUL byte"}
+		} else if err == nil && strings.Contains(v, "\x00") {
+			err = &Error{Status: StatusInvalidOption, Message: "options: " + strings.ToLower(strings.TrimSpace(k)) + ": a value cannot contain a NUL byte"}
+		}
+		parts = append(parts, k+"="+escapeValue(v))
 	}
-	return strings.Join(parts, ";")
+	return strings.Join(parts, ";"), err
 }

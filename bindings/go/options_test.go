@@ -2,6 +2,7 @@ package carbontracker
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,5 +81,30 @@ func TestTypedOptions(t *testing.T) {
 	js, _ := tr.Describe()
 	if !strings.Contains(js, `"measure_power_secs":0.3,`) {
 		t.Fatal(js)
+	}
+}
+
+// tests/vectors/option_refusals.json: what the options string cannot carry is refused, in the
+// library's words, instead of cutting the string at a NUL or letting a key set other options.
+func TestRefusedOptionsMatchTheSharedVector(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "tests", "vectors", "option_refusals.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Cases []struct{ Name, Key, Value, Message string }
+	}
+	if err := json.Unmarshal(data, &v); err != nil || len(v.Cases) < 4 {
+		t.Fatalf("vector: %v", err)
+	}
+	for _, c := range v.Cases {
+		tr, err := New(Set(c.Key, c.Value), Set("experiment_name", "after"), WithOffline(true), WithSaveToFile(false))
+		if tr != nil {
+			tr.Close()
+		}
+		var ce *Error
+		if !errors.Is(err, ErrInvalidOption) || !errors.As(err, &ce) || ce.Message != c.Message {
+			t.Errorf("%s: got %v, want ErrInvalidOption: %s", c.Name, err, c.Message)
+		}
 	}
 }

@@ -46,11 +46,12 @@ impl Options {
         Ok(Options { pairs: options::parse(text)?, defaults: Vec::new() })
     }
 
-    /// Sets `key` (any case) to `value`, the value as the string form would give it. For keys
-    /// known only at run time; the typed setters are checked by the compiler.
+    /// Sets `key` (any case) to `value`, the value as the string form would give it: trimmed,
+    /// as every binding's options are. For keys known only at run time; the typed setters are
+    /// checked by the compiler.
     #[must_use = "Options is a builder: this returns the options with the value set"]
     pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Options {
-        self.pairs.push((key.into().trim().to_ascii_lowercase(), value.into()));
+        self.pairs.push((key.into().trim().to_ascii_lowercase(), value.into().trim().to_string()));
         self
     }
 
@@ -58,7 +59,7 @@ impl Options {
     /// it: a program's own default for a key (the `carbon-tracker` command's `measure_power_secs`).
     #[must_use = "Options is a builder: this returns the options with the default set"]
     pub fn default_value(mut self, key: impl Into<String>, value: impl Into<String>) -> Options {
-        self.defaults.push((key.into().trim().to_ascii_lowercase(), value.into()));
+        self.defaults.push((key.into().trim().to_ascii_lowercase(), value.into().trim().to_string()));
         self
     }
 
@@ -183,6 +184,32 @@ mod tests {
         let shown = format!("{o:?}");
         assert!(!shown.contains("tok-"), "{shown}");
         assert!(o.to_options_string().contains("tok-123"), "the string form carries the secret");
+    }
+
+    #[test]
+    fn set_trims_values_as_the_string_form_does() {
+        // The bindings pass values through the string form, which trims them: `set` does too.
+        let o = Options::new().set(" Project_Name ", "  a b  ");
+        assert_eq!(o, Options::parse(" Project_Name =  a b  ").unwrap());
+        assert_eq!(resolved(&o).project_name, "a b");
+    }
+
+    #[test]
+    fn values_with_nul_and_keys_the_string_form_cannot_carry_are_refused() {
+        let err = |o: &Options| Config::from_sources(&Sources { layers: vec![(Origin::Options, o.pairs().to_vec())] }).unwrap_err();
+        let e = err(&Options::new().set("project_name", "a\0b").set("experiment_name", "after"));
+        assert_eq!(e.kind, crate::error::ErrorKind::InvalidOption);
+        assert_eq!(e.message, "options: project_name: a value cannot contain a NUL byte");
+        let e = err(&Options::new().set("project_name=x;experiment_name", "v"));
+        assert_eq!(e.message, "options: invalid key `project_name=x;experiment_name`: a key cannot contain `=`, `;`, `\\` or a NUL byte");
+        assert_eq!(err(&Options::new().set(" ", "v")).message, "options: an option has an empty key");
+        let e = err(&Options::new().set("project\0name", "v"));
+        assert_eq!(e.message, "options: invalid key `project\\0name`: a key cannot contain `=`, `;`, `\\` or a NUL byte");
+        // A bad value like any other under on_invalid_value=ignore: logged, the default applies.
+        let o = Options::new().set("on_invalid_value", "ignore").set("project_name", "a\0b");
+        let (c, notes) = Config::from_sources_with_notes(&Sources { layers: vec![(Origin::Options, o.pairs().to_vec())] }).unwrap();
+        assert_eq!(c.project_name, "codecarbon");
+        assert!(notes.iter().any(|(_, m)| m.starts_with("options: project_name: a value cannot contain a NUL byte; ignored")), "{notes:?}");
     }
 
     #[test]

@@ -34,8 +34,31 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "allow_multiple_runs",
 ];
 
+/// Characters no key can hold: the options string could not carry it (`=` ends a key, `;` a
+/// pair, `\` escapes, NUL ends the C string). The bindings refuse such a key in these words
+/// before building the string, since it would change the other options.
+pub const KEY_FORBIDDEN_CHARS: &[char] = &['=', ';', '\\', '\0'];
+
+/// The message for a key holding one of [`KEY_FORBIDDEN_CHARS`] (after `options: `); every
+/// binding says the same.
+pub fn invalid_key(key: &str) -> String {
+    format!("invalid key `{}`: a key cannot contain `=`, `;`, `\\` or a NUL byte", key.replace('\0', "\\0"))
+}
+
+/// The message for a value holding a NUL byte (after `options: `), which the options string of
+/// the C ABI cannot carry: the bindings refuse it in these words rather than cut the string there.
+pub fn nul_in_value(key: &str) -> String {
+    format!("{key}: a value cannot contain a NUL byte")
+}
+
 /// `unknown option `projet_name`; did you mean `project_name`?`: one line, the nearest keys only.
 pub fn unknown_key(key: &str) -> String {
+    if key.contains(KEY_FORBIDDEN_CHARS) {
+        return invalid_key(key);
+    }
+    if key.is_empty() {
+        return "an option has an empty key".into(); // the string form says which part
+    }
     let max_distance = (key.chars().count() / 5).max(2);
     let near: Vec<String> = suggest::nearest(key, KEYS.iter().copied(), max_distance, 3).iter().map(|k| format!("`{k}`")).collect();
     if near.is_empty() {
@@ -180,7 +203,12 @@ impl Config {
         let mut ignored_country = None;
         for (key, (origin, value)) in winners {
             let o = origin.prefix(key);
-            match c.apply_key(&o, key, value) {
+            let applied = if value.contains('\0') && KEYS.contains(&key) {
+                Some(Err(Error::option(format!("{o}{}", nul_in_value(key)))))
+            } else {
+                c.apply_key(&o, key, value)
+            };
+            match applied {
                 Some(Err(e)) if c.on_invalid_value == OnInvalidValue::Ignore => {
                     notes.push((Level::Error, format!("{}; ignored (on_invalid_value=ignore): the default applies", e.message)));
                     if key == "country_iso_code" {

@@ -261,7 +261,7 @@ pub unsafe extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut c
             // SAFETY: non-null `options` is a NUL-terminated string.
             let c = unsafe { CStr::from_ptr(options) };
             c.to_str().map_err(|e| {
-                Error::option(format!("ct_tracker_new: options are not valid UTF-8 (at byte {})", e.valid_up_to()))
+                Error::option(format!("options: {}", crate::config::options::invalid_utf8(c.to_bytes(), e.valid_up_to())))
             })?
         };
         let tracker = Tracker::new(Options::parse(opts)?)?;
@@ -558,7 +558,7 @@ mod tests {
         let bad = b"project_name=\xff\xfe\0";
         assert_eq!(ct_tracker_new(bad.as_ptr() as *const c_char, &mut t), ct_status::CT_ERR_INVALID_OPTION);
         assert!(t.is_null());
-        assert!(last().contains("UTF-8"), "{}", last());
+        assert_eq!(last(), "options: project_name: the value is not valid UTF-8 (at byte 13 of the options)");
     }
 
     #[test]

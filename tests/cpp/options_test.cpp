@@ -1,7 +1,8 @@
 // carbon_tracker::Options against the escaping vector shared with the Go and Python bindings
 // (tests/vectors/option_escaping.json) and the library's parser, and number formatting under a
-// locale whose decimal separator is a comma.
-//   options_test <path to option_escaping.json>
+// locale whose decimal separator is a comma; what the options string cannot carry against
+// tests/vectors/option_refusals.json.
+//   options_test <path to option_escaping.json> <path to option_refusals.json>
 #include <clocale>
 #include <cstdio>
 #include <fstream>
@@ -75,7 +76,7 @@ struct Reader {
 };
 
 struct Case {
-    std::string name, value, escaped, parsed;
+    std::string name, value, escaped, parsed, key, message;
 };
 
 std::vector<Case> read_vector(const char *path) {
@@ -104,6 +105,8 @@ std::vector<Case> read_vector(const char *path) {
                 else if (k == "value") c.value = v;
                 else if (k == "escaped") c.escaped = v;
                 else if (k == "parsed") c.parsed = v;
+                else if (k == "key") c.key = v;
+                else if (k == "message") c.message = v;
             } while (r.eat(','));
             r.eat('}');
             cases.push_back(c);
@@ -116,8 +119,8 @@ std::vector<Case> read_vector(const char *path) {
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: options_test option_escaping.json\n");
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: options_test option_escaping.json option_refusals.json\n");
         return 2;
     }
     std::vector<Case> cases = read_vector(argv[1]);
@@ -166,6 +169,36 @@ int main(int argc, char **argv) {
         expect(false, "a key with ';' is rejected");
     } catch (const carbon_tracker::Error &e) {
         expect(e.status() == CT_ERR_INVALID_OPTION, "bad key: CT_ERR_INVALID_OPTION");
+    }
+
+    // What the string cannot carry: refused in the library's words, not cut at a NUL.
+    std::vector<Case> refusals = read_vector(argv[2]);
+    expect(refusals.size() >= 4, "the refusals vector has its cases");
+    for (const Case &c : refusals) {
+        try {
+            carbon_tracker::Tracker t(carbon_tracker::Options()
+                                          .set(c.key, c.value)
+                                          .set("experiment_name", "after")
+                                          .set("offline", true)
+                                          .set("save_to_file", false));
+            expect(false, c.name + ": accepted");
+        } catch (const carbon_tracker::Error &e) {
+            expect(e.status() == CT_ERR_INVALID_OPTION && e.what() == c.message, c.name + ": " + e.what());
+        }
+    }
+    try {  // an empty key: the library's words, as from C, Go and Python (set() threw its own)
+        carbon_tracker::Tracker t(carbon_tracker::Options().set(" ", "x"));
+        expect(false, "an empty key is refused");
+    } catch (const carbon_tracker::Error &e) {
+        expect(e.status() == CT_ERR_INVALID_OPTION && std::string(e.what()) == "options: part 1 has an empty key",
+               std::string("empty key: ") + e.what());
+    }
+    try {
+        carbon_tracker::Tracker t(std::string("project_name=a\0b;offline=true", 30));
+        expect(false, "a NUL in a whole options string is refused");
+    } catch (const carbon_tracker::Error &e) {
+        expect(e.status() == CT_ERR_INVALID_OPTION && std::string(e.what()).find("NUL byte (at byte 14)") != std::string::npos,
+               std::string("NUL in the string: ") + e.what());
     }
 
     if (failures) return 1;

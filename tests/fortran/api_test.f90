@@ -7,6 +7,7 @@ program api_test
    use carbon_tracker
    use, intrinsic :: ieee_arithmetic, only: ieee_is_nan
    use, intrinsic :: iso_fortran_env, only: int64
+   use, intrinsic :: iso_c_binding, only: c_null_char
    implicit none
    integer :: failures = 0
    type(ct_tracker) :: t
@@ -36,6 +37,10 @@ program api_test
    call t%new('country_iso_code=FRA;no_such_key=1', stat=st, errmsg=msg)
    call check(st == CT_ERR_INVALID_OPTION, 'unknown key: stat')
    call check(index(msg, 'no_such_key') > 0, 'unknown key: errmsg names it')
+   ! A NUL would cut the string (offline=true lost): refused, as the C++ binding refuses it.
+   call t%new('project_name=a'//c_null_char//'b;offline=true', stat=st, errmsg=msg)
+   call check(st == CT_ERR_INVALID_OPTION .and. .not. t%created(), 'NUL in the options: stat')
+   call check(msg == 'options: the options string holds a NUL byte (at byte 14)', 'NUL in the options: '//trim(msg))
 
    ! Options of any length, with trailing blanks (a fixed-length variable).
    ! Budgets: one the run exceeds at once, one it never reaches (each field in its place).

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Ty
 
 from . import _logging
 from ._codecarbon_options import CodeCarbonOptions
+from ._options import OPTION_KEYS
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
 from .output import EmissionsData, OutputMethod, task_emissions_data
 
@@ -78,6 +79,9 @@ DECORATOR_PARAMETERS: Tuple[str, ...] = (
 
 # What OfflineEmissionsTracker adds (keyword-only in CodeCarbon).
 OFFLINE_PARAMETERS = ("country_iso_code", "region", "cloud_provider", "cloud_region", "country_2letter_iso_code")
+
+# Every keyword the CodeCarbon names take: CodeCarbon's, and the library's options.
+_KNOWN_KEYWORDS = frozenset(TRACKER_PARAMETERS + DECORATOR_PARAMETERS + OFFLINE_PARAMETERS + OPTION_KEYS)
 
 # CodeCarbon's decorator does not give these to its offline tracker.
 _NOT_OFFLINE = ("api_call_interval", "api_endpoint", "api_key", "save_to_api", "emissions_endpoint",
@@ -239,6 +243,14 @@ def _library_options(given: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Any]]:
     return options, handlers
 
 
+def _check_keywords(kwargs: Dict[str, Any], what: str) -> None:
+    """A keyword that is neither CodeCarbon's nor the library's is CodeCarbon's TypeError (Python's
+    own for an unexpected keyword), not a CarbonTrackerError."""
+    for key in kwargs:
+        if key not in _KNOWN_KEYWORDS:
+            raise TypeError(f"{what}.__init__() got an unexpected keyword argument {key!r}")
+
+
 def _positional(names: Tuple[str, ...], args: Tuple[Any, ...], kwargs: Dict[str, Any], what: str) -> Dict[str, Any]:
     if len(args) > len(names):
         raise TypeError(f"{what} takes at most {len(names)} positional arguments ({len(args)} given)")
@@ -295,6 +307,7 @@ class BaseEmissionsTracker:
         self._live_counted = 0
         self._live_stop = threading.Event()
         self._live_thread: Optional[threading.Thread] = None
+        _check_keywords(dict(kwargs), type(self).__name__)
         given = _positional(TRACKER_PARAMETERS, args, dict(kwargs), type(self).__name__)
         library_level = _configure_codecarbon_logger(given.pop("log_level", None))
         output_dir = given.get("output_dir")
@@ -659,6 +672,7 @@ class OfflineEmissionsTracker(BaseEmissionsTracker):
         # None means not given.
         if kwargs.get("cloud_provider") and not kwargs.get("cloud_region"):
             logger.error("Cloud Region must be provided  if cloud provider is set")
+        _check_keywords(dict(kwargs), type(self).__name__)  # raised, as Python's own TypeError is
         try:
             super().__init__(*args, **kwargs)
         except Exception as e:  # CodeCarbon's offline constructor logs its errors, raises none

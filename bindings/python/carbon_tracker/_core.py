@@ -188,7 +188,7 @@ def _option_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # shortest round-trip form, never locale-dependent
-    if isinstance(value, os.PathLike):
+    if isinstance(value, (os.PathLike, bytes)):  # bytes: a file name as os.fsencode gives it
         return os.fsdecode(value)
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return ",".join(_option_value(v) for v in value)
@@ -209,6 +209,59 @@ def options_string(**kwargs: Any) -> str:
             continue
         parts.append(f"{key}={escape_option_value(_option_value(value))}")
     return ";".join(parts)
+
+
+_KEY_FORBIDDEN = ("=", ";", "\\", "\0")
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as UTF-8; a str from a non-UTF-8 file name (surrogate escapes, ``os.fsdecode``) gets
+    its bytes back, so that the library names the key whose value is not UTF-8."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _options_bytes(options: Dict[str, Any], log: logging.Logger) -> bytes:
+    """The options as ``ct_tracker_new`` takes them. What the string cannot carry is refused in
+    the library's words (tests/vectors/option_refusals.json): a key with ``=``, ``;``, ``\\`` or
+    NUL (it would set other options) and a value with a NUL (ctypes would cut the string there,
+    losing the options after it). With ``on_invalid_value="ignore"`` (the CodeCarbon names) such a
+    value, or one that is not UTF-8, is logged and left out, as the library does with a bad value."""
+    ignore = str(options.get("on_invalid_value") or "").strip().lower() == "ignore"
+    parts = []
+    for key, value in options.items():
+        if value is None:
+            continue
+        if any(c in key for c in _KEY_FORBIDDEN):
+            shown = key.replace("\0", "\\0")
+            raise CarbonTrackerError(
+                Status.CT_ERR_INVALID_OPTION,
+                f"options: invalid key `{shown}`: a key cannot contain `=`, `;`, `\\` or a NUL byte",
+            )
+        text = _option_value(value)
+        name = key.strip().lower()
+        problem = None
+        if "\0" in text:
+            problem = f"options: {name}: a value cannot contain a NUL byte"
+        elif ignore and not _is_utf8(text):
+            problem = f"options: {name}: the value is not valid UTF-8"
+        if problem is not None:
+            if not ignore:
+                raise CarbonTrackerError(Status.CT_ERR_INVALID_OPTION, problem)
+            log.error(f"{problem}; ignored (on_invalid_value=ignore): the default applies")
+            continue
+        parts.append(_utf8(f"{key}={escape_option_value(text)}"))
+    return b";".join(parts)
 
 
 class _Gate:
@@ -291,7 +344,8 @@ class Tracker(RegionsMixin):
         self.final_emissions: Optional[Emissions] = None
         _logging.route_to(self._logger_name, self._lib)
         options.setdefault("python_version", platform.python_version())
-        self._check(self._lib.ct_tracker_new(options_string(**options).encode("utf-8"), ctypes.byref(self._handle)))
+        text = _options_bytes(dict(options), logging.getLogger(self._logger_name))
+        self._check(self._lib.ct_tracker_new(text, ctypes.byref(self._handle)))
 
     def _check(self, status: int, emissions: Optional[Emissions] = None) -> None:
         if status != Status.CT_OK:

@@ -72,6 +72,10 @@ fn arg(info: &KeyInfo) -> Arg {
         .long(flag(key))
         .value_name(value_name(info))
         .action(ArgAction::Set)
+        // Given twice, the last one wins, as a key given twice in the library's options.
+        .overrides_with(key)
+        // Taken as bytes: a value that is not UTF-8 is refused naming its key (from_arg_matches).
+        .value_parser(clap::builder::OsStringValueParser::new())
         .allow_negative_numbers(true)
         .help(help(info))
         .help_heading(HEADING);
@@ -102,8 +106,13 @@ impl FromArgMatches for LibOptions {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let mut pairs = Vec::new();
         for info in KEY_TABLE {
-            if let Some(v) = m.get_one::<String>(info.key) {
-                pairs.push((info.key.to_string(), v.clone()));
+            if let Some(v) = m.get_one::<std::ffi::OsString>(info.key) {
+                let Some(v) = v.to_str() else {
+                    // The library's words for a value that is not UTF-8.
+                    let message = format!("options: {}: {} (--{})", info.key, carbon_tracker::options::NOT_UTF8, flag(info.key));
+                    return Err(clap::Error::raw(clap::error::ErrorKind::InvalidUtf8, message));
+                };
+                pairs.push((info.key.to_string(), v.to_string()));
             }
         }
         Ok(LibOptions { pairs, defaults: Vec::new() })
