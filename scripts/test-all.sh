@@ -10,7 +10,8 @@
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
 #   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change),
 #   5. install tests per ecosystem (scripts/install-test.sh, the Fortran module from CMake and from
-#   a Makefile included), 6. what a publisher checks (scripts/publish-check.sh).
+#   a Makefile included), 6. what a publisher checks (scripts/publish-check.sh); and that no test
+#   changed a tracked file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -20,6 +21,9 @@ if [ -x /usr/lib/go-1.22/bin/go ]; then export PATH="/usr/lib/go-1.22/bin:$PATH"
 export CARBON_TRACKER_LOOPBACK_ONLY=1   # no test may reach a non-loopback address
 export CODECARBON_LOG_LEVEL=error       # keep the logs of expected failures out of the way
 venv="$root/target/test-venv"
+# What the tracked files hold now, to see at the end that no test changed one (a lock file out of
+# date, a generated header not committed): a clean clone must stay clean.
+tracked_before="$(git diff HEAD 2> /dev/null | sha1sum)"
 
 echo "== licence copies shipped with the Go module and the Python package"
 for d in bindings/go bindings/python; do
@@ -29,7 +33,7 @@ done
 echo "== cargo test"
 cargo test
 echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
-cargo check --quiet --manifest-path fuzz/Cargo.toml
+cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 
@@ -63,5 +67,11 @@ bash scripts/install-test.sh
 
 echo "== publisher checks: crates.io and PyPI packages, fresh installs, typing"
 bash scripts/publish-check.sh
+
+echo "== the tests changed no tracked file"
+if [ "$(git diff HEAD 2> /dev/null | sha1sum)" != "$tracked_before" ]; then
+  git diff --stat HEAD
+  echo "the tests changed tracked files (above): commit what they regenerate"; exit 1
+fi
 
 echo "all languages: passed"
