@@ -87,6 +87,14 @@ inline void check(ct_status s) {
     if (s != CT_OK) throw Error(s, ct_last_error());
 }
 
+/// A ct_emissions for the library to fill: zeroed, with its struct_size.
+inline ct_emissions blank_emissions() noexcept {
+    ct_emissions c;
+    std::memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    return c;
+}
+
 /// What the options string cannot carry is refused in the library's words
 /// (tests/vectors/option_refusals.json): a key with `=`, `;`, `\` or NUL would change the other
 /// options, and a NUL byte would cut the string there, losing the options after it.
@@ -224,9 +232,7 @@ public:
     /// Ends the running task `name`; its own numbers (the run's counters at its stop minus those
     /// at its start).
     Emissions stop_task(std::string_view name) {
-        ct_emissions c;
-        std::memset(&c, 0, sizeof c);
-        c.struct_size = sizeof c;
+        ct_emissions c = detail::blank_emissions();
         detail::check(ct_tracker_stop_task(live(), std::string(name).c_str(), &c));
         return Emissions::from_c(c);
     }
@@ -252,9 +258,7 @@ public:
 
     /// The totals as of the last measurement, without measuring or writing anything.
     Emissions peek() const {
-        ct_emissions c;
-        std::memset(&c, 0, sizeof c);
-        c.struct_size = sizeof c;
+        ct_emissions c = detail::blank_emissions();
         detail::check(ct_tracker_peek(live(), &c));
         return Emissions::from_c(c);
     }
@@ -284,9 +288,7 @@ private:
     }
 
     Emissions report(ct_status (*call)(ct_tracker *, ct_emissions *), ct_status *status = nullptr) {
-        ct_emissions c;
-        std::memset(&c, 0, sizeof c);
-        c.struct_size = sizeof c;
+        ct_emissions c = detail::blank_emissions();
         ct_status s = call(live(), &c);
         if (status) {
             *status = s;
@@ -311,9 +313,7 @@ public:
     }
     ~Task() {
         if (!handle_) return;
-        ct_emissions c;
-        std::memset(&c, 0, sizeof c);
-        c.struct_size = sizeof c;
+        ct_emissions c = detail::blank_emissions();
         // A destructor does not throw; the run's stop ends the task anyway.
         (void)ct_tracker_stop_task(handle_, name_.c_str(), &c);
     }
@@ -326,9 +326,7 @@ public:
     Emissions stop() {
         if (!handle_) throw Error(CT_ERR_INVALID_STATE, "carbon_tracker::Task `" + name_ + "` was already stopped");
         ct_tracker *t = std::exchange(handle_, nullptr);
-        ct_emissions c;
-        std::memset(&c, 0, sizeof c);
-        c.struct_size = sizeof c;
+        ct_emissions c = detail::blank_emissions();
         detail::check(ct_tracker_stop_task(t, name_.c_str(), &c));
         return Emissions::from_c(c);
     }

@@ -24,21 +24,22 @@ package carbontracker
 #include <string.h>
 #include "carbon_tracker.h"
 
-static ct_status ct_report(ct_status (*fn)(ct_tracker *, ct_emissions *), ct_tracker *t, ct_emissions *out) {
+static void blank_emissions(ct_emissions *out) {
     memset(out, 0, sizeof *out);
     out->struct_size = sizeof *out;
+}
+static ct_status ct_report(ct_status (*fn)(ct_tracker *, ct_emissions *), ct_tracker *t, ct_emissions *out) {
+    blank_emissions(out);
     return fn(t, out);
 }
 static ct_status flush_tracker(ct_tracker *t, ct_emissions *out) { return ct_report(ct_tracker_flush, t, out); }
 static ct_status stop_tracker(ct_tracker *t, ct_emissions *out) { return ct_report(ct_tracker_stop, t, out); }
 static ct_status peek_tracker(ct_tracker *t, ct_emissions *out) {
-    memset(out, 0, sizeof *out);
-    out->struct_size = sizeof *out;
+    blank_emissions(out);
     return ct_tracker_peek(t, out);
 }
 static ct_status stop_task(ct_tracker *t, const char *name, ct_emissions *out) {
-    memset(out, 0, sizeof *out);
-    out->struct_size = sizeof *out;
+    blank_emissions(out);
     return ct_tracker_stop_task(t, name, out);
 }
 // logger.go exports carbonTrackerGoLog; a file with //export may only declare C functions.

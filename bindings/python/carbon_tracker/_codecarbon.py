@@ -496,10 +496,13 @@ class BaseEmissionsTracker:
     def _start_live_outputs(self, tracker: Tracker) -> None:
         """With handlers and api_call_interval != -1, a thread that follows the background
         measurements (``peek``) and calls live_out every api_call_interval of them."""
-        every = int(self._description().get("api_call_interval", 8))
-        if not self._handlers or every < 1 or self._live_thread is not None:
+        if not self._handlers or self._live_thread is not None:
             return
-        period = float(self._description().get("measure_power_secs", 15.0))
+        d = self._description()
+        every = int(d.get("api_call_interval", 8))
+        if every < 1:
+            return
+        period = float(d.get("measure_power_secs", 15.0))
         self._live_stop.clear()
 
         def follow() -> None:
@@ -519,15 +522,16 @@ class BaseEmissionsTracker:
             if thread is not threading.current_thread():
                 thread.join()
 
-    def _live_out(self, e: Emissions, every: int) -> None:
+    def _live_out(self, e: Emissions, every: int, d: Optional[Dict[str, Any]] = None) -> None:
         """live_out to every handler once ``every`` measurements happened since the last call
-        (counting, as CodeCarbon does, the one it takes at start)."""
+        (counting, as CodeCarbon does, the one it takes at start). ``d``: the description, when
+        the caller has it."""
         with self._handlers_lock:
             measured = e.measurements + 1
             if measured - self._live_counted < every:
                 return
             self._live_counted = measured
-            total = self._emissions_data(e)
+            total = self._emissions_data(e, d)
             delta = self._delta(total)
             for handler in self._handlers:
                 self._call_handler(handler, "live_out", total, delta)
@@ -538,14 +542,15 @@ class BaseEmissionsTracker:
         out, None without handlers."""
         if not self._handlers:
             return None
-        every = int(self._description().get("api_call_interval", 8))
+        d = self._description()
+        every = int(d.get("api_call_interval", 8))
         if every >= 1:
-            self._live_out(e, every)
-        total = self._emissions_data(e)
+            self._live_out(e, every, d)
+        total = self._emissions_data(e, d)
         with self._handlers_lock:
             delta = self._delta(total)
             tasks = [t.out() for t in self._tasks.values() if t.emissions_data is not None]
-            experiment_name = str(self._description().get("experiment_name", "base"))
+            experiment_name = str(d.get("experiment_name", "base"))
             for handler in self._handlers:
                 self._call_handler(handler, "out", total, delta)
                 if tasks:
@@ -605,8 +610,9 @@ class BaseEmissionsTracker:
             self._last_description = d
         return self._last_description
 
-    def _emissions_data(self, e: Emissions) -> EmissionsData:
-        d = self._description()
+    def _emissions_data(self, e: Emissions, d: Optional[Dict[str, Any]] = None) -> EmissionsData:
+        if d is None:
+            d = self._description()
         intensity = d.get("intensity") or {}
         cpu = d.get("cpu") or {}
         gpus = d.get("gpus") or []

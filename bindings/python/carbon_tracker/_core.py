@@ -421,8 +421,13 @@ class Tracker(RegionsMixin):
     def set_progress(self, done: float, total: float = 1.0) -> None:
         """Reports progress: ``done`` steps out of ``total`` (1 for a fraction); cheap enough for
         every step. Numbers out of range are CT_ERR_INVALID_OPTION (nothing recorded)."""
-        with self._gate.call():
-            self._check(self._lib.ct_tracker_set_progress(self._handle, float(done), float(total)))
+        self._gate.enter()  # enter/leave, not the generator of call(): called at every step
+        try:
+            status = self._lib.ct_tracker_set_progress(self._handle, float(done), float(total))
+        finally:
+            self._gate.leave()
+        if status:
+            self._check(status)
 
     def predict(self) -> Prediction:
         """The run's predicted totals at completion and its budget state (measures first unless
