@@ -227,7 +227,7 @@ unsafe fn report_call(
     let (numbers, error) = match call(&t.tracker) {
         Ok(numbers) => (Some(numbers), None),
         // The first error gives the status; the message lists them all.
-        Err(e) => (e.emissions().copied(), Some(Error::new(e.kind(), e.to_string()))),
+        Err(e) => (e.emissions().copied(), Some(Error::from(e))),
     };
     if let (Some(size), Some(numbers)) = (size, numbers) {
         // SAFETY: `check_out` read `size` from a caller-owned struct of that size.

@@ -23,6 +23,12 @@ const SLACK_S: f64 = 0.5;
 /// And the proportion of the interval added for the same reason.
 const SLACK_FACTOR: f64 = 1.5;
 
+/// The most a counter that goes up by at most `max_per_s` a second can step in `dt_s` seconds,
+/// with the slack for when readings are taken.
+pub fn max_step(max_per_s: f64, dt_s: f64) -> f64 {
+    max_per_s * (dt_s.max(0.0) * SLACK_FACTOR + SLACK_S)
+}
+
 /// What one new reading of a counter means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -112,7 +118,7 @@ impl CounterDiff {
 
     /// The most the counter can go up in `dt_s` seconds, if it has a limit.
     fn limit(&self, dt_s: f64) -> Option<u64> {
-        (self.max_per_s > 0.0).then(|| (self.max_per_s * (dt_s.max(0.0) * SLACK_FACTOR + SLACK_S)).ceil().min(u64::MAX as f64) as u64)
+        (self.max_per_s > 0.0).then(|| max_step(self.max_per_s, dt_s).ceil().min(u64::MAX as f64) as u64)
     }
 
     fn fits(&self, d: u64, dt_s: f64) -> bool {

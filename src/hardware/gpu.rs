@@ -71,6 +71,14 @@ impl std::fmt::Debug for Gpu {
     }
 }
 
+impl Gpu {
+    /// The physical maximum of its energy counter's steps, mJ/s: twice its highest power limit
+    /// (limits are averages over windows; bursts go above them). 1 mW = 1 mJ/s.
+    pub fn counter_max_mj_per_s(&self) -> f64 {
+        2.0 * self.max_power_w * 1000.0
+    }
+}
+
 impl PartialEq for Gpu {
     fn eq(&self, other: &Self) -> bool {
         self.uuid == other.uuid
@@ -270,8 +278,8 @@ impl DeviceMeter {
     fn start(gpu: &Gpu) -> DeviceMeter {
         let mut interval = DeviceInterval::default();
         let counter = gpu.has_energy_counter.then(|| {
-            // mJ since driver load: goes back only on a reset. 1 mW = 1 mJ/s.
-            let mut c = CounterDiff::new(0).with_max_per_s(2.0 * gpu.max_power_w * 1000.0);
+            // mJ since driver load: goes back only on a reset.
+            let mut c = CounterDiff::new(0).with_max_per_s(gpu.counter_max_mj_per_s());
             if let Ok(mj) = gpu.device.total_energy_mj() {
                 c.step(mj, 0.0);
                 interval.counter_mj = Some(mj);

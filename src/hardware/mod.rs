@@ -55,9 +55,6 @@ pub enum CpuSource {
     Constant { tdp_w: f64 },
 }
 
-impl CpuSource {
-}
-
 /// The probed hardware, shared by all trackers with the same probe key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HardwarePlan {
@@ -409,6 +406,9 @@ impl Meters {
 
     /// Counts `tree` as the process tree from now on (process mode, or a job's share).
     pub fn with_tree(mut self, tree: process::Tree) -> Meters {
+        if tree == self.tree {
+            return self; // its counter started at `start`: no second reading
+        }
         self.tree = tree;
         if let Some(c) = &mut self.process_ticks {
             *c = tree_ticks(&self.plan, tree);

@@ -100,31 +100,29 @@ impl Tree {
 /// `cutime`/`cstime`; not `root`'s own time or memory.
 pub fn descendants_usage_of(root: u32) -> Usage {
     let reaped = read_stat(root).map_or(0, |s| s.reaped_ticks);
-    let kids = match children_of(root) {
-        Some(k) => k,
-        None => parent_map().remove(&root).unwrap_or_default(),
-    };
-    let mut total = Usage { cpu_s: 0.0, ticks: reaped, rss_bytes: 0 };
-    for kid in kids {
-        let u = usage_of(kid);
-        total.ticks += u.ticks;
-        total.rss_bytes += u.rss_bytes;
-    }
+    // One walk of the tree (one scan of /proc at most where the kernel has no `children`).
+    let mut total = sum_stats(descendants_of(root));
+    total.ticks += reaped;
     total.cpu_s = total.ticks as f64 / ticks_per_s();
     total
 }
 
 /// The usage of `root` and its live descendants.
 pub fn usage_of(root: u32) -> Usage {
+    sum_stats(tree_of(root))
+}
+
+/// The summed CPU time and resident memory of `pids` (those still there).
+fn sum_stats(pids: Vec<u32>) -> Usage {
     // SAFETY: sysconf has no preconditions.
-    let (tck, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
-    let (tck, page) = (if tck > 0 { tck as f64 } else { 100.0 }, if page > 0 { page as u64 } else { 4096 });
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = if page > 0 { page as u64 } else { 4096 };
     let (mut ticks, mut pages) = (0u64, 0u64);
-    for s in tree_of(root).into_iter().filter_map(read_stat) {
+    for s in pids.into_iter().filter_map(read_stat) {
         ticks += s.ticks;
         pages += s.rss_pages;
     }
-    Usage { cpu_s: ticks as f64 / tck, ticks, rss_bytes: pages * page }
+    Usage { cpu_s: ticks as f64 / ticks_per_s(), ticks, rss_bytes: pages * page }
 }
 
 /// The live descendants of `root` (children, their children, ...), `root` excluded.

@@ -548,12 +548,7 @@ impl Tracker {
                 Phase::Running(r) => Some(r),
                 // Stopped, kept for a restart: its uploads are given up as a running one's.
                 Phase::Stopped(Some(resume)) => {
-                    if let Some(api) = resume.api {
-                        let _ = api.finish(Duration::ZERO);
-                    }
-                    if let Some(ep) = resume.endpoint {
-                        let _ = ep.finish(Duration::ZERO);
-                    }
+                    give_up_uploads(resume.api, resume.endpoint);
                     None
                 }
                 _ => None,
@@ -563,12 +558,7 @@ impl Tracker {
         if let Some(t) = r.ticker.take() {
             t.abort();
         }
-        if let Some(api) = r.api.take() {
-            let _ = api.finish(Duration::ZERO);
-        }
-        if let Some(ep) = r.endpoint.take() {
-            let _ = ep.finish(Duration::ZERO);
-        }
+        give_up_uploads(r.api.take(), r.endpoint.take());
         if let Some(m) = r.metrics.take() {
             m.abandon();
         }
@@ -745,6 +735,16 @@ impl Drop for Tracker {
                 }
             }
         }
+    }
+}
+
+/// Gives up the API and endpoint uploads still queued, waiting for nothing (`discard`).
+fn give_up_uploads(api: Option<Arc<ApiOutput>>, endpoint: Option<Arc<Uploader<HttpEndpoint>>>) {
+    if let Some(api) = api {
+        let _ = api.finish(Duration::ZERO);
+    }
+    if let Some(ep) = endpoint {
+        let _ = ep.finish(Duration::ZERO);
     }
 }
 

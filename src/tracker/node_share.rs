@@ -283,7 +283,7 @@ impl NodeShare {
                 lock_path: with(&format!("gpu-{}", safe(&g.uuid))),
                 lock: None,
                 history: History::new(start_ns),
-                max_mj_per_s: 2.0 * g.max_power_w * 1000.0,
+                max_mj_per_s: g.counter_max_mj_per_s(),
                 lost: false,
             })
             .collect();
@@ -405,7 +405,7 @@ impl NodeShare {
             let from = gs.counted_until_ns.max(self.start_ns).min(now_ns);
             // Exactly from the counter's reading where the previous counting stopped, when that
             // was within this rank's run and the step is one the GPU could make.
-            let max_mj = g.max_mj_per_s * ((now_ns - from) as f64 / 1e9 * 1.5 + 0.5);
+            let max_mj = crate::hardware::counter::max_step(g.max_mj_per_s, (now_ns - from) as f64 / 1e9);
             let exact = match (gs.counter_mj, iv.counter_mj) {
                 (Some(a), Some(b)) if gs.counted_until_ns >= self.start_ns && b >= a && ((b - a) as f64) <= max_mj => Some((b - a) as f64 / 1000.0),
                 _ => None,
