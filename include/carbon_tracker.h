@@ -466,6 +466,27 @@ enum ct_status ct_last_status(void);
 const char *ct_version(void);
 
 /**
+ * Reports progress: `done` steps out of `total` (`total` 1 when `done` is a fraction). Cheap
+ * enough to call at every step: it records the time and the numbers, nothing else (no
+ * measurement, no I/O, no lock held by measurements). A `done` lower than before is a rollback
+ * (work to be done again); `total` may change between calls (the latest one counts).
+ * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (not finite, `total` <= 0, `done`
+ * outside 0..`total`: nothing is recorded), `CT_ERR_INVALID_STATE` (not running).
+ */
+enum ct_status ct_tracker_set_progress(struct ct_tracker *t, double done, double total);
+
+/**
+ * Fills `out` with the run's predicted totals at completion and its budget state (see
+ * `ct_prediction`). Measures first unless the last measurement is under 50 ms old (as
+ * `ct_tracker_flush`); writes no row and sends nothing. "Not enough evidence" is not an error:
+ * `CT_OK` with `out->state` saying so and the predicted numbers NaN.
+ * Errors: `CT_ERR_NULL_ARGUMENT` (`t` or `out` NULL), `CT_ERR_INVALID_OPTION`
+ * (`out->struct_size` under 24: set it to `sizeof(ct_prediction)`), `CT_ERR_INVALID_STATE`
+ * (not running).
+ */
+enum ct_status ct_tracker_predict(struct ct_tracker *t, struct ct_prediction *out);
+
+/**
  * Begins a call of the region `name` on the calling thread. A region is a named part of the
  * program entered many times (a phase of a time step): its calls accumulate (number of calls,
  * total, shortest and longest duration, CPU/GPU/RAM energy, energy, emissions), reported under
@@ -491,27 +512,6 @@ enum ct_status ct_tracker_region_begin(struct ct_tracker *t, const char *name);
  * the tracker was stopped).
  */
 enum ct_status ct_tracker_region_end(struct ct_tracker *t, const char *name);
-
-/**
- * Reports progress: `done` steps out of `total` (`total` 1 when `done` is a fraction). Cheap
- * enough to call at every step: it records the time and the numbers, nothing else (no
- * measurement, no I/O, no lock held by measurements). A `done` lower than before is a rollback
- * (work to be done again); `total` may change between calls (the latest one counts).
- * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (not finite, `total` <= 0, `done`
- * outside 0..`total`: nothing is recorded), `CT_ERR_INVALID_STATE` (not running).
- */
-enum ct_status ct_tracker_set_progress(struct ct_tracker *t, double done, double total);
-
-/**
- * Fills `out` with the run's predicted totals at completion and its budget state (see
- * `ct_prediction`). Measures first unless the last measurement is under 50 ms old (as
- * `ct_tracker_flush`); writes no row and sends nothing. "Not enough evidence" is not an error:
- * `CT_OK` with `out->state` saying so and the predicted numbers NaN.
- * Errors: `CT_ERR_NULL_ARGUMENT` (`t` or `out` NULL), `CT_ERR_INVALID_OPTION`
- * (`out->struct_size` under 24: set it to `sizeof(ct_prediction)`), `CT_ERR_INVALID_STATE`
- * (not running).
- */
-enum ct_status ct_tracker_predict(struct ct_tracker *t, struct ct_prediction *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -30,6 +30,11 @@ for d in bindings/go bindings/python; do
   cmp LICENSE "$d/LICENSE" && cmp THIRD_PARTY_NOTICES.md "$d/THIRD_PARTY_NOTICES.md"
 done
 
+echo "== format and lint (rustfmt.toml; the [lints] table of Cargo.toml)"
+cargo fmt --all --check
+cargo fmt --all --check --manifest-path fuzz/Cargo.toml
+cargo clippy --quiet --workspace --all-targets --all-features --locked -- -D warnings
+
 echo "== cargo test"
 cargo test
 echo "== fuzz targets compile (scripts/fuzz.sh runs them)"

@@ -199,8 +199,10 @@ pub mod options {
     //! the typed setters of [`Options`](crate::Options), the command's flags and the bindings'
     //! option types are all made, and the types of the values that are more than a number or
     //! a string.
-    pub use crate::config::{default_text, CsvWriteMode, KeyInfo, OnInvalidValue, OutputMethods, TrackingMode, ValueKind, KEYS, KEY_TABLE};
     pub use crate::config::options::NOT_UTF8;
+    pub use crate::config::{
+        default_text, CsvWriteMode, KeyInfo, OnInvalidValue, OutputMethods, TrackingMode, ValueKind, KEYS, KEY_TABLE,
+    };
 }
 
 pub mod files {

@@ -16,7 +16,9 @@ fn python_type(kind: ValueKind) -> String {
         ValueKind::Boolean => "bool".into(),
         ValueKind::Number => "float".into(),
         ValueKind::Integer => "int".into(),
-        ValueKind::Choice(words) => format!("Literal[{}]", words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")),
+        ValueKind::Choice(words) => {
+            format!("Literal[{}]", words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", "))
+        }
         // A name in any case, or a `logging` number.
         ValueKind::LogLevel => "Union[str, int]".into(),
         ValueKind::OutputMethods => "Union[str, Sequence[str]]".into(),
@@ -68,7 +70,10 @@ fn python_option_types_are_the_key_table() {
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == generated, "{FILE} is stale: run `CT_BLESS=1 cargo test --test binding_options` and commit it");
+    assert!(
+        committed == generated,
+        "{FILE} is stale: run `CT_BLESS=1 cargo test --test binding_options` and commit it"
+    );
 }
 
 /// tests/vectors/option_refusals.json: options no binding may pass to `ct_tracker_new` (a NUL
@@ -90,13 +95,15 @@ fn refused_options_are_the_librarys_words() {
         assert_eq!(e.message, message, "{name}");
         // The C ABI, where the string can hold the key (a `\` written `\\`).
         if !key.contains(['=', ';', '\0']) && !value.contains('\0') {
-            let text = std::ffi::CString::new(format!("{}={value};experiment_name=after", key.replace('\\', "\\\\"))).unwrap();
+            let text =
+                std::ffi::CString::new(format!("{}={value};experiment_name=after", key.replace('\\', "\\\\"))).unwrap();
             let mut t = std::ptr::null_mut();
             // SAFETY: a NUL-terminated string and a writable out pointer.
             let status = unsafe { carbon_tracker::ffi::ct_tracker_new(text.as_ptr(), &mut t) };
             assert_eq!(status, carbon_tracker::ffi::ct_status::CT_ERR_INVALID_OPTION, "{name}");
             // SAFETY: the library's thread-local message, valid until the next call.
-            let got = unsafe { std::ffi::CStr::from_ptr(carbon_tracker::ffi::ct_last_error()) }.to_str().unwrap().to_string();
+            let got =
+                unsafe { std::ffi::CStr::from_ptr(carbon_tracker::ffi::ct_last_error()) }.to_str().unwrap().to_string();
             assert_eq!(got, message, "{name}");
         }
     }

@@ -65,7 +65,8 @@ fn c_program_tracks_offline_and_writes_the_csv() {
     // Config precedence, end to end: ~/.codecarbon.config < ./.codecarbon.config < env < options.
     let home = work.path().join("home");
     std::fs::create_dir(&home).unwrap();
-    std::fs::write(home.join(".codecarbon.config"), "[codecarbon]\npue = 1.2\nwue = 2\nexperiment_id = from-home\n").unwrap();
+    std::fs::write(home.join(".codecarbon.config"), "[codecarbon]\npue = 1.2\nwue = 2\nexperiment_id = from-home\n")
+        .unwrap();
     std::fs::write(
         work.path().join(".codecarbon.config"),
         "[codecarbon]\nexperiment_id = from-cwd\nproject_name = from-cwd\n",
@@ -103,10 +104,8 @@ fn c_program_tracks_offline_and_writes_the_csv() {
     assert_eq!(header, carbon_tracker::output::CSV_HEADER.as_str());
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let cols: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows: Vec<HashMap<String, String>> = rdr
-        .records()
-        .map(|r| cols.iter().cloned().zip(r.unwrap().iter().map(str::to_string)).collect())
-        .collect();
+    let rows: Vec<HashMap<String, String>> =
+        rdr.records().map(|r| cols.iter().cloned().zip(r.unwrap().iter().map(str::to_string)).collect()).collect();
     assert_eq!(rows.len(), 2, "{text}");
     assert_eq!(rows[0]["run_id"], rows[1]["run_id"]);
     assert_eq!(rows[0]["run_id"].len(), 36);
@@ -125,7 +124,9 @@ fn c_program_tracks_offline_and_writes_the_csv() {
         let cpu_w: f64 = row["cpu_power"].parse().unwrap();
         let cpu_kwh: f64 = row["cpu_energy"].parse().unwrap();
         assert!(cpu_w > 0.0 && cpu_kwh > 0.0);
-        for (col, key) in [("emissions", "emissions_kg"), ("energy_consumed", "energy_consumed_kwh"), ("duration", "duration_s")] {
+        for (col, key) in
+            [("emissions", "emissions_kg"), ("energy_consumed", "energy_consumed_kwh"), ("duration", "duration_s")]
+        {
             let csv_value: f64 = row[col].parse().unwrap();
             assert_eq!(csv_value, num(&format!("{tag}.{key}")), "{tag} {col}");
         }
@@ -166,7 +167,11 @@ fn c_tasks_and_a_logging_callback_that_calls_back_in() {
     assert!(kv["failed_in_callback"].parse::<u32>().unwrap() > 0, "{stdout}");
     assert_eq!((kv["io_status"].as_str(), kv["io_last_status"].as_str()), ("4", "4"), "{stdout}");
     assert!(kv["io_last_error"].contains("nonexistent-ct-dir-"), "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).trim().is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+        "nothing on stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -293,7 +298,11 @@ fn a_full_disk_never_leaves_a_torn_row() {
     assert_eq!((kv["tasks.stop"].as_str(), kv["tasks.strays"].as_str()), ("0", "0"), "{stdout}");
     let tasks = std::fs::read_to_string(&kv["tasks.file"]).unwrap();
     assert!(tasks.contains("\nfirst,") && tasks.contains("\nsecond,"), "the kept task row was written: {tasks}");
-    assert_whole_rows(Path::new(&kv["tasks.file"]), carbon_tracker::output::task_file::TASK_HEADER.split(',').count(), None);
+    assert_whole_rows(
+        Path::new(&kv["tasks.file"]),
+        carbon_tracker::output::task_file::TASK_HEADER.split(',').count(),
+        None,
+    );
 }
 
 #[test]
@@ -315,7 +324,8 @@ fn cpp_task_survives_a_move_and_the_logger_outlives_the_exit() {
     assert_eq!(kv["failures"], "0", "{output}");
     assert!(!output.contains("after it was destroyed") && !output.contains("saw nothing"), "{output}");
     // The header uses no std::atomic_load/atomic_store on a shared_ptr (deprecated in C++20).
-    let hpp = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/carbon_tracker.hpp")).unwrap();
+    let hpp =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/carbon_tracker.hpp")).unwrap();
     assert!(!hpp.contains("std::atomic_load") && !hpp.contains("std::atomic_store"));
     // And it compiles as C++20 without a deprecation warning.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -332,8 +342,11 @@ fn cpp_task_survives_a_move_and_the_logger_outlives_the_exit() {
 fn c_regions_threads_errors_json_and_file() {
     let (work, kv, _) = run_program("tests/c/regions_test.c", &[]);
     assert_eq!((kv["failures"].as_str(), kv["kernel_calls"].as_str()), ("0", "20000"));
-    let region_files: Vec<PathBuf> =
-        std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("regions_c_")).collect();
+    let region_files: Vec<PathBuf> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("regions_c_"))
+        .collect();
     assert_eq!(region_files.len(), 1);
     let text = std::fs::read_to_string(&region_files[0]).unwrap();
     assert_eq!(text.lines().count(), 1 + 5, "header + step, solver, io, kernel, left open:\n{text}");
@@ -358,7 +371,10 @@ fn c_progress_predictions_and_budgets_on_known_loads() {
     let kv = parse_kv(&stdout);
     assert_eq!(kv["failures"], "0");
     assert_eq!(kv["budget_lines"], "2", "one warning when predicted to exceed, one when exceeded");
-    assert!(kv["first_budget_line"].starts_with("energy budget: predicted to be exceeded: 0.02778 kWh at completion"), "{stdout}");
+    assert!(
+        kv["first_budget_line"].starts_with("energy budget: predicted to be exceeded: 0.02778 kWh at completion"),
+        "{stdout}"
+    );
     assert!(kv["bad_progress_message"].contains("done=3, total=2"), "{stdout}");
     assert!(kv["struct_size_message"].contains("sizeof(ct_prediction)"), "{stdout}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("| steady |")).count(), 3, "{stdout}");

@@ -47,7 +47,9 @@ fn text(b: &[u8]) -> String {
 fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let header = r.headers().unwrap().clone();
-    r.records().map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+    r.records()
+        .map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
 }
 
 fn num(row: &HashMap<String, String>, key: &str) -> f64 {
@@ -55,7 +57,11 @@ fn num(row: &HashMap<String, String>, key: &str) -> f64 {
 }
 
 fn detect_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = ct(dir).args(["detect", "--json", "--offline", "true", "--country-iso-code", "FRA"]).args(extra).output().unwrap();
+    let out = ct(dir)
+        .args(["detect", "--json", "--offline", "true", "--country-iso-code", "FRA"])
+        .args(extra)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -67,7 +73,14 @@ fn times_total_s(stdout: &str) -> f64 {
         let (m, s) = w.split_once('m').unwrap();
         m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap()
     };
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("m0.") || l.contains("m1.") || l.starts_with(|c: char| c.is_ascii_digit()) && l.contains('m') && l.ends_with('s')).collect();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            l.contains("m0.")
+                || l.contains("m1.")
+                || l.starts_with(|c: char| c.is_ascii_digit()) && l.contains('m') && l.ends_with('s')
+        })
+        .collect();
     assert_eq!(lines.len(), 2, "times output: {stdout:?}");
     lines.iter().flat_map(|l| l.split_whitespace()).map(secs).sum()
 }
@@ -79,7 +92,8 @@ fn monitor_counts_the_whole_process_tree_of_a_cpu_burning_child() {
     // The burn runs in a grandchild (reaped by the shell, so counted through its cutime) and in
     // the shell itself; `times` prints the shell's own and its reaped children's CPU time.
     let script = "sh -c 'i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done'; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; times";
-    let out = run(monitor(dir.path(), &["--force-cpu-power", &power, "--project-name", "burn"], &["sh", "-c", script]), b"");
+    let out =
+        run(monitor(dir.path(), &["--force-cpu-power", &power, "--project-name", "burn"], &["sh", "-c", script]), b"");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let child_cpu_s = times_total_s(&text(&out.stdout));
@@ -115,11 +129,19 @@ fn a_running_child_is_counted_while_it_runs() {
     let power = one_kwh_per_1000_cpu_s(dir.path());
     // Burns CPU until the test says stop: the rows written meanwhile (the command has not
     // exited, nothing is reaped) must already hold its CPU time, read live from /proc.
-    let mut c = monitor(dir.path(), &["--flush-every", "0.1", "--force-cpu-power", &power], &["sh", "-c", "while [ ! -e stop ]; do :; done"]);
+    let mut c = monitor(
+        dir.path(),
+        &["--flush-every", "0.1", "--force-cpu-power", &power],
+        &["sh", "-c", "while [ ! -e stop ]; do :; done"],
+    );
     let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
     let live_cpu_s = loop {
-        let cpu_s = if csv.exists() { csv_rows(&csv).last().map(|r| num(r, "cpu_energy") * 1000.0).unwrap_or(0.0) } else { 0.0 };
+        let cpu_s = if csv.exists() {
+            csv_rows(&csv).last().map(|r| num(r, "cpu_energy") * 1000.0).unwrap_or(0.0)
+        } else {
+            0.0
+        };
         if cpu_s >= 0.2 {
             break cpu_s;
         }
@@ -165,7 +187,10 @@ fn flush_every_writes_cumulative_rows_while_the_command_runs() {
     assert!(rows.len() >= 3, "{}", rows.len());
     assert!(rows.iter().all(|r| r["run_id"] == rows[0]["run_id"]));
     for w in rows.windows(2) {
-        assert!(num(&w[1], "duration") >= num(&w[0], "duration") && num(&w[1], "energy_consumed") >= num(&w[0], "energy_consumed"));
+        assert!(
+            num(&w[1], "duration") >= num(&w[0], "duration")
+                && num(&w[1], "energy_consumed") >= num(&w[0], "energy_consumed")
+        );
     }
 }
 
@@ -188,12 +213,19 @@ fn results_not_saved_are_said_plainly_and_fail_a_successful_command() {
     assert_eq!(out.status.code(), Some(74), "{stderr}");
     assert!(stderr.contains("NOT saved  out/emissions.csv could not be written"), "{stderr}");
     assert!(!stderr.contains("saved to"), "{stderr}");
-    assert!(stderr.contains("carbon-tracker: cannot open the emissions CSV for appending out/emissions.csv"), "{stderr}");
-    assert!(stderr.contains("the results were NOT saved (see above); exit status 74 (--allow-unsaved keeps the command's)"), "{stderr}");
+    assert!(
+        stderr.contains("carbon-tracker: cannot open the emissions CSV for appending out/emissions.csv"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the results were NOT saved (see above); exit status 74 (--allow-unsaved keeps the command's)"),
+        "{stderr}"
+    );
     // --allow-unsaved: the command's status, the failure still said.
     let out = run(monitor(dir.path(), &["--output-dir", "out", "--allow-unsaved", "-q"], &vanish), b"");
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stderr).contains("the results were NOT saved (see above); exit status 0, the command's (--allow-unsaved)"));
+    assert!(text(&out.stderr)
+        .contains("the results were NOT saved (see above); exit status 0, the command's (--allow-unsaved)"));
     // A failed command keeps its own status.
     let out = run(monitor(dir.path(), &["--output-dir", "out"], &["sh", "-c", "rm -rf out; exit 3"]), b"");
     assert_eq!(out.status.code(), Some(3));
@@ -207,9 +239,21 @@ fn mistakes_are_refused_before_the_command_runs() {
     let touch = ["touch", "ran"];
     // The library's words, as in every binding; the command is not run.
     for (extra, code, words) in [
-        (&["--country-iso-code", "FRN"][..], 2, "country_iso_code=FRN: no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)"),
-        (&["--output-dir", "no/such/dir"][..], 1, "cannot start tracking: output_dir no/such/dir: no such directory, nor its parent no/such"),
-        (&["--output-dir", "/sys"][..], 1, "cannot start tracking: output_dir /sys: cannot open the emissions CSV for appending /sys/emissions.csv"),
+        (
+            &["--country-iso-code", "FRN"][..],
+            2,
+            "country_iso_code=FRN: no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)",
+        ),
+        (
+            &["--output-dir", "no/such/dir"][..],
+            1,
+            "cannot start tracking: output_dir no/such/dir: no such directory, nor its parent no/such",
+        ),
+        (
+            &["--output-dir", "/sys"][..],
+            1,
+            "cannot start tracking: output_dir /sys: cannot open the emissions CSV for appending /sys/emissions.csv",
+        ),
     ] {
         let mut c = ct(dir.path());
         c.args(["monitor", "--offline"]).args(extra).arg("--").args(touch);
@@ -352,7 +396,13 @@ fn on_a_terminal_ctrl_c_reaches_the_child_once_and_a_live_status_is_shown() {
     // energy, emissions, power. The region is reset and the row cleared before the summary.
     assert!(all.contains("\x1b[1;23r"), "{all:?}");
     let drawn = all.split("\x1b[24;1H\x1b[2K\x1b[7m ").nth(1).and_then(|s| s.split("\x1b[0m").next()).unwrap();
-    assert!(drawn.starts_with("carbon-tracker 0:0") && drawn.contains("Wh") && drawn.contains("CO2e") && drawn.contains(" W"), "{drawn:?}");
+    assert!(
+        drawn.starts_with("carbon-tracker 0:0")
+            && drawn.contains("Wh")
+            && drawn.contains("CO2e")
+            && drawn.contains(" W"),
+        "{drawn:?}"
+    );
     let reset = all.rfind("\x1b[r").expect("scroll region reset");
     assert!(reset > all.rfind("\x1b[7m").unwrap() && reset < all.find("exited with status 7").unwrap(), "{all:?}");
     assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
@@ -363,7 +413,11 @@ fn missing_or_unrunnable_command_exits_127_or_126_without_a_row() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(monitor(dir.path(), &[], &["no-such-command-for-carbon-tracker", "x"]), b"");
     assert_eq!(out.status.code(), Some(127));
-    assert!(text(&out.stderr).contains("no-such-command-for-carbon-tracker: command not found"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no-such-command-for-carbon-tracker: command not found"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(monitor(dir.path(), &[], &["./missing.sh"]), b"");
     assert_eq!(out.status.code(), Some(127));
     assert!(text(&out.stderr).contains("./missing.sh: No such file or directory"), "{}", text(&out.stderr));
@@ -378,14 +432,25 @@ fn missing_or_unrunnable_command_exits_127_or_126_without_a_row() {
 fn options_are_escaped_and_environment_and_config_files_apply() {
     let dir = tempfile::tempdir().unwrap();
     // `;` and `\` in a value reach the library intact.
-    let out = run(monitor(dir.path(), &["--project-name", r"a;b\c", "--experiment_name", "key spelled as the library"], &["true"]), b"");
+    let out = run(
+        monitor(
+            dir.path(),
+            &["--project-name", r"a;b\c", "--experiment_name", "key spelled as the library"],
+            &["true"],
+        ),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(csv_rows(&dir.path().join("emissions.csv"))[0]["project_name"], r"a;b\c");
 
     // A CODECARBON_* variable and ./.codecarbon.config are read as the library reads them; a
     // tracking_mode there wins over the command's process-tree default.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".codecarbon.config"), "[codecarbon]\ntracking_mode = machine\noutput_file = from-file.csv\n").unwrap();
+    std::fs::write(
+        dir.path().join(".codecarbon.config"),
+        "[codecarbon]\ntracking_mode = machine\noutput_file = from-file.csv\n",
+    )
+    .unwrap();
     let mut c = monitor(dir.path(), &[], &["true"]);
     c.env("CODECARBON_PROJECT_NAME", "from-env");
     let out = run(c, b"");
@@ -416,10 +481,16 @@ fn the_same_options_mean_what_they_mean_in_every_binding() {
     // library's words (clap said only "invalid UTF-8 was detected in one or more arguments").
     use std::os::unix::ffi::OsStrExt;
     let mut c = ct(dir.path());
-    c.args(["monitor", "--offline", "--output-dir"]).arg(std::ffi::OsStr::from_bytes(b"caf\xe9")).args(["--", "touch", "ran"]);
+    c.args(["monitor", "--offline", "--output-dir"])
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .args(["--", "touch", "ran"]);
     let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("options: output_dir: the value is not valid UTF-8 (--output-dir)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("options: output_dir: the value is not valid UTF-8 (--output-dir)"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!dir.path().join("ran").exists());
 }
 
@@ -445,10 +516,15 @@ fn detect_as_text_and_json() {
     assert_eq!(doc["tracking_mode"], "process");
     assert_eq!(doc["intensity"]["country_iso_code"], "FRA");
     assert!(doc["methods"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("forced power 65 W")));
-    let out = ct(dir.path()).args(["detect", "--offline", "true", "--country-iso-code", "FRA", "--force-cpu-power", "65"]).output().unwrap();
+    let out = ct(dir.path())
+        .args(["detect", "--offline", "true", "--country-iso-code", "FRA", "--force-cpu-power", "65"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let t = text(&out.stdout);
-    for needle in ["CPU ", "TDP 65 W", "RAM ", "Intensity ", "France", "How each number is obtained:", "forced power 65 W"] {
+    for needle in
+        ["CPU ", "TDP 65 W", "RAM ", "Intensity ", "France", "How each number is obtained:", "forced power 65 W"]
+    {
         assert!(t.contains(needle), "no {needle:?} in:\n{t}");
     }
     assert!(!dir.path().join("emissions.csv").exists(), "detect writes nothing");
@@ -464,7 +540,14 @@ fn german_geo_service(delay: Duration) -> (support::FakeServer, Vec<String>) {
         b.delay = delay;
     });
     let u = server.url();
-    let options = vec!["--geo-api-url".into(), format!("{u}/geo"), "--geo-backup-api-url".into(), format!("{u}/ipinfo"), "--cloud-metadata-url".into(), u];
+    let options = vec![
+        "--geo-api-url".into(),
+        format!("{u}/geo"),
+        "--geo-backup-api-url".into(),
+        format!("{u}/ipinfo"),
+        "--cloud-metadata-url".into(),
+        u,
+    ];
     (server, options)
 }
 
@@ -477,8 +560,15 @@ fn the_monitors_own_work_is_not_charged_to_the_command() {
     let (_server, lookup) = german_geo_service(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let mut c = ct(dir.path());
-    c.arg("monitor").args(&lookup).args(["--cloud-detection", "false"])
-        .args(["--force-cpu-power", "100", "--measure-power-secs", "0.01", "--", "sleep", "1.5"]);
+    c.arg("monitor").args(&lookup).args(["--cloud-detection", "false"]).args([
+        "--force-cpu-power",
+        "100",
+        "--measure-power-secs",
+        "0.01",
+        "--",
+        "sleep",
+        "1.5",
+    ]);
     let out = run(c, b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let row = &csv_rows(&dir.path().join("emissions.csv"))[0];
@@ -493,7 +583,10 @@ fn quiet_silences_the_librarys_warnings_unless_a_log_level_is_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let warn = |extra: &[&str]| {
         let mut c = ct(dir.path());
-        c.env_remove("CODECARBON_LOG_LEVEL").args(["monitor", "--offline", "true", "--country-iso-code", "ATA"]).args(extra).args(["--", "true"]);
+        c.env_remove("CODECARBON_LOG_LEVEL")
+            .args(["monitor", "--offline", "true", "--country-iso-code", "ATA"])
+            .args(extra)
+            .args(["--", "true"]);
         let out = run(c, b"");
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         text(&out.stderr)
@@ -511,13 +604,16 @@ fn one_name_for_the_unit_co2e_in_every_output_and_document() {
     let summary = text(&out.stderr);
     assert!(summary.contains(" CO2e at ") && summary.contains("gCO2e/kWh"), "{summary}");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut stack: Vec<PathBuf> = ["src", "include", "bindings", "examples", "README.md"].iter().map(|p| root.join(p)).collect();
+    let mut stack: Vec<PathBuf> =
+        ["src", "include", "bindings", "examples", "README.md"].iter().map(|p| root.join(p)).collect();
     let mut found = Vec::new();
     while let Some(p) = stack.pop() {
         if p.is_dir() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
         } else if let Ok(t) = std::fs::read_to_string(&p) {
-            found.extend(t.lines().filter(|l| l.contains(concat!("CO2", "eq"))).map(|l| format!("{}: {l}", p.display())));
+            found.extend(
+                t.lines().filter(|l| l.contains(concat!("CO2", "eq"))).map(|l| format!("{}: {l}", p.display())),
+            );
         }
     }
     assert!(found.is_empty(), "`CO2eq` where the unit is written `CO2e`:\n{}", found.join("\n"));
@@ -534,13 +630,31 @@ fn detect_waits_for_the_location_lookup_and_monitor_uses_it() {
     assert!(t.contains("location: Germany, DEU") && !t.contains("world average"), "{t}");
     let mut c = ct(dir.path());
     // The command runs until a row written while it runs shows the looked-up country.
-    c.arg("monitor").args(&lookup).args(["--flush-every", "0.1", "--", "sh", "-c", "until grep -q ,DEU, emissions.csv 2> /dev/null; do sleep 0.05; done"]);
+    c.arg("monitor").args(&lookup).args([
+        "--flush-every",
+        "0.1",
+        "--",
+        "sh",
+        "-c",
+        "until grep -q ,DEU, emissions.csv 2> /dev/null; do sleep 0.05; done",
+    ]);
     let out = run(c, b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(csv_rows(&dir.path().join("emissions.csv")).last().unwrap()["country_iso_code"], "DEU");
     // And a lookup that fails is said so.
     let u = server.url();
-    let out = ct(dir.path()).args(["detect", "--geo-api-url", &format!("{u}/nothing"), "--geo-backup-api-url", &format!("{u}/ipinfo"), "--cloud-detection", "false"]).output().unwrap();
+    let out = ct(dir.path())
+        .args([
+            "detect",
+            "--geo-api-url",
+            &format!("{u}/nothing"),
+            "--geo-backup-api-url",
+            &format!("{u}/ipinfo"),
+            "--cloud-detection",
+            "false",
+        ])
+        .output()
+        .unwrap();
     assert!(text(&out.stdout).contains("the location lookup failed"), "{}", text(&out.stdout));
 }
 
@@ -551,7 +665,14 @@ fn data(name: &str) -> PathBuf {
 /// Our own CSV: two runs of one project.
 fn our_csv(dir: &Path) -> PathBuf {
     for _ in 0..2 {
-        let out = run(monitor(dir, &["--project-name", "ours"], &["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"]), b"");
+        let out = run(
+            monitor(
+                dir,
+                &["--project-name", "ours"],
+                &["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"],
+            ),
+            b"",
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
     dir.join("emissions.csv")
@@ -567,7 +688,15 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // Per project, a line per run (short run ids), with its duration, energy and emissions.
-    for needle in ["Project cc-infer: 1 run(s)", "Project cc-train: 2 run(s)", "Project ours: 2 run(s)", "e2eb31f4", "5c901535", "9a8763bd", "intensity (g/kWh)"] {
+    for needle in [
+        "Project cc-infer: 1 run(s)",
+        "Project cc-train: 2 run(s)",
+        "Project ours: 2 run(s)",
+        "e2eb31f4",
+        "5c901535",
+        "9a8763bd",
+        "intensity (g/kWh)",
+    ] {
         assert!(table.contains(needle), "no {needle:?} in:\n{table}");
     }
     // The CodeCarbon run with three rows: its total is the last row, 1.22 s, 5.73 mWh, 321 µg.
@@ -595,7 +724,14 @@ fn report_names_bad_files_and_lines_and_still_reports_the_rest() {
     std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
     let not_csv = dir.path().join("notes.txt");
     std::fs::write(&not_csv, "just some notes\n").unwrap();
-    let out = ct(dir.path()).arg("report").arg(&bad).arg(dir.path().join("missing.csv")).arg(&not_csv).arg(&good).output().unwrap();
+    let out = ct(dir.path())
+        .arg("report")
+        .arg(&bad)
+        .arg(dir.path().join("missing.csv"))
+        .arg(&not_csv)
+        .arg(&good)
+        .output()
+        .unwrap();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains(&format!("{}:3: 39 fields where the header has 38", bad.display())), "{stderr}");
@@ -614,7 +750,10 @@ fn report_reads_a_csv_codecarbon_writes_now() {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codecarbon-venv/bin/python"));
     if !python.exists() {
-        eprintln!("skipped: no CodeCarbon venv at {} (the committed fixture is used by the other tests)", python.display());
+        eprintln!(
+            "skipped: no CodeCarbon venv at {} (the committed fixture is used by the other tests)",
+            python.display()
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -630,11 +769,13 @@ fn report_reads_a_csv_codecarbon_writes_now() {
 // ---- limits and progress ----
 
 /// RAM forced to 3.6 kW in machine mode: 1 Wh per second, whatever the machine does.
-const ONE_WH_PER_S: [&str; 6] = ["--tracking-mode", "machine", "--force-ram-power", "3600", "--force-cpu-power", "0.001"];
+const ONE_WH_PER_S: [&str; 6] =
+    ["--tracking-mode", "machine", "--force-ram-power", "3600", "--force-cpu-power", "0.001"];
 
 /// Whether `pid` is a live process (not gone, not a zombie).
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
 }
 
 fn pids(path: &Path) -> Vec<u32> {
@@ -652,8 +793,17 @@ fn an_energy_limit_stops_the_whole_tree_with_status_124() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{stderr}");
     assert!(!text(&out.stdout).contains("never"));
-    assert!(stderr.contains("carbon-tracker: the energy limit is reached: ") && stderr.contains("--max-energy-kwh 0.002 (2.00 Wh)"), "{stderr}");
-    assert!(stderr.contains("stopping `sh -c 'sleep 60 & echo $! > pids; sle...` (SIGTERM to its processes, SIGKILL 10.0 s later)"), "{stderr}");
+    assert!(
+        stderr.contains("carbon-tracker: the energy limit is reached: ")
+            && stderr.contains("--max-energy-kwh 0.002 (2.00 Wh)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "stopping `sh -c 'sleep 60 & echo $! > pids; sle...` (SIGTERM to its processes, SIGKILL 10.0 s later)"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("was stopped by carbon-tracker (the energy limit is reached"), "{stderr}");
     let sleeps = pids(&dir.path().join("pids"));
     assert_eq!(sleeps.len(), 2);
@@ -667,13 +817,20 @@ fn what_ignores_sigterm_gets_sigkill_after_kill_after() {
     let dir = tempfile::tempdir().unwrap();
     let mut extra = ONE_WH_PER_S.to_vec();
     extra.extend(["--max-emissions-kg", "1e-4", "--kill-after", "1"]); // 0.1 g: 2 s at 56 g/kWh
-    // SIGTERM ignored by the shell and (inherited) by its sleep.
+                                                                       // SIGTERM ignored by the shell and (inherited) by its sleep.
     let script = "trap '' TERM; sleep 60 & echo $! > pids; wait; wait; echo never";
     let out = run(monitor(dir.path(), &extra, &["sh", "-c", script]), b"");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{stderr}");
-    assert!(stderr.contains("the emissions limit is reached: ") && stderr.contains("--max-emissions-kg 0.0001 (100 mg CO2e)"), "{stderr}");
-    assert!(stderr.contains("SIGKILL 1.00 s later") && stderr.contains("it was killed by signal 9 (SIGKILL)"), "{stderr}");
+    assert!(
+        stderr.contains("the emissions limit is reached: ")
+            && stderr.contains("--max-emissions-kg 0.0001 (100 mg CO2e)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SIGKILL 1.00 s later") && stderr.contains("it was killed by signal 9 (SIGKILL)"),
+        "{stderr}"
+    );
     assert!(pids(&dir.path().join("pids")).iter().all(|p| !alive(*p)));
 }
 
@@ -697,7 +854,9 @@ fn a_limit_also_sets_the_budget_and_its_warning() {
 #[test]
 fn limits_are_checked_as_numbers() {
     let dir = tempfile::tempdir().unwrap();
-    for (flag, value) in [("--max-energy-kwh", "0"), ("--max-emissions-kg", "-1"), ("--max-energy-kwh", "lots"), ("--kill-after", "1e9")] {
+    for (flag, value) in
+        [("--max-energy-kwh", "0"), ("--max-emissions-kg", "-1"), ("--max-energy-kwh", "lots"), ("--kill-after", "1e9")]
+    {
         let out = ct(dir.path()).args(["monitor", &format!("{flag}={value}"), "--", "true"]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         assert!(text(&out.stderr).contains(flag), "{}", text(&out.stderr));
@@ -720,7 +879,8 @@ fn progress_file_shows_the_prediction_on_a_terminal() {
     assert!(child.wait().unwrap().success());
     wait_for(&out, "progress   100 % reported");
     let all = text(&out.lock().unwrap());
-    let drawn: Vec<&str> = all.split("\x1b[24;1H\x1b[2K\x1b[7m ").skip(1).filter_map(|s| s.split("\x1b[0m").next()).collect();
+    let drawn: Vec<&str> =
+        all.split("\x1b[24;1H\x1b[2K\x1b[7m ").skip(1).filter_map(|s| s.split("\x1b[0m").next()).collect();
     let with_prediction = drawn.iter().find(|l| l.contains(" left | at the end ")).unwrap();
     // (A 100-column terminal cuts the line somewhere after the predicted energy.)
     let at_the_end = with_prediction.split(" left | at the end ").nth(1).unwrap_or("");

@@ -90,13 +90,20 @@ fn start_prometheus(dir: &Path, pushgateway: &str) -> Option<(Daemon, String)> {
         ),
     )
     .unwrap();
-    let args = [format!("--config.file={}", config.display()), format!("--storage.tsdb.path={}", dir.join("tsdb").display())];
+    let args =
+        [format!("--config.file={}", config.display()), format!("--storage.tsdb.path={}", dir.join("tsdb").display())];
     start_daemon(dir, "prometheus", &args)
 }
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -151,16 +158,35 @@ fn pushgateway_gets_codecarbon_metrics_and_the_group_is_deleted_at_stop() {
     let run_id = t.run_id().to_string();
     let (text, labels, value) = wait_for("the push to reach the pushgateway", || {
         let text = get(&format!("{url}/metrics"))?;
-        let (labels, value) = samples(&text, "codecarbon_energy_total").into_iter().find(|(l, _)| l.contains(&run_id))?;
+        let (labels, value) =
+            samples(&text, "codecarbon_energy_total").into_iter().find(|(l, _)| l.contains(&run_id))?;
         Some((text.clone(), labels, value))
     });
-    println!("pushgateway after flush:\n{}", text.lines().filter(|l| l.starts_with("codecarbon_")).collect::<Vec<_>>().join("\n"));
+    println!(
+        "pushgateway after flush:\n{}",
+        text.lines().filter(|l| l.starts_with("codecarbon_")).collect::<Vec<_>>().join("\n")
+    );
     assert_eq!(value, flushed.energy_consumed_kwh);
-    for (name, want) in [("job", "demo_exp_1"), ("job_id", "j-7"), ("rank", "2"), ("local_rank", "0"), ("run_id", run_id.as_str()), ("project_name", "demo"), ("country_iso_code", "FRA")] {
+    for (name, want) in [
+        ("job", "demo_exp_1"),
+        ("job_id", "j-7"),
+        ("rank", "2"),
+        ("local_rank", "0"),
+        ("run_id", run_id.as_str()),
+        ("project_name", "demo"),
+        ("country_iso_code", "FRA"),
+    ] {
         assert_eq!(label(&labels, name), Some(want), "{name} in {labels}");
     }
     // CodeCarbon's gauges (deltas) and our cumulative counters are all there.
-    for m in ["codecarbon_duration", "codecarbon_emissions", "codecarbon_cpu_power", "codecarbon_energy_consumed", "codecarbon_emissions_kg_total", "codecarbon_cpu_energy_kwh_total"] {
+    for m in [
+        "codecarbon_duration",
+        "codecarbon_emissions",
+        "codecarbon_cpu_power",
+        "codecarbon_energy_consumed",
+        "codecarbon_emissions_kg_total",
+        "codecarbon_cpu_energy_kwh_total",
+    ] {
         assert_eq!(samples(&text, m).iter().filter(|(l, _)| l.contains(&run_id)).count(), 1, "{m}");
     }
     t.stop().unwrap();
@@ -179,7 +205,11 @@ fn prometheus_auth_child() {
     ));
     t.start().unwrap();
     let errors = t.stop().err().map(|r| r.errors().to_vec()).unwrap_or_default();
-    println!("run_id={} errors={}", t.run_id(), errors.iter().map(|e| e.message.replace(' ', "_")).collect::<Vec<_>>().join("|"));
+    println!(
+        "run_id={} errors={}",
+        t.run_id(),
+        errors.iter().map(|e| e.message.replace(' ', "_")).collect::<Vec<_>>().join("|")
+    );
 }
 
 #[test]
@@ -212,11 +242,14 @@ fn pushgateway_basic_auth_from_prometheus_username_and_password() {
     let url = format!("http://127.0.0.1:{port}");
     let auth = ("Authorization", "Basic cHVzaGVyOnMzY3JldA=="); // pusher:s3cret
     wait_for("the pushgateway to be ready", || {
-        carbon_tracker::http::get(&format!("{url}/-/ready"), &[auth], Duration::from_secs(5)).ok().filter(|r| r.status == 200)
+        carbon_tracker::http::get(&format!("{url}/-/ready"), &[auth], Duration::from_secs(5))
+            .ok()
+            .filter(|r| r.status == 200)
     });
     let run_child = |user: Option<&str>| {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "prometheus_auth_child", "--nocapture", "--test-threads", "1"]).env("CT_AUTH_GATEWAY", &url);
+        cmd.args(["--exact", "prometheus_auth_child", "--nocapture", "--test-threads", "1"])
+            .env("CT_AUTH_GATEWAY", &url);
         cmd.env_remove("PROMETHEUS_USERNAME").env_remove("PROMETHEUS_PASSWORD");
         if let Some(u) = user {
             cmd.env("PROMETHEUS_USERNAME", u).env("PROMETHEUS_PASSWORD", "s3cret");
@@ -224,9 +257,15 @@ fn pushgateway_basic_auth_from_prometheus_username_and_password() {
         let out = cmd.output().unwrap();
         assert!(out.status.success());
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let line = stdout.lines().find_map(|l| l.find("run_id=").map(|i| l[i..].to_string())).unwrap_or_else(|| panic!("{stdout}"));
-        let kv: std::collections::HashMap<String, String> =
-            line.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let line = stdout
+            .lines()
+            .find_map(|l| l.find("run_id=").map(|i| l[i..].to_string()))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        let kv: std::collections::HashMap<String, String> = line
+            .split_whitespace()
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         (kv["run_id"].clone(), kv["errors"].clone())
     };
     let (with_auth, errors) = run_child(Some("pusher"));
@@ -258,12 +297,23 @@ fn unreachable_pushgateway_and_collector_delay_nothing_and_are_reported_at_stop(
 
 #[test]
 fn malformed_urls_are_option_errors_at_new() {
-    for bad in ["prometheus_url=localhost:9091", "prometheus_url=http://:9091", "otlp_endpoint=http://h:99999", "otlp_endpoint=grpc://h:4317"] {
-        let e = Tracker::new(carbon_tracker::Options::parse(bad).unwrap()).err().unwrap_or_else(|| panic!("{bad} accepted"));
+    for bad in [
+        "prometheus_url=localhost:9091",
+        "prometheus_url=http://:9091",
+        "otlp_endpoint=http://h:99999",
+        "otlp_endpoint=grpc://h:4317",
+    ] {
+        let e = Tracker::new(carbon_tracker::Options::parse(bad).unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("{bad} accepted"));
         assert_eq!(e.kind, ErrorKind::InvalidOption, "{bad}");
         assert!(e.message.contains(bad.split('=').next().unwrap()), "{}", e.message);
     }
-    assert!(Tracker::new(carbon_tracker::Options::parse("output_methods=prometheus,logger,otlp;prometheus_url=http://127.0.0.1:9091").unwrap()).is_ok());
+    assert!(Tracker::new(
+        carbon_tracker::Options::parse("output_methods=prometheus,logger,otlp;prometheus_url=http://127.0.0.1:9091")
+            .unwrap()
+    )
+    .is_ok());
 }
 
 // ---- OpenTelemetry ----
@@ -279,7 +329,11 @@ fn otlp_python() -> Option<PathBuf> {
             .status()
             .is_ok_and(|s| s.success());
     if !ok {
-        assert!(std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(), "no Python with opentelemetry-proto at {}", candidate.display());
+        assert!(
+            std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(),
+            "no Python with opentelemetry-proto at {}",
+            candidate.display()
+        );
         eprintln!(
             "SKIPPED: no Python with opentelemetry-proto at {} (.ci/run makes it: python3 -m venv target/otlp-venv && target/otlp-venv/bin/pip install opentelemetry-proto)",
             candidate.display()
@@ -320,8 +374,12 @@ fn otlp_metrics_decode_with_the_official_protocol_definitions() {
     let requests: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(requests.len(), 2, "flush and stop");
     let last = &requests[1]["resourceMetrics"][0];
-    let attrs: std::collections::HashMap<String, serde_json::Value> =
-        last["resource"]["attributes"].as_array().unwrap().iter().map(|a| (a["key"].as_str().unwrap().to_string(), a["value"].clone())).collect();
+    let attrs: std::collections::HashMap<String, serde_json::Value> = last["resource"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["key"].as_str().unwrap().to_string(), a["value"].clone()))
+        .collect();
     println!("OTLP resource attributes, decoded: {}", serde_json::to_string(&last["resource"]["attributes"]).unwrap());
     assert_eq!(attrs["service.name"]["stringValue"], "otel-demo");
     assert_eq!(attrs["codecarbon.run_id"]["stringValue"], t.run_id());
@@ -436,7 +494,12 @@ fn run_mpi_job(dir: &Path, options: &str, wrapper: Option<&str>) -> Option<(Vec<
     let out = cmd.arg(&exe).arg(options).arg(&reference).arg("2").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "mpirun failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let parse = |l: &str| l.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string())).collect();
+    let parse = |l: &str| {
+        l.split_whitespace()
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect()
+    };
     let mut ranks: Vec<RankLine> = stdout
         .lines()
         .filter(|l| l.starts_with("rank="))
@@ -446,7 +509,11 @@ fn run_mpi_job(dir: &Path, options: &str, wrapper: Option<&str>) -> Option<(Vec<
         })
         .collect();
     ranks.sort_by_key(|r| r.rank);
-    let reference = stdout.lines().find(|l| l.starts_with("reference ")).map(|l| RankLine { rank: u32::MAX, fields: parse(l) }).expect("reference line");
+    let reference = stdout
+        .lines()
+        .find(|l| l.starts_with("reference "))
+        .map(|l| RankLine { rank: u32::MAX, fields: parse(l) })
+        .expect("reference line");
     Some((ranks, reference))
 }
 
@@ -456,7 +523,14 @@ fn print_table(title: &str, ranks: &[RankLine], reference: &RankLine) {
     for r in ranks {
         println!(
             "{} | {} | {} | {} | {:.3} | {:.4e} | {:.4e} | {:.6e}",
-            r.fields["job_rank"], r.fields["local_rank"], r.fields["job_id"], r.fields["counts_node"], r.num("duration_s"), r.num("cpu_kwh"), r.num("ram_kwh"), r.num("energy_kwh")
+            r.fields["job_rank"],
+            r.fields["local_rank"],
+            r.fields["job_id"],
+            r.fields["counts_node"],
+            r.num("duration_s"),
+            r.num("cpu_kwh"),
+            r.num("ram_kwh"),
+            r.num("energy_kwh")
         );
     }
     let sum: f64 = ranks.iter().map(|r| r.num("energy_kwh")).sum();
@@ -485,15 +559,22 @@ fn check_job(dir: &Path, ranks: &[RankLine], reference: &RankLine, job_id: Optio
     // Not 4 times the machine, as without the coordination.
     let text = std::fs::read_to_string(dir.join("emissions.csv")).unwrap();
     assert_eq!(text.lines().filter(|l| l.starts_with("timestamp,")).count(), 1, "{text}");
-    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
+    let rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 4, "{text}");
     let mut csv_energies: Vec<f64> = rows.iter().map(|r| r[13].parse().unwrap()).collect();
     let mut rank_energies: Vec<f64> = ranks.iter().map(|r| r.num("energy_kwh")).collect();
     csv_energies.sort_by(f64::total_cmp);
     rank_energies.sort_by(f64::total_cmp);
     assert_eq!(csv_energies, rank_energies, "every rank's final row is in the shared CSV");
-    assert!(!std::fs::read_dir(dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("carbon-tracker-")),
-        "the last rank removes the coordination files");
+    assert!(
+        !std::fs::read_dir(dir).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("carbon-tracker-")),
+        "the last rank removes the coordination files"
+    );
 }
 
 const JOB_OPTIONS: &str = "country_iso_code=FRA;force_cpu_power=40;force_ram_power=10;measure_power_secs=0.5";
@@ -546,11 +627,17 @@ fn mpirun_four_ranks_count_the_node_once_and_prometheus_sums_them() {
     let energy = samples(&text, "codecarbon_energy_total");
     println!("pushgateway, codecarbon_energy_total of the job's ranks:");
     for (labels, value) in &energy {
-        println!("  rank={} job_id={} run_id={} -> {value:e} kWh", label(labels, "rank").unwrap_or("?"), label(labels, "job_id").unwrap_or("?"), label(labels, "run_id").unwrap_or("?"));
+        println!(
+            "  rank={} job_id={} run_id={} -> {value:e} kWh",
+            label(labels, "rank").unwrap_or("?"),
+            label(labels, "job_id").unwrap_or("?"),
+            label(labels, "run_id").unwrap_or("?")
+        );
     }
     assert_eq!(energy.len(), 4, "{text}");
     for r in &ranks {
-        let (_, v) = energy.iter().find(|(l, _)| label(l, "rank") == Some(&r.rank.to_string())).expect("a group per rank");
+        let (_, v) =
+            energy.iter().find(|(l, _)| label(l, "rank") == Some(&r.rank.to_string())).expect("a group per rank");
         assert_eq!(*v, r.num("energy_kwh"), "rank {}", r.rank);
     }
     // PromQL over the scraped gateway: the sum of the ranks' totals.
@@ -583,7 +670,10 @@ fn mpirun_with_the_coordination_off_counts_the_machine_in_every_rank() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("job");
     std::fs::create_dir(&d).unwrap();
-    let options = format!("{JOB_OPTIONS};output_dir={0};job_coordination_dir={0};project_name=off;job_count_node_once=false", d.display());
+    let options = format!(
+        "{JOB_OPTIONS};output_dir={0};job_coordination_dir={0};project_name=off;job_count_node_once=false",
+        d.display()
+    );
     let Some((ranks, reference)) = run_mpi_job(&d, &options, None) else { return };
     print_table("mpirun -np 4 with job_count_node_once=false:", &ranks, &reference);
     let sum: f64 = ranks.iter().map(|r| r.num("energy_kwh")).sum();
@@ -596,7 +686,8 @@ fn mpirun_with_the_coordination_off_counts_the_machine_in_every_rank() {
 
 #[test]
 fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job() {
-    let (Some(_), Some(mpif90)) = (require("mpirun", "openmpi-bin"), require("mpif90", "libopenmpi-dev + gfortran")) else {
+    let (Some(_), Some(mpif90)) = (require("mpirun", "openmpi-bin"), require("mpif90", "libopenmpi-dev + gfortran"))
+    else {
         return;
     };
     let _one = ONE_MPI_JOB.lock().unwrap_or_else(|p| p.into_inner());
@@ -604,7 +695,10 @@ fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job()
     let exe = tools::build_fortran(&mpif90, "tests/fortran/mpi_ranks.f90", dir.path());
     let out = dir.path().join("job");
     std::fs::create_dir(&out).unwrap();
-    let options = format!("{JOB_OPTIONS};output_dir={0};job_coordination_dir={0};project_name=fortran-mpi;log_level=error", out.display());
+    let options = format!(
+        "{JOB_OPTIONS};output_dir={0};job_coordination_dir={0};project_name=fortran-mpi;log_level=error",
+        out.display()
+    );
     let reference = format!("{JOB_OPTIONS};job_count_node_once=false;save_to_file=false;log_level=error");
     let o = Command::new("mpirun")
         .args(["-np", "4", "--allow-run-as-root", "--oversubscribe"])
@@ -637,14 +731,18 @@ fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job()
     let sum: f64 = rank_lines.iter().map(|l| num(l, "energy_kwh")).sum();
     let reference = stdout.lines().find(|l| l.starts_with("reference ")).expect("reference line");
     let machine = num(reference, "energy_kwh");
-    println!("sum of the 4 Fortran ranks {sum:e} kWh; the machine over the job (reference) {machine:e} kWh; {:+.2} %", (sum / machine - 1.0) * 100.0);
+    println!(
+        "sum of the 4 Fortran ranks {sum:e} kWh; the machine over the job (reference) {machine:e} kWh; {:+.2} %",
+        (sum / machine - 1.0) * 100.0
+    );
     let longest_s = rank_lines.iter().map(|l| num(l, "duration_s")).fold(0.0, f64::max);
     assert_node_counted_once(sum, machine, num(reference, "duration_s"), longest_s);
     let steps = num(rank_lines[0], "steps") as u64;
 
     // One report for the job.
     let report = |extra: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(&out).args(extra).output().unwrap();
+        let o =
+            Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(&out).args(extra).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
@@ -688,13 +786,24 @@ fn pushgateway_gets_the_prediction_and_the_budget_state() {
         samples(&text, "codecarbon_predicted_energy_kwh").iter().any(|(l, _)| l.contains(&run_id)).then_some(text)
     });
     let value = |m: &str| samples(&text, m).into_iter().find(|(l, _)| l.contains(&run_id)).map(|(_, v)| v);
-    println!("prediction at the pushgateway:\n{}", text.lines().filter(|l| l.contains("predict") || l.contains("budget") || l.contains("progress")).collect::<Vec<_>>().join("\n"));
+    println!(
+        "prediction at the pushgateway:\n{}",
+        text.lines()
+            .filter(|l| l.contains("predict") || l.contains("budget") || l.contains("progress"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert_eq!(value("codecarbon_progress"), Some(0.3));
     assert_eq!(value("codecarbon_prediction_state"), Some(2.0));
     assert_eq!(value("codecarbon_budget_state"), Some(3.0), "exceeded");
     assert_eq!(value("codecarbon_energy_budget_kwh"), Some(1e-12));
     assert_eq!(value("codecarbon_prediction_confidence"), Some(0.9));
-    for m in ["codecarbon_predicted_duration_s", "codecarbon_predicted_energy_low_kwh", "codecarbon_predicted_emissions_high_kg", "codecarbon_time_left_s"] {
+    for m in [
+        "codecarbon_predicted_duration_s",
+        "codecarbon_predicted_energy_low_kwh",
+        "codecarbon_predicted_emissions_high_kg",
+        "codecarbon_time_left_s",
+    ] {
         assert!(value(m).is_some_and(|v| v >= 0.0), "{m}");
     }
     assert!(value("codecarbon_predicted_energy_kwh").unwrap() >= flushed.energy_consumed_kwh);

@@ -18,7 +18,15 @@ use tools::{build_fortran, require};
 fn build_and_run(source: &str, work: &Path, args: &[&OsStr]) -> Option<Output> {
     let gfortran = require("gfortran", "gfortran")?;
     let exe = build_fortran(&gfortran, source, work);
-    Some(Command::new(exe).current_dir(work).args(args).env_remove("LD_LIBRARY_PATH").env("CODECARBON_LOG_LEVEL", "error").output().unwrap())
+    Some(
+        Command::new(exe)
+            .current_dir(work)
+            .args(args)
+            .env_remove("LD_LIBRARY_PATH")
+            .env("CODECARBON_LOG_LEVEL", "error")
+            .output()
+            .unwrap(),
+    )
 }
 
 /// The standard output of a program that must have succeeded.
@@ -29,11 +37,19 @@ fn stdout_of_success(o: &Output) -> String {
 }
 
 fn kv(stdout: &str) -> HashMap<String, String> {
-    stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
 
 fn files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix)).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect()
 }
 
 #[test]
@@ -57,7 +73,8 @@ fn fortran_module_procedures_stat_errmsg_and_final() {
     let regions = files(&out, "regions_fortran_");
     assert_eq!(regions.len(), 1);
     let text = std::fs::read_to_string(&regions[0]).unwrap();
-    let names: Vec<String> = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()[8].to_string()).collect();
+    let names: Vec<String> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()[8].to_string()).collect();
     assert_eq!(names, vec!["step", "solver", "halo exchange"]);
     assert_eq!(files(&out, "emissions_fortran_").len(), 1, "the task file");
     // The local tracker of `scoped` was stopped by the final procedure: its row and region file.
@@ -95,11 +112,17 @@ fn without_stat_an_error_stops_the_program_with_the_message() {
 #[test]
 fn fortran_example_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
-    let Some(o) = build_and_run("examples/fortran/simulation.f90", work.path(), &["60".as_ref(), work.path().as_os_str()]) else { return };
+    let Some(o) =
+        build_and_run("examples/fortran/simulation.f90", work.path(), &["60".as_ref(), work.path().as_os_str()])
+    else {
+        return;
+    };
     let stdout = stdout_of_success(&o);
     assert!(stdout.contains("step   50:") && stdout.contains("g/kWh"), "{stdout}");
     // At step 50 of 60, a prediction, above what was measured by then.
-    let line = |prefix: &str| stdout.lines().find(|l| l.trim_start().starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {stdout}"));
+    let line = |prefix: &str| {
+        stdout.lines().find(|l| l.trim_start().starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {stdout}"))
+    };
     let number = |text: &str| text.trim().parse::<f64>().unwrap();
     let so_far = number(line("step   50:").split(", ").nth(2).unwrap().trim_end_matches(" kg CO2e"));
     let predicted = line("predicted at the end:").trim().trim_start_matches("predicted at the end:");
@@ -146,9 +169,13 @@ fn fortran_declarations_match_the_header() {
                 Some((ty.to_string(), name.to_string()))
             })
             .collect();
-        let f_type = &module[module.find(&format!("type, bind(c), public :: {name}")).unwrap()..module.find(&format!("end type {name}")).unwrap()];
-        let f_fields: Vec<(String, String)> =
-            f_type.lines().skip(1).filter_map(|l| l.trim().split_once(" :: ").map(|(k, n)| (k.to_string(), n.to_string()))).collect();
+        let f_type = &module[module.find(&format!("type, bind(c), public :: {name}")).unwrap()
+            ..module.find(&format!("end type {name}")).unwrap()];
+        let f_fields: Vec<(String, String)> = f_type
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.trim().split_once(" :: ").map(|(k, n)| (k.to_string(), n.to_string())))
+            .collect();
         assert!(c_fields.len() > 15, "{name}: {c_fields:?}");
         assert_eq!(f_fields.len(), c_fields.len(), "{name}: {f_fields:?} vs {c_fields:?}");
         for ((cty, cname), (fty, fname)) in c_fields.iter().zip(&f_fields) {

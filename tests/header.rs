@@ -47,12 +47,18 @@ fn the_headers_words_are_true() {
     assert!(functions.len() >= 10, "{functions:?}");
     for (ret, name) in &functions {
         if ret != "ct_status" && ret != "enum ct_status" {
-            assert!(preamble.contains(name.as_str()), "{name} returns `{ret}`, not a ct_status: the preamble must say so:\n{preamble}");
+            assert!(
+                preamble.contains(name.as_str()),
+                "{name} returns `{ret}`, not a ct_status: the preamble must say so:\n{preamble}"
+            );
         }
     }
     // What the library hands out to be freed: each freeing function is in the preamble.
     for (_, name) in functions.iter().filter(|(_, n)| n.ends_with("_free")) {
-        assert!(preamble.contains(name.as_str()), "{name} frees something the library returned: the preamble must say so:\n{preamble}");
+        assert!(
+            preamble.contains(name.as_str()),
+            "{name} frees something the library returned: the preamble must say so:\n{preamble}"
+        );
     }
     // Statuses: returned by some call (named in its doc) or reserved.
     let status_enum = &h[h.find("typedef enum ct_status").unwrap()..h.find("} ct_status;").unwrap()];

@@ -67,5 +67,9 @@ fn a_killed_counter_is_replaced_at_the_next_measurement() {
     let dt = after.duration_s;
     assert!(ram_j > 100.0 * dt * 0.9 && ram_j <= 100.0 * dt * 1.0001, "{ram_j} J over {dt} s");
     t.stop().unwrap();
-    assert!(!std::fs::read_dir(d.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("carbon-tracker-")));
+    assert!(!std::fs::read_dir(d.path()).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("carbon-tracker-")));
 }

@@ -30,10 +30,13 @@ fn job_rank_process() {
     let Ok(dir) = std::env::var("CT_JOB_RANK_OUT") else { return };
     let coordination = std::env::var("CT_JOB_RANK_NODE_DIR").unwrap();
     let span_file = std::env::var("CT_JOB_RANK_SPAN").unwrap();
-    let t = Tracker::new(carbon_tracker::Options::parse(&format!(
-        "project_name=sim;country_iso_code=FRA;force_cpu_power=20;force_ram_power={RAM_W};measure_power_secs=0.1;\
+    let t = Tracker::new(
+        carbon_tracker::Options::parse(&format!(
+            "project_name=sim;country_iso_code=FRA;force_cpu_power=20;force_ram_power={RAM_W};measure_power_secs=0.1;\
          output_dir={dir};job_coordination_dir={coordination};log_level=error"
-    )).unwrap())
+        ))
+        .unwrap(),
+    )
     .unwrap();
     let before_start = monotonic_s();
     t.start().unwrap();
@@ -60,7 +63,11 @@ fn job_rank_process() {
 
 fn report(dir: &Path, extra: &[&str]) -> (String, String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(dir).args(extra).output().unwrap();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.success())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
 }
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -93,7 +100,8 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
         std::fs::create_dir_all(&node_dir).unwrap();
         let mut cmd = if by_host_name {
             let mut c = Command::new("unshare");
-            c.args(["--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", node_name]).arg(std::env::current_exe().unwrap());
+            c.args(["--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", node_name])
+                .arg(std::env::current_exe().unwrap());
             c.env_remove("SLURMD_NODENAME");
             c
         } else {
@@ -121,7 +129,8 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     for mut c in children {
         assert!(c.wait().unwrap().success(), "a rank failed");
     }
-    let names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names.iter().filter(|n| n.starts_with("run_base_")).count(), 6, "{names:?}");
     assert_eq!(names.iter().filter(|n| n.starts_with("regions_base_")).count(), 6, "{names:?}");
     let mut hosts: Vec<String> = names
@@ -166,8 +175,14 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     let nodes = job["nodes"].as_array().unwrap();
     assert_eq!(ranks.iter().map(|r| r["rank"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
     assert_eq!(nodes.len(), 2);
-    assert_eq!((nodes[0]["node"].as_str(), nodes[0]["node_id"].as_u64(), nodes[0]["ranks"].clone()), (Some("node-a"), Some(0), serde_json::json!([0, 1, 2])));
-    assert_eq!((nodes[1]["node"].as_str(), nodes[1]["node_id"].as_u64(), nodes[1]["ranks"].clone()), (Some("node-b"), Some(1), serde_json::json!([3, 4, 5])));
+    assert_eq!(
+        (nodes[0]["node"].as_str(), nodes[0]["node_id"].as_u64(), nodes[0]["ranks"].clone()),
+        (Some("node-a"), Some(0), serde_json::json!([0, 1, 2]))
+    );
+    assert_eq!(
+        (nodes[1]["node"].as_str(), nodes[1]["node_id"].as_u64(), nodes[1]["ranks"].clone()),
+        (Some("node-b"), Some(1), serde_json::json!([3, 4, 5]))
+    );
     let total = job["energy_consumed_kwh"].as_f64().unwrap();
     let f = |x: &serde_json::Value, k: &str| x[k].as_f64().unwrap();
     let sum_ranks: f64 = ranks.iter().map(|r| f(r, "energy_consumed_kwh")).sum();
@@ -184,11 +199,17 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     // Counted once per node: the node's RAM is its machine's 10 W over the time its ranks ran,
     // not 3 times that: at least the longest rank's time, at most the span from the first rank's
     // start to the last one's stop (measured by the ranks: on a loaded machine they start late).
-    let csv_rows: Vec<csv::StringRecord> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()).collect();
+    let csv_rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()).collect();
     for n in nodes {
         let node_ranks: Vec<&serde_json::Value> = ranks.iter().filter(|r| r["node"] == n["node"]).collect();
         let run_ids: Vec<&str> = node_ranks.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
-        let ram_kwh: f64 = run_ids.iter().map(|id| csv_rows.iter().filter(|r| &r[2] == *id).map(|r| r[12].parse::<f64>().unwrap()).fold(0.0, f64::max)).sum();
+        let ram_kwh: f64 = run_ids
+            .iter()
+            .map(|id| {
+                csv_rows.iter().filter(|r| &r[2] == *id).map(|r| r[12].parse::<f64>().unwrap()).fold(0.0, f64::max)
+            })
+            .sum();
         let longest = node_ranks.iter().map(|r| r["duration_s"].as_f64().unwrap()).fold(0.0, f64::max);
         let spans: Vec<(f64, f64)> = node_ranks
             .iter()
@@ -198,14 +219,25 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
                 (a.parse().unwrap(), b.parse().unwrap())
             })
             .collect();
-        let span = spans.iter().map(|s| s.1).fold(f64::MIN, f64::max) - spans.iter().map(|s| s.0).fold(f64::MAX, f64::min);
+        let span =
+            spans.iter().map(|s| s.1).fold(f64::MIN, f64::max) - spans.iter().map(|s| s.0).fold(f64::MAX, f64::min);
         let node_s = ram_kwh * 3.6e6 / RAM_W;
-        assert!(node_s > 0.9 * longest && node_s <= span * 1.001, "node {}: RAM energy of {node_s} s at 10 W, ranks up to {longest} s, spanning {span} s", n["node"]);
-        println!("node {}: RAM counted for {node_s:.3} s; its ranks ran up to {longest:.3} s each, spanning {span:.3} s", n["node"]);
+        assert!(
+            node_s > 0.9 * longest && node_s <= span * 1.001,
+            "node {}: RAM energy of {node_s} s at 10 W, ranks up to {longest} s, spanning {span} s",
+            n["node"]
+        );
+        println!(
+            "node {}: RAM counted for {node_s:.3} s; its ranks ran up to {longest:.3} s each, spanning {span:.3} s",
+            n["node"]
+        );
     }
     // Regions: every rank's calls, and their energy within the job's.
     let regions = job["regions"].as_array().unwrap();
-    assert_eq!(regions.iter().map(|r| r["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["step", "solver", "halo exchange", "io"]);
+    assert_eq!(
+        regions.iter().map(|r| r["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec!["step", "solver", "halo exchange", "io"]
+    );
     for r in regions {
         assert_eq!((r["calls"].as_u64(), r["runs"].as_u64()), (Some(6 * STEPS), Some(6)), "{r}");
     }

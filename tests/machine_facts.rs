@@ -9,7 +9,15 @@ use carbon_tracker::Tracker;
 /// `MemTotal` of `/proc/meminfo`, GiB.
 fn proc_mem_total_gib() -> f64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let kib: f64 = text.lines().find_map(|l| l.strip_prefix("MemTotal:")).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let kib: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     kib * 1024.0 / (1u64 << 30) as f64
 }
 
@@ -29,8 +37,11 @@ fn uname_platform() -> String {
 fn a_run_describes_and_writes_this_machine_as_proc_does() {
     let dir = tempfile::tempdir().unwrap();
     // No forced power: the probe matches the CPU model against the TDP table and sizes the RAM.
-    let opts = format!("offline=true;country_iso_code=FRA;rapl_dir={d}/no-rapl;output_dir={d}", d = dir.path().display());
-    let t = Tracker::with_config(Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap());
+    let opts =
+        format!("offline=true;country_iso_code=FRA;rapl_dir={d}/no-rapl;output_dir={d}", d = dir.path().display());
+    let t = Tracker::with_config(
+        Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap(),
+    );
     t.start().unwrap();
     let doc = t.describe();
     t.stop().unwrap();
@@ -73,7 +84,8 @@ fn probing_leaves_the_open_files_limit_alone() {
     };
     let original = get();
     // A soft limit below the hard one, so that raising it would show.
-    let lowered = libc::rlimit { rlim_cur: original.rlim_cur.min(original.rlim_max / 2).max(64), rlim_max: original.rlim_max };
+    let lowered =
+        libc::rlimit { rlim_cur: original.rlim_cur.min(original.rlim_max / 2).max(64), rlim_max: original.rlim_max };
     set(&lowered);
     let facts = MachineFacts::read();
     let after = get();

@@ -99,14 +99,24 @@ fn header_race_process() {
     let base: u64 = std::env::var("CT_RACE_BASE_NS").unwrap().parse().unwrap();
     let me: usize = std::env::var("CT_RACE_ME").unwrap().parse().unwrap();
     let now = carbon_tracker::tracker::node_share::monotonic_ns;
-    let run = std::sync::Arc::new(carbon_tracker::record::run::RunInfo { run_id: format!("racer-{me}"), ..Default::default() });
+    let run = std::sync::Arc::new(carbon_tracker::record::run::RunInfo {
+        run_id: format!("racer-{me}"),
+        ..Default::default()
+    });
     for k in 0..ROUNDS {
         let at = base + k * 10_000_000;
         while now() < at {
             std::hint::spin_loop();
         }
-        let sink = carbon_tracker::output::csv_file::CsvSink::new(Path::new(&dir).join(format!("e{k}.csv")), carbon_tracker::config::CsvWriteMode::Append);
-        let row = carbon_tracker::output::EmissionsData { timestamp: "2026-01-01T00:00:00".into(), run: run.clone(), numbers: Default::default() };
+        let sink = carbon_tracker::output::csv_file::CsvSink::new(
+            Path::new(&dir).join(format!("e{k}.csv")),
+            carbon_tracker::config::CsvWriteMode::Append,
+        );
+        let row = carbon_tracker::output::EmissionsData {
+            timestamp: "2026-01-01T00:00:00".into(),
+            run: run.clone(),
+            numbers: Default::default(),
+        };
         sink.write(&row, &carbon_tracker::log::Logger::default()).unwrap();
     }
 }

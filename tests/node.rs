@@ -61,7 +61,8 @@ fn lib_dir() -> PathBuf {
 }
 
 fn compile(compiler: &Path, args: &[std::ffi::OsString]) {
-    let status = Command::new(compiler).args(args).status().unwrap_or_else(|e| panic!("running {}: {e}", compiler.display()));
+    let status =
+        Command::new(compiler).args(args).status().unwrap_or_else(|e| panic!("running {}: {e}", compiler.display()));
     assert!(status.success(), "{} {args:?} failed", compiler.display());
 }
 
@@ -75,12 +76,31 @@ fn built() -> &'static Built {
         let cc = find_program("cc").expect("a C compiler (cc)");
         let os = |s: &str| std::ffi::OsString::from(s);
         let nvml = nvml_dir.join("libnvidia-ml.so.1");
-        compile(&cc, &[os("-shared"), os("-fPIC"), os("-O1"), os("-Wall"), os("-Werror"), root.join("tests/c/fake_nvml.c").into(), os("-o"), nvml.into()]);
+        compile(
+            &cc,
+            &[
+                os("-shared"),
+                os("-fPIC"),
+                os("-O1"),
+                os("-Wall"),
+                os("-Werror"),
+                root.join("tests/c/fake_nvml.c").into(),
+                os("-o"),
+                nvml.into(),
+            ],
+        );
         let lib = lib_dir();
         let link = |compiler: &Path, exe: &Path, extra: &[&str]| {
             let mut args = vec![os("-std=c99"), os("-Wall"), os("-Werror"), os("-I"), root.join("include").into()];
             args.extend(extra.iter().map(|a| os(a)));
-            args.extend([root.join("tests/c/node_rank.c").into(), os("-o"), exe.into(), format!("-L{}", lib.display()).into(), format!("-Wl,-rpath,{}", lib.display()).into(), os("-lcarbon_tracker")]);
+            args.extend([
+                root.join("tests/c/node_rank.c").into(),
+                os("-o"),
+                exe.into(),
+                format!("-L{}", lib.display()).into(),
+                format!("-Wl,-rpath,{}", lib.display()).into(),
+                os("-lcarbon_tracker"),
+            ]);
             compile(compiler, &args);
         };
         let rank = out.join("node_rank");
@@ -164,9 +184,19 @@ impl Node {
         let mut cmd = Command::new(program);
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().into_owned();
-            let launcher = ["SLURM_", "OMPI_", "PMIX_", "PMI_", "MPI_LOCAL", "TORCHELASTIC_"].iter().any(|p| k.starts_with(p))
-                || ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES"].contains(&k.as_str())
-                || k.starts_with("CODECARBON_");
+            let launcher =
+                ["SLURM_", "OMPI_", "PMIX_", "PMI_", "MPI_LOCAL", "TORCHELASTIC_"].iter().any(|p| k.starts_with(p))
+                    || [
+                        "RANK",
+                        "LOCAL_RANK",
+                        "WORLD_SIZE",
+                        "LOCAL_WORLD_SIZE",
+                        "GROUP_RANK",
+                        "CUDA_VISIBLE_DEVICES",
+                        "ROCR_VISIBLE_DEVICES",
+                    ]
+                    .contains(&k.as_str())
+                    || k.starts_with("CODECARBON_");
             if launcher {
                 cmd.env_remove(&k);
             }
@@ -226,7 +256,10 @@ fn parse_ranks(stdout: &str) -> HashMap<usize, Rank> {
                 }
             }
             "json" => {
-                let list = |k: &str| f.get(k).map_or(Vec::new(), |v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect());
+                let list = |k: &str| {
+                    f.get(k)
+                        .map_or(Vec::new(), |v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+                };
                 r.counts_node = f["counts_node"].to_string();
                 (r.counted, r.seen) = (list("gpus"), list("seen"));
             }
@@ -248,9 +281,23 @@ enum Launcher {
 fn launcher_env(cmd: &mut Command, launcher: Launcher, rank: usize, n: usize, job: &str) {
     let (r, n) = (rank.to_string(), n.to_string());
     let vars: Vec<(&str, &str)> = match launcher {
-        Launcher::Slurm => vec![("SLURM_JOB_ID", job), ("SLURM_PROCID", &r), ("SLURM_LOCALID", &r), ("SLURM_NODEID", "0"), ("SLURM_NTASKS", &n), ("SLURM_TASKS_PER_NODE", &n)],
+        Launcher::Slurm => vec![
+            ("SLURM_JOB_ID", job),
+            ("SLURM_PROCID", &r),
+            ("SLURM_LOCALID", &r),
+            ("SLURM_NODEID", "0"),
+            ("SLURM_NTASKS", &n),
+            ("SLURM_TASKS_PER_NODE", &n),
+        ],
         Launcher::Mpich => vec![("PMI_RANK", &r), ("PMI_SIZE", &n), ("MPI_LOCALRANKID", &r), ("MPI_LOCALNRANKS", &n)],
-        Launcher::Torchrun => vec![("RANK", &r), ("LOCAL_RANK", &r), ("WORLD_SIZE", &n), ("LOCAL_WORLD_SIZE", &n), ("GROUP_RANK", "0"), ("TORCHELASTIC_RUN_ID", job)],
+        Launcher::Torchrun => vec![
+            ("RANK", &r),
+            ("LOCAL_RANK", &r),
+            ("WORLD_SIZE", &n),
+            ("LOCAL_WORLD_SIZE", &n),
+            ("GROUP_RANK", "0"),
+            ("TORCHELASTIC_RUN_ID", job),
+        ],
         Launcher::OpenMpi => unreachable!("mpirun sets its own"),
     };
     cmd.envs(vars);
@@ -260,9 +307,18 @@ fn launcher_env(cmd: &mut Command, launcher: Launcher, rank: usize, n: usize, jo
 type Visibility = [Option<&'static str>; RANKS];
 
 const PATTERNS: [(&str, Visibility); 4] = [
-    ("all see all (SLURM --gres: 0,1,2,3 in every rank)", [Some("0,1,2,3"), Some("0,1,2,3"), Some("0,1,2,3"), Some("0,1,2,3")]),
-    ("disjoint by UUID (ranks 2 and 3: two MIG instances of one GPU)", [Some(GPU_A), Some(GPU_B), Some(MIG_C1), Some(MIG_C2)]),
-    ("partly overlapping (GPU B seen by nobody)", [Some(GPU_A), Some("GPU-a0a0a0a0,MIG-c1c1c1c1"), Some("MIG-c1c1c1c1,MIG-c2c2c2c2"), Some("")]),
+    (
+        "all see all (SLURM --gres: 0,1,2,3 in every rank)",
+        [Some("0,1,2,3"), Some("0,1,2,3"), Some("0,1,2,3"), Some("0,1,2,3")],
+    ),
+    (
+        "disjoint by UUID (ranks 2 and 3: two MIG instances of one GPU)",
+        [Some(GPU_A), Some(GPU_B), Some(MIG_C1), Some(MIG_C2)],
+    ),
+    (
+        "partly overlapping (GPU B seen by nobody)",
+        [Some(GPU_A), Some("GPU-a0a0a0a0,MIG-c1c1c1c1"), Some("MIG-c1c1c1c1,MIG-c2c2c2c2"), Some("")],
+    ),
     ("CUDA_VISIBLE_DEVICES not set (torchrun: each rank picks by LOCAL_RANK)", [None, None, None, None]),
 ];
 
@@ -270,7 +326,8 @@ const PATTERNS: [(&str, Visibility); 4] = [
 /// compared with the time they ran.
 static ONE_JOB: Mutex<()> = Mutex::new(());
 
-const JOB_STEPS: [&str; 9] = ["barrier:ready", "start", "barrier:started", "work:0.5", "flush", "sleep:0.5", "json", "barrier:seen", "stop"];
+const JOB_STEPS: [&str; 9] =
+    ["barrier:ready", "start", "barrier:started", "work:0.5", "flush", "sleep:0.5", "json", "barrier:seen", "stop"];
 
 /// Runs the four ranks of one job; `None` when its launcher is not installed.
 fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Option<Vec<Rank>> {
@@ -283,12 +340,24 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
     let b = built();
     let mut ranks = if launcher == Launcher::OpenMpi {
         let (Some(exe), Some(mpirun)) = (&b.rank_mpi, find_program("mpirun")) else {
-            assert!(std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(), "mpirun or mpicc missing and CT_REQUIRE_CLUSTER_TOOLS is set");
+            assert!(
+                std::env::var_os("CT_REQUIRE_CLUSTER_TOOLS").is_none(),
+                "mpirun or mpicc missing and CT_REQUIRE_CLUSTER_TOOLS is set"
+            );
             eprintln!("SKIPPED: Open MPI (mpirun, mpicc: Debian openmpi-bin, libopenmpi-dev) not installed");
             return None;
         };
         let mut cmd = node.command(&mpirun);
-        cmd.args(["-np", &RANKS.to_string(), "--allow-run-as-root", "--oversubscribe", "-x", "LD_LIBRARY_PATH", "-x", "FAKE_NVML_CONFIG"]);
+        cmd.args([
+            "-np",
+            &RANKS.to_string(),
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-x",
+            "LD_LIBRARY_PATH",
+            "-x",
+            "FAKE_NVML_CONFIG",
+        ]);
         for (i, v) in vis.iter().enumerate() {
             cmd.env(format!("CT_CVD_{i}"), v.unwrap_or("UNSET"));
             cmd.args(["-x", &format!("CT_CVD_{i}")]);
@@ -298,7 +367,8 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
                        if [ \"$v\" = UNSET ]; then unset CUDA_VISIBLE_DEVICES; else export CUDA_VISIBLE_DEVICES=\"$v\"; fi; exec \"$@\"";
         cmd.args(["sh", "-c", wrapper, "sh"]).arg(exe).arg(&options).arg(&sync).arg(RANKS.to_string()).args(JOB_STEPS);
         let out = cmd.output().unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
         assert!(out.status.success(), "mpirun failed:\n{stdout}\n{stderr}");
         let mut ranks = parse_ranks(&stdout);
         for r in ranks.values_mut() {
@@ -320,7 +390,8 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
         let mut ranks = HashMap::new();
         for child in children {
             let out = child.wait_with_output().unwrap();
-            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+            let (stdout, stderr) =
+                (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
             assert!(out.status.success(), "a rank failed:\n{stdout}\n{stderr}");
             for (k, mut r) in parse_ranks(&stdout) {
                 r.stderr = stderr.clone();
@@ -329,7 +400,8 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
         }
         ranks
     };
-    let mut list: Vec<Rank> = (0..RANKS).map(|i| ranks.remove(&i).unwrap_or_else(|| panic!("no output of rank {i}"))).collect();
+    let mut list: Vec<Rank> =
+        (0..RANKS).map(|i| ranks.remove(&i).unwrap_or_else(|| panic!("no output of rank {i}"))).collect();
     list.sort_by_key(|r| r.rank);
     assert!(std::fs::read_dir(&coord).unwrap().next().is_none(), "the last rank removes the coordination files");
     Some(list)
@@ -358,11 +430,24 @@ fn check_job(name: &str, ranks: &[Rank]) -> String {
         let seeing: Vec<&Rank> = ranks.iter().filter(|r| r.seen.iter().any(|s| s == uuid)).collect();
         let counting: Vec<&Rank> = ranks.iter().filter(|r| r.counted.iter().any(|s| s == uuid)).collect();
         if seeing.is_empty() {
-            assert!(counting.is_empty(), "{name}: {uuid} is seen by no rank, yet counted by {:?}", counting.iter().map(|r| r.rank).collect::<Vec<_>>());
+            assert!(
+                counting.is_empty(),
+                "{name}: {uuid} is seen by no rank, yet counted by {:?}",
+                counting.iter().map(|r| r.rank).collect::<Vec<_>>()
+            );
             continue;
         }
-        assert_eq!(counting.len(), 1, "{name}: {uuid} seen by ranks {:?} is counted by {:?}", seeing.iter().map(|r| r.rank).collect::<Vec<_>>(), counting.iter().map(|r| r.rank).collect::<Vec<_>>());
-        assert!(seeing.iter().any(|r| r.rank == counting[0].rank), "{name}: {uuid} counted by a rank that does not see it");
+        assert_eq!(
+            counting.len(),
+            1,
+            "{name}: {uuid} seen by ranks {:?} is counted by {:?}",
+            seeing.iter().map(|r| r.rank).collect::<Vec<_>>(),
+            counting.iter().map(|r| r.rank).collect::<Vec<_>>()
+        );
+        assert!(
+            seeing.iter().any(|r| r.rank == counting[0].rank),
+            "{name}: {uuid} counted by a rank that does not see it"
+        );
         node_gpu += kwh(watts, counting[0].measured_from, last(&seeing));
     }
     let sum = |f: fn(&Rank) -> f64| ranks.iter().map(f).sum::<f64>();
@@ -370,7 +455,11 @@ fn check_job(name: &str, ranks: &[Rank]) -> String {
     let (node_cpu, node_ram) = (kwh(CPU_W, t0, t1), kwh(RAM_W, t0, t1));
     let line = format!(
         "{name} | {} | {:.4} | {:.4} | {:.4}",
-        ranks.iter().map(|r| format!("{}:[{}]", r.rank, r.counted.iter().map(|u| &u[4..6]).collect::<Vec<_>>().join(" "))).collect::<Vec<_>>().join(" "),
+        ranks
+            .iter()
+            .map(|r| format!("{}:[{}]", r.rank, r.counted.iter().map(|u| &u[4..6]).collect::<Vec<_>>().join(" ")))
+            .collect::<Vec<_>>()
+            .join(" "),
         cpu / node_cpu,
         ram / node_ram,
         gpu / node_gpu,
@@ -439,7 +528,23 @@ fn killing_the_rank_that_counts_the_gpus_loses_no_interval_and_counts_none_twice
     // Rank 2 sees GPU C only.
     let ranks: [(&str, f64, &[&str]); 3] = [
         ("0,1", 3600.0, &["start", "signal:started0", "wait:go", "json", "flush", "signal:flushed", "sleep:120"]),
-        ("0,1", 0.1, &["wait:started0", "start", "signal:started1", "wait:flushed", "json", "wait:killed", "sleep:0.4", "json", "flush", "sleep:0.3", "stop"]),
+        (
+            "0,1",
+            0.1,
+            &[
+                "wait:started0",
+                "start",
+                "signal:started1",
+                "wait:flushed",
+                "json",
+                "wait:killed",
+                "sleep:0.4",
+                "json",
+                "flush",
+                "sleep:0.3",
+                "stop",
+            ],
+        ),
         ("3", 0.1, &["wait:started0", "start", "signal:started2", "wait:killed", "sleep:0.4", "json", "stop"]),
     ];
     let mut children: Vec<std::process::Child> = ranks
@@ -474,10 +579,22 @@ fn killing_the_rank_that_counts_the_gpus_loses_no_interval_and_counts_none_twice
         all.extend(parse_ranks(&stdout));
     }
     let (r0, r1, r2) = (&all[&0], &all[&1], &all[&2]);
-    assert_eq!((r0.counts_node.as_str(), r0.counted.clone()), ("true", vec![GPU_A.to_string(), GPU_B.to_string()]), "{r0:?}");
+    assert_eq!(
+        (r0.counts_node.as_str(), r0.counted.clone()),
+        ("true", vec![GPU_A.to_string(), GPU_B.to_string()]),
+        "{r0:?}"
+    );
     assert!(first_json["rank=1"].contains("counts_node=false gpus= "), "{}", first_json["rank=1"]);
-    assert_eq!(r1.counted, vec![GPU_A.to_string(), GPU_B.to_string()], "rank 1, which sees them, took A and B over: {r1:?}");
-    assert_eq!([r1, r2].iter().filter(|r| r.counts_node == "true").count(), 1, "one survivor took the node over: {r1:?} {r2:?}");
+    assert_eq!(
+        r1.counted,
+        vec![GPU_A.to_string(), GPU_B.to_string()],
+        "rank 1, which sees them, took A and B over: {r1:?}"
+    );
+    assert_eq!(
+        [r1, r2].iter().filter(|r| r.counts_node == "true").count(),
+        1,
+        "one survivor took the node over: {r1:?} {r2:?}"
+    );
     assert_eq!(r2.counted, vec![GPU_C.to_string()]);
     // The node: from rank 0's start (it counted the node and A, B first) to the last
     // measurement of the ranks that went on (C: rank 2's own run).
@@ -503,7 +620,10 @@ fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
     std::fs::create_dir_all(&sync).unwrap();
     // One process, no job: GPUs A (lost after a while) and C.
     let mut cmd = node.command(&built().rank);
-    cmd.env("CUDA_VISIBLE_DEVICES", format!("{GPU_A},{MIG_C1}")).arg(node.options(&node.path("coord-lost"), 0.1)).arg(&sync).arg("1");
+    cmd.env("CUDA_VISIBLE_DEVICES", format!("{GPU_A},{MIG_C1}"))
+        .arg(node.options(&node.path("coord-lost"), 0.1))
+        .arg(&sync)
+        .arg("1");
     cmd.args(["start", "sleep:0.5", "flush", "signal:flushed", "wait:lost", "sleep:0.5", "stop"]);
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     wait_for_file(&sync.join("flushed"), std::slice::from_mut(&mut child));
@@ -513,8 +633,14 @@ fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    let flushed: HashMap<&str, f64> =
-        stdout.lines().find(|l| l.contains("event=flush")).unwrap().split_whitespace().filter_map(|p| p.split_once('=')).filter_map(|(k, v)| Some((k, v.parse().ok()?))).collect();
+    let flushed: HashMap<&str, f64> = stdout
+        .lines()
+        .find(|l| l.contains("event=flush"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|p| p.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
     let r = &parse_ranks(&stdout)[&0];
     // A counted until it was lost (at least what the flush saw), C all along.
     let lower = flushed["gpu_kwh"] + kwh(200.0, flushed["t"], r.stop_t) * 0.99;
@@ -527,7 +653,8 @@ fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
 /// scripts/setup.sh made it, else the system's (the script then reads NVML through ctypes).
 fn gpu_check_python() -> PathBuf {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
-    let has_pynvml = Command::new(&venv).args(["-c", "import pynvml"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let has_pynvml =
+        Command::new(&venv).args(["-c", "import pynvml"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     if has_pynvml {
         venv
     } else {
@@ -543,7 +670,11 @@ fn gpu_check_script_runs_against_the_fake_nvml_and_without_nvml() {
     let lib = lib_dir().join("libcarbon_tracker.so");
     let run = |with_nvml: bool| {
         let mut cmd = if with_nvml { node.command(Path::new("bash")) } else { Command::new("bash") };
-        cmd.arg(&script).env("GPU_CHECK_SCALE", "0.05").env("CARBON_TRACKER_LIB", &lib).env("PYTHON", gpu_check_python()).env_remove("CUDA_VISIBLE_DEVICES");
+        cmd.arg(&script)
+            .env("GPU_CHECK_SCALE", "0.05")
+            .env("CARBON_TRACKER_LIB", &lib)
+            .env("PYTHON", gpu_check_python())
+            .env_remove("CUDA_VISIBLE_DEVICES");
         let out = cmd.output().unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
     };
@@ -556,7 +687,11 @@ fn gpu_check_script_runs_against_the_fake_nvml_and_without_nvml() {
     // The run with GPU A's UUID compares our energy with its counter, phase by phase.
     let by_uuid = &text[text.find(&format!("## CUDA_VISIBLE_DEVICES={GPU_A}")).expect("the UUID run")..];
     assert!(by_uuid.contains("gpu_model='1 x NVIDIA Fake A100' gpu_count=1"), "{by_uuid}");
-    assert_eq!(by_uuid.lines().filter(|l| l.starts_with("| load |") || l.starts_with("| idle")).take(3).count(), 3, "{by_uuid}");
+    assert_eq!(
+        by_uuid.lines().filter(|l| l.starts_with("| load |") || l.starts_with("| idle")).take(3).count(),
+        3,
+        "{by_uuid}"
+    );
     assert!(text.contains("no such index: warning given: yes; GPUs tracked: 0; GPU energy counted: 0.000 J"), "{text}");
     assert!(text.contains("gpu-check: every check within its bound"), "{text}");
     let (status, text) = run(false);

@@ -28,12 +28,22 @@ fn api_tracker(url: &str, dir: &std::path::Path, extra: &str) -> Tracker {
 
 fn sum(server: &FakeServer, field: &str) -> f64 {
     // Only the uploads the server accepted count (it sums the rows of a run).
-    server.requests().iter().filter(|r| r.path == "/emissions" && r.status == 201).map(|r| r.body[field].as_f64().unwrap()).sum()
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/emissions" && r.status == 201)
+        .map(|r| r.body[field].as_f64().unwrap())
+        .sum()
 }
 
 fn assert_deltas_sum_to(server: &FakeServer, s: &EmissionsSnapshot) {
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-15);
-    assert!(close(sum(server, "emissions_sum"), s.emissions_kg), "{} vs {}", sum(server, "emissions_sum"), s.emissions_kg);
+    assert!(
+        close(sum(server, "emissions_sum"), s.emissions_kg),
+        "{} vs {}",
+        sum(server, "emissions_sum"),
+        s.emissions_kg
+    );
     assert!(close(sum(server, "energy_consumed"), s.energy_consumed_kwh));
     assert!(close(sum(server, "ram_energy"), s.ram_energy_kwh));
     assert!(close(sum(server, "cpu_energy"), s.cpu_energy_kwh));
@@ -42,7 +52,7 @@ fn assert_deltas_sum_to(server: &FakeServer, s: &EmissionsSnapshot) {
 }
 
 /// start, a little over a second of work, one flush, stop: two deltas of at least 1 s.
-fn flush_once_then_stop(t: &Tracker) -> Result<carbon_tracker::EmissionsSnapshot, carbon_tracker::ReportError> {
+fn flush_once_then_stop(t: &Tracker) -> Result<EmissionsSnapshot, carbon_tracker::ReportError> {
     t.start().unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     t.flush().unwrap();
@@ -133,7 +143,8 @@ fn server_down_at_start_then_up_gets_everything_in_order() {
     assert_eq!(paths[0], "POST /runs", "{paths:?}");
     assert_eq!(paths.len(), 4, "{paths:?}");
     // In order: each delta's timestamp (taken when it was queued) follows the previous one.
-    let stamps: Vec<String> = server.requests()[1..].iter().map(|r| r.body["timestamp"].as_str().unwrap().to_string()).collect();
+    let stamps: Vec<String> =
+        server.requests()[1..].iter().map(|r| r.body["timestamp"].as_str().unwrap().to_string()).collect();
     assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
     assert_deltas_sum_to(&server, &report);
 }
@@ -369,7 +380,10 @@ fn ipinfo_is_the_fallback_and_a_double_failure_is_the_world_average() {
     std::thread::sleep(Duration::from_millis(60));
     let s = t.stop().unwrap();
     assert!((s.carbon_intensity_g_per_kwh - 3.937).abs() < 0.001, "quebec: {}", s.carbon_intensity_g_per_kwh);
-    assert!(server.paths().iter().all(|p| !p.contains("computeMetadata") && !p.contains("latest")), "cloud_detection=false");
+    assert!(
+        server.paths().iter().all(|p| !p.contains("computeMetadata") && !p.contains("latest")),
+        "cloud_detection=false"
+    );
 
     let nothing = geo_server(None, None, None);
     let dir = tempfile::tempdir().unwrap();
@@ -395,7 +409,10 @@ fn gcp_metadata_gives_the_cloud_region_intensity() {
     let s = t.stop().unwrap();
     assert_eq!(s.carbon_intensity_g_per_kwh, 122.0);
     let row = &csv_rows(dir.path())[0];
-    assert_eq!((row["cloud_provider"].as_str(), row["cloud_region"].as_str(), row["on_cloud"].as_str()), ("gcp", "europe-west1", "Y"));
+    assert_eq!(
+        (row["cloud_provider"].as_str(), row["cloud_region"].as_str(), row["on_cloud"].as_str()),
+        ("gcp", "europe-west1", "Y")
+    );
     let gcp = server.requests().into_iter().find(|r| r.path.starts_with("/computeMetadata")).unwrap();
     assert_eq!(gcp.headers["metadata-flavor"], "Google");
 }
@@ -408,7 +425,10 @@ fn run_payload_carries_rounded_coordinates_once_located() {
     let t = located_tracker(
         &server,
         dir.path(),
-        &format!("save_to_api=true;api_endpoint={};api_key={KEY};api_call_interval=-1;cloud_detection=false", server.url()),
+        &format!(
+            "save_to_api=true;api_endpoint={};api_key={KEY};api_call_interval=-1;cloud_detection=false",
+            server.url()
+        ),
     );
     t.start().unwrap();
     wait_for_lookup(&t);
@@ -423,7 +443,13 @@ fn run_payload_carries_rounded_coordinates_once_located() {
 fn offline_and_given_countries_make_no_request() {
     let server = geo_server(Some("{}"), Some("{}"), Some("zone-a"));
     let dir = tempfile::tempdir().unwrap();
-    for extra in ["offline=true", "location_lookup=false", "country_iso_code=DEU", "force_carbon_intensity_g_co2e_kwh=100", "cloud_provider=gcp;cloud_region=us-central1"] {
+    for extra in [
+        "offline=true",
+        "location_lookup=false",
+        "country_iso_code=DEU",
+        "force_carbon_intensity_g_co2e_kwh=100",
+        "cloud_provider=gcp;cloud_region=us-central1",
+    ] {
         let t = located_tracker(&server, dir.path(), extra);
         t.start().unwrap();
         t.flush().unwrap();
@@ -570,13 +596,23 @@ fn monitoring_labels_and_attributes_carry_the_location_once_it_is_found() {
     let otlp: Vec<&serde_json::Value> = requests.iter().filter(|r| r.path == "/v1/metrics").map(|r| &r.body).collect();
     assert_eq!((pushes.len(), otlp.len()), (3, 3), "{:?}", monitoring.paths());
     let attribute = |body: &serde_json::Value, key: &str| {
-        body["resourceMetrics"][0]["resource"]["attributes"].as_array().unwrap().iter().find(|a| a["key"] == key).map(|a| a["value"]["stringValue"].clone())
+        body["resourceMetrics"][0]["resource"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .map(|a| a["value"]["stringValue"].clone())
     };
     // Before the lookup: the world average, no country; after: the country, as the CSV says.
     assert!(pushes[0].contains("country_iso_code=\"\""), "{}", pushes[0]);
     assert_eq!(attribute(otlp[0], "codecarbon.country_iso_code"), None);
     for (push, body) in pushes[1..].iter().zip(&otlp[1..]) {
-        assert!(push.contains("country_iso_code=\"DEU\"") && push.contains("country_name=\"Germany\"") && push.contains("region=\"bavaria\""), "{push}");
+        assert!(
+            push.contains("country_iso_code=\"DEU\"")
+                && push.contains("country_name=\"Germany\"")
+                && push.contains("region=\"bavaria\""),
+            "{push}"
+        );
         assert_eq!(attribute(body, "codecarbon.country_iso_code"), Some(serde_json::json!("DEU")));
         assert_eq!(attribute(body, "codecarbon.country_name"), Some(serde_json::json!("Germany")));
     }
@@ -626,7 +662,12 @@ fn restart_after_stop_resumes_the_run_and_its_api_uploads() {
     // RAM at a forced 10 W: its energy is 10 W over the measured time, the two windows.
     let ram_s = s.ram_energy_kwh * 3.6e6 / 10.0;
     assert!((ram_s - s.duration_s).abs() < 0.05, "RAM {ram_s} s vs duration {} s", s.duration_s);
-    assert!(s.duration_s > first.duration_s + 1.0 && s.duration_s < first.duration_s + 1.45, "{} then {}", first.duration_s, s.duration_s);
+    assert!(
+        s.duration_s > first.duration_s + 1.0 && s.duration_s < first.duration_s + 1.45,
+        "{} then {}",
+        first.duration_s,
+        s.duration_s
+    );
     assert_eq!(server.paths().iter().filter(|p| *p == "POST /runs").count(), 1, "{:?}", server.paths());
     assert_deltas_sum_to(&server, &s);
     let rows = csv_rows(dir.path());

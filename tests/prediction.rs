@@ -32,7 +32,12 @@ fn advance(s: f64) {
 /// Runs `steps` steps of `step_s(k)` seconds, reporting progress after each, measuring every 5
 /// steps (a flush, as a program would), predicting at each of `at`; returns the predictions and
 /// the final totals (duration s, energy kWh, emissions kg).
-fn run(t: &Tracker, steps: usize, step_s: impl Fn(usize) -> f64, at: &[usize]) -> (Vec<(usize, Prediction)>, (f64, f64, f64)) {
+fn run(
+    t: &Tracker,
+    steps: usize,
+    step_s: impl Fn(usize) -> f64,
+    at: &[usize],
+) -> (Vec<(usize, Prediction)>, (f64, f64, f64)) {
     t.start().unwrap();
     t.set_progress(0.0, steps as f64).unwrap();
     let mut predictions = Vec::new();
@@ -98,7 +103,13 @@ fn three_loads_predicted_at_25_50_75_percent() {
             let checks = [
                 ("duration", p.predicted_duration_s, p.predicted_duration_low_s, p.predicted_duration_high_s, real.0),
                 ("energy", p.predicted_energy_kwh, p.predicted_energy_low_kwh, p.predicted_energy_high_kwh, real.1),
-                ("emissions", p.predicted_emissions_kg, p.predicted_emissions_low_kg, p.predicted_emissions_high_kg, real.2),
+                (
+                    "emissions",
+                    p.predicted_emissions_kg,
+                    p.predicted_emissions_low_kg,
+                    p.predicted_emissions_high_kg,
+                    real.2,
+                ),
             ];
             for (what, point, low, high, real) in checks {
                 assert!(low <= point && point <= high, "{name} {k} %: {what} {low} {point} {high}");
@@ -114,7 +125,12 @@ fn three_loads_predicted_at_25_50_75_percent() {
         if name == "steady" || name == "warm-up then steady" {
             // Exact, not only within 2 %: a warm-up is left out.
             for (k, p) in &predictions {
-                assert!((p.predicted_duration_s / real.0 - 1.0).abs() < 1e-4, "{name} {k}: {} vs {}", p.predicted_duration_s, real.0);
+                assert!(
+                    (p.predicted_duration_s / real.0 - 1.0).abs() < 1e-4,
+                    "{name} {k}: {} vs {}",
+                    p.predicted_duration_s,
+                    real.0
+                );
             }
         }
         if name == "slow-down half way" {
@@ -163,7 +179,9 @@ fn budgets_warn_once_when_predicted_and_once_when_exceeded_and_flush_goes_on() {
     let _clock = CLOCK.lock().unwrap_or_else(|p| p.into_inner());
     let lines: Arc<Mutex<Vec<(Level, String)>>> = Arc::default();
     let sink = lines.clone();
-    carbon_tracker::set_logger(Some(Arc::new(move |level, line: &str| sink.lock().unwrap().push((level, line.to_string())))));
+    carbon_tracker::set_logger(Some(Arc::new(move |level, line: &str| {
+        sink.lock().unwrap().push((level, line.to_string()))
+    })));
     // 100 steps of 10 s at 100 W: 27.78 Wh. Budget 25 Wh: predicted to be exceeded from the
     // first prediction, exceeded at 90 %.
     let t = tracker("energy_budget_kwh=0.025;emissions_budget_kg=1");
@@ -190,7 +208,11 @@ fn budgets_warn_once_when_predicted_and_once_when_exceeded_and_flush_goes_on() {
     let budget: Vec<&(Level, String)> = lines.iter().filter(|(_, l)| l.contains("budget")).collect();
     assert_eq!(budget.len(), 2, "{budget:?}");
     assert_eq!(budget[0].0, Level::Warning);
-    assert!(budget[0].1.starts_with("energy budget: predicted to be exceeded: 0.02778 kWh at completion (90 % interval "), "{}", budget[0].1);
+    assert!(
+        budget[0].1.starts_with("energy budget: predicted to be exceeded: 0.02778 kWh at completion (90 % interval "),
+        "{}",
+        budget[0].1
+    );
     assert!(budget[0].1.contains("for a budget of 0.025 kWh"), "{}", budget[0].1);
     assert!(budget[1].1.starts_with("energy budget exceeded: 0.025"), "{}", budget[1].1);
     assert!(budget[1].1.contains("at 90 % progress"), "{}", budget[1].1);

@@ -8,7 +8,8 @@ use std::time::Duration;
 use carbon_tracker::{ErrorKind, Tracker};
 
 /// RAM at a forced 10 W and next to no CPU power: a region's energy says how long it was open.
-const RAM_ONLY: &str = "offline=true;country_iso_code=FRA;force_ram_power=10;force_cpu_power=0.000001;measure_power_secs=0.01";
+const RAM_ONLY: &str =
+    "offline=true;country_iso_code=FRA;force_ram_power=10;force_cpu_power=0.000001;measure_power_secs=0.01";
 
 fn tracker(extra: &str) -> Tracker {
     Tracker::new(carbon_tracker::Options::parse(&format!("{RAM_ONLY};{extra}")).unwrap()).unwrap()
@@ -70,7 +71,10 @@ fn nested_and_overlapping_regions() {
     t.region_end("step").unwrap();
     t.stop().unwrap();
     let r = t.regions();
-    assert_eq!(r.iter().map(|x| (x.name.as_str(), x.calls)).collect::<Vec<_>>(), vec![("step", 1), ("solver", 3), ("io", 1)]);
+    assert_eq!(
+        r.iter().map(|x| (x.name.as_str(), x.calls)).collect::<Vec<_>>(),
+        vec![("step", 1), ("solver", 3), ("io", 1)]
+    );
     let (step, solver, io) = (&r[0], &r[1], &r[2]);
     assert!(step.wall_s >= solver.wall_s && step.wall_s >= io.wall_s, "{r:?}");
     // The recursive calls overlap: solver's open time is less than the sum of its calls.
@@ -113,7 +117,10 @@ fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<csv::StringRecord>) {
 #[test]
 fn the_region_file_has_one_row_per_region_rewritten_at_each_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let t = tracker(&format!("output_dir={};experiment_name=exp;project_name=sim;job_id=j1;rank=3;job_count_node_once=false", dir.path().display()));
+    let t = tracker(&format!(
+        "output_dir={};experiment_name=exp;project_name=sim;job_id=j1;rank=3;job_count_node_once=false",
+        dir.path().display()
+    ));
     t.start().unwrap();
     for _ in 0..1000 {
         t.region_begin("solver").unwrap();
@@ -137,7 +144,12 @@ fn the_region_file_has_one_row_per_region_rewritten_at_each_flush() {
     let regions = t.regions();
     for (row, r) in rows.iter().zip(&regions) {
         let j = json["regions"].as_array().unwrap().iter().find(|j| j["name"] == r.name.as_str()).unwrap();
-        for (key, v) in [("energy_consumed_kwh", r.energy_consumed_kwh), ("emissions_kg", r.emissions_kg), ("duration_s", r.duration_s), ("wall_s", r.wall_s)] {
+        for (key, v) in [
+            ("energy_consumed_kwh", r.energy_consumed_kwh),
+            ("emissions_kg", r.emissions_kg),
+            ("duration_s", r.duration_s),
+            ("wall_s", r.wall_s),
+        ] {
             assert_eq!(row[col(key)].parse::<f64>().unwrap(), v, "{key}");
             assert_eq!(j[key].as_f64().unwrap(), v, "{key}");
         }
@@ -150,7 +162,10 @@ fn the_region_file_has_one_row_per_region_rewritten_at_each_flush() {
     let emissions = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
     assert_eq!(emissions.lines().next().unwrap(), carbon_tracker::output::CSV_HEADER.as_str());
     let id = carbon_tracker::output::run_file::read(&dir.path().join(format!("run_exp_{}.json", t.run_id()))).unwrap();
-    assert_eq!((id.job_id.as_deref(), id.rank, id.run_id.as_str(), id.output_file.as_str()), (Some("j1"), Some(3), t.run_id(), "emissions.csv"));
+    assert_eq!(
+        (id.job_id.as_deref(), id.rank, id.run_id.as_str(), id.output_file.as_str()),
+        (Some("j1"), Some(3), t.run_id(), "emissions.csv")
+    );
 }
 
 #[test]
@@ -159,7 +174,8 @@ fn no_region_file_without_regions_and_no_run_file_outside_a_job() {
     let t = tracker(&format!("output_dir={}", dir.path().display()));
     t.start().unwrap();
     t.stop().unwrap();
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["emissions.csv"]);
 }
 

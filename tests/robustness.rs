@@ -26,9 +26,39 @@ fn iterations(quick: usize) -> usize {
 }
 
 const PIECES: &[&str] = &[
-    "project_name", "measure_power_secs", "country_iso_code", "pue", "wue", "output_dir", "on_csv_write", "offline",
-    "save_to_api", "api_key", "gpu_ids", "tracking_mode", "log_level", "=", ";", "\\", "\\;", "=;", "FRA", "1e308",
-    "-1", "NaN", "inf", "true", "update", "process", " ", "\u{00e9}", "\u{1F600}", "0x10", "", "/tmp", "https://x",
+    "project_name",
+    "measure_power_secs",
+    "country_iso_code",
+    "pue",
+    "wue",
+    "output_dir",
+    "on_csv_write",
+    "offline",
+    "save_to_api",
+    "api_key",
+    "gpu_ids",
+    "tracking_mode",
+    "log_level",
+    "=",
+    ";",
+    "\\",
+    "\\;",
+    "=;",
+    "FRA",
+    "1e308",
+    "-1",
+    "NaN",
+    "inf",
+    "true",
+    "update",
+    "process",
+    " ",
+    "\u{00e9}",
+    "\u{1F600}",
+    "0x10",
+    "",
+    "/tmp",
+    "https://x",
 ];
 
 #[test]
@@ -68,7 +98,11 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
         carbon_tracker::config::Config::from_sources(&carbon_tracker::config::Sources {
             layers: vec![(
                 carbon_tracker::config::Origin::Options,
-                carbon_tracker::config::options::parse(&format!("offline=true;output_dir={};on_csv_write=append", dir.path().display())).unwrap(),
+                carbon_tracker::config::options::parse(&format!(
+                    "offline=true;output_dir={};on_csv_write=append",
+                    dir.path().display()
+                ))
+                .unwrap(),
             )],
         })
         .unwrap(),
@@ -81,7 +115,14 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
     t.stop().unwrap();
     let valid = std::fs::read(&path).unwrap();
     let row_text = String::from_utf8(valid.clone()).unwrap();
-    let last_row: Vec<String> = csv::Reader::from_reader(row_text.as_bytes()).records().last().unwrap().unwrap().iter().map(str::to_string).collect();
+    let last_row: Vec<String> = csv::Reader::from_reader(row_text.as_bytes())
+        .records()
+        .last()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
     let mut row = sample_row();
     std::sync::Arc::make_mut(&mut row.run).run_id = last_row[2].clone();
     let sink = CsvSink::new(path.clone(), CsvWriteMode::Update);
@@ -112,8 +153,10 @@ fn damaged_csv_files_in_update_mode_never_panic_or_lose_the_file() {
             // Written: the file parses and holds this run's row once.
             Ok(()) => {
                 let text = String::from_utf8(after).expect("written files are UTF-8");
-                let recs: Vec<csv::StringRecord> =
-                    csv::Reader::from_reader(text.as_bytes()).records().collect::<Result<_, _>>().expect("written files parse");
+                let recs: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
+                    .records()
+                    .collect::<Result<_, _>>()
+                    .expect("written files parse");
                 assert!(recs.iter().filter(|r| &r[2] == row.run.run_id.as_str()).count() >= 1, "iteration {i}");
             }
             // Refused: the damaged file is left exactly as it was (or renamed to .bak on a header change).
@@ -137,5 +180,9 @@ fn sample_row() -> carbon_tracker::output::EmissionsData {
     let mut numbers = carbon_tracker::EmissionsSnapshot::default();
     (numbers.duration_s, numbers.emissions_kg, numbers.ram_power_w) = (1.0, 1e-6, 10.0);
     (numbers.ram_energy_kwh, numbers.energy_consumed_kwh, numbers.pue) = (1e-5, 1e-5, 1.0);
-    carbon_tracker::output::EmissionsData { timestamp: "2026-11-24T00:00:00".into(), run: std::sync::Arc::new(run), numbers }
+    carbon_tracker::output::EmissionsData {
+        timestamp: "2026-11-24T00:00:00".into(),
+        run: std::sync::Arc::new(run),
+        numbers,
+    }
 }

@@ -9,11 +9,14 @@ use carbon_tracker::{ErrorKind, Tracker};
 
 /// RAM at a forced 10 W and no CPU or GPU power: every joule is 10 W × measured time, so a
 /// window's energy says exactly how much time it covered.
-const RAM_ONLY: &str = "offline=true;country_iso_code=FRA;force_ram_power=10;force_cpu_power=0.000001;measure_power_secs=0.01";
+const RAM_ONLY: &str =
+    "offline=true;country_iso_code=FRA;force_ram_power=10;force_cpu_power=0.000001;measure_power_secs=0.01";
 
 fn tracker(extra: &str) -> Tracker {
     let opts = format!("{RAM_ONLY};{extra}");
-    Tracker::with_config(Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap())
+    Tracker::with_config(
+        Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap(),
+    )
 }
 
 fn ram_s(kwh: f64) -> f64 {
@@ -163,7 +166,8 @@ fn an_experiment_name_never_leaves_output_dir() {
         t.flush().unwrap_or_else(|e| panic!("{name:?}: {e}"));
         t.stop().unwrap();
     }
-    let mut inside: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut inside: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     inside.sort();
     let task_files: Vec<&String> = inside.iter().filter(|n| n.starts_with("emissions_")).collect();
     assert_eq!(task_files.len(), 6, "one task file per run, all in output_dir: {inside:?}");

@@ -13,7 +13,10 @@ fn tracker(options: &str) -> Tracker {
     // Offline: these tests are about measuring, not about the location lookup.
     let options = format!("offline=true;{options}");
     let sources = Sources {
-        layers: vec![(carbon_tracker::config::Origin::Options, carbon_tracker::config::options::parse(&options).unwrap())],
+        layers: vec![(
+            carbon_tracker::config::Origin::Options,
+            carbon_tracker::config::options::parse(&options).unwrap(),
+        )],
     };
     Tracker::with_config(Config::from_sources(&sources).unwrap())
 }
@@ -111,8 +114,8 @@ fn rapl_counters_end_to_end_with_wraps() {
     let max = 1_000_000_000u64; // wraps every 1 kJ
     fake_zone(root, "intel-rapl:0", "package-0", 900_000_000, max);
     fake_zone(root, "intel-rapl:0:0", "core", 0, max); // inside the package: never added
-    // No background ticks: counters change only between readings (an in-place rewrite read
-    // half-way would be a torn number), and every flush 60 ms apart takes a fresh reading.
+                                                       // No background ticks: counters change only between readings (an in-place rewrite read
+                                                       // half-way would be a torn number), and every flush 60 ms apart takes a fresh reading.
     let opts = format!("save_to_file=false;measure_power_secs=3600;force_ram_power=0;rapl_dir={}", root.display());
     let t = tracker(&opts);
     t.start().unwrap();
@@ -165,7 +168,11 @@ fn output_dir_is_checked_at_start() {
     assert_eq!((e.kind, e.message), (ErrorKind::Io, format!("output_dir {}: not a directory", file.display())));
     let e = tracker("output_dir=/sys").start().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Io);
-    assert!(e.message.starts_with("output_dir /sys: cannot open the emissions CSV for appending /sys/emissions.csv: "), "{}", e.message);
+    assert!(
+        e.message.starts_with("output_dir /sys: cannot open the emissions CSV for appending /sys/emissions.csv: "),
+        "{}",
+        e.message
+    );
     // Without a CSV, output_dir is not used and not checked.
     tracker(&format!("output_dir={};save_to_file=false", out.join("x/y").display())).start().unwrap();
 }
@@ -186,7 +193,8 @@ fn update_mode_keeps_one_row_per_run() {
     let sa = a.stop().unwrap();
     b.stop().unwrap();
     let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
-    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
+    let rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 2, "{text}");
     let row_a = rows.iter().find(|r| &r[2] == a.run_id()).unwrap();
     assert_eq!(row_a[4].parse::<f64>().unwrap(), sa.duration_s);
@@ -400,7 +408,9 @@ fn output_file_may_be_a_path_outside_output_dir() {
     // relative one is taken in output_dir.
     let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let abs = other.path().join("run.csv");
-    for (file, expected) in [(abs.display().to_string(), abs.clone()), ("sub/run.csv".to_string(), dir.path().join("sub/run.csv"))] {
+    for (file, expected) in
+        [(abs.display().to_string(), abs.clone()), ("sub/run.csv".to_string(), dir.path().join("sub/run.csv"))]
+    {
         std::fs::create_dir_all(dir.path().join("sub")).unwrap();
         let t = tracker(&format!("output_dir={};output_file={file};country_iso_code=FRA", dir.path().display()));
         t.start().unwrap();

@@ -40,10 +40,15 @@ fn fmt(s: f64) -> String {
 
 /// `/proc/meminfo` parsed by hand, as the library did before sysinfo.
 fn proc_meminfo(text: &str) -> Option<ram::MemInfo> {
-    let kib = |key: &str| -> Option<f64> { text.lines().find_map(|l| l.strip_prefix(key))?.split_whitespace().next()?.parse().ok() };
+    let kib = |key: &str| -> Option<f64> {
+        text.lines().find_map(|l| l.strip_prefix(key))?.split_whitespace().next()?.parse().ok()
+    };
     let gib = |k: f64| k * 1024.0 / (1u64 << 30) as f64;
     let total = kib("MemTotal:")?;
-    Some(ram::MemInfo { total_gib: gib(total), available_gib: gib(kib("MemAvailable:").or_else(|| kib("MemFree:")).unwrap_or(total)) })
+    Some(ram::MemInfo {
+        total_gib: gib(total),
+        available_gib: gib(kib("MemAvailable:").or_else(|| kib("MemFree:")).unwrap_or(total)),
+    })
 }
 
 /// The probe's facts as the library read them before sysinfo.
@@ -66,7 +71,11 @@ fn sysinfo_facts() -> (cpuinfo::CpuInfo, Option<ram::MemInfo>, String) {
 /// This process and its descendants through sysinfo: every process refreshed, the tree found by
 /// parent links; CPU time in ms (utime + stime only), resident bytes.
 fn sysinfo_tree(sys: &mut System) -> (u64, u64) {
-    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing().with_cpu().with_memory());
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing().with_cpu().with_memory(),
+    );
     let root = Pid::from_u32(std::process::id());
     let in_tree = |mut p: Pid| loop {
         if p == root {
@@ -77,11 +86,15 @@ fn sysinfo_tree(sys: &mut System) -> (u64, u64) {
             None => return false,
         }
     };
-    sys.processes().values().filter(|p| in_tree(p.pid())).fold((0, 0), |(ms, rss), p| (ms + p.accumulated_cpu_time(), rss + p.memory()))
+    sys.processes()
+        .values()
+        .filter(|p| in_tree(p.pid()))
+        .fold((0, 0), |(ms, rss), p| (ms + p.accumulated_cpu_time(), rss + p.memory()))
 }
 
 fn main() {
-    let rounds: usize = std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let rounds: usize =
+        std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(30);
 
     assert_eq!(sysinfo_facts().0, hand_written_facts().0, "the two routes disagree on this machine");
 
@@ -95,7 +108,8 @@ fn main() {
     for _ in 0..rounds {
         facts[0].push(time(sysinfo_facts));
         facts[1].push(time(hand_written_facts));
-        facts[2].push(time(|| (kept_open::read_small_file("/proc/cpuinfo"), kept_open::read_small_file("/proc/meminfo"))));
+        facts[2]
+            .push(time(|| (kept_open::read_small_file("/proc/cpuinfo"), kept_open::read_small_file("/proc/meminfo"))));
         std::thread::sleep(Duration::from_millis(210));
         ticks[0].push(time(cpu_load::read_proc_stat));
         ticks[1].push(time(|| sys.refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage())));
@@ -117,11 +131,15 @@ fn main() {
     let (stat_before, usage_before) = (cpu_load::read_proc_stat().unwrap(), sys.global_cpu_usage());
     busy(50);
     sys.refresh_cpu_usage();
-    let fresh = (cpu_load::read_proc_stat().unwrap() != stat_before, sys.global_cpu_usage().to_bits() != usage_before.to_bits());
+    let fresh = (
+        cpu_load::read_proc_stat().unwrap() != stat_before,
+        sys.global_cpu_usage().to_bits() != usage_before.to_bits(),
+    );
 
     // A child that burns CPU and is reaped: its time moves into our cutime/cstime.
     let before = (process::usage().cpu_s, sysinfo_tree(&mut procs).0);
-    let child = std::process::Command::new("sh").args(["-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done"]).status();
+    let child =
+        std::process::Command::new("sh").args(["-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done"]).status();
     assert!(child.unwrap().success());
     let after = (process::usage().cpu_s, sysinfo_tree(&mut procs).0);
 
@@ -132,10 +150,18 @@ fn main() {
     row("probe facts (CPU model, threads, sockets, memory, OS)", hand, si);
     println!("| floor: read /proc/cpuinfo and /proc/meminfo, no parsing | {} | - | - |", fmt(median(facts[2].clone())));
     row("tick: machine CPU time (/proc/stat, kept descriptor)", median(ticks[0].clone()), median(ticks[1].clone()));
-    row("tick: machine CPU time, sysinfo's whole CPU refresh (usage and frequencies)", median(ticks[0].clone()), median(ticks[6].clone()));
+    row(
+        "tick: machine CPU time, sysinfo's whole CPU refresh (usage and frequencies)",
+        median(ticks[0].clone()),
+        median(ticks[6].clone()),
+    );
     let yes = |b: bool| if b { "yes" } else { "no (the previous one)" };
     println!("| tick: a CPU reading 50 ms after the last is new | {} | {} | - |", yes(fresh.0), yes(fresh.1));
-    row("memory use, at most every 10 s (/proc/meminfo: kept descriptor before, sysinfo now)", median(ticks[2].clone()), median(ticks[3].clone()));
+    row(
+        "memory use, at most every 10 s (/proc/meminfo: kept descriptor before, sysinfo now)",
+        median(ticks[2].clone()),
+        median(ticks[3].clone()),
+    );
     row("process mode: this tree's CPU time and memory", median(ticks[4].clone()), median(ticks[5].clone()));
     println!(
         "| a child ran and was reaped: CPU time counted for the tree | +{:.2} s | +{:.2} s | - |",

@@ -93,8 +93,8 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_the_key() {
-        let bytes = b"offline=true; Project_Name = a\xffb;x=1";
-        let at = std::str::from_utf8(bytes).unwrap_err().valid_up_to();
+        let bytes: &[u8] = b"offline=true; Project_Name = a\xffb;x=1";
+        let at = std::str::from_utf8(std::hint::black_box(bytes)).unwrap_err().valid_up_to();
         assert_eq!(invalid_utf8(bytes, at), "project_name: the value is not valid UTF-8 (at byte 30 of the options)");
         // An escaped `;` before the bad byte stays in the value.
         let bytes = b"project_name=a\\;b\xff";

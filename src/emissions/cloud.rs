@@ -17,8 +17,11 @@ pub fn gcp_region(zone: &str) -> Option<String> {
     (suffix.len() == 1 && region.contains('-')).then(|| region.to_string())
 }
 
+/// Reads a cloud region out of a provider's metadata document.
+type RegionPick = fn(&serde_json::Value) -> Option<String>;
+
 fn probe(base: &str, provider: &str, timeout: Duration) -> Option<Cloud> {
-    let (path, header, pick): (&str, (&str, &str), fn(&serde_json::Value) -> Option<String>) = match provider {
+    let (path, header, pick): (&str, (&str, &str), RegionPick) = match provider {
         "aws" => ("/latest/dynamic/instance-identity/document", ("Accept", "application/json"), |v| {
             v["region"].as_str().map(str::to_string)
         }),

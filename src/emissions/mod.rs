@@ -169,7 +169,7 @@ fn region_intensity(iso3: &str, region: &str) -> Option<(f64, String)> {
         }
         "CHN" => {
             let name = china_province_name(&region);
-            let p = CHINA_PROVINCES.iter().find(|p| p.names.iter().any(|n| *n == name))?;
+            let p = CHINA_PROVINCES.iter().find(|p| p.names.contains(&name))?;
             Some((p.g_per_kwh, format!("Chinese province {} {} (china_provincial_emissions.json)", p.code, p.name)))
         }
         "CAN" => {
@@ -295,8 +295,7 @@ mod tests {
 
     #[test]
     fn location_fields() {
-        let mut c = Config::default();
-        c.country_iso_code = Some("FRA".into());
+        let mut c = Config { country_iso_code: Some("FRA".into()), ..Default::default() };
         let i = resolve(&Place::of(&c), &quiet());
         assert_eq!(i.location.country_name.as_deref(), Some("France"));
         assert!(!i.location.on_cloud());

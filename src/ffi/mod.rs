@@ -7,21 +7,21 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod error;
-mod regions;
 mod prediction;
+mod regions;
 
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 pub use error::ct_status;
-pub use regions::{ct_tracker_region_begin, ct_tracker_region_end};
 pub use prediction::{ct_budget_state, ct_prediction, ct_prediction_state};
+pub use regions::{ct_tracker_region_begin, ct_tracker_region_end};
 
+use crate::config::Options;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
 use crate::record::EmissionsSnapshot;
-use crate::config::Options;
 use crate::tracker::{ReportError, Tracker};
 
 /// An opaque tracker. Create with `ct_tracker_new`, release with `ct_tracker_free`.
@@ -179,10 +179,10 @@ unsafe fn check_out(out: *mut ct_emissions, func: &str) -> Result<Option<u32>> {
     // SAFETY: non-null `out` points to at least the leading `struct_size` field.
     let size = unsafe { std::ptr::addr_of!((*out).struct_size).read_unaligned() };
     // At least `struct_size` and `duration_s` (16 bytes with the alignment padding).
-    if (size as usize) < std::mem::offset_of!(ct_emissions, duration_s) + std::mem::size_of::<f64>() {
+    if (size as usize) < std::mem::offset_of!(ct_emissions, duration_s) + size_of::<f64>() {
         return Err(Error::option(format!(
             "{func}: out->struct_size is {size}; set it to sizeof(ct_emissions) ({})",
-            std::mem::size_of::<ct_emissions>()
+            size_of::<ct_emissions>()
         )));
     }
     Ok(Some(size))
@@ -207,7 +207,7 @@ unsafe fn str_arg<'a>(p: *const c_char, func: &str, name: &str) -> Result<&'a st
 unsafe fn fill(out: *mut ct_emissions, size: u32, s: &EmissionsSnapshot) {
     let full = ct_emissions::from_snapshot(size, s);
     // Whole 8-byte fields only: a size that ends inside a field leaves that field untouched.
-    let n = (size as usize).min(std::mem::size_of::<ct_emissions>()) & !7;
+    let n = (size as usize).min(size_of::<ct_emissions>()) & !7;
     // SAFETY: the caller owns `size` bytes at `out`; we copy at most that many.
     unsafe { std::ptr::copy_nonoverlapping(&full as *const ct_emissions as *const u8, out as *mut u8, n) };
 }
@@ -261,7 +261,10 @@ pub unsafe extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut c
             // SAFETY: non-null `options` is a NUL-terminated string.
             let c = unsafe { CStr::from_ptr(options) };
             c.to_str().map_err(|e| {
-                Error::option(format!("options: {}", crate::config::options::invalid_utf8(c.to_bytes(), e.valid_up_to())))
+                Error::option(format!(
+                    "options: {}",
+                    crate::config::options::invalid_utf8(c.to_bytes(), e.valid_up_to())
+                ))
             })?
         };
         let tracker = Tracker::new(Options::parse(opts)?)?;
@@ -330,7 +333,11 @@ pub unsafe extern "C" fn ct_tracker_start_task(t: *mut ct_tracker, name: *const 
 /// not UTF-8), `CT_ERR_INVALID_STATE` (no running task of that name; the message lists the
 /// running ones).
 #[no_mangle]
-pub unsafe extern "C" fn ct_tracker_stop_task(t: *mut ct_tracker, name: *const c_char, out: *mut ct_emissions) -> ct_status {
+pub unsafe extern "C" fn ct_tracker_stop_task(
+    t: *mut ct_tracker,
+    name: *const c_char,
+    out: *mut ct_emissions,
+) -> ct_status {
     const F: &str = "ct_tracker_stop_task";
     guarded(|| {
         // SAFETY: the contract above.
@@ -571,7 +578,7 @@ mod tests {
         assert_eq!(ct_tracker_stop(t, &mut e), ct_status::CT_ERR_INVALID_OPTION);
         assert!(last().contains("struct_size"));
         // Still running: a correct stop works.
-        e.struct_size = std::mem::size_of::<ct_emissions>() as u32;
+        e.struct_size = size_of::<ct_emissions>() as u32;
         assert_eq!(ct_tracker_stop(t, &mut e), ct_status::CT_OK);
         assert_eq!(e.carbon_intensity_g_per_kwh, 56.039);
         ct_tracker_free(t);
@@ -626,7 +633,7 @@ mod tests {
         let mut t = std::ptr::null_mut();
         assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
         assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
-        let mut e = ct_emissions { struct_size: std::mem::size_of::<ct_emissions>() as u32, ..Default::default() };
+        let mut e = ct_emissions { struct_size: size_of::<ct_emissions>() as u32, ..Default::default() };
         let started = std::time::Instant::now();
         assert_eq!(ct_tracker_stop(t, &mut e), ct_status::CT_ERR_NETWORK);
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
@@ -649,16 +656,17 @@ mod tests {
         let mut t = std::ptr::null_mut();
         assert_eq!(ct_tracker_new(opts.as_ptr() as *const c_char, &mut t), ct_status::CT_OK);
         assert_eq!(ct_tracker_start(t), ct_status::CT_OK);
-        assert_eq!(unsafe { super::ct_tracker_start_task(t, c"task".as_ptr()) }, ct_status::CT_OK);
+        assert_eq!(unsafe { ct_tracker_start_task(t, c"task".as_ptr()) }, ct_status::CT_OK);
         assert_eq!(ct_tracker_flush(t, std::ptr::null_mut()), ct_status::CT_OK);
         let started = std::time::Instant::now();
-        unsafe { super::ct_tracker_discard(t) };
+        unsafe { ct_tracker_discard(t) };
         assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
         let text = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
         assert_eq!(text.lines().count(), 2, "the flush's row only, no final row:\n{text}");
-        let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert_eq!(names, vec!["emissions.csv".to_string()], "no task file");
-        unsafe { super::ct_tracker_discard(std::ptr::null_mut()) };
+        unsafe { ct_tracker_discard(std::ptr::null_mut()) };
     }
 
     #[test]

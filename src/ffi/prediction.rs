@@ -1,7 +1,7 @@
 //! The C ABI of progress, predictions and budgets: `ct_tracker_set_progress`,
 //! `ct_tracker_predict` and the `ct_prediction` record.
 
-use super::{arg, guarded, ct_status, ct_tracker};
+use super::{arg, ct_status, ct_tracker, guarded};
 use crate::error::{Error, Result};
 use crate::record::{BudgetState, Prediction, PredictionState};
 
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn ct_tracker_predict(t: *mut ct_tracker, out: *mut ct_pre
 /// numbers from offset 16.
 fn whole_fields(size: usize) -> usize {
     let n = if size >= FIRST_NUMBER { FIRST_NUMBER + ((size - FIRST_NUMBER) & !7) } else { size & !3 };
-    n.min(std::mem::size_of::<ct_prediction>())
+    n.min(size_of::<ct_prediction>())
 }
 
 /// Checks `out` and its `struct_size` before anything happens.
@@ -194,7 +194,7 @@ unsafe fn check_out(out: *mut ct_prediction) -> Result<u32> {
     if (size as usize) < FIRST_NUMBER + 8 {
         return Err(Error::option(format!(
             "ct_tracker_predict: out->struct_size is {size}; set it to sizeof(ct_prediction) ({})",
-            std::mem::size_of::<ct_prediction>()
+            size_of::<ct_prediction>()
         )));
     }
     Ok(size)
@@ -230,7 +230,7 @@ mod tests {
     fn zeroed() -> ct_prediction {
         // SAFETY: every field is a number or an enum whose 0 is a variant.
         let mut p: ct_prediction = unsafe { std::mem::zeroed() };
-        p.struct_size = std::mem::size_of::<ct_prediction>() as u32;
+        p.struct_size = size_of::<ct_prediction>() as u32;
         p
     }
 
@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(whole_fields(24), 24);
         assert_eq!(whole_fields(31), 24);
         assert_eq!(whole_fields(10), 8);
-        assert_eq!(whole_fields(1 << 20), std::mem::size_of::<ct_prediction>());
+        assert_eq!(whole_fields(1 << 20), size_of::<ct_prediction>());
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl Integrator {
             let dt = (at_s - t0).max(0.0);
             match load {
                 Some(l) => {
-                    self.acc.curve_s += super::cpu_load::power_w(1.0, l) * dt; // the curve: a 1 W TDP
+                    self.acc.curve_s += cpu_load::power_w(1.0, l) * dt; // the curve: a 1 W TDP
                     self.acc.busy_s += l * dt;
                     self.acc.known_s += dt;
                 }

@@ -103,7 +103,12 @@ impl FakeServer {
     }
 }
 
-fn serve(stream: TcpStream, requests: Arc<Mutex<Vec<Request>>>, behaviour: Arc<Mutex<Behaviour>>, answered: Arc<Mutex<usize>>) {
+fn serve(
+    stream: TcpStream,
+    requests: Arc<Mutex<Vec<Request>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    answered: Arc<Mutex<usize>>,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -198,7 +203,17 @@ fn invalid_emission(b: &Value) -> Option<String> {
             return Some(format!("{k} required"));
         }
     }
-    for k in ["emissions_sum", "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed"] {
+    for k in [
+        "emissions_sum",
+        "emissions_rate",
+        "cpu_power",
+        "gpu_power",
+        "ram_power",
+        "cpu_energy",
+        "gpu_energy",
+        "ram_energy",
+        "energy_consumed",
+    ] {
         match b.get(k).and_then(Value::as_f64) {
             Some(x) if x >= 0.0 => {}
             other => return Some(format!("{k} must be >= 0, got {other:?}")),

@@ -78,22 +78,26 @@ fn text(d: &Value) -> String {
         n(&d["measure_power_secs"])
     );
     let cpu = &d["cpu"];
-    out += &format!(
-        "CPU        {}, {} thread(s), {} socket(s)\n",
-        s(&cpu["model_name"]),
-        cpu["threads"],
-        cpu["sockets"]
-    );
+    out +=
+        &format!("CPU        {}, {} thread(s), {} socket(s)\n", s(&cpu["model_name"]), cpu["threads"], cpu["sockets"]);
     let src = &cpu["source"];
     out += &match s(&src["model"]).as_str() {
         "intel_rapl" => {
-            let zones: Vec<String> = src["zones"].as_array().into_iter().flatten().map(|z| format!("{} ({})", s(&z["name"]), s(&z["path"]))).collect();
+            let zones: Vec<String> = src["zones"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|z| format!("{} ({})", s(&z["name"]), s(&z["path"])))
+                .collect();
             format!("           source: RAPL energy counters: {}\n", zones.join(", "))
         }
         m => format!("           source: {m} model, TDP {} W: {}\n", n(&src["tdp_w"]), s(&src["formula"])),
     };
     match cpu["tdp_match"].as_object() {
-        Some(m) => out += &format!("           TDP table match: {} ({} W)\n", m["name"].as_str().unwrap_or("?"), n(&m["tdp_w"])),
+        Some(m) => {
+            out +=
+                &format!("           TDP table match: {} ({} W)\n", m["name"].as_str().unwrap_or("?"), n(&m["tdp_w"]))
+        }
         None => out += "           TDP table match: none\n",
     }
     let ram = &d["ram"];
@@ -123,7 +127,8 @@ fn text(d: &Value) -> String {
             if place.is_empty() { "unknown".into() } else { place.join(", ") }
         );
         if let Some(why) = i["location_lookup_error"].as_str() {
-            out += &format!("           the location lookup failed: {why}; give --country-iso-code (or a cloud region)\n");
+            out +=
+                &format!("           the location lookup failed: {why}; give --country-iso-code (or a cloud region)\n");
         }
     }
     let o = &d["outputs"];

@@ -25,7 +25,17 @@ pub fn mass_kg(kg: f64) -> String {
     if kg == 0.0 {
         return "0 g CO2e".into();
     }
-    scaled(kg, &[(1e3, "t CO2e"), (1.0, "kg CO2e"), (1e-3, "g CO2e"), (1e-6, "mg CO2e"), (1e-9, "µg CO2e"), (1e-12, "ng CO2e")])
+    scaled(
+        kg,
+        &[
+            (1e3, "t CO2e"),
+            (1.0, "kg CO2e"),
+            (1e-3, "g CO2e"),
+            (1e-6, "mg CO2e"),
+            (1e-9, "µg CO2e"),
+            (1e-12, "ng CO2e"),
+        ],
+    )
 }
 
 /// kWh → "1.23 Wh".

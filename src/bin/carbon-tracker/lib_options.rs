@@ -109,7 +109,8 @@ impl FromArgMatches for LibOptions {
             if let Some(v) = m.get_one::<std::ffi::OsString>(info.key) {
                 let Some(v) = v.to_str() else {
                     // The library's words for a value that is not UTF-8.
-                    let message = format!("options: {}: {} (--{})", info.key, carbon_tracker::options::NOT_UTF8, flag(info.key));
+                    let message =
+                        format!("options: {}: {} (--{})", info.key, carbon_tracker::options::NOT_UTF8, flag(info.key));
                     return Err(clap::Error::raw(clap::error::ErrorKind::InvalidUtf8, message));
                 };
                 pairs.push((info.key.to_string(), v.to_string()));

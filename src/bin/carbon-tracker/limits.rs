@@ -130,7 +130,10 @@ mod tests {
         (s.energy_consumed_kwh, s.emissions_kg) = (0.0005, 0.1);
         assert_eq!(l.reached(&s), None);
         s.energy_consumed_kwh = 0.001;
-        assert_eq!(l.reached(&s).unwrap(), "the energy limit is reached: 1.00 Wh measured, --max-energy-kwh 0.001 (1.00 Wh)");
+        assert_eq!(
+            l.reached(&s).unwrap(),
+            "the energy limit is reached: 1.00 Wh measured, --max-energy-kwh 0.001 (1.00 Wh)"
+        );
         let l = Limits { max_energy_kwh: None, max_emissions_kg: Some(0.05) };
         assert!(l.reached(&s).unwrap().starts_with("the emissions limit is reached: 100 g CO2e measured"));
         assert!(!Limits::default().any());

@@ -193,7 +193,8 @@ mod tests {
     fn every_library_key_is_a_flag_with_dashes_or_as_spelled() {
         for &key in carbon_tracker::options::KEYS {
             for spelling in [key.replace('_', "-"), key.to_string()] {
-                let m = monitor(&[&format!("--{spelling}"), "v;1", "--", "true"]).unwrap_or_else(|e| panic!("--{spelling}: {e}"));
+                let m = monitor(&[&format!("--{spelling}"), "v;1", "--", "true"])
+                    .unwrap_or_else(|e| panic!("--{spelling}: {e}"));
                 assert_eq!(m.lib.pairs, vec![(key.to_string(), "v;1".to_string())]);
                 assert_eq!(m.command, vec![OsString::from("true")]);
             }
@@ -230,7 +231,10 @@ mod tests {
         for info in carbon_tracker::options::KEY_TABLE {
             assert!(!info.help().is_empty(), "{} has no doc comment in src/config/keys.rs", info.key);
             let flag = format!("--{}", info.key.replace('_', "-"));
-            let line = help.lines().position(|l| l.trim_start().starts_with(&flag)).unwrap_or_else(|| panic!("{flag} not in the help"));
+            let line = help
+                .lines()
+                .position(|l| l.trim_start().starts_with(&flag))
+                .unwrap_or_else(|| panic!("{flag} not in the help"));
             // The help starts on the flag's line or the next one (clap wraps long lines).
             let text: String = help.lines().skip(line).take(4).collect::<Vec<_>>().join(" ");
             let first_words: String = info.help().split_whitespace().take(3).collect::<Vec<_>>().join(" ");

@@ -130,10 +130,11 @@ pub fn run(s: Settings) -> i32 {
         command: &s.command,
     };
     let (describe, stopping) = std::thread::scope(|scope| {
-        let watcher = (show_status || watch.flush_every.is_some() || watch.limits.any() || watch.progress.is_some()).then(|| {
-            let t = &tracker;
-            scope.spawn(move || while_running(t, stop_rx, show_status, watch))
-        });
+        let watcher = (show_status || watch.flush_every.is_some() || watch.limits.any() || watch.progress.is_some())
+            .then(|| {
+                let t = &tracker;
+                scope.spawn(move || while_running(t, stop_rx, show_status, watch))
+            });
         wait_for_exit(pid);
         drop(stop_tx);
         // Taken while running: the intensity in use and where it comes from.
@@ -175,11 +176,14 @@ pub fn run(s: Settings) -> i32 {
         say!("carbon-tracker: {e}");
     }
     let unsaved_code = if code == 0 && !s.allow_unsaved { UNSAVED_EXIT } else { code };
-    say!("carbon-tracker: the results were NOT saved (see above); exit status {unsaved_code}{}", match (code, s.allow_unsaved) {
-        (0, false) => " (--allow-unsaved keeps the command's)",
-        (0, true) => ", the command's (--allow-unsaved)",
-        _ => ", the command's",
-    });
+    say!(
+        "carbon-tracker: the results were NOT saved (see above); exit status {unsaved_code}{}",
+        match (code, s.allow_unsaved) {
+            (0, false) => " (--allow-unsaved keeps the command's)",
+            (0, true) => ", the command's (--allow-unsaved)",
+            _ => ", the command's",
+        }
+    );
     unsaved_code
 }
 
@@ -336,17 +340,28 @@ fn while_running(tracker: &Tracker, stop: mpsc::Receiver<()>, show_status: bool,
                     format::mass_kg(s.emissions_kg),
                     format::power_w(power)
                 );
-                if let Some(p) = w.progress.is_some().then(|| tracker.peek_prediction().ok()).flatten().and_then(|p| progress_file::status(&p)) {
+                if let Some(p) = w
+                    .progress
+                    .is_some()
+                    .then(|| tracker.peek_prediction().ok())
+                    .flatten()
+                    .and_then(|p| progress_file::status(&p))
+                {
                     line += &format!(" | {p}");
                 }
                 status.draw(&line);
             }
             // A quarter second after each whole second: just after the tracker's own
             // measurement when it measures every second (the default here), not just before.
-            next_status = start + Duration::from_secs(now.duration_since(start).as_secs() + 1) + Duration::from_millis(250);
+            next_status =
+                start + Duration::from_secs(now.duration_since(start).as_secs() + 1) + Duration::from_millis(250);
         }
         let kill_due = stopping.as_ref().filter(|s| !s.killed).map(Stopping::kill_due);
-        let wake = [next_flush, Some(next_status), kill_due].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
+        let wake = [next_flush, Some(next_status), kill_due]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + Duration::from_secs(1));
         match stop.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             _ => {

@@ -97,7 +97,10 @@ mod tests {
         p.predicted_energy_high_kwh = 0.0014;
         p.predicted_emissions_kg = 5.6e-5;
         p.time_left_s = 185.0;
-        assert_eq!(status(&p).unwrap(), "42.0 % | 3 min 05 s left | at the end 1.23 Wh [1.10 Wh, 1.40 Wh] 56.0 mg CO2e");
+        assert_eq!(
+            status(&p).unwrap(),
+            "42.0 % | 3 min 05 s left | at the end 1.23 Wh [1.10 Wh, 1.40 Wh] 56.0 mg CO2e"
+        );
         assert_eq!(status(&Prediction::unknown()), None);
     }
 }

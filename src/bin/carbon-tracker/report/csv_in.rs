@@ -72,7 +72,10 @@ pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {
             vec![],
             vec![problem(
                 Some(1),
-                format!("not an emissions.csv header: no {} column", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "not an emissions.csv header: no {} column",
+                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                ),
             )],
         );
     }
@@ -92,7 +95,8 @@ pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {
         };
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         if record.len() != header.len() {
-            problems.push(problem(Some(line), format!("{} fields where the header has {}", record.len(), header.len())));
+            problems
+                .push(problem(Some(line), format!("{} fields where the header has {}", record.len(), header.len())));
             continue;
         }
         let field = |i: usize| record.get(idx[i]).unwrap_or("").trim();
@@ -105,7 +109,11 @@ pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {
         };
         let parsed = (|| -> Result<Row, String> {
             let ts = field(0);
-            let timestamp = if ts.is_empty() { None } else { Some(parse_timestamp(ts).ok_or_else(|| format!("column `timestamp`: `{ts}` is not a date and time"))?) };
+            let timestamp = if ts.is_empty() {
+                None
+            } else {
+                Some(parse_timestamp(ts).ok_or_else(|| format!("column `timestamp`: `{ts}` is not a date and time"))?)
+            };
             if field(2).is_empty() {
                 return Err("column `run_id` is empty".into());
             }

@@ -60,7 +60,11 @@ pub fn collect(args: &[PathBuf]) -> Inputs {
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(arg) {
             Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect(),
             Err(e) => {
-                inputs.problems.push(Problem { file: arg.clone(), line: None, message: format!("cannot read the directory: {e}") });
+                inputs.problems.push(Problem {
+                    file: arg.clone(),
+                    line: None,
+                    message: format!("cannot read the directory: {e}"),
+                });
                 continue;
             }
         };
@@ -79,7 +83,11 @@ pub fn collect(args: &[PathBuf]) -> Inputs {
             }
         }
         if inputs.emissions_files.len() == before {
-            inputs.problems.push(Problem { file: arg.clone(), line: None, message: "no emissions CSV in this directory".into() });
+            inputs.problems.push(Problem {
+                file: arg.clone(),
+                line: None,
+                message: "no emissions CSV in this directory".into(),
+            });
         }
     }
     inputs

@@ -39,7 +39,10 @@ fn nice_step(max: f64, n: f64) -> f64 {
 
 /// A unit for a mass axis: (kg per unit, name).
 fn mass_unit(max_kg: f64) -> (f64, &'static str) {
-    [(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")].into_iter().find(|(f, _)| max_kg >= *f).unwrap_or((1e-9, "µg"))
+    [(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")]
+        .into_iter()
+        .find(|(f, _)| max_kg >= *f)
+        .unwrap_or((1e-9, "µg"))
 }
 
 fn time_unit(max_s: f64) -> (f64, &'static str) {
@@ -80,8 +83,19 @@ fn y_axis(svg: &mut String, f: &Frame, y_max: f64, step: f64, label: &str) {
     let mut v = 0.0;
     while v <= y_max + step * 1e-9 {
         let y = f.top + f.plot_h() * (1.0 - v / y_max);
-        let _ = write!(svg, r##"<line x1="{}" y1="{y:.1}" x2="{}" y2="{y:.1}" class="grid"/>"##, f.left, f.left + f.plot_w());
-        let _ = write!(svg, r##"<text x="{}" y="{:.1}" class="tick" text-anchor="end">{}</text>"##, f.left - 8.0, y + 4.0, tick_label(v, step));
+        let _ = write!(
+            svg,
+            r##"<line x1="{}" y1="{y:.1}" x2="{}" y2="{y:.1}" class="grid"/>"##,
+            f.left,
+            f.left + f.plot_w()
+        );
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{:.1}" class="tick" text-anchor="end">{}</text>"##,
+            f.left - 8.0,
+            y + 4.0,
+            tick_label(v, step)
+        );
         v += step;
     }
     let _ = write!(
@@ -96,7 +110,14 @@ fn y_axis(svg: &mut String, f: &Frame, y_max: f64, step: f64, label: &str) {
 /// run is named by `label` in the legend and tooltips.
 fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
     let legend_rows = runs.len().min(LEGEND_MAX + 1) as f64;
-    let f = Frame { w: 900.0, h: (26.0 * legend_rows + 40.0).max(320.0), left: 72.0, right: 230.0, top: 20.0, bottom: 50.0 };
+    let f = Frame {
+        w: 900.0,
+        h: (26.0 * legend_rows + 40.0).max(320.0),
+        left: 72.0,
+        right: 230.0,
+        top: 20.0,
+        bottom: 50.0,
+    };
     let max_s = runs.iter().map(|r| r.total().duration_s).fold(0.0, f64::max);
     let max_kg = runs.iter().map(|r| r.total().emissions_kg).fold(0.0, f64::max);
     let (tf, tname) = time_unit(max_s);
@@ -115,8 +136,18 @@ fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
     let mut v = 0.0;
     while v <= x_max + x_step * 1e-9 {
         let x = f.left + f.plot_w() * v / x_max;
-        let _ = write!(svg, r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" class="tickline"/>"##, f.top + f.plot_h(), f.top + f.plot_h() + 5.0);
-        let _ = write!(svg, r##"<text x="{x:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"##, f.top + f.plot_h() + 20.0, tick_label(v, x_step));
+        let _ = write!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" class="tickline"/>"##,
+            f.top + f.plot_h(),
+            f.top + f.plot_h() + 5.0
+        );
+        let _ = write!(
+            svg,
+            r##"<text x="{x:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"##,
+            f.top + f.plot_h() + 20.0,
+            tick_label(v, x_step)
+        );
         v += x_step;
     }
     let _ = write!(
@@ -139,7 +170,11 @@ fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
         let mut pts = vec![(px(0.0), py(0.0))];
         pts.extend(run.rows.iter().map(|r| (px(r.duration_s), py(r.emissions_kg))));
         let path: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-        let _ = write!(svg, r##"<polyline points="{}" fill="none" stroke="{color}" stroke-width="{stroke}" stroke-linejoin="round"/>"##, path.join(" "));
+        let _ = write!(
+            svg,
+            r##"<polyline points="{}" fill="none" stroke="{color}" stroke-width="{stroke}" stroke-linejoin="round"/>"##,
+            path.join(" ")
+        );
         for (r, (x, y)) in run.rows.iter().zip(pts.iter().skip(1)) {
             let _ = write!(
                 svg,
@@ -197,7 +232,12 @@ fn bars(items: &[Bar], aria: &str) -> String {
     let (mf, mname) = mass_unit(max_kg);
     let y_step = nice_step(max_kg / mf, 4.0);
     let y_max = ((max_kg / mf) / y_step).ceil().max(1.0) * y_step;
-    let mut svg = format!(r##"<svg viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"##, f.w, f.h, esc(aria));
+    let mut svg = format!(
+        r##"<svg viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"##,
+        f.w,
+        f.h,
+        esc(aria)
+    );
     y_axis(&mut svg, &f, y_max, y_step, &format!("{mname} CO2e"));
     // Slots at most 110 px wide, the group centred: a few bars do not spread over the width.
     let slot = (f.plot_w() / items.len().max(1) as f64).min(110.0);
@@ -216,11 +256,27 @@ fn bars(items: &[Bar], aria: &str) -> String {
             esc(&b.title)
         );
         if i % label_every == 0 {
-            let _ = write!(svg, r##"<text x="{cx:.1}" y="{:.1}" class="tick" text-anchor="middle">{}</text>"##, f.top + f.plot_h() + 18.0, esc(&b.label));
-            let _ = write!(svg, r##"<text x="{cx:.1}" y="{:.1}" class="tick muted" text-anchor="middle">{}</text>"##, f.top + f.plot_h() + 34.0, esc(&b.sublabel));
+            let _ = write!(
+                svg,
+                r##"<text x="{cx:.1}" y="{:.1}" class="tick" text-anchor="middle">{}</text>"##,
+                f.top + f.plot_h() + 18.0,
+                esc(&b.label)
+            );
+            let _ = write!(
+                svg,
+                r##"<text x="{cx:.1}" y="{:.1}" class="tick muted" text-anchor="middle">{}</text>"##,
+                f.top + f.plot_h() + 34.0,
+                esc(&b.sublabel)
+            );
         }
     }
-    let _ = write!(svg, r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##, l = f.left, r = f.left + f.plot_w(), b = f.top + f.plot_h());
+    let _ = write!(
+        svg,
+        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
+        l = f.left,
+        r = f.left + f.plot_w(),
+        b = f.top + f.plot_h()
+    );
     svg.push_str("</svg>");
     svg
 }
@@ -344,7 +400,13 @@ fn region_bars(regions: &[RegionSum]) -> String {
             sublabel: format!("{} calls", r.totals.calls),
             kg: r.totals.emissions_kg,
             color: PALETTE[i % PALETTE.len()],
-            title: format!("{}: {}, {} over {} open", r.totals.name, format::mass_kg(r.totals.emissions_kg), format::energy_kwh(r.totals.energy_consumed_kwh), format::duration_s(r.totals.wall_s)),
+            title: format!(
+                "{}: {}, {} over {} open",
+                r.totals.name,
+                format::mass_kg(r.totals.emissions_kg),
+                format::energy_kwh(r.totals.energy_consumed_kwh),
+                format::duration_s(r.totals.wall_s)
+            ),
         })
         .collect();
     bars(&items, "Emissions of each region")
@@ -364,7 +426,12 @@ fn job_section(j: &Job) -> String {
             sublabel: format!("ranks {}", job::ranks_text(&n.ranks)),
             kg: n.emissions_kg,
             color: node_color(&n.name, n.node_id),
-            title: format!("node {}: {}, {}", n.name, format::mass_kg(n.emissions_kg), format::energy_kwh(n.energy_kwh)),
+            title: format!(
+                "node {}: {}, {}",
+                n.name,
+                format::mass_kg(n.emissions_kg),
+                format::energy_kwh(n.energy_kwh)
+            ),
         })
         .collect();
     let rank_bars: Vec<Bar> = j
@@ -377,12 +444,21 @@ fn job_section(j: &Job) -> String {
                 sublabel: r.id.node.clone(),
                 kg: t.emissions_kg,
                 color: node_color(&r.id.node, r.id.node_id),
-                title: format!("rank {} on {} (run {}): {} in {}, {}", r.rank_text(), r.id.node, r.run.run_id, format::mass_kg(t.emissions_kg), format::duration_s(t.duration_s), format::energy_kwh(t.energy_kwh)),
+                title: format!(
+                    "rank {} on {} (run {}): {} in {}, {}",
+                    r.rank_text(),
+                    r.id.node,
+                    r.run.run_id,
+                    format::mass_kg(t.emissions_kg),
+                    format::duration_s(t.duration_s),
+                    format::energy_kwh(t.energy_kwh)
+                ),
             }
         })
         .collect();
     let runs: Vec<Run> = j.ranks.iter().map(|r| r.run.clone()).collect();
-    let rank_of: std::collections::HashMap<&str, String> = j.ranks.iter().map(|r| (r.run.run_id.as_str(), format!("rank {} ({})", r.rank_text(), r.id.node))).collect();
+    let rank_of: std::collections::HashMap<&str, String> =
+        j.ranks.iter().map(|r| (r.run.run_id.as_str(), format!("rank {} ({})", r.rank_text(), r.id.node))).collect();
     let label = |run: &Run| rank_of.get(run.run_id.as_str()).cloned().unwrap_or_else(|| run.short_id().to_string());
     let mut h = format!(
         "<section><h2>Job {}</h2><p class=\"sub\">project {} · {} rank(s) on {} node(s) · {} · {} · {} wall time</p>\
@@ -399,7 +475,12 @@ fn job_section(j: &Job) -> String {
         line_chart(&runs, &label)
     );
     if !j.regions.is_empty() {
-        let _ = write!(h, "<h3>Regions, summed over the ranks</h3>{}{}", region_bars(&j.regions), region_rows(&j.regions, j.energy_kwh()));
+        let _ = write!(
+            h,
+            "<h3>Regions, summed over the ranks</h3>{}{}",
+            region_bars(&j.regions),
+            region_rows(&j.regions, j.energy_kwh())
+        );
     }
     let mut t = String::from("<table><thead><tr><th></th><th>rank</th><th>node</th><th>local rank</th><th>run</th><th>duration</th><th>energy</th><th>emissions</th></tr></thead><tbody>");
     for r in &j.ranks {
@@ -429,7 +510,8 @@ pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathB
     let energy: f64 = all.iter().map(|r| r.total().energy_kwh).sum();
     let emissions: f64 = all.iter().map(|r| r.total().emissions_kg).sum();
     let duration: f64 = all.iter().map(|r| r.total().duration_s).sum();
-    let file_list: Vec<String> = files.iter().map(|f| format!("<code>{}</code>", esc(&f.display().to_string()))).collect();
+    let file_list: Vec<String> =
+        files.iter().map(|f| format!("<code>{}</code>", esc(&f.display().to_string()))).collect();
     let mut h = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Emissions report</title><style>{STYLE}</style></head><body><main>\

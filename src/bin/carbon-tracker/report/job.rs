@@ -75,7 +75,10 @@ impl Job {
 }
 
 /// Sums the regions of `run_ids` (each run's last region file), in the order first seen.
-pub fn sum_regions<'a>(run_ids: impl Iterator<Item = &'a str>, regions: &HashMap<String, Vec<RegionTotals>>) -> Vec<RegionSum> {
+pub fn sum_regions<'a>(
+    run_ids: impl Iterator<Item = &'a str>,
+    regions: &HashMap<String, Vec<RegionTotals>>,
+) -> Vec<RegionSum> {
     let mut order: Vec<String> = Vec::new();
     let mut sums: HashMap<String, RegionSum> = HashMap::new();
     for run_id in run_ids {
@@ -117,13 +120,19 @@ pub fn sum_regions<'a>(run_ids: impl Iterator<Item = &'a str>, regions: &HashMap
 }
 
 /// Takes the runs that are ranks of a job (their run file names one) out of `projects`.
-pub fn take_jobs(projects: &mut Projects, identities: &[Identity], regions: &HashMap<String, Vec<RegionTotals>>) -> Vec<Job> {
+pub fn take_jobs(
+    projects: &mut Projects,
+    identities: &[Identity],
+    regions: &HashMap<String, Vec<RegionTotals>>,
+) -> Vec<Job> {
     let ids: HashMap<&str, &Identity> = identities.iter().map(|i| (i.run_id.as_str(), i)).collect();
     let mut jobs: BTreeMap<String, Vec<RankRun>> = BTreeMap::new();
     for runs in projects.values_mut() {
         runs.retain(|run| match ids.get(run.run_id.as_str()).filter(|i| i.job_id.is_some()) {
             Some(id) => {
-                jobs.entry(id.job_id.clone().unwrap()).or_default().push(RankRun { run: run.clone(), id: (*id).clone() });
+                jobs.entry(id.job_id.clone().unwrap())
+                    .or_default()
+                    .push(RankRun { run: run.clone(), id: (*id).clone() });
                 false
             }
             None => true,
@@ -138,7 +147,13 @@ pub fn take_jobs(projects: &mut Projects, identities: &[Identity], regions: &Has
                 let i = match nodes.iter().position(|n| n.name == r.id.node && n.node_id == r.id.node_id) {
                     Some(i) => i,
                     None => {
-                        nodes.push(Node { name: r.id.node.clone(), node_id: r.id.node_id, ranks: vec![], energy_kwh: 0.0, emissions_kg: 0.0 });
+                        nodes.push(Node {
+                            name: r.id.node.clone(),
+                            node_id: r.id.node_id,
+                            ranks: vec![],
+                            energy_kwh: 0.0,
+                            emissions_kg: 0.0,
+                        });
                         nodes.len() - 1
                     }
                 };
@@ -220,13 +235,16 @@ impl NumberColumn {
 /// `total_last`.
 pub fn aligned(header: &[String], lines: &[Vec<String>], numeric: &dyn Fn(usize) -> bool, total_last: bool) -> String {
     let n = header.len();
-    let widths: Vec<usize> =
-        (0..n).map(|c| lines.iter().map(|l| l[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..n)
+        .map(|c| lines.iter().map(|l| l[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        .collect();
     let fmt_line = |cells: &[String]| {
         let parts: Vec<String> = cells
             .iter()
             .enumerate()
-            .map(|(c, v)| if numeric(c) { format!("{v:>w$}", w = widths[c]) } else { format!("{v:<w$}", w = widths[c]) })
+            .map(
+                |(c, v)| if numeric(c) { format!("{v:>w$}", w = widths[c]) } else { format!("{v:<w$}", w = widths[c]) },
+            )
             .collect();
         format!("  {}\n", parts.join("  ").trim_end())
     };
@@ -272,7 +290,11 @@ pub fn region_table(regions: &[RegionSum], total_kwh: f64, runs_label: &str) -> 
                 crate::format::sig3(t.max_duration_s * 1e3),
                 e.fmt(t.energy_consumed_kwh),
                 m.fmt(t.emissions_kg),
-                if total_kwh > 0.0 { format!("{:.1} %", t.energy_consumed_kwh / total_kwh * 100.0) } else { "-".into() },
+                if total_kwh > 0.0 {
+                    format!("{:.1} %", t.energy_consumed_kwh / total_kwh * 100.0)
+                } else {
+                    "-".into()
+                },
             ]
         })
         .collect();
@@ -298,7 +320,8 @@ pub fn text(job: &Job) -> String {
         crate::format::duration_s(job.wall_s()),
         if energy > 0.0 { format!(", {} g/kWh", crate::format::sig3(emissions * 1000.0 / energy)) } else { String::new() }
     );
-    let node_header: Vec<String> = ["node".to_string(), "node id".into(), "ranks".into(), eh.clone(), mh.clone()].to_vec();
+    let node_header: Vec<String> =
+        ["node".to_string(), "node id".into(), "ranks".into(), eh.clone(), mh.clone()].to_vec();
     let (node_e, total_e) = e.fmt_summing(&job.nodes.iter().map(|n| n.energy_kwh).collect::<Vec<_>>());
     let (node_m, total_m) = m.fmt_summing(&job.nodes.iter().map(|n| n.emissions_kg).collect::<Vec<_>>());
     let mut lines: Vec<Vec<String>> = job
@@ -306,14 +329,21 @@ pub fn text(job: &Job) -> String {
         .iter()
         .zip(node_e.into_iter().zip(node_m))
         .map(|(n, (ne, nm))| {
-            vec![n.name.clone(), n.node_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()), ranks_text(&n.ranks), ne, nm]
+            vec![
+                n.name.clone(),
+                n.node_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+                ranks_text(&n.ranks),
+                ne,
+                nm,
+            ]
         })
         .collect();
     lines.push(vec!["total".into(), String::new(), job.ranks.len().to_string(), total_e, total_m]);
     out += &aligned(&node_header, &lines, &|c| c >= 3, true);
     out += "\n";
     let rank_header: Vec<String> =
-        ["rank".to_string(), "node".into(), "local".into(), "run".into(), "duration (s)".into(), eh, mh, "rows".into()].to_vec();
+        ["rank".to_string(), "node".into(), "local".into(), "run".into(), "duration (s)".into(), eh, mh, "rows".into()]
+            .to_vec();
     let (rank_e, total_e) = e.fmt_summing(&job.ranks.iter().map(|r| r.run.total().energy_kwh).collect::<Vec<_>>());
     let (rank_m, total_m) = m.fmt_summing(&job.ranks.iter().map(|r| r.run.total().emissions_kg).collect::<Vec<_>>());
     let mut lines: Vec<Vec<String>> = job
@@ -333,7 +363,16 @@ pub fn text(job: &Job) -> String {
             ]
         })
         .collect();
-    lines.push(vec!["total".into(), String::new(), String::new(), String::new(), String::new(), total_e, total_m, String::new()]);
+    lines.push(vec![
+        "total".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        total_e,
+        total_m,
+        String::new(),
+    ]);
     out += &aligned(&rank_header, &lines, &|c| c == 0 || c >= 4, true);
     if !job.regions.is_empty() {
         out += "\n  Regions, summed over the ranks (energy: the run's over the time each was open)\n";

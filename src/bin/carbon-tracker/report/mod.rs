@@ -60,9 +60,12 @@ pub fn group(files: &[(PathBuf, Vec<Row>)]) -> Projects {
     let mut runs: BTreeMap<(String, String), Run> = BTreeMap::new();
     for (file, rows) in files {
         for r in rows {
-            let run = runs
-                .entry((r.project.clone(), r.run_id.clone()))
-                .or_insert_with(|| Run { project: r.project.clone(), run_id: r.run_id.clone(), files: vec![], rows: vec![] });
+            let run = runs.entry((r.project.clone(), r.run_id.clone())).or_insert_with(|| Run {
+                project: r.project.clone(),
+                run_id: r.run_id.clone(),
+                files: vec![],
+                rows: vec![],
+            });
             if !run.files.contains(file) {
                 run.files.push(file.clone());
             }
@@ -210,7 +213,9 @@ pub fn table(projects: &Projects, regions: &Regions) -> String {
         let (ef, eu) = unit(energy, &[(1.0, "kWh"), (1e-3, "Wh"), (1e-6, "mWh"), (1e-9, "µWh")]);
         let (mf, mu) = unit(emissions, &[(1.0, "kg"), (1e-3, "g"), (1e-6, "mg"), (1e-9, "µg")]);
         let (energy_h, emissions_h) = (format!("energy ({eu})"), format!("emissions ({mu} CO2e)"));
-        let header = ["run", "started", "duration (s)", &energy_h, &emissions_h, "intensity (g/kWh)", "rows", "mode", "tracker"].map(str::to_string);
+        let header =
+            ["run", "started", "duration (s)", &energy_h, &emissions_h, "intensity (g/kWh)", "rows", "mode", "tracker"]
+                .map(str::to_string);
         let mut lines: Vec<Vec<String>> = runs
             .iter()
             .map(|r| {

@@ -40,7 +40,10 @@ pub fn read(path: &Path) -> (Vec<RegionRow>, Vec<Problem>) {
         let parsed = (|| -> Result<RegionRow, String> {
             let num = |name: &str| -> Result<f64, String> {
                 let v = text(name);
-                v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("column `{name}`: `{v}` is not a number"))
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| format!("column `{name}`: `{v}` is not a number"))
             };
             let count = |name: &str| -> Result<u64, String> {
                 let v = text(name);
