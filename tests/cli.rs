@@ -689,9 +689,9 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // Per project, a line per run (short run ids), with its duration, energy and emissions.
     for needle in [
-        "Project cc-infer: 1 run(s)",
-        "Project cc-train: 2 run(s)",
-        "Project ours: 2 run(s)",
+        "Project cc-infer: 1 run",
+        "Project cc-train: 2 runs",
+        "Project ours: 2 runs",
         "e2eb31f4",
         "5c901535",
         "9a8763bd",
@@ -706,7 +706,7 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
     // Without a file: ./emissions.csv.
     let out = ct(dir.path()).arg("report").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("Project ours: 2 run(s) from emissions.csv"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).starts_with("Project ours: 2 runs from emissions.csv"), "{}", text(&out.stdout));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("<polyline") && page.contains("e2eb31f4"));
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="), "self-contained");
@@ -763,7 +763,7 @@ fn report_reads_a_csv_codecarbon_writes_now() {
     let out = ct(dir.path()).args(["report", "emissions.csv"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let table = text(&out.stdout);
-    assert!(table.contains("Project cc-train: 2 run(s)") && table.contains("Project cc-infer: 1 run(s)"), "{table}");
+    assert!(table.contains("Project cc-train: 2 runs") && table.contains("Project cc-infer: 1 run"), "{table}");
 }
 
 // ---- limits and progress ----

@@ -149,7 +149,7 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     let (text, stderr, ok) = report(&out, &[]);
     println!("{text}");
     assert!(ok, "{stderr}");
-    assert!(text.contains("Job 4242 (project sim): 6 rank(s) on 2 node(s)"), "{text}");
+    assert!(text.contains("Job 4242 (project sim): 6 ranks on 2 nodes"), "{text}");
     // As printed: the total line is the sum of the lines above it, per node and per rank.
     for (header, energy_col, total_col) in [("  node ", 3, 2), ("   rank ", 5, 1)] {
         let lines: Vec<Vec<&str>> = text

@@ -461,12 +461,12 @@ fn job_section(j: &Job) -> String {
         j.ranks.iter().map(|r| (r.run.run_id.as_str(), format!("rank {} ({})", r.rank_text(), r.id.node))).collect();
     let label = |run: &Run| rank_of.get(run.run_id.as_str()).cloned().unwrap_or_else(|| run.short_id().to_string());
     let mut h = format!(
-        "<section><h2>Job {}</h2><p class=\"sub\">project {} · {} rank(s) on {} node(s) · {} · {} · {} wall time</p>\
+        "<section><h2>Job {}</h2><p class=\"sub\">project {} · {} on {} · {} · {} · {} wall time</p>\
 <h3>Emissions per node</h3>{}<h3>Emissions per rank (coloured by node)</h3>{}<h3>Emissions over time, per rank</h3>{}",
         esc(&j.id),
         esc(&j.project),
-        j.ranks.len(),
-        j.nodes.len(),
+        format::count(j.ranks.len(), "rank", "ranks"),
+        format::count(j.nodes.len(), "node", "nodes"),
         format::mass_kg(j.emissions_kg()),
         format::energy_kwh(j.energy_kwh()),
         format::duration_s(j.wall_s()),
@@ -504,6 +504,22 @@ fn job_section(j: &Job) -> String {
     h
 }
 
+/// "5 runs in 1 job and 2 other projects", "4 runs in 4 projects", "6 runs in 1 job".
+fn runs_in(runs: usize, jobs: usize, projects: usize) -> String {
+    let runs = format::count(runs, "run", "runs");
+    match (jobs, projects) {
+        (0, p) => format!("{runs} in {}", format::count(p, "project", "projects")),
+        (j, 0) => format!("{runs} in {}", format::count(j, "job", "jobs")),
+        (j, p) => {
+            format!(
+                "{runs} in {} and {}",
+                format::count(j, "job", "jobs"),
+                format::count(p, "other project", "other projects")
+            )
+        }
+    }
+}
+
 pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathBuf]) -> String {
     let mut all: Vec<&Run> = projects.values().flatten().collect();
     all.extend(jobs.iter().flat_map(|j| j.ranks.iter().map(|r| &r.run)));
@@ -515,12 +531,10 @@ pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathB
     let mut h = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Emissions report</title><style>{STYLE}</style></head><body><main>\
-<header><h1>Emissions report</h1><p>{} run(s) in {} job(s) and {} other project(s), from {}</p></header>\
+<header><h1>Emissions report</h1><p>{}, from {}</p></header>\
 <div class=\"kpis\"><div class=\"kpi\"><b>{}</b><span>emissions</span></div><div class=\"kpi\"><b>{}</b><span>energy</span></div>\
 <div class=\"kpi\"><b>{}</b><span>tracked time</span></div></div>",
-        all.len(),
-        jobs.len(),
-        projects.len(),
+        runs_in(all.len(), jobs.len(), projects.len()),
         file_list.join(", "),
         format::mass_kg(emissions),
         format::energy_kwh(energy),
@@ -534,9 +548,9 @@ pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathB
         let kwh: f64 = runs.iter().map(|r| r.total().energy_kwh).sum();
         let _ = write!(
             h,
-            "<section><h2>{}</h2><p class=\"sub\">{} run(s) · {} · {}</p><h3>Emissions over time, per run</h3>{}",
+            "<section><h2>{}</h2><p class=\"sub\">{} · {} · {}</p><h3>Emissions over time, per run</h3>{}",
             esc(if name.is_empty() { "(no project name)" } else { name }),
-            runs.len(),
+            format::count(runs.len(), "run", "runs"),
             format::mass_kg(e),
             format::energy_kwh(kwh),
             line_chart(runs, &|r: &Run| r.short_id().to_string())
@@ -562,6 +576,14 @@ pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subtitle_counts_in_words() {
+        assert_eq!(runs_in(4, 0, 4), "4 runs in 4 projects");
+        assert_eq!(runs_in(1, 0, 1), "1 run in 1 project");
+        assert_eq!(runs_in(6, 1, 0), "6 runs in 1 job");
+        assert_eq!(runs_in(8, 2, 1), "8 runs in 2 jobs and 1 other project");
+    }
 
     #[test]
     fn steps() {

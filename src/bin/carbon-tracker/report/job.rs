@@ -308,17 +308,21 @@ pub fn text(job: &Job) -> String {
     let m = NumberColumn::mass(emissions);
     let (eh, mh) = (format!("energy ({})", e.unit), format!("emissions ({} CO2e)", m.unit));
     let mut out = format!(
-        "Job {} (project {}): {} rank(s) on {} node(s)\n  total      {} {}, {} {} CO2e, {} wall time (first start to last end){}\n\n",
+        "Job {} (project {}): {} on {}\n  total      {} {}, {} {} CO2e, {} wall time (first start to last end){}\n\n",
         job.id,
         if job.project.is_empty() { "(no name)" } else { &job.project },
-        job.ranks.len(),
-        job.nodes.len(),
+        crate::format::count(job.ranks.len(), "rank", "ranks"),
+        crate::format::count(job.nodes.len(), "node", "nodes"),
         e.fmt(energy),
         e.unit,
         m.fmt(emissions),
         m.unit,
         crate::format::duration_s(job.wall_s()),
-        if energy > 0.0 { format!(", {} g/kWh", crate::format::sig3(emissions * 1000.0 / energy)) } else { String::new() }
+        if energy > 0.0 {
+            format!(", {} g/kWh", crate::format::sig3(emissions * 1000.0 / energy))
+        } else {
+            String::new()
+        }
     );
     let node_header: Vec<String> =
         ["node".to_string(), "node id".into(), "ranks".into(), eh.clone(), mh.clone()].to_vec();
