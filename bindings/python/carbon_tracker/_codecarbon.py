@@ -474,7 +474,8 @@ class BaseEmissionsTracker:
         return None if value is None else float(value)
 
     def describe(self) -> Dict[str, Any]:
-        """carbon-tracker's description of the run (hardware, sources, intensity)."""
+        """carbon-tracker's description of the run (hardware, sources, intensity), as a dict:
+        the parsed JSON document of ``Tracker.describe`` (not JSON text; ``json.dumps`` gives it)."""
         return self.native.describe()
 
     @property

@@ -279,7 +279,12 @@ class _Gate:
         """A call begins (raises once the gate is closed); pair with leave()."""
         with self._cond:
             if self._closed:
-                raise CarbonTrackerError(Status.CT_ERR_NULL_ARGUMENT, "the tracker was closed")
+                # A state, not a missing argument: the handle was freed by close() (or the
+                # end of a `with` block), and only a new tracker can measure again.
+                raise CarbonTrackerError(
+                    Status.CT_ERR_INVALID_STATE,
+                    "the tracker is closed (by close() or at the end of its with block): create a new one",
+                )
             self._active += 1
 
     def leave(self) -> None:
@@ -455,7 +460,9 @@ class Tracker(RegionsMixin):
             self.set_progress(min(done, total), total)
 
     def describe(self) -> Dict[str, Any]:
-        """The detected hardware and which source/model produces each number (ct_tracker_json)."""
+        """What this tracker measures and how, as a dict: the JSON document of ct_tracker_json
+        (the detected hardware, which source or model gives each number, the intensity, the
+        outputs, the job, the regions), parsed. ``json.dumps(t.describe())`` gives the text."""
         with self._gate.call():
             ptr = self._lib.ct_tracker_json(self._handle)
             if not ptr:  # NULL: the real status of the failure, as for every other call

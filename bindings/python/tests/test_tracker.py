@@ -100,6 +100,12 @@ def test_context_manager_and_decorator(out_dir):
     with ct.Tracker(offline=True, output_dir=out_dir, project_name="ctx") as t:
         time.sleep(0.06)
     assert t.final_emissions.duration_s > 0.05
+    # The block closed it: a later call is a state error that says so, not a missing argument.
+    for call in (t.flush, t.start, t.describe):
+        with pytest.raises(ct.CarbonTrackerError) as e:
+            call()
+        assert e.value.status is ct.Status.CT_ERR_INVALID_STATE, call
+        assert "closed" in str(e.value) and "with block" in str(e.value)
 
     @ct.Tracker(offline=True, output_dir=out_dir, project_name="deco")
     def work(x):
@@ -198,7 +204,7 @@ def test_close_waits_for_a_call_in_progress(out_dir):
     assert events[0][1] == "CT_ERR_NETWORK"
     with pytest.raises(ct.CarbonTrackerError) as e:
         t.flush()
-    assert e.value.status is ct.Status.CT_ERR_NULL_ARGUMENT
+    assert e.value.status is ct.Status.CT_ERR_INVALID_STATE
 
 
 def test_a_tracker_collected_without_stop_writes_nothing_and_does_not_wait(out_dir):
