@@ -27,6 +27,7 @@ from ._prediction import Prediction
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
     from typing_extensions import Unpack
 
+
 class Status(enum.IntEnum):
     """``ct_status`` of include/carbon_tracker.h (tests/test_abi.py checks names and values
     against the header)."""
@@ -321,6 +322,7 @@ class TaskScope:
     def __init__(self, name: str) -> None:
         self.name = name
         self.emissions: Optional[Emissions] = None
+
 
 _Report = Callable[[ctypes.c_void_p, Any], int]
 

@@ -56,7 +56,7 @@ def test_emissions_layout_is_the_c_compilers(tmp_path):
     ]
     src = tmp_path / "layout.c"
     src.write_text(
-        "#include <stddef.h>\n#include <stdio.h>\n#include \"carbon_tracker.h\"\nint main(void) {\n"
+        '#include <stddef.h>\n#include <stdio.h>\n#include "carbon_tracker.h"\nint main(void) {\n'
         + "\n".join(lines)
         + "\nreturn 0;\n}\n"
     )
@@ -67,5 +67,7 @@ def test_emissions_layout_is_the_c_compilers(tmp_path):
         name, a, b = line.split()
         c[name] = (int(a), int(b))
     assert c.pop("sizeof") == (ctypes.sizeof(ct._CtEmissions), ctypes.alignment(ct._CtEmissions))
-    py = {n: (getattr(ct._CtEmissions, n).offset, getattr(ct._CtEmissions, n).size) for n, _ in ct._CtEmissions._fields_}
+    py = {
+        n: (getattr(ct._CtEmissions, n).offset, getattr(ct._CtEmissions, n).size) for n, _ in ct._CtEmissions._fields_
+    }
     assert py == c

@@ -236,7 +236,15 @@ def test_codecarbon_tasks_names_and_data(out_dir):
 def test_get_detected_hardware_keys():
     t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[])
     hw = t.get_detected_hardware()
-    assert set(hw) == {"ram_total_size", "cpu_count", "cpu_physical_count", "cpu_model", "gpu_count", "gpu_model", "gpu_ids"}
+    assert set(hw) == {
+        "ram_total_size",
+        "cpu_count",
+        "cpu_physical_count",
+        "cpu_model",
+        "gpu_count",
+        "gpu_model",
+        "gpu_ids",
+    }
     assert hw["cpu_count"] >= 1 and hw["ram_total_size"] > 0
 
 
@@ -269,7 +277,10 @@ def test_a_country_code_of_no_country_is_logged_and_the_world_average_applies(co
     t.start()
     kg = t.stop()
     messages = [(r.levelname, r.getMessage()) for r in collect["codecarbon"].records]
-    assert any(level == "ERROR" and "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA" in m for level, m in messages), messages
+    assert any(
+        level == "ERROR" and "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA" in m
+        for level, m in messages
+    ), messages
     assert ("WARNING", "We do not have data for FRN, using world average.") in messages
     data = t.final_emissions_data
     assert kg is not None and data is not None and data.energy_consumed > 0

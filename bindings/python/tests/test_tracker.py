@@ -180,7 +180,9 @@ def test_close_waits_for_a_call_in_progress(out_dir):
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     port = server.getsockname()[1]
-    t = ct.Tracker(country_iso_code="FRA", save_to_file=False, emissions_endpoint=f"http://127.0.0.1:{port}/e", api_timeout_s=1)
+    t = ct.Tracker(
+        country_iso_code="FRA", save_to_file=False, emissions_endpoint=f"http://127.0.0.1:{port}/e", api_timeout_s=1
+    )
     t.start()
     t.flush()  # queues an upload that never completes
     events = []
@@ -220,8 +222,14 @@ def collect_without_stop(out_dir, port):
     for kind in (ct.Tracker, ct.EmissionsTracker):
         sub = os.path.join(out_dir, kind.__name__)
         os.mkdir(sub)
-        t = kind(country_iso_code="FRA", output_dir=sub, save_to_api=True, api_key="k", api_timeout_s=30,
-                 api_endpoint=f"http://127.0.0.1:{port}")
+        t = kind(
+            country_iso_code="FRA",
+            output_dir=sub,
+            save_to_api=True,
+            api_key="k",
+            api_timeout_s=30,
+            api_endpoint=f"http://127.0.0.1:{port}",
+        )
         t.start()
         t.flush()
         started = time.monotonic()
