@@ -235,7 +235,7 @@ def main():
         if args.native
         else None
     )
-    o, c, n = (median(idle[l], "idle_cpu_ms_per_s") for l in ("ours", "codecarbon", "none"))
+    o, c, n = (median(idle[who], "idle_cpu_ms_per_s") for who in ("ours", "codecarbon", "none"))
     no = (
         (median(nat_idle["ours"], "idle_cpu_ms_per_s") - median(nat_idle["none"], "idle_cpu_ms_per_s"))
         if nat_idle
@@ -262,7 +262,7 @@ def main():
                 "-",
             )
         )
-    o, c, n = (median(idle[l], "rss_kb") for l in ("ours", "codecarbon", "none"))
+    o, c, n = (median(idle[who], "rss_kb") for who in ("ours", "codecarbon", "none"))
     nr = (median(nat_idle["ours"], "rss_kb") - median(nat_idle["none"], "rss_kb")) if nat_idle else None
     rows.append(
         (

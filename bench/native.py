@@ -11,7 +11,6 @@ import statistics
 import subprocess
 import tempfile
 
-
 # The library's lifecycle targets (bench/compare.py prints the same rows, tasks aside).
 LIFECYCLE_TARGETS = [
     ("construct", "construct (first in the process)", "≤ 20 µs"),

@@ -55,7 +55,7 @@ class Nvml:
             self.lib = ctypes.CDLL("libnvidia-ml.so.1")
             rc = self.lib.nvmlInit_v2()
             if rc != 0:
-                raise OSError(f"nvmlInit_v2 returned {rc}")
+                raise OSError(f"nvmlInit_v2 returned {rc}") from None
             self.via = "libnvidia-ml.so.1 through ctypes (nvidia-ml-py not installed)"
 
     def driver_version(self):
@@ -379,7 +379,7 @@ def main():
     for label, run_env, short in runs:
         args = [sys.executable, os.path.abspath(__file__), "--run", label] + (["short"] if short else [])
         done = subprocess.run(args, env=run_env, capture_output=True, text=True)
-        result = next((json.loads(l[7:]) for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+        result = next((json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("RESULT ")), None)
         if result is None:
             print(f"\n## {label}\nthe run failed (status {done.returncode}):\n{done.stdout}\n{done.stderr}")
             ok = False

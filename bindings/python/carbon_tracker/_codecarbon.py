@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Ty
 
 from . import _logging
 from ._codecarbon_options import CodeCarbonOptions
-from ._options import OPTION_KEYS
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
+from ._options import OPTION_KEYS
 from .output import EmissionsData, OutputMethod, task_emissions_data
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency

@@ -20,9 +20,10 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, Sized, TypeVar, cast
 
 from . import _logging, _prediction
-from ._regions import RegionsMixin, declare as _declare_regions
 from ._options import TrackerOptions
 from ._prediction import Prediction
+from ._regions import RegionsMixin
+from ._regions import declare as _declare_regions
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
     from typing_extensions import Unpack
@@ -498,6 +499,7 @@ class Tracker(RegionsMixin):
                     f"{name} was never stopped: it was collected without its final row "
                     "(call stop(), or use it as a context manager)",
                     ResourceWarning,
+                    stacklevel=1,
                     source=self,
                 )
         finally:

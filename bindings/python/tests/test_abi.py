@@ -7,9 +7,8 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 HEADER = ROOT / "include" / "carbon_tracker.h"
@@ -50,7 +49,7 @@ def test_emissions_fields_are_the_headers():
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_emissions_layout_is_the_c_compilers(tmp_path):
     names = header_emissions_fields()
-    lines = [f'printf("sizeof %zu %zu\\n", sizeof(ct_emissions), _Alignof(ct_emissions));']
+    lines = ['printf("sizeof %zu %zu\\n", sizeof(ct_emissions), _Alignof(ct_emissions));']
     lines += [
         f'printf("{n} %zu %zu\\n", offsetof(ct_emissions, {n}), sizeof(((ct_emissions *)0)->{n}));' for n in names
     ]

@@ -22,9 +22,8 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from test_codecarbon_usages import CODECARBON_PYTHON, ROOT, codecarbon_env, run_usage
 
 REQUIRED = os.environ.get("CT_REQUIRE_CLUSTER_TOOLS") == "1"

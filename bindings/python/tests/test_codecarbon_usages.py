@@ -179,9 +179,10 @@ def test_api_surface_as_codecarbons():
     assert list(layer.TRACKER_PARAMETERS) == tracker
     assert list(layer.DECORATOR_PARAMETERS) == decorator
     assert list(layer.OFFLINE_PARAMETERS) == offline
-    fields = lambda c: [
-        [f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)
-    ]  # noqa: E731
+
+    def fields(c):
+        return [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)]
+
     assert fields(ours.EmissionsData) == data
     assert fields(ours.TaskEmissionsData) == task
     assert [m.value for m in ours.OutputMethod] == methods

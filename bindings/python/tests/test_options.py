@@ -5,9 +5,8 @@ import json
 import os
 import pathlib
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 
 VECTOR = json.loads(
     (pathlib.Path(__file__).resolve().parents[3] / "tests" / "vectors" / "option_escaping.json").read_text()

@@ -11,9 +11,8 @@ import shutil
 import subprocess
 import time
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from carbon_tracker import BudgetState, PredictionState
 from carbon_tracker._prediction import _CtPrediction
 from test_abi import ROOT, header_text
@@ -90,7 +89,7 @@ def test_steady_run_predicted_within_2_percent_at_25_50_75():
     # The load is steady only if the machine lets this process wake up on time: a run where a
     # step woke up more than 5 ms late (5 % of a step) is not the steady load and is done again.
     # (tests/c/prediction_test.c checks the same on the test builds' clock, exactly.)
-    for attempt in range(5):
+    for _attempt in range(5):
         predictions, final, late = paced_run(lambda k: 0.1)
         if late <= 0.005:
             break

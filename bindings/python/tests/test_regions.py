@@ -6,9 +6,8 @@ import os
 import threading
 import time
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 
 
 def native(**kw):

@@ -6,9 +6,8 @@ import socket
 import threading
 import time
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from carbon_tracker._options import OPTION_KEYS
 
 

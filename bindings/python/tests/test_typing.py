@@ -7,9 +7,8 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from carbon_tracker import _codecarbon
 from carbon_tracker._codecarbon_options import CodeCarbonOptions
 from carbon_tracker._options import OPTION_KEYS

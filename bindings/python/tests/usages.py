@@ -528,9 +528,9 @@ def prometheus():
         tracker.start()
         work(0.2)
         tracker.flush()
-        pushed = poll(lambda: gateway_metrics(f"{project}_base"))
+        pushed = poll(lambda p=project: gateway_metrics(f"{p}_base"))
         kg = tracker.stop()
-        left = poll(lambda: not gateway_metrics(f"{project}_base"))
+        left = poll(lambda p=project: not gateway_metrics(f"{p}_base"))
         results[project] = {
             "metrics": sorted(pushed),
             "project_label": sorted({labels.get("project_name") for labels in pushed.values()}),
