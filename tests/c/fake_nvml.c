@@ -94,12 +94,16 @@ static void load_config(FILE *f) {
         d->power_w = atof(power);
         d->has_counter = strcmp(kind, "counter") == 0;
         while ((tok = strtok_r(NULL, " \t\n", &save))) {
-            if (strncmp(tok, "util=", 5) == 0) d->util = (unsigned)atoi(tok + 5);
-            else if (strncmp(tok, "max_w=", 6) == 0) d->max_mw = (unsigned)(atof(tok + 6) * 1000);
-            else if (strncmp(tok, "lost_file=", 10) == 0) snprintf(d->lost_file, sizeof d->lost_file, "%s", tok + 10);
+            if (strncmp(tok, "util=", 5) == 0)
+                d->util = (unsigned)atoi(tok + 5);
+            else if (strncmp(tok, "max_w=", 6) == 0)
+                d->max_mw = (unsigned)(atof(tok + 6) * 1000);
+            else if (strncmp(tok, "lost_file=", 10) == 0)
+                snprintf(d->lost_file, sizeof d->lost_file, "%s", tok + 10);
             else if (strncmp(tok, "mig=", 4) == 0) {
                 char *msave = NULL;
-                for (char *m = strtok_r(tok + 4, ",", &msave); m && d->n_mig < MAX_MIG; m = strtok_r(NULL, ",", &msave)) {
+                for (char *m = strtok_r(tok + 4, ",", &msave); m && d->n_mig < MAX_MIG;
+                     m = strtok_r(NULL, ",", &msave)) {
                     struct fake_device *md = &mig_devices[n_mig_devices++];
                     memset(md, 0, sizeof *md);
                     md->is_mig = 1;
@@ -131,16 +135,26 @@ nvmlReturn_t nvmlShutdown(void) { return NVML_SUCCESS; }
 
 const char *nvmlErrorString(nvmlReturn_t r) {
     switch (r) {
-    case NVML_SUCCESS: return "Success";
-    case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
-    case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
-    case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
-    case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
-    case NVML_ERROR_NOT_FOUND: return "Not Found";
-    case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
-    case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
-    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
-    default: return "Unknown Error";
+    case NVML_SUCCESS:
+        return "Success";
+    case NVML_ERROR_UNINITIALIZED:
+        return "Uninitialized";
+    case NVML_ERROR_INVALID_ARGUMENT:
+        return "Invalid Argument";
+    case NVML_ERROR_NOT_SUPPORTED:
+        return "Not Supported";
+    case NVML_ERROR_NO_PERMISSION:
+        return "Insufficient Permissions";
+    case NVML_ERROR_NOT_FOUND:
+        return "Not Found";
+    case NVML_ERROR_INSUFFICIENT_SIZE:
+        return "Insufficient Size";
+    case NVML_ERROR_DRIVER_NOT_LOADED:
+        return "Driver Not Loaded";
+    case NVML_ERROR_GPU_IS_LOST:
+        return "GPU is lost";
+    default:
+        return "Unknown Error";
     }
 }
 
@@ -151,8 +165,12 @@ static nvmlReturn_t copy_string(const char *s, char *out, unsigned int len) {
     return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int len) { return copy_string("550.00.fake", version, len); }
-nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int len) { return copy_string("12.550.00.fake", version, len); }
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int len) {
+    return copy_string("550.00.fake", version, len);
+}
+nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int len) {
+    return copy_string("12.550.00.fake", version, len);
+}
 nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v) {
     if (!v) return NVML_ERROR_INVALID_ARGUMENT;
     *v = 12040;
@@ -175,7 +193,9 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev
     *device = &devices[index];
     return NVML_SUCCESS;
 }
-nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device) { return nvmlDeviceGetHandleByIndex_v2(index, device); }
+nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device) {
+    return nvmlDeviceGetHandleByIndex_v2(index, device);
+}
 
 nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
     if (!initialised) return NVML_ERROR_UNINITIALIZED;
@@ -193,11 +213,11 @@ nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
     return NVML_ERROR_NOT_FOUND;
 }
 
-#define CHECK(d)                                              \
-    do {                                                      \
-        if (!initialised) return NVML_ERROR_UNINITIALIZED;    \
-        if (!(d)) return NVML_ERROR_INVALID_ARGUMENT;         \
-        if (lost(d)) return NVML_ERROR_GPU_IS_LOST;           \
+#define CHECK(d)                                           \
+    do {                                                   \
+        if (!initialised) return NVML_ERROR_UNINITIALIZED; \
+        if (!(d)) return NVML_ERROR_INVALID_ARGUMENT;      \
+        if (lost(d)) return NVML_ERROR_GPU_IS_LOST;        \
     } while (0)
 
 nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int len) {
@@ -261,7 +281,9 @@ nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t d, unsigned int *limit
     *limit_mw = d->max_mw;
     return NVML_SUCCESS;
 }
-nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t d, unsigned int *limit_mw) { return nvmlDeviceGetEnforcedPowerLimit(d, limit_mw); }
+nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t d, unsigned int *limit_mw) {
+    return nvmlDeviceGetEnforcedPowerLimit(d, limit_mw);
+}
 
 nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *current, unsigned int *pending) {
     CHECK(d);
