@@ -30,10 +30,8 @@ for d in bindings/go bindings/python; do
   cmp LICENSE "$d/LICENSE" && cmp THIRD_PARTY_NOTICES.md "$d/THIRD_PARTY_NOTICES.md"
 done
 
-echo "== format and lint (rustfmt.toml; the [lints] table of Cargo.toml)"
-cargo fmt --all --check
-cargo fmt --all --check --manifest-path fuzz/Cargo.toml
-cargo clippy --quiet --workspace --all-targets --all-features --locked -- -D warnings
+echo "== format and lint: Rust, Go, Python, C and C++ (scripts/lint.sh)"
+bash scripts/lint.sh
 
 echo "== cargo test"
 cargo test
@@ -50,7 +48,7 @@ CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/py
 echo "== go bindings"
 export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$lib_dir")"
 (cd bindings/go && go vet ./... && go test -race -count=1 ./...)
-(cd examples/go && go run . "$(mktemp -d)")
+(cd examples/go && go vet ./... && go run . "$(mktemp -d)")
 unset PKG_CONFIG_PATH
 
 echo "== cmake: build and ctest"
