@@ -60,9 +60,9 @@ def test_emissions_layout_is_the_c_compilers(tmp_path):
         + "\nreturn 0;\n}\n"
     )
     exe = tmp_path / "layout"
-    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True)
+    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True, timeout=300)
     c = {}
-    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True, timeout=300).stdout.splitlines():
         name, a, b = line.split()
         c[name] = (int(a), int(b))
     assert c.pop("sizeof") == (ctypes.sizeof(ct._CtEmissions), ctypes.alignment(ct._CtEmissions))

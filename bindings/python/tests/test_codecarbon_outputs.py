@@ -52,7 +52,11 @@ def pushgateway(tmp_path):
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a gateway that ignores SIGTERM
+            proc.kill()
+            proc.wait(timeout=30)
         log.close()
 
 

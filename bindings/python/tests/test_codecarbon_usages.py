@@ -149,7 +149,12 @@ def test_collected_tracker_writes_nothing_at_exit_either(impl, tmp_path):
 def codecarbon_json(script):
     """What `script`, run by CodeCarbon 3.3.2's Python, prints as JSON on its last line."""
     out = subprocess.run(
-        [str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=codecarbon_env(), check=True
+        [str(CODECARBON_PYTHON), "-c", script],
+        capture_output=True,
+        text=True,
+        env=codecarbon_env(),
+        check=True,
+        timeout=300,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -51,9 +51,9 @@ def test_prediction_layout_is_the_c_compilers(tmp_path):
         + "\nreturn 0;\n}\n"
     )
     exe = tmp_path / "layout"
-    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True)
+    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True, timeout=300)
     c = {}
-    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True, timeout=300).stdout.splitlines():
         name, *v = line.split()
         c[name] = tuple(map(int, v))
     assert c.pop("sizeof") == (ctypes.sizeof(_CtPrediction),)

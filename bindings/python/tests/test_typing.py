@@ -26,6 +26,7 @@ def mypy(path: str) -> "subprocess.CompletedProcess[str]":
         capture_output=True,
         text=True,
         cwd=PACKAGE,
+        timeout=300,
     )
 
 
