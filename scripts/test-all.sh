@@ -6,7 +6,7 @@
 #   1. Rust: unit, C ABI (C and C++ programs), Fortran (gfortran), regions and the job report,
 #      online (fake API on loopback), header freshness, cluster (Pushgateway, Prometheus, OTLP
 #      receiver, mpirun of C and Fortran programs: skipped when not installed);
-#      the fuzz targets are type-checked
+#      the fuzz targets are type-checked; the doctests run once, with the publisher checks (6)
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
 #   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change),
 #   5. install tests per ecosystem (scripts/install-test.sh, the Fortran module from CMake and from
@@ -33,8 +33,8 @@ done
 echo "== format and lint: Rust, Go, Python, C and C++ (scripts/lint.sh)"
 bash scripts/lint.sh
 
-echo "== cargo test"
-cargo test
+echo "== cargo test (the doctests run once, in the publisher checks below)"
+cargo test --tests
 echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
 cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
