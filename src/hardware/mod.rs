@@ -1,5 +1,5 @@
 //! Hardware: what is probed once per process (the [`HardwarePlan`], cached by the options that
-//! change it, as CodeCarbon's `hardware_cache`, spec 3.2) and what each tracker reads (its [`Meters`]).
+//! change it, as CodeCarbon's `hardware_cache`, docs/measuring.md) and what each tracker reads (its [`Meters`]).
 //!
 //! Probing takes the machine's facts once (CPU model and threads, total memory) through the
 //! `sysinfo` crate, CPU sockets from sysfs, and looks at the powercap tree and NVML; it never
@@ -75,7 +75,7 @@ pub struct HardwarePlan {
     pub methods: Vec<String>,
 }
 
-/// The options that change the probe result (spec 3.2).
+/// The options that change the probe result (docs/measuring.md).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProbeKey {
     tracking_mode: TrackingMode,
