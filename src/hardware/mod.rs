@@ -511,7 +511,7 @@ mod tests {
         let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("AMD EPYC 7513 32-Core Processor"), 128, 2, 256.0), &quiet());
         assert_eq!(p.cpu, CpuSource::Load { tdp_w: 400.0 });
         assert_eq!(p.ram_power_w, 38.0);
-        // Unknown multi-socket: threads are machine-wide already (CodeCarbon's Q6 not copied).
+        // Unknown multi-socket: threads are machine-wide already (CodeCarbon's bug not copied: docs/differences.md).
         let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("Mystery"), 64, 2, 8.0), &quiet());
         assert_eq!(p.cpu, CpuSource::Load { tdp_w: 256.0 });
     }
