@@ -5,7 +5,8 @@ first measurement of a rank on it to the last one).
 
   check_ranks.py CASE OUT_DIR EXPECTED_RANKS [--distinct-ranks]
 
-OUT_DIR holds one file per rank, <host>-<pid>.txt, the lines tests/c/node_rank.c printed.
+OUT_DIR holds one file per rank, <host>-<pid>.txt, the lines tests/c/node_rank.c printed (a
+rank's totals are its last flush or stop: a killed rank's last flush).
 Prints one table line `CASE | ratio | per node | ranks` and exits 1 when a ratio is off by more
 than 2 %, a rank is missing or failed, or (--distinct-ranks) two ranks report the same rank."""
 import os
@@ -20,7 +21,8 @@ def parse(path):
     r = {}
     for line in open(path):
         f = dict(p.split("=", 1) for p in line.split() if "=" in p)
-        if f.get("event") == "stop":
+        # A rank's last totals: its stop, or its last flush if it was killed.
+        if f.get("event") in ("flush", "stop"):
             r.update(rank=int(f["rank"]), ram_kwh=float(f["ram_kwh"]), to=float(f["t_call"]),
                      frm=float(f["t_call"]) - float(f["duration_s"]))
         elif f.get("event") == "json":
@@ -38,7 +40,7 @@ def main():
         r = parse(os.path.join(out, name))
         if "rank" not in r:
             err = os.path.join(out, name[:-4] + ".err")
-            problems.append(f"{name}: no stop line ({open(err).read().strip()[-300:] if os.path.exists(err) else ''})")
+            problems.append(f"{name}: no totals ({open(err).read().strip()[-300:] if os.path.exists(err) else ''})")
             continue
         nodes.setdefault(name.rsplit("-", 1)[0], []).append(r)
         ranks.append(r["rank"])

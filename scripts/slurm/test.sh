@@ -82,11 +82,45 @@ case_ sbatch_n4_mpirun 4 --distinct-ranks -- sbatch -W -n 4 -o /dev/null "$(batc
 case_ sbatch_n1_c4_mpirun 4 --distinct-ranks -- sbatch -W -n 1 -c 4 -o /dev/null "$(batch c 'mpirun --oversubscribe -np 4 @R@')"
 case_ srun_n1_torchrun4 4 --distinct-ranks -- srun -n 1 python3 "$tl" --nproc-per-node 4 @R@
 case_ two_steps 2 -- sbatch -W -n 2 -o /dev/null "$(batch d 'srun --exact -n 1 @R@ & srun --exact -n 1 @R@ & wait')"
-# Hook for the SIGKILL case (issue 28 item 2, branch faults): a rank killed mid-run at the default
-# cadence; add it here once that fix is merged.
+# The counting rank SIGKILLed mid-run (issue 28 item 2: fixed on branch faults), at 0.2 s ticks,
+# 1.5 s after its last flush: the survivors must take over what it counted since.
+sigkill() {
+  local name=sigkill_counting_rank d="$work/sigkill_counting_rank" i
+  wanted "$name" || return 0
+  mkdir -p "$d/out" "$d/sync"
+  local o="${opts/measure_power_secs=0.3/measure_power_secs=0.2}"
+  cat > "$d/rank.sh" << RANK
+#!/bin/sh
+f="$d/out/\$(hostname)-\$\$"
+if [ "\$SLURM_PROCID" = 0 ]; then
+  echo \$\$ > "$d/sync/pid0"
+  exec "$work/node_rank" "$o" "$d/sync" 1 start signal:started0 sleep:0.3 flush sleep:60 > "\$f.txt" 2> "\$f.err"
+fi
+exec "$work/node_rank" "$o" "$d/sync" 1 wait:started0 start signal:started\$SLURM_PROCID wait:killed sleep:0.6 stop > "\$f.txt" 2> "\$f.err"
+RANK
+  chmod +x "$d/rank.sh"
+  (cd "$d" && timeout 120 bash "$cl" run srun -n 3 "$d/rank.sh") > "$d/launch.log" 2>&1 &
+  local launcher=$!
+  for i in $(seq 1 300); do [ -e "$d/sync/started1" ] && [ -e "$d/sync/started2" ] && break; sleep 0.1; done
+  sleep 1.5
+  kill -9 "$(cat "$d/sync/pid0")" 2> /dev/null || echo "  sigkill: rank 0 was not running"
+  touch "$d/sync/killed"
+  wait "$launcher" || true # srun reports the killed task
+  local line
+  line="$(python3 "$root/scripts/slurm/check_ranks.py" "$name" "$d/out" 3)" || failed=1
+  echo "$line"
+  table+=("$line")
+}
+# Off by default until branch faults (the fix) is merged: CT_SLURM_SIGKILL=1 runs it.
+if [ "${CT_SLURM_SIGKILL:-0}" = 1 ]; then sigkill; fi
 
-bash "$cl" start --nodes 2
-subnet="$(sed -n 's/^NodeName=na NodeAddr=\([0-9.]*\)\.1 .*/\1/p' "$(bash "$cl" run sh -c 'echo $SLURM_CONF')")"
+subnet=""
+for c in two_nodes_1_2 two_nodes_1_3 two_nodes_mpirun two_nodes_torchrun2; do
+  if wanted "$c" && [ -z "$subnet" ]; then
+    bash "$cl" start --nodes 2
+    subnet="$(sed -n 's/^NodeName=na NodeAddr=\([0-9.]*\)\.1 .*/\1/p' "$(bash "$cl" run sh -c 'echo $SLURM_CONF')")"
+  fi
+done
 case_ two_nodes_1_2 3 -- srun -n 3 -w na,nb,nb -m arbitrary @R@
 case_ two_nodes_1_3 4 -- srun -n 4 -w na,nb,nb,nb -m arbitrary @R@
 case_ two_nodes_mpirun 4 --distinct-ranks -- sbatch -W -N 2 -n 4 -o /dev/null \
