@@ -2,7 +2,7 @@
 # Captures the launcher variables real launchers set, under the real Slurm of cluster.sh, into
 # tests/vectors/launchers/<case>.json (src/tracker/job.rs tests against them). Each process of a
 # case writes its environment; only the launcher variables are kept (values naming this checkout's
-# directory are replaced by <root>). Run as root: bash scripts/slurm/capture-vectors.sh
+# directory are replaced by <root>, its temporary one by <work>). Run as root: bash scripts/slurm/capture-vectors.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cl="$root/scripts/slurm/cluster.sh"
@@ -28,9 +28,9 @@ case_() {
   CT_DUMP_DIR="$work/$name"
   mkdir -p "$CT_DUMP_DIR"
   (cd "$work" && "$@") > "$work/$name.log" 2>&1 || { cat "$work/$name.log"; echo "capture: $name failed" >&2; exit 1; }
-  python3 - "$CT_DUMP_DIR" "$out/$name.json" "$what" "$root" << 'PY'
+  python3 - "$CT_DUMP_DIR" "$out/$name.json" "$what" "$root" "$work" << 'PY'
 import json, os, re, sys
-d, dest, what, root = sys.argv[1:]
+d, dest, what, root, work = sys.argv[1:]
 keep = re.compile(r"^(SLURM_|SLURMD_|OMPI_COMM_WORLD_|OMPI_MCA_orte_ess_|OMPI_MCA_ess_base_|PMIX_|PMI_|MPI_LOCAL|"
                   r"TORCHELASTIC_|ROLE_|_)|^(RANK|LOCAL_RANK|WORLD_SIZE|LOCAL_WORLD_SIZE|GROUP_RANK|GROUP_WORLD_SIZE|"
                   r"MASTER_ADDR|MASTER_PORT)$")
@@ -38,7 +38,7 @@ procs = []
 for f in sorted(os.listdir(d)):
     raw = open(os.path.join(d, f), "rb").read().decode()
     env = dict(kv.split("=", 1) for kv in raw.split("\0") if "=" in kv)
-    procs.append({k: v.replace(root, "<root>") for k, v in sorted(env.items()) if keep.match(k)})
+    procs.append({k: v.replace(root, "<root>").replace(work, "<work>") for k, v in sorted(env.items()) if keep.match(k)})
 json.dump({"case": os.path.basename(dest)[:-5], "launch": what, "processes": procs}, open(dest, "w"), indent=1, sort_keys=True)
 open(dest, "a").write("\n")
 print(f"capture: {dest}: {len(procs)} processes")
