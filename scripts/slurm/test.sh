@@ -128,6 +128,7 @@ case_ two_nodes_mpirun 4 --distinct-ranks -- sbatch -W -N 2 -n 4 -o /dev/null \
 case_ two_nodes_torchrun2 4 --distinct-ranks -- srun -N 2 --ntasks-per-node=1 sh -c \
   "exec python3 $tl --nnodes 2 --node-rank \$SLURM_NODEID --nproc-per-node 2 --master-addr $subnet.1 --master-port 29511 @R@"
 
+[ ${#table[@]} -gt 0 ] || { echo "slurm test: no case ran (CT_SLURM_CASES=${CT_SLURM_CASES:-})"; exit 1; }
 echo "== slurm: case | ranks' sum / nodes | per node host:ranks:ratio | ranks"
 printf '%s\n' "${table[@]}"
 [ "$failed" = 0 ] || { echo "slurm test: FAILED"; exit 1; }
