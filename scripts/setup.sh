@@ -3,7 +3,7 @@
 # fresh Debian/Ubuntu machine by itself:
 #   - system packages (apt-get, through sudo when not root): C/C++ and Fortran compilers, cmake, pkg-config,
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
-#     Prometheus, its Pushgateway and Open MPI (cluster tests);
+#     Prometheus, its Pushgateway and Open MPI (cluster tests), Slurm and munge (scripts/slurm/test.sh);
 #   - a Python virtual environment target/test-venv with pytest, mypy and nvidia-ml-py.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
 # `setup.sh --print-missing` only prints the system packages it would install, one a line.
@@ -43,6 +43,13 @@ command -v prometheus-pushgateway > /dev/null 2>&1 || need+=(prometheus-pushgate
 command -v prometheus > /dev/null 2>&1 || need+=(prometheus)
 command -v mpirun > /dev/null 2>&1 || need+=(openmpi-bin)
 mpicc_works || need+=(libopenmpi-dev)
+# A real Slurm for scripts/slurm/test.sh (scripts/slurm/cluster.sh starts it; the packages start no service).
+command -v slurmctld > /dev/null 2>&1 || need+=(slurmctld)
+command -v slurmd > /dev/null 2>&1 || need+=(slurmd)
+command -v srun > /dev/null 2>&1 || need+=(slurm-client)
+command -v munged > /dev/null 2>&1 || need+=(munge)
+command -v nsenter > /dev/null 2>&1 || need+=(util-linux)
+command -v ip > /dev/null 2>&1 || need+=(iproute2)
 if $print_missing; then
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}"
   exit 0
