@@ -47,8 +47,9 @@ SPANK_PLUGIN(carbon_tracker, 1);
 static char output_base[PATH_MAX_CT] = "/var/lib/carbon-tracker/slurm";
 static char coordination_dir[PATH_MAX_CT] = "/dev/shm/carbon-tracker-slurm";
 static char scontrol_path[PATH_MAX_CT] = "scontrol";
+static char sacctmgr_path[PATH_MAX_CT] = "sacctmgr";
 static int admin_comment = 1;
-static int scontrol_timeout_s = 5;
+static int cmd_timeout_s = 5;
 /* The library options from plugstack.conf, `;`-separated. */
 static char admin_options[OPT_MAX] = "";
 /* --carbon-tracker: "" (not given), "off", or the user's options. */
@@ -147,6 +148,7 @@ static int opt_cb(int val, const char *optarg, int remote) {
 
 /* plugstack.conf arguments: plugin settings, and library options (anything else with `=`). */
 static void parse_args(int ac, char **av) {
+    admin_options[0] = '\0';
     for (int i = 0; i < ac; i++) {
         const char *a = av[i];
         if (!strncmp(a, "output_dir=", 11))
@@ -157,8 +159,10 @@ static void parse_args(int ac, char **av) {
             copy(scontrol_path, sizeof scontrol_path, a + 9);
         else if (!strncmp(a, "admin_comment=", 14))
             admin_comment = strcmp(a + 14, "no") && strcmp(a + 14, "false") && strcmp(a + 14, "0");
-        else if (!strncmp(a, "scontrol_timeout_s=", 19))
-            scontrol_timeout_s = atoi(a + 19) > 0 ? atoi(a + 19) : 5;
+        else if (!strncmp(a, "sacctmgr=", 9))
+            copy(sacctmgr_path, sizeof sacctmgr_path, a + 9);
+        else if (!strncmp(a, "command_timeout_s=", 18))
+            cmd_timeout_s = atoi(a + 18) > 0 ? atoi(a + 18) : 5;
         else if (strchr(a, '=')) {
             if (!append_opt(admin_options, sizeof admin_options, a))
                 slurm_error("carbon-tracker: plugstack.conf options longer than %zu characters; `%s` ignored",
@@ -235,8 +239,12 @@ static void start_tracker(spank_t sp) {
     if (step_id == SLURM_EXTERN_CONT)
         return; /* the extern step only holds the allocation; the job's own steps are measured */
     spank_get_item(sp, S_JOB_NODEID, &node_index);
-    if (spank_getenv(sp, "SLURMD_NODENAME", node_name, sizeof node_name) != ESPANK_SUCCESS || !node_name[0])
-        gethostname(node_name, sizeof node_name - 1);
+    /* The host name, as in the library's run files (a batch step's environment has no SLURMD_NODENAME
+     * yet when its tasks start); a file name, so no `/`. */
+    gethostname(node_name, sizeof node_name - 1);
+    for (char *c = node_name; *c; c++)
+        if (*c == '/')
+            *c = '_';
     step_text(step_id, step, sizeof step);
     snprintf(dir, sizeof dir, "%s/job-%u", output_base, job_id);
     if (mkdir_p(dir, 0755) || mkdir_p(coordination_dir, 0700)) {
@@ -308,42 +316,6 @@ static int write_file(const char *path, const char *text) {
     "\"started_unix_s\":%lf,\"duration_s\":%lf,\"energy_consumed_kwh\":%lf,\"cpu_energy_kwh\":%lf,"                   \
     "\"gpu_energy_kwh\":%lf,\"ram_energy_kwh\":%lf,\"emissions_kg\":%lf,\"carbon_intensity_g_per_kwh\":%lf}"
 
-int slurm_spank_exit(spank_t sp, int ac, char **av) {
-    (void)ac;
-    (void)av;
-    if (!spank_remote(sp) || !tracker)
-        return ESPANK_SUCCESS;
-    ct_emissions e = {.struct_size = sizeof(ct_emissions)};
-    char step[32], path[PATH_MAX_CT + 256], row[2048];
-    step_text(step_id, step, sizeof step);
-    ct_status s = ct_tracker_stop(tracker, &e);
-    if (s != CT_OK && s != CT_ERR_IO && s != CT_ERR_NETWORK) {
-        slurm_error("carbon-tracker: job %u step %s: %s", job_id, step, ct_last_error());
-        ct_tracker_discard(tracker);
-        tracker = NULL;
-        return ESPANK_SUCCESS;
-    }
-    if (s != CT_OK) /* the numbers are there; an output failed */
-        slurm_error("carbon-tracker: job %u step %s: %s", job_id, step, ct_last_error());
-    ct_tracker_free(tracker);
-    tracker = NULL;
-    snprintf(row, sizeof row,
-             "{\"job_id\":\"%u\",\"step\":\"%s\",\"node\":\"%s\",\"node_index\":%u,\"source\":\"slurm-plugin\","
-             "\"started_unix_s\":%.3f,\"duration_s\":%.6f,\"energy_consumed_kwh\":%.12g,\"cpu_energy_kwh\":%.12g,"
-             "\"gpu_energy_kwh\":%.12g,\"ram_energy_kwh\":%.12g,\"emissions_kg\":%.12g,"
-             "\"carbon_intensity_g_per_kwh\":%.12g}\n",
-             job_id, step, node_name, node_index, started_unix_s, e.duration_s, e.energy_consumed_kwh,
-             e.cpu_energy_kwh, e.gpu_energy_kwh, e.ram_energy_kwh, e.emissions_kg, e.carbon_intensity_g_per_kwh);
-    snprintf(path, sizeof path, "%s/job-%u/step-%s.%s.json", output_base, job_id, step, node_name);
-    if (write_file(path, row))
-        slurm_error("carbon-tracker: cannot write %s (%s); job %u step %s: %.6g kWh, %.6g kg CO2e", path,
-                    strerror(errno), job_id, step, e.energy_consumed_kwh, e.emissions_kg);
-    else
-        slurm_info("carbon-tracker: job %u step %s on %s: %.6g kWh, %.6g kg CO2e", job_id, step, node_name,
-                   e.energy_consumed_kwh, e.emissions_kg);
-    return ESPANK_SUCCESS;
-}
-
 /* The job's totals over the rows in its directory. */
 struct totals {
     double energy_kwh, emissions_kg, start, end;
@@ -397,42 +369,55 @@ static int read_rows(const char *dir, struct totals *t) {
     return 0;
 }
 
-/* Runs scontrol update JobId=<id> AdminComment=<json>, for at most scontrol_timeout_s. */
-static void set_admin_comment(uint32_t jid, const char *json) {
-    char id_arg[64], comment_arg[1024];
-    snprintf(id_arg, sizeof id_arg, "JobId=%u", jid);
-    snprintf(comment_arg, sizeof comment_arg, "AdminComment=%s", json);
+/* Runs argv[0] with a timeout of cmd_timeout_s; its exit status, or -1 (no start, or killed). */
+static int run_cmd(char *const argv[]) {
     pid_t pid = fork();
-    if (pid < 0) {
-        slurm_error("carbon-tracker: job %u: cannot fork scontrol: %s", jid, strerror(errno));
-        return;
-    }
+    if (pid < 0)
+        return -1;
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
-        if (null >= 0)
+        if (null >= 0) {
             dup2(null, STDIN_FILENO);
-        char *argv[] = {scontrol_path, "update", id_arg, comment_arg, NULL};
-        execvp(scontrol_path, argv);
+            dup2(null, STDOUT_FILENO);
+        }
+        execvp(argv[0], argv);
         _exit(127);
     }
     int status = 0;
-    for (int i = 0; i < scontrol_timeout_s * 20; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) {
-            if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                slurm_info("carbon-tracker: job %u: AdminComment=%s", jid, json);
-            else
-                slurm_error("carbon-tracker: job %u: `%s update %s AdminComment=...` failed (status %d)", jid,
-                            scontrol_path, id_arg, status);
-            return;
-        }
+    for (int i = 0; i < cmd_timeout_s * 20; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    slurm_error("carbon-tracker: job %u: scontrol gave no answer in %d s; AdminComment not set", jid,
-                scontrol_timeout_s);
+    return -1;
+}
+
+/* The job's AdminComment: `scontrol update` while the job runs (the batch step's end), then
+ * `sacctmgr modify job` in the epilog, when the job has finished: slurmctld refuses to update a
+ * finished job ("Job has already finished"); the accounting database takes AdminComment after
+ * the job's end. */
+static void set_admin_comment(uint32_t jid, const char *json, int finished) {
+    char id_arg[64], comment_arg[1024];
+    int rc;
+    snprintf(comment_arg, sizeof comment_arg, "AdminComment=%s", json);
+    if (!finished) {
+        snprintf(id_arg, sizeof id_arg, "JobId=%u", jid);
+        char *argv[] = {scontrol_path, "update", id_arg, comment_arg, NULL};
+        rc = run_cmd(argv);
+    } else {
+        snprintf(id_arg, sizeof id_arg, "jobid=%u", jid);
+        char *argv[] = {sacctmgr_path, "-i", "modify", "job", "where", id_arg, "set", comment_arg, NULL};
+        rc = run_cmd(argv);
+    }
+    if (rc == 0)
+        slurm_info("carbon-tracker: job %u: AdminComment=%s", jid, json);
+    else
+        slurm_error("carbon-tracker: job %u: %s could not set AdminComment (%s %d)", jid,
+                    finished ? sacctmgr_path : scontrol_path, rc < 0 ? "no answer in time or killed, " : "status",
+                    rc < 0 ? cmd_timeout_s : rc);
 }
 
 /* Removes the job's coordination files on this node (the steps have all ended). */
@@ -450,9 +435,28 @@ static void remove_coordination(uint32_t jid) {
     closedir(d);
 }
 
+/* The job's totals over the rows in <output_dir>/job-<id>/ as AdminComment's JSON, also written to
+ * job.json there; 0 when there is at least one row. */
+static int job_totals(uint32_t jid, char *json, size_t n) {
+    char dir[PATH_MAX_CT], path[PATH_MAX_CT + 32], line[800];
+    snprintf(dir, sizeof dir, "%s/job-%u", output_base, jid);
+    struct totals t;
+    memset(&t, 0, sizeof t);
+    if (read_rows(dir, &t) || !t.rows)
+        return -1; /* not measured (off, or nothing could be written) */
+    double duration = t.end - t.start, intensity = t.energy_kwh > 0 ? t.emissions_kg * 1000.0 / t.energy_kwh : 0.0;
+    snprintf(json, n,
+             "{\"carbon_tracker\":{\"energy_kwh\":%.6g,\"emissions_kg_co2e\":%.6g,\"intensity_g_per_kwh\":%.4g,"
+             "\"duration_s\":%.1f,\"nodes\":%d,\"rows\":%d}}",
+             t.energy_kwh, t.emissions_kg, intensity, duration, t.nodes, t.rows);
+    snprintf(path, sizeof path, "%s/job.json", dir);
+    snprintf(line, sizeof line, "%s\n", json);
+    if (write_file(path, line))
+        slurm_error("carbon-tracker: cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
 int slurm_spank_job_epilog(spank_t sp, int ac, char **av) {
-    (void)ac;
-    (void)av;
     uint32_t jid = 0;
     if (spank_get_item(sp, S_JOB_ID, &jid) != ESPANK_SUCCESS) {
         const char *e = getenv("SLURM_JOB_ID");
@@ -460,24 +464,50 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av) {
     }
     if (!jid)
         return ESPANK_SUCCESS;
+    parse_args(ac, av); /* slurm_spank_init does not run in the epilog's context */
     remove_coordination(jid);
-    char dir[PATH_MAX_CT], path[PATH_MAX_CT + 32], json[768];
-    snprintf(dir, sizeof dir, "%s/job-%u", output_base, jid);
-    struct totals t;
-    memset(&t, 0, sizeof t);
-    if (read_rows(dir, &t) || !t.rows)
-        return ESPANK_SUCCESS; /* not measured (off, or nothing could be written) */
-    double duration = t.end - t.start, intensity = t.energy_kwh > 0 ? t.emissions_kg * 1000.0 / t.energy_kwh : 0.0;
-    snprintf(json, sizeof json,
-             "{\"carbon_tracker\":{\"energy_kwh\":%.6g,\"emissions_kg_co2e\":%.6g,\"intensity_g_per_kwh\":%.4g,"
-             "\"duration_s\":%.1f,\"nodes\":%d,\"rows\":%d}}",
-             t.energy_kwh, t.emissions_kg, intensity, duration, t.nodes, t.rows);
-    snprintf(path, sizeof path, "%s/job.json", dir);
-    char line[800];
-    snprintf(line, sizeof line, "%s\n", json);
-    if (write_file(path, line))
-        slurm_error("carbon-tracker: cannot write %s: %s", path, strerror(errno));
-    if (admin_comment)
-        set_admin_comment(jid, json);
+    char json[768];
+    if (!job_totals(jid, json, sizeof json) && admin_comment)
+        set_admin_comment(jid, json, 1);
+    return ESPANK_SUCCESS;
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av) {
+    (void)ac;
+    (void)av;
+    if (!spank_remote(sp) || !tracker)
+        return ESPANK_SUCCESS;
+    ct_emissions e = {.struct_size = sizeof(ct_emissions)};
+    char step[32], path[PATH_MAX_CT + 256], row[2048];
+    step_text(step_id, step, sizeof step);
+    ct_status s = ct_tracker_stop(tracker, &e);
+    if (s != CT_OK && s != CT_ERR_IO && s != CT_ERR_NETWORK) {
+        slurm_error("carbon-tracker: job %u step %s: %s", job_id, step, ct_last_error());
+        ct_tracker_discard(tracker);
+        tracker = NULL;
+        return ESPANK_SUCCESS;
+    }
+    if (s != CT_OK) /* the numbers are there; an output failed */
+        slurm_error("carbon-tracker: job %u step %s: %s", job_id, step, ct_last_error());
+    ct_tracker_free(tracker);
+    tracker = NULL;
+    snprintf(row, sizeof row,
+             "{\"job_id\":\"%u\",\"step\":\"%s\",\"node\":\"%s\",\"node_index\":%u,\"source\":\"slurm-plugin\","
+             "\"started_unix_s\":%.3f,\"duration_s\":%.6f,\"energy_consumed_kwh\":%.12g,\"cpu_energy_kwh\":%.12g,"
+             "\"gpu_energy_kwh\":%.12g,\"ram_energy_kwh\":%.12g,\"emissions_kg\":%.12g,"
+             "\"carbon_intensity_g_per_kwh\":%.12g}\n",
+             job_id, step, node_name, node_index, started_unix_s, e.duration_s, e.energy_consumed_kwh,
+             e.cpu_energy_kwh, e.gpu_energy_kwh, e.ram_energy_kwh, e.emissions_kg, e.carbon_intensity_g_per_kwh);
+    snprintf(path, sizeof path, "%s/job-%u/step-%s.%s.json", output_base, job_id, step, node_name);
+    if (write_file(path, row))
+        slurm_error("carbon-tracker: cannot write %s (%s); job %u step %s: %.6g kWh, %.6g kg CO2e", path,
+                    strerror(errno), job_id, step, e.energy_consumed_kwh, e.emissions_kg);
+    else
+        slurm_info("carbon-tracker: job %u step %s on %s: %.6g kWh, %.6g kg CO2e", job_id, step, node_name,
+                   e.energy_consumed_kwh, e.emissions_kg);
+    /* The batch step ends before the job does: its AdminComment can still be set by slurmctld. */
+    char json[768];
+    if (step_id == SLURM_BATCH_SCRIPT && admin_comment && !job_totals(job_id, json, sizeof json))
+        set_admin_comment(job_id, json, 0);
     return ESPANK_SUCCESS;
 }
