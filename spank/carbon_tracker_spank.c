@@ -70,12 +70,12 @@ static const char *const user_keys[] = {
 
 static int opt_cb(int val, const char *optarg, int remote);
 
-struct spank_option spank_options[] = {
-    {"carbon-tracker", "off|key=value;...",
-     "carbon-tracker: `off` to measure nothing for this job, or options for it (project_name, country_iso_code, "
-     "region, pue, ...; see docs/slurm-plugin.md)",
-     2, 0, opt_cb},
-    SPANK_OPTIONS_TABLE_END,
+/* Registered by slurm_spank_init in every context: sbatch and salloc see no spank_options table. */
+static struct spank_option option = {
+    "carbon-tracker", "off|key=value;...",
+    "carbon-tracker: `off` to measure nothing for this job, or options for it (project_name, country_iso_code, "
+    "region, pue, ...; see docs/slurm-plugin.md)",
+    2, 0, opt_cb,
 };
 
 static double now_unix_s(void) {
@@ -173,8 +173,9 @@ static void parse_args(int ac, char **av) {
 }
 
 int slurm_spank_init(spank_t sp, int ac, char **av) {
-    (void)sp;
     parse_args(ac, av);
+    if (spank_option_register(sp, &option) != ESPANK_SUCCESS)
+        slurm_error("carbon-tracker: cannot register --carbon-tracker; jobs are measured with the site's options");
     return ESPANK_SUCCESS;
 }
 
