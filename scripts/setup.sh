@@ -3,7 +3,8 @@
 # fresh Debian/Ubuntu machine by itself:
 #   - system packages (apt-get, through sudo when not root): C/C++ and Fortran compilers, cmake, pkg-config,
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
-#     Prometheus, its Pushgateway and Open MPI (cluster tests);
+#     Prometheus, its Pushgateway and Open MPI (cluster tests); Slurm, munge, slurmdbd and MariaDB
+#     (the SPANK plugin's test);
 #   - a Python virtual environment target/test-venv with pytest, mypy and nvidia-ml-py.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
 # `setup.sh --print-missing` only prints the system packages it would install, one a line.
@@ -43,6 +44,15 @@ command -v prometheus-pushgateway > /dev/null 2>&1 || need+=(prometheus-pushgate
 command -v prometheus > /dev/null 2>&1 || need+=(prometheus)
 command -v mpirun > /dev/null 2>&1 || need+=(openmpi-bin)
 mpicc_works || need+=(libopenmpi-dev)
+# A real Slurm with accounting for scripts/slurm/spank-test.sh (the SPANK plugin): the daemons,
+# the clients, munge, <slurm/spank.h>, slurmdbd and its MariaDB. Debian's packages start nothing.
+command -v slurmctld > /dev/null 2>&1 || need+=(slurmctld)
+command -v slurmd > /dev/null 2>&1 || need+=(slurmd)
+command -v sbatch > /dev/null 2>&1 || need+=(slurm-client)
+command -v munged > /dev/null 2>&1 || need+=(munge)
+[ -f /usr/include/slurm/spank.h ] || need+=(libslurm-dev)
+command -v slurmdbd > /dev/null 2>&1 || need+=(slurmdbd)
+command -v mariadbd > /dev/null 2>&1 || need+=(mariadb-server)
 if $print_missing; then
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}"
   exit 0

@@ -253,27 +253,36 @@ static void start_tracker(spank_t sp) {
                     coordination_dir, strerror(errno), job_id, step);
         return;
     }
-    append_opt(opts, sizeof opts, admin_options);
-    if (user_value[0])
-        append_opt(opts, sizeof opts, user_value);
-    gpu_option(sp, opts, sizeof opts);
-    /* Last, so that nothing above changes them: machine mode, the job's steps counted once. */
-    snprintf(pair, sizeof pair,
-             "tracking_mode=machine;job_id=%u;rank=%u;job_count_node_once=true;experiment_name=step-%s;"
-             "output_file=emissions-%s.csv",
-             job_id, node_index, step, node_name);
-    append_opt(opts, sizeof opts, pair);
-    snprintf(pair, sizeof pair, "output_dir=%s;job_coordination_dir=%s", dir, coordination_dir);
-    if (!append_opt(opts, sizeof opts, pair)) {
-        slurm_error("carbon-tracker: options too long; job %u step %s is not measured", job_id, step);
-        return;
-    }
     ct_set_logger(log_cb, NULL);
     ct_tracker *t = NULL;
-    if (ct_tracker_new(opts, &t) != CT_OK) {
-        slurm_error("carbon-tracker: job %u step %s is not measured: %s", job_id, step, ct_last_error());
-        return;
+    /* With the user's options first; a value the library refuses there: the site's options alone. */
+    for (int with_user = user_value[0] ? 1 : 0; with_user >= 0 && !t; with_user--) {
+        opts[0] = '\0';
+        append_opt(opts, sizeof opts, admin_options);
+        if (with_user)
+            append_opt(opts, sizeof opts, user_value);
+        gpu_option(sp, opts, sizeof opts);
+        /* Last, so that nothing above changes them: machine mode, the job's steps counted once. */
+        snprintf(pair, sizeof pair,
+                 "tracking_mode=machine;job_id=%u;rank=%u;job_count_node_once=true;experiment_name=step-%s;"
+                 "output_file=emissions-%s.csv",
+                 job_id, node_index, step, node_name);
+        append_opt(opts, sizeof opts, pair);
+        snprintf(pair, sizeof pair, "output_dir=%s;job_coordination_dir=%s", dir, coordination_dir);
+        if (!append_opt(opts, sizeof opts, pair)) {
+            slurm_error("carbon-tracker: options too long; job %u step %s is not measured", job_id, step);
+            return;
+        }
+        if (ct_tracker_new(opts, &t) != CT_OK) {
+            t = NULL;
+            slurm_error("carbon-tracker: job %u step %s%s: %s", job_id, step,
+                        with_user ? ", --carbon-tracker options refused, measured with the site's options"
+                                  : " is not measured",
+                        ct_last_error());
+        }
     }
+    if (!t)
+        return;
     if (ct_tracker_start(t) != CT_OK) {
         slurm_error("carbon-tracker: job %u step %s is not measured: %s", job_id, step, ct_last_error());
         ct_tracker_discard(t);

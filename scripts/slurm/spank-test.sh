@@ -94,6 +94,8 @@ j_fail=$(submit -n 1 -o "$work/%j.out" --wrap "sleep 1; exit 3")
 j_off=$(submit -n 1 --carbon-tracker=off -o "$work/%j.out" --wrap "sleep 1")
 j_own=$(CODECARBON_FORCE_RAM_POWER=$RAM_W CODECARBON_FORCE_CPU_POWER=0.001 submit -n 1 -o "$work/%j.out" \
   --wrap "$build/ct_c_quickstart 3 $own_out")
+j_proj=$(submit -n 1 --carbon-tracker='project_name=climate;pue=1.5' -o "$work/%j.out" --wrap "sleep 1")
+j_badval=$(submit -n 1 --carbon-tracker=country_iso_code=XYZ -o "$work/%j.out" --wrap "sleep 1")
 # The read-only output directory: held until its job directory is a read-only mount.
 j_ro=$(submit -n 1 --hold -o "$work/%j.out" --wrap "sleep 1; exit 5")
 mkdir -p "$out/job-$j_ro"
@@ -124,11 +126,12 @@ sleep 2 # epilogs
 
 echo "== check"
 python3 - "$out" "$work" "$RAM_W" "$j_batch" "$j_two" "$j_fail" "$j_off" "$j_own" "$j_ro" "$j_srun" "$start_srun" \
-  "$end_srun" "$ro_mounted" "$cli" "$own_out" << 'EOF' || fail "checks"
+  "$end_srun" "$ro_mounted" "$cli" "$own_out" "$j_proj" "$j_badval" << 'EOF' || fail "checks"
 import json, os, subprocess, sys
 out, work, ram_w = sys.argv[1], sys.argv[2], float(sys.argv[3])
 j_batch, j_two, j_fail, j_off, j_own, j_ro, j_srun = sys.argv[4:11]
 start_srun, end_srun, ro_mounted, cli, own_out = float(sys.argv[11]), float(sys.argv[12]), sys.argv[13] == "true", sys.argv[14], sys.argv[15]
+j_proj, j_badval = sys.argv[16], sys.argv[17]
 bad = []
 
 def check(ok, what):
@@ -229,6 +232,16 @@ if r and own:
     check(own[0]["energy_consumed_kwh"] * 3.6e6 <= energy_j(r) * 1.02,
           f"the program's own tracker ({own[0]['energy_consumed_kwh'] * 3.6e6:.1f} J) measured part of the plugin's ({energy_j(r):.1f} J)")
 
+# Options per job: applied (the project name, the PUE), or, when the library refuses a value, the
+# job is measured with the site's options.
+r = rows(j_proj)
+csv = open(os.path.join(out, f"job-{j_proj}", [f for f in os.listdir(os.path.join(out, f"job-{j_proj}")) if f.endswith(".csv")][0])).read() if r else ""
+check(len(r) == 1 and ",climate," in csv, f"job {j_proj} with --carbon-tracker=project_name=climate;pue=1.5: project_name in its CSV")
+if r:
+    near(energy_j(r), 1.5 * ram_w * span(r), f"job {j_proj} with pue=1.5 (x1.5)")
+r = rows(j_badval)
+check(len(r) == 1, f"job {j_badval} with --carbon-tracker=country_iso_code=XYZ: measured with the site's options")
+
 # Read-only output directory: the job's exit status is its own, nothing written, no AdminComment.
 check(sacct(j_ro, "State,ExitCode") == "FAILED|5:0", f"job {j_ro} with a read-only output directory ({'mount' if ro_mounted else 'a file'}): sacct FAILED|5:0 ({sacct(j_ro, 'State,ExitCode')})")
 check(not rows(j_ro), f"job {j_ro}: no record written")
@@ -239,6 +252,8 @@ if bad:
     sys.exit(1)
 EOF
 grep -q "carbon-tracker: .*job $j_ro" "$CT_SLURM_DIR"/log/slurmd.*.log || fail "the plugin logged nothing about the read-only directory of job $j_ro"
+grep -q "carbon-tracker: job $j_badval step batch, --carbon-tracker options refused" "$CT_SLURM_DIR"/log/slurmd.*.log ||
+  fail "the plugin logged nothing about the refused options of job $j_badval"
 
 echo "== sacct -j $j_two -o JobID,AdminComment"
 sacct -j "$j_two" -o JobID,State,AdminComment%160
