@@ -194,9 +194,9 @@ pids_in_dir() {
 stop_pidfile() {
   local f="$1" i
   alive "$f" || return 0
-  kill "$(cat "$f")" 2> /dev/null || true
+  kill "$(cat "$f" 2> /dev/null)" 2> /dev/null || true
   for i in $(seq 1 50); do alive "$f" || return 0; sleep 0.1; done
-  kill -9 "$(cat "$f")" 2> /dev/null || true
+  kill -9 "$(cat "$f" 2> /dev/null)" 2> /dev/null || true
 }
 
 do_stop() {
