@@ -262,4 +262,46 @@ echo "== carbon-tracker report --slurm-job $j_two"
 grep -q "<h1>Slurm job $j_two</h1>" "$work/job-$j_two.html" || fail "the HTML report has no job title"
 echo "== carbon-tracker report --slurm-job $j_own (the program's own tracker inside)"
 "$cli" report --slurm-job "$j_own" --slurm-dir "$out" "$own_out"
+echo "== two nodes (network namespaces, a shared output_dir), no accounting storage"
+"${cluster[@]}" stop > /dev/null
+"${acct[@]}" stop > /dev/null
+out2="$work/out2"
+rm -rf "$out2"
+mkdir -p "$out2"
+sed "s|output_dir=$out |output_dir=$out2 |" "$work/plugstack.conf" > "$work/plugstack2.conf"
+CT_SLURM_PLUGSTACK="$work/plugstack2.conf" timeout 120 "${cluster[@]}" start --nodes 2
+j_2n=$("${cluster[@]}" run sbatch --parsable -N 2 -n 2 -o "$work/2n-%j.out" --wrap "srun -N 2 -n 2 sleep 2" | cut -d';' -f1)
+for i in $(seq 1 120); do
+  [ -z "$("${cluster[@]}" run squeue -h -o %i)" ] && break
+  sleep 0.5
+done
+sleep 2 # epilogs
+show="$("${cluster[@]}" run scontrol show job "$j_2n")"
+python3 - "$out2" "$RAM_W" "$j_2n" "$show" << 'EOF' || fail "two-node checks"
+import json, os, sys
+out, ram_w, job, show = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+d = os.path.join(out, f"job-{job}")
+rows = [json.load(open(os.path.join(d, f))) for f in sorted(os.listdir(d)) if f.startswith("step-")] if os.path.isdir(d) else []
+got = sorted((r["node"], r["step"]) for r in rows)
+ok = got == [("na", "0"), ("na", "batch"), ("nb", "0")]
+print(("ok   " if ok else "FAIL ") + f"two-node job {job}: rows {got}")
+# Each node counted once across its steps: the sum is each node's power x its own span.
+truth = 0.0
+for node in ("na", "nb"):
+    rs = [r for r in rows if r["node"] == node]
+    if rs:
+        truth += ram_w * (max(r["started_unix_s"] + r["duration_s"] for r in rs) - min(r["started_unix_s"] for r in rs))
+e = sum(r["energy_consumed_kwh"] for r in rows) * 3.6e6
+near = truth > 0 and abs(e - truth) / truth <= 0.02
+print(("ok   " if near else "FAIL ") + f"two-node job {job}: {e:.1f} J = sum over nodes of {ram_w:g} W x the node's span ({truth:.1f} J) within 2 %")
+line = next((l.strip() for l in show.splitlines() if l.strip().startswith("AdminComment=")), "")
+try:
+    c = json.loads(line[len("AdminComment="):])["carbon_tracker"]
+except Exception:
+    c = None
+comment = c is not None and c["nodes"] == 2 and c["rows"] == 3
+print(("ok   " if comment else "FAIL ") + f"two-node job {job}: scontrol show job's AdminComment sums both nodes ({line})")
+sys.exit(0 if ok and near and comment else 1)
+EOF
+"$cli" report --slurm-job "$j_2n" --slurm-dir "$out2"
 echo "spank-test: passed"
