@@ -60,7 +60,12 @@ start_db() {
 default_munge() {
   local d=/run/munge key
   key="$(dirname "$munge_socket")/munge.key"
-  [ -S "$d/munge.socket.2" ] && return 0
+  if [ -S "$d/munge.socket.2" ]; then
+    # One there already (munge's service): it must share the cluster's key.
+    munge -n --socket="$d/munge.socket.2" 2> /dev/null | unmunge --socket="$munge_socket" > /dev/null 2>&1 ||
+      die "the munged on $d/munge.socket.2 does not have the cluster's key ($key): stop it, or give it that key"
+    return 0
+  fi
   [ -s "$key" ] || die "no munge key at $key"
   mkdir -p "$d"
   munged --force --socket="$d/munge.socket.2" --key-file="$key" --pid-file="$dir/munged-default.pid" \
