@@ -6,7 +6,8 @@
 #   1. Rust: unit, C ABI (C and C++ programs), Fortran (gfortran), regions and the job report,
 #      online (fake API on loopback), header freshness, cluster (Pushgateway, Prometheus, OTLP
 #      receiver, mpirun of C and Fortran programs: skipped when not installed);
-#      the fuzz targets are type-checked
+#      the fuzz targets are type-checked; a real Slurm (one node, two in network namespaces) runs
+#      every launcher of docs/launchers.md (scripts/slurm/test.sh)
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
 #   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change); the Slurm
 #      SPANK plugin under a real Slurm (scripts/slurm/spank-test.sh),
@@ -42,6 +43,9 @@ echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
 cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
+
+echo "== real Slurm: every launch counts each node once (scripts/slurm/test.sh; root, skipped without Slurm)"
+bash scripts/slurm/test.sh
 
 echo "== python bindings"
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q

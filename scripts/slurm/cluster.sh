@@ -2,7 +2,8 @@
 # A real Slurm (Debian's slurmctld, slurmd, munge) for tests, started and stopped like the
 # Prometheus of the cluster tests. Root only; nothing leaves loopback or the namespaces made here.
 #
-#   cluster.sh start [--nodes 1|2]   start (idempotent: a cluster already up with that many nodes is kept)
+#   cluster.sh start [--nodes 1|2]   start (idempotent: a cluster already up with that many nodes and the
+#                                    same slurm.conf is kept; otherwise it is restarted)
 #   cluster.sh stop                  cancel every job, stop every daemon, remove the namespaces
 #   cluster.sh status                print the state; exit 0 when up, 1 when down
 #   cluster.sh run CMD [ARG...]      run a Slurm client command (srun, sbatch, sinfo...) against the
@@ -42,7 +43,7 @@ host="$(hostname -s)"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 nodes_up() { [ -f "$dir/nodes" ] && cat "$dir/nodes" || echo 0; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2> /dev/null; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2> /dev/null)" 2> /dev/null; }
 
 # Runs a client command against the cluster (in na's network with two nodes).
 client() {
@@ -54,7 +55,7 @@ client() {
 }
 
 write_conf() {
-  local n="$1" ctl_addr="127.0.0.1" plug="$dir/plugstack.conf"
+  local n="$1" out="$2" ctl_addr="127.0.0.1" plug="$dir/plugstack.conf"
   [ "$n" = 2 ] && ctl_addr="$subnet.1"
   if [ -n "${CT_SLURM_PLUGSTACK:-}" ]; then
     [ -f "$CT_SLURM_PLUGSTACK" ] || die "CT_SLURM_PLUGSTACK=$CT_SLURM_PLUGSTACK is not a file"
@@ -62,7 +63,7 @@ write_conf() {
   else
     : > "$plug"
   fi
-  cat > "$conf" << EOF
+  cat > "$out" << EOF
 ClusterName=ct
 SlurmctldHost=$host($ctl_addr)
 SlurmUser=root
@@ -95,13 +96,13 @@ MinJobAge=30
 SlurmdTimeout=300
 EOF
   if [ "$n" = 2 ]; then
-    echo "NodeName=na NodeAddr=$subnet.1 NodeHostname=na CPUs=8 State=UNKNOWN" >> "$conf"
-    echo "NodeName=nb NodeAddr=$subnet.2 NodeHostname=nb CPUs=8 State=UNKNOWN" >> "$conf"
+    echo "NodeName=na NodeAddr=$subnet.1 NodeHostname=na CPUs=8 State=UNKNOWN" >> "$out"
+    echo "NodeName=nb NodeAddr=$subnet.2 NodeHostname=nb CPUs=8 State=UNKNOWN" >> "$out"
   else
-    echo "NodeName=na NodeAddr=127.0.0.1 NodeHostname=$host CPUs=8 State=UNKNOWN" >> "$conf"
+    echo "NodeName=na NodeAddr=127.0.0.1 NodeHostname=$host CPUs=8 State=UNKNOWN" >> "$out"
   fi
-  echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES" >> "$conf"
-  if [ -n "${CT_SLURM_CONF_EXTRA:-}" ]; then printf '%s\n' "$CT_SLURM_CONF_EXTRA" >> "$conf"; fi
+  echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES" >> "$out"
+  if [ -n "${CT_SLURM_CONF_EXTRA:-}" ]; then printf '%s\n' "$CT_SLURM_CONF_EXTRA" >> "$out"; fi
 }
 
 start_munge() {
@@ -157,13 +158,14 @@ do_start() {
   for t in slurmctld slurmd munged srun nsenter unshare ip; do
     command -v "$t" > /dev/null || die "$t not found (scripts/setup.sh installs slurmctld slurmd slurm-client munge)"
   done
-  if [ "$(nodes_up)" = "$n" ] && do_status > /dev/null 2>&1; then
-    echo "cluster.sh: already up with $n node(s); logs in $dir/log"
+  write_conf "$n" "$dir/slurm.conf.next"
+  if [ "$(nodes_up)" = "$n" ] && cmp -s "$dir/slurm.conf.next" "$conf" && do_status > /dev/null 2>&1; then
+    echo "cluster.sh: already up with $n node(s); SLURM_CONF=$conf; logs in $dir/log"
     return 0
   fi
   do_stop > /dev/null
   mkdir -p "$dir/log" "$dir/state"
-  write_conf "$n"
+  mv "$dir/slurm.conf.next" "$conf"
   start_munge
   echo "$n" > "$dir/nodes"
   if [ "$n" = 2 ]; then

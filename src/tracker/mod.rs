@@ -64,6 +64,8 @@ struct Inner {
     run_id: String,
     /// The job this process is a rank of, if any.
     job: Option<job::Job>,
+    /// With whom it shares the node's energy (with `job`).
+    node_scope: Option<job::NodeScope>,
     /// Which processes `tracking_mode=process` counts.
     tree: hardware::process::Tree,
     state: Mutex<Phase>,
@@ -285,13 +287,14 @@ impl Tracker {
     fn from_config(config: Config) -> Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
-        let job = job::detect(&config);
+        let (job, node_scope) = job::detect(&config).unzip();
         Tracker {
             inner: Arc::new(Inner {
                 config,
                 log,
                 run_id,
                 job,
+                node_scope,
                 tree: hardware::process::Tree::default(),
                 state: Mutex::new(Phase::Created),
                 regions: Default::default(),
@@ -657,8 +660,7 @@ impl Tracker {
         let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
         d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
             let mut v = j.to_json();
-            v["count_node_once"] =
-                serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1));
+            v["count_node_once"] = serde_json::json!(self.inner.shares_node().is_some());
             v["counts_node_now"] = serde_json::json!(counts_node);
             v["gpus_counted_now"] = serde_json::json!(gpus_counted);
             v
@@ -757,6 +759,19 @@ impl Running {
 }
 
 impl Inner {
+    /// The job as the node's coordination knows it (its id is the node scope's key), when this
+    /// rank counts the node once with the others: machine mode, `job_count_node_once`, and not
+    /// alone on the node by what the launchers say.
+    fn shares_node(&self) -> Option<job::Job> {
+        let c = &self.config;
+        match (&self.job, &self.node_scope) {
+            (Some(j), Some(s)) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && !s.alone => {
+                Some(job::Job { id: s.key.clone(), ..j.clone() })
+            }
+            _ => None,
+        }
+    }
+
     /// The CSV output, checked before anything starts: `output_dir` exists (created when only
     /// it is missing) and the CSV can be written there (its header is written now).
     fn open_csv(&self) -> Result<Option<CsvSink>> {
@@ -847,13 +862,8 @@ impl Inner {
         inner.progress_log().begin(now);
         let meters = Meters::start(plan.clone(), c.measure_power_secs).with_tree(inner.tree);
         // Joined once the meters have their starting readings: a rank counts from then on.
-        let node = match &inner.job {
-            // A launcher that says one rank per node: nothing to share.
-            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
-                node_share::NodeShare::join(c, j, &plan.gpus, log)
-            }
-            _ => None,
-        };
+        // Coordinated under the node scope's key: every rank of the job on this node.
+        let node = inner.shares_node().and_then(|j| node_share::NodeShare::join(c, &j, &plan.gpus, log));
         let (totals, duration_before_s, tasks) = match resume {
             Some(r) => {
                 log.info(format!("resuming the run after {:.3} s measured", r.duration_s));
