@@ -3,8 +3,8 @@
 # fresh Debian/Ubuntu machine by itself:
 #   - system packages (apt-get, through sudo when not root): C/C++ and Fortran compilers, cmake, pkg-config,
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
-#     Prometheus, its Pushgateway and Open MPI (cluster tests), Slurm and munge (scripts/slurm/test.sh), libslurm-dev, slurmdbd and MariaDB
-#     (scripts/slurm/spank-test.sh);
+#     Prometheus, its Pushgateway and Open MPI (cluster tests), Slurm and munge (scripts/slurm/test.sh);
+#     libslurm-dev, slurmdbd and MariaDB (scripts/slurm/spank-test.sh);
 #   - a Python virtual environment target/test-venv with pytest, mypy and nvidia-ml-py.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
 # `setup.sh --print-missing` only prints the system packages it would install, one a line.
