@@ -1,5 +1,5 @@
 //! Hardware: what is probed once per process (the [`HardwarePlan`], cached by the options that
-//! change it, as CodeCarbon's `hardware_cache`, spec 3.2) and what each tracker reads (its [`Meters`]).
+//! change it, as CodeCarbon's `hardware_cache`, docs/measuring.md) and what each tracker reads (its [`Meters`]).
 //!
 //! Probing takes the machine's facts once (CPU model and threads, total memory) through the
 //! `sysinfo` crate, CPU sockets from sysfs, and looks at the powercap tree and NVML; it never
@@ -75,7 +75,7 @@ pub struct HardwarePlan {
     pub methods: Vec<String>,
 }
 
-/// The options that change the probe result (spec 3.2).
+/// The options that change the probe result (docs/measuring.md).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProbeKey {
     tracking_mode: TrackingMode,
@@ -511,7 +511,7 @@ mod tests {
         let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("AMD EPYC 7513 32-Core Processor"), 128, 2, 256.0), &quiet());
         assert_eq!(p.cpu, CpuSource::Load { tdp_w: 400.0 });
         assert_eq!(p.ram_power_w, 38.0);
-        // Unknown multi-socket: threads are machine-wide already (CodeCarbon's Q6 not copied).
+        // Unknown multi-socket: threads are machine-wide already (CodeCarbon's bug not copied: docs/differences.md).
         let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("Mystery"), 64, 2, 8.0), &quiet());
         assert_eq!(p.cpu, CpuSource::Load { tdp_w: 256.0 });
     }

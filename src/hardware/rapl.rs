@@ -1,4 +1,4 @@
-//! Intel/AMD RAPL through the Linux powercap sysfs tree (spec 3.3).
+//! Intel/AMD RAPL through the Linux powercap sysfs tree (docs/measuring.md).
 //!
 //! The root is the `rapl_dir` option (default `/sys/class/powercap`), so tests use fake trees.
 //! Zones are found both in the flat layout of `/sys/class/powercap` (`intel-rapl:0`,

@@ -378,7 +378,7 @@ impl Tracker {
 
     /// Begins a call of region `name` (a phase of the program entered many times: a solver, a
     /// halo exchange): no measurement, a clock read, about 0.1 µs. The region's energy is the
-    /// run's over the time it was open (the README's "Regions" has the rule). Allowed from any
+    /// run's over the time it was open (docs/c.md, "Regions", has the rule). Allowed from any
     /// thread until `stop` (time before `start` counts, with no energy). A new name that is
     /// empty, over 256 bytes or with control characters is an
     /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) error.
@@ -601,7 +601,7 @@ impl Tracker {
     }
 
     /// The run's predicted totals at completion, with 90 % intervals, and its budget state
-    /// (see [`Prediction`]; the method is in the README's "Predictions and budgets"). Measures
+    /// (see [`Prediction`]; the method is in docs/predictions.md). Measures
     /// first unless the last measurement (or `start`) is under 50 ms old, as `flush`; writes
     /// nothing. Before 3 progress reports spanning 1 % of the work, the state says so and the
     /// numbers are NaN.

@@ -1,7 +1,7 @@
 //! Counted once: the ranks of one job on one node, each tracking in machine mode, share the
 //! node's machine-wide energy instead of each counting all of it.
 //!
-//! The rule (also in the README):
+//! The rule (also in docs/accounting.md):
 //! - One rank per node is the *counter*: it holds an exclusive `flock` on
 //!   `<dir>/carbon-tracker-<job>.counter` for as long as it runs. The others try to take it at each
 //!   of their measurements, so when the counter stops or dies (the kernel drops its lock) another
