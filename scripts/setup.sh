@@ -4,6 +4,7 @@
 #   - system packages (apt-get, through sudo when not root): C/C++ and Fortran compilers, cmake, pkg-config,
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
 #     Prometheus, its Pushgateway and Open MPI (cluster tests), Slurm and munge (scripts/slurm/test.sh);
+#     libslurm-dev, slurmdbd and MariaDB (scripts/slurm/spank-test.sh);
 #   - a Python virtual environment target/test-venv with pytest, mypy and nvidia-ml-py.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
 # `setup.sh --print-missing` only prints the system packages it would install, one a line.
@@ -50,6 +51,11 @@ command -v srun > /dev/null 2>&1 || need+=(slurm-client)
 command -v munged > /dev/null 2>&1 || need+=(munge)
 command -v nsenter > /dev/null 2>&1 || need+=(util-linux)
 command -v ip > /dev/null 2>&1 || need+=(iproute2)
+# The SPANK plugin's test (scripts/slurm/spank-test.sh): <slurm/spank.h>, and slurmdbd with its
+# MariaDB for the accounting storage that `sacct` reads.
+[ -f /usr/include/slurm/spank.h ] || need+=(libslurm-dev)
+command -v slurmdbd > /dev/null 2>&1 || need+=(slurmdbd)
+command -v mariadbd > /dev/null 2>&1 || need+=(mariadb-server)
 if $print_missing; then
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}"
   exit 0
