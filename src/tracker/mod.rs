@@ -119,6 +119,10 @@ struct Running {
     metrics: Option<metrics_outputs::MetricsOutputs>,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).
     node: Option<node_share::NodeShare>,
+    /// Why this rank of a job does not share the node (it counts the whole machine), if so.
+    coordination_refused: Option<String>,
+    /// The process that started the run: in a forked child the tracker is inert.
+    pid: u32,
     /// Job, node and rank, for the run and region files.
     identity: crate::record::identity::Identity,
     /// The run file (ranks of a job) is written once, at the first report that succeeds.
@@ -471,6 +475,7 @@ impl Tracker {
     pub(crate) fn flush_report(&self) -> Result<Report> {
         let mut phase = self.inner.lock();
         match &mut *phase {
+            Phase::Running(r) if r.forked() => Err(Error::state(format!("flush: {FORKED}"))),
             Phase::Running(r) => Ok(self.inner.report(r, false)),
             Phase::Created => Err(Error::state("flush: the tracker is not started")),
             Phase::Stopped(_) => Err(Error::state("flush: the tracker is stopped")),
@@ -497,6 +502,14 @@ impl Tracker {
                     _ => Error::state("stop: the tracker is already stopped"),
                 });
             };
+            if r.forked() {
+                // The parent's locks, files, outputs and threads: left alone (forgotten, so no
+                // destructor unlocks, removes or writes anything).
+                if let Phase::Running(r) = std::mem::replace(&mut *phase, Phase::Stopped(None)) {
+                    std::mem::forget(r);
+                }
+                return Err(Error::state(format!("stop: {FORKED}")));
+            }
             if let Some(t) = r.ticker.take() {
                 t.abort();
             }
@@ -556,6 +569,10 @@ impl Tracker {
             }
         };
         let Some(mut r) = running else { return };
+        if r.forked() {
+            std::mem::forget(r);
+            return;
+        }
         if let Some(t) = r.ticker.take() {
             t.abort();
         }
@@ -644,6 +661,12 @@ impl Tracker {
             Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
             _ => None,
         };
+        // How this rank shares the node: "shared", or why not (it counts the whole machine).
+        let coordination = match &*phase {
+            Phase::Running(r) if r.node.is_some() => Some("shared".to_string()),
+            Phase::Running(r) => r.coordination_refused.clone(),
+            _ => None,
+        };
         // The GPUs this tracker counts now: in a job that counts the node once, those whose
         // lock it holds; otherwise every GPU it tracks (null when not running).
         let gpus_counted: Option<Vec<String>> = match &*phase {
@@ -660,6 +683,7 @@ impl Tracker {
             v["count_node_once"] =
                 serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1));
             v["counts_node_now"] = serde_json::json!(counts_node);
+            v["coordination"] = serde_json::json!(coordination);
             v["gpus_counted_now"] = serde_json::json!(gpus_counted);
             v
         });
@@ -749,7 +773,16 @@ fn give_up_uploads(api: Option<Arc<ApiOutput>>, endpoint: Option<Arc<Uploader<Ht
     }
 }
 
+/// Why a forked child's copy of a tracker does nothing.
+const FORKED: &str = "this process is a fork of the one that started the tracker: its copy is inert (it measures, \
+                      writes and unlocks nothing; the parent's run goes on)";
+
 impl Running {
+    /// Whether this is a forked child's copy of the run (inert).
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+
     /// The run's duration at `at`: its windows before a restart, and this one up to `at`.
     fn duration_s(&self, at: Instant) -> f64 {
         self.duration_before_s + at.saturating_duration_since(self.started_at).as_secs_f64()
@@ -847,12 +880,15 @@ impl Inner {
         inner.progress_log().begin(now);
         let meters = Meters::start(plan.clone(), c.measure_power_secs).with_tree(inner.tree);
         // Joined once the meters have their starting readings: a rank counts from then on.
-        let node = match &inner.job {
+        let (node, coordination_refused) = match &inner.job {
             // A launcher that says one rank per node: nothing to share.
             Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
-                node_share::NodeShare::join(c, j, &plan.gpus, log)
+                match node_share::NodeShare::join(c, j, &plan.gpus, log) {
+                    Ok(n) => (Some(n), None),
+                    Err(why) => (None, Some(why)),
+                }
             }
-            _ => None,
+            _ => (None, None),
         };
         let (totals, duration_before_s, tasks) = match resume {
             Some(r) => {
@@ -884,6 +920,8 @@ impl Inner {
             tasks,
             metrics,
             node,
+            coordination_refused,
+            pid: std::process::id(),
             identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
             run_file_written: false,
             measurements: progress::MeasurementLog::default(),
@@ -947,6 +985,8 @@ impl Inner {
     fn tick(&self) -> bool {
         let mut phase = self.lock();
         match &mut *phase {
+            // A forked child's copy measures nothing (its parent goes on measuring).
+            Phase::Running(r) if r.forked() => false,
             Phase::Running(r) => {
                 let now = self.measure(r, false);
                 r.ticks += 1;
@@ -1005,7 +1045,7 @@ impl Inner {
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
         let mut sample = r.meters.measure(dt_s, &self.log);
         if let Some(node) = &mut r.node {
-            sample = node.apportion(sample, r.meters.gpu_intervals(), last);
+            sample = node.apportion(sample, r.meters.gpu_intervals());
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
@@ -1096,12 +1136,14 @@ impl Inner {
         }
         let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
+        let mut row_written = true;
         if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             if let Some(sink) = &r.sink {
                 if let Err(e) = sink.write(&row, &self.log) {
                     self.log.error(format!("{e} (totals kept; the next flush writes them again)"));
                     errors.push(e);
+                    row_written = false;
                 }
             }
             if let Some(ep) = &r.endpoint {
@@ -1120,6 +1162,15 @@ impl Inner {
         errors.extend(self.write_run_files(r));
         if let Some(api) = &r.api {
             api.push_total(&emissions, final_report);
+        }
+        // What this rank counted for the node is now on disk: none of it is void if it dies.
+        // A final row not written is void: the node's other ranks count that time again.
+        if let Some(node) = &mut r.node {
+            match (final_report, row_written) {
+                (true, w) => node.finish(w),
+                (false, true) => node.reported(),
+                (false, false) => {}
+            }
         }
         Report { emissions, errors }
     }
