@@ -403,7 +403,14 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
     let mut list: Vec<Rank> =
         (0..RANKS).map(|i| ranks.remove(&i).unwrap_or_else(|| panic!("no output of rank {i}"))).collect();
     list.sort_by_key(|r| r.rank);
-    assert!(std::fs::read_dir(&coord).unwrap().next().is_none(), "the last rank removes the coordination files");
+    // Only the user's private directory stays (empty: other jobs may use it meanwhile).
+    let left: Vec<_> = std::fs::read_dir(&coord)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.path().is_dir() || std::fs::read_dir(e.path()).unwrap().next().is_some())
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "the last rank removes the coordination files: {left:?}");
     Some(list)
 }
 
@@ -610,6 +617,60 @@ fn killing_the_rank_that_counts_the_gpus_loses_no_interval_and_counts_none_twice
     assert!(rel(gpu, node_gpu) < 0.01, "GPU {gpu} kWh, the node's {node_gpu} kWh");
     assert!(rel(cpu, node_cpu) < 0.01, "CPU {cpu} kWh, the node's {node_cpu} kWh");
     assert!(rel(ram, node_ram) < 0.01, "RAM {ram} kWh, the node's {node_ram} kWh");
+}
+
+/// The case: the rank counting the node is SIGKILLed mid-run at a default-like cadence
+/// (every rank measures every 0.2 s), long after its last flush. What it counted since is in
+/// the node's shared state at each of its measurements, and a survivor takes it over: the
+/// ranks' sum is the node's (before: 0.67x, what it counted since its last row was nowhere).
+#[test]
+fn killing_the_counting_rank_at_a_default_like_cadence_loses_at_most_one_tick() {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::new();
+    let coord = node.path("coord-kill-cadence");
+    let sync = node.path("sync-kill-cadence");
+    std::fs::create_dir_all(&coord).unwrap();
+    std::fs::create_dir_all(&sync).unwrap();
+    let ranks: [&[&str]; 3] = [
+        &["start", "signal:started0", "sleep:0.3", "flush", "sleep:120"],
+        &["wait:started0", "start", "signal:started1", "wait:killed", "sleep:0.6", "stop"],
+        &["wait:started0", "start", "signal:started2", "wait:killed", "sleep:0.6", "stop"],
+    ];
+    let mut children: Vec<std::process::Child> = ranks
+        .iter()
+        .enumerate()
+        .map(|(i, steps)| {
+            let mut cmd = node.command(&built().rank);
+            launcher_env(&mut cmd, Launcher::Slurm, i, 3, "kill-cadence-job");
+            cmd.arg(node.options(&coord, 0.2)).arg(&sync).arg("3").args(*steps);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    wait_for_file(&sync.join("started1"), &mut children);
+    wait_for_file(&sync.join("started2"), &mut children);
+    // Rank 0 flushed once, 0.3 s after its start; it counts the node for 1.5 s more, unwritten.
+    std::thread::sleep(Duration::from_millis(1500));
+    children[0].kill().unwrap(); // SIGKILL: no destructor, no last measurement
+    let doomed = children.remove(0).wait_with_output().unwrap();
+    std::fs::write(sync.join("killed"), "").unwrap();
+    let mut all = parse_ranks(&String::from_utf8_lossy(&doomed.stdout));
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        all.extend(parse_ranks(&stdout));
+    }
+    let (r0, r1, r2) = (&all[&0], &all[&1], &all[&2]);
+    let end = r1.measured_to.max(r2.measured_to);
+    let (cpu, ram) = (r0.cpu_kwh + r1.cpu_kwh + r2.cpu_kwh, r0.ram_kwh + r1.ram_kwh + r2.ram_kwh);
+    let (node_cpu, node_ram) = (kwh(CPU_W, r0.measured_from, end), kwh(RAM_W, r0.measured_from, end));
+    println!(
+        "SIGKILL of the counting rank at 0.2 s ticks, 1.5 s after its last flush: ranks' sum / node: CPU {:.4}, RAM {:.4}",
+        cpu / node_cpu,
+        ram / node_ram
+    );
+    assert!(rel(cpu, node_cpu) < 0.02, "CPU {cpu} kWh, the node's {node_cpu} kWh");
+    assert!(rel(ram, node_ram) < 0.02, "RAM {ram} kWh, the node's {node_ram} kWh");
 }
 
 #[test]

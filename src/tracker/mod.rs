@@ -1045,7 +1045,7 @@ impl Inner {
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
         let mut sample = r.meters.measure(dt_s, &self.log);
         if let Some(node) = &mut r.node {
-            sample = node.apportion(sample, r.meters.gpu_intervals());
+            sample = node.apportion(sample, r.meters.gpu_intervals(), last);
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;

@@ -306,12 +306,25 @@ impl NodeShare {
     }
 
     /// This rank's part of `s`, the machine-wide sample of its interval since the previous call,
-    /// with `gpus` each tracked GPU's part of it (in the order given to `join`).
-    pub fn apportion(&mut self, s: Sample, gpus: impl Iterator<Item = DeviceInterval>) -> Sample {
-        self.apportion_at(monotonic_ns(), s, gpus)
+    /// with `gpus` each tracked GPU's part of it (in the order given to `join`); `last`: the
+    /// tracker's final measurement (stop).
+    pub fn apportion(&mut self, s: Sample, gpus: impl Iterator<Item = DeviceInterval>, last: bool) -> Sample {
+        self.measured_at(monotonic_ns(), s, gpus, last)
     }
 
-    pub(crate) fn apportion_at(&mut self, now_ns: u64, mut s: Sample, gpus: impl Iterator<Item = DeviceInterval>) -> Sample {
+    /// [`NodeShare::apportion`] at `now_ns`, not the last measurement (tests: a test clock).
+    #[cfg(test)]
+    pub(crate) fn apportion_at(&mut self, now_ns: u64, s: Sample, gpus: impl Iterator<Item = DeviceInterval>) -> Sample {
+        self.measured_at(now_ns, s, gpus, false)
+    }
+
+    /// The last measurement at `now_ns` (tests).
+    #[cfg(test)]
+    pub(crate) fn apportion_last_at(&mut self, now_ns: u64, s: Sample, gpus: impl Iterator<Item = DeviceInterval>) -> Sample {
+        self.measured_at(now_ns, s, gpus, true)
+    }
+
+    fn measured_at(&mut self, now_ns: u64, mut s: Sample, gpus: impl Iterator<Item = DeviceInterval>, last: bool) -> Sample {
         if self.forked() {
             return Sample { cpu_energy_kwh: 0.0, ram_energy_kwh: 0.0, gpu_energy_kwh: 0.0, ..s };
         }
@@ -335,7 +348,7 @@ impl NodeShare {
             if sh.is_counter() && !was_counter {
                 sh.log.info("the node's counter stopped: this rank counts the node's machine-wide energy from now on");
             }
-            sh.count_cpu_ram(st, now_ns, &mut s);
+            sh.count_cpu_ram(st, now_ns, &mut s, last);
             s.gpu_energy_kwh = sh.count_gpus(st, now_ns, &intervals) / 3.6e6;
             // What dead members counted and never reported: taken over in this interval.
             s.cpu_energy_kwh += std::mem::take(&mut st.orphan_cpu_kwh);
@@ -346,6 +359,12 @@ impl NodeShare {
             me.unreported_cpu_kwh += s.cpu_energy_kwh;
             me.unreported_ram_kwh += s.ram_energy_kwh;
             me.unreported_gpu_kwh += s.gpu_energy_kwh;
+            if last {
+                // Under the state's lock: the next rank to measure takes the counting over
+                // from this measurement (its line stays, with what it has not reported, until
+                // `finish`).
+                sh.give_up_locks();
+            }
             // Later questions start at these times or after.
             sh.cpu.forget_before(st.counted_until_ns);
             sh.ram.forget_before(st.counted_until_ns);
@@ -357,9 +376,14 @@ impl NodeShare {
         s
     }
 
-    fn count_cpu_ram(&mut self, st: &mut State, now_ns: u64, s: &mut Sample) {
+    fn count_cpu_ram(&mut self, st: &mut State, now_ns: u64, s: &mut Sample, last: bool) {
         if !self.is_counter() {
+            // Only the part of its interval after `counted_until`: a counter's last measurement
+            // counted the whole machine up to then (the time before is in its last row).
+            let since_ns = st.member(&self.id, self.start_ns).measured_until_ns.min(now_ns);
+            let mine = if now_ns > since_ns { (now_ns - st.counted_until_ns.clamp(since_ns, now_ns)) as f64 / (now_ns - since_ns) as f64 } else { 1.0 };
             let share = s.process_share.unwrap_or_default();
+            let share = crate::hardware::ProcessShare { cpu_energy_kwh: share.cpu_energy_kwh * mine, ram_energy_kwh: share.ram_energy_kwh * mine };
             s.cpu_energy_kwh = share.cpu_energy_kwh;
             s.ram_energy_kwh = share.ram_energy_kwh;
             st.pending_cpu_kwh += share.cpu_energy_kwh;
@@ -367,9 +391,12 @@ impl NodeShare {
             return;
         }
         // What nobody counted yet: since `counted_until`, within this rank's own run, up to
-        // the last measurement of every other member (their shares of it are in `pending`).
+        // the last measurement of every other member (their shares of it are in `pending`);
+        // at its last measurement up to now (the others' shares of the time since are then
+        // theirs no more).
         let from = st.counted_until_ns.max(self.start_ns).min(now_ns);
-        let watermark = st.members.iter().filter(|m| m.id != self.id).map(|m| m.measured_until_ns).fold(now_ns, u64::min).max(from);
+        let others = st.members.iter().filter(|m| m.id != self.id).map(|m| m.measured_until_ns);
+        let watermark = if last { now_ns } else { others.fold(now_ns, u64::min).max(from) };
         let cpu = self.cpu.at(watermark) - self.cpu.at(from);
         let ram = self.ram.at(watermark) - self.ram.at(from);
         // At most what it counts: the rest waits for its next interval (never negative).

@@ -41,7 +41,7 @@ struct Rank {
 
 impl Rank {
     /// One measurement at `t`: the machine's energy since its last one, and its share of it.
-    fn measure(&mut self, t: u64) -> Result<(), TestCaseError> {
+    fn measure(&mut self, t: u64, last: bool) -> Result<(), TestCaseError> {
         let dt = (t - self.last_ns) as f64;
         let s = Sample {
             cpu_energy_kwh: dt,
@@ -49,7 +49,8 @@ impl Rank {
             process_share: Some(ProcessShare { cpu_energy_kwh: dt * self.share, ram_energy_kwh: dt * 0.5 * self.share }),
             ..Default::default()
         };
-        let got = self.node.as_mut().expect("joined").apportion_at(t, s, std::iter::empty());
+        let node = self.node.as_mut().expect("joined");
+        let got = if last { node.apportion_last_at(t, s, std::iter::empty()) } else { node.apportion_at(t, s, std::iter::empty()) };
         prop_assert!(got.cpu_energy_kwh >= 0.0 && got.ram_energy_kwh >= 0.0, "a negative interval: {got:?}");
         self.cpu += got.cpu_energy_kwh;
         self.ram += got.ram_energy_kwh;
@@ -74,6 +75,7 @@ proptest! {
         shares in prop::collection::vec(0.0f64..0.3, 2..=5),
         steps in prop::collection::vec((op(), 0usize..5, 0u64..20), 1..60),
         end in prop::collection::vec((0usize..5, 0u64..20), 5),
+        finish_late in any::<bool>(),
     ) {
         let d = tempfile::tempdir().unwrap();
         let _ = quiet();
@@ -93,15 +95,15 @@ proptest! {
                     r.node = Some(member_at(d.path(), "prop", &[], t));
                     (r.joined, r.last_ns) = (true, t);
                 }
-                Op::Measure if r.node.is_some() => r.measure(t)?,
+                Op::Measure if r.node.is_some() => r.measure(t, false)?,
                 Op::Flush if r.node.is_some() => {
-                    r.measure(t)?;
+                    r.measure(t, false)?;
                     r.node.as_mut().unwrap().reported();
                     r.report();
                 }
                 // Rank 0 stops at the end only; a killed rank's rows stay as last written.
                 Op::Stop if r.node.is_some() && i % n != 0 => {
-                    r.measure(t)?;
+                    r.measure(t, true)?;
                     r.report();
                     r.node.take().unwrap().finish(true);
                 }
@@ -115,19 +117,27 @@ proptest! {
                 _ => {}
             }
         }
-        // The end: every rank still running stops, in a random order.
+        // The end: every rank still running stops, in a random order; with `finish_late`, all
+        // take their last measurement before any writes its last row and leaves.
         let mut order: Vec<usize> = (0..n).collect();
         for (k, (j, dt)) in end.iter().enumerate() {
             order.swap(k % n, j % n);
             t += dt;
         }
-        for i in order {
+        for &i in &order {
             let r = &mut ranks[i];
             if r.node.is_some() {
                 t += 1;
-                r.measure(t)?;
+                r.measure(t, true)?;
                 r.report();
-                r.node.take().unwrap().finish(true);
+                if !finish_late {
+                    r.node.take().unwrap().finish(true);
+                }
+            }
+        }
+        for &i in &order {
+            if let Some(mut node) = ranks[i].node.take() {
+                node.finish(true);
             }
         }
         let cpu: f64 = ranks.iter().map(|r| r.disk_cpu).sum();

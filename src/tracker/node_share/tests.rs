@@ -341,3 +341,27 @@ fn a_lost_gpu_is_given_up_and_disjoint_gpus_are_each_counted() {
     drop((a, b));
     assert!(files(d.path()).is_empty(), "GPU lock files removed too");
 }
+
+#[test]
+fn a_share_of_time_a_stopped_counter_counted_whole_is_not_counted_again() {
+    // The machine draws 1 kWh per clock unit; b's share is 0.3 of it.
+    let d = tempfile::tempdir().unwrap();
+    let mut a = member(d.path(), "j9", 0);
+    let mut b = member(d.path(), "j9", 0);
+    let mut c = member(d.path(), "j9", 0);
+    let mut total = 0.0;
+    total += b.apportion_at(10, sample(10.0, 0.0, 3.0), no_gpu()).cpu_energy_kwh;
+    total += c.apportion_at(10, sample(10.0, 0.0, 0.0), no_gpu()).cpu_energy_kwh;
+    total += a.apportion_at(10, sample(10.0, 0.0, 0.0), no_gpu()).cpu_energy_kwh;
+    // a's last measurement counts the whole machine up to 28, b's share of 10..28 unknown.
+    total += a.apportion_last_at(28, sample(18.0, 0.0, 0.0), no_gpu()).cpu_energy_kwh;
+    total += c.apportion_at(28, sample(18.0, 0.0, 0.0), no_gpu()).cpu_energy_kwh;
+    assert!(c.is_counter());
+    a.finish(true);
+    // b's interval 10..30: only its share of 28..30 is its own.
+    let sb = b.apportion_last_at(30, sample(20.0, 0.0, 6.0), no_gpu());
+    assert!((sb.cpu_energy_kwh - 0.6).abs() < 1e-12, "{}", sb.cpu_energy_kwh);
+    total += sb.cpu_energy_kwh;
+    total += c.apportion_last_at(31, sample(3.0, 0.0, 0.0), no_gpu()).cpu_energy_kwh;
+    assert!((total - 31.0).abs() < 1e-12, "{total}");
+}
