@@ -673,6 +673,83 @@ fn killing_the_counting_rank_at_a_default_like_cadence_loses_at_most_one_tick() 
     assert!(rel(ram, node_ram) < 0.02, "RAM {ram} kWh, the node's {node_ram} kWh");
 }
 
+/// A forked worker frees its copy of the counting rank's tracker (a C++ global, a Fortran
+/// `final`, Python's `sys.exit`) while the parent and another rank keep counting, and one more
+/// rank joins after: the child unlocks nothing (`fork` shares the `flock`s), removes nothing and
+/// writes no row under the parent's run id, so the ranks still count the node once.
+#[test]
+fn a_forked_child_freeing_the_tracker_leaves_the_node_counted_once() {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::new();
+    let coord = node.path("coord-fork");
+    let sync = node.path("sync-fork");
+    let out = node.path("out-fork");
+    for d in [&coord, &sync, &out] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let options = node
+        .options(&coord, 0.2)
+        .replace("save_to_file=false", &format!("save_to_file=true;output_dir={}", out.display()));
+    let ranks: [&[&str]; 3] = [
+        &[
+            "start",
+            "signal:started0",
+            "sleep:0.3",
+            "fork",
+            "signal:forked",
+            "sleep:0.8",
+            "json",
+            "signal:json0",
+            "wait:json1",
+            "stop",
+        ],
+        &["wait:started0", "start", "wait:json0", "json", "signal:json1", "stop"],
+        &["wait:forked", "start", "sleep:0.4", "json", "stop"],
+    ];
+    let children: Vec<std::process::Child> = ranks
+        .iter()
+        .enumerate()
+        .map(|(i, steps)| {
+            let mut cmd = node.command(&built().rank);
+            launcher_env(&mut cmd, Launcher::Slurm, i, 3, "fork-job");
+            cmd.env("CUDA_VISIBLE_DEVICES", "").arg(&options).arg(&sync).arg("3").args(*steps);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let mut all = HashMap::new();
+    for mut child in children {
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > give_up {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        all.extend(parse_ranks(&stdout));
+    }
+    let (r0, r1, r2) = (&all[&0], &all[&1], &all[&2]);
+    assert_eq!(
+        [r0, r1, r2].map(|r| r.counts_node.as_str()),
+        ["true", "false", "false"],
+        "the parent still counts the node, alone"
+    );
+    let end = r0.measured_to.max(r1.measured_to).max(r2.measured_to);
+    let (cpu, ram) = (r0.cpu_kwh + r1.cpu_kwh + r2.cpu_kwh, r0.ram_kwh + r1.ram_kwh + r2.ram_kwh);
+    let (node_cpu, node_ram) = (kwh(CPU_W, r0.measured_from, end), kwh(RAM_W, r0.measured_from, end));
+    println!(
+        "a forked child freed the counting rank's tracker: ranks' sum / node: CPU {:.4}, RAM {:.4}",
+        cpu / node_cpu,
+        ram / node_ram
+    );
+    assert!(rel(cpu, node_cpu) < 0.02, "CPU {cpu} kWh, the node's {node_cpu} kWh");
+    assert!(rel(ram, node_ram) < 0.02, "RAM {ram} kWh, the node's {node_ram} kWh");
+    let csv = std::fs::read_to_string(out.join("emissions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "one row per rank, none from the child:\n{csv}");
+}
+
 #[test]
 fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
     let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
