@@ -750,6 +750,76 @@ fn a_forked_child_freeing_the_tracker_leaves_the_node_counted_once() {
     assert_eq!(csv.lines().count(), 1 + 3, "one row per rank, none from the child:\n{csv}");
 }
 
+/// The case: the counting rank flushes, then stops while another rank reports its
+/// share of the time it counted. Its CPU and RAM totals never go down (before: 343 -> 306 J,
+/// its last interval negative), and the ranks still sum to the node.
+#[test]
+fn the_counting_rank_stopping_after_another_reports_its_share_never_goes_down() {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::new();
+    let coord = node.path("coord-monotonic");
+    let sync = node.path("sync-monotonic");
+    std::fs::create_dir_all(&coord).unwrap();
+    std::fs::create_dir_all(&sync).unwrap();
+    // Measured at flush and stop only (10 s ticks); rank 1 busy, so its CPU share is large.
+    let ranks: [&[&str]; 2] = [
+        &["start", "signal:started0", "wait:started1", "sleep:0.5", "flush", "signal:flushed0", "wait:shared1", "stop"],
+        &[
+            "wait:started0",
+            "start",
+            "signal:started1",
+            "work:0.6",
+            "wait:flushed0",
+            "flush",
+            "signal:shared1",
+            "sleep:0.2",
+            "stop",
+        ],
+    ];
+    let children: Vec<std::process::Child> = ranks
+        .iter()
+        .enumerate()
+        .map(|(i, steps)| {
+            let mut cmd = node.command(&built().rank);
+            launcher_env(&mut cmd, Launcher::Slurm, i, 2, "monotonic-job");
+            cmd.env("CUDA_VISIBLE_DEVICES", "").arg(node.options(&coord, 10.0)).arg(&sync).arg("2").args(*steps);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let mut all = HashMap::new();
+    let mut r0_totals = Vec::new();
+    for mut child in children {
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > give_up {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        for line in stdout.lines().filter(|l| l.starts_with("rank=0 ") && l.contains("cpu_kwh=")) {
+            let f: HashMap<&str, &str> = line.split_whitespace().filter_map(|p| p.split_once('=')).collect();
+            r0_totals.push((f["cpu_kwh"].parse::<f64>().unwrap(), f["ram_kwh"].parse::<f64>().unwrap()));
+        }
+        all.extend(parse_ranks(&stdout));
+    }
+    let [(flush_cpu, flush_ram), (stop_cpu, stop_ram)] = r0_totals[..] else { panic!("{r0_totals:?}") };
+    println!(
+        "the counting rank's totals at its flush -> stop: CPU {:.1} -> {:.1} J, RAM {:.1} -> {:.1} J",
+        flush_cpu * WS_PER_KWH,
+        stop_cpu * WS_PER_KWH,
+        flush_ram * WS_PER_KWH,
+        stop_ram * WS_PER_KWH
+    );
+    assert!(stop_cpu >= flush_cpu && stop_ram >= flush_ram, "the counting rank's totals went down");
+    let (r0, r1) = (&all[&0], &all[&1]);
+    let end = r0.measured_to.max(r1.measured_to);
+    let cpu = r0.cpu_kwh + r1.cpu_kwh;
+    assert!(rel(cpu, kwh(CPU_W, r0.measured_from, end)) < 0.02, "CPU {cpu} kWh");
+}
+
 #[test]
 fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
     let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
