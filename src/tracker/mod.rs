@@ -1043,7 +1043,7 @@ impl Inner {
         }
         let before = r.totals;
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
-        let mut sample = r.meters.measure(dt_s, &self.log);
+        let mut sample = r.meters.measure(dt_s, last, &self.log);
         if let Some(node) = &mut r.node {
             sample = node.apportion(sample, r.meters.gpu_intervals(), last);
         }
