@@ -701,6 +701,34 @@ impl Tracker {
     }
 }
 
+/// The tracker's lock, held: on release, the log lines made meanwhile go to the log callback.
+struct PhaseGuard<'a> {
+    guard: Option<MutexGuard<'a, Phase>>,
+    logs: Option<crate::log::Deferred>,
+}
+
+impl std::ops::Deref for PhaseGuard<'_> {
+    type Target = Phase;
+    fn deref(&self) -> &Phase {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PhaseGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Phase {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for PhaseGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        if let Some(logs) = self.logs.take() {
+            logs.finish().deliver();
+        }
+    }
+}
+
 /// What became of the network lookup of the location ([`Tracker::wait_for_location`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -930,9 +958,12 @@ impl Inner {
     }
 
     /// A poisoned lock only means a panic happened while it was held; the totals are still
-    /// consistent (each interval is applied by one `Totals::add`), so keep going.
-    fn lock(&self) -> MutexGuard<'_, Phase> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// consistent (each interval is applied by one `Totals::add`), so keep going. The log lines
+    /// made while it is held reach the log callback once it is released (the callback may call
+    /// the tracker).
+    fn lock(&self) -> PhaseGuard<'_> {
+        let logs = crate::log::defer();
+        PhaseGuard { guard: Some(self.state.lock().unwrap_or_else(|p| p.into_inner())), logs: Some(logs) }
     }
 
     fn progress_log(&self) -> MutexGuard<'_, progress::ProgressLog> {
