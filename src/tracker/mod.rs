@@ -1078,6 +1078,16 @@ impl Inner {
         if let Some(node) = &mut r.node {
             sample = node.apportion(sample, r.meters.gpu_intervals(), last);
         }
+        // Cumulative totals never go down (CSV, Prometheus and OTLP counters, the API): no
+        // source gives a negative interval; should one, it is not applied, and said.
+        for (what, kwh) in
+            [("CPU", &mut sample.cpu_energy_kwh), ("GPU", &mut sample.gpu_energy_kwh), ("RAM", &mut sample.ram_energy_kwh)]
+        {
+            if kwh.is_nan() || *kwh < 0.0 {
+                self.log.warning(format!("a negative or undefined {what} energy ({kwh:e} kWh) for an interval: counted as 0"));
+                *kwh = 0.0;
+            }
+        }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
         self.regions.attribute(&boundary, &r.totals.since(&before));
