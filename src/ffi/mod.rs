@@ -380,7 +380,8 @@ pub unsafe extern "C" fn ct_tracker_peek(t: *const ct_tracker, out: *mut ct_emis
 /// After `fork()`, the child's copy of a running tracker is inert: releasing it there (a C++
 /// global's destructor, a Fortran `final`, Python's exit) measures, writes, uploads, unlocks
 /// and removes nothing (the parent's run, its CSV rows and its node coordination go on);
-/// `ct_tracker_flush` and `ct_tracker_stop` in the child fail with `CT_ERR_INVALID_STATE`.
+/// `ct_tracker_flush` and `ct_tracker_stop` in the child give the totals as of the parent's
+/// last measurement before the fork, and write nothing.
 #[no_mangle]
 pub unsafe extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
     guarded(|| {

@@ -475,7 +475,7 @@ impl Tracker {
     pub(crate) fn flush_report(&self) -> Result<Report> {
         let mut phase = self.inner.lock();
         match &mut *phase {
-            Phase::Running(r) if r.forked() => Err(Error::state(format!("flush: {FORKED}"))),
+            Phase::Running(r) if r.forked() => Ok(self.inner.inert_report(r)),
             Phase::Running(r) => Ok(self.inner.report(r, false)),
             Phase::Created => Err(Error::state("flush: the tracker is not started")),
             Phase::Stopped(_) => Err(Error::state("flush: the tracker is stopped")),
@@ -505,10 +505,11 @@ impl Tracker {
             if r.forked() {
                 // The parent's locks, files, outputs and threads: left alone (forgotten, so no
                 // destructor unlocks, removes or writes anything).
+                let report = self.inner.inert_report(r);
                 if let Phase::Running(r) = std::mem::replace(&mut *phase, Phase::Stopped(None)) {
                     std::mem::forget(r);
                 }
-                return Err(Error::state(format!("stop: {FORKED}")));
+                return Ok(report);
             }
             if let Some(t) = r.ticker.take() {
                 t.abort();
@@ -800,10 +801,6 @@ fn give_up_uploads(api: Option<Arc<ApiOutput>>, endpoint: Option<Arc<Uploader<Ht
         let _ = ep.finish(Duration::ZERO);
     }
 }
-
-/// Why a forked child's copy of a tracker does nothing.
-const FORKED: &str = "this process is a fork of the one that started the tracker: its copy is inert (it measures, \
-                      writes and unlocks nothing; the parent's run goes on)";
 
 impl Running {
     /// Whether this is a forked child's copy of the run (inert).
@@ -1162,6 +1159,14 @@ impl Inner {
             }
         }
         errors
+    }
+
+    /// A forked child's flush or stop: the totals as of the parent's last measurement before
+    /// the fork (the duration up to now), measuring and writing nothing (the run, its rows and its node share are the
+    /// parent's).
+    fn inert_report(&self, r: &Running) -> Report {
+        let emissions = r.totals.snapshot(r.duration_s(Instant::now()), &r.intensity, self.config.pue);
+        Report { emissions, errors: Vec::new() }
     }
 
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
