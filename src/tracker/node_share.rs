@@ -260,7 +260,10 @@ impl NodeShare {
     /// state, padded over the old text (a rank killed mid-write leaves the old state or the
     /// new one, never a mix or an empty file). The members found dead are voided first.
     fn with_state<T>(&mut self, f: impl FnOnce(&mut Self, &mut State) -> T) -> T {
-        flock(&self.state, libc::LOCK_EX);
+        if let Locked::Failed(e) = flock(&self.state, libc::LOCK_EX) {
+            // It worked at join: the file system changed under the job. Said, never silent.
+            self.log.warning(format!("cannot lock the node's coordination state ({e}): the ranks' counts may overlap"));
+        }
         let mut text = String::new();
         let _ = self.state.seek(SeekFrom::Start(0)).and_then(|_| self.state.read_to_string(&mut text));
         let old_len = text.len();
