@@ -405,6 +405,12 @@ enum ct_status ct_tracker_peek(const struct ct_tracker *t, struct ct_emissions *
  * is written and, with network outputs, uploads are waited for up to `api_timeout_s`; errors
  * are logged); `ct_tracker_discard` releases without stopping. The handle must not be used
  * afterwards.
+ *
+ * After `fork()`, the child's copy of a running tracker is inert: releasing it there (a C++
+ * global's destructor, a Fortran `final`, Python's exit) measures, writes, uploads, unlocks
+ * and removes nothing (the parent's run, its CSV rows and its node coordination go on);
+ * `ct_tracker_flush` and `ct_tracker_stop` in the child give the totals as of the parent's
+ * last measurement before the fork, and write nothing.
  */
 void ct_tracker_free(struct ct_tracker *t);
 

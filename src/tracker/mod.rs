@@ -121,6 +121,10 @@ struct Running {
     metrics: Option<metrics_outputs::MetricsOutputs>,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).
     node: Option<node_share::NodeShare>,
+    /// Why this rank of a job does not share the node (it counts the whole machine), if so.
+    coordination_refused: Option<String>,
+    /// The process that started the run: in a forked child the tracker is inert.
+    pid: u32,
     /// Job, node and rank, for the run and region files.
     identity: crate::record::identity::Identity,
     /// The run file (ranks of a job) is written once, at the first report that succeeds.
@@ -474,6 +478,7 @@ impl Tracker {
     pub(crate) fn flush_report(&self) -> Result<Report> {
         let mut phase = self.inner.lock();
         match &mut *phase {
+            Phase::Running(r) if r.forked() => Ok(self.inner.inert_report(r)),
             Phase::Running(r) => Ok(self.inner.report(r, false)),
             Phase::Created => Err(Error::state("flush: the tracker is not started")),
             Phase::Stopped(_) => Err(Error::state("flush: the tracker is stopped")),
@@ -500,6 +505,15 @@ impl Tracker {
                     _ => Error::state("stop: the tracker is already stopped"),
                 });
             };
+            if r.forked() {
+                // The parent's locks, files, outputs and threads: left alone (forgotten, so no
+                // destructor unlocks, removes or writes anything).
+                let report = self.inner.inert_report(r);
+                if let Phase::Running(r) = std::mem::replace(&mut *phase, Phase::Stopped(None)) {
+                    std::mem::forget(r);
+                }
+                return Ok(report);
+            }
             if let Some(t) = r.ticker.take() {
                 t.abort();
             }
@@ -559,6 +573,10 @@ impl Tracker {
             }
         };
         let Some(mut r) = running else { return };
+        if r.forked() {
+            std::mem::forget(r);
+            return;
+        }
         if let Some(t) = r.ticker.take() {
             t.abort();
         }
@@ -647,6 +665,12 @@ impl Tracker {
             Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
             _ => None,
         };
+        // How this rank shares the node: "shared", or why not (it counts the whole machine).
+        let coordination = match &*phase {
+            Phase::Running(r) if r.node.is_some() => Some("shared".to_string()),
+            Phase::Running(r) => r.coordination_refused.clone(),
+            _ => None,
+        };
         // The GPUs this tracker counts now: in a job that counts the node once, those whose
         // lock it holds; otherwise every GPU it tracks (null when not running).
         let gpus_counted: Option<Vec<String>> = match &*phase {
@@ -662,6 +686,7 @@ impl Tracker {
             let mut v = j.to_json();
             v["count_node_once"] = serde_json::json!(self.inner.shares_node().is_some());
             v["counts_node_now"] = serde_json::json!(counts_node);
+            v["coordination"] = serde_json::json!(coordination);
             v["gpus_counted_now"] = serde_json::json!(gpus_counted);
             v
         });
@@ -676,6 +701,34 @@ impl Tracker {
     #[must_use]
     pub fn is_running(&self) -> bool {
         matches!(*self.inner.lock(), Phase::Running(_))
+    }
+}
+
+/// The tracker's lock, held: on release, the log lines made meanwhile go to the log callback.
+struct PhaseGuard<'a> {
+    guard: Option<MutexGuard<'a, Phase>>,
+    logs: Option<crate::log::Deferred>,
+}
+
+impl std::ops::Deref for PhaseGuard<'_> {
+    type Target = Phase;
+    fn deref(&self) -> &Phase {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PhaseGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Phase {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for PhaseGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        if let Some(logs) = self.logs.take() {
+            logs.finish().deliver();
+        }
     }
 }
 
@@ -752,6 +805,11 @@ fn give_up_uploads(api: Option<Arc<ApiOutput>>, endpoint: Option<Arc<Uploader<Ht
 }
 
 impl Running {
+    /// Whether this is a forked child's copy of the run (inert).
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+
     /// The run's duration at `at`: its windows before a restart, and this one up to `at`.
     fn duration_s(&self, at: Instant) -> f64 {
         self.duration_before_s + at.saturating_duration_since(self.started_at).as_secs_f64()
@@ -863,7 +921,13 @@ impl Inner {
         let meters = Meters::start(plan.clone(), c.measure_power_secs).with_tree(inner.tree);
         // Joined once the meters have their starting readings: a rank counts from then on.
         // Coordinated under the node scope's key: every rank of the job on this node.
-        let node = inner.shares_node().and_then(|j| node_share::NodeShare::join(c, &j, &plan.gpus, log));
+        let (node, coordination_refused) = match inner.shares_node() {
+            Some(j) => match node_share::NodeShare::join(c, &j, &plan.gpus, log) {
+                Ok(n) => (Some(n), None),
+                Err(why) => (None, Some(why)),
+            },
+            None => (None, None),
+        };
         let (totals, duration_before_s, tasks) = match resume {
             Some(r) => {
                 log.info(format!("resuming the run after {:.3} s measured", r.duration_s));
@@ -894,6 +958,8 @@ impl Inner {
             tasks,
             metrics,
             node,
+            coordination_refused,
+            pid: std::process::id(),
             identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
             run_file_written: false,
             measurements: progress::MeasurementLog::default(),
@@ -902,9 +968,12 @@ impl Inner {
     }
 
     /// A poisoned lock only means a panic happened while it was held; the totals are still
-    /// consistent (each interval is applied by one `Totals::add`), so keep going.
-    fn lock(&self) -> MutexGuard<'_, Phase> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// consistent (each interval is applied by one `Totals::add`), so keep going. The log lines
+    /// made while it is held reach the log callback once it is released (the callback may call
+    /// the tracker).
+    fn lock(&self) -> PhaseGuard<'_> {
+        let logs = crate::log::defer();
+        PhaseGuard { guard: Some(self.state.lock().unwrap_or_else(|p| p.into_inner())), logs: Some(logs) }
     }
 
     fn progress_log(&self) -> MutexGuard<'_, progress::ProgressLog> {
@@ -957,6 +1026,8 @@ impl Inner {
     fn tick(&self) -> bool {
         let mut phase = self.lock();
         match &mut *phase {
+            // A forked child's copy measures nothing (its parent goes on measuring).
+            Phase::Running(r) if r.forked() => false,
             Phase::Running(r) => {
                 let now = self.measure(r, false);
                 r.ticks += 1;
@@ -1013,9 +1084,19 @@ impl Inner {
         }
         let before = r.totals;
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
-        let mut sample = r.meters.measure(dt_s, &self.log);
+        let mut sample = r.meters.measure(dt_s, last, &self.log);
         if let Some(node) = &mut r.node {
             sample = node.apportion(sample, r.meters.gpu_intervals(), last);
+        }
+        // Cumulative totals never go down (CSV, Prometheus and OTLP counters, the API): no
+        // source gives a negative interval; should one, it is not applied, and said.
+        for (what, kwh) in
+            [("CPU", &mut sample.cpu_energy_kwh), ("GPU", &mut sample.gpu_energy_kwh), ("RAM", &mut sample.ram_energy_kwh)]
+        {
+            if kwh.is_nan() || *kwh < 0.0 {
+                self.log.warning(format!("a negative or undefined {what} energy ({kwh:e} kWh) for an interval: counted as 0"));
+                *kwh = 0.0;
+            }
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
@@ -1093,6 +1174,14 @@ impl Inner {
         errors
     }
 
+    /// A forked child's flush or stop: the totals as of the parent's last measurement before
+    /// the fork (the duration up to now), measuring and writing nothing (the run, its rows and its node share are the
+    /// parent's).
+    fn inert_report(&self, r: &Running) -> Report {
+        let emissions = r.totals.snapshot(r.duration_s(Instant::now()), &r.intensity, self.config.pue);
+        Report { emissions, errors: Vec::new() }
+    }
+
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
         let mut now = Instant::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
@@ -1106,12 +1195,14 @@ impl Inner {
         }
         let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
+        let mut row_written = true;
         if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             if let Some(sink) = &r.sink {
                 if let Err(e) = sink.write(&row, &self.log) {
                     self.log.error(format!("{e} (totals kept; the next flush writes them again)"));
                     errors.push(e);
+                    row_written = false;
                 }
             }
             if let Some(ep) = &r.endpoint {
@@ -1130,6 +1221,15 @@ impl Inner {
         errors.extend(self.write_run_files(r));
         if let Some(api) = &r.api {
             api.push_total(&emissions, final_report);
+        }
+        // What this rank counted for the node is now on disk: none of it is void if it dies.
+        // A final row not written is void: the node's other ranks count that time again.
+        if let Some(node) = &mut r.node {
+            match (final_report, row_written) {
+                (true, w) => node.finish(w),
+                (false, true) => node.reported(),
+                (false, false) => {}
+            }
         }
         Report { emissions, errors }
     }
