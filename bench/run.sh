@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-# The version of ../shared/spec/codecarbon-baseline.md by default; CODECARBON=codecarbon for the newest.
+# CodeCarbon 3.3.2 by default (the version docs/benchmarks.md was measured with); CODECARBON=codecarbon for the newest.
 spec="${CODECARBON:-codecarbon==3.3.2}"
 venv=target/bench-venv
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.spec" 2>/dev/null)" != "$spec" ]; then

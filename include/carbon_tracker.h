@@ -229,7 +229,7 @@ typedef void (*ct_log_fn)(void *user_data, enum ct_log_level level, const char *
  * Intervals (`confidence`, 0.9): 5 % and 95 % quantiles of the remaining part taken as
  * log-normal, with the slope's standard error, a drift of the pace over the work left (0.5 per
  * unit of the work's fraction, so a change not seen yet is allowed for), and for a regime younger
- * than 3 segments half the distance to the pace before it. README: "Predictions and budgets".
+ * than 3 segments half the distance to the pace before it. See docs/predictions.md.
  *
  * Set `struct_size = sizeof(ct_prediction)` before passing it: fields past `struct_size` are
  * not written, so callers built against an older, shorter struct keep working.
@@ -405,6 +405,12 @@ enum ct_status ct_tracker_peek(const struct ct_tracker *t, struct ct_emissions *
  * is written and, with network outputs, uploads are waited for up to `api_timeout_s`; errors
  * are logged); `ct_tracker_discard` releases without stopping. The handle must not be used
  * afterwards.
+ *
+ * After `fork()`, the child's copy of a running tracker is inert: releasing it there (a C++
+ * global's destructor, a Fortran `final`, Python's exit) measures, writes, uploads, unlocks
+ * and removes nothing (the parent's run, its CSV rows and its node coordination go on);
+ * `ct_tracker_flush` and `ct_tracker_stop` in the child give the totals as of the parent's
+ * last measurement before the fork, and write nothing.
  */
 void ct_tracker_free(struct ct_tracker *t);
 
@@ -495,7 +501,7 @@ enum ct_status ct_tracker_predict(struct ct_tracker *t, struct ct_prediction *ou
  * cost is a clock read (well under a microsecond). Regions may nest and overlap, and be open
  * in several threads at once (each thread's calls count). A region's energy is the run's
  * energy over the wall-clock time during which at least one of its calls was open, each
- * measured interval's energy spread evenly over that interval (see the README).
+ * measured interval's energy spread evenly over that interval (see docs/c.md).
  * A region may begin before `ct_tracker_start` (its calls count; time before start has no
  * energy, none being measured).
  * Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (a new `name` empty, over 256 bytes,

@@ -26,7 +26,7 @@ real files instead (the library reads them itself). Each test of the second run 
   - a real difference: everything else.
 The counts are printed (exit status 1 if there is a real difference); --list prints every test
 with its class and reason. Not part of CI's pass/fail (it takes minutes and needs PyPI); its
-counts are in the README.
+counts are in docs/python.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 # fresh Debian/Ubuntu machine by itself:
 #   - system packages (apt-get, through sudo when not root): C/C++ and Fortran compilers, cmake, pkg-config,
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
-#     Prometheus, its Pushgateway and Open MPI (cluster tests);
+#     Prometheus, its Pushgateway and Open MPI (cluster tests), Slurm and munge (scripts/slurm/test.sh);
+#     libslurm-dev, slurmdbd and MariaDB (scripts/slurm/spank-test.sh);
 #   - clang-format (the C/C++ sources' format);
 #   - a Python virtual environment target/test-venv with pytest, mypy, nvidia-ml-py and ruff.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
@@ -45,6 +46,18 @@ command -v prometheus-pushgateway > /dev/null 2>&1 || need+=(prometheus-pushgate
 command -v prometheus > /dev/null 2>&1 || need+=(prometheus)
 command -v mpirun > /dev/null 2>&1 || need+=(openmpi-bin)
 mpicc_works || need+=(libopenmpi-dev)
+# A real Slurm for scripts/slurm/test.sh (scripts/slurm/cluster.sh starts it; the packages start no service).
+command -v slurmctld > /dev/null 2>&1 || need+=(slurmctld)
+command -v slurmd > /dev/null 2>&1 || need+=(slurmd)
+command -v srun > /dev/null 2>&1 || need+=(slurm-client)
+command -v munged > /dev/null 2>&1 || need+=(munge)
+command -v nsenter > /dev/null 2>&1 || need+=(util-linux)
+command -v ip > /dev/null 2>&1 || need+=(iproute2)
+# The SPANK plugin's test (scripts/slurm/spank-test.sh): <slurm/spank.h>, and slurmdbd with its
+# MariaDB for the accounting storage that `sacct` reads.
+[ -f /usr/include/slurm/spank.h ] || need+=(libslurm-dev)
+command -v slurmdbd > /dev/null 2>&1 || need+=(slurmdbd)
+command -v mariadbd > /dev/null 2>&1 || need+=(mariadb-server)
 if $print_missing; then
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}"
   exit 0

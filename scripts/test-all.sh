@@ -6,9 +6,12 @@
 #   1. Rust: unit, C ABI (C and C++ programs), Fortran (gfortran), regions and the job report,
 #      online (fake API on loopback), header freshness, cluster (Pushgateway, Prometheus, OTLP
 #      receiver, mpirun of C and Fortran programs: skipped when not installed);
-#      the fuzz targets are type-checked; the doctests run once, with the publisher checks (6)
+#      the fuzz targets are type-checked; a real Slurm (one node, two in network namespaces) runs
+#      every launcher of docs/launchers.md (scripts/slurm/test.sh); the doctests run once, with
+#      the publisher checks (6)
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
-#   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change),
+#   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change); the Slurm
+#      SPANK plugin under a real Slurm (scripts/slurm/spank-test.sh),
 #   5. install tests per ecosystem (scripts/install-test.sh, the Fortran module from CMake and from
 #   a Makefile included), 6. what a publisher checks (scripts/publish-check.sh); and that no test
 #   changed a tracked file.
@@ -40,6 +43,9 @@ cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 
+echo "== real Slurm: every launch counts each node once (scripts/slurm/test.sh; root, skipped without Slurm)"
+bash scripts/slurm/test.sh
+
 echo "== python bindings"
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
 (cd bindings/python && "$venv/bin/mypy")   # --strict, see pyproject.toml
@@ -64,6 +70,9 @@ touch "$root/src/bin/carbon-tracker/main.rs"
 cmake --build "$work/build" -j 2 > "$work/rebuild.log" || { cat "$work/rebuild.log"; exit 1; }
 [ "$(date -r "$cli" +%s%N)" != "$before" ] || { echo "cmake: the carbon-tracker command was not rebuilt"; exit 1; }
 echo "cmake: the command is rebuilt after a change of its sources"
+
+echo "== the Slurm SPANK plugin under a real Slurm with slurmdbd (root; skipped without Slurm)"
+bash scripts/slurm/spank-test.sh
 
 echo "== install tests"
 bash scripts/install-test.sh

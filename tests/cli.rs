@@ -605,8 +605,10 @@ fn one_name_for_the_unit_co2e_in_every_output_and_document() {
     let summary = text(&out.stderr);
     assert!(summary.contains(" CO2e at ") && summary.contains("gCO2e/kWh"), "{summary}");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut stack: Vec<PathBuf> =
-        ["src", "include", "bindings", "examples", "README.md"].iter().map(|p| root.join(p)).collect();
+    let mut stack: Vec<PathBuf> = ["src", "include", "bindings", "examples", "README.md", "docs", "CONTRIBUTING.md"]
+        .iter()
+        .map(|p| root.join(p))
+        .collect();
     let mut found = Vec::new();
     while let Some(p) = stack.pop() {
         if p.is_dir() {

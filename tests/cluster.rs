@@ -567,12 +567,13 @@ fn check_job(dir: &Path, ranks: &[RankLine], reference: &RankLine, job_id: Optio
     csv_energies.sort_by(f64::total_cmp);
     rank_energies.sort_by(f64::total_cmp);
     assert_eq!(csv_energies, rank_energies, "every rank's final row is in the shared CSV");
+    // The user's private coordination directory stays, empty.
     assert!(
-        !std::fs::read_dir(dir).unwrap().any(|e| e
-            .unwrap()
+        !std::fs::read_dir(dir).unwrap().flatten().any(|e| e
             .file_name()
             .to_string_lossy()
-            .starts_with("carbon-tracker-")),
+            .starts_with("carbon-tracker-")
+            && std::fs::read_dir(e.path()).map_or(true, |mut d| d.next().is_some())),
         "the last rank removes the coordination files"
     );
 }
@@ -652,17 +653,21 @@ fn mpirun_four_ranks_count_the_node_once_and_prometheus_sums_them() {
 }
 
 #[test]
-fn slurm_variables_name_the_job_and_ranks() {
+fn mpirun_in_a_slurm_batch_job_ranks_by_mpirun_and_names_the_slurm_job() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("job");
     std::fs::create_dir(&d).unwrap();
     let options = format!("{JOB_OPTIONS};output_dir={0};job_coordination_dir={0};project_name=slurm", d.display());
-    // What srun would set, per rank (mpirun only places the processes).
-    let wrapper = "SLURM_JOB_ID=4242 SLURM_PROCID=$OMPI_COMM_WORLD_RANK SLURM_LOCALID=$OMPI_COMM_WORLD_LOCAL_RANK \
-                   SLURM_NODEID=0 SLURM_NTASKS=4 SLURM_TASKS_PER_NODE=4 exec \"$@\"";
+    // What the ranks of `mpirun -np 4` inside `sbatch -n 4` were seen to inherit under a real
+    // SLURM 22.05 (tests/vectors/launchers/sbatch_n4_mpirun.json): the step of mpirun's daemon,
+    // SLURM_PROCID=0 and one task on the node in every rank.
+    let wrapper = "SLURM_JOB_ID=4242 SLURM_JOBID=4242 SLURM_STEP_ID=0 SLURM_PROCID=0 SLURM_LOCALID=0 SLURM_NODEID=0 \
+                   SLURM_NTASKS=1 SLURM_TASKS_PER_NODE=1 SLURM_STEP_TASKS_PER_NODE=1 exec \"$@\"";
     let Some((ranks, reference)) = run_mpi_job(&d, &options, Some(wrapper)) else { return };
-    print_table("mpirun -np 4 with SLURM variables:", &ranks, &reference);
-    check_job(&d, &ranks, &reference, Some("4242"));
+    print_table("mpirun -np 4 in a SLURM batch job:", &ranks, &reference);
+    check_job(&d, &ranks, &reference, None);
+    let id = &ranks[0].fields["job_id"];
+    assert!(id.starts_with("4242-") && id.len() > 5, "the SLURM job and mpirun's launch: {id}");
 }
 
 #[test]

@@ -69,9 +69,27 @@ fn a_killed_counter_is_replaced_at_the_next_measurement() {
     let dt = after.duration_s;
     assert!(ram_j > 100.0 * dt * 0.9 && ram_j <= 100.0 * dt * 1.0001, "{ram_j} J over {dt} s");
     t.stop().unwrap();
-    assert!(!std::fs::read_dir(d.path()).unwrap().any(|e| e
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .starts_with("carbon-tracker-")));
+    // The coordination files are gone; the user's private directory stays (empty).
+    let private = d.path().join(format!("carbon-tracker-{}", unsafe { libc::getuid() }));
+    assert_eq!(std::fs::read_dir(private).unwrap().count(), 0);
+}
+
+/// A coordination directory another user could enter (mode 0777 where the private one goes)
+/// is refused with a warning: the rank counts the whole machine, and its job section says why.
+#[test]
+fn an_open_coordination_directory_is_refused_and_the_job_section_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    // SAFETY: getuid cannot fail.
+    let private = d.path().join(format!("carbon-tracker-{}", unsafe { libc::getuid() }));
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let opts = options(d.path(), 0).replace("job_id=kill-test", "job_id=open-dir-test");
+    let t = Tracker::new(carbon_tracker::Options::parse(&opts).unwrap()).unwrap();
+    t.start().unwrap();
+    let job = &t.describe()["job"];
+    let why = job["coordination"].as_str().unwrap_or_default().to_string();
+    t.stop().unwrap();
+    assert!(why.contains("mode 777") && why.contains("refused"), "{job}");
+    assert_eq!(std::fs::read_dir(&private).unwrap().count(), 0, "nothing written there");
 }

@@ -407,7 +407,14 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
     let mut list: Vec<Rank> =
         (0..RANKS).map(|i| ranks.remove(&i).unwrap_or_else(|| panic!("no output of rank {i}"))).collect();
     list.sort_by_key(|r| r.rank);
-    assert!(std::fs::read_dir(&coord).unwrap().next().is_none(), "the last rank removes the coordination files");
+    // Only the user's private directory stays (empty: other jobs may use it meanwhile).
+    let left: Vec<_> = std::fs::read_dir(&coord)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.path().is_dir() || std::fs::read_dir(e.path()).unwrap().next().is_some())
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "the last rank removes the coordination files: {left:?}");
     Some(list)
 }
 
@@ -614,6 +621,207 @@ fn killing_the_rank_that_counts_the_gpus_loses_no_interval_and_counts_none_twice
     assert!(rel(gpu, node_gpu) < 0.01, "GPU {gpu} kWh, the node's {node_gpu} kWh");
     assert!(rel(cpu, node_cpu) < 0.01, "CPU {cpu} kWh, the node's {node_cpu} kWh");
     assert!(rel(ram, node_ram) < 0.01, "RAM {ram} kWh, the node's {node_ram} kWh");
+}
+
+/// The case: the rank counting the node is SIGKILLed mid-run at a default-like cadence
+/// (every rank measures every 0.2 s), long after its last flush. What it counted since is in
+/// the node's shared state at each of its measurements, and a survivor takes it over: the
+/// ranks' sum is the node's (before: 0.67x, what it counted since its last row was nowhere).
+#[test]
+fn killing_the_counting_rank_at_a_default_like_cadence_loses_at_most_one_tick() {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::new();
+    let coord = node.path("coord-kill-cadence");
+    let sync = node.path("sync-kill-cadence");
+    std::fs::create_dir_all(&coord).unwrap();
+    std::fs::create_dir_all(&sync).unwrap();
+    let ranks: [&[&str]; 3] = [
+        &["start", "signal:started0", "sleep:0.3", "flush", "sleep:120"],
+        &["wait:started0", "start", "signal:started1", "wait:killed", "sleep:0.6", "stop"],
+        &["wait:started0", "start", "signal:started2", "wait:killed", "sleep:0.6", "stop"],
+    ];
+    let mut children: Vec<std::process::Child> = ranks
+        .iter()
+        .enumerate()
+        .map(|(i, steps)| {
+            let mut cmd = node.command(&built().rank);
+            launcher_env(&mut cmd, Launcher::Slurm, i, 3, "kill-cadence-job");
+            cmd.arg(node.options(&coord, 0.2)).arg(&sync).arg("3").args(*steps);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    wait_for_file(&sync.join("started1"), &mut children);
+    wait_for_file(&sync.join("started2"), &mut children);
+    // Rank 0 flushed once, 0.3 s after its start; it counts the node for 1.5 s more, unwritten.
+    std::thread::sleep(Duration::from_millis(1500));
+    children[0].kill().unwrap(); // SIGKILL: no destructor, no last measurement
+    let doomed = children.remove(0).wait_with_output_timeout();
+    std::fs::write(sync.join("killed"), "").unwrap();
+    let mut all = parse_ranks(&String::from_utf8_lossy(&doomed.stdout));
+    for child in children {
+        let out = child.wait_with_output_timeout();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        all.extend(parse_ranks(&stdout));
+    }
+    let (r0, r1, r2) = (&all[&0], &all[&1], &all[&2]);
+    let end = r1.measured_to.max(r2.measured_to);
+    let (cpu, ram) = (r0.cpu_kwh + r1.cpu_kwh + r2.cpu_kwh, r0.ram_kwh + r1.ram_kwh + r2.ram_kwh);
+    let (node_cpu, node_ram) = (kwh(CPU_W, r0.measured_from, end), kwh(RAM_W, r0.measured_from, end));
+    println!(
+        "SIGKILL of the counting rank at 0.2 s ticks, 1.5 s after its last flush: ranks' sum / node: CPU {:.4}, RAM {:.4}",
+        cpu / node_cpu,
+        ram / node_ram
+    );
+    assert!(rel(cpu, node_cpu) < 0.02, "CPU {cpu} kWh, the node's {node_cpu} kWh");
+    assert!(rel(ram, node_ram) < 0.02, "RAM {ram} kWh, the node's {node_ram} kWh");
+}
+
+/// A forked worker frees its copy of the counting rank's tracker (a C++ global, a Fortran
+/// `final`, Python's `sys.exit`) while the parent and another rank keep counting, and one more
+/// rank joins after: the child unlocks nothing (`fork` shares the `flock`s), removes nothing and
+/// writes no row under the parent's run id, so the ranks still count the node once.
+#[test]
+fn a_forked_child_freeing_the_tracker_leaves_the_node_counted_once() {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::new();
+    let coord = node.path("coord-fork");
+    let sync = node.path("sync-fork");
+    let out = node.path("out-fork");
+    for d in [&coord, &sync, &out] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let options = node
+        .options(&coord, 0.2)
+        .replace("save_to_file=false", &format!("save_to_file=true;output_dir={}", out.display()));
+    let ranks: [&[&str]; 3] = [
+        &[
+            "start",
+            "signal:started0",
+            "sleep:0.3",
+            "fork",
+            "signal:forked",
+            "sleep:0.8",
+            "json",
+            "signal:json0",
+            "wait:json1",
+            "stop",
+        ],
+        &["wait:started0", "start", "wait:json0", "json", "signal:json1", "stop"],
+        &["wait:forked", "start", "sleep:0.4", "json", "stop"],
+    ];
+    let children: Vec<std::process::Child> = ranks
+        .iter()
+        .enumerate()
+        .map(|(i, steps)| {
+            let mut cmd = node.command(&built().rank);
+            launcher_env(&mut cmd, Launcher::Slurm, i, 3, "fork-job");
+            cmd.env("CUDA_VISIBLE_DEVICES", "").arg(&options).arg(&sync).arg("3").args(*steps);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let mut all = HashMap::new();
+    for mut child in children {
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > give_up {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = child.wait_with_output_timeout();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        all.extend(parse_ranks(&stdout));
+    }
+    let (r0, r1, r2) = (&all[&0], &all[&1], &all[&2]);
+    assert_eq!(
+        [r0, r1, r2].map(|r| r.counts_node.as_str()),
+        ["true", "false", "false"],
+        "the parent still counts the node, alone"
+    );
+    let end = r0.measured_to.max(r1.measured_to).max(r2.measured_to);
+    let (cpu, ram) = (r0.cpu_kwh + r1.cpu_kwh + r2.cpu_kwh, r0.ram_kwh + r1.ram_kwh + r2.ram_kwh);
+    let (node_cpu, node_ram) = (kwh(CPU_W, r0.measured_from, end), kwh(RAM_W, r0.measured_from, end));
+    println!(
+        "a forked child freed the counting rank's tracker: ranks' sum / node: CPU {:.4}, RAM {:.4}",
+        cpu / node_cpu,
+        ram / node_ram
+    );
+    assert!(rel(cpu, node_cpu) < 0.02, "CPU {cpu} kWh, the node's {node_cpu} kWh");
+    assert!(rel(ram, node_ram) < 0.02, "RAM {ram} kWh, the node's {node_ram} kWh");
+    let csv = std::fs::read_to_string(out.join("emissions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "one row per rank, none from the child:\n{csv}");
+}
+
+/// The case: the counting rank flushes, then stops while another rank reports its
+/// share of the time it counted. Its CPU and RAM totals never go down (before: 343 -> 306 J,
+/// its last interval negative), and the ranks still sum to the node.
+#[test]
+fn the_counting_rank_stopping_after_another_reports_its_share_never_goes_down() {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    let node = Node::new();
+    let coord = node.path("coord-monotonic");
+    let sync = node.path("sync-monotonic");
+    std::fs::create_dir_all(&coord).unwrap();
+    std::fs::create_dir_all(&sync).unwrap();
+    // Measured at flush and stop only (10 s ticks); rank 1 busy, so its CPU share is large.
+    let ranks: [&[&str]; 2] = [
+        &["start", "signal:started0", "wait:started1", "sleep:0.5", "flush", "signal:flushed0", "wait:shared1", "stop"],
+        &[
+            "wait:started0",
+            "start",
+            "signal:started1",
+            "work:0.6",
+            "wait:flushed0",
+            "flush",
+            "signal:shared1",
+            "sleep:0.2",
+            "stop",
+        ],
+    ];
+    let children: Vec<std::process::Child> = ranks
+        .iter()
+        .enumerate()
+        .map(|(i, steps)| {
+            let mut cmd = node.command(&built().rank);
+            launcher_env(&mut cmd, Launcher::Slurm, i, 2, "monotonic-job");
+            cmd.env("CUDA_VISIBLE_DEVICES", "").arg(node.options(&coord, 10.0)).arg(&sync).arg("2").args(*steps);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let mut all = HashMap::new();
+    let mut r0_totals = Vec::new();
+    for mut child in children {
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > give_up {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = child.wait_with_output_timeout();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        for line in stdout.lines().filter(|l| l.starts_with("rank=0 ") && l.contains("cpu_kwh=")) {
+            let f: HashMap<&str, &str> = line.split_whitespace().filter_map(|p| p.split_once('=')).collect();
+            r0_totals.push((f["cpu_kwh"].parse::<f64>().unwrap(), f["ram_kwh"].parse::<f64>().unwrap()));
+        }
+        all.extend(parse_ranks(&stdout));
+    }
+    let [(flush_cpu, flush_ram), (stop_cpu, stop_ram)] = r0_totals[..] else { panic!("{r0_totals:?}") };
+    println!(
+        "the counting rank's totals at its flush -> stop: CPU {:.1} -> {:.1} J, RAM {:.1} -> {:.1} J",
+        flush_cpu * WS_PER_KWH,
+        stop_cpu * WS_PER_KWH,
+        flush_ram * WS_PER_KWH,
+        stop_ram * WS_PER_KWH
+    );
+    assert!(stop_cpu >= flush_cpu && stop_ram >= flush_ram, "the counting rank's totals went down");
+    let (r0, r1) = (&all[&0], &all[&1]);
+    let end = r0.measured_to.max(r1.measured_to);
+    let cpu = r0.cpu_kwh + r1.cpu_kwh;
+    assert!(rel(cpu, kwh(CPU_W, r0.measured_from, end)) < 0.02, "CPU {cpu} kWh");
 }
 
 #[test]

@@ -158,7 +158,8 @@ config_keys! {
     "country_iso_code" => country_iso_code: (Option<String>) = None, optional(iso3);
     /// ISO 3166-1 alpha-2 code of the country, for Electricity Maps.
     "country_2letter_iso_code" => country_2letter_iso_code: (Option<String>) = None, optional(iso2);
-    /// US state, Canadian province (full name) or Nordic zone (SE1…SE4, NO1…NO5, FI); lower-cased.
+    /// US state, Canadian province (full name), Nordic zone (SE1…SE4, NO1…NO5, FI) or province of
+    /// China (with CHN); lower-cased.
     "region" => region: (Option<String>) = None, optional(lowercase);
     /// Cloud provider (gcp, aws, azure), with `cloud_region`.
     "cloud_provider" => cloud_provider: (Option<String>) = None, optional(lowercase);
@@ -241,7 +242,7 @@ config_keys! {
     "rank" => rank: (Option<u32>) = None, optional(rank);
     /// This process's rank on its node; default: detected.
     "local_rank" => local_rank: (Option<u32>) = None, optional(rank);
-    /// Ranks of one job on one node count the node's machine-wide energy once (see README).
+    /// Ranks of one job on one node count the node's machine-wide energy once (docs/accounting.md).
     "job_count_node_once" => job_count_node_once: bool = true, boolean;
     /// Where the ranks of a node coordinate (a lock and a small state file per job).
     "job_coordination_dir" => job_coordination_dir: PathBuf = PathBuf::from(DEFAULT_JOB_COORDINATION_DIR), path;

@@ -1,4 +1,4 @@
-//! Configuration: CodeCarbon's keys, resolved with its precedence (spec 1.1):
+//! Configuration: CodeCarbon's keys, resolved with its precedence (docs/options.md):
 //! options string > `CODECARBON_*` environment > `./.codecarbon.config` > `~/.codecarbon.config` > defaults.
 //!
 //! Resolving reads the two config files and the environment, nothing else (no probing).
@@ -62,7 +62,7 @@ pub fn unknown_key(key: &str) -> String {
     let max_distance = (key.chars().count() / 5).max(2);
     let near: Vec<String> = suggest::nearest(key, KEYS.iter().copied(), max_distance, 3).iter().map(|k| format!("`{k}`")).collect();
     if near.is_empty() {
-        format!("unknown option `{key}` (the options are CodeCarbon's config keys: see the README's Options table)")
+        format!("unknown option `{key}` (the options are CodeCarbon's config keys: see docs/options.md)")
     } else {
         format!("unknown option `{key}`; did you mean {}?", suggest::or_list(&near))
     }

@@ -9,7 +9,7 @@ use crate::log::Level;
 // Every parser has the shape `(origin, key, value) -> Result<T>`, the last column of the key
 // table; messages name the source, the key and what was expected.
 
-/// true/false/1/0/yes/no/on/off, any case (CodeCarbon only took "true": its quirk Q10).
+/// true/false/1/0/yes/no/on/off, any case (CodeCarbon only took "true": docs/differences.md).
 pub fn boolean(origin: &str, key: &str, v: &str) -> Result<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),

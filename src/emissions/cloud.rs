@@ -1,4 +1,4 @@
-//! Cloud detection through the instance metadata services (spec 4.4): AWS, Azure and GCP probed
+//! Cloud detection through the instance metadata services (docs/measuring.md): AWS, Azure and GCP probed
 //! in parallel with a short timeout (CodeCarbon probes them one after another, up to ~3 s on a
 //! machine that is not in a cloud, its #1352). The base URL is an option so tests use a fake.
 

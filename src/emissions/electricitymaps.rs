@@ -1,4 +1,4 @@
-//! Electricity Maps live carbon intensity (spec 4.5), when `electricitymaps_api_token` is set.
+//! Electricity Maps live carbon intensity (docs/measuring.md), when `electricitymaps_api_token` is set.
 //! Fetched on the background runtime and cached per zone for five minutes; measurements use the
 //! latest value and fall back to the static tables until one arrives or after any error.
 

@@ -1,4 +1,4 @@
-//! Where this machine is, from its public IP (spec 5): GeoJS, then ipinfo. Unlike CodeCarbon,
+//! Where this machine is, from its public IP (docs/measuring.md): GeoJS, then ipinfo. Unlike CodeCarbon,
 //! a double failure is reported as such (no silent "Canada", its #854).
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Carbon intensity: which gCO2e/kWh applies to a tracker's energy, and where it comes from
-//! (CodeCarbon's resolution order, spec 4.2): forced value > cloud region (`impact.csv`) >
+//! (CodeCarbon's resolution order, docs/measuring.md): forced value > cloud region (`impact.csv`) >
 //! country region (US states, Canadian provinces, Nordic zones) > country > world average.
 
 pub mod cloud;
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn codecarbon_vectors() {
-        // Upstream tests/test_emissions.py (spec section 12).
+        // Upstream tests/test_emissions.py (CodeCarbon 3.3.2's test vectors).
         assert!(close(kg(&[("provider", "aws"), ("cloud_region", "us-east-1")], 0.6), 0.285));
         assert!(close(kg(&[("country", "FRA")], 1.0), 0.056039));
         assert!(close(kg(&[("country", "USA")], 0.3), 0.3 * 0.369473));

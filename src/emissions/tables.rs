@@ -1,5 +1,5 @@
 //! CodeCarbon's intensity tables, embedded in the library and parsed once, at first use.
-//! Sources are attributed in the README (OWID/Ember, US EPA eGRID, ENTSO-E, Google Cloud, …).
+//! Sources are attributed in docs/measuring.md and THIRD_PARTY_NOTICES.md (OWID/Ember, US EPA eGRID, ENTSO-E, Google Cloud, …).
 
 use std::collections::HashMap;
 

@@ -376,6 +376,12 @@ pub unsafe extern "C" fn ct_tracker_peek(t: *const ct_tracker, out: *mut ct_emis
 /// is written and, with network outputs, uploads are waited for up to `api_timeout_s`; errors
 /// are logged); `ct_tracker_discard` releases without stopping. The handle must not be used
 /// afterwards.
+///
+/// After `fork()`, the child's copy of a running tracker is inert: releasing it there (a C++
+/// global's destructor, a Fortran `final`, Python's exit) measures, writes, uploads, unlocks
+/// and removes nothing (the parent's run, its CSV rows and its node coordination go on);
+/// `ct_tracker_flush` and `ct_tracker_stop` in the child give the totals as of the parent's
+/// last measurement before the fork, and write nothing.
 #[no_mangle]
 pub unsafe extern "C" fn ct_tracker_free(t: *mut ct_tracker) {
     guarded(|| {

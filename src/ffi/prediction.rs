@@ -66,7 +66,7 @@ impl From<BudgetState> for ct_budget_state {
 /// Intervals (`confidence`, 0.9): 5 % and 95 % quantiles of the remaining part taken as
 /// log-normal, with the slope's standard error, a drift of the pace over the work left (0.5 per
 /// unit of the work's fraction, so a change not seen yet is allowed for), and for a regime younger
-/// than 3 segments half the distance to the pace before it. README: "Predictions and budgets".
+/// than 3 segments half the distance to the pace before it. See docs/predictions.md.
 ///
 /// Set `struct_size = sizeof(ct_prediction)` before passing it: fields past `struct_size` are
 /// not written, so callers built against an older, shorter struct keep working.

@@ -12,7 +12,7 @@ use super::{arg, ct_status, ct_tracker, guarded, str_arg};
 /// cost is a clock read (well under a microsecond). Regions may nest and overlap, and be open
 /// in several threads at once (each thread's calls count). A region's energy is the run's
 /// energy over the wall-clock time during which at least one of its calls was open, each
-/// measured interval's energy spread evenly over that interval (see the README).
+/// measured interval's energy spread evenly over that interval (see docs/c.md).
 /// A region may begin before `ct_tracker_start` (its calls count; time before start has no
 /// energy, none being measured).
 /// Errors: `CT_ERR_NULL_ARGUMENT`, `CT_ERR_INVALID_OPTION` (a new `name` empty, over 256 bytes,

@@ -12,6 +12,10 @@
 //!   a transient bad read loses nothing); if it continues from the candidate, the counter really
 //!   jumped or restarted: the jump is dropped (a restart from 0 credits what it counted since, if
 //!   that fits the physical maximum) and counting goes on from there.
+//! - A rate above the physical maximum confirmed by the next reading (both steps up, at rates
+//!   within a factor of 2 of each other, below [`CONFIRMABLE`] times the maximum) is real: the
+//!   device draws more than its declared limits (a board running "unlimited"). Both steps are
+//!   credited and the maximum rises to that rate, so glitches above it are still caught.
 //! - A sum that can dip and come back (`keeping_highest`: a process tree's CPU time) keeps its
 //!   highest reading as the baseline after a dip, and a dip is not a glitch.
 
@@ -28,6 +32,9 @@ const SLACK_FACTOR: f64 = 1.5;
 pub fn max_step(max_per_s: f64, dt_s: f64) -> f64 {
     max_per_s * (dt_s.max(0.0) * SLACK_FACTOR + SLACK_S)
 }
+
+/// How far above its declared maximum a counter's confirmed rate may be credited.
+pub const CONFIRMABLE: f64 = 8.0;
 
 /// What one new reading of a counter means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +94,9 @@ pub struct CounterDiff {
     wrap_at: u64,
     /// The most the counter can go up per second (the source's physical maximum); 0: no limit.
     max_per_s: f64,
+    /// The maximum as declared (a confirmed rate may raise `max_per_s` up to [`CONFIRMABLE`]
+    /// times this).
+    declared_per_s: f64,
     /// A sum that can dip and come back (a process tree's CPU time: a member that exits
     /// unreaped leaves it, its time returns once reaped): after a dip the highest reading stays
     /// the baseline, so the time that comes back is not counted twice.
@@ -102,7 +112,16 @@ pub struct CounterDiff {
 
 impl CounterDiff {
     pub fn new(wrap_at: u64) -> CounterDiff {
-        CounterDiff { last: None, wrap_at, max_per_s: 0.0, keeps_highest: false, held: None, since_accepted_s: 0.0, rejected: 0 }
+        CounterDiff {
+            last: None,
+            wrap_at,
+            max_per_s: 0.0,
+            declared_per_s: 0.0,
+            keeps_highest: false,
+            held: None,
+            since_accepted_s: 0.0,
+            rejected: 0,
+        }
     }
 
     /// For sums that can dip and come back (see `keeps_highest`).
@@ -113,6 +132,7 @@ impl CounterDiff {
     /// Sets the physical maximum: the most the counter can go up per second (0: no limit).
     pub fn with_max_per_s(mut self, max_per_s: f64) -> CounterDiff {
         self.max_per_s = if max_per_s.is_finite() && max_per_s > 0.0 { max_per_s } else { 0.0 };
+        self.declared_per_s = self.max_per_s;
         self
     }
 
@@ -159,6 +179,10 @@ impl CounterDiff {
                 let restarted = held < last && self.fits(held, elapsed - dt_s);
                 return self.accept(now, if restarted { Step::Reset { since_reset: held + d } } else { Step::Delta(d) });
             }
+            if let Some(rate) = self.confirmed_rate(last, held, now, elapsed - dt_s.max(0.0), dt_s) {
+                self.max_per_s = self.max_per_s.max(rate);
+                return self.accept(now, Step::Delta(now - last));
+            }
         }
         let glitch = if now < last {
             Glitch::Backwards { from: last, to: now }
@@ -169,6 +193,18 @@ impl CounterDiff {
         self.since_accepted_s = elapsed;
         self.rejected += 1;
         Step::Rejected(glitch)
+    }
+
+    /// The rate of two consecutive steps up, `last` → `held` in `held_s` and `held` → `now` in
+    /// `dt_s`, when they agree (within a factor of 2) and stay below [`CONFIRMABLE`] times the
+    /// declared maximum: a rate the device really draws.
+    fn confirmed_rate(&self, last: u64, held: u64, now: u64, held_s: f64, dt_s: f64) -> Option<f64> {
+        if self.max_per_s <= 0.0 || held_s <= 0.0 || dt_s <= 0.0 || held < last || now < held {
+            return None;
+        }
+        let (r1, r2) = ((held - last) as f64 / held_s, (now - held) as f64 / dt_s);
+        let (lo, hi) = (r1.min(r2), r1.max(r2));
+        (lo > 0.0 && hi <= 2.0 * lo && hi <= CONFIRMABLE * self.declared_per_s).then_some(hi)
     }
 
     fn accept(&mut self, now: u64, step: Step) -> Step {
@@ -261,6 +297,24 @@ mod tests {
         assert_eq!(c.step(90_500_000, 1.0), Step::Delta(250_000));
         // A step within the maximum is credited in full however short the interval (slack).
         assert_eq!(c.step(90_600_000, 0.01), Step::Delta(100_000));
+    }
+
+    #[test]
+    fn a_rate_above_the_maximum_confirmed_by_the_next_reading_is_credited() {
+        // A 65 W TDP package (130 W physical maximum) drawing 250 W at 15 s ticks: 3750 J a step.
+        let mut c = CounterDiff::new(0).with_max_per_s(130.0);
+        c.step(0, 15.0);
+        assert!(matches!(c.step(3750, 15.0), Step::Rejected(Glitch::TooLarge { .. })));
+        assert_eq!(c.step(7500, 15.0), Step::Delta(7500), "both steps, once the rate is confirmed");
+        assert_eq!(c.step(11_250, 15.0), Step::Delta(3750), "and every step after");
+        // A glitch far above the confirmed rate is still caught, and one that does not repeat
+        // at the same rate is never credited.
+        assert!(matches!(c.step(10_000_000, 15.0), Step::Rejected(_)));
+        assert_eq!(c.step(15_000, 15.0), Step::Delta(3750));
+        let mut g = CounterDiff::new(0).with_max_per_s(130.0);
+        g.step(0, 15.0);
+        assert!(matches!(g.step(100_000, 15.0), Step::Rejected(_)), "50x the maximum: never a rate");
+        assert!(matches!(g.step(200_000, 15.0), Step::Rejected(_)));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! CPU power from machine-wide load, CodeCarbon's `cpu_load` model (spec 3.6):
+//! CPU power from machine-wide load, CodeCarbon's `cpu_load` model (docs/measuring.md):
 //! `P = TDP × (0.1 + 0.9 × load³)`, load in [0, 1], from `/proc/stat` deltas between two readings.
 //!
 //! Linux only, and hand-written on purpose: read on every tick, at every flush and at each task's

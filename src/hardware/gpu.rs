@@ -143,7 +143,7 @@ pub fn select(devices: &[Arc<dyn GpuDevice>], ids: Option<&[String]>, log: &Logg
     chosen
 }
 
-/// CodeCarbon's `gpu_model`, with a separator between models (its Q12): "2 x A100, 1 x T4".
+/// CodeCarbon's `gpu_model`, with a separator between models (docs/differences.md): "2 x A100, 1 x T4".
 pub fn model_summary(gpus: &[Gpu]) -> String {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for g in gpus {

@@ -1,7 +1,7 @@
 //! One process-wide sampler of machine-wide CPU load, shared by all trackers.
 //!
 //! CodeCarbon applies its curve `0.1 + 0.9 × load³` to ~1 s load samples and averages the powers
-//! (spec 3.6). Applying it to the mean load of a long interval would under-count any varying load
+//! (docs/measuring.md). Applying it to the mean load of a long interval would under-count any varying load
 //! (the curve is convex: 1 s at 100 % then 1 s idle is 0.55 × TDP on average, not 0.2125 × TDP).
 //! So the sampler keeps running integrals, advanced about once a second on the background
 //! runtime while any tracker subscribes, and on demand whenever a tracker measures. A tracker's

@@ -1,5 +1,5 @@
 //! Hardware: what is probed once per process (the [`HardwarePlan`], cached by the options that
-//! change it, as CodeCarbon's `hardware_cache`, spec 3.2) and what each tracker reads (its [`Meters`]).
+//! change it, as CodeCarbon's `hardware_cache`, docs/measuring.md) and what each tracker reads (its [`Meters`]).
 //!
 //! Probing takes the machine's facts once (CPU model and threads, total memory) through the
 //! `sysinfo` crate, CPU sockets from sysfs, and looks at the powercap tree and NVML; it never
@@ -75,7 +75,7 @@ pub struct HardwarePlan {
     pub methods: Vec<String>,
 }
 
-/// The options that change the probe result (spec 3.2).
+/// The options that change the probe result (docs/measuring.md).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProbeKey {
     tracking_mode: TrackingMode,
@@ -486,8 +486,9 @@ impl Meters {
         self.gpu.intervals()
     }
 
-    /// Energy of each device over the last `dt_s` seconds (the time since the previous call).
-    pub fn measure(&mut self, dt_s: f64, log: &Logger) -> Sample {
+    /// Energy of each device over the last `dt_s` seconds (the time since the previous call);
+    /// `last`: the tracker's final measurement.
+    pub fn measure(&mut self, dt_s: f64, last: bool, log: &Logger) -> Sample {
         let load_now = load_sampler::read_now();
         let load_before = std::mem::replace(&mut self.last_load, load_now);
         let process = self.process_ticks.as_mut().map(|ticks| {
@@ -502,7 +503,7 @@ impl Meters {
             let used = step.counted();
             ProcessInterval { cpu_s: used as f64 / process::ticks_per_s(), rss_bytes: now.rss_bytes }
         });
-        let iv = Interval { dt_s, load_before, load_now, process };
+        let iv = Interval { dt_s, load_before, load_now, process, last };
         let gpu = self.gpu.measure(&iv, log);
         let cpu_energy_kwh = self.cpu.energy_kwh(&iv, log);
         let ram_energy_kwh = self.ram.energy_kwh(&iv, log);
@@ -562,7 +563,7 @@ mod tests {
         let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("AMD EPYC 7513 32-Core Processor"), 128, 2, 256.0), &quiet());
         assert_eq!(p.cpu, CpuSource::Load { tdp_w: 400.0 });
         assert_eq!(p.ram_power_w, 38.0);
-        // Unknown multi-socket: threads are machine-wide already (CodeCarbon's Q6 not copied).
+        // Unknown multi-socket: threads are machine-wide already (CodeCarbon's bug not copied: docs/differences.md).
         let p = probe(&cfg("/nonexistent".as_ref()), &facts(Some("Mystery"), 64, 2, 8.0), &quiet());
         assert_eq!(p.cpu, CpuSource::Load { tdp_w: 256.0 });
     }
@@ -599,7 +600,7 @@ mod tests {
         let p = Arc::new(probe(&cfg(t.path()), &facts(Some("x"), 1, 1, 8.0), &quiet()));
         let mut m = Meters::start(p, 15.0);
         rapl::fake::set(t.path(), "intel-rapl:0", 1_000_000 + 3_600_000_000); // 3600 J = 1 Wh
-        let s = m.measure(1.0, &quiet());
+        let s = m.measure(1.0, false, &quiet());
         assert!((s.cpu_energy_kwh - 0.001).abs() < 1e-15, "{}", s.cpu_energy_kwh);
         assert!((s.ram_energy_kwh - 10.0 / 3.6e6).abs() < 1e-18);
     }
@@ -618,7 +619,7 @@ mod tests {
         let start = std::time::Instant::now();
         process::tests::busy_for_cpu_s(0.4);
         let wall = start.elapsed().as_secs_f64();
-        let s = m.measure(wall, &quiet());
+        let s = m.measure(wall, false, &quiet());
         // Our 0.4 CPU-seconds at 100 W over `threads` threads (10 J on 4: the floor-free linear model), less
         // up to 2 ticks of the process's tick-granular times; other tests' threads in this
         // process add to it, but never past all threads busy (100 W).

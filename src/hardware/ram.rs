@@ -1,5 +1,5 @@
 //! RAM: size and use through `sysinfo` (on Linux, `/proc/meminfo`); power from CodeCarbon's DIMM
-//! heuristic (spec 3.7).
+//! heuristic (docs/measuring.md).
 
 use sysinfo::{MemoryRefreshKind, System};
 

@@ -1,4 +1,4 @@
-//! Intel/AMD RAPL through the Linux powercap sysfs tree (spec 3.3).
+//! Intel/AMD RAPL through the Linux powercap sysfs tree (docs/measuring.md).
 //!
 //! The root is the `rapl_dir` option (default `/sys/class/powercap`), so tests use fake trees.
 //! Zones are found both in the flat layout of `/sys/class/powercap` (`intel-rapl:0`,
@@ -99,14 +99,13 @@ fn socket_of(dir_name: &str) -> String {
     dir_name.split(':').nth(1).unwrap_or("").to_string()
 }
 
-/// The highest power constraint of a zone, µW (0: none readable).
+/// The highest power limit a zone exposes, µW (0: none readable): the largest of every
+/// constraint's `power_limit_uw` and `max_power_uw` (a 65 W TDP in `constraint_0_max_power_uw`
+/// with a 250 W PL2 in `constraint_1_power_limit_uw` is 250 W).
 fn max_power_uw(dir: &Path) -> u64 {
     let read = |f: String| read_trimmed(&dir.join(f)).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-    let highest = |what: &str| (0..3).map(|i| read(format!("constraint_{i}_{what}"))).max().unwrap_or(0);
-    match highest("max_power_uw") {
-        0 => highest("power_limit_uw"),
-        m => m,
-    }
+    let constraints = (0..16).take_while(|i| dir.join(format!("constraint_{i}_power_limit_uw")).exists() || dir.join(format!("constraint_{i}_max_power_uw")).exists() || *i < 3);
+    constraints.flat_map(|i| [read(format!("constraint_{i}_max_power_uw")), read(format!("constraint_{i}_power_limit_uw"))]).max().unwrap_or(0)
 }
 
 /// Finds and selects the zones to sum.
@@ -200,8 +199,11 @@ struct DieGroup {
 }
 
 impl DieGroup {
-    /// This interval's energy of the package from its dies' deltas (`None`: not read).
-    fn energy_uj(&mut self, deltas: &[Option<u64>], dt_s: f64) -> u64 {
+    /// This interval's energy of the package from its dies' deltas (`None`: not read); `last`:
+    /// the final measurement, which credits what is still held back (distinct dies being the
+    /// reading that loses nothing: mirrored dies agree within a counter update from the first
+    /// interval, so a run too short to decide is one whose dies never agreed twice).
+    fn energy_uj(&mut self, deltas: &[Option<u64>], dt_s: f64, last: bool) -> u64 {
         let read: Vec<u64> = self.zones.iter().filter_map(|&i| deltas[i]).collect();
         let (sum, max) = (read.iter().sum::<u64>(), read.iter().copied().max().unwrap_or(0));
         match self.mirrored {
@@ -222,6 +224,9 @@ impl DieGroup {
                     self.held_back_uj = 0;
                 } else if self.disagree >= 2 && self.disagree > self.agree {
                     self.mirrored = Some(false);
+                    return max + std::mem::take(&mut self.held_back_uj);
+                }
+                if last && self.disagree >= self.agree {
                     return max + std::mem::take(&mut self.held_back_uj);
                 }
                 max
@@ -276,7 +281,7 @@ impl RaplMeter {
     /// µJ over the last `dt_s` seconds (since the previous call), summed over zones (mirrored
     /// dies once); the error names a zone that could not be read (its energy for this interval
     /// is counted at the next good read) or whose counter glitched (not credited).
-    pub fn read_delta_uj(&mut self, dt_s: f64) -> (u64, Option<String>) {
+    pub fn read_delta_uj(&mut self, dt_s: f64, last: bool) -> (u64, Option<String>) {
         let mut err = None;
         for ((f, c), delta) in self.files.iter().zip(self.counters.iter_mut()).zip(self.deltas.iter_mut()) {
             *delta = None;
@@ -298,7 +303,7 @@ impl RaplMeter {
         }
         let mut sum: u64 = self.plain.iter().filter_map(|&i| self.deltas[i]).sum();
         for g in &mut self.dies {
-            sum += g.energy_uj(&self.deltas, dt_s);
+            sum += g.energy_uj(&self.deltas, dt_s, last);
         }
         (sum, err)
     }
@@ -306,7 +311,7 @@ impl RaplMeter {
 
 impl EnergySource for RaplMeter {
     fn energy_kwh(&mut self, iv: &Interval, log: &Logger) -> f64 {
-        let (uj, err) = self.read_delta_uj(iv.dt_s);
+        let (uj, err) = self.read_delta_uj(iv.dt_s, iv.last);
         if let Some(e) = err {
             if e.contains("not credited") {
                 log.warning(format!("RAPL: {e}"));
@@ -401,11 +406,11 @@ mod tests {
         let mut m = RaplMeter::start(&z);
         set(r, "intel-rapl:0", 100); // wrapped: +200
         set(r, "intel-rapl:1", 60); // +50
-        assert_eq!(m.read_delta_uj(1.0), (250, None));
+        assert_eq!(m.read_delta_uj(1.0, false), (250, None));
         set(r, "intel-rapl:0", 150);
-        assert_eq!(m.read_delta_uj(1.0), (50, None));
+        assert_eq!(m.read_delta_uj(1.0, false), (50, None));
         std::fs::write(r.join("intel-rapl:1/energy_uj"), "garbage\n").unwrap(); // rewritten in place, unreadable
-        let (d, err) = m.read_delta_uj(1.0);
+        let (d, err) = m.read_delta_uj(1.0, false);
         assert_eq!(d, 0);
         assert!(err.unwrap().contains("intel-rapl:1"));
     }
@@ -427,7 +432,7 @@ mod tests {
         let r = t.path();
         set(r, "intel-rapl:0", read_energy_uj(&r.join("intel-rapl:0")).unwrap() + d0);
         set(r, "intel-rapl:1", read_energy_uj(&r.join("intel-rapl:1")).unwrap() + d1);
-        m.read_delta_uj(1.0).0
+        m.read_delta_uj(1.0, false).0
     }
 
     #[test]
@@ -470,6 +475,50 @@ mod tests {
     }
 
     #[test]
+    fn the_glitch_limit_is_the_largest_of_every_constraint_and_a_confirmed_rate_is_credited() {
+        // A 65 W TDP (constraint 0's max_power) with a 250 W PL2 (constraint 1's limit), drawing
+        // 250 W: credited 250 W, not 0 W.
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        zone(r, "intel-rapl:0", "package-0", 0, 1 << 40);
+        for (f, v) in [("constraint_0_max_power_uw", 65), ("constraint_0_power_limit_uw", 65), ("constraint_1_power_limit_uw", 250)] {
+            std::fs::write(r.join("intel-rapl:0").join(f), format!("{}\n", v * 1_000_000)).unwrap();
+        }
+        let Discovery::Zones(z) = discover(r, false, false) else { panic!() };
+        assert_eq!(z[0].max_power_uw, 250_000_000);
+        // The same board with only the TDP exposed: 250 W steps are confirmed and credited.
+        std::fs::remove_file(r.join("intel-rapl:0/constraint_1_power_limit_uw")).unwrap();
+        let Discovery::Zones(z) = discover(r, false, false) else { panic!() };
+        assert_eq!(z[0].max_power_uw, 65_000_000);
+        let mut m = RaplMeter::start(&z);
+        let mut credited = 0;
+        for k in 1..=4u64 {
+            set(r, "intel-rapl:0", k * 15 * 250_000_000); // 250 W, 15 s ticks
+            credited += m.read_delta_uj(15.0, false).0;
+        }
+        assert_eq!(credited, 4 * 15 * 250_000_000);
+    }
+
+    #[test]
+    fn held_back_die_energy_is_credited_at_stop() {
+        // Two distinct dies, a run of one interval (the decision needs two): nothing lost.
+        let (t, mut m) = two_dies();
+        let r = t.path();
+        set(r, "intel-rapl:0", 1000 + 3000);
+        set(r, "intel-rapl:1", 1000 + 1500);
+        assert_eq!(m.read_delta_uj(1.0, true).0, 4500);
+        // Mirrors that agreed once are not doubled at stop.
+        let (t, mut m) = two_dies();
+        let r = t.path();
+        set(r, "intel-rapl:0", 1000 + 3000);
+        set(r, "intel-rapl:1", 1000 + 3000);
+        assert_eq!(m.read_delta_uj(1.0, false).0, 3000);
+        set(r, "intel-rapl:0", 1000 + 6000);
+        set(r, "intel-rapl:1", 1000 + 6000);
+        assert_eq!(m.read_delta_uj(1.0, true).0, 3000);
+    }
+
+    #[test]
     fn a_glitched_zone_counter_is_not_credited() {
         let t = tempfile::tempdir().unwrap();
         let r = t.path();
@@ -479,13 +528,13 @@ mod tests {
         assert_eq!(z[0].max_power_uw, 100_000_000);
         let mut m = RaplMeter::start(&z);
         set(r, "intel-rapl:0", 51_000_000); // 50 J in 1 s: fine
-        assert_eq!(m.read_delta_uj(1.0), (50_000_000, None));
+        assert_eq!(m.read_delta_uj(1.0, false), (50_000_000, None));
         set(r, "intel-rapl:0", 51_000_000 + (1 << 35)); // 34 kJ in 1 s from a 100 W package: a glitch
-        let (d, err) = m.read_delta_uj(1.0);
+        let (d, err) = m.read_delta_uj(1.0, false);
         assert_eq!(d, 0);
         assert!(err.unwrap().contains("physical maximum"));
         set(r, "intel-rapl:0", 131_000_000); // back on track: both seconds credited
-        assert_eq!(m.read_delta_uj(1.0), (80_000_000, None));
+        assert_eq!(m.read_delta_uj(1.0, false), (80_000_000, None));
     }
 
     #[test]

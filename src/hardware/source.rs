@@ -18,6 +18,9 @@ pub struct Interval {
     pub load_now: LoadIntegrals,
     /// Process mode: the tracked process tree over the interval.
     pub process: Option<ProcessInterval>,
+    /// The tracker's final measurement (stop): energy a source held back for a decision is
+    /// credited now.
+    pub last: bool,
 }
 
 /// The process tree's CPU time over an interval and its memory at the end.
@@ -130,6 +133,7 @@ mod tests {
             load_before: LoadIntegrals::default(),
             load_now: LoadIntegrals { curve_s: dt_s, busy_s, known_s: dt_s },
             process: Some(ProcessInterval { cpu_s, rss_bytes }),
+            last: false,
         }
     }
 

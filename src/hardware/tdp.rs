@@ -1,5 +1,5 @@
 //! CPU thermal design power from the embedded `cpu_power.csv` (CodeCarbon's table), with
-//! CodeCarbon's three-step name matcher (spec 3.5):
+//! CodeCarbon's three-step name matcher (docs/measuring.md):
 //! 1. case-insensitive exact match;
 //! 2. the same after normalising the name (drop `(R)`, cut at ` CPU @ `, drop ` CPU`, drop ` @ x.yzGHz`);
 //! 3. token-set match: the table name's tokens and the model's tokens (lower-case, non-alphanumerics

@@ -1,4 +1,4 @@
-//! The CodeCarbon API output (spec 6.3), built on the lazy-run idea of CodeCarbon PR #1253 and
+//! The CodeCarbon API output (docs/outputs.md), built on the lazy-run idea of CodeCarbon PR #1253 and
 //! the validation rules of its server:
 //! - `POST /runs` is made by the upload worker just before the first `POST /emissions`, never in
 //!   `new`/`start`, never for a tracker with nothing to send; its `id` names the API run.
@@ -77,7 +77,7 @@ impl EmissionUpload {
     }
 }
 
-/// The `POST /runs` body (spec 6.3) without its timestamp, set when it is sent.
+/// The `POST /runs` body (CodeCarbon's `RunCreate`) without its timestamp, set when it is sent.
 pub fn run_payload(run: &RunInfo) -> Value {
     let round1 = |x: Option<f64>| x.map(|v| (v * 10.0).round() / 10.0);
     json!({

@@ -1,4 +1,4 @@
-//! `emissions.csv`, byte-compatible with CodeCarbon's `FileOutput` (spec 6.2) minus its bugs:
+//! `emissions.csv`, byte-compatible with CodeCarbon's `FileOutput` (docs/outputs.md) minus its bugs:
 //! - a missing or empty file gets the header, then the row;
 //! - a file whose first line is not exactly our header is renamed to `<name>.bak`
 //!   (`<name>_0.bak`, `<name>_1.bak`, … if taken) and a new file is started: appending to another

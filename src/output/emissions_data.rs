@@ -1,4 +1,4 @@
-//! One row of `emissions.csv`: CodeCarbon's `EmissionsData`, 38 columns in its order (spec 6.1).
+//! One row of `emissions.csv`: CodeCarbon's `EmissionsData`, 38 columns in its order (docs/outputs.md).
 //! [`COLUMNS`] is the one declaration of the row: the header, the CSV fields and the JSON of
 //! `emissions_endpoint` are all read from it.
 

@@ -1,4 +1,4 @@
-//! The `prometheus` output: CodeCarbon's push to a Prometheus Pushgateway (spec 6.4), through
+//! The `prometheus` output: CodeCarbon's push to a Prometheus Pushgateway (docs/outputs.md), through
 //! the non-blocking upload queue.
 //!
 //! - CodeCarbon's gauges (`codecarbon_duration`, `codecarbon_emissions`, … set to the delta since

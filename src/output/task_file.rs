@@ -3,7 +3,7 @@
 //! `experiment_id`, `pue` and `wue`, as CodeCarbon's `TaskEmissionsData`), rewritten whole at
 //! each flush and stop through a temporary file and a rename, so a reader never sees half a
 //! file. Unlike CodeCarbon every column is always written (it drops all-empty ones, shifting
-//! the others) and a flush with tasks never fails (its #Q9).
+//! the others) and a flush with tasks never fails (docs/differences.md).
 
 use std::path::{Path, PathBuf};
 

@@ -106,7 +106,7 @@ macro_rules! declare_prediction {
     ($( $(#[doc = $doc:literal])* $f:ident : $unit:literal ),* $(,)?) => {
         /// A run's predicted totals at completion, from its progress and measurements so far, and
         /// its budget state ([`Tracker::predict`](crate::Tracker::predict)). The method is in the
-        /// README ("Predictions and budgets"). Numbers not known are NaN.
+        /// docs/predictions.md. Numbers not known are NaN.
         #[derive(Debug, Clone, Copy, PartialEq)]
         #[non_exhaustive]
         pub struct Prediction {

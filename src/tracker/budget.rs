@@ -119,6 +119,19 @@ impl BudgetWatch {
                         b.unit
                     ));
                 }
+                // Back below after a warning (a rollback, a faster pace): withdrawn, so the state
+                // can rise again and warn again.
+                BudgetState::Below if self.warned_predicted[i] && !self.warned_exceeded[i] => {
+                    self.warned_predicted[i] = false;
+                    log.warning(format!(
+                        "{} budget: no longer predicted to be exceeded: {} {} at completion, for a budget of {} {} (the earlier warning is withdrawn)",
+                        b.what,
+                        num(b.predicted),
+                        b.unit,
+                        num(b.limit),
+                        b.unit
+                    ));
+                }
                 _ => {}
             }
         }
@@ -156,6 +169,18 @@ mod tests {
         p.emissions_budget_kg = 0.001;
         p.measured_emissions_kg = 0.002;
         assert_eq!(state(&p), BudgetState::Exceeded, "the worst of the two");
+    }
+
+    #[test]
+    fn a_warning_is_withdrawn_when_the_state_goes_back_down_and_can_come_again() {
+        let mut watch = BudgetWatch::default();
+        let quiet = Logger { threshold: crate::log::Level::Critical, preamble: String::new() };
+        watch.check(&prediction(1.0, 2.0, 1.5), &quiet);
+        assert!(watch.warned_predicted[0]);
+        watch.check(&prediction(1.1, 1.2, 1.5), &quiet);
+        assert!(!watch.warned_predicted[0], "withdrawn");
+        watch.check(&prediction(1.2, 2.0, 1.5), &quiet);
+        assert!(watch.warned_predicted[0], "and warned again");
     }
 
     #[test]

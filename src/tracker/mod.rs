@@ -64,6 +64,8 @@ struct Inner {
     run_id: String,
     /// The job this process is a rank of, if any.
     job: Option<job::Job>,
+    /// With whom it shares the node's energy (with `job`).
+    node_scope: Option<job::NodeScope>,
     /// Which processes `tracking_mode=process` counts.
     tree: hardware::process::Tree,
     state: Mutex<Phase>,
@@ -119,6 +121,10 @@ struct Running {
     metrics: Option<metrics_outputs::MetricsOutputs>,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).
     node: Option<node_share::NodeShare>,
+    /// Why this rank of a job does not share the node (it counts the whole machine), if so.
+    coordination_refused: Option<String>,
+    /// The process that started the run: in a forked child the tracker is inert.
+    pid: u32,
     /// Job, node and rank, for the run and region files.
     identity: crate::record::identity::Identity,
     /// The run file (ranks of a job) is written once, at the first report that succeeds.
@@ -285,13 +291,14 @@ impl Tracker {
     fn from_config(config: Config) -> Tracker {
         let run_id = uuid::Uuid::new_v4().to_string();
         let log = config.logger();
-        let job = job::detect(&config);
+        let (job, node_scope) = job::detect(&config).unzip();
         Tracker {
             inner: Arc::new(Inner {
                 config,
                 log,
                 run_id,
                 job,
+                node_scope,
                 tree: hardware::process::Tree::default(),
                 state: Mutex::new(Phase::Created),
                 regions: Default::default(),
@@ -375,7 +382,7 @@ impl Tracker {
 
     /// Begins a call of region `name` (a phase of the program entered many times: a solver, a
     /// halo exchange): no measurement, a clock read, about 0.1 µs. The region's energy is the
-    /// run's over the time it was open (the README's "Regions" has the rule). Allowed from any
+    /// run's over the time it was open (docs/c.md, "Regions", has the rule). Allowed from any
     /// thread until `stop` (time before `start` counts, with no energy). A new name that is
     /// empty, over 256 bytes or with control characters is an
     /// [`ErrorKind::InvalidOption`](crate::ErrorKind::InvalidOption) error.
@@ -471,6 +478,7 @@ impl Tracker {
     pub(crate) fn flush_report(&self) -> Result<Report> {
         let mut phase = self.inner.lock();
         match &mut *phase {
+            Phase::Running(r) if r.forked() => Ok(self.inner.inert_report(r)),
             Phase::Running(r) => Ok(self.inner.report(r, false)),
             Phase::Created => Err(Error::state("flush: the tracker is not started")),
             Phase::Stopped(_) => Err(Error::state("flush: the tracker is stopped")),
@@ -497,6 +505,15 @@ impl Tracker {
                     _ => Error::state("stop: the tracker is already stopped"),
                 });
             };
+            if r.forked() {
+                // The parent's locks, files, outputs and threads: left alone (forgotten, so no
+                // destructor unlocks, removes or writes anything).
+                let report = self.inner.inert_report(r);
+                if let Phase::Running(r) = std::mem::replace(&mut *phase, Phase::Stopped(None)) {
+                    std::mem::forget(r);
+                }
+                return Ok(report);
+            }
             if let Some(t) = r.ticker.take() {
                 t.abort();
             }
@@ -556,6 +573,10 @@ impl Tracker {
             }
         };
         let Some(mut r) = running else { return };
+        if r.forked() {
+            std::mem::forget(r);
+            return;
+        }
         if let Some(t) = r.ticker.take() {
             t.abort();
         }
@@ -598,7 +619,7 @@ impl Tracker {
     }
 
     /// The run's predicted totals at completion, with 90 % intervals, and its budget state
-    /// (see [`Prediction`]; the method is in the README's "Predictions and budgets"). Measures
+    /// (see [`Prediction`]; the method is in docs/predictions.md). Measures
     /// first unless the last measurement (or `start`) is under 50 ms old, as `flush`; writes
     /// nothing. Before 3 progress reports spanning 1 % of the work, the state says so and the
     /// numbers are NaN.
@@ -644,6 +665,12 @@ impl Tracker {
             Phase::Running(r) => r.node.as_ref().map(|n| n.is_counter()),
             _ => None,
         };
+        // How this rank shares the node: "shared", or why not (it counts the whole machine).
+        let coordination = match &*phase {
+            Phase::Running(r) if r.node.is_some() => Some("shared".to_string()),
+            Phase::Running(r) => r.coordination_refused.clone(),
+            _ => None,
+        };
         // The GPUs this tracker counts now: in a job that counts the node once, those whose
         // lock it holds; otherwise every GPU it tracks (null when not running).
         let gpus_counted: Option<Vec<String>> = match &*phase {
@@ -657,9 +684,9 @@ impl Tracker {
         let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
         d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
             let mut v = j.to_json();
-            v["count_node_once"] =
-                serde_json::json!(c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1));
+            v["count_node_once"] = serde_json::json!(self.inner.shares_node().is_some());
             v["counts_node_now"] = serde_json::json!(counts_node);
+            v["coordination"] = serde_json::json!(coordination);
             v["gpus_counted_now"] = serde_json::json!(gpus_counted);
             v
         });
@@ -674,6 +701,34 @@ impl Tracker {
     #[must_use]
     pub fn is_running(&self) -> bool {
         matches!(*self.inner.lock(), Phase::Running(_))
+    }
+}
+
+/// The tracker's lock, held: on release, the log lines made meanwhile go to the log callback.
+struct PhaseGuard<'a> {
+    guard: Option<MutexGuard<'a, Phase>>,
+    logs: Option<crate::log::Deferred>,
+}
+
+impl std::ops::Deref for PhaseGuard<'_> {
+    type Target = Phase;
+    fn deref(&self) -> &Phase {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PhaseGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Phase {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for PhaseGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        if let Some(logs) = self.logs.take() {
+            logs.finish().deliver();
+        }
     }
 }
 
@@ -750,6 +805,11 @@ fn give_up_uploads(api: Option<Arc<ApiOutput>>, endpoint: Option<Arc<Uploader<Ht
 }
 
 impl Running {
+    /// Whether this is a forked child's copy of the run (inert).
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+
     /// The run's duration at `at`: its windows before a restart, and this one up to `at`.
     fn duration_s(&self, at: Instant) -> f64 {
         self.duration_before_s + at.saturating_duration_since(self.started_at).as_secs_f64()
@@ -757,6 +817,19 @@ impl Running {
 }
 
 impl Inner {
+    /// The job as the node's coordination knows it (its id is the node scope's key), when this
+    /// rank counts the node once with the others: machine mode, `job_count_node_once`, and not
+    /// alone on the node by what the launchers say.
+    fn shares_node(&self) -> Option<job::Job> {
+        let c = &self.config;
+        match (&self.job, &self.node_scope) {
+            (Some(j), Some(s)) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && !s.alone => {
+                Some(job::Job { id: s.key.clone(), ..j.clone() })
+            }
+            _ => None,
+        }
+    }
+
     /// The CSV output, checked before anything starts: `output_dir` exists (created when only
     /// it is missing) and the CSV can be written there (its header is written now).
     fn open_csv(&self) -> Result<Option<CsvSink>> {
@@ -847,12 +920,13 @@ impl Inner {
         inner.progress_log().begin(now);
         let meters = Meters::start(plan.clone(), c.measure_power_secs).with_tree(inner.tree);
         // Joined once the meters have their starting readings: a rank counts from then on.
-        let node = match &inner.job {
-            // A launcher that says one rank per node: nothing to share.
-            Some(j) if c.job_count_node_once && c.tracking_mode == crate::config::TrackingMode::Machine && j.local_size != Some(1) => {
-                node_share::NodeShare::join(c, j, &plan.gpus, log)
-            }
-            _ => None,
+        // Coordinated under the node scope's key: every rank of the job on this node.
+        let (node, coordination_refused) = match inner.shares_node() {
+            Some(j) => match node_share::NodeShare::join(c, &j, &plan.gpus, log) {
+                Ok(n) => (Some(n), None),
+                Err(why) => (None, Some(why)),
+            },
+            None => (None, None),
         };
         let (totals, duration_before_s, tasks) = match resume {
             Some(r) => {
@@ -884,6 +958,8 @@ impl Inner {
             tasks,
             metrics,
             node,
+            coordination_refused,
+            pid: std::process::id(),
             identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
             run_file_written: false,
             measurements: progress::MeasurementLog::default(),
@@ -892,9 +968,12 @@ impl Inner {
     }
 
     /// A poisoned lock only means a panic happened while it was held; the totals are still
-    /// consistent (each interval is applied by one `Totals::add`), so keep going.
-    fn lock(&self) -> MutexGuard<'_, Phase> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// consistent (each interval is applied by one `Totals::add`), so keep going. The log lines
+    /// made while it is held reach the log callback once it is released (the callback may call
+    /// the tracker).
+    fn lock(&self) -> PhaseGuard<'_> {
+        let logs = crate::log::defer();
+        PhaseGuard { guard: Some(self.state.lock().unwrap_or_else(|p| p.into_inner())), logs: Some(logs) }
     }
 
     fn progress_log(&self) -> MutexGuard<'_, progress::ProgressLog> {
@@ -947,6 +1026,8 @@ impl Inner {
     fn tick(&self) -> bool {
         let mut phase = self.lock();
         match &mut *phase {
+            // A forked child's copy measures nothing (its parent goes on measuring).
+            Phase::Running(r) if r.forked() => false,
             Phase::Running(r) => {
                 let now = self.measure(r, false);
                 r.ticks += 1;
@@ -1003,9 +1084,19 @@ impl Inner {
         }
         let before = r.totals;
         let dt_s = now.saturating_duration_since(r.last_measured).as_secs_f64();
-        let mut sample = r.meters.measure(dt_s, &self.log);
+        let mut sample = r.meters.measure(dt_s, last, &self.log);
         if let Some(node) = &mut r.node {
             sample = node.apportion(sample, r.meters.gpu_intervals(), last);
+        }
+        // Cumulative totals never go down (CSV, Prometheus and OTLP counters, the API): no
+        // source gives a negative interval; should one, it is not applied, and said.
+        for (what, kwh) in
+            [("CPU", &mut sample.cpu_energy_kwh), ("GPU", &mut sample.gpu_energy_kwh), ("RAM", &mut sample.ram_energy_kwh)]
+        {
+            if kwh.is_nan() || *kwh < 0.0 {
+                self.log.warning(format!("a negative or undefined {what} energy ({kwh:e} kWh) for an interval: counted as 0"));
+                *kwh = 0.0;
+            }
         }
         r.totals.add(dt_s, &sample, self.config.pue, self.config.wue_l_per_kwh, &r.intensity);
         r.last_measured = now;
@@ -1083,6 +1174,14 @@ impl Inner {
         errors
     }
 
+    /// A forked child's flush or stop: the totals as of the parent's last measurement before
+    /// the fork (the duration up to now), measuring and writing nothing (the run, its rows and its node share are the
+    /// parent's).
+    fn inert_report(&self, r: &Running) -> Report {
+        let emissions = r.totals.snapshot(r.duration_s(Instant::now()), &r.intensity, self.config.pue);
+        Report { emissions, errors: Vec::new() }
+    }
+
     fn report(&self, r: &mut Running, final_report: bool) -> Report {
         let mut now = Instant::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
@@ -1096,12 +1195,14 @@ impl Inner {
         }
         let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
+        let mut row_written = true;
         if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             if let Some(sink) = &r.sink {
                 if let Err(e) = sink.write(&row, &self.log) {
                     self.log.error(format!("{e} (totals kept; the next flush writes them again)"));
                     errors.push(e);
+                    row_written = false;
                 }
             }
             if let Some(ep) = &r.endpoint {
@@ -1120,6 +1221,15 @@ impl Inner {
         errors.extend(self.write_run_files(r));
         if let Some(api) = &r.api {
             api.push_total(&emissions, final_report);
+        }
+        // What this rank counted for the node is now on disk: none of it is void if it dies.
+        // A final row not written is void: the node's other ranks count that time again.
+        if let Some(node) = &mut r.node {
+            match (final_report, row_written) {
+                (true, w) => node.finish(w),
+                (false, true) => node.reported(),
+                (false, false) => {}
+            }
         }
         Report { emissions, errors }
     }

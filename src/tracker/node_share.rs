@@ -1,25 +1,35 @@
 //! Counted once: the ranks of one job on one node, each tracking in machine mode, share the
 //! node's machine-wide energy instead of each counting all of it.
 //!
-//! The rule (also in the README):
+//! The rule (also in docs/accounting.md):
 //! - One rank per node is the *counter*: it holds an exclusive `flock` on
 //!   `<dir>/carbon-tracker-<job>.counter` for as long as it runs. The others try to take it at each
 //!   of their measurements, so when the counter stops or dies (the kernel drops its lock) another
 //!   rank takes over at its next measurement.
-//! - A shared state file (updated under its own `flock`) holds `counted_until`, the
-//!   CLOCK_MONOTONIC time up to which the node's machine-wide energy was counted, and `pending`,
-//!   the CPU and RAM energy the other ranks counted as their own share and that the counter has
-//!   not yet subtracted.
-//! - The counter counts the machine-wide CPU and RAM energy since `counted_until` (or since its
-//!   own start, if later: what it measured itself, interpolated between its measurements), so a
-//!   new counter neither recounts what the old one counted nor leaves out the time since,
-//!   minus `pending` (at most that energy; the rest waits for its next measurement). At its last
-//!   measurement (stop) a counter takes all of `pending`, up to what it counted in its whole
-//!   run: the other ranks' last shares cover time it already counted, and it has no later
-//!   interval to take them from. That last interval can then be negative (the run's totals stay
-//!   the sum of its intervals).
+//! - Every rank is a *member*: it holds `<stem>.m-<id>` locked for life (a survivor that gets
+//!   that lock knows it died) and has a line in the shared state file (updated under its own
+//!   `flock`): the time of its last measurement and the shares it counted and has not reported
+//!   yet (written to its outputs, at a flush or stop).
+//! - The state also holds `counted_until`, the CLOCK_MONOTONIC time up to which the node's
+//!   machine-wide energy was counted, and `pending`, the CPU and RAM energy the other ranks
+//!   counted as their own share and that the counter has not yet subtracted.
+//! - The counter counts the machine-wide CPU and RAM energy (what it measured itself,
+//!   interpolated between its measurements) from `counted_until` (or its own start, if later)
+//!   up to the last measurement of every other member (the *watermark*): the others' shares
+//!   of that time are then in `pending`, which it subtracts (at most what it counts; the rest
+//!   waits). So no interval of any rank is ever negative, and a counter that stops leaves the
+//!   time after the watermark to the rank that takes over.
 //! - Every other rank counts its process tree's share of the machine-wide CPU energy (its share
 //!   of busy CPU time) and RAM energy (its share of memory), and adds it to `pending`.
+//! - Nothing is lost when a rank dies (SIGKILL: no destructor, no last measurement). Each
+//!   member's line holds what it counted (its share, the node, its GPUs) since its last report
+//!   (a flush or stop that wrote its row), updated at every measurement. A member whose lock is
+//!   free (it died) is removed by the next rank that measures, which takes that energy over
+//!   into its own interval; a new counter counts from `counted_until`, the dead counter's last
+//!   measurement, and a GPU's new counter from its last reading. So what a rank counted is on
+//!   disk, or taken over, no later than one tick after it was measured, at any cadence.
+//! - A member that joined after `counted_until` does not take the counting over while a live
+//!   member that joined before does: only that one measured the time since.
 //! - GPUs, each by its UUID (a MIG instance stands for its physical GPU): every GPU a rank sees
 //!   has its own lock file, `<dir>/carbon-tracker-<job>.gpu-<uuid>`; the rank that holds it counts
 //!   that GPU, the others that see it count nothing for it. A GPU seen by one rank is counted by
@@ -28,6 +38,12 @@
 //!   reading then (every process reads the same counter): a rank that takes a GPU over counts
 //!   from exactly that reading, or, for a GPU without a counter, its own measurement of the
 //!   time since. A lost GPU's lock is given up.
+//! - A forked child's copy is inert: it unlocks nothing (`fork` shares the `flock`s), removes
+//!   nothing and writes nothing; it only closes its descriptors.
+//! - The files live in a private directory, `<dir>/carbon-tracker-<uid>` (mode 0700, owned by
+//!   the user: refused otherwise), opened without following symbolic links. A `flock` that
+//!   fails (a file system without it) is a warning, and the rank counts the whole machine (the
+//!   job section of `ct_tracker_json` says why).
 //!
 //! So the ranks' energies add up to the node's energy over the job, each joule once. Only the
 //! first tracker of a process joins; a second tracker in the same process measures the
@@ -36,12 +52,16 @@
 //! Linux only: `flock` on files of a directory the ranks share, CLOCK_MONOTONIC shared by the
 //! processes of one machine, and the process tree's shares from `/proc`.
 
-use std::collections::{HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
+mod history;
+mod lock;
+mod state;
+
+use std::collections::HashSet;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use once_cell::sync::Lazy;
@@ -51,9 +71,15 @@ use crate::config::Config;
 use crate::hardware::gpu::{DeviceInterval, Gpu};
 use crate::hardware::Sample;
 use crate::log::Logger;
+use history::History;
+use lock::{flock, open_private, private_dir, take_lock, Locked};
+use state::State;
 
 /// Jobs this process has joined: one participant per process and job.
 static JOINED: Lazy<Mutex<HashSet<PathBuf>>> = Lazy::new(|| Mutex::new(HashSet::new()));
+
+/// Members made by this process (unique ids within it).
+static NEXT_MEMBER: AtomicU64 = AtomicU64::new(0);
 
 /// CLOCK_MONOTONIC in ns: one clock for every process of the node.
 pub fn monotonic_ns() -> u64 {
@@ -61,124 +87,6 @@ pub fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime fills the struct it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-fn flock(f: &File, op: libc::c_int) -> bool {
-    loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
-            return true;
-        }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
-}
-
-/// One GPU's line of the shared state.
-#[derive(Debug, Clone, PartialEq, Default)]
-struct GpuState {
-    uuid: String,
-    counted_until_ns: u64,
-    /// Its energy counter's reading at `counted_until_ns`, mJ (GPUs with a counter).
-    counter_mj: Option<u64>,
-}
-
-/// The shared state, as text: `counted_until_ns pending_cpu_kwh pending_ram_kwh`, then a line
-/// `gpu <uuid> <counted_until_ns> <counter_mj or ->` per GPU counted so far.
-#[derive(Debug, Clone, PartialEq, Default)]
-struct State {
-    counted_until_ns: u64,
-    pending_cpu_kwh: f64,
-    pending_ram_kwh: f64,
-    gpus: Vec<GpuState>,
-}
-
-impl State {
-    fn parse(text: &str) -> State {
-        let mut lines = text.lines();
-        let mut it = lines.next().unwrap_or("").split_whitespace();
-        let mut next = || it.next().unwrap_or("0");
-        let mut st = State {
-            counted_until_ns: next().parse().unwrap_or(0),
-            pending_cpu_kwh: next().parse().unwrap_or(0.0),
-            pending_ram_kwh: next().parse().unwrap_or(0.0),
-            gpus: Vec::new(),
-        };
-        for line in lines {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if let ["gpu", uuid, until, mj] = f[..] {
-                st.gpus.push(GpuState { uuid: uuid.to_string(), counted_until_ns: until.parse().unwrap_or(0), counter_mj: mj.parse().ok() });
-            }
-        }
-        st
-    }
-
-    fn text(&self) -> String {
-        let mut t = format!("{} {:e} {:e}\n", self.counted_until_ns, self.pending_cpu_kwh, self.pending_ram_kwh);
-        for g in &self.gpus {
-            let mj = g.counter_mj.map_or("-".to_string(), |m| m.to_string());
-            t.push_str(&format!("gpu {} {} {mj}\n", g.uuid, g.counted_until_ns));
-        }
-        t
-    }
-
-    fn gpu(&mut self, uuid: &str) -> &mut GpuState {
-        match self.gpus.iter().position(|g| g.uuid == uuid) {
-            Some(i) => &mut self.gpus[i],
-            None => {
-                self.gpus.push(GpuState { uuid: uuid.to_string(), ..GpuState::default() });
-                self.gpus.last_mut().expect("just pushed")
-            }
-        }
-    }
-}
-
-/// A cumulative energy this rank measured, at the times of its measurements (the first point is
-/// its start, at 0): what it was at any time since, interpolated between measurements.
-#[derive(Debug, Clone)]
-struct History {
-    points: VecDeque<(u64, f64)>,
-}
-
-/// Points kept at most (a counter that measures rarely, a rank that measures often).
-const HISTORY_POINTS: usize = 4096;
-
-impl History {
-    fn new(start_ns: u64) -> History {
-        History { points: VecDeque::from([(start_ns, 0.0)]) }
-    }
-
-    fn push(&mut self, t_ns: u64, added: f64) {
-        let total = self.points.back().map_or(0.0, |p| p.1) + added;
-        if self.points.len() >= HISTORY_POINTS {
-            self.points.pop_front();
-        }
-        self.points.push_back((t_ns, total));
-    }
-
-    /// The cumulative energy at `t_ns` (the first point's before it, the last one's after it).
-    fn at(&self, t_ns: u64) -> f64 {
-        let i = self.points.partition_point(|p| p.0 <= t_ns);
-        match (i.checked_sub(1).and_then(|j| self.points.get(j)), self.points.get(i)) {
-            (Some(a), Some(b)) if b.0 > a.0 => a.1 + (b.1 - a.1) * (t_ns - a.0) as f64 / (b.0 - a.0) as f64,
-            (Some(a), _) => a.1,
-            (None, Some(b)) => b.1,
-            (None, None) => 0.0,
-        }
-    }
-
-    /// The energy measured since `t_ns`.
-    fn since(&self, t_ns: u64) -> f64 {
-        self.points.back().map_or(0.0, |p| p.1) - self.at(t_ns)
-    }
-
-    /// Drops the points no later question needs: those before the last one at or before `t_ns`.
-    fn forget_before(&mut self, t_ns: u64) {
-        while self.points.len() > 1 && self.points[1].0 <= t_ns {
-            self.points.pop_front();
-        }
-    }
 }
 
 /// A GPU this rank sees, and whether it counts it now.
@@ -194,26 +102,17 @@ struct GpuClaim {
     lost: bool,
 }
 
-impl GpuClaim {
-    fn try_to_count(&mut self) {
-        if self.lock.is_none() && !self.lost {
-            self.lock = take_lock(&self.lock_path);
-        }
-    }
-}
-
-/// An exclusive lock on `path` (created if needed), if no live process holds it.
-fn take_lock(path: &Path) -> Option<File> {
-    let f = open_rw(path).ok()?;
-    flock(&f, libc::LOCK_EX | libc::LOCK_NB).then_some(f)
-}
-
 pub struct NodeShare {
     base: PathBuf,
     counter_path: PathBuf,
     state: File,
     /// Held shared for life: the last member to leave (it gets it exclusive) removes the files.
     members: File,
+    /// This member's id and its own lock file (held exclusive for life).
+    id: String,
+    me: File,
+    /// The process that joined: in a forked child this copy is inert.
+    pid: u32,
     /// Some while this rank is the node's counter (the exclusive lock is held on it).
     counter: Option<File>,
     /// When it joined (CLOCK_MONOTONIC, ns): it counts nothing before.
@@ -221,10 +120,9 @@ pub struct NodeShare {
     /// The machine-wide CPU and RAM energy this rank measured, kWh.
     cpu: History,
     ram: History,
-    /// CPU and RAM energy this rank counted so far, kWh.
-    counted_cpu_kwh: f64,
-    counted_ram_kwh: f64,
     gpus: Vec<GpuClaim>,
+    /// Its final report is made (`finish`): nothing of it is void any more.
+    finished: bool,
     log: Logger,
 }
 
@@ -238,44 +136,57 @@ fn file_stem(job_id: &str) -> String {
     format!("carbon-tracker-{}-{}-uid{}", safe(job_id), safe(&crate::hardware::host::name()), unsafe { libc::getuid() })
 }
 
-fn open_rw(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
-}
-
 impl NodeShare {
     /// Joins the node's coordination of `job` for the CPU, the RAM and the GPUs this rank sees
-    /// (`gpus`), or `None` (with a log line why) when this process already takes part or the
-    /// files cannot be made.
-    pub fn join(c: &Config, job: &Job, gpus: &[Gpu], log: &Logger) -> Option<NodeShare> {
-        let dir = if c.job_coordination_dir.is_dir() { c.job_coordination_dir.clone() } else { std::env::temp_dir() };
+    /// (`gpus`), or says why not (logged): this process already takes part, or the private
+    /// directory, its files or their locks cannot be had. Without it the rank counts the whole
+    /// machine.
+    pub fn join(c: &Config, job: &Job, gpus: &[Gpu], log: &Logger) -> Result<NodeShare, String> {
+        Self::join_at(c, job, gpus, log, monotonic_ns())
+    }
+
+    pub(crate) fn join_at(c: &Config, job: &Job, gpus: &[Gpu], log: &Logger, start_ns: u64) -> Result<NodeShare, String> {
+        let parent = if c.job_coordination_dir.is_dir() { c.job_coordination_dir.clone() } else { std::env::temp_dir() };
+        let refuse = |why: String| {
+            log.warning(format!("job {}: {why}; this rank counts the whole machine", job.id));
+            why
+        };
+        let dir = private_dir(&parent).map_err(refuse)?;
         let base = dir.join(file_stem(&job.id));
         if !JOINED.lock().unwrap_or_else(|p| p.into_inner()).insert(base.clone()) {
-            log.info("another tracker of this process already counts for this job: this one measures the machine on its own");
-            return None;
+            let why = "another tracker of this process already counts for this job: this one measures the machine on its own";
+            log.info(why);
+            return Err(why.into());
         }
+        let forget = || JOINED.lock().unwrap_or_else(|p| p.into_inner()).remove(&base);
         let with = |ext: &str| PathBuf::from(format!("{}.{ext}", base.display()));
-        let opened = (|| -> std::io::Result<(File, File)> { Ok((open_rw(&with("members"))?, open_rw(&with("state"))?)) })();
-        let (members, state) = match opened {
+        let id = format!("{}-{}", std::process::id(), NEXT_MEMBER.fetch_add(1, Ordering::Relaxed));
+        let opened = (|| -> std::io::Result<(File, File, File)> {
+            Ok((open_private(&with("members"))?, open_private(&with("state"))?, open_private(&with(&format!("m-{id}")))?))
+        })();
+        let (members, state, me) = match opened {
             Ok(f) => f,
             Err(e) => {
-                log.warning(format!(
-                    "job {}: cannot open the node's coordination files in {} ({e}); this rank counts the whole machine",
-                    job.id,
-                    dir.display()
-                ));
-                JOINED.lock().unwrap_or_else(|p| p.into_inner()).remove(&base);
-                return None;
+                forget();
+                return Err(refuse(format!("cannot open the node's coordination files in {} ({e})", dir.display())));
             }
         };
         // The first member of the node (nobody else holds `members`) starts from a clean state:
         // files left by a job that died with the same id must not leak into this one.
-        let first = flock(&members, libc::LOCK_EX | libc::LOCK_NB);
-        if first && flock(&state, libc::LOCK_EX) {
+        let first = match flock(&members, libc::LOCK_EX | libc::LOCK_NB) {
+            Locked::Yes => true,
+            Locked::Held => false,
+            Locked::Failed(e) => {
+                forget();
+                return Err(refuse(format!("flock fails in {} ({e}): the ranks cannot coordinate there", dir.display())));
+            }
+        };
+        if first && flock(&state, libc::LOCK_EX) == Locked::Yes {
             let _ = state.set_len(0);
             flock(&state, libc::LOCK_UN);
         }
         flock(&members, libc::LOCK_SH);
-        let start_ns = monotonic_ns();
+        flock(&me, libc::LOCK_EX);
         let gpus = gpus
             .iter()
             .map(|g| GpuClaim {
@@ -292,16 +203,21 @@ impl NodeShare {
             base,
             state,
             members,
+            id,
+            me,
+            pid: std::process::id(),
             counter: None,
             start_ns,
             cpu: History::new(start_ns),
             ram: History::new(start_ns),
-            counted_cpu_kwh: 0.0,
-            counted_ram_kwh: 0.0,
             gpus,
+            finished: false,
             log: log.clone(),
         };
-        share.try_to_count();
+        share.with_state(|sh, st| {
+            st.member(&sh.id, start_ns);
+            sh.try_to_count(st);
+        });
         log.info(format!(
             "job {} rank {}: {} the node's machine-wide energy; counts the GPUs [{}] of the {} it sees",
             job.id,
@@ -310,7 +226,7 @@ impl NodeShare {
             share.gpus_counted().collect::<Vec<_>>().join(", "),
             share.gpus.len()
         ));
-        Some(share)
+        Ok(share)
     }
 
     pub fn is_counter(&self) -> bool {
@@ -322,25 +238,38 @@ impl NodeShare {
         self.gpus.iter().filter(|g| g.lock.is_some()).map(|g| g.uuid.as_str())
     }
 
-    /// Takes the counter's lock, and those of the GPUs, that no live rank holds.
-    fn try_to_count(&mut self) {
-        if self.counter.is_none() {
+    /// Whether this copy belongs to a forked child of the process that joined (inert).
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+
+    /// Takes the counter's lock (when this rank may count the node: [`State::may_count`]), and
+    /// those of the GPUs, that no live rank holds.
+    fn try_to_count(&mut self, st: &State) {
+        if self.counter.is_none() && st.may_count(&self.id, self.start_ns) {
             self.counter = take_lock(&self.counter_path);
         }
         for g in &mut self.gpus {
-            g.try_to_count();
+            if g.lock.is_none() && !g.lost {
+                g.lock = take_lock(&g.lock_path);
+            }
         }
     }
 
-    fn read_state(&mut self) -> (State, usize) {
+    /// Runs `f` on the shared state under its lock, and writes it back: one write of the whole
+    /// state, padded over the old text (a rank killed mid-write leaves the old state or the
+    /// new one, never a mix or an empty file). The members found dead are voided first.
+    fn with_state<T>(&mut self, f: impl FnOnce(&mut Self, &mut State) -> T) -> T {
+        if let Locked::Failed(e) = flock(&self.state, libc::LOCK_EX) {
+            // It worked at join: the file system changed under the job. Said, never silent.
+            self.log.warning(format!("cannot lock the node's coordination state ({e}): the ranks' counts may overlap"));
+        }
         let mut text = String::new();
         let _ = self.state.seek(SeekFrom::Start(0)).and_then(|_| self.state.read_to_string(&mut text));
-        (State::parse(&text), text.len())
-    }
-
-    /// One write of the whole state, padded over the old text (a rank killed mid-write leaves
-    /// the old state or the new one, never a mix or an empty file).
-    fn write_state(&mut self, st: &State, old_len: usize) {
+        let old_len = text.len();
+        let mut st = State::parse(&text);
+        self.void_the_dead(&mut st);
+        let out = f(self, &mut st);
         let mut text = st.text();
         if text.len() < old_len {
             text.push_str(&" ".repeat(old_len - text.len()));
@@ -348,13 +277,60 @@ impl NodeShare {
         if let Err(e) = self.state.write_all_at(text.as_bytes(), 0) {
             self.log.warning(format!("cannot write the node's coordination state: {e}"));
         }
+        flock(&self.state, libc::LOCK_UN);
+        out
+    }
+
+    /// Removes every other member whose lock is free (it died without its final report): what
+    /// it did not report becomes the orphan the next measurement takes over.
+    fn void_the_dead(&self, st: &mut State) {
+        let dead: Vec<String> = st.members.iter().filter(|m| m.id != self.id && !self.alive(&m.id)).map(|m| m.id.clone()).collect();
+        for id in dead {
+            self.log.warning(format!("a rank of this node (member {id}) died: this rank takes over what it had not reported"));
+            st.leave(&id);
+            let _ = std::fs::remove_file(self.member_path(&id));
+        }
+    }
+
+    fn member_path(&self, id: &str) -> PathBuf {
+        PathBuf::from(format!("{}.m-{id}", self.base.display()))
+    }
+
+    /// Whether member `id` holds its lock (a file that cannot be opened or locked otherwise
+    /// counts as alive: nothing is voided on a doubt).
+    fn alive(&self, id: &str) -> bool {
+        match lock::open_existing(&self.member_path(id)) {
+            Ok(f) => match flock(&f, libc::LOCK_EX | libc::LOCK_NB) {
+                Locked::Yes => false,
+                Locked::Held | Locked::Failed(_) => true,
+            },
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
     }
 
     /// This rank's part of `s`, the machine-wide sample of its interval since the previous call,
     /// with `gpus` each tracked GPU's part of it (in the order given to `join`); `last`: the
     /// tracker's final measurement (stop).
-    pub fn apportion(&mut self, mut s: Sample, gpus: impl Iterator<Item = DeviceInterval>, last: bool) -> Sample {
-        let now_ns = monotonic_ns();
+    pub fn apportion(&mut self, s: Sample, gpus: impl Iterator<Item = DeviceInterval>, last: bool) -> Sample {
+        self.measured_at(monotonic_ns(), s, gpus, last)
+    }
+
+    /// [`NodeShare::apportion`] at `now_ns`, not the last measurement (tests: a test clock).
+    #[cfg(test)]
+    pub(crate) fn apportion_at(&mut self, now_ns: u64, s: Sample, gpus: impl Iterator<Item = DeviceInterval>) -> Sample {
+        self.measured_at(now_ns, s, gpus, false)
+    }
+
+    /// The last measurement at `now_ns` (tests).
+    #[cfg(test)]
+    pub(crate) fn apportion_last_at(&mut self, now_ns: u64, s: Sample, gpus: impl Iterator<Item = DeviceInterval>) -> Sample {
+        self.measured_at(now_ns, s, gpus, true)
+    }
+
+    fn measured_at(&mut self, now_ns: u64, mut s: Sample, gpus: impl Iterator<Item = DeviceInterval>, last: bool) -> Sample {
+        if self.forked() {
+            return Sample { cpu_energy_kwh: 0.0, ram_energy_kwh: 0.0, gpu_energy_kwh: 0.0, ..s };
+        }
         self.cpu.push(now_ns, s.cpu_energy_kwh);
         self.ram.push(now_ns, s.ram_energy_kwh);
         let intervals: Vec<DeviceInterval> = gpus.collect();
@@ -367,37 +343,79 @@ impl NodeShare {
                 }
             }
         }
-        flock(&self.state, libc::LOCK_EX);
         // Under the state's lock: a rank that stops gives its locks up under it too, so a rank
         // measuring after that stop's last measurement always takes over.
-        let was_counter = self.is_counter();
-        self.try_to_count();
-        if self.is_counter() && !was_counter {
-            self.log.info("the node's counter stopped: this rank counts the node's machine-wide energy from now on");
-        }
-        let (mut st, old_len) = self.read_state();
-        if self.is_counter() {
-            // What nobody counted yet: since `counted_until`, within this rank's own run.
-            let from = st.counted_until_ns.max(self.start_ns).min(now_ns);
-            let cpu = self.cpu.since(from);
-            let ram = self.ram.since(from);
-            let (cap_cpu, cap_ram) = if last { (cpu + self.counted_cpu_kwh, ram + self.counted_ram_kwh) } else { (cpu, ram) };
-            let take_cpu = st.pending_cpu_kwh.clamp(0.0, cap_cpu.max(0.0));
-            let take_ram = st.pending_ram_kwh.clamp(0.0, cap_ram.max(0.0));
-            st.pending_cpu_kwh -= take_cpu;
-            st.pending_ram_kwh -= take_ram;
-            s.cpu_energy_kwh = cpu - take_cpu;
-            s.ram_energy_kwh = ram - take_ram;
-            st.counted_until_ns = st.counted_until_ns.max(now_ns);
-        } else {
+        self.with_state(|sh, st| {
+            let was_counter = sh.is_counter();
+            sh.try_to_count(st);
+            if sh.is_counter() && !was_counter {
+                sh.log.info("the node's counter stopped: this rank counts the node's machine-wide energy from now on");
+            }
+            sh.count_cpu_ram(st, now_ns, &mut s, last);
+            s.gpu_energy_kwh = sh.count_gpus(st, now_ns, &intervals) / 3.6e6;
+            // What dead members counted and never reported: taken over in this interval.
+            s.cpu_energy_kwh += std::mem::take(&mut st.orphan_cpu_kwh);
+            s.ram_energy_kwh += std::mem::take(&mut st.orphan_ram_kwh);
+            s.gpu_energy_kwh += std::mem::take(&mut st.orphan_gpu_kwh);
+            let me = st.member(&sh.id, sh.start_ns);
+            me.measured_until_ns = now_ns;
+            me.unreported_cpu_kwh += s.cpu_energy_kwh;
+            me.unreported_ram_kwh += s.ram_energy_kwh;
+            me.unreported_gpu_kwh += s.gpu_energy_kwh;
+            if last {
+                // Under the state's lock: the next rank to measure takes the counting over
+                // from this measurement (its line stays, with what it has not reported, until
+                // `finish`).
+                sh.give_up_locks();
+            }
+            // Later questions start at these times or after.
+            sh.cpu.forget_before(st.counted_until_ns);
+            sh.ram.forget_before(st.counted_until_ns);
+            for g in &mut sh.gpus {
+                let until = st.gpus.iter().find(|x| x.uuid == g.uuid).map_or(0, |x| x.counted_until_ns);
+                g.history.forget_before(until);
+            }
+        });
+        s
+    }
+
+    fn count_cpu_ram(&mut self, st: &mut State, now_ns: u64, s: &mut Sample, last: bool) {
+        if !self.is_counter() {
+            // Only the part of its interval after `counted_until`: a counter's last measurement
+            // counted the whole machine up to then (the time before is in its last row).
+            let since_ns = st.member(&self.id, self.start_ns).measured_until_ns.min(now_ns);
+            let mine = if now_ns > since_ns { (now_ns - st.counted_until_ns.clamp(since_ns, now_ns)) as f64 / (now_ns - since_ns) as f64 } else { 1.0 };
             let share = s.process_share.unwrap_or_default();
+            let share = crate::hardware::ProcessShare { cpu_energy_kwh: share.cpu_energy_kwh * mine, ram_energy_kwh: share.ram_energy_kwh * mine };
             s.cpu_energy_kwh = share.cpu_energy_kwh;
             s.ram_energy_kwh = share.ram_energy_kwh;
             st.pending_cpu_kwh += share.cpu_energy_kwh;
             st.pending_ram_kwh += share.ram_energy_kwh;
+            return;
         }
+        // What nobody counted yet: since `counted_until`, within this rank's own run, up to
+        // the last measurement of every other member (their shares of it are in `pending`);
+        // at its last measurement up to now (the others' shares of the time since are then
+        // theirs no more).
+        let from = st.counted_until_ns.max(self.start_ns).min(now_ns);
+        let others = st.members.iter().filter(|m| m.id != self.id).map(|m| m.measured_until_ns);
+        let watermark = if last { now_ns } else { others.fold(now_ns, u64::min).max(from) };
+        let cpu = self.cpu.at(watermark) - self.cpu.at(from);
+        let ram = self.ram.at(watermark) - self.ram.at(from);
+        // At most what it counts: the rest waits for its next interval (never negative).
+        let take_cpu = st.pending_cpu_kwh.clamp(0.0, cpu.max(0.0));
+        let take_ram = st.pending_ram_kwh.clamp(0.0, ram.max(0.0));
+        st.pending_cpu_kwh -= take_cpu;
+        st.pending_ram_kwh -= take_ram;
+        s.cpu_energy_kwh = cpu - take_cpu;
+        s.ram_energy_kwh = ram - take_ram;
+        st.counted_until_ns = st.counted_until_ns.max(watermark);
+    }
+
+    /// The energy of the GPUs this rank counts, J.
+    fn count_gpus(&mut self, st: &mut State, now_ns: u64, intervals: &[DeviceInterval]) -> f64 {
         let mut gpu_j = 0.0;
-        for (g, iv) in self.gpus.iter_mut().zip(&intervals) {
+        for (g, iv) in self.gpus.iter_mut().zip(intervals) {
             if g.lock.is_none() {
                 continue;
             }
@@ -414,28 +432,39 @@ impl NodeShare {
             gs.counted_until_ns = gs.counted_until_ns.max(now_ns);
             gs.counter_mj = iv.counter_mj;
         }
-        s.gpu_energy_kwh = gpu_j / 3.6e6;
-        self.write_state(&st, old_len);
-        if last {
-            self.give_up_locks();
-        }
-        flock(&self.state, libc::LOCK_UN);
-        // Later questions start at these times or after.
-        self.cpu.forget_before(st.counted_until_ns);
-        self.ram.forget_before(st.counted_until_ns);
-        for g in &mut self.gpus {
-            let until = st.gpus.iter().find(|x| x.uuid == g.uuid).map_or(0, |x| x.counted_until_ns);
-            g.history.forget_before(until);
-        }
-        self.counted_cpu_kwh += s.cpu_energy_kwh;
-        self.counted_ram_kwh += s.ram_energy_kwh;
-        s
+        gpu_j
     }
-}
 
-impl NodeShare {
+    /// What this rank counted so far is in its outputs (a flush wrote it): nobody takes it
+    /// over if it dies later.
+    pub fn reported(&mut self) {
+        if !self.forked() {
+            self.with_state(|sh, st| {
+                let me = st.member(&sh.id, sh.start_ns);
+                (me.unreported_cpu_kwh, me.unreported_ram_kwh, me.unreported_gpu_kwh) = (0.0, 0.0, 0.0);
+            });
+        }
+    }
+
+    /// After the final measurement and report (`reported`: whether its row was written):
+    /// leaves, giving up counting the node and the GPUs under the state's lock. What was not
+    /// reported is taken over by the others.
+    pub fn finish(&mut self, reported: bool) {
+        if self.forked() || self.finished {
+            return;
+        }
+        if reported {
+            self.reported();
+        }
+        self.finished = true;
+        self.with_state(|sh, st| {
+            st.leave(&sh.id);
+            sh.give_up_locks();
+        });
+    }
+
     /// Gives up counting the node and the GPUs (explicit unlocks: a child forked meanwhile
-    /// shares the descriptors' locks).
+    /// shares the descriptors' locks, so the kernel would not drop them at close).
     fn give_up_locks(&mut self) {
         for l in self.gpus.iter_mut().filter_map(|g| g.lock.take()).chain(self.counter.take()) {
             flock(&l, libc::LOCK_UN);
@@ -444,16 +473,25 @@ impl NodeShare {
 }
 
 impl Drop for NodeShare {
-    /// Gives up the locks; the last member of the node removes the files.
+    /// Gives up the locks (what was not reported is void); the last member of the node removes
+    /// the files. A forked child's copy only closes its descriptors: the locks and files are
+    /// its parent's.
     fn drop(&mut self) {
-        self.give_up_locks();
+        if self.forked() {
+            return;
+        }
+        self.finish(false);
+        let _ = std::fs::remove_file(self.member_path(&self.id));
+        flock(&self.me, libc::LOCK_UN);
         flock(&self.members, libc::LOCK_UN);
-        if flock(&self.members, libc::LOCK_EX | libc::LOCK_NB) {
+        if flock(&self.members, libc::LOCK_EX | libc::LOCK_NB) == Locked::Yes {
             let stem = format!("{}.", self.base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
             if let Some(Ok(entries)) = self.base.parent().map(std::fs::read_dir) {
                 for e in entries.flatten() {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let ours = ["counter", "state", "members"].iter().any(|x| name == format!("{stem}{x}")) || name.starts_with(&format!("{stem}gpu-"));
+                    let ours = ["counter", "state", "members"].iter().any(|x| name == format!("{stem}{x}"))
+                        || name.starts_with(&format!("{stem}gpu-"))
+                        || name.starts_with(&format!("{stem}m-"));
                     if ours {
                         let _ = std::fs::remove_file(e.path());
                     }
@@ -465,215 +503,7 @@ impl Drop for NodeShare {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hardware::gpu::fake::FakeGpu;
-    use crate::hardware::gpu::{self, GpuDevice};
-    use crate::hardware::ProcessShare;
-    use std::sync::Arc;
+mod props;
+#[cfg(test)]
+mod tests;
 
-    fn quiet() -> Logger {
-        Logger { threshold: crate::log::Level::Critical, preamble: String::new() }
-    }
-
-    fn sample(cpu: f64, ram: f64, share: f64) -> Sample {
-        Sample {
-            cpu_energy_kwh: cpu,
-            ram_energy_kwh: ram,
-            gpu_energy_kwh: 1.0,
-            process_share: Some(ProcessShare { cpu_energy_kwh: share, ram_energy_kwh: share / 10.0 }),
-            ..Default::default()
-        }
-    }
-
-    /// The GPUs `uuids` as a tracker sees them (2 kW maximum).
-    fn gpus(uuids: &[&str]) -> Vec<Gpu> {
-        let devices: Vec<Arc<dyn GpuDevice>> = uuids.iter().enumerate().map(|(i, u)| FakeGpu::new(i as u32, u, true) as Arc<dyn GpuDevice>).collect();
-        gpu::select(&devices, None, &quiet())
-    }
-
-    /// Two participants in one process are simulated by clearing the in-process registry.
-    fn member_seeing(dir: &Path, job: &str, seen: &[Gpu]) -> NodeShare {
-        let c = Config { job_coordination_dir: dir.to_path_buf(), gpu_ids: None, ..Config::default() };
-        let j = Job { id: job.into(), rank: 0, local_rank: None, node_id: None, world_size: None, local_size: None, launcher: "options" };
-        let m = NodeShare::join(&c, &j, seen, &quiet()).unwrap();
-        JOINED.lock().unwrap().remove(&m.base);
-        m
-    }
-
-    fn member(dir: &Path, job: &str) -> NodeShare {
-        member_seeing(dir, job, &[])
-    }
-
-    fn no_gpu() -> std::iter::Empty<DeviceInterval> {
-        std::iter::empty()
-    }
-
-    /// One interval of a GPU with a counter: `j` joules, the counter at `mj`.
-    fn counted(j: f64, mj: u64) -> DeviceInterval {
-        DeviceInterval { energy_j: j, counter_mj: Some(mj), lost: false }
-    }
-
-    fn gpu_j(s: &Sample) -> f64 {
-        s.gpu_energy_kwh * 3.6e6
-    }
-
-    #[test]
-    fn one_counter_others_share_and_a_dead_counter_is_replaced() {
-        let d = tempfile::tempdir().unwrap();
-        let mut a = member(d.path(), "j1");
-        let mut b = member(d.path(), "j1");
-        assert!(a.is_counter() && !b.is_counter());
-        // b counts its share (2 of the machine's 10), a the machine minus that share.
-        let sb = b.apportion(sample(10.0, 5.0, 2.0), no_gpu(), false);
-        assert_eq!((sb.cpu_energy_kwh, sb.ram_energy_kwh, sb.gpu_energy_kwh), (2.0, 0.2, 0.0));
-        let sa = a.apportion(sample(10.0, 5.0, 3.0), no_gpu(), false);
-        assert_eq!((sa.cpu_energy_kwh, sa.ram_energy_kwh), (8.0, 4.8));
-        // The counter goes away (a dead process drops its lock the same way): b takes over at
-        // its next measurement and counts only what a had not counted.
-        drop(a);
-        let sb = b.apportion(sample(10.0, 5.0, 2.0), no_gpu(), false);
-        assert!(b.is_counter());
-        assert!(sb.cpu_energy_kwh > 0.0 && sb.cpu_energy_kwh <= 10.0, "{}", sb.cpu_energy_kwh);
-        drop(b);
-        assert!(std::fs::read_dir(d.path()).unwrap().next().is_none(), "the last member removes the files");
-    }
-
-    #[test]
-    fn a_new_counter_starts_where_the_old_one_stopped() {
-        let d = tempfile::tempdir().unwrap();
-        let mut a = member(d.path(), "j2");
-        let mut b = member(d.path(), "j2");
-        // b's interval started before a's last measurement: only the part after it is b's.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        a.apportion(sample(1.0, 0.0, 0.0), no_gpu(), false);
-        drop(a);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let s = b.apportion(sample(1.0, 0.0, 0.0), no_gpu(), false);
-        assert!(s.cpu_energy_kwh > 0.0 && s.cpu_energy_kwh < 1.0, "{}", s.cpu_energy_kwh);
-        let st = State::parse(&std::fs::read_to_string(format!("{}.state", b.base.display())).unwrap());
-        assert_eq!((st.pending_cpu_kwh, st.pending_ram_kwh), (0.0, 0.0));
-    }
-
-    #[test]
-    fn a_counter_dead_since_before_the_survivors_last_measurement_leaves_no_gap() {
-        let d = tempfile::tempdir().unwrap();
-        let mut a = member(d.path(), "j5");
-        let mut b = member(d.path(), "j5");
-        let mut total = a.apportion(sample(10.0, 0.0, 0.0), no_gpu(), false).cpu_energy_kwh; // the node up to t1
-        // b measures twice more while a (alive, not measuring) still holds the lock: its shares.
-        total += b.apportion(sample(12.0, 0.0, 1.0), no_gpu(), false).cpu_energy_kwh;
-        total += b.apportion(sample(6.0, 0.0, 1.0), no_gpu(), false).cpu_energy_kwh;
-        drop(a); // dies without measuring again
-        total += b.apportion(sample(4.0, 0.0, 1.0), no_gpu(), true).cpu_energy_kwh;
-        // The node since t1: b's own measurements after a's last one (part of 12, then 6 and 4).
-        let st = State::parse(&std::fs::read_to_string(format!("{}.state", b.base.display())).unwrap());
-        assert_eq!(st.pending_cpu_kwh, 0.0);
-        assert!(total > 10.0 + 10.0 && total <= 10.0 + 22.0 + 1e-9, "{total}");
-    }
-
-    #[test]
-    fn a_stale_state_of_a_dead_job_is_reset_by_the_first_member() {
-        let d = tempfile::tempdir().unwrap();
-        let stale = State { counted_until_ns: u64::MAX / 2, pending_cpu_kwh: 5.0, pending_ram_kwh: 1.0, gpus: Vec::new() };
-        std::fs::write(d.path().join(format!("{}.state", file_stem("j4"))), stale.text()).unwrap();
-        let mut a = member(d.path(), "j4");
-        let s = a.apportion(sample(2.0, 1.0, 0.0), no_gpu(), false);
-        assert_eq!((s.cpu_energy_kwh, s.ram_energy_kwh), (2.0, 1.0));
-    }
-
-    #[test]
-    fn shares_reported_after_the_counter_counted_their_time_are_taken_at_its_stop() {
-        let d = tempfile::tempdir().unwrap();
-        let mut a = member(d.path(), "j3");
-        let mut b = member(d.path(), "j3");
-        let mut total = 0.0;
-        total += a.apportion(sample(10.0, 0.0, 0.0), no_gpu(), false).cpu_energy_kwh; // the node: 10
-        total += b.apportion(sample(10.0, 0.0, 4.0), no_gpu(), false).cpu_energy_kwh; // b's share of that time: 4
-        // a's stop comes right after: its last interval has almost no energy, yet it takes b's 4.
-        let last = a.apportion(sample(0.001, 0.0, 0.0), no_gpu(), true);
-        total += last.cpu_energy_kwh;
-        assert!(last.cpu_energy_kwh < 0.0);
-        assert!((total - 10.001).abs() < 1e-12, "{total}");
-    }
-
-    #[test]
-    fn state_text_round_trips_with_gpus() {
-        let st = State {
-            counted_until_ns: 42,
-            pending_cpu_kwh: 0.5,
-            pending_ram_kwh: 0.25,
-            gpus: vec![
-                GpuState { uuid: "GPU-a".into(), counted_until_ns: 40, counter_mj: Some(123) },
-                GpuState { uuid: "GPU-b".into(), counted_until_ns: 41, counter_mj: None },
-            ],
-        };
-        assert_eq!(State::parse(&st.text()), st);
-        assert_eq!(State::parse(&format!("{}      ", st.text())), st, "padding after a shorter write");
-    }
-
-    #[test]
-    fn each_gpu_is_counted_by_one_rank_and_taken_over_from_its_counter_reading() {
-        let d = tempfile::tempdir().unwrap();
-        let both = gpus(&["GPU-x", "GPU-y"]);
-        let mut a = member_seeing(d.path(), "g1", &both);
-        let mut b = member_seeing(d.path(), "g1", &both);
-        let mut c = member_seeing(d.path(), "g1", &both[1..]); // sees y only
-        assert_eq!(a.gpus_counted().collect::<Vec<_>>(), vec!["GPU-x", "GPU-y"]);
-        assert_eq!(b.gpus_counted().count() + c.gpus_counted().count(), 0, "the first to join counts both");
-        let mut total = 0.0;
-        total += gpu_j(&a.apportion(sample(0.0, 0.0, 0.0), [counted(10.0, 11_000), counted(5.0, 5_000)].into_iter(), false));
-        total += gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), [counted(10.0, 11_000), counted(5.0, 5_000)].into_iter(), false));
-        total += gpu_j(&c.apportion(sample(0.0, 0.0, 0.0), [counted(5.0, 5_000)].into_iter(), false));
-        assert!((total - 15.0).abs() < 1e-9, "{total}");
-        // b measures again while a (alive, silent) still counts; then a dies.
-        total += gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), [counted(7.0, 18_000), counted(1.0, 6_000)].into_iter(), false));
-        drop(a);
-        // c measures first: it takes y over, exactly from a's last reading of y's counter.
-        total += gpu_j(&c.apportion(sample(0.0, 0.0, 0.0), [counted(3.0, 9_000)].into_iter(), false));
-        assert_eq!(c.gpus_counted().collect::<Vec<_>>(), vec!["GPU-y"]);
-        // b takes x over from a's last reading (11 000 mJ): 20 J, its earlier interval included.
-        let sb = b.apportion(sample(0.0, 0.0, 0.0), [counted(13.0, 31_000), counted(2.0, 11_000)].into_iter(), false);
-        assert_eq!(b.gpus_counted().collect::<Vec<_>>(), vec!["GPU-x"]);
-        assert!((gpu_j(&sb) - 20.0).abs() < 1e-9, "{}", gpu_j(&sb));
-        total += gpu_j(&sb);
-        total += gpu_j(&c.apportion(sample(0.0, 0.0, 0.0), [counted(2.0, 11_000)].into_iter(), true));
-        // The node: x went from 1 000 to 31 000 mJ, y from 0 to 11 000 mJ.
-        assert!((total - (30.0 + 11.0)).abs() < 1e-9, "{total}");
-    }
-
-    #[test]
-    fn a_gpu_without_a_counter_is_taken_over_from_the_survivors_own_measurement() {
-        let d = tempfile::tempdir().unwrap();
-        let seen = gpus(&["GPU-p"]);
-        let mut a = member_seeing(d.path(), "g2", &seen);
-        let mut b = member_seeing(d.path(), "g2", &seen);
-        let power = |j: f64| [DeviceInterval { energy_j: j, counter_mj: None, lost: false }].into_iter();
-        let pause = || std::thread::sleep(std::time::Duration::from_millis(20));
-        pause();
-        let by_a = gpu_j(&a.apportion(sample(0.0, 0.0, 0.0), power(100.0), false));
-        pause();
-        assert_eq!(gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), power(200.0), false)), 0.0, "a counts it");
-        drop(a);
-        pause();
-        let by_b = gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), power(100.0), false));
-        // b counts its last interval and the part of the one before that came after a's last
-        // measurement (its own measurement, interpolated in time): neither 0 nor all of it.
-        assert!((by_a - 100.0).abs() < 1e-9, "{by_a}");
-        assert!(by_b > 100.0 + 1.0 && by_b < 300.0 - 1.0, "{by_b}");
-    }
-
-    #[test]
-    fn a_lost_gpu_is_given_up_and_disjoint_gpus_are_each_counted() {
-        let d = tempfile::tempdir().unwrap();
-        let mut a = member_seeing(d.path(), "g3", &gpus(&["GPU-1"]));
-        let mut b = member_seeing(d.path(), "g3", &gpus(&["GPU-2"]));
-        assert_eq!((a.gpus_counted().count(), b.gpus_counted().count()), (1, 1), "a GPU seen by one rank is counted by it");
-        let lost = DeviceInterval { energy_j: 0.0, counter_mj: None, lost: true };
-        a.apportion(sample(0.0, 0.0, 0.0), [lost].into_iter(), false);
-        assert_eq!(a.gpus_counted().count(), 0);
-        assert!((gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), [counted(4.0, 4_000)].into_iter(), false)) - 4.0).abs() < 1e-9);
-        drop((a, b));
-        assert!(std::fs::read_dir(d.path()).unwrap().next().is_none(), "GPU lock files removed too");
-    }
-}

@@ -72,8 +72,11 @@ impl ProgressLog {
                 self.latest = Some(Latest { total, ..l });
                 return Ok(());
             }
+            // A rollback: the pace so far included the work thrown away, and the time lost is
+            // no pace of the work to come. The prediction starts over from here (it needs 3
+            // reports again), with the run's real times and energies.
             Some(l) if done < l.done => {
-                self.points.retain(|p| p.done < done);
+                self.points.clear();
             }
             _ => {}
         }
@@ -221,7 +224,38 @@ mod tests {
         assert_eq!(total, 20.0);
         let last = points.last().unwrap();
         assert_eq!((last.done, last.at_s), (4.0, 11.0));
-        assert_eq!(points.len(), 5); // 0..3, then 4 at 11 s
+        assert_eq!(points.len(), 1, "the prediction starts over from the rollback");
+    }
+
+    #[test]
+    fn a_prediction_after_a_rollback_stays_calibrated() {
+        // 2 s and 200 J a step, 100 steps; at 50 (100 s) the work since 20 is lost: back to 20
+        // at 101 s, then the same pace, two steps so far. The truth: 101 + 80 x 2 = 261 s.
+        let (mut log, mut m) = (ProgressLog::default(), MeasurementLog::default());
+        let o = Instant::now();
+        log.begin(o);
+        let mut report = |done: f64, t: f64| {
+            log.record(done, 100.0, at(o, t)).unwrap();
+            if t > 0.0 {
+                m.push(EnergyPoint { at_s: t, energy_kwh: t * 100.0 / 3.6e6, emissions_kg: 0.0 });
+            }
+        };
+        (0..=50).for_each(|k| report(k as f64, 2.0 * k as f64));
+        (20..=22).for_each(|k| report(k as f64, 101.0 + 2.0 * (k - 20) as f64));
+        let (points, total) = log.view().unwrap();
+        let now_s = 105.0;
+        let f = super::super::prediction::forecast(&super::super::prediction::Inputs {
+            progress: &points,
+            total,
+            measurements: &m,
+            now_s,
+            measured_energy_kwh: now_s * 100.0 / 3.6e6,
+            measured_emissions_kg: 0.0,
+        });
+        let (truth_s, truth_kwh) = (261.0, 261.0 * 100.0 / 3.6e6);
+        assert!(f.duration_s.low <= truth_s && truth_s <= f.duration_s.high, "{:?}", f.duration_s);
+        assert!(f.energy_kwh.low <= truth_kwh && truth_kwh <= f.energy_kwh.high, "{:?}", f.energy_kwh);
+        assert!((f.duration_s.point / truth_s - 1.0).abs() < 0.05, "{:?}", f.duration_s);
     }
 
     #[test]

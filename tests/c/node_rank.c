@@ -11,12 +11,15 @@
  *   barrier:NAME    waits until every rank reached it (MPI_Barrier when built with -DWITH_MPI,
  *                   else files NAME.<rank> in SYNC_DIR)
  *   signal:NAME     creates SYNC_DIR/NAME; wait:NAME: waits until SYNC_DIR/NAME exists
+ *   fork            forks a child that frees its copy of the tracker and exits (as a C++
+ *                   global's destructor would); waits for it (10 s at most)
  * The rank (R) is the tracker's, as detected from the launcher's variables. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef WITH_MPI
@@ -162,6 +165,19 @@ int main(int argc, char **argv) {
             volatile unsigned long long x = 1;
             while (now_s() < end)
                 for (int k = 0; k < 10000; k++) x = x * 6364136223846793005ULL + 1;
+        } else if (strcmp(step, "fork") == 0) {
+            fflush(stdout);
+            pid_t child = fork();
+            if (child == 0) {
+                ct_tracker_free(t);
+                exit(0);
+            }
+            int status = -1;
+            for (int k = 0; k < 1000 && waitpid(child, &status, WNOHANG) == 0; k++) sleep_s(0.01);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "rank %d: the forked child failed (status %d)\n", rank, status);
+                return 3;
+            }
         } else if (strncmp(step, "sleep:", 6) == 0) {
             sleep_s(atof(arg));
         } else if (strncmp(step, "barrier:", 8) == 0) {

@@ -1,6 +1,6 @@
 // The C++ header's progress and prediction methods against the real library, on a steady load
 // paced by the test builds' clock (ct_test_advance_clock_s: exported by `cargo test` builds only),
-// as in README's C++ loop: predictions within 2 % of the real totals, budget states, errors.
+// as in the C++ loop of docs/cpp.md: predictions within 2 % of the real totals, budget states, errors.
 #include <cmath>
 #include <cstdio>
 #include <string>

@@ -44,7 +44,7 @@ class TrackerOptions(TypedDict, total=False):
     """ISO 3166-1 alpha-2 code of the country, for Electricity Maps."""
 
     region: Optional[str]
-    """US state, Canadian province (full name) or Nordic zone (SE1…SE4, NO1…NO5, FI); lower-cased."""
+    """US state, Canadian province (full name), Nordic zone (SE1…SE4, NO1…NO5, FI) or province of China (with CHN); lower-cased."""
 
     cloud_provider: Optional[str]
     """Cloud provider (gcp, aws, azure), with `cloud_region`."""
@@ -167,7 +167,7 @@ class TrackerOptions(TypedDict, total=False):
     """This process's rank on its node; default: detected."""
 
     job_count_node_once: Optional[bool]
-    """Ranks of one job on one node count the node's machine-wide energy once (see README). Default: ``true``."""
+    """Ranks of one job on one node count the node's machine-wide energy once (docs/accounting.md). Default: ``true``."""
 
     job_coordination_dir: Optional[Union[str, os.PathLike[str]]]
     """Where the ranks of a node coordinate (a lock and a small state file per job). Default: ``/dev/shm``."""

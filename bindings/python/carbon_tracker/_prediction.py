@@ -57,7 +57,7 @@ class _CtPrediction(ctypes.Structure):
 class Prediction:
     """A run's predicted totals at completion (100 % progress) and its budget state: seconds,
     kWh (PUE included) and kg CO2e, each with a 90 % interval (``confidence``); the method is
-    described in the README ("Predictions and budgets"). The predicted numbers and
+    described in docs/predictions.md. The predicted numbers and
     ``time_left_s`` are NaN unless :attr:`ready`; ``progress`` is NaN before the first
     ``set_progress``. Budgets are 0 when not set."""
 

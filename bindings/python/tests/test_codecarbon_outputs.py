@@ -91,7 +91,7 @@ def test_prometheus_output_matches_codecarbon(tmp_path, pushgateway):
     ours = prometheus_usage(__import__("sys").executable, "carbon_tracker", tmp_path / "ours", env, pushgateway)
     theirs = prometheus_usage(CODECARBON_PYTHON, "codecarbon", tmp_path / "theirs", codecarbon_env(), pushgateway)
     for project in ("pg1", "pg2"):
-        # Every metric CodeCarbon pushes; ours adds cumulative counters (README, Monitoring outputs).
+        # Every metric CodeCarbon pushes; ours adds cumulative counters (docs/outputs.md).
         assert set(theirs[project]["metrics"]) <= set(ours[project]["metrics"]), (theirs[project], ours[project])
         for key in ("project_label", "deleted_at_stop", "final_emissions"):
             assert ours[project][key] == theirs[project][key], key

@@ -74,7 +74,7 @@ CODECARBON_BUGS = {
 }
 
 
-# Where we differ from CodeCarbon 3.3.2 on purpose (README, "Differences"): what CodeCarbon shows.
+# Where we differ from CodeCarbon 3.3.2 on purpose (docs/differences.md): what CodeCarbon shows.
 CODECARBON_DIFFERS = {
     # A tracker collected without stop(): neither writes a row, but ours says so (a warning in the
     # log and a ResourceWarning), and its CSV holds the header written at start (the output is

@@ -120,6 +120,13 @@ struct ReportArgs {
     /// Print every number as JSON instead of the tables (unrounded)
     #[arg(long)]
     json: bool,
+    /// The report of a Slurm job measured by the SPANK plugin (its rows per node and step); FILE|DIR
+    /// then name the program's own tracker outputs of that job, if any (listed apart, not added)
+    #[arg(long, value_name = "ID")]
+    slurm_job: Option<String>,
+    /// The plugin's output directory (its `output_dir` in plugstack.conf)
+    #[arg(long, value_name = "DIR", default_value = report::slurm::DEFAULT_DIR, requires = "slurm_job")]
+    slurm_dir: PathBuf,
 }
 
 /// `detect | head` ends quietly, as Unix filters do, instead of panicking on a closed pipe
@@ -170,6 +177,9 @@ fn main() {
         }
         Commands::Report(a) => {
             default_sigpipe();
+            if let Some(id) = &a.slurm_job {
+                std::process::exit(report::run_slurm(id, &a.slurm_dir, &a.files, a.html.as_deref(), a.json));
+            }
             let files = if a.files.is_empty() { vec![PathBuf::from("emissions.csv")] } else { a.files };
             report::run(&files, a.html.as_deref(), a.json)
         }

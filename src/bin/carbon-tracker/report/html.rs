@@ -10,11 +10,11 @@ use super::{started_text, Projects, Regions, Run};
 use crate::format::{self, sig3};
 
 /// Tableau 10: distinct, colour-blind-friendlier than a rainbow.
-const PALETTE: [&str; 10] =
+pub(super) const PALETTE: [&str; 10] =
     ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const LEGEND_MAX: usize = 12;
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -222,16 +222,16 @@ fn legend(svg: &mut String, runs: &[Run], label: &dyn Fn(&Run) -> String, x: f64
 }
 
 /// One bar of a bar chart.
-struct Bar {
-    label: String,
-    sublabel: String,
-    kg: f64,
-    color: &'static str,
-    title: String,
+pub(super) struct Bar {
+    pub label: String,
+    pub sublabel: String,
+    pub kg: f64,
+    pub color: &'static str,
+    pub title: String,
 }
 
 /// Bars of emissions, in the given order.
-fn bars(items: &[Bar], aria: &str) -> String {
+pub(super) fn bars(items: &[Bar], aria: &str) -> String {
     let f = Frame { w: 900.0, h: 260.0, left: 72.0, right: 30.0, top: 16.0, bottom: 58.0 };
     let max_kg = items.iter().map(|b| b.kg).fold(0.0, f64::max);
     let (mf, mname) = mass_unit(max_kg);
@@ -339,7 +339,7 @@ fn run_table(runs: &[Run]) -> String {
     t
 }
 
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        margin: 0; background: #f4f6f4; color: #1f2a24; }

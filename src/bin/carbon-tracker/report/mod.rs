@@ -2,13 +2,15 @@
 //! the ranks of a job (their run files say so) the job's total, a line per node and per rank, and
 //! the regions; an HTML page with charts. A directory is read whole (emissions CSVs, region and
 //! run files). A file or line that cannot be read is named on standard error and skipped; the
-//! rest is still reported (exit status 1 then).
+//! rest is still reported (exit status 1 then). `--slurm-job ID`: a Slurm job measured by the SPANK
+//! plugin (slurm.rs).
 
 mod csv_in;
 mod dir_in;
 mod html;
 mod job;
 mod regions_in;
+pub mod slurm;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -253,4 +255,51 @@ pub fn table(projects: &Projects, regions: &Regions) -> String {
         out += "\n";
     }
     out
+}
+
+/// `--slurm-job ID`: the plugin's rows of the job under `slurm_dir`, and the program's own trackers
+/// of that job found in `args` (listed apart, never added).
+pub fn run_slurm(id: &str, slurm_dir: &Path, args: &[PathBuf], html_path: Option<&Path>, json: bool) -> i32 {
+    if let Err(e) = slurm::check_job_id(id) {
+        say!("carbon-tracker: {e}");
+        return 2;
+    }
+    let (rows, problems) = slurm::read_rows(slurm_dir, id);
+    for e in &problems {
+        say!("carbon-tracker: {e}");
+    }
+    let mut own = Vec::new();
+    if !args.is_empty() {
+        let inputs = dir_in::collect(args);
+        for e in &inputs.problems {
+            say!("carbon-tracker: {e}");
+        }
+        let read: Vec<(PathBuf, Vec<Row>)> =
+            inputs.emissions_files.iter().map(|f| (f.clone(), csv_in::read(f).0)).collect();
+        let mut projects = group(&read);
+        let plugin_dir = slurm_dir.join(format!("job-{id}"));
+        for j in job::take_jobs(&mut projects, &inputs.identities, &Regions::new()) {
+            if slurm::is_of_job(&j.id, id) {
+                // The plugin's own trackers write beside its rows: those are in the total already.
+                own.extend(j.ranks.into_iter().filter(|r| !r.run.files.iter().all(|f| f.starts_with(&plugin_dir))));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return 1;
+    }
+    let job = slurm::SlurmJob { id: id.to_string(), dir: slurm_dir.to_path_buf(), rows, own };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&slurm::json(&job)).unwrap_or_default());
+    } else {
+        print!("{}", slurm::text(&job));
+    }
+    if let Some(p) = html_path {
+        if let Err(e) = std::fs::write(p, slurm::html(&job)) {
+            say!("carbon-tracker: cannot write {}: {e}", p.display());
+            return 1;
+        }
+        say!("carbon-tracker: wrote {}", p.display());
+    }
+    i32::from(!problems.is_empty())
 }

@@ -1,0 +1,149 @@
+//! A property test of the node-share protocol: random joins, measurements in any order,
+//! flushes, stops, SIGKILLs (a participant dropped without its final report) and forks (a copy
+//! freed in a child) over N ranks, with a test clock. Invariants: no interval is negative, and
+//! what the ranks reported (their rows on disk) adds up to the node's energy.
+//!
+//! The machine draws 1 kWh of CPU and 0.5 kWh of RAM per clock unit (constant: interpolating a
+//! rank's measurements in time is then exact); rank i's share is a fixed fraction of it. Rank
+//! 0 joins first and lives until the end, so some rank measures every instant of the job.
+//! `PROPTEST_CASES` raises the number of cases (64 by default: well under a second).
+
+use super::tests::{forked_copy, kill, member_at, quiet};
+use super::*;
+use crate::hardware::ProcessShare;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Join,
+    Measure,
+    Flush,
+    Stop,
+    Kill,
+    Fork,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![2 => Just(Op::Join), 6 => Just(Op::Measure), 2 => Just(Op::Flush), 1 => Just(Op::Stop), 1 => Just(Op::Kill), 1 => Just(Op::Fork)]
+}
+
+struct Rank {
+    share: f64,
+    node: Option<NodeShare>,
+    joined: bool,
+    last_ns: u64,
+    /// The totals of its intervals, and what of them its last report wrote.
+    cpu: f64,
+    ram: f64,
+    disk_cpu: f64,
+    disk_ram: f64,
+}
+
+impl Rank {
+    /// One measurement at `t`: the machine's energy since its last one, and its share of it.
+    fn measure(&mut self, t: u64, last: bool) -> Result<(), TestCaseError> {
+        let dt = (t - self.last_ns) as f64;
+        let s = Sample {
+            cpu_energy_kwh: dt,
+            ram_energy_kwh: dt * 0.5,
+            process_share: Some(ProcessShare { cpu_energy_kwh: dt * self.share, ram_energy_kwh: dt * 0.5 * self.share }),
+            ..Default::default()
+        };
+        let node = self.node.as_mut().expect("joined");
+        let got = if last { node.apportion_last_at(t, s, std::iter::empty()) } else { node.apportion_at(t, s, std::iter::empty()) };
+        prop_assert!(got.cpu_energy_kwh >= 0.0 && got.ram_energy_kwh >= 0.0, "a negative interval: {got:?}");
+        self.cpu += got.cpu_energy_kwh;
+        self.ram += got.ram_energy_kwh;
+        self.last_ns = t;
+        Ok(())
+    }
+
+    fn report(&mut self) {
+        (self.disk_cpu, self.disk_ram) = (self.cpu, self.ram);
+    }
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_ranks_sum_to_the_node_and_no_interval_is_negative(
+        shares in prop::collection::vec(0.0f64..0.3, 2..=5),
+        steps in prop::collection::vec((op(), 0usize..5, 0u64..20), 1..60),
+        end in prop::collection::vec((0usize..5, 0u64..20), 5),
+        finish_late in any::<bool>(),
+    ) {
+        let d = tempfile::tempdir().unwrap();
+        let _ = quiet();
+        let mut t = 0u64;
+        let mut ranks: Vec<Rank> = shares
+            .iter()
+            .map(|&share| Rank { share, node: None, joined: false, last_ns: 0, cpu: 0.0, ram: 0.0, disk_cpu: 0.0, disk_ram: 0.0 })
+            .collect();
+        let n = ranks.len();
+        ranks[0].node = Some(member_at(d.path(), "prop", &[], 0));
+        ranks[0].joined = true;
+        for (op, i, dt) in steps {
+            t += dt;
+            let r = &mut ranks[i % n];
+            match op {
+                Op::Join if !r.joined => {
+                    r.node = Some(member_at(d.path(), "prop", &[], t));
+                    (r.joined, r.last_ns) = (true, t);
+                }
+                Op::Measure if r.node.is_some() => r.measure(t, false)?,
+                Op::Flush if r.node.is_some() => {
+                    r.measure(t, false)?;
+                    r.node.as_mut().unwrap().reported();
+                    r.report();
+                }
+                // Rank 0 stops at the end only; a killed rank's rows stay as last written.
+                Op::Stop if r.node.is_some() && i % n != 0 => {
+                    r.measure(t, true)?;
+                    r.report();
+                    r.node.take().unwrap().finish(true);
+                }
+                Op::Kill if r.node.is_some() && i % n != 0 => kill(r.node.take().unwrap()),
+                Op::Fork if r.node.is_some() => {
+                    let mut child = forked_copy(r.node.as_ref().unwrap());
+                    let s = child.apportion_at(t, Sample { cpu_energy_kwh: 1.0, ..Default::default() }, std::iter::empty());
+                    prop_assert_eq!(s.cpu_energy_kwh, 0.0, "a forked copy counts nothing");
+                    drop(child);
+                }
+                _ => {}
+            }
+        }
+        // The end: every rank still running stops, in a random order; with `finish_late`, all
+        // take their last measurement before any writes its last row and leaves.
+        let mut order: Vec<usize> = (0..n).collect();
+        for (k, (j, dt)) in end.iter().enumerate() {
+            order.swap(k % n, j % n);
+            t += dt;
+        }
+        for &i in &order {
+            let r = &mut ranks[i];
+            if r.node.is_some() {
+                t += 1;
+                r.measure(t, true)?;
+                r.report();
+                if !finish_late {
+                    r.node.take().unwrap().finish(true);
+                }
+            }
+        }
+        for &i in &order {
+            if let Some(mut node) = ranks[i].node.take() {
+                node.finish(true);
+            }
+        }
+        let cpu: f64 = ranks.iter().map(|r| r.disk_cpu).sum();
+        let ram: f64 = ranks.iter().map(|r| r.disk_ram).sum();
+        let node_cpu = t as f64;
+        prop_assert!((cpu - node_cpu).abs() <= 1e-9 * node_cpu.max(1.0), "CPU: ranks' sum {} of the node's {}", cpu, node_cpu);
+        prop_assert!((ram - node_cpu * 0.5).abs() <= 1e-9 * node_cpu.max(1.0), "RAM: ranks' sum {} of the node's {}", ram, node_cpu * 0.5);
+    }
+}
