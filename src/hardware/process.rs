@@ -94,6 +94,14 @@ impl Tree {
             Tree::DescendantsOnly => descendants_usage_of(std::process::id()),
         }
     }
+
+    /// The live processes of the tree now.
+    pub fn pids(self) -> Vec<u32> {
+        match self {
+            Tree::WithThisProcess => tree_of(std::process::id()),
+            Tree::DescendantsOnly => descendants_of(std::process::id()),
+        }
+    }
 }
 
 /// The usage of `root`'s descendants: the live ones, and the reaped ones through `root`'s

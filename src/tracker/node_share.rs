@@ -28,6 +28,10 @@
 //!   reading then (every process reads the same counter): a rank that takes a GPU over counts
 //!   from exactly that reading, or, for a GPU without a counter, its own measurement of the
 //!   time since. A lost GPU's lock is given up.
+//! - `gpu_share=split` (docs/gpu-sharing.md): a rank that sees a GPU without counting it counts
+//!   its process tree's part of it and adds that to the GPU's `pending` in the state file; the
+//!   rank that counts the GPU takes `pending` off, as the counter does for the CPU and the RAM.
+//!   So each rank carries its share and the job's total stays the device's energy.
 //!
 //! So the ranks' energies add up to the node's energy over the job, each joule once. Only the
 //! first tracker of a process joins; a second tracker in the same process measures the
@@ -82,10 +86,12 @@ struct GpuState {
     counted_until_ns: u64,
     /// Its energy counter's reading at `counted_until_ns`, mJ (GPUs with a counter).
     counter_mj: Option<u64>,
+    /// `gpu_share=split`: the shares the other ranks counted and its counter has not taken off, J.
+    pending_j: f64,
 }
 
 /// The shared state, as text: `counted_until_ns pending_cpu_kwh pending_ram_kwh`, then a line
-/// `gpu <uuid> <counted_until_ns> <counter_mj or ->` per GPU counted so far.
+/// `gpu <uuid> <counted_until_ns> <counter_mj or -> <pending_j>` per GPU counted so far.
 #[derive(Debug, Clone, PartialEq, Default)]
 struct State {
     counted_until_ns: u64,
@@ -107,8 +113,9 @@ impl State {
         };
         for line in lines {
             let f: Vec<&str> = line.split_whitespace().collect();
-            if let ["gpu", uuid, until, mj] = f[..] {
-                st.gpus.push(GpuState { uuid: uuid.to_string(), counted_until_ns: until.parse().unwrap_or(0), counter_mj: mj.parse().ok() });
+            if let ["gpu", uuid, until, mj, ref pending @ ..] = f[..] {
+                let pending_j = pending.first().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+                st.gpus.push(GpuState { uuid: uuid.to_string(), counted_until_ns: until.parse().unwrap_or(0), counter_mj: mj.parse().ok(), pending_j });
             }
         }
         st
@@ -118,7 +125,7 @@ impl State {
         let mut t = format!("{} {:e} {:e}\n", self.counted_until_ns, self.pending_cpu_kwh, self.pending_ram_kwh);
         for g in &self.gpus {
             let mj = g.counter_mj.map_or("-".to_string(), |m| m.to_string());
-            t.push_str(&format!("gpu {} {} {mj}\n", g.uuid, g.counted_until_ns));
+            t.push_str(&format!("gpu {} {} {mj} {:e}\n", g.uuid, g.counted_until_ns, g.pending_j));
         }
         t
     }
@@ -192,6 +199,8 @@ struct GpuClaim {
     /// The most its counter can credit per second, mJ/s.
     max_mj_per_s: f64,
     lost: bool,
+    /// What this rank counted of it while holding its lock, J.
+    counted_j: f64,
 }
 
 impl GpuClaim {
@@ -285,6 +294,7 @@ impl NodeShare {
                 history: History::new(start_ns),
                 max_mj_per_s: g.counter_max_mj_per_s(),
                 lost: false,
+                counted_j: 0.0,
             })
             .collect();
         let mut share = NodeShare {
@@ -399,6 +409,11 @@ impl NodeShare {
         let mut gpu_j = 0.0;
         for (g, iv) in self.gpus.iter_mut().zip(&intervals) {
             if g.lock.is_none() {
+                // gpu_share=split: this rank's part, taken off by the GPU's counter.
+                if let Some(own_j) = iv.own_j.filter(|_| !iv.lost) {
+                    gpu_j += own_j;
+                    st.gpu(&g.uuid).pending_j += own_j;
+                }
                 continue;
             }
             let gs = st.gpu(&g.uuid);
@@ -410,7 +425,13 @@ impl NodeShare {
                 (Some(a), Some(b)) if gs.counted_until_ns >= self.start_ns && b >= a && ((b - a) as f64) <= max_mj => Some((b - a) as f64 / 1000.0),
                 _ => None,
             };
-            gpu_j += exact.unwrap_or_else(|| g.history.since(from));
+            let counted = exact.unwrap_or_else(|| g.history.since(from));
+            // The others' shares, up to what it counts (at stop: up to all it counted, as the CPU).
+            let cap = if last { counted + g.counted_j } else { counted };
+            let take = gs.pending_j.clamp(0.0, cap.max(0.0));
+            gs.pending_j -= take;
+            g.counted_j += counted - take;
+            gpu_j += counted - take;
             gs.counted_until_ns = gs.counted_until_ns.max(now_ns);
             gs.counter_mj = iv.counter_mj;
         }
@@ -511,7 +532,7 @@ mod tests {
 
     /// One interval of a GPU with a counter: `j` joules, the counter at `mj`.
     fn counted(j: f64, mj: u64) -> DeviceInterval {
-        DeviceInterval { energy_j: j, counter_mj: Some(mj), lost: false }
+        DeviceInterval { energy_j: j, counter_mj: Some(mj), lost: false, own_j: None }
     }
 
     fn gpu_j(s: &Sample) -> f64 {
@@ -604,8 +625,8 @@ mod tests {
             pending_cpu_kwh: 0.5,
             pending_ram_kwh: 0.25,
             gpus: vec![
-                GpuState { uuid: "GPU-a".into(), counted_until_ns: 40, counter_mj: Some(123) },
-                GpuState { uuid: "GPU-b".into(), counted_until_ns: 41, counter_mj: None },
+                GpuState { uuid: "GPU-a".into(), counted_until_ns: 40, counter_mj: Some(123), pending_j: 0.0 },
+                GpuState { uuid: "GPU-b".into(), counted_until_ns: 41, counter_mj: None, pending_j: 2.5 },
             ],
         };
         assert_eq!(State::parse(&st.text()), st);
@@ -648,7 +669,7 @@ mod tests {
         let seen = gpus(&["GPU-p"]);
         let mut a = member_seeing(d.path(), "g2", &seen);
         let mut b = member_seeing(d.path(), "g2", &seen);
-        let power = |j: f64| [DeviceInterval { energy_j: j, counter_mj: None, lost: false }].into_iter();
+        let power = |j: f64| [DeviceInterval { energy_j: j, counter_mj: None, lost: false, own_j: None }].into_iter();
         let pause = || std::thread::sleep(std::time::Duration::from_millis(20));
         pause();
         let by_a = gpu_j(&a.apportion(sample(0.0, 0.0, 0.0), power(100.0), false));
@@ -669,11 +690,32 @@ mod tests {
         let mut a = member_seeing(d.path(), "g3", &gpus(&["GPU-1"]));
         let mut b = member_seeing(d.path(), "g3", &gpus(&["GPU-2"]));
         assert_eq!((a.gpus_counted().count(), b.gpus_counted().count()), (1, 1), "a GPU seen by one rank is counted by it");
-        let lost = DeviceInterval { energy_j: 0.0, counter_mj: None, lost: true };
+        let lost = DeviceInterval { energy_j: 0.0, counter_mj: None, lost: true, own_j: None };
         a.apportion(sample(0.0, 0.0, 0.0), [lost].into_iter(), false);
         assert_eq!(a.gpus_counted().count(), 0);
         assert!((gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), [counted(4.0, 4_000)].into_iter(), false)) - 4.0).abs() < 1e-9);
         drop((a, b));
         assert!(std::fs::read_dir(d.path()).unwrap().next().is_none(), "GPU lock files removed too");
+    }
+
+    #[test]
+    fn split_gpu_each_rank_its_share_and_the_job_total_is_the_device() {
+        let d = tempfile::tempdir().unwrap();
+        let seen = gpus(&["GPU-s"]);
+        let mut a = member_seeing(d.path(), "g4", &seen);
+        let mut b = member_seeing(d.path(), "g4", &seen);
+        let mut c = member_seeing(d.path(), "g4", &seen);
+        let split = |j: f64, mj: u64, own: f64| [DeviceInterval { energy_j: j, counter_mj: Some(mj), lost: false, own_j: Some(own) }].into_iter();
+        // The device: 100 J per interval. b's part 30 %, c's 10 %; a counts the device less theirs.
+        let (sb, sc) = (gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), split(100.0, 101_000, 30.0), false)), gpu_j(&c.apportion(sample(0.0, 0.0, 0.0), split(100.0, 101_000, 10.0), false)));
+        assert_eq!((sb, sc), (30.0, 10.0), "a rank that does not count the GPU carries its share");
+        let sa = gpu_j(&a.apportion(sample(0.0, 0.0, 0.0), split(100.0, 101_000, 60.0), false));
+        assert!((sa - 60.0).abs() < 1e-9, "{sa}");
+        let mut total = sa + sb + sc;
+        total += gpu_j(&b.apportion(sample(0.0, 0.0, 0.0), split(100.0, 201_000, 25.0), false));
+        total += gpu_j(&a.apportion(sample(0.0, 0.0, 0.0), split(100.0, 201_000, 75.0), true));
+        assert!((total - 200.0).abs() < 1e-9, "the job's total is the device's energy: {total}");
+        let st = State::parse(&std::fs::read_to_string(format!("{}.state", c.base.display())).unwrap());
+        assert_eq!(st.gpus[0].pending_j, 0.0);
     }
 }
