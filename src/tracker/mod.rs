@@ -698,6 +698,7 @@ fn split_json(s: Option<&hardware::gpu_share::Split>, iv: &hardware::gpu::Device
             "idle_j": s.idle_j,
             "unattributed_j": s.unattributed_j,
             "processes": s.parts.len(),
+            "parts_j": s.parts.iter().map(|(pid, j)| serde_json::json!({"pid": pid, "j": j})).collect::<Vec<_>>(),
         })
     })
 }
