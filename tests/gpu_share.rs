@@ -163,9 +163,12 @@ fn seen(stdout: &str) -> Seen {
 }
 
 fn process_options() -> String {
-    "tracking_mode=process;gpu_share=split;offline=true;country_iso_code=FRA;save_to_file=false;force_cpu_power=1;\
-     force_ram_power=0;rapl_dir=/nonexistent;measure_power_secs=60"
-        .into()
+    process_options_with("split")
+}
+
+fn process_options_with(gpu_share: &str) -> String {
+    format!("tracking_mode=process;gpu_share={gpu_share};offline=true;country_iso_code=FRA;save_to_file=false;force_cpu_power=1;\
+     force_ram_power=0;rapl_dir=/nonexistent;measure_power_secs=60")
 }
 
 /// The split of the GPU's last interval.
@@ -408,4 +411,21 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
         ));
     }
     report("job: 2 ranks, 75 % / 25 % (machine mode, counted once)", total, &shares);
+}
+
+#[test]
+fn gpu_share_whole_keeps_the_whole_gpu_in_process_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nvml.conf"),
+        format!(
+            "gpu {GPU} NVIDIA_Fake_A100 {POWER_W} counter max_w={MAX_W} sample_ms=10 proc=self,25 proc={OTHER},75\n"
+        ),
+    )
+    .unwrap();
+    let child =
+        rank(dir.path(), &process_options_with("whole"), &[], &["start", "sleep:0.5", "flush", "describe", "stop"]);
+    let s = seen(&wait(child, Duration::from_secs(60)).0);
+    assert!(s.describe["gpus"][0]["last_split"].is_null(), "not split");
+    assert!(close(s.gpu_j, POWER_W * s.duration_s, 0.02), "the whole GPU: {} J in {} s", s.gpu_j, s.duration_s);
 }
