@@ -343,9 +343,8 @@ impl DeviceMeter {
 
 impl DeviceMeter {
     /// Splits the last interval's energy (`gpu_share=split`); this tree's part, J, or `None`
-    /// when NVML lists no process (the device's energy stays whole). `ours`: the tree's
-    /// processes, read at the first device that has any.
-    fn split(&mut self, dt_s: f64, tree: process::Tree, ours: &mut Option<Vec<u32>>) -> Option<f64> {
+    /// when NVML lists no process (the device's energy stays whole).
+    fn split(&mut self, dt_s: f64, tree: process::Tree) -> Option<f64> {
         let share = self.share.as_mut()?;
         if self.interval.lost {
             return None;
@@ -353,13 +352,7 @@ impl DeviceMeter {
         let view = share.view(&*self.gpu.device).ok()?;
         let s = share.split(self.interval.energy_j, dt_s, &view);
         debug_assert!((s.total_j() - s.device_j).abs() <= 1e-9 * s.device_j.max(1.0), "{s:?}");
-        let own = (s.method != super::gpu_share::Method::NotSplit).then(|| {
-            if s.parts.is_empty() {
-                return 0.0;
-            }
-            let pids = ours.get_or_insert_with(|| tree.pids());
-            s.of(|p| pids.contains(&p))
-        });
+        let own = (s.method != super::gpu_share::Method::NotSplit).then(|| s.of(|p| tree.contains(p)));
         self.interval.own_j = own;
         self.last_split = Some(s);
         own
@@ -432,10 +425,9 @@ impl GpuMeter {
         let device_kwh: Vec<f64> = self.devices.iter_mut().map(|d| d.energy_kwh(iv, log)).collect();
         let mut energy_kwh: f64 = device_kwh.iter().sum();
         if let Some(split) = self.split {
-            let mut ours: Option<Vec<u32>> = None; // read once, when a device has processes
             let mut own_kwh = 0.0;
             for (d, kwh) in self.devices.iter_mut().zip(&device_kwh) {
-                own_kwh += d.split(iv.dt_s, split.tree, &mut ours).map_or(*kwh, |j| j / 3.6e6);
+                own_kwh += d.split(iv.dt_s, split.tree).map_or(*kwh, |j| j / 3.6e6);
             }
             if split.report_own {
                 energy_kwh = own_kwh;
