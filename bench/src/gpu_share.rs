@@ -6,8 +6,9 @@
 //! 75 % and another at 25 % of the SMs, a sample every 10 ms.
 //!
 //! Also: the floor of this machine's timing (two clock reads), the tick of a meter with no GPU,
-//! each extra NVML call alone, and the worst case of the samples call: a full 10 s buffer (2000
-//! samples), what a first tick or a tick every 10 s or more reads.
+//! both ticks again at once (warm caches: a real tick comes after a sleep, cold), each extra call
+//! alone, and the worst case of the samples call: a full 10 s buffer (2000 samples), what a first
+//! tick or a tick every 10 s or more reads.
 //!
 //! `cargo bench -p carbon-tracker-bench --bench gpu_share [-- ROUNDS]` (default 200; a round
 //! sleeps 50 ms so that each tick has new samples, as a real tick has).
@@ -88,6 +89,8 @@ fn main() {
     let (mut floor, mut empty, mut t_plain, mut t_split) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut t_running, mut t_samples, mut t_tree, mut t_full) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut since_us = 0;
+    let mut share = gpu_share::DeviceShare::start(&*device, 400.0);
+    let (mut t_rule, mut t_split_again, mut t_plain_again) = (Vec::new(), Vec::new(), Vec::new());
     let (mut own_j, mut device_j) = (0.0, 0.0);
     for round in 0..rounds {
         std::thread::sleep(Duration::from_millis(50));
@@ -105,6 +108,10 @@ fn main() {
             own_j += i.own_j.unwrap_or(0.0);
             device_j += i.energy_j;
         }
+        // Again at once: the code and NVML's state in the caches (a tick comes after a sleep).
+        t_split_again.push(time(|| split.measure(&iv, &log)));
+        t_plain_again.push(time(|| plain.measure(&iv, &log)));
+        t_rule.push(time(|| share.view(&*device).map(|v| share.split(15.0, 0.05, &v))));
         t_running.push(time(|| device.running_pids()));
         let t = Instant::now();
         let samples = device.process_samples(since_us).unwrap_or_default();
@@ -124,10 +131,12 @@ fn main() {
     println!("  tick, no GPU                                 {}", per(&empty));
     println!("  tick, 1 GPU, gpu_share=whole                 {}", per(&t_plain));
     println!("  tick, 1 GPU, gpu_share=split                 {}", per(&t_split));
+    println!("  the same at once again (warm caches): whole {}, split {}", per(&t_plain_again), per(&t_split_again));
     println!(
         "  extra per tick (split - whole)               {}",
         fmt(median(t_split.clone()) - median(t_plain.clone()))
     );
+    println!("    NVML's view and the rule, alone            {}", per(&t_rule));
     println!("    running processes (compute + graphics)     {}", per(&t_running));
     println!("    samples since the last tick (~10)          {}", per(&t_samples));
     println!("    whose processes: 2 pids looked up in /proc {}", per(&t_tree));
