@@ -343,12 +343,14 @@ fn no_samples_split_equally_and_no_process_data_keeps_the_whole_gpu() {
     report("no per-process data (noproc)", device_j, &[("this (whole)".into(), 1.0)]);
 }
 
-/// What one rank of the job printed: its flush (share of its interval) and stop (its totals).
-fn job_rank(stdout: &str) -> (Seen, f64, f64) {
+/// What one rank of the job printed: its flush (share of its interval) and stop (its GPU
+/// energy, J, the time of the call, and its CPU + GPU + RAM energy, kWh).
+fn job_rank(stdout: &str) -> (Seen, f64, f64, f64) {
     let s = seen(stdout);
     let line = stdout.lines().find(|l| l.contains("event=stop")).expect("a stop line");
     let f: HashMap<&str, &str> = line.split_whitespace().filter_map(|p| p.split_once('=')).collect();
-    (s, f["gpu_kwh"].parse::<f64>().unwrap() * 3.6e6, f["t_call"].parse().unwrap())
+    let kwh = |k: &str| f[k].parse::<f64>().unwrap();
+    (s, kwh("gpu_kwh") * 3.6e6, kwh("t_call"), kwh("cpu_kwh") + kwh("gpu_kwh") + kwh("ram_kwh"))
 }
 
 #[test]
@@ -364,12 +366,40 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
         ),
     )
     .unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
     let options = format!(
-        "gpu_share=split;offline=true;country_iso_code=FRA;save_to_file=false;force_cpu_power=1;force_ram_power=0;\
+        "gpu_share=split;offline=true;country_iso_code=FRA;output_dir={};force_cpu_power=1;force_ram_power=0;\
          rapl_dir=/nonexistent;measure_power_secs=60;job_coordination_dir={}",
+        out_dir.display(),
         coord.display()
     );
-    let steps = ["barrier:ready", "start", "barrier:started", "sleep:1", "flush", "describe", "barrier:seen", "stop"];
+    // Rank 1 starts first (it counts the GPU) and stops last: a share reported after the
+    // counter's stop would cover time it already counted (docs/gpu-sharing.md, limits).
+    let steps = [
+        vec![
+            "barrier:ready",
+            "wait:r1-started",
+            "start",
+            "barrier:started",
+            "sleep:1",
+            "flush",
+            "describe",
+            "stop",
+            "signal:r0-stopped",
+        ],
+        vec![
+            "barrier:ready",
+            "start",
+            "signal:r1-started",
+            "barrier:started",
+            "sleep:1",
+            "flush",
+            "describe",
+            "wait:r0-stopped",
+            "stop",
+        ],
+    ];
     let children: Vec<Child> = (0..2)
         .map(|r| {
             let (rs, tag) = (r.to_string(), format!("r{r}"));
@@ -382,10 +412,10 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
                 ("TORCHELASTIC_RUN_ID", "gpu-share-job"),
                 ("CT_GPU_PROC", tag.as_str()),
             ];
-            rank(dir.path(), &options, &env, &steps)
+            rank(dir.path(), &options, &env, &steps[r])
         })
         .collect();
-    let ranks: Vec<(Seen, f64, f64)> =
+    let ranks: Vec<(Seen, f64, f64, f64)> =
         children.into_iter().map(|c| job_rank(&wait(c, Duration::from_secs(60)).0)).collect();
     // The device over the job: from the first start to the last stop.
     let from = ranks.iter().map(|r| r.0.start_t).fold(f64::MAX, f64::min);
@@ -395,9 +425,9 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
     assert!(close(total, device_j, 0.02), "the ranks' sum {total} J is the device's {device_j} J (±2 %)");
     // The rank that does not count the GPU carries its share of its interval; the counter the rest.
     let counts = |s: &Seen| s.describe["job"]["gpus_counted_now"].as_array().is_some_and(|a| !a.is_empty());
-    assert_eq!(ranks.iter().filter(|r| counts(&r.0)).count(), 1, "one rank counts the GPU");
+    assert!(counts(&ranks[1].0) && !counts(&ranks[0].0), "the first rank to start counts the GPU");
     let mut shares = Vec::new();
-    for (r, (s, stop_j, _)) in ranks.iter().enumerate() {
+    for (r, (s, stop_j, _, _)) in ranks.iter().enumerate() {
         let interval_j = POWER_W * s.duration_s;
         let sm = if r == 0 { [75.0, 25.0] } else { [25.0, 75.0] };
         let want = expected_shares(interval_j, s.duration_s, &sm)[0];
@@ -411,6 +441,33 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
         ));
     }
     report("job: 2 ranks, 75 % / 25 % (machine mode, counted once)", total, &shares);
+
+    // `carbon-tracker report` shows each rank with its share, and the job as their sum.
+    let cli = Command::new(env!("CARGO_BIN_EXE_carbon-tracker"))
+        .arg("report")
+        .arg(&out_dir)
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (json, _) = wait(cli, Duration::from_secs(60));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let job = &v["jobs"][0];
+    for (r, (_, _, _, stop_kwh)) in ranks.iter().enumerate() {
+        let row = job["ranks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["rank"] == r)
+            .unwrap_or_else(|| panic!("rank {r} in {json}"));
+        assert!(
+            close(row["energy_consumed_kwh"].as_f64().unwrap(), *stop_kwh, 1e-9),
+            "rank {r}: {row} vs its stop {stop_kwh}"
+        );
+    }
+    let sum: f64 = ranks.iter().map(|r| r.3).sum();
+    assert!(close(job["energy_consumed_kwh"].as_f64().unwrap(), sum, 1e-9), "the job is the ranks' sum: {job}");
 }
 
 #[test]
