@@ -133,15 +133,17 @@ fn rank(dir: &Path, options: &str, env: &[(&str, &str)], steps: &[&str]) -> Chil
 struct Seen {
     gpu_j: f64,
     duration_s: f64,
-    /// CLOCK_MONOTONIC (s) just after its start and just before its flush.
+    /// CLOCK_MONOTONIC (s) just before and after its start, and its flush.
+    start_before: f64,
     start_t: f64,
     flush_t: f64,
+    flush_after: f64,
     describe: Value,
 }
 
 fn seen(stdout: &str) -> Seen {
     let mut gpu_j = None;
-    let (mut duration_s, mut start_t, mut flush_t) = (0.0, 0.0, 0.0);
+    let (mut duration_s, mut start_before, mut start_t, mut flush_t, mut flush_after) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut describe = Value::Null;
     for line in stdout.lines() {
         if let Some(rest) = line.strip_prefix("describe ") {
@@ -150,16 +152,17 @@ fn seen(stdout: &str) -> Seen {
         }
         let f: HashMap<&str, &str> = line.split_whitespace().filter_map(|p| p.split_once('=')).collect();
         match f.get("event") {
-            Some(&"start") => start_t = f["t_after"].parse().unwrap(),
+            Some(&"start") => (start_before, start_t) = (f["t"].parse().unwrap(), f["t_after"].parse().unwrap()),
             Some(&"flush") => {
                 gpu_j = Some(f["gpu_kwh"].parse::<f64>().unwrap() * 3.6e6);
                 duration_s = f["duration_s"].parse().unwrap();
-                flush_t = f["t_call"].parse().unwrap();
+                (flush_t, flush_after) = (f["t_call"].parse().unwrap(), f["t"].parse().unwrap());
             }
             _ => {}
         }
     }
-    Seen { gpu_j: gpu_j.unwrap_or_else(|| panic!("no flush in {stdout}")), duration_s, start_t, flush_t, describe }
+    let gpu_j = gpu_j.unwrap_or_else(|| panic!("no flush in {stdout}"));
+    Seen { gpu_j, duration_s, start_before, start_t, flush_t, flush_after, describe }
 }
 
 fn process_options() -> String {
@@ -219,6 +222,12 @@ fn one_process(
     (s, split, p)
 }
 
+/// Whether `j` is the fake device's energy between a reading taken during a call from `a0` to
+/// `a1` and one taken during a call from `b0` to `b1` (CLOCK_MONOTONIC, s), within 0.5 %.
+fn within_calls(j: f64, a0: f64, a1: f64, b0: f64, b1: f64) -> bool {
+    j >= POWER_W * (b0 - a1) * 0.995 && j <= POWER_W * (b1 - a0) * 1.005
+}
+
 fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * b.abs()
 }
@@ -228,7 +237,7 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 fn check_sums(s: &Seen, split: &Value, parts: &HashMap<u32, f64>, own_pid: Option<u32>) -> f64 {
     let device_j = split["device_j"].as_f64().unwrap();
     // The device: 300 W over the interval (the counter is CLOCK_MONOTONIC x power).
-    assert!(close(device_j, POWER_W * s.duration_s, 0.02), "device {device_j} J over {} s", s.duration_s);
+    assert!(within_calls(device_j, s.start_before, s.start_t, s.flush_t, s.flush_after), "device {device_j} J");
     let sum: f64 = parts.values().sum::<f64>() + split["unattributed_j"].as_f64().unwrap();
     assert!(close(sum, device_j, 1e-9), "the parts ({sum} J) add up to the device ({device_j} J)");
     let own = own_pid.map_or(0.0, |p| parts[&p]);
@@ -269,7 +278,8 @@ fn two_processes_at_75_and_25_percent_of_the_sm_time() {
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() <= 0.02, "shares {got:?}, want {want:?} (±2 %)");
     }
-    report("75 % / 25 % of SM time", device_j, &[("this".into(), got[0]), ("other".into(), got[1])]);
+    let who = |name: &str, w: f64| format!("{name} (rule {:.1} %)", 100.0 * w);
+    report("75 % / 25 % of SM time", device_j, &[(who("this", want[0]), got[0]), (who("other", want[1]), got[1])]);
 }
 
 #[test]
@@ -283,7 +293,7 @@ fn an_idle_process_beside_a_busy_one_gets_half_the_idle_part() {
     report(
         "idle (0 %) beside busy (90 %)",
         device_j,
-        &[("idle, this".into(), got), ("busy".into(), p[&OTHER] / device_j)],
+        &[(format!("idle, this (rule {:.1} %)", 100.0 * want), got), ("busy".into(), p[&OTHER] / device_j)],
     );
 }
 
@@ -310,7 +320,12 @@ fn a_process_that_ends_mid_interval_is_weighed_by_its_samples() {
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() <= 0.02, "shares {got:?}, want {want:?} (±2 %)");
     }
-    report("other ends mid-interval (80 % each)", device_j, &[("this".into(), got[0]), ("ended".into(), got[1])]);
+    let who = |name: &str, w: f64| format!("{name} (rule {:.1} %)", 100.0 * w);
+    report(
+        &format!("other ends mid-interval (80 % each; {other_s:.2} of {own_s:.2} s)"),
+        device_j,
+        &[(who("this", want[0]), got[0]), (who("ended", want[1]), got[1])],
+    );
 }
 
 #[test]
@@ -323,7 +338,12 @@ fn mig_splits_equally_between_running_processes() {
     for (pid, j) in &p {
         assert!(close(j / device_j, 1.0 / 3.0, 1e-9), "pid {pid}: {j} of {device_j}");
     }
-    report("MIG (no per-process utilisation)", device_j, &[("this".into(), 1.0 / 3.0), ("2 others".into(), 1.0 / 3.0)]);
+    let share = |pid: u32| p[&pid] / device_j;
+    report(
+        "MIG, 3 processes at 90/10/50 % (no per-process utilisation)",
+        device_j,
+        &[("this".into(), share(me)), ("other".into(), share(OTHER)), ("other 2".into(), share(OTHER_2))],
+    );
 }
 
 #[test]
@@ -333,24 +353,28 @@ fn no_samples_split_equally_and_no_process_data_keeps_the_whole_gpu() {
     let me = own_pid(&p);
     let device_j = check_sums(&s, &split, &p, Some(me));
     assert!(close(p[&me], device_j / 2.0, 1e-9));
-    report("both at 0 % SM (no SM time)", device_j, &[("this".into(), 0.5), ("other".into(), 0.5)]);
+    report(
+        "both at 0 % SM (no SM time)",
+        device_j,
+        &[("this".into(), p[&me] / device_j), ("other".into(), p[&OTHER] / device_j)],
+    );
 
     let (s, split, p) = one_process(|_| "noproc".into(), 0.6, |_| {});
     assert_eq!(split["method"], "not-split");
     assert!(p.is_empty() && split["own_j"].is_null());
     let device_j = split["device_j"].as_f64().unwrap();
     assert!(close(s.gpu_j, device_j, 1e-6), "no per-process data: the whole GPU ({} of {device_j} J)", s.gpu_j);
-    report("no per-process data (noproc)", device_j, &[("this (whole)".into(), 1.0)]);
+    report("no per-process data (noproc)", device_j, &[("this (whole GPU)".into(), s.gpu_j / device_j)]);
 }
 
 /// What one rank of the job printed: its flush (share of its interval) and stop (its GPU
 /// energy, J, the time of the call, and its CPU + GPU + RAM energy, kWh).
-fn job_rank(stdout: &str) -> (Seen, f64, f64, f64) {
+fn job_rank(stdout: &str) -> (Seen, f64, (f64, f64), f64) {
     let s = seen(stdout);
     let line = stdout.lines().find(|l| l.contains("event=stop")).expect("a stop line");
     let f: HashMap<&str, &str> = line.split_whitespace().filter_map(|p| p.split_once('=')).collect();
     let kwh = |k: &str| f[k].parse::<f64>().unwrap();
-    (s, kwh("gpu_kwh") * 3.6e6, kwh("t_call"), kwh("cpu_kwh") + kwh("gpu_kwh") + kwh("ram_kwh"))
+    (s, kwh("gpu_kwh") * 3.6e6, (kwh("t_call"), kwh("t")), kwh("cpu_kwh") + kwh("gpu_kwh") + kwh("ram_kwh"))
 }
 
 #[test]
@@ -415,24 +439,29 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
             rank(dir.path(), &options, &env, &steps[r])
         })
         .collect();
-    let ranks: Vec<(Seen, f64, f64, f64)> =
+    let ranks: Vec<(Seen, f64, (f64, f64), f64)> =
         children.into_iter().map(|c| job_rank(&wait(c, Duration::from_secs(60)).0)).collect();
-    // The device over the job: from the first start to the last stop.
-    let from = ranks.iter().map(|r| r.0.start_t).fold(f64::MAX, f64::min);
-    let to = ranks.iter().map(|r| r.2).fold(0.0, f64::max);
-    let device_j = POWER_W * (to - from);
+    // The device over the job: from rank 1's start (the first) to its stop (the last).
     let total: f64 = ranks.iter().map(|r| r.1).sum();
-    assert!(close(total, device_j, 0.02), "the ranks' sum {total} J is the device's {device_j} J (±2 %)");
+    let (first, (stop_call, stop_after)) = (&ranks[1].0, ranks[1].2);
+    assert!(
+        within_calls(total, first.start_before, first.start_t, stop_call, stop_after),
+        "the ranks' sum {total} J is the device's over the job, {} s",
+        stop_call - first.start_t
+    );
     // The rank that does not count the GPU carries its share of its interval; the counter the rest.
     let counts = |s: &Seen| s.describe["job"]["gpus_counted_now"].as_array().is_some_and(|a| !a.is_empty());
     assert!(counts(&ranks[1].0) && !counts(&ranks[0].0), "the first rank to start counts the GPU");
     let mut shares = Vec::new();
     for (r, (s, stop_j, _, _)) in ranks.iter().enumerate() {
-        let interval_j = POWER_W * s.duration_s;
+        // Its interval up to the flush, as it measured it (the counter's part is the rest).
+        let split = last_split(s);
+        let (interval_j, own_j) = (split["device_j"].as_f64().unwrap(), split["own_j"].as_f64().unwrap());
         let sm = if r == 0 { [75.0, 25.0] } else { [25.0, 75.0] };
         let want = expected_shares(interval_j, s.duration_s, &sm)[0];
-        let got = s.gpu_j / interval_j;
+        let got = own_j / interval_j;
         if !counts(s) {
+            assert!(close(s.gpu_j, own_j, 1e-6), "rank {r}'s GPU energy {} J is its part {own_j} J", s.gpu_j);
             assert!((got - want).abs() <= 0.02, "rank {r} at {}% SM: share {got}, want {want} (±2 %)", sm[0]);
         }
         shares.push((
@@ -484,5 +513,5 @@ fn gpu_share_whole_keeps_the_whole_gpu_in_process_mode() {
         rank(dir.path(), &process_options_with("whole"), &[], &["start", "sleep:0.5", "flush", "describe", "stop"]);
     let s = seen(&wait(child, Duration::from_secs(60)).0);
     assert!(s.describe["gpus"][0]["last_split"].is_null(), "not split");
-    assert!(close(s.gpu_j, POWER_W * s.duration_s, 0.02), "the whole GPU: {} J in {} s", s.gpu_j, s.duration_s);
+    assert!(within_calls(s.gpu_j, s.start_before, s.start_t, s.flush_t, s.flush_after), "the whole GPU: {} J", s.gpu_j);
 }
