@@ -348,13 +348,14 @@ fn mig_splits_equally_between_running_processes() {
 
 #[test]
 fn no_samples_split_equally_and_no_process_data_keeps_the_whole_gpu() {
-    let (s, split, p) = one_process(|_| format!("proc=self,0 proc={OTHER},0"), 0.6, |_| {});
+    // A compute process and a graphics one (listed by the other NVML call), both waiting.
+    let (s, split, p) = one_process(|_| format!("proc=self,0 gproc={OTHER},0"), 0.6, |_| {});
     assert_eq!(split["method"], "equal-no-samples");
     let me = own_pid(&p);
     let device_j = check_sums(&s, &split, &p, Some(me));
-    assert!(close(p[&me], device_j / 2.0, 1e-9));
+    assert!(close(p[&me], device_j / 2.0, 1e-9) && close(p[&OTHER], device_j / 2.0, 1e-9), "{split}");
     report(
-        "both at 0 % SM (no SM time)",
+        "both at 0 % SM (no SM time; the other a graphics context)",
         device_j,
         &[("this".into(), p[&me] / device_j), ("other".into(), p[&OTHER] / device_j)],
     );

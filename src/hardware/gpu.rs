@@ -6,6 +6,8 @@
 //! one process-wide sampler on the background runtime (~1 Hz, trapezoids), so a GPU that drew
 //! power never reports 0 kWh (CodeCarbon #1316). The same sampler averages utilisation.
 //! A device lost mid-run keeps the energy counted so far and is then left out (one warning).
+//! With `gpu_share=split` each device's energy of an interval is also split between the processes
+//! running on it ([`super::gpu_share`]) and the tracker's part is kept beside it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -16,7 +16,8 @@
 //!   within 200 ms of the last (a flush or a task's start right after a tick would be off) and
 //!   costs more, and its process times leave out reaped children, at 60-130 times the cost here
 //!   (`cargo bench --bench machine_facts`);
-//! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists.
+//! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists; a shared
+//!   GPU's energy is split between its processes by [`gpu_share`].
 
 pub mod cpu_load;
 pub mod cpuinfo;
