@@ -6,8 +6,9 @@
 //! Each case runs tests/c/node_rank.c (one process, `tracking_mode=process`) for about a second
 //! and reads the split of its measured interval from `ct_tracker_json`: the parts add up to the
 //! device's energy, each follows the samples (±2 %), and the tracker's GPU energy is its own
-//! part. Then two ranks of a job in machine mode: each carries its share, and their sum is the
-//! device's energy over the job (counted once).
+//! part. Then two ranks of a job in machine mode beside a process outside the job: the rank that
+//! does not count the GPU carries its share, the one that counts it the rest, and their sum is
+//! the device's energy over the job (counted once), as `carbon-tracker report` shows it.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -387,7 +388,7 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
         dir.path().join("nvml.conf"),
         format!(
             "gpu {GPU} NVIDIA_Fake_A100 {POWER_W} counter util=50 max_w={MAX_W} sample_ms=10 \
-             proc=env:CT_GPU_PROC=r0,75 proc=env:CT_GPU_PROC=r1,25\n"
+             proc=env:CT_GPU_PROC=r0,75 proc=env:CT_GPU_PROC=r1,25 proc={OTHER},50\n"
         ),
     )
     .unwrap();
@@ -458,7 +459,8 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
         // Its interval up to the flush, as it measured it (the counter's part is the rest).
         let split = last_split(s);
         let (interval_j, own_j) = (split["device_j"].as_f64().unwrap(), split["own_j"].as_f64().unwrap());
-        let sm = if r == 0 { [75.0, 25.0] } else { [25.0, 75.0] };
+        // Its own SM %, then the other rank's and the process outside the job's.
+        let sm = if r == 0 { [75.0, 25.0, 50.0] } else { [25.0, 75.0, 50.0] };
         let want = expected_shares(interval_j, s.duration_s, &sm)[0];
         let got = own_j / interval_j;
         if !counts(s) {
@@ -470,7 +472,7 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
             stop_j / total,
         ));
     }
-    report("job: 2 ranks, 75 % / 25 % (machine mode, counted once)", total, &shares);
+    report("job: 2 ranks at 75 % / 25 % and a process outside the job at 50 % (counted once)", total, &shares);
 
     // `carbon-tracker report` shows each rank with its share, and the job as their sum.
     let cli = Command::new(env!("CARGO_BIN_EXE_carbon-tracker"))
