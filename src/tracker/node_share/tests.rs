@@ -25,7 +25,7 @@ pub(super) fn sample(cpu: f64, ram: f64, share: f64) -> Sample {
 }
 
 /// The GPUs `uuids` as a tracker sees them (2 kW maximum).
-fn gpus(uuids: &[&str]) -> Vec<Gpu> {
+pub(super) fn gpus(uuids: &[&str]) -> Vec<Gpu> {
     let devices: Vec<Arc<dyn GpuDevice>> = uuids.iter().enumerate().map(|(i, u)| FakeGpu::new(i as u32, u, true) as Arc<dyn GpuDevice>).collect();
     gpu::select(&devices, None, &quiet())
 }
