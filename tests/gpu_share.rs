@@ -8,7 +8,9 @@
 //! device's energy, each follows the samples (±2 %), and the tracker's GPU energy is its own
 //! part. Then two ranks of a job in machine mode beside a process outside the job: the rank that
 //! does not count the GPU carries its share, the one that counts it the rest, and their sum is
-//! the device's energy over the job (counted once), as `carbon-tracker report` shows it.
+//! the device's energy over the job (counted once), as `carbon-tracker report` shows it; and
+//! when the rank carrying a share is SIGKILLed after its last report, the share it measured
+//! since is taken over by the counting rank, once.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -400,8 +402,8 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
         out_dir.display(),
         coord.display()
     );
-    // Rank 1 starts first (it counts the GPU) and stops last: a share reported after the
-    // counter's stop would cover time it already counted (docs/gpu-sharing.md, limits).
+    // Rank 1 starts first (it counts the GPU) and stops last, so rank 0's stop carries its share
+    // (a rank measuring after the counter's stop takes the GPU over instead).
     let steps = [
         vec![
             "barrier:ready",
@@ -500,6 +502,93 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
     }
     let sum: f64 = ranks.iter().map(|r| r.3).sum();
     assert!(close(job["energy_consumed_kwh"].as_f64().unwrap(), sum, 1e-9), "the job is the ranks' sum: {job}");
+}
+
+/// `event`'s line of a rank's stdout: its fields.
+fn event<'a>(stdout: &'a str, event: &str) -> HashMap<&'a str, f64> {
+    let line = stdout
+        .lines()
+        .rfind(|l| l.contains(&format!("event={event} ")))
+        .unwrap_or_else(|| panic!("no {event} in {stdout}"));
+    line.split_whitespace().filter_map(|p| p.split_once('=')).filter_map(|(k, v)| Some((k, v.parse().ok()?))).collect()
+}
+
+#[test]
+fn a_killed_rank_leaves_its_unreported_gpu_share_to_the_counting_rank_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let coord = dir.path().join("coord");
+    std::fs::create_dir_all(&coord).unwrap();
+    std::fs::write(
+        dir.path().join("nvml.conf"),
+        format!("gpu {GPU} NVIDIA_Fake_A100 {POWER_W} counter util=50 max_w={MAX_W} sample_ms=10 proc=env:CT_GPU_PROC=r0,75 proc={OTHER},25\n"),
+    )
+    .unwrap();
+    let options = |every: &str| {
+        format!(
+            "gpu_share=split;offline=true;country_iso_code=FRA;save_to_file=false;force_cpu_power=1;force_ram_power=0;\
+             rapl_dir=/nonexistent;measure_power_secs={every};job_coordination_dir={}",
+            coord.display()
+        )
+    };
+    // Rank 1 starts first: it counts the GPU and measures only at its stop. Rank 0 carries its
+    // share, reports it once (flush), then measures every 0.1 s without reporting until killed.
+    let steps: [&[&str]; 2] = [
+        &[
+            "barrier:ready",
+            "wait:r1-started",
+            "start",
+            "barrier:started",
+            "sleep:0.5",
+            "flush",
+            "signal:r0-flushed",
+            "sleep:120",
+        ],
+        &["barrier:ready", "start", "signal:r1-started", "barrier:started", "wait:killed", "sleep:0.3", "stop"],
+    ];
+    let mut children: Vec<Child> = (0..2)
+        .map(|r| {
+            let (rs, tag) = (r.to_string(), format!("r{r}"));
+            let env = [
+                ("RANK", rs.as_str()),
+                ("LOCAL_RANK", rs.as_str()),
+                ("WORLD_SIZE", "2"),
+                ("LOCAL_WORLD_SIZE", "2"),
+                ("GROUP_RANK", "0"),
+                ("TORCHELASTIC_RUN_ID", "gpu-share-kill"),
+                ("CT_GPU_PROC", tag.as_str()),
+            ];
+            rank(dir.path(), &options(if r == 0 { "0.1" } else { "60" }), &env, steps[r])
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("r0-flushed").exists() {
+        if Instant::now() > deadline || children.iter_mut().any(|c| c.try_wait().unwrap().is_some()) {
+            children.iter_mut().for_each(|c| drop(c.kill()));
+            panic!("rank 0 never flushed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(1000)); // rank 0 measures its share, unreported
+    children[0].kill().unwrap(); // SIGKILL: no destructor, no last measurement
+    let killed = children.remove(0).wait_with_output().unwrap();
+    std::fs::write(dir.path().join("killed"), "").unwrap();
+    let (out1, _) = wait(children.remove(0), Duration::from_secs(60));
+    let out0 = String::from_utf8_lossy(&killed.stdout).into_owned();
+    let (flush0, start1, stop1) = (event(&out0, "flush"), event(&out1, "start"), event(&out1, "stop"));
+    // Rank 0's reported share and rank 1's stop: the device's energy over the job, rank 0's
+    // share since its flush included once (taken over by rank 1, taken off its count once).
+    let (reported0_j, stop1_j) = (flush0["gpu_kwh"] * 3.6e6, stop1["gpu_kwh"] * 3.6e6);
+    let total = reported0_j + stop1_j;
+    println!(
+        "SIGKILL of a rank carrying its GPU share: ranks' sum {total:.1} J, the device's {:.1} J (rank 0 reported {reported0_j:.1} J)",
+        POWER_W * (stop1["t_call"] - start1["t_after"])
+    );
+    assert!(reported0_j > 0.0, "rank 0 carried a share: {out0}");
+    assert!(
+        within_calls(total, start1["t"], start1["t_after"], stop1["t_call"], stop1["t"]),
+        "the ranks' sum {total} J is the device's over the job, {} s",
+        stop1["t_call"] - start1["t_after"]
+    );
 }
 
 #[test]
