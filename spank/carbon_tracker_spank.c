@@ -430,13 +430,19 @@ static void set_admin_comment(uint32_t jid, const char *json, int finished) {
                     rc < 0 ? cmd_timeout_s : rc);
 }
 
-/* Removes the job's coordination files on this node (the steps have all ended). */
+/* Removes the job's coordination files on this node (the steps have all ended): the library keeps
+ * them in its private per-user directory, <coordination_dir>/carbon-tracker-<uid>/, named
+ * carbon-tracker-<job>-<host>-uid<uid>.* */
 static void remove_coordination(uint32_t jid) {
-    DIR *d = opendir(coordination_dir);
+    char private_dir[PATH_MAX_CT];
+    if (snprintf(private_dir, sizeof private_dir, "%s/carbon-tracker-%u", coordination_dir, (unsigned)getuid()) >=
+        (int)sizeof private_dir)
+        return;
+    DIR *d = opendir(private_dir);
     if (!d)
         return;
     char prefix[64];
-    int n = snprintf(prefix, sizeof prefix, "carbon-tracker-%u.", jid);
+    int n = snprintf(prefix, sizeof prefix, "carbon-tracker-%u-", jid);
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strncmp(de->d_name, prefix, (size_t)n))

@@ -201,7 +201,8 @@ pub mod options {
     //! a string.
     pub use crate::config::options::NOT_UTF8;
     pub use crate::config::{
-        default_text, CsvWriteMode, KeyInfo, OnInvalidValue, OutputMethods, TrackingMode, ValueKind, KEYS, KEY_TABLE,
+        default_text, CsvWriteMode, GpuShare, KeyInfo, OnInvalidValue, OutputMethods, TrackingMode, ValueKind, KEYS,
+        KEY_TABLE,
     };
 }
 

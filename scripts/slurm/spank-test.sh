@@ -213,6 +213,11 @@ for job in (j_batch, j_two, j_fail, j_srun, j_own):
     check(abs(c["energy_kwh"] * 3.6e6 - energy_j(r)) <= 1e-4 * energy_j(r) + 1e-9 and c["rows"] == len(r) and c["nodes"] == 1
           and abs(c["duration_s"] - span(r)) < 0.1 and c["emissions_kg_co2e"] > 0 and abs(c["intensity_g_per_kwh"] - 50) < 0.01,
           f"job {job}: sacct AdminComment {text}")
+# The epilog removed the job's coordination files (before it set the AdminComment sacct showed
+# above), from the library's private per-user directory under the plugin's coordination_dir.
+private = os.path.join("/dev/shm/carbon-tracker-spank-test", f"carbon-tracker-{os.getuid()}")
+left = [f for f in (os.listdir(private) if os.path.isdir(private) else []) if f.startswith(f"carbon-tracker-{j_srun}-")]
+check(os.path.isdir(private) and left == [], f"job {j_srun}: its coordination files are removed at job end ({left})")
 show = sh("scontrol", "show", "job", j_two)
 check('AdminComment={"carbon_tracker":' in show, f"scontrol show job {j_two} shows the JSON AdminComment")
 

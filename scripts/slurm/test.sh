@@ -111,8 +111,8 @@ RANK
   echo "$line"
   table+=("$line")
 }
-# Off by default until branch faults (the fix) is merged: CT_SLURM_SIGKILL=1 runs it.
-if [ "${CT_SLURM_SIGKILL:-0}" = 1 ]; then sigkill; fi
+# On by default (CT_SLURM_SIGKILL=0 skips it).
+if [ "${CT_SLURM_SIGKILL:-1}" = 1 ]; then sigkill; fi
 
 subnet=""
 for c in two_nodes_1_2 two_nodes_1_3 two_nodes_mpirun two_nodes_torchrun2; do

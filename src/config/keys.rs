@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::values::*;
-use super::kinds::{CsvWriteMode, KeyValue, OnInvalidValue, OutputMethods, Secret, TrackingMode, ValueKind};
+use super::kinds::{CsvWriteMode, GpuShare, KeyValue, OnInvalidValue, OutputMethods, Secret, TrackingMode, ValueKind};
 use crate::error::Result;
 use crate::log::{Level, LogLevel};
 
@@ -179,6 +179,9 @@ config_keys! {
     "wue" => wue_l_per_kwh: f64 = 0.0, number(0.0, 1_000.0);
     /// `machine`: the whole machine; `process`: this process and its descendants.
     "tracking_mode" => tracking_mode: TrackingMode = TrackingMode::Machine, tracking_mode;
+    /// A GPU shared with other processes: `split` gives process mode (and each rank of a job) its
+    /// share of it (idle part equally, active part by SM use); `whole`: the whole GPU.
+    "gpu_share" => gpu_share: GpuShare = GpuShare::Split, gpu_share;
     /// Lowest level of the log lines written (debug, info, warning, error, critical, or 10…50).
     "log_level" => log_level: LogLevel = Level::Warning, log_level;
     /// Inserted in log lines as `[preamble]`.
@@ -281,6 +284,13 @@ fn tracking_mode(o: &str, key: &str, v: &str) -> Result<TrackingMode> {
     Ok(match choice(o, key, v, TrackingMode::NAMES)? {
         "process" => TrackingMode::Process,
         _ => TrackingMode::Machine,
+    })
+}
+
+fn gpu_share(o: &str, key: &str, v: &str) -> Result<GpuShare> {
+    Ok(match choice(o, key, v, GpuShare::NAMES)? {
+        "whole" => GpuShare::Whole,
+        _ => GpuShare::Split,
     })
 }
 

@@ -61,6 +61,27 @@ impl TrackingMode {
     }
 }
 
+/// `gpu_share`: what a process-mode tracker, or a rank of a job, counts of a GPU it shares
+/// with other processes (docs/gpu-sharing.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GpuShare {
+    /// Its share: the idle part equally, the active part by SM utilisation.
+    Split,
+    /// The whole GPU (CodeCarbon's process mode; a job's GPU counted by one rank).
+    Whole,
+}
+
+impl GpuShare {
+    /// The option's words, in the order of the variants.
+    pub const NAMES: &'static [&'static str] = &["split", "whole"];
+
+    /// The option's word (`split`).
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
 /// A value that must never reach a log line, a CSV or a `Debug` print (the API key).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
@@ -195,6 +216,13 @@ impl KeyValue for CsvWriteMode {
 
 impl KeyValue for TrackingMode {
     const KIND: ValueKind = ValueKind::Choice(TrackingMode::NAMES);
+    fn to_text(&self) -> String {
+        self.name().to_string()
+    }
+}
+
+impl KeyValue for GpuShare {
+    const KIND: ValueKind = ValueKind::Choice(GpuShare::NAMES);
     fn to_text(&self) -> String {
         self.name().to_string()
     }

@@ -22,7 +22,7 @@ pub use keys::{
     DEFAULT_GEO_API_URL, DEFAULT_GEO_BACKUP_API_URL, KEYS, KEY_TABLE, KeyInfo, default_text,
 };
 pub use builder::Options;
-pub use kinds::{CsvWriteMode, OnInvalidValue, OutputMethods, Secret, TrackingMode, ValueKind};
+pub use kinds::{CsvWriteMode, GpuShare, OnInvalidValue, OutputMethods, Secret, TrackingMode, ValueKind};
 pub use values::parse_gpu_ids;
 
 /// Something worth a log line once the tracker has its logger (e.g. an ignored key in a file).

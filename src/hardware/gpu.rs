@@ -6,6 +6,8 @@
 //! one process-wide sampler on the background runtime (~1 Hz, trapezoids), so a GPU that drew
 //! power never reports 0 kWh (CodeCarbon #1316). The same sampler averages utilisation.
 //! A device lost mid-run keeps the energy counted so far and is then left out (one warning).
+//! With `gpu_share=split` each device's energy of an interval is also split between the processes
+//! running on it ([`super::gpu_share`]) and the tracker's part is kept beside it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 use once_cell::sync::Lazy;
 
 use super::counter::{CounterDiff, Step};
+use super::gpu_share::{DeviceShare, Split, UtilSample};
+use super::process;
 use super::source::{EnergySource, Interval};
 use crate::log::Logger;
 
@@ -41,6 +45,16 @@ pub trait GpuDevice: Send + Sync {
     /// The highest power limit the device can be set to, mW, if it says.
     fn max_power_mw(&self) -> Option<u32> {
         None
+    }
+    /// The processes running on it (compute and graphics), `NotSupported` where NVML does not say.
+    fn running_pids(&self) -> Result<Vec<u32>, GpuError> {
+        Err(GpuError::NotSupported)
+    }
+    /// Its per-process utilisation samples newer than `since_us` (NVML's timestamps; 0: all
+    /// it holds), `NotSupported` where NVML has none (MIG, older GPUs, some vGPUs).
+    fn process_samples(&self, since_us: u64) -> Result<Vec<UtilSample>, GpuError> {
+        let _ = since_us;
+        Err(GpuError::NotSupported)
     }
 }
 
@@ -260,6 +274,9 @@ struct DeviceMeter {
     util: (f64, f64),
     /// What the last interval gave (see [`DeviceInterval`]).
     interval: DeviceInterval,
+    /// `gpu_share=split`: the split state, and the last interval's split.
+    share: Option<DeviceShare>,
+    last_split: Option<Split>,
 }
 
 /// One device's part of the last measurement, for coordination between processes.
@@ -272,6 +289,9 @@ pub struct DeviceInterval {
     pub counter_mj: Option<u64>,
     /// It was lost (fell off the bus): nothing more is measured of it.
     pub lost: bool,
+    /// `gpu_share=split`: this process tree's part of `energy_j` (docs/gpu-sharing.md); `None`
+    /// when not split (the option, or NVML lists no process).
+    pub own_j: Option<f64>,
 }
 
 impl DeviceMeter {
@@ -286,7 +306,7 @@ impl DeviceMeter {
             }
             c
         });
-        DeviceMeter { gpu: gpu.clone(), counter, last_integrals: sample(gpu), util: (0.0, 0.0), interval }
+        DeviceMeter { gpu: gpu.clone(), counter, last_integrals: sample(gpu), util: (0.0, 0.0), interval, share: None, last_split: None }
     }
 
     fn lose(&mut self, log: &Logger) {
@@ -323,11 +343,30 @@ impl DeviceMeter {
     }
 }
 
+impl DeviceMeter {
+    /// Splits the last interval's energy (`gpu_share=split`); this tree's part, J, or `None`
+    /// when NVML lists no process (the device's energy stays whole).
+    fn split(&mut self, dt_s: f64, tree: process::Tree) -> Option<f64> {
+        let share = self.share.as_mut()?;
+        if self.interval.lost {
+            return None;
+        }
+        let view = share.view(&*self.gpu.device).ok()?;
+        let s = share.split(self.interval.energy_j, dt_s, &view);
+        debug_assert!((s.total_j() - s.device_j).abs() <= 1e-9 * s.device_j.max(1.0), "{s:?}");
+        let own = (s.method != super::gpu_share::Method::NotSplit).then(|| s.of(|p| tree.contains(p)));
+        self.interval.own_j = own;
+        self.last_split = Some(s);
+        own
+    }
+}
+
 impl EnergySource for DeviceMeter {
     fn energy_kwh(&mut self, iv: &Interval, log: &Logger) -> f64 {
         self.util = (0.0, 0.0);
         self.interval.energy_j = 0.0;
         self.interval.counter_mj = None;
+        self.interval.own_j = None;
         if self.interval.lost {
             return 0.0;
         }
@@ -350,7 +389,16 @@ impl EnergySource for DeviceMeter {
 /// Per-tracker readings of the tracked GPUs.
 pub struct GpuMeter {
     devices: Vec<DeviceMeter>,
+    /// `gpu_share=split`: whose part is this tracker's, and whether its energy is that part
+    /// (process mode) or the whole device (machine mode, the part going to the node's share).
+    split: Option<SplitFor>,
     _sampling: Subscription,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SplitFor {
+    tree: process::Tree,
+    report_own: bool,
 }
 
 /// One interval of all tracked GPUs.
@@ -363,17 +411,41 @@ pub struct GpuReading {
 impl GpuMeter {
     pub fn start(gpus: &[Gpu]) -> GpuMeter {
         let sampling = Subscription::new(gpus);
-        GpuMeter { devices: gpus.iter().map(DeviceMeter::start).collect(), _sampling: sampling }
+        GpuMeter { devices: gpus.iter().map(DeviceMeter::start).collect(), split: None, _sampling: sampling }
+    }
+
+    /// Splits each device between the processes on it (docs/gpu-sharing.md): `tree`'s part is
+    /// this tracker's; `report_own`: the energy measured is that part instead of the device's.
+    pub fn split_for(&mut self, tree: process::Tree, report_own: bool) {
+        self.split = Some(SplitFor { tree, report_own });
+        for d in &mut self.devices {
+            d.share = Some(DeviceShare::start(&*d.gpu.device, d.gpu.max_power_w));
+        }
     }
 
     pub fn measure(&mut self, iv: &Interval, log: &Logger) -> GpuReading {
-        let energy_kwh = self.devices.iter_mut().map(|d| d.energy_kwh(iv, log)).sum();
+        let device_kwh: Vec<f64> = self.devices.iter_mut().map(|d| d.energy_kwh(iv, log)).collect();
+        let mut energy_kwh: f64 = device_kwh.iter().sum();
+        if let Some(split) = self.split {
+            let mut own_kwh = 0.0;
+            for (d, kwh) in self.devices.iter_mut().zip(&device_kwh) {
+                own_kwh += d.split(iv.dt_s, split.tree).map_or(*kwh, |j| j / 3.6e6);
+            }
+            if split.report_own {
+                energy_kwh = own_kwh;
+            }
+        }
         let (util_pct_s, util_s) = self.devices.iter().fold((0.0, 0.0), |(a, b), d| (a + d.util.0, b + d.util.1));
         GpuReading {
             energy_kwh,
             // Mean over devices and time.
             utilization_percent: (util_s > 0.0).then(|| util_pct_s / util_s),
         }
+    }
+
+    /// Each tracked GPU's last split (`gpu_share=split`), in the plan's order.
+    pub fn splits(&self) -> impl Iterator<Item = Option<&Split>> + '_ {
+        self.devices.iter().map(|d| d.last_split.as_ref())
     }
 
     /// Each tracked GPU's part of the last measurement, in the plan's order.

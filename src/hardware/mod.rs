@@ -16,12 +16,14 @@
 //!   within 200 ms of the last (a flush or a task's start right after a tick would be off) and
 //!   costs more, and its process times leave out reaped children, at 60-130 times the cost here
 //!   (`cargo bench --bench machine_facts`);
-//! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists.
+//! - NVML ([`nvml`], [`gpu`]) loads the NVIDIA library at run time where it exists; a shared
+//!   GPU's energy is split between its processes by [`gpu_share`].
 
 pub mod cpu_load;
 pub mod cpuinfo;
 pub mod counter;
 pub mod gpu;
+pub mod gpu_share;
 pub mod host;
 pub mod kept_open;
 pub mod load_sampler;
@@ -474,6 +476,19 @@ impl Meters {
             self.process_ticks = Some(tree_ticks(&self.plan, self.tree));
         }
         self
+    }
+
+    /// `gpu_share=split`: each GPU's energy is split between the processes on it; in process
+    /// mode the GPU energy is this tree's part, in machine mode it stays the device's and the
+    /// part is in [`Meters::gpu_intervals`] for a job's node share. Call after [`Meters::with_tree`].
+    pub fn with_gpu_split(mut self) -> Meters {
+        self.gpu.split_for(self.tree, self.plan.process_mode);
+        self
+    }
+
+    /// Each tracked GPU's last split (`gpu_share=split`), in the order of `plan().gpus`.
+    pub fn gpu_splits(&self) -> impl Iterator<Item = Option<&gpu_share::Split>> + '_ {
+        self.gpu.splits()
     }
 
     /// The UUIDs of the tracked GPUs still measured (not lost).

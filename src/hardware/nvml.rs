@@ -10,6 +10,7 @@ use nvml_wrapper::{Device, Nvml};
 use once_cell::sync::Lazy;
 
 use super::gpu::{GpuDevice, GpuError};
+use super::gpu_share::UtilSample;
 
 static NVML: Lazy<Result<Nvml, String>> = Lazy::new(|| {
     let mut errors = Vec::new();
@@ -64,6 +65,26 @@ impl GpuDevice for NvmlGpu {
     }
     fn max_power_mw(&self) -> Option<u32> {
         self.device.power_management_limit_constraints().map(|c| c.max_limit).or_else(|_| self.device.enforced_power_limit()).ok()
+    }
+    fn running_pids(&self) -> Result<Vec<u32>, GpuError> {
+        // Compute and graphics contexts; one of the two lists may be unsupported alone.
+        let compute = self.device.running_compute_processes().map_err(err);
+        let graphics = self.device.running_graphics_processes().map_err(err);
+        if let (Err(e), Err(_)) | (Err(e @ GpuError::Lost), _) | (_, Err(e @ GpuError::Lost)) = (&compute, &graphics) {
+            return Err(e.clone());
+        }
+        let mut pids: Vec<u32> = compute.into_iter().chain(graphics).flatten().map(|p| p.pid).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+    fn process_samples(&self, since_us: u64) -> Result<Vec<UtilSample>, GpuError> {
+        match self.device.process_utilization_stats(since_us) {
+            Ok(s) => Ok(s.into_iter().map(|s| UtilSample { pid: s.pid, timestamp_us: s.timestamp, sm_percent: s.sm_util }).collect()),
+            // No sample newer than `since_us`.
+            Err(NvmlError::NotFound) => Ok(Vec::new()),
+            Err(e) => Err(err(e)),
+        }
     }
 }
 

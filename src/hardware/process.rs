@@ -94,6 +94,24 @@ impl Tree {
             Tree::DescendantsOnly => descendants_usage_of(std::process::id()),
         }
     }
+
+    /// Whether live process `pid` is in the tree: its parents are followed up to this process
+    /// (a few `/proc/<pid>/stat` reads, cheaper than walking the whole tree).
+    pub fn contains(self, pid: u32) -> bool {
+        let me = std::process::id();
+        if pid == me {
+            return self == Tree::WithThisProcess;
+        }
+        let mut p = pid;
+        for _ in 0..256 {
+            match read_stat(p) {
+                Some(s) if s.ppid == me => return true,
+                Some(s) if s.ppid > 1 && s.ppid != p => p = s.ppid,
+                _ => return false,
+            }
+        }
+        false
+    }
 }
 
 /// The usage of `root`'s descendants: the live ones, and the reaped ones through `root`'s
@@ -168,6 +186,34 @@ pub fn usage() -> Usage {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_contains_its_descendants_only() {
+        // A grandchild: sh starts sleep and waits for it.
+        let mut child = std::process::Command::new("sh").args(["-c", "sleep 5; true"]).spawn().unwrap();
+        let me = std::process::id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let grandchild = loop {
+            if let Some(g) = descendants_of(me).into_iter().find(|p| *p != child.id()) {
+                break Some(g);
+            }
+            if std::time::Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let checks = (
+            Tree::WithThisProcess.contains(me),
+            Tree::DescendantsOnly.contains(me),
+            Tree::DescendantsOnly.contains(child.id()),
+            grandchild.map(|g| Tree::WithThisProcess.contains(g)),
+            Tree::WithThisProcess.contains(1),
+            Tree::WithThisProcess.contains(u32::MAX - 7),
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(checks, (true, false, true, Some(true), false, false));
+    }
 
     /// Busy on this thread until it has used `seconds` of CPU time (CLOCK_THREAD_CPUTIME_ID),
     /// however long that takes: a loaded machine gives a loop of a fixed wall time less.

@@ -34,6 +34,7 @@ pub fn describe(c: &Config, run_id: &str, state: &str, plan: &HardwarePlan, inte
         "api_call_interval": c.api_call_interval,
         "wue": c.wue_l_per_kwh,
         "tracking_mode": c.tracking_mode.name(),
+        "gpu_share": c.gpu_share.name(),
         "cpu": {
             "model_name": plan.cpu_model,
             "threads": plan.cpu_count,

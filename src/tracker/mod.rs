@@ -680,8 +680,18 @@ impl Tracker {
             }),
             _ => None,
         };
+        // gpu_share=split: each GPU's last interval, in parts (null when not split).
+        let gpu_splits: Vec<serde_json::Value> = match &*phase {
+            Phase::Running(r) => r.meters.gpu_splits().zip(r.meters.gpu_intervals()).map(|(s, iv)| split_json(s, &iv)).collect(),
+            _ => Vec::new(),
+        };
         drop(phase);
         let mut d = metadata::describe(c, &self.inner.run_id, state, &plan, intensity.as_ref());
+        if let Some(gpus) = d["gpus"].as_array_mut() {
+            for (g, s) in gpus.iter_mut().zip(gpu_splits) {
+                g["last_split"] = s;
+            }
+        }
         d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
             let mut v = j.to_json();
             v["count_node_once"] = serde_json::json!(self.inner.shares_node().is_some());
@@ -730,6 +740,22 @@ impl Drop for PhaseGuard<'_> {
             logs.finish().deliver();
         }
     }
+}
+
+/// A GPU's last split for `ct_tracker_json`: the device's energy, this tracker's part, how it
+/// was split and between how many processes.
+fn split_json(s: Option<&hardware::gpu_share::Split>, iv: &hardware::gpu::DeviceInterval) -> serde_json::Value {
+    s.map_or(serde_json::Value::Null, |s| {
+        serde_json::json!({
+            "method": s.method.name(),
+            "device_j": s.device_j,
+            "own_j": iv.own_j,
+            "idle_j": s.idle_j,
+            "unattributed_j": s.unattributed_j,
+            "processes": s.parts.len(),
+            "parts_j": s.parts.iter().map(|(pid, j)| serde_json::json!({"pid": pid, "j": j})).collect::<Vec<_>>(),
+        })
+    })
 }
 
 /// What became of the network lookup of the location ([`Tracker::wait_for_location`]).
@@ -940,8 +966,11 @@ impl Inner {
             }
             None => (Totals::default(), 0.0, Tasks::default()),
         };
+        let meters = if node.is_some() { meters.with_process_share() } else { meters };
+        // A GPU shared with other processes: process mode and the ranks of a job take their share.
+        let split = c.gpu_share == crate::config::GpuShare::Split && (plan.process_mode || node.is_some());
         Running {
-            meters: if node.is_some() { meters.with_process_share() } else { meters },
+            meters: if split { meters.with_gpu_split() } else { meters },
             table_intensity: intensity.clone(),
             intensity,
             location_pending,

@@ -44,6 +44,14 @@
 //!   the user: refused otherwise), opened without following symbolic links. A `flock` that
 //!   fails (a file system without it) is a warning, and the rank counts the whole machine (the
 //!   job section of `ct_tracker_json` says why).
+//! - `gpu_share=split` (docs/gpu-sharing.md): a rank that sees a GPU without counting it counts
+//!   its process tree's part of it and adds that to the GPU's `pending` in the state file; the
+//!   rank that counts the GPU takes `pending` off, as the counter does for the CPU and the RAM.
+//!   So each rank carries its share and the job's total stays the device's energy. The GPU's
+//!   counter takes off at most what it counts in that interval (never negative, its last one
+//!   included); the rest waits for the GPU's next counter. A share is part of its rank's
+//!   unreported energy like any other: a rank killed before reporting it leaves it to a
+//!   survivor, while `pending` still takes it off the counter (so counted once).
 //!
 //! So the ranks' energies add up to the node's energy over the job, each joule once. Only the
 //! first tracker of a process joins; a second tracker in the same process measures the
@@ -417,6 +425,11 @@ impl NodeShare {
         let mut gpu_j = 0.0;
         for (g, iv) in self.gpus.iter_mut().zip(intervals) {
             if g.lock.is_none() {
+                // gpu_share=split: this rank's part, taken off by the GPU's counter.
+                if let Some(own_j) = iv.own_j.filter(|_| !iv.lost) {
+                    gpu_j += own_j;
+                    st.gpu(&g.uuid).pending_j += own_j;
+                }
                 continue;
             }
             let gs = st.gpu(&g.uuid);
@@ -428,7 +441,12 @@ impl NodeShare {
                 (Some(a), Some(b)) if gs.counted_until_ns >= self.start_ns && b >= a && ((b - a) as f64) <= max_mj => Some((b - a) as f64 / 1000.0),
                 _ => None,
             };
-            gpu_j += exact.unwrap_or_else(|| g.history.since(from));
+            let counted = exact.unwrap_or_else(|| g.history.since(from));
+            // The others' shares, at most what it counts now (never negative, at stop too, as
+            // for the CPU): the rest waits for the GPU's next counter.
+            let take = gs.pending_j.clamp(0.0, counted.max(0.0));
+            gs.pending_j -= take;
+            gpu_j += counted - take;
             gs.counted_until_ns = gs.counted_until_ns.max(now_ns);
             gs.counter_mj = iv.counter_mj;
         }
@@ -506,4 +524,3 @@ impl Drop for NodeShare {
 mod props;
 #[cfg(test)]
 mod tests;
-

@@ -4,6 +4,7 @@
  * The node it simulates is read at nvmlInit from the file named by $FAKE_NVML_CONFIG, one device
  * per line, in index order:
  *   gpu UUID NAME POWER_W counter|power [util=PCT] [max_w=W] [mig=MIG-a,MIG-b] [lost_file=PATH]
+ *       [proc=PID,SM[,FROM_MS,TO_MS]]... [gproc=...]... [sample_ms=MS] [noproc]
  *   fail                      an index whose handle cannot be had (NVML_ERROR_NO_PERMISSION)
  * NAME uses '_' for spaces. Energy counters are consistent across every process of the machine:
  * energy_mj = POWER_W x CLOCK_MONOTONIC in ms (+ a fixed offset), the value a real counter of a
@@ -11,7 +12,17 @@
  * pre-Volta GPUs; their power reads POWER_W. A device is lost (NVML_ERROR_GPU_IS_LOST) while
  * its lost_file exists. MIG instances have their own handles and UUIDs and no power or energy
  * of their own, as on real MIG GPUs. Without $FAKE_NVML_CONFIG, nvmlInit fails as on a machine
- * whose driver is not loaded. */
+ * whose driver is not loaded.
+ *
+ * Processes: each proc= (a compute context) or gproc= (a graphics one) runs on the device from
+ * FROM_MS to TO_MS of CLOCK_MONOTONIC (0: always; @PATH: the number in file PATH once it is
+ * written, read at each call), at SM % of the SMs. PID is a number, `self`
+ * (the process that loads this library) or `env:VAR=VALUE` (the process whose VAR is VALUE; in
+ * the others a stand-in pid 4000000 + the entry's number). Running processes are listed while
+ * they run; per-process utilisation samples are taken every sample_ms (100) on a grid of
+ * CLOCK_MONOTONIC, one per running process, and kept 10 s, as NVML's buffer. `noproc`: NVML
+ * gives no process data for the device (NOT_SUPPORTED); a MIG-enabled device lists its processes
+ * but has no per-process utilisation, as on real MIG GPUs. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +46,16 @@ enum {
 
 #define MAX_DEVICES 16
 #define MAX_MIG 7
+#define MAX_PROCS 16
+#define SAMPLE_BUFFER_MS 10000ULL
+
+struct fake_proc {
+    unsigned pid;
+    unsigned sm;
+    int graphics;
+    unsigned long long from_ms, to_ms;
+    char to_file[256];
+};
 
 struct fake_device {
     int index;
@@ -50,7 +71,24 @@ struct fake_device {
     char lost_file[512];
     int n_mig;
     struct fake_device *mig[MAX_MIG];
+    int noproc;
+    unsigned sample_ms;
+    int n_procs;
+    struct fake_proc procs[MAX_PROCS];
 };
+
+typedef struct {
+    unsigned int pid;
+    unsigned long long usedGpuMemory;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+} nvmlProcessInfo_t;
+
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil, memUtil, encUtil, decUtil;
+} nvmlProcessUtilizationSample_t;
 
 typedef struct fake_device *nvmlDevice_t;
 typedef struct {
@@ -62,6 +100,59 @@ static struct fake_device devices[MAX_DEVICES];
 static struct fake_device mig_devices[MAX_DEVICES * MAX_MIG];
 static unsigned n_devices, n_mig_devices;
 static int initialised;
+
+static unsigned long long monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
+}
+
+/* proc=PID,SM[,FROM_MS,TO_MS] */
+static void add_proc(struct fake_device *d, char *spec, int graphics) {
+    if (d->n_procs >= MAX_PROCS) return;
+    struct fake_proc *p = &d->procs[d->n_procs];
+    char *save = NULL, *pid = strtok_r(spec, ",", &save), *sm = strtok_r(NULL, ",", &save);
+    char *from = strtok_r(NULL, ",", &save), *to = strtok_r(NULL, ",", &save);
+    if (!pid || !sm) return;
+    memset(p, 0, sizeof *p);
+    if (strcmp(pid, "self") == 0) {
+        p->pid = (unsigned)getpid();
+    } else if (strncmp(pid, "env:", 4) == 0) {
+        char *eq = strchr(pid + 4, '=');
+        const char *have = NULL;
+        if (eq) {
+            *eq = 0;
+            have = getenv(pid + 4);
+        }
+        p->pid = eq && have && strcmp(have, eq + 1) == 0 ? (unsigned)getpid() : 4000000u + (unsigned)d->n_procs;
+    } else {
+        p->pid = (unsigned)strtoul(pid, NULL, 10);
+    }
+    p->sm = (unsigned)atoi(sm);
+    p->graphics = graphics;
+    p->from_ms = from ? strtoull(from, NULL, 10) : 0;
+    if (to && to[0] == '@')
+        snprintf(p->to_file, sizeof p->to_file, "%s", to + 1);
+    else
+        p->to_ms = to ? strtoull(to, NULL, 10) : 0;
+    d->n_procs++;
+}
+
+/* The ends given in files, once written. */
+static void read_ends(struct fake_device *d) {
+    for (int i = 0; i < d->n_procs; i++) {
+        struct fake_proc *p = &d->procs[i];
+        FILE *f = p->to_file[0] ? fopen(p->to_file, "r") : NULL;
+        if (!f) continue;
+        unsigned long long ms = 0;
+        if (fscanf(f, "%llu", &ms) == 1) p->to_ms = ms;
+        fclose(f);
+    }
+}
+
+static int runs_at(const struct fake_proc *p, unsigned long long ms) {
+    return ms >= p->from_ms && (p->to_ms == 0 || ms < p->to_ms);
+}
 
 static int lost(const struct fake_device *d) {
     const struct fake_device *p = d->is_mig ? d->parent : d;
@@ -98,6 +189,14 @@ static void load_config(FILE *f) {
                 d->util = (unsigned)atoi(tok + 5);
             else if (strncmp(tok, "max_w=", 6) == 0)
                 d->max_mw = (unsigned)(atof(tok + 6) * 1000);
+            else if (strncmp(tok, "proc=", 5) == 0)
+                add_proc(d, tok + 5, 0);
+            else if (strncmp(tok, "gproc=", 6) == 0)
+                add_proc(d, tok + 6, 1);
+            else if (strncmp(tok, "sample_ms=", 10) == 0)
+                d->sample_ms = (unsigned)atoi(tok + 10);
+            else if (strcmp(tok, "noproc") == 0)
+                d->noproc = 1;
             else if (strncmp(tok, "lost_file=", 10) == 0)
                 snprintf(d->lost_file, sizeof d->lost_file, "%s", tok + 10);
             else if (strncmp(tok, "mig=", 4) == 0) {
@@ -321,4 +420,77 @@ nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig, nvml
     if (!parent || !mig->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
     *parent = mig->parent;
     return NVML_SUCCESS;
+}
+
+/* The processes of one kind running now; the count alone when `infos` is NULL or too small. */
+static nvmlReturn_t running(nvmlDevice_t d, unsigned int *count, nvmlProcessInfo_t *infos, int graphics) {
+    CHECK(d);
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->is_mig || d->noproc) return NVML_ERROR_NOT_SUPPORTED;
+    read_ends(d);
+    unsigned long long now = monotonic_ms();
+    unsigned n = 0;
+    for (int i = 0; i < d->n_procs; i++)
+        if (d->procs[i].graphics == graphics && runs_at(&d->procs[i], now)) n++;
+    if (n == 0 || !infos || *count < n) {
+        *count = n;
+        return n == 0 ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    n = 0;
+    for (int i = 0; i < d->n_procs; i++) {
+        const struct fake_proc *p = &d->procs[i];
+        if (p->graphics != graphics || !runs_at(p, now)) continue;
+        infos[n].pid = p->pid;
+        infos[n].usedGpuMemory = 1ULL << 30;
+        /* MIG: processes spread over the instances. */
+        infos[n].gpuInstanceId = infos[n].computeInstanceId = d->n_mig ? (unsigned)(i % d->n_mig) : 0xFFFFFFFFu;
+        n++;
+    }
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *count, nvmlProcessInfo_t *infos) {
+    return running(d, count, infos, 0);
+}
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *count, nvmlProcessInfo_t *infos) {
+    return running(d, count, infos, 0);
+}
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned int *count, nvmlProcessInfo_t *infos) {
+    return running(d, count, infos, 1);
+}
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t d, unsigned int *count, nvmlProcessInfo_t *infos) {
+    return running(d, count, infos, 1);
+}
+
+/* The samples newer than last_seen_us (oldest first, at most *count of them; the count alone when
+ * `samples` is NULL): one per running process at each sample_ms step of the last 10 s. */
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizationSample_t *samples,
+                                             unsigned int *count, unsigned long long last_seen_us) {
+    CHECK(d);
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->is_mig || d->noproc || d->n_mig) return NVML_ERROR_NOT_SUPPORTED;
+    read_ends(d);
+    unsigned long long step = d->sample_ms ? d->sample_ms : 100, now = monotonic_ms();
+    unsigned long long first = last_seen_us / 1000 / step + 1;
+    if (now > SAMPLE_BUFFER_MS && first < (now - SAMPLE_BUFFER_MS) / step) first = (now - SAMPLE_BUFFER_MS) / step;
+    unsigned n = 0, room = samples ? *count : 0;
+    for (unsigned long long k = first; k * step <= now; k++) {
+        unsigned at_k = 0;
+        for (int i = 0; i < d->n_procs; i++) at_k += (unsigned)runs_at(&d->procs[i], k * step);
+        if (samples && n + at_k > room) break; /* whole steps only: the rest comes at the next call */
+        for (int i = 0; samples && i < d->n_procs; i++) {
+            const struct fake_proc *p = &d->procs[i];
+            if (!runs_at(p, k * step)) continue;
+            nvmlProcessUtilizationSample_t *s = &samples[n++];
+            s->pid = p->pid;
+            s->timeStamp = k * step * 1000;
+            s->smUtil = p->sm;
+            s->memUtil = p->sm / 2;
+            s->encUtil = s->decUtil = 0;
+        }
+        if (!samples) n += at_k;
+    }
+    *count = n;
+    return samples ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
 }

@@ -7,6 +7,7 @@
  *   flush, stop     the totals (t_call= just before the call, t= just after; duration_s is the
  *                   tracker's, from its start to the measurement the call took)
  *   json            counts_node= and gpus= (the UUIDs this rank counts now, from ct_tracker_json)
+ *   describe        the whole of ct_tracker_json, on a line of its own: describe R JSON
  *   work:S          S seconds of busy loop; sleep:S: S seconds of sleep
  *   barrier:NAME    waits until every rank reached it (MPI_Barrier when built with -DWITH_MPI,
  *                   else files NAME.<rank> in SYNC_DIR)
@@ -158,6 +159,12 @@ int main(int argc, char **argv) {
                                                                          : sizeof seen - strlen(seen) - 1);
             }
             printf("rank=%d event=json counts_node=%s gpus=%s seen=%s\n", rank, counts, gpus, seen);
+            fflush(stdout);
+            ct_string_free(json);
+        } else if (strcmp(step, "describe") == 0) {
+            json = ct_tracker_json(t);
+            if (!json) check(ct_last_status(), "ct_tracker_json");
+            printf("describe %d %s\n", rank, json);
             fflush(stdout);
             ct_string_free(json);
         } else if (strncmp(step, "work:", 5) == 0) {

@@ -341,6 +341,10 @@ class BaseEmissionsTracker:
             options.setdefault("location_lookup", False)
         for key, value in _CODECARBON_BEHAVIOUR.items():
             options.setdefault(key, value)
+        # CodeCarbon gives a process-mode tracker the whole GPU: kept unless the argument or
+        # $CODECARBON_GPU_SHARE asks for the split (docs/gpu-sharing.md).
+        if not any(k.lower() == "codecarbon_gpu_share" for k in os.environ):
+            options.setdefault("gpu_share", "whole")
         self._tracker = _CodeCarbonNative(**options)
         self._tracker._user_class_name = type(self).__name__
 

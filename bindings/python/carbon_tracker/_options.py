@@ -73,6 +73,9 @@ class TrackerOptions(TypedDict, total=False):
     tracking_mode: Optional[Literal["machine", "process"]]
     """`machine`: the whole machine; `process`: this process and its descendants. Default: ``machine``."""
 
+    gpu_share: Optional[Literal["split", "whole"]]
+    """A GPU shared with other processes: `split` gives process mode (and each rank of a job) its share of it (idle part equally, active part by SM use); `whole`: the whole GPU. Default: ``split``."""
+
     log_level: Optional[Union[str, int]]
     """Lowest level of the log lines written (debug, info, warning, error, critical, or 10…50). Default: ``warning``."""
 
@@ -213,6 +216,7 @@ OPTION_KEYS: Tuple[str, ...] = (
     "pue",
     "wue",
     "tracking_mode",
+    "gpu_share",
     "log_level",
     "logger_preamble",
     "rapl_dir",

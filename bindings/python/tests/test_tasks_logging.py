@@ -176,6 +176,18 @@ def test_positional_arguments_in_codecarbons_order(out_dir):
         ct.EmissionsTracker(*range(40))
 
 
+def test_the_codecarbon_layer_keeps_the_whole_gpu_unless_asked(out_dir, monkeypatch):
+    monkeypatch.delenv("CODECARBON_GPU_SHARE", raising=False)
+    t = ct.OfflineEmissionsTracker("proj", country_iso_code="FRA", output_dir=out_dir, tracking_mode="process")
+    assert t.describe()["gpu_share"] == "whole"  # CodeCarbon's process mode: the whole GPU
+    t = ct.OfflineEmissionsTracker("proj", country_iso_code="FRA", output_dir=out_dir, gpu_share="split")
+    assert t.describe()["gpu_share"] == "split"
+    monkeypatch.setenv("CODECARBON_GPU_SHARE", "split")
+    t = ct.OfflineEmissionsTracker("proj", country_iso_code="FRA", output_dir=out_dir)
+    assert t.describe()["gpu_share"] == "split"
+    assert ct.Tracker(offline=True, output_dir=out_dir).describe()["gpu_share"] == "split"  # the library's default
+
+
 def test_harmless_keys_accepted_others_logged(collect):
     with pytest.warns(DeprecationWarning):  # as CodeCarbon's, for any save_to_*
         t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[], save_to_logger=False, log_level="debug",

@@ -22,6 +22,9 @@ pub(super) struct GpuState {
     pub counted_until_ns: u64,
     /// Its energy counter's reading at `counted_until_ns`, mJ (GPUs with a counter).
     pub counter_mj: Option<u64>,
+    /// `gpu_share=split`: the shares the ranks that do not count it counted and its counter
+    /// has not taken off yet, J.
+    pub pending_j: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -65,9 +68,13 @@ impl State {
                     unreported_ram_kwh: num(&f, 5),
                     unreported_gpu_kwh: num(&f, 6),
                 }),
-                ["gpu", uuid, until, mj] => {
-                    st.gpus.push(GpuState { uuid: uuid.to_string(), counted_until_ns: until.parse().unwrap_or(0), counter_mj: mj.parse().ok() })
-                }
+                // `pending_j` is the 5th field (a 4-field line, written without it, still parses).
+                ["gpu", uuid, until, mj, ..] if f.len() <= 5 => st.gpus.push(GpuState {
+                    uuid: uuid.to_string(),
+                    counted_until_ns: until.parse().unwrap_or(0),
+                    counter_mj: mj.parse().ok(),
+                    pending_j: num(&f, 4),
+                }),
                 _ => {}
             }
         }
@@ -87,7 +94,7 @@ impl State {
         }
         for g in &self.gpus {
             let mj = g.counter_mj.map_or("-".to_string(), |m| m.to_string());
-            t.push_str(&format!("gpu {} {} {mj}\n", g.uuid, g.counted_until_ns));
+            t.push_str(&format!("gpu {} {} {mj} {:e}\n", g.uuid, g.counted_until_ns, g.pending_j));
         }
         t
     }
@@ -153,11 +160,13 @@ mod tests {
                 unreported_gpu_kwh: 2.0,
             }],
             gpus: vec![
-                GpuState { uuid: "GPU-a".into(), counted_until_ns: 40, counter_mj: Some(123) },
-                GpuState { uuid: "GPU-b".into(), counted_until_ns: 41, counter_mj: None },
+                GpuState { uuid: "GPU-a".into(), counted_until_ns: 40, counter_mj: Some(123), pending_j: 0.0 },
+                GpuState { uuid: "GPU-b".into(), counted_until_ns: 41, counter_mj: None, pending_j: 2.5 },
             ],
         };
         assert_eq!(State::parse(&st.text()), st);
+        let old = State::parse("gpu GPU-a 40 123\n");
+        assert_eq!(old.gpus, vec![GpuState { uuid: "GPU-a".into(), counted_until_ns: 40, counter_mj: Some(123), pending_j: 0.0 }], "a 4-field GPU line");
         assert_eq!(State::parse(&format!("{}      ", st.text())), st, "padding after a shorter write");
         assert_eq!(State::parse(""), State::default());
     }

@@ -25,7 +25,7 @@ pub(super) fn sample(cpu: f64, ram: f64, share: f64) -> Sample {
 }
 
 /// The GPUs `uuids` as a tracker sees them (2 kW maximum).
-fn gpus(uuids: &[&str]) -> Vec<Gpu> {
+pub(super) fn gpus(uuids: &[&str]) -> Vec<Gpu> {
     let devices: Vec<Arc<dyn GpuDevice>> = uuids.iter().enumerate().map(|(i, u)| FakeGpu::new(i as u32, u, true) as Arc<dyn GpuDevice>).collect();
     gpu::select(&devices, None, &quiet())
 }
@@ -48,7 +48,7 @@ fn no_gpu() -> std::iter::Empty<DeviceInterval> {
 
 /// One interval of a GPU with a counter: `j` joules, the counter at `mj`.
 fn counted(j: f64, mj: u64) -> DeviceInterval {
-    DeviceInterval { energy_j: j, counter_mj: Some(mj), lost: false }
+    DeviceInterval { energy_j: j, counter_mj: Some(mj), lost: false, own_j: None }
 }
 
 fn gpu_j(s: &Sample) -> f64 {
@@ -316,7 +316,7 @@ fn a_gpu_without_a_counter_is_taken_over_from_the_survivors_own_measurement() {
     let seen = gpus(&["GPU-p"]);
     let mut a = member_at(d.path(), "g2", &seen, 0);
     let mut b = member_at(d.path(), "g2", &seen, 0);
-    let power = |j: f64| [DeviceInterval { energy_j: j, counter_mj: None, lost: false }].into_iter();
+    let power = |j: f64| [DeviceInterval { energy_j: j, counter_mj: None, lost: false, own_j: None }].into_iter();
     let by_a = gpu_j(&a.apportion_at(10, sample(0.0, 0.0, 0.0), power(100.0)));
     assert_eq!(gpu_j(&b.apportion_at(20, sample(0.0, 0.0, 0.0), power(200.0))), 0.0, "a counts it");
     a.finish(true);
@@ -334,7 +334,7 @@ fn a_lost_gpu_is_given_up_and_disjoint_gpus_are_each_counted() {
     let mut a = member_at(d.path(), "g3", &gpus(&["GPU-1"]), 0);
     let mut b = member_at(d.path(), "g3", &gpus(&["GPU-2"]), 0);
     assert_eq!((a.gpus_counted().count(), b.gpus_counted().count()), (1, 1), "a GPU seen by one rank is counted by it");
-    let lost = DeviceInterval { energy_j: 0.0, counter_mj: None, lost: true };
+    let lost = DeviceInterval { energy_j: 0.0, counter_mj: None, lost: true, own_j: None };
     a.apportion_at(10, sample(0.0, 0.0, 0.0), [lost].into_iter());
     assert_eq!(a.gpus_counted().count(), 0);
     assert!((gpu_j(&b.apportion_at(10, sample(0.0, 0.0, 0.0), [counted(4.0, 4_000)].into_iter())) - 4.0).abs() < 1e-9);
@@ -364,4 +364,67 @@ fn a_share_of_time_a_stopped_counter_counted_whole_is_not_counted_again() {
     total += sb.cpu_energy_kwh;
     total += c.apportion_last_at(31, sample(3.0, 0.0, 0.0), no_gpu()).cpu_energy_kwh;
     assert!((total - 31.0).abs() < 1e-12, "{total}");
+}
+
+/// `gpu_share=split`: one interval of a GPU with a counter, `j` joules (the counter at `mj`),
+/// of which this rank's part is `own`.
+fn split(j: f64, mj: u64, own: f64) -> std::iter::Once<DeviceInterval> {
+    std::iter::once(DeviceInterval { energy_j: j, counter_mj: Some(mj), lost: false, own_j: Some(own) })
+}
+
+#[test]
+fn split_gpu_each_rank_its_share_and_the_job_total_is_the_device() {
+    let d = tempfile::tempdir().unwrap();
+    let seen = gpus(&["GPU-s"]);
+    let mut a = member_at(d.path(), "s1", &seen, 0);
+    let mut b = member_at(d.path(), "s1", &seen, 0);
+    let mut c = member_at(d.path(), "s1", &seen, 0);
+    // The device: 100 J per interval. b's part 30 %, c's 10 %; a counts the device less theirs.
+    let sb = gpu_j(&b.apportion_at(10, sample(0.0, 0.0, 0.0), split(100.0, 100_000, 30.0)));
+    let sc = gpu_j(&c.apportion_at(10, sample(0.0, 0.0, 0.0), split(100.0, 100_000, 10.0)));
+    assert_eq!((sb, sc), (30.0, 10.0), "a rank that does not count the GPU carries its share");
+    let sa = gpu_j(&a.apportion_at(10, sample(0.0, 0.0, 0.0), split(100.0, 100_000, 60.0)));
+    assert!((sa - 60.0).abs() < 1e-9, "{sa}");
+    let mut total = sa + sb + sc;
+    total += gpu_j(&b.apportion_at(20, sample(0.0, 0.0, 0.0), split(100.0, 200_000, 25.0)));
+    total += gpu_j(&a.apportion_last_at(20, sample(0.0, 0.0, 0.0), split(100.0, 200_000, 75.0)));
+    assert!((total - 200.0).abs() < 1e-9, "the job's total is the device's energy: {total}");
+    let st = State::parse(&std::fs::read_to_string(format!("{}.state", c.base.display())).unwrap());
+    assert_eq!(st.gpus[0].pending_j, 0.0);
+}
+
+#[test]
+fn a_killed_rank_leaves_its_unreported_gpu_share_to_a_survivor_counted_once() {
+    let d = tempfile::tempdir().unwrap();
+    let seen = gpus(&["GPU-s"]);
+    let mut a = member_at(d.path(), "s2", &seen, 0);
+    let mut b = member_at(d.path(), "s2", &seen, 0);
+    assert_eq!(gpu_j(&b.apportion_at(10, sample(0.0, 0.0, 0.0), split(100.0, 100_000, 30.0))), 30.0); // never reported
+    let mut on_disk = gpu_j(&a.apportion_at(10, sample(0.0, 0.0, 0.0), split(100.0, 100_000, 70.0)));
+    kill(b);
+    // a: the device's next 100 J and b's 30 it takes over; b's share still taken off once.
+    on_disk += gpu_j(&a.apportion_at(20, sample(0.0, 0.0, 0.0), split(100.0, 200_000, 100.0)));
+    assert!((on_disk - 200.0).abs() < 1e-9, "{on_disk} of the device's 200 J");
+}
+
+#[test]
+fn a_gpu_counters_last_interval_is_never_negative_and_the_rest_of_the_shares_waits() {
+    let d = tempfile::tempdir().unwrap();
+    let seen = gpus(&["GPU-s"]);
+    let mut a = member_at(d.path(), "s3", &seen, 0);
+    let mut b = member_at(d.path(), "s3", &seen, 0);
+    let mut total = gpu_j(&b.apportion_at(10, sample(0.0, 0.0, 0.0), split(100.0, 100_000, 40.0)));
+    total += gpu_j(&a.apportion_at(10, sample(0.0, 0.0, 0.0), split(100.0, 100_000, 60.0)));
+    // b's share of 10..20 is 50 J; a stops at 12 after 20 J: it takes 20 J of it off, not 50.
+    total += gpu_j(&b.apportion_at(20, sample(0.0, 0.0, 0.0), split(100.0, 200_000, 50.0)));
+    let last = gpu_j(&a.apportion_last_at(12, sample(0.0, 0.0, 0.0), split(20.0, 120_000, 10.0)));
+    assert!(last.abs() < 1e-9, "a's last interval: {last} J");
+    total += last;
+    a.finish(true);
+    drop(a);
+    // b counts the GPU from a's last reading (180 J) less the 30 J of its share left pending.
+    let sb = gpu_j(&b.apportion_at(30, sample(0.0, 0.0, 0.0), split(100.0, 300_000, 100.0)));
+    assert!((sb - 150.0).abs() < 1e-9, "{sb}");
+    total += sb;
+    assert!((total - 300.0).abs() < 1e-9, "the device's 300 J: {total}");
 }
