@@ -191,39 +191,45 @@ pub fn text(j: &SlurmJob) -> String {
     out += &aligned(&header, &lines, &|c| c >= 3, true);
     out += "  (each node counted once across the job's steps: a step that ran beside another counts its share)\n";
     if !j.own.is_empty() {
-        out += &format!(
-            "\n  The program's own tracker ({}): part of what the plugin measured above, shown and not added\n",
-            format::count(j.own.len(), "run", "runs")
-        );
-        let header: Vec<String> = [
-            "run".to_string(),
-            "job id".into(),
-            "node".into(),
-            "rank".into(),
-            "duration (s)".into(),
-            format!("energy ({})", e.unit),
-            format!("emissions ({} CO2e)", m.unit),
-        ]
-        .to_vec();
-        let lines: Vec<Vec<String>> = j
-            .own
-            .iter()
-            .map(|r| {
-                let t = r.run.total();
-                vec![
-                    r.run.short_id().to_string(),
-                    r.id.job_id.clone().unwrap_or_default(),
-                    r.id.node.clone(),
-                    r.rank_text(),
-                    sig3(t.duration_s),
-                    e.fmt(t.energy_kwh),
-                    m.fmt(t.emissions_kg),
-                ]
-            })
-            .collect();
-        out += &aligned(&header, &lines, &|c| c >= 3, false);
+        out += &own_runs_text(j, &e, &m);
     }
     out += "\n";
+    out
+}
+
+/// The program's own tracker runs under the job: shown, not added.
+fn own_runs_text(j: &SlurmJob, e: &NumberColumn, m: &NumberColumn) -> String {
+    let mut out = format!(
+        "\n  The program's own tracker ({}): part of what the plugin measured above, shown and not added\n",
+        format::count(j.own.len(), "run", "runs")
+    );
+    let header: Vec<String> = [
+        "run".to_string(),
+        "job id".into(),
+        "node".into(),
+        "rank".into(),
+        "duration (s)".into(),
+        format!("energy ({})", e.unit),
+        format!("emissions ({} CO2e)", m.unit),
+    ]
+    .to_vec();
+    let lines: Vec<Vec<String>> = j
+        .own
+        .iter()
+        .map(|r| {
+            let t = r.run.total();
+            vec![
+                r.run.short_id().to_string(),
+                r.id.job_id.clone().unwrap_or_default(),
+                r.id.node.clone(),
+                r.rank_text(),
+                sig3(t.duration_s),
+                e.fmt(t.energy_kwh),
+                m.fmt(t.emissions_kg),
+            ]
+        })
+        .collect();
+    out += &aligned(&header, &lines, &|c| c >= 3, false);
     out
 }
 
