@@ -4,6 +4,7 @@ Run through bench/run.sh (it builds the library and installs CodeCarbon into a t
 Every scenario runs in fresh processes; times are medians over --runs repetitions. Prints a
 Markdown table. Nothing here is asserted: machines are noisy, compare the ratios of one run.
 """
+
 import argparse
 import json
 import os
@@ -164,8 +165,9 @@ class SlowApi(BaseHTTPRequestHandler):
 
 
 def run(script, lib, *args, env=None):
-    out = subprocess.run([sys.executable, "-c", script, lib, *map(str, args)], capture_output=True, text=True,
-                         env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", script, lib, *map(str, args)], capture_output=True, text=True, env=env, timeout=300
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{lib}: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -207,7 +209,11 @@ def main():
         return f"{c / o:,.0f}x" if o > 0 else "-"
 
     life = {lib: [run(LIFECYCLE, lib, env=env) for _ in range(args.runs)] for lib in libs}
-    native = [run_native(args.native, "lifecycle", tempfile.mkdtemp(), env=env) for _ in range(args.runs)] if args.native else []
+    native = (
+        [run_native(args.native, "lifecycle", tempfile.mkdtemp(), env=env) for _ in range(args.runs)]
+        if args.native
+        else []
+    )
     for key, label, target in [row for row in LIFECYCLE_TARGETS if not row[0].startswith("task_")]:
         o, c = median(life["ours"], key), median(life["codecarbon"], key)
         n = fmt_t(median(native, key)) if native else "-"
@@ -216,33 +222,103 @@ def main():
     rows.append(("import (ours: + loading the library)", "-", "-", fmt_t(o), fmt_t(c), ratio(o, c)))
 
     idle = {lib: [run(IDLE, lib, env=env) for _ in range(3)] for lib in libs + ["none"]}
-    nat_idle = {k: [run_native(args.native, "idle", k if k == "none" else tempfile.mkdtemp(), env=env) for _ in range(3)]
-                for k in ("ours", "none")} if args.native else {}
-    floor = median([run_native(args.native, "floor", env=env) for _ in range(3)], "idle_cpu_ms_per_s") if args.native else None
-    o, c, n = (median(idle[l], "idle_cpu_ms_per_s") for l in ("ours", "codecarbon", "none"))
-    no = (median(nat_idle["ours"], "idle_cpu_ms_per_s") - median(nat_idle["none"], "idle_cpu_ms_per_s")) if nat_idle else None
-    rows.append(("idle CPU per second of a sleeping program, measure_power_secs=1", "≤ 1.25 × floor",
-                 f"{no:.3f} ms" if no is not None else "-", f"{o - n:.3f} ms", f"{c - n:.3f} ms",
-                 f"{(c - n) / max(o - n, 1e-6):,.0f}x"))
+    nat_idle = (
+        {
+            k: [run_native(args.native, "idle", k if k == "none" else tempfile.mkdtemp(), env=env) for _ in range(3)]
+            for k in ("ours", "none")
+        }
+        if args.native
+        else {}
+    )
+    floor = (
+        median([run_native(args.native, "floor", env=env) for _ in range(3)], "idle_cpu_ms_per_s")
+        if args.native
+        else None
+    )
+    o, c, n = (median(idle[who], "idle_cpu_ms_per_s") for who in ("ours", "codecarbon", "none"))
+    no = (
+        (median(nat_idle["ours"], "idle_cpu_ms_per_s") - median(nat_idle["none"], "idle_cpu_ms_per_s"))
+        if nat_idle
+        else None
+    )
+    rows.append(
+        (
+            "idle CPU per second of a sleeping program, measure_power_secs=1",
+            "≤ 1.25 × floor",
+            f"{no:.3f} ms" if no is not None else "-",
+            f"{o - n:.3f} ms",
+            f"{c - n:.3f} ms",
+            f"{(c - n) / max(o - n, 1e-6):,.0f}x",
+        )
+    )
     if floor is not None:
-        rows.append(("this machine's floor: a bare thread waking at 1 Hz to pread /proc/stat", "-", f"{floor:.3f} ms", "-", "-", "-"))
-    o, c, n = (median(idle[l], "rss_kb") for l in ("ours", "codecarbon", "none"))
+        rows.append(
+            (
+                "this machine's floor: a bare thread waking at 1 Hz to pread /proc/stat",
+                "-",
+                f"{floor:.3f} ms",
+                "-",
+                "-",
+                "-",
+            )
+        )
+    o, c, n = (median(idle[who], "rss_kb") for who in ("ours", "codecarbon", "none"))
     nr = (median(nat_idle["ours"], "rss_kb") - median(nat_idle["none"], "rss_kb")) if nat_idle else None
-    rows.append(("RSS added to a sleeping process that tracks", "≤ 4 MB", f"+{nr / 1024:.1f} MB" if nr is not None else "-",
-                 f"+{(o - n) / 1024:.1f} MB", f"+{(c - n) / 1024:.1f} MB", f"{(c - n) / max(o - n, 1):,.0f}x"))
+    rows.append(
+        (
+            "RSS added to a sleeping process that tracks",
+            "≤ 4 MB",
+            f"+{nr / 1024:.1f} MB" if nr is not None else "-",
+            f"+{(o - n) / 1024:.1f} MB",
+            f"+{(c - n) / 1024:.1f} MB",
+            f"{(c - n) / max(o - n, 1):,.0f}x",
+        )
+    )
 
     so = run(SCALE, "ours", args.scale, env=env)
     sc = run(SCALE, "codecarbon", args.codecarbon_scale, env=env)
     sn = run_native(args.native, "scale", args.scale, env=env) if args.native else None
     col = lambda f: f(sn) if sn else "-"  # noqa: E731
-    rows.append((f"scale: time to start {so['n']} trackers (CodeCarbon: {sc['n']})", "-", col(lambda r: fmt_t(r["start_all_s"])),
-                 fmt_t(so["start_all_s"]), fmt_t(sc["start_all_s"]), "-"))
-    rows.append(("scale: threads added", "1", col(lambda r: str(r["threads_added"])), str(so["threads_added"]),
-                 str(sc["threads_added"]), "-"))
-    rows.append(("scale: memory added", "-", col(lambda r: f"{r['rss_added_kb'] / 1024:.1f} MB"),
-                 f"{so['rss_added_kb'] / 1024:.1f} MB", f"{sc['rss_added_kb'] / 1024:.1f} MB", "-"))
-    rows.append(("scale: CPU per second while idle", "-", col(lambda r: f"{r['cpu_ms_per_s']:.2f} ms"),
-                 f"{so['cpu_ms_per_s']:.2f} ms", f"{sc['cpu_ms_per_s']:.2f} ms", "-"))
+    rows.append(
+        (
+            f"scale: time to start {so['n']} trackers (CodeCarbon: {sc['n']})",
+            "-",
+            col(lambda r: fmt_t(r["start_all_s"])),
+            fmt_t(so["start_all_s"]),
+            fmt_t(sc["start_all_s"]),
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "scale: threads added",
+            "1",
+            col(lambda r: str(r["threads_added"])),
+            str(so["threads_added"]),
+            str(sc["threads_added"]),
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "scale: memory added",
+            "-",
+            col(lambda r: f"{r['rss_added_kb'] / 1024:.1f} MB"),
+            f"{so['rss_added_kb'] / 1024:.1f} MB",
+            f"{sc['rss_added_kb'] / 1024:.1f} MB",
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "scale: CPU per second while idle",
+            "-",
+            col(lambda r: f"{r['cpu_ms_per_s']:.2f} ms"),
+            f"{so['cpu_ms_per_s']:.2f} ms",
+            f"{sc['cpu_ms_per_s']:.2f} ms",
+            "-",
+        )
+    )
 
     server = HTTPServer(("127.0.0.1", 0), SlowApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -255,7 +331,9 @@ def main():
 
     print(f"\n## carbon-tracker vs CodeCarbon ({args.runs} runs, medians)\n")
     print("Targets apply to the library itself (the C column); the Python columns compare like with like.\n")
-    print("| metric | target | carbon-tracker, C | carbon-tracker, Python | CodeCarbon, Python | CodeCarbon / ours (Python) |")
+    print(
+        "| metric | target | carbon-tracker, C | carbon-tracker, Python | CodeCarbon, Python | CodeCarbon / ours (Python) |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
@@ -268,8 +346,11 @@ def main():
         n = f"{statistics.median(r['numbers'][k] for r in native):.6g}" if native else "-"
         print(f"| {k} | {n} | {o:.6g} | {c:.6g} |")
     per = lambda rs: statistics.median(r["numbers"]["emissions"] / r["numbers"]["energy"] for r in rs)  # noqa: E731
-    print(f"| emissions / energy (kg/kWh) | {per(native):.6f} | {per(life['ours']):.6f} | {per(life['codecarbon']):.6f} |"
-          if native else f"| emissions / energy (kg/kWh) | - | {per(life['ours']):.6f} | {per(life['codecarbon']):.6f} |")
+    print(
+        f"| emissions / energy (kg/kWh) | {per(native):.6f} | {per(life['ours']):.6f} | {per(life['codecarbon']):.6f} |"
+        if native
+        else f"| emissions / energy (kg/kWh) | - | {per(life['ours']):.6f} | {per(life['codecarbon']):.6f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@ the library's own targets. Run through bench/native.sh. Idle cost is measured in
 this machine's floor (a bare thread waking at 1 Hz to pread /proc/stat), interleaved, and quoted
 as a ratio: machines are noisy, compare ratios of one run.
 """
+
 import argparse
 import json
 import os
 import statistics
 import subprocess
 import tempfile
-
 
 # The library's lifecycle targets (bench/compare.py prints the same rows, tasks aside).
 LIFECYCLE_TARGETS = [
@@ -71,12 +71,20 @@ def main():
     for key, label, target in region_rows:
         value = statistics.median(r[key] for r in regions) / 1e9 if all(key in r for r in regions) else None
         print(f"| {label} | {target} | {fmt_t(value) if value is not None else '-'} |")
-    print(f"| idle CPU per second, measure_power_secs=1 (above an untracked sleeper) | ≤ 1.25 × floor | {ours:.3f} ms |")
+    print(
+        f"| idle CPU per second, measure_power_secs=1 (above an untracked sleeper) | ≤ 1.25 × floor | {ours:.3f} ms |"
+    )
     print(f"| floor: a bare thread waking at 1 Hz to pread /proc/stat (same run) | - | {floor:.3f} ms |")
     print(f"| idle / floor | ≤ 1.25 | {ours / floor if floor > 0 else float('nan'):.2f} |")
-    pm = {k: statistics.median(r[k] for r in progress) for k in ("set_progress", "floor_clock", "floor_call", "predict")}
-    print(f"| set_progress per call (median of 2000 batches of 100, running tracker) | ≤ 1 µs | {pm['set_progress'] * 1e9:.0f} ns |")
-    print(f"| floor: clock_gettime(CLOCK_MONOTONIC) / an empty call, per call (same run) | - | {pm['floor_clock'] * 1e9:.0f} ns / {pm['floor_call'] * 1e9:.1f} ns |")
+    pm = {
+        k: statistics.median(r[k] for r in progress) for k in ("set_progress", "floor_clock", "floor_call", "predict")
+    }
+    print(
+        f"| set_progress per call (median of 2000 batches of 100, running tracker) | ≤ 1 µs | {pm['set_progress'] * 1e9:.0f} ns |"
+    )
+    print(
+        f"| floor: clock_gettime(CLOCK_MONOTONIC) / an empty call, per call (same run) | - | {pm['floor_clock'] * 1e9:.0f} ns / {pm['floor_call'] * 1e9:.1f} ns |"
+    )
     print(f"| predict, measurement reused (2000 reports, median of 200) | - | {fmt_t(pm['predict'])} |")
 
 

@@ -336,7 +336,22 @@ def ensure_venv() -> pathlib.Path:
 
 def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path) -> pathlib.Path:
     dl = tmp / "download"
-    run([python, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", f"codecarbon=={VERSION}", "-d", dl], check=True)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            f"codecarbon=={VERSION}",
+            "-d",
+            dl,
+        ],
+        check=True,
+    )
     archive = next(dl.glob("codecarbon-*.tar.gz"))
     with tarfile.open(archive) as tar:
         tar.extractall(tmp)
@@ -375,14 +390,17 @@ def base_env(tmp: pathlib.Path) -> dict:
 # -- classification ------------------------------------------------------------------------------
 
 # A missing public module or name: the layer's fault, whatever else the test does.
-PUBLIC_IMPORT = re.compile(r"import of codecarbon\.(?:%s) halted|cannot import name '\w+' from '(?:codecarbon|carbon_tracker)(?:\.(?:%s))?'" % (("|".join(PUBLIC_MODULES),) * 2))
+PUBLIC_IMPORT = re.compile(
+    r"import of codecarbon\.(?:%s) halted|cannot import name '\w+' from '(?:codecarbon|carbon_tracker)(?:\.(?:%s))?'"
+    % (("|".join(PUBLIC_MODULES),) * 2)
+)
 # Private attributes that CodeCarbon's own examples read (examples/task_inference.py reads
 # tracker._tasks), so its users do too.
 USER_FACING_PRIVATE = {"_tasks"}
 FAKED_IO = (
     ("responses.", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
     ("requests_mock", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
-    ("patch(\"requests.", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
+    ('patch("requests.', "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
 )
 
 
@@ -414,7 +432,12 @@ def why_not_applicable(result: dict, public: dict):
         # unittest.mock could not find what the test patches: a part of CodeCarbon's own code
         return "patches CodeCarbon internals (unittest.mock target)"
     name = d.get("name") or ""
-    if d.get("type") == "AttributeError" and (d.get("owner") or "").startswith("carbon_tracker") and name.startswith("_") and name not in USER_FACING_PRIVATE:
+    if (
+        d.get("type") == "AttributeError"
+        and (d.get("owner") or "").startswith("carbon_tracker")
+        and name.startswith("_")
+        and name not in USER_FACING_PRIVATE
+    ):
         return f"reads a private attribute of CodeCarbon's tracker ({name})"
     source = d.get("source") or ""
     for needle, why in FAKED_IO:
@@ -452,12 +475,19 @@ def classify(theirs: dict, ours: dict):
         if result["outcome"] == "passed" and touched:
             out[test_id] = ("passes", "")
         elif mine["outcome"] != "passed":
-            out[test_id] = ("fails under CodeCarbon itself here", (mine.get("detail") or {}).get("message", "")[-200:].replace("\n", " "))
+            out[test_id] = (
+                "fails under CodeCarbon itself here",
+                (mine.get("detail") or {}).get("message", "")[-200:].replace("\n", " "),
+            )
         elif result["outcome"] == "passed":
             out[test_id] = ("not applicable", "exercises only CodeCarbon's internal modules")
         elif result["outcome"] == "skipped":
             reason = "exercises only CodeCarbon's internal modules" if not touched else None
-            out[test_id] = ("not applicable", reason) if reason else ("real difference", "skipped here, passes with CodeCarbon: " + (d.get("message") or "")[-200:])
+            out[test_id] = (
+                ("not applicable", reason)
+                if reason
+                else ("real difference", "skipped here, passes with CodeCarbon: " + (d.get("message") or "")[-200:])
+            )
         else:
             reason = why_not_applicable(result, public)
             if reason is None and not touched and not PUBLIC_IMPORT.search(failure) and d.get("type") != "_MissingName":
@@ -471,11 +501,17 @@ def main() -> int:
     ap.add_argument("--list", action="store_true", help="print every test with its class and reason")
     ap.add_argument("--json", type=pathlib.Path, help="write the classification to this file")
     ap.add_argument("--lib", type=pathlib.Path, help="libcarbon_tracker.so to use (default: cargo build's debug one)")
-    ap.add_argument("--package", type=pathlib.Path, default=ROOT / "bindings" / "python",
-                    help="the directory holding the carbon_tracker package (default: this checkout's)")
+    ap.add_argument(
+        "--package",
+        type=pathlib.Path,
+        default=ROOT / "bindings" / "python",
+        help="the directory holding the carbon_tracker package (default: this checkout's)",
+    )
     ap.add_argument("-k", dest="select", help="pytest -k expression (both runs)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results")
+    ap.add_argument(
+        "--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results"
+    )
     args = ap.parse_args()
 
     lib = args.lib
@@ -492,7 +528,9 @@ def main() -> int:
 
         # 1. CodeCarbon itself (its package is in the sdist's root, on pytest's pythonpath). Its
         # results do not depend on this checkout: kept in the venv and reused unless --fresh.
-        key = hashlib.sha256(repr((PLUGIN, VERSION, extra, TEST_TOOLS, SUITE_ARGS, FAKE_PYNVML_STAND_IN)).encode()).hexdigest()[:16]
+        key = hashlib.sha256(
+            repr((PLUGIN, VERSION, extra, TEST_TOOLS, SUITE_ARGS, FAKE_PYNVML_STAND_IN)).encode()
+        ).hexdigest()[:16]
         cached = VENV / f"codecarbon-results-{key}.json"
         if cached.exists() and not args.fresh:
             theirs = json.loads(cached.read_text())
@@ -533,7 +571,9 @@ def main() -> int:
     print(f"CodeCarbon {VERSION}'s test suite against carbon-tracker's CodeCarbon layer: {len(classes)} tests")
     for c in ("passes", "not applicable", "fails under CodeCarbon itself here", "real difference"):
         print(f"  {c:38} {counts.get(c, 0)}")
-    reasons = collections.Counter(why.split(";")[0].split(" (")[0] for c, why in classes.values() if c == "not applicable")
+    reasons = collections.Counter(
+        why.split(";")[0].split(" (")[0] for c, why in classes.values() if c == "not applicable"
+    )
     for why, n in reasons.most_common():
         print(f"    not applicable: {n:4}  {why}")
     return 1 if counts.get("real difference") else 0

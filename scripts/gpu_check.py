@@ -14,6 +14,7 @@ Three runs, each in a fresh process (CUDA_VISIBLE_DEVICES is read when the libra
 GPU_CHECK_SCALE=0.05 scales every duration (a short run, e.g. against the tests' fake NVML).
 Without NVML it says so and exits 0; it exits 1 when a check misses its bound.
 """
+
 import csv
 import ctypes
 import glob
@@ -54,7 +55,7 @@ class Nvml:
             self.lib = ctypes.CDLL("libnvidia-ml.so.1")
             rc = self.lib.nvmlInit_v2()
             if rc != 0:
-                raise OSError(f"nvmlInit_v2 returned {rc}")
+                raise OSError(f"nvmlInit_v2 returned {rc}") from None
             self.via = "libnvidia-ml.so.1 through ctypes (nvidia-ml-py not installed)"
 
     def driver_version(self):
@@ -92,7 +93,13 @@ class Nvml:
                 try:
                     h = self.py.nvmlDeviceGetHandleByIndex(i)
                     uuid, name = self.py.nvmlDeviceGetUUID(h), self.py.nvmlDeviceGetName(h)
-                    out.append((i, uuid.decode() if isinstance(uuid, bytes) else uuid, name.decode() if isinstance(name, bytes) else name))
+                    out.append(
+                        (
+                            i,
+                            uuid.decode() if isinstance(uuid, bytes) else uuid,
+                            name.decode() if isinstance(name, bytes) else name,
+                        )
+                    )
                 except self.py.NVMLError:
                     pass
             return out
@@ -119,7 +126,9 @@ class Smi:
         if exe:
             self.proc = subprocess.Popen(
                 [exe, "--query-gpu=uuid,power.draw,utilization.gpu", "--format=csv,noheader,nounits", "-lms", "200"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
             threading.Thread(target=self._read, daemon=True).start()
 
@@ -180,7 +189,14 @@ def run_child(label, short):
     busy, load_note = load_fn() if not short else (None, "")
     out_dir = tempfile.mkdtemp(prefix="gpu-check-")
     every = max(0.05, 1.0 * SCALE)
-    tracker = Tracker(tracking_mode="machine", measure_power_secs=every, output_dir=out_dir, country_iso_code="FRA", project_name="gpu-check", log_level="warning")
+    tracker = Tracker(
+        tracking_mode="machine",
+        measure_power_secs=every,
+        output_dir=out_dir,
+        country_iso_code="FRA",
+        project_name="gpu-check",
+        log_level="warning",
+    )
     doc = tracker.describe()
     uuids = [g["uuid"] for g in doc["gpus"]]
     smi = Smi()
@@ -208,14 +224,24 @@ def run_child(label, short):
         dur = e1.duration_s - e0.duration_s
         counter = [c1[u] - c0[u] for u in uuids if c0[u] is not None and c1[u] is not None]
         smi_w, smi_util, n = smi.mean(uuids, t0, t1)
-        util = (e1.gpu_utilization_percent * e1.duration_s - e0.gpu_utilization_percent * e0.duration_s) / dur if dur > 0 else 0.0
-        phases.append({
-            "phase": name, "seconds": dur,
-            "ours_gpu_j": (e1.gpu_energy_kwh - e0.gpu_energy_kwh) * 3.6e6,
-            "counter_j": sum(counter) / 1000.0 if len(counter) == len(uuids) and uuids else None,
-            "smi_w": smi_w, "smi_util": smi_util, "smi_samples": n, "ours_util": util,
-            "ours_cpu_j": (e1.cpu_energy_kwh - e0.cpu_energy_kwh) * 3.6e6,
-        })
+        util = (
+            (e1.gpu_utilization_percent * e1.duration_s - e0.gpu_utilization_percent * e0.duration_s) / dur
+            if dur > 0
+            else 0.0
+        )
+        phases.append(
+            {
+                "phase": name,
+                "seconds": dur,
+                "ours_gpu_j": (e1.gpu_energy_kwh - e0.gpu_energy_kwh) * 3.6e6,
+                "counter_j": sum(counter) / 1000.0 if len(counter) == len(uuids) and uuids else None,
+                "smi_w": smi_w,
+                "smi_util": smi_util,
+                "smi_samples": n,
+                "ours_util": util,
+                "ours_cpu_j": (e1.cpu_energy_kwh - e0.cpu_energy_kwh) * 3.6e6,
+            }
+        )
         before = after
     tracker.stop()
     smi.stop()
@@ -223,11 +249,25 @@ def run_child(label, short):
         rows = list(csv.DictReader(f))
     row = rows[-1] if rows else {}
     cpu = doc["cpu"]["source"]
-    print("RESULT " + json.dumps({
-        "label": label, "phases": phases, "gpus": doc["gpus"], "warnings": warnings, "load_note": load_note,
-        "gpu_model": row.get("gpu_model"), "gpu_count": row.get("gpu_count"), "cpu_model": doc["cpu"]["model_name"],
-        "cpu_source": cpu.get("model"), "cpu_zones": [z["name"] for z in cpu.get("zones", [])], "methods": doc["methods"],
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "label": label,
+                "phases": phases,
+                "gpus": doc["gpus"],
+                "warnings": warnings,
+                "load_note": load_note,
+                "gpu_model": row.get("gpu_model"),
+                "gpu_count": row.get("gpu_count"),
+                "cpu_model": doc["cpu"]["model_name"],
+                "cpu_source": cpu.get("model"),
+                "cpu_zones": [z["name"] for z in cpu.get("zones", [])],
+                "methods": doc["methods"],
+            }
+        ),
+        flush=True,
+    )
 
 
 def powercap():
@@ -258,13 +298,19 @@ def pct(a, b):
 def print_run(r):
     ok = True
     print(f"\n## {r['label']}")
-    print(f"tracked GPUs: {', '.join(g['uuid'] + ' (' + g['name'] + ', ' + g['source'] + ')' for g in r['gpus']) or 'none'}")
-    print(f"reported: gpu_model={r['gpu_model']!r} gpu_count={r['gpu_count']}; CPU: {r['cpu_model']}, source {r['cpu_source']} {r['cpu_zones'] or ''}")
+    print(
+        f"tracked GPUs: {', '.join(g['uuid'] + ' (' + g['name'] + ', ' + g['source'] + ')' for g in r['gpus']) or 'none'}"
+    )
+    print(
+        f"reported: gpu_model={r['gpu_model']!r} gpu_count={r['gpu_count']}; CPU: {r['cpu_model']}, source {r['cpu_source']} {r['cpu_zones'] or ''}"
+    )
     if r["load_note"]:
         print(r["load_note"])
     for w in r["warnings"]:
         print(f"warning from the library: {w}")
-    print(f"| phase | s | our GPU J | NVML counter J | diff % (≤ {ENERGY_BOUND_PCT:g}) | our mean W | nvidia-smi mean W (samples) | diff % (≤ {POWER_BOUND_PCT:g}) | GPU util % ours / smi | our CPU J (mean W) |")
+    print(
+        f"| phase | s | our GPU J | NVML counter J | diff % (≤ {ENERGY_BOUND_PCT:g}) | our mean W | nvidia-smi mean W (samples) | diff % (≤ {POWER_BOUND_PCT:g}) | GPU util % ours / smi | our CPU J (mean W) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for p in r["phases"]:
         s = p["seconds"]
@@ -278,9 +324,16 @@ def print_run(r):
         if w_diff is not None and abs(w_diff) > POWER_BOUND_PCT and p["phase"] == "load":
             ok = False
         row = [
-            p["phase"], f"{s:.1f}", f"{p['ours_gpu_j']:.1f}", fmt(p["counter_j"], ".1f"), fmt(e_diff, "+.2f"), f"{ours_w:.1f}",
-            "n/a (no nvidia-smi)" if p["smi_w"] is None else f"{p['smi_w']:.1f} ({p['smi_samples']})", fmt(w_diff, "+.2f"),
-            f"{p['ours_util']:.0f} / {fmt(p['smi_util'], '.0f')}", f"{p['ours_cpu_j']:.1f} ({p['ours_cpu_j'] / s if s else 0:.1f})",
+            p["phase"],
+            f"{s:.1f}",
+            f"{p['ours_gpu_j']:.1f}",
+            fmt(p["counter_j"], ".1f"),
+            fmt(e_diff, "+.2f"),
+            f"{ours_w:.1f}",
+            "n/a (no nvidia-smi)" if p["smi_w"] is None else f"{p['smi_w']:.1f} ({p['smi_samples']})",
+            fmt(w_diff, "+.2f"),
+            f"{p['ours_util']:.0f} / {fmt(p['smi_util'], '.0f')}",
+            f"{p['ours_cpu_j']:.1f} ({p['ours_cpu_j'] / s if s else 0:.1f})",
         ]
         print("| " + " | ".join(row) + " |")
     return ok
@@ -294,29 +347,39 @@ def main():
         nvml = Nvml()
         gpus = nvml.gpus()
     except Exception as e:  # no driver, no library
-        print(f"gpu-check: no NVIDIA driver here (NVML could not be loaded or initialised: {e}). Nothing to check; exiting 0.")
+        print(
+            f"gpu-check: no NVIDIA driver here (NVML could not be loaded or initialised: {e}). Nothing to check; exiting 0."
+        )
         return 0
     if not gpus:
         print("gpu-check: NVML is there but opens no GPU. Nothing to check; exiting 0.")
         return 0
     lib = os.environ.get("CARBON_TRACKER_LIB", "")
     if not os.path.exists(lib):
-        print(f"gpu-check: the library is missing ({lib!r}): build it with `cargo build --release` and carry target/release/libcarbon_tracker.so")
+        print(
+            f"gpu-check: the library is missing ({lib!r}): build it with `cargo build --release` and carry target/release/libcarbon_tracker.so"
+        )
         return 2
-    print(f"# gpu-check: NVML via {nvml.via}, driver {nvml.driver_version()}, {len(gpus)} GPU(s): "
-          + ", ".join(f"{i}: {n} {u}" for i, u, n in gpus))
+    print(
+        f"# gpu-check: NVML via {nvml.via}, driver {nvml.driver_version()}, {len(gpus)} GPU(s): "
+        + ", ".join(f"{i}: {n} {u}" for i, u, n in gpus)
+    )
     print(f"library: {lib}; durations x{SCALE:g}; host powercap: {'; '.join(powercap())}")
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     runs = [
         ("every GPU visible (CUDA_VISIBLE_DEVICES unset)", env, False),
         (f"CUDA_VISIBLE_DEVICES={gpus[0][1]}", {**env, "CUDA_VISIBLE_DEVICES": gpus[0][1]}, False),
-        (f"CUDA_VISIBLE_DEVICES={len(gpus) + 7} (no such index)", {**env, "CUDA_VISIBLE_DEVICES": str(len(gpus) + 7)}, True),
+        (
+            f"CUDA_VISIBLE_DEVICES={len(gpus) + 7} (no such index)",
+            {**env, "CUDA_VISIBLE_DEVICES": str(len(gpus) + 7)},
+            True,
+        ),
     ]
     ok = True
     for label, run_env, short in runs:
         args = [sys.executable, os.path.abspath(__file__), "--run", label] + (["short"] if short else [])
         done = subprocess.run(args, env=run_env, capture_output=True, text=True)
-        result = next((json.loads(l[7:]) for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+        result = next((json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("RESULT ")), None)
         if result is None:
             print(f"\n## {label}\nthe run failed (status {done.returncode}):\n{done.stdout}\n{done.stderr}")
             ok = False
@@ -325,7 +388,9 @@ def main():
         if short:
             counted = sum(p["ours_gpu_j"] for p in result["phases"])
             clear = any("matches no device" in w for w in result["warnings"])
-            print(f"no such index: warning given: {'yes' if clear else 'NO'}; GPUs tracked: {len(result['gpus'])}; GPU energy counted: {counted:.3f} J (want 0)")
+            print(
+                f"no such index: warning given: {'yes' if clear else 'NO'}; GPUs tracked: {len(result['gpus'])}; GPU energy counted: {counted:.3f} J (want 0)"
+            )
             ok &= clear and not result["gpus"] and counted == 0.0
     print("\ngpu-check: " + ("every check within its bound" if ok else "SOME CHECKS MISSED THEIR BOUND (see above)"))
     return 0 if ok else 1

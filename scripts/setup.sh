@@ -5,7 +5,8 @@
 #     go, python3 with venv, binutils (readelf, nm), the de_DE.UTF-8 locale (C++ number test),
 #     Prometheus, its Pushgateway and Open MPI (cluster tests), Slurm and munge (scripts/slurm/test.sh);
 #     libslurm-dev, slurmdbd and MariaDB (scripts/slurm/spank-test.sh);
-#   - a Python virtual environment target/test-venv with pytest, mypy and nvidia-ml-py.
+#   - clang-format (the C/C++ sources' format);
+#   - a Python virtual environment target/test-venv with pytest, mypy, nvidia-ml-py and ruff.
 # A Rust toolchain (cargo) must be there already: https://rustup.rs
 # `setup.sh --print-missing` only prints the system packages it would install, one a line.
 set -euo pipefail
@@ -39,6 +40,7 @@ command -v readelf > /dev/null 2>&1 || need+=(binutils)
 command -v python3 > /dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || need+=(python3-venv)
 command -v localedef > /dev/null 2>&1 || need+=(locales)
+command -v clang-format > /dev/null 2>&1 || need+=(clang-format)   # the C/C++ sources' format (.clang-format)
 # Real components of tests/cluster.rs: Pushgateway, Prometheus, Open MPI (mpirun, mpicc, mpif90).
 command -v prometheus-pushgateway > /dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v prometheus > /dev/null 2>&1 || need+=(prometheus)
@@ -88,11 +90,14 @@ fi
 
 venv="$root/target/test-venv"
 # nvidia-ml-py: scripts/gpu-check.sh reads NVML through it (tests/node.rs runs it on the fake NVML).
-if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml' > /dev/null 2>&1; then
-  echo "setup: python venv with pytest, mypy and nvidia-ml-py in $venv"
+# ruff: the Python sources' lint and format, pinned (a new release may format differently).
+ruff_version=0.17.5
+if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml' > /dev/null 2>&1 \
+  || [ "$("$venv/bin/ruff" --version 2> /dev/null)" != "ruff $ruff_version" ]; then
+  echo "setup: python venv with pytest, mypy, nvidia-ml-py and ruff in $venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py
+  "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py "ruff==$ruff_version"
 fi
 
 # CodeCarbon itself, for tests/cli.rs to report a CSV that it writes (skipped without it).

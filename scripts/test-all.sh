@@ -7,7 +7,8 @@
 #      online (fake API on loopback), header freshness, cluster (Pushgateway, Prometheus, OTLP
 #      receiver, mpirun of C and Fortran programs: skipped when not installed);
 #      the fuzz targets are type-checked; a real Slurm (one node, two in network namespaces) runs
-#      every launcher of docs/launchers.md (scripts/slurm/test.sh)
+#      every launcher of docs/launchers.md (scripts/slurm/test.sh); the doctests run once, with
+#      the publisher checks (6)
 #   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
 #   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change); the Slurm
 #      SPANK plugin under a real Slurm (scripts/slurm/spank-test.sh),
@@ -32,13 +33,11 @@ for d in bindings/go bindings/python; do
   cmp LICENSE "$d/LICENSE" && cmp THIRD_PARTY_NOTICES.md "$d/THIRD_PARTY_NOTICES.md"
 done
 
-echo "== format and lint (rustfmt.toml; the [lints] table of Cargo.toml)"
-cargo fmt --all --check
-cargo fmt --all --check --manifest-path fuzz/Cargo.toml
-cargo clippy --quiet --workspace --all-targets --all-features --locked -- -D warnings
+echo "== format and lint: Rust, Go, Python, C and C++ (scripts/lint.sh)"
+bash scripts/lint.sh
 
-echo "== cargo test"
-cargo test
+echo "== cargo test (the doctests run once, in the publisher checks below)"
+cargo test --tests
 echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
 cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
@@ -55,7 +54,7 @@ CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/py
 echo "== go bindings"
 export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$lib_dir")"
 (cd bindings/go && go vet ./... && go test -race -count=1 ./...)
-(cd examples/go && go run . "$(mktemp -d)")
+(cd examples/go && go vet ./... && go run . "$(mktemp -d)")
 unset PKG_CONFIG_PATH
 
 echo "== cmake: build and ctest"

@@ -2,9 +2,11 @@
 //! include/carbon_tracker.h and the cdylib cargo just built, runs it offline with
 //! country_iso_code=FRA and checks its numbers against the emissions.csv it wrote.
 
+mod support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::CommandTimeout;
 
 /// The directory holding the cdylib built for this test run: `cargo test` writes all the
 /// library's crate types next to the test binary (target/debug/deps), and copies them up to
@@ -46,7 +48,7 @@ pub fn build_c(source: &str, out_dir: &Path) -> PathBuf {
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .arg("-lcarbon_tracker")
         .arg("-ldl")
-        .status()
+        .try_status_timeout()
         .expect("running the C compiler");
     assert!(status.success(), "compiling {source} failed");
     exe
@@ -80,8 +82,7 @@ fn c_program_tracks_offline_and_writes_the_csv() {
         .env_remove("CODECARBON_LOG_LEVEL")
         // cargo points this at target/debug, whose copy of the cdylib may be stale.
         .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .unwrap();
+        .output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "abi_test failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
@@ -139,7 +140,7 @@ fn c_program_tracks_offline_and_writes_the_csv() {
 fn c_tasks_and_a_logging_callback_that_calls_back_in() {
     let dir = tempfile::tempdir().unwrap();
     let exe = build_c("tests/c/tasks_logger.c", dir.path());
-    let out = Command::new(&exe).current_dir(dir.path()).output().unwrap();
+    let out = Command::new(&exe).current_dir(dir.path()).output_timeout();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let kv = parse_kv(&stdout);
@@ -178,7 +179,7 @@ fn c_tasks_and_a_logging_callback_that_calls_back_in() {
 fn c_quickstart_example_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("examples/c/quickstart.c", work.path());
-    let output = Command::new(&exe).arg("0.3").arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let output = Command::new(&exe).arg("0.3").arg(work.path()).env_remove("LD_LIBRARY_PATH").output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("emissions ") && stdout.contains("at 56.039 g/kWh"), "{stdout}");
@@ -190,7 +191,7 @@ fn c_quickstart_example_builds_and_runs() {
 fn cpp_header_raii_exceptions_and_threads() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("tests/cpp/api_test.cpp", work.path());
-    let output = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let output = Command::new(&exe).arg(work.path()).env_remove("LD_LIBRARY_PATH").output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let text = std::fs::read_to_string(work.path().join("emissions.csv")).unwrap();
@@ -202,7 +203,7 @@ fn cpp_header_raii_exceptions_and_threads() {
 fn cpp_tasks_raii_scope_and_a_lambda_logger() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("tests/cpp/tasks_logger_test.cpp", work.path());
-    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
@@ -217,7 +218,7 @@ fn cpp_tasks_raii_scope_and_a_lambda_logger() {
 fn cpp_simulation_example_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("examples/cpp/simulation.cpp", work.path());
-    let output = Command::new(&exe).arg("200").arg(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let output = Command::new(&exe).arg("200").arg(work.path()).env_remove("LD_LIBRARY_PATH").output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("step  100:") && stdout.contains("at 380.95 g/kWh"), "{stdout}");
@@ -229,7 +230,7 @@ fn fork_with_a_running_tracker_and_dlclose() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("tests/c/process_events.c", work.path());
     let lib = lib_dir().join("libcarbon_tracker.so");
-    let output = Command::new(&exe).arg(&lib).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let output = Command::new(&exe).arg(&lib).env_remove("LD_LIBRARY_PATH").output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{:?}\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("fork: 40 children") && stdout.contains("dlclose: unloaded"), "{stdout}");
@@ -248,8 +249,7 @@ fn run_program(source: &str, args: &[&str]) -> (tempfile::TempDir, HashMap<Strin
         .args(args)
         .env_remove("LD_LIBRARY_PATH")
         .env("CODECARBON_LOG_LEVEL", "error")
-        .output()
-        .unwrap();
+        .output_timeout();
     let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{source}: {:?}\n{text}", out.status);
     (work, parse_kv(&String::from_utf8_lossy(&out.stdout)), text)
@@ -333,7 +333,7 @@ fn cpp_task_survives_a_move_and_the_logger_outlives_the_exit() {
         .args(["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Wdeprecated", "-I"])
         .arg(root.join("include"))
         .arg(root.join("tests/cpp/lifetimes_test.cpp"))
-        .status()
+        .try_status_timeout()
         .expect("running c++");
     assert!(status.success(), "the C++ header as C++20");
 }
@@ -364,7 +364,7 @@ fn c_progress_predictions_and_budgets_on_known_loads() {
     // predictions itself; here: it passed, and what it printed.
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("tests/c/prediction_test.c", work.path());
-    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     println!("{stdout}");
@@ -384,7 +384,7 @@ fn c_progress_predictions_and_budgets_on_known_loads() {
 fn cpp_progress_and_prediction_methods() {
     let work = tempfile::tempdir().unwrap();
     let exe = build_c("tests/cpp/prediction_test.cpp", work.path());
-    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let output = Command::new(&exe).current_dir(work.path()).env_remove("LD_LIBRARY_PATH").output_timeout();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(parse_kv(&stdout)["failures"], "0");

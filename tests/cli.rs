@@ -11,13 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod support;
+use support::{ChildTimeout, CommandTimeout};
 
 const BIN: &str = env!("CARGO_BIN_EXE_carbon-tracker");
 
 /// The command in `dir`, with HOME there too: no config file or CODECARBON_* variable of the
-/// machine running the tests leaks in.
+/// machine running the tests leaks in; and with the default action for the signals the tests
+/// send, even when the tests run with SIGINT ignored (`nohup cargo test &`).
 fn ct(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
+    support::default_signals(&mut c);
     c.current_dir(dir).env("HOME", dir).env("CODECARBON_LOG_LEVEL", "error");
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().to_ascii_uppercase().starts_with("CODECARBON_") && k != "CODECARBON_LOG_LEVEL" {
@@ -37,7 +40,7 @@ fn monitor(dir: &Path, extra: &[&str], cmd: &[&str]) -> Command {
 fn run(mut c: Command, stdin: &[u8]) -> Output {
     let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    child.wait_with_output_timeout()
 }
 
 fn text(b: &[u8]) -> String {
@@ -60,8 +63,7 @@ fn detect_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
     let out = ct(dir)
         .args(["detect", "--json", "--offline", "true", "--country-iso-code", "FRA"])
         .args(extra)
-        .output()
-        .unwrap();
+        .output_timeout();
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -149,7 +151,7 @@ fn a_running_child_is_counted_while_it_runs() {
         std::thread::sleep(Duration::from_millis(20));
     };
     std::fs::write(dir.path().join("stop"), "").unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(child.wait_timeout().code(), Some(0));
     let last = num(csv_rows(&csv).last().unwrap(), "cpu_energy") * 1000.0;
     assert!(last >= live_cpu_s, "CPU time lost when the child exited: {live_cpu_s} -> {last}");
 }
@@ -182,7 +184,7 @@ fn flush_every_writes_cumulative_rows_while_the_command_runs() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::fs::write(dir.path().join("go"), "").unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(child.wait_timeout().code(), Some(0));
     let rows = csv_rows(&csv);
     assert!(rows.len() >= 3, "{}", rows.len());
     assert!(rows.iter().all(|r| r["run_id"] == rows[0]["run_id"]));
@@ -278,7 +280,7 @@ fn a_closed_standard_error_does_not_change_the_exit_status() {
     let mut c = monitor(dir.path(), &[], &["sh", "-c", "sleep 0.2; exit 5"]);
     let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stderr.take()); // the summary goes to a pipe nobody reads: EPIPE
-    assert_eq!(child.wait().unwrap().code(), Some(5));
+    assert_eq!(child.wait_timeout().code(), Some(5));
     assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1);
 }
 
@@ -336,7 +338,7 @@ fn sigint_sent_to_the_command_reaches_the_child() {
     let stderr = collect(child.stderr.take().unwrap());
     wait_for(&stdout, "ready");
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
+    let status = child.wait_timeout();
     wait_for(&stdout, "got-sigint");
     wait_for(&stderr, "exited with status 7");
     assert_eq!(status.code(), Some(7));
@@ -352,7 +354,7 @@ fn sigterm_sighup_and_sigquit_sent_to_the_command_reach_the_child() {
         let stdout = collect(child.stdout.take().unwrap());
         wait_for(&stdout, "ready");
         unsafe { libc::kill(child.id() as i32, sig) };
-        assert_eq!(child.wait().unwrap().code(), Some(128 + sig), "signal {sig}");
+        assert_eq!(child.wait_timeout().code(), Some(128 + sig), "signal {sig}");
         assert_eq!(csv_rows(&dir.path().join("emissions.csv")).len(), 1, "signal {sig}");
     }
 }
@@ -387,7 +389,7 @@ fn on_a_terminal_ctrl_c_reaches_the_child_once_and_a_live_status_is_shown() {
     wait_for(&out, "ready");
     wait_for(&out, "carbon-tracker 0:0");
     master.write_all(b"\x03").unwrap(); // Ctrl-C: the terminal sends SIGINT to its foreground group
-    let status = child.wait().unwrap();
+    let status = child.wait_timeout();
     wait_for(&out, "exited with status 7");
     let all = text(&out.lock().unwrap());
     assert_eq!(status.code(), Some(7), "{all}");
@@ -464,7 +466,7 @@ fn options_are_escaped_and_environment_and_config_files_apply() {
     assert!(text(&out.stderr).contains("pue"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
     // An unknown flag: clap names it.
-    let out = ct(dir.path()).args(["monitor", "--no-such-option", "1", "--", "true"]).output().unwrap();
+    let out = ct(dir.path()).args(["monitor", "--no-such-option", "1", "--", "true"]).output_timeout();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--no-such-option"), "{}", text(&out.stderr));
 }
@@ -484,7 +486,7 @@ fn the_same_options_mean_what_they_mean_in_every_binding() {
     c.args(["monitor", "--offline", "--output-dir"])
         .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
         .args(["--", "touch", "ran"]);
-    let out = c.output().unwrap();
+    let out = c.output_timeout();
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("options: output_dir: the value is not valid UTF-8 (--output-dir)"),
@@ -518,8 +520,7 @@ fn detect_as_text_and_json() {
     assert!(doc["methods"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("forced power 65 W")));
     let out = ct(dir.path())
         .args(["detect", "--offline", "true", "--country-iso-code", "FRA", "--force-cpu-power", "65"])
-        .output()
-        .unwrap();
+        .output_timeout();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     for needle in
@@ -626,7 +627,7 @@ fn detect_waits_for_the_location_lookup_and_monitor_uses_it() {
     // Slower than start: the lookup runs in the background.
     let (server, lookup) = german_geo_service(Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
-    let out = ct(dir.path()).arg("detect").args(&lookup).output().unwrap();
+    let out = ct(dir.path()).arg("detect").args(&lookup).output_timeout();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     assert!(t.contains("location: Germany, DEU") && !t.contains("world average"), "{t}");
@@ -655,8 +656,7 @@ fn detect_waits_for_the_location_lookup_and_monitor_uses_it() {
             "--cloud-detection",
             "false",
         ])
-        .output()
-        .unwrap();
+        .output_timeout();
     assert!(text(&out.stdout).contains("the location lookup failed"), "{}", text(&out.stdout));
 }
 
@@ -686,14 +686,14 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
     let ours = our_csv(dir.path());
     let cc = data("codecarbon-3.3.2-emissions.csv");
     let html = dir.path().join("report.html");
-    let out = ct(dir.path()).arg("report").arg(&cc).arg(&ours).arg("--html").arg(&html).output().unwrap();
+    let out = ct(dir.path()).arg("report").arg(&cc).arg(&ours).arg("--html").arg(&html).output_timeout();
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // Per project, a line per run (short run ids), with its duration, energy and emissions.
     for needle in [
-        "Project cc-infer: 1 run(s)",
-        "Project cc-train: 2 run(s)",
-        "Project ours: 2 run(s)",
+        "Project cc-infer: 1 run",
+        "Project cc-train: 2 runs",
+        "Project ours: 2 runs",
         "e2eb31f4",
         "5c901535",
         "9a8763bd",
@@ -706,9 +706,9 @@ fn report_reads_codecarbon_and_our_csv_and_writes_a_chart() {
     let line = table.lines().find(|l| l.contains("e2eb31f4")).unwrap();
     assert!(line.contains("1.22") && line.contains("5.73") && line.contains("321") && line.contains("3.3.2"), "{line}");
     // Without a file: ./emissions.csv.
-    let out = ct(dir.path()).arg("report").output().unwrap();
+    let out = ct(dir.path()).arg("report").output_timeout();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("Project ours: 2 run(s) from emissions.csv"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).starts_with("Project ours: 2 runs from emissions.csv"), "{}", text(&out.stdout));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("<polyline") && page.contains("e2eb31f4"));
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="), "self-contained");
@@ -732,8 +732,7 @@ fn report_names_bad_files_and_lines_and_still_reports_the_rest() {
         .arg(dir.path().join("missing.csv"))
         .arg(&not_csv)
         .arg(&good)
-        .output()
-        .unwrap();
+        .output_timeout();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains(&format!("{}:3: 39 fields where the header has 38", bad.display())), "{stderr}");
@@ -760,12 +759,12 @@ fn report_reads_a_csv_codecarbon_writes_now() {
     }
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/codecarbon-csv.py");
-    let out = Command::new(&python).arg(script).arg(dir.path()).env("HOME", dir.path()).output().unwrap();
+    let out = Command::new(&python).arg(script).arg(dir.path()).env("HOME", dir.path()).output_timeout();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = ct(dir.path()).args(["report", "emissions.csv"]).output().unwrap();
+    let out = ct(dir.path()).args(["report", "emissions.csv"]).output_timeout();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let table = text(&out.stdout);
-    assert!(table.contains("Project cc-train: 2 run(s)") && table.contains("Project cc-infer: 1 run(s)"), "{table}");
+    assert!(table.contains("Project cc-train: 2 runs") && table.contains("Project cc-infer: 1 run"), "{table}");
 }
 
 // ---- limits and progress ----
@@ -859,7 +858,7 @@ fn limits_are_checked_as_numbers() {
     for (flag, value) in
         [("--max-energy-kwh", "0"), ("--max-emissions-kg", "-1"), ("--max-energy-kwh", "lots"), ("--kill-after", "1e9")]
     {
-        let out = ct(dir.path()).args(["monitor", &format!("{flag}={value}"), "--", "true"]).output().unwrap();
+        let out = ct(dir.path()).args(["monitor", &format!("{flag}={value}"), "--", "true"]).output_timeout();
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         assert!(text(&out.stderr).contains(flag), "{}", text(&out.stderr));
     }
@@ -878,7 +877,7 @@ fn progress_file_shows_the_prediction_on_a_terminal() {
     let (mut child, master) = spawn_on_pty(monitor(dir.path(), &extra, &["sh", "-c", &reports_progress(16)]));
     let out = collect(master);
     wait_for(&out, " s left | at the end ");
-    assert!(child.wait().unwrap().success());
+    assert!(child.wait_timeout().success());
     wait_for(&out, "progress   100 % reported");
     let all = text(&out.lock().unwrap());
     let drawn: Vec<&str> =
@@ -896,4 +895,20 @@ fn progress_file_errors_are_said_once_and_the_run_goes_on() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stderr.matches("--progress-file p: set_progress: done=5, total=2").count(), 1, "{stderr}");
+}
+
+/// The tests' time limit on a child (tests/support/child.rs): a child still running past it is
+/// killed, and the waiting test fails instead of hanging.
+#[test]
+fn a_child_past_its_time_limit_is_killed_and_fails_the_test() {
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = child.id() as i32;
+    let start = Instant::now();
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        support::child::wait_timeout(&mut child, Duration::from_millis(200))
+    }));
+    assert!(waited.is_err(), "the wait returned instead of failing");
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    // Killed and reaped: no process with that id is left.
+    assert_eq!(unsafe { libc::kill(pid, 0) }, -1);
 }

@@ -13,10 +13,12 @@
 //! set `CT_REQUIRE_CLUSTER_TOOLS=1` to make a missing component a failure instead.
 //! Waiting is polling for a condition, never a timed assert.
 
+mod support;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::CommandTimeout;
 
 use carbon_tracker::{ErrorKind, Tracker};
 
@@ -219,7 +221,7 @@ fn pushgateway_basic_auth_from_prometheus_username_and_password() {
     // The gateway's web config wants a bcrypt hash (Python's crypt, through the C library's).
     let hash = Command::new("python3")
         .args(["-W", "ignore", "-c", "import crypt; print(crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))"])
-        .output()
+        .try_output_timeout()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .filter(|h| h.starts_with("$2"));
@@ -254,7 +256,7 @@ fn pushgateway_basic_auth_from_prometheus_username_and_password() {
         if let Some(u) = user {
             cmd.env("PROMETHEUS_USERNAME", u).env("PROMETHEUS_PASSWORD", "s3cret");
         }
-        let out = cmd.output().unwrap();
+        let out = cmd.output_timeout();
         assert!(out.status.success());
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let line = stdout
@@ -326,7 +328,7 @@ fn otlp_python() -> Option<PathBuf> {
         && Command::new(&candidate)
             .args(["-c", "import opentelemetry.proto.collector.metrics.v1.metrics_service_pb2"])
             .stderr(Stdio::null())
-            .status()
+            .try_status_timeout()
             .is_ok_and(|s| s.success());
     if !ok {
         assert!(
@@ -427,8 +429,7 @@ fn logger_output_writes_each_total_as_one_json_line_at_info() {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "logger_output_child", "--nocapture", "--test-threads", "1"])
         .env("CT_LOGGER_CHILD", "1")
-        .output()
-        .unwrap();
+        .output_timeout();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().find_map(|l| l.find("run_id=").map(|i| &l[i..])).unwrap_or_else(|| panic!("{stdout}"));
@@ -482,8 +483,7 @@ fn run_mpi_job(dir: &Path, options: &str, wrapper: Option<&str>) -> Option<(Vec<
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .arg("-lcarbon_tracker")
-        .status()
-        .unwrap();
+        .status_timeout();
     assert!(status.success(), "mpicc failed");
     let reference = format!("{options};job_count_node_once=false;save_to_file=false;save_to_prometheus=false");
     let mut cmd = Command::new(mpirun);
@@ -491,7 +491,7 @@ fn run_mpi_job(dir: &Path, options: &str, wrapper: Option<&str>) -> Option<(Vec<
     if let Some(w) = wrapper {
         cmd.args(["sh", "-c", w, "sh"]);
     }
-    let out = cmd.arg(&exe).arg(options).arg(&reference).arg("2").output().unwrap();
+    let out = cmd.arg(&exe).arg(options).arg(&reference).arg("2").output_timeout();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "mpirun failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let parse = |l: &str| {
@@ -711,8 +711,7 @@ fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job()
         .arg(&options)
         .arg(&reference)
         .arg("1.5")
-        .output()
-        .unwrap();
+        .output_timeout();
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(o.status.success(), "mpirun failed:\n{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     println!("{stdout}");
@@ -746,8 +745,7 @@ fn mpirun_fortran_ranks_with_regions_count_the_node_once_and_report_as_one_job()
 
     // One report for the job.
     let report = |extra: &[&str]| {
-        let o =
-            Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(&out).args(extra).output().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(&out).args(extra).output_timeout();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };

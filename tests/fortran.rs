@@ -5,10 +5,12 @@
 
 mod tools;
 
+mod support;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
+use support::CommandTimeout;
 
 use tools::{build_fortran, require};
 
@@ -24,8 +26,7 @@ fn build_and_run(source: &str, work: &Path, args: &[&OsStr]) -> Option<Output> {
             .args(args)
             .env_remove("LD_LIBRARY_PATH")
             .env("CODECARBON_LOG_LEVEL", "error")
-            .output()
-            .unwrap(),
+            .output_timeout(),
     )
 }
 

@@ -12,12 +12,14 @@
 //! when the rank carrying a share is SIGKILLed after its last report, the share it measured
 //! since is taken over by the counting rank, once.
 
+mod support;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use support::{ChildTimeout, CommandTimeout};
 
 use serde_json::Value;
 
@@ -46,7 +48,7 @@ fn find_program(name: &str) -> Option<PathBuf> {
 
 fn compile(args: &[std::ffi::OsString]) {
     let cc = find_program("cc").expect("a C compiler (cc)");
-    let status = Command::new(&cc).args(args).status().unwrap_or_else(|e| panic!("running cc: {e}"));
+    let status = Command::new(&cc).args(args).try_status_timeout().unwrap_or_else(|e| panic!("running cc: {e}"));
     assert!(status.success(), "cc {args:?} failed");
 }
 
@@ -570,7 +572,7 @@ fn a_killed_rank_leaves_its_unreported_gpu_share_to_the_counting_rank_counted_on
     }
     std::thread::sleep(Duration::from_millis(1000)); // rank 0 measures its share, unreported
     children[0].kill().unwrap(); // SIGKILL: no destructor, no last measurement
-    let killed = children.remove(0).wait_with_output().unwrap();
+    let killed = children.remove(0).wait_with_output_timeout();
     std::fs::write(dir.path().join("killed"), "").unwrap();
     let (out1, _) = wait(children.remove(0), Duration::from_secs(60));
     let out0 = String::from_utf8_lossy(&killed.stdout).into_owned();

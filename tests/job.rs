@@ -3,9 +3,11 @@
 //! over at its next measurement, counting the machine-wide energy from the dead one's last
 //! measurement (or its own start, if later) on.
 
+mod support;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+use support::ChildTimeout;
 
 use carbon_tracker::Tracker;
 
@@ -56,7 +58,7 @@ fn a_killed_counter_is_replaced_at_the_next_measurement() {
     assert!(share.ram_energy_kwh * 3.6e6 < 100.0 * share.duration_s * 0.5, "{share:?}");
 
     child.kill().unwrap(); // SIGKILL: no destructor runs; the kernel drops its locks
-    child.wait().unwrap();
+    child.wait_timeout();
     std::thread::sleep(Duration::from_millis(200));
     let after = t.flush().unwrap();
     assert!(counts_node(&t), "the surviving rank took over");

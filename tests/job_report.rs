@@ -6,9 +6,11 @@
 //! rank, and the regions; the total is the sum of the nodes and of the ranks, and each node was
 //! counted once.
 
+mod support;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::{ChildTimeout, CommandTimeout};
 
 use carbon_tracker::Tracker;
 
@@ -62,7 +64,7 @@ fn job_rank_process() {
 }
 
 fn report(dir: &Path, extra: &[&str]) -> (String, String, bool) {
-    let out = Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(dir).args(extra).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_carbon-tracker")).arg("report").arg(dir).args(extra).output_timeout();
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -79,7 +81,7 @@ fn own_host_names() -> bool {
     Command::new("unshare")
         .args(["--uts", "sh", "-c", "hostname ct-probe"])
         .stderr(std::process::Stdio::null())
-        .status()
+        .try_status_timeout()
         .is_ok_and(|s| s.success())
 }
 
@@ -127,7 +129,7 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
         children.push(child);
     }
     for mut c in children {
-        assert!(c.wait().unwrap().success(), "a rank failed");
+        assert!(c.wait_timeout().success(), "a rank failed");
     }
     let names: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -149,7 +151,7 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
     let (text, stderr, ok) = report(&out, &[]);
     println!("{text}");
     assert!(ok, "{stderr}");
-    assert!(text.contains("Job 4242 (project sim): 6 rank(s) on 2 node(s)"), "{text}");
+    assert!(text.contains("Job 4242 (project sim): 6 ranks on 2 nodes"), "{text}");
     // As printed: the total line is the sum of the lines above it, per node and per rank.
     for (header, energy_col, total_col) in [("  node ", 3, 2), ("   rank ", 5, 1)] {
         let lines: Vec<Vec<&str>> = text

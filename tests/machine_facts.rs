@@ -2,9 +2,11 @@
 //! now taken through sysinfo, equal what `/proc/cpuinfo`, `/proc/meminfo` and `uname` say on the
 //! machine the test runs on: the same strings in the CSV, the same TDP match, the same RAM model.
 
+mod support;
 use carbon_tracker::config::{options, Config, Origin, Sources};
 use carbon_tracker::hardware::{cpuinfo, ram, tdp, MachineFacts};
 use carbon_tracker::Tracker;
+use support::CommandTimeout;
 
 /// `MemTotal` of `/proc/meminfo`, GiB.
 fn proc_mem_total_gib() -> f64 {
@@ -23,10 +25,10 @@ fn proc_mem_total_gib() -> f64 {
 
 /// Python's `platform.platform()` on Linux from `uname` and glibc, formed by hand.
 fn uname_platform() -> String {
-    let out = std::process::Command::new("uname").args(["-s", "-r", "-m"]).output().unwrap();
+    let out = std::process::Command::new("uname").args(["-s", "-r", "-m"]).output_timeout();
     let uname = String::from_utf8(out.stdout).unwrap();
     let mut s = uname.split_whitespace().collect::<Vec<_>>().join("-");
-    let ldd = std::process::Command::new("getconf").arg("GNU_LIBC_VERSION").output().unwrap();
+    let ldd = std::process::Command::new("getconf").arg("GNU_LIBC_VERSION").output_timeout();
     if let Some(v) = String::from_utf8(ldd.stdout).unwrap().trim().strip_prefix("glibc ") {
         s.push_str(&format!("-with-glibc{v}"));
     }

@@ -2,8 +2,10 @@
 //! header and every row, in both `on_csv_write` modes. The test binary runs itself as the
 //! writer processes (`CT_WRITER_DIR` set), so the writers are real, separate processes.
 
+mod support;
 use std::path::Path;
 use std::process::Command;
+use support::ChildTimeout;
 
 use carbon_tracker::config::{options, Config, Origin, Sources};
 use carbon_tracker::Tracker;
@@ -53,7 +55,7 @@ fn run_writers(mode: &str) -> (tempfile::TempDir, Vec<csv::StringRecord>, String
         .collect();
     std::fs::write(d.path().join("go"), "").unwrap();
     for mut c in children {
-        assert!(c.wait().unwrap().success());
+        assert!(c.wait_timeout().success());
     }
     let text = std::fs::read_to_string(d.path().join("emissions.csv")).unwrap();
     let records = csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect();
@@ -138,7 +140,7 @@ fn simultaneous_first_writes_in_many_processes_write_one_header() {
         })
         .collect();
     for mut c in children {
-        assert!(c.wait().unwrap().success());
+        assert!(c.wait_timeout().success());
     }
     for k in 0..ROUNDS {
         let text = std::fs::read_to_string(d.path().join(format!("e{k}.csv"))).unwrap();

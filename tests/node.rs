@@ -16,6 +16,7 @@
 //! one of those that see it, none for a GPU nobody sees), and killing the rank that counts the
 //! GPUs (SIGKILL) loses no interval and counts none twice.
 
+mod support;
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use support::{ChildTimeout, CommandTimeout};
 
 const CPU_W: f64 = 50.0;
 const RAM_W: f64 = 10.0;
@@ -61,8 +63,10 @@ fn lib_dir() -> PathBuf {
 }
 
 fn compile(compiler: &Path, args: &[std::ffi::OsString]) {
-    let status =
-        Command::new(compiler).args(args).status().unwrap_or_else(|e| panic!("running {}: {e}", compiler.display()));
+    let status = Command::new(compiler)
+        .args(args)
+        .try_status_timeout()
+        .unwrap_or_else(|e| panic!("running {}: {e}", compiler.display()));
     assert!(status.success(), "{} {args:?} failed", compiler.display());
 }
 
@@ -366,7 +370,7 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
         let wrapper = "v=$(eval echo \"\\${CT_CVD_$OMPI_COMM_WORLD_RANK}\"); \
                        if [ \"$v\" = UNSET ]; then unset CUDA_VISIBLE_DEVICES; else export CUDA_VISIBLE_DEVICES=\"$v\"; fi; exec \"$@\"";
         cmd.args(["sh", "-c", wrapper, "sh"]).arg(exe).arg(&options).arg(&sync).arg(RANKS.to_string()).args(JOB_STEPS);
-        let out = cmd.output().unwrap();
+        let out = cmd.output_timeout();
         let (stdout, stderr) =
             (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
         assert!(out.status.success(), "mpirun failed:\n{stdout}\n{stderr}");
@@ -389,7 +393,7 @@ fn run_job(node: &Node, launcher: Launcher, vis: &Visibility, tag: &str) -> Opti
             .collect();
         let mut ranks = HashMap::new();
         for child in children {
-            let out = child.wait_with_output().unwrap();
+            let out = child.wait_with_output_timeout();
             let (stdout, stderr) =
                 (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
             assert!(out.status.success(), "a rank failed:\n{stdout}\n{stderr}");
@@ -571,12 +575,12 @@ fn killing_the_rank_that_counts_the_gpus_loses_no_interval_and_counts_none_twice
     wait_for_file(&sync.join("flushed"), &mut children);
     std::thread::sleep(Duration::from_millis(500)); // rank 1 measures meanwhile (not counting A, B)
     children[0].kill().unwrap(); // SIGKILL: no destructor, no last measurement
-    let doomed = children.remove(0).wait_with_output().unwrap();
+    let doomed = children.remove(0).wait_with_output_timeout();
     std::fs::write(sync.join("killed"), "").unwrap();
     let mut all = parse_ranks(&String::from_utf8_lossy(&doomed.stdout));
     let mut first_json = HashMap::new();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output_timeout();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         // Rank 1's first json (before the kill) shows it counted nothing while rank 0 lived.
@@ -651,11 +655,11 @@ fn killing_the_counting_rank_at_a_default_like_cadence_loses_at_most_one_tick() 
     // Rank 0 flushed once, 0.3 s after its start; it counts the node for 1.5 s more, unwritten.
     std::thread::sleep(Duration::from_millis(1500));
     children[0].kill().unwrap(); // SIGKILL: no destructor, no last measurement
-    let doomed = children.remove(0).wait_with_output().unwrap();
+    let doomed = children.remove(0).wait_with_output_timeout();
     std::fs::write(sync.join("killed"), "").unwrap();
     let mut all = parse_ranks(&String::from_utf8_lossy(&doomed.stdout));
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output_timeout();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         all.extend(parse_ranks(&stdout));
@@ -725,7 +729,7 @@ fn a_forked_child_freeing_the_tracker_leaves_the_node_counted_once() {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output_timeout();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         all.extend(parse_ranks(&stdout));
@@ -796,7 +800,7 @@ fn the_counting_rank_stopping_after_another_reports_its_share_never_goes_down() 
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output_timeout();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         for line in stdout.lines().filter(|l| l.starts_with("rank=0 ") && l.contains("cpu_kwh=")) {
@@ -837,7 +841,7 @@ fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
     wait_for_file(&sync.join("flushed"), std::slice::from_mut(&mut child));
     std::fs::write(node.path("gpu-a-lost"), "").unwrap();
     std::fs::write(sync.join("lost"), "").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output_timeout();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -861,8 +865,11 @@ fn a_gpu_lost_mid_run_keeps_what_it_counted_and_the_others_go_on() {
 /// scripts/setup.sh made it, else the system's (the script then reads NVML through ctypes).
 fn gpu_check_python() -> PathBuf {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
-    let has_pynvml =
-        Command::new(&venv).args(["-c", "import pynvml"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let has_pynvml = Command::new(&venv)
+        .args(["-c", "import pynvml"])
+        .stderr(Stdio::null())
+        .try_status_timeout()
+        .is_ok_and(|s| s.success());
     if has_pynvml {
         venv
     } else {
@@ -883,7 +890,7 @@ fn gpu_check_script_runs_against_the_fake_nvml_and_without_nvml() {
             .env("CARBON_TRACKER_LIB", &lib)
             .env("PYTHON", gpu_check_python())
             .env_remove("CUDA_VISIBLE_DEVICES");
-        let out = cmd.output().unwrap();
+        let out = cmd.output_timeout();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
     };
     let (status, text) = run(true);

@@ -2,6 +2,7 @@
 //! go anywhere else: the suite runs with CARBON_TRACKER_LOOPBACK_ONLY=1 (.cargo/config.toml).
 
 mod support;
+use support::CommandTimeout;
 
 use std::time::{Duration, Instant};
 
@@ -516,8 +517,7 @@ fn api_key_never_reaches_the_log() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "api_key_never_reaches_the_log", "--nocapture", "--test-threads=1"])
         .env("CT_LOG_CHILD", "1")
-        .output()
-        .unwrap();
+        .output_timeout();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("child done") && stderr.contains("[carbon_tracker DEBUG"), "{stderr}");

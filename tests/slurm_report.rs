@@ -3,8 +3,10 @@
 //! program's own tracker (this library, with the job's id) listed apart and never added. The
 //! plugin itself runs under a real Slurm in scripts/slurm/spank-test.sh.
 
+mod support;
 use std::path::Path;
 use std::process::Command;
+use support::CommandTimeout;
 
 use carbon_tracker::{Options, Tracker};
 
@@ -21,7 +23,7 @@ fn row(step: &str, node: &str, started: f64, duration_s: f64, kwh: f64) -> Strin
 }
 
 fn report(args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).current_dir(cwd).env("HOME", cwd).output().unwrap();
+    let out = Command::new(BIN).args(args).current_dir(cwd).env("HOME", cwd).output_timeout();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -70,9 +72,9 @@ fn a_plugin_job_and_the_programs_own_tracker() {
     let own_s = own.to_str().unwrap();
     let (code, text, err) = report(&["report", "--slurm-job", "4242", "--slurm-dir", plugin_s, own_s], tmp.path());
     assert_eq!(code, 0, "{err}");
-    assert!(text.contains("Slurm job 4242: 3 row(s), 2 node(s)"), "{text}");
+    assert!(text.contains("Slurm job 4242: 3 rows, 2 nodes"), "{text}");
     assert!(text.contains("total  3.000 Wh, 150.0 mg CO2e, 50.0 g/kWh, 10.0 s"), "{text}");
-    assert!(text.contains("The program's own tracker (1 run(s)): part of what the plugin measured above"), "{text}");
+    assert!(text.contains("The program's own tracker (1 run): part of what the plugin measured above"), "{text}");
 
     let (code, json, err) =
         report(&["report", "--json", "--slurm-job", "4242", "--slurm-dir", plugin_s, own_s], tmp.path());

@@ -9,13 +9,13 @@
 
 #include "carbon_tracker.hpp"
 
-static double solve(int i) {  // the solver phase of a toy model
+static double solve(int i) { // the solver phase of a toy model
     double x = 0;
     for (int k = 1; k < 150000; k++) x += std::sin(i + k * 1e-3) / k;
     return x;
 }
 
-static double exchange(double state) {  // stands for a halo exchange
+static double exchange(double state) { // stands for a halo exchange
     double x = state;
     for (int k = 1; k < 30000; k++) x = std::fmod(x * 1.000001 + k, 1e6);
     return x;
@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
         tracker.start();
         double state = 0;
         for (int i = 1; i <= steps; i++) {
-            carbon_tracker::Region step(tracker, "step");  // ends with the loop body
+            carbon_tracker::Region step(tracker, "step"); // ends with the loop body
             {
                 carbon_tracker::Region r(tracker, "solver");
                 state += solve(i);
@@ -42,10 +42,10 @@ int main(int argc, char **argv) {
                 carbon_tracker::Region r(tracker, "halo exchange");
                 state = exchange(state);
             }
-            tracker.set_progress(i, steps);  // cheap: every step
+            tracker.set_progress(i, steps); // cheap: every step
             if (i % 100 == 0) {
                 carbon_tracker::Region r(tracker, "output");
-                auto e = tracker.flush();  // also rewrites the region file: one row per region
+                auto e = tracker.flush(); // also rewrites the region file: one row per region
                 std::printf("step %4d: %.3f s, %.4g kWh, %.4g kg CO2e\n", i, e.duration_s, e.energy_consumed_kwh,
                             e.emissions_kg);
                 carbon_tracker::Prediction p = tracker.predict();
@@ -56,8 +56,10 @@ int main(int argc, char **argv) {
             }
         }
         auto e = tracker.stop();
-        std::printf("done (state %.3f): %.3f s, %.4g kWh, %.4g kg CO2e at %.5g g/kWh, rows in %s/emissions.csv, regions beside it\n", state,
-                    e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.carbon_intensity_g_per_kwh, out_dir.c_str());
+        std::printf("done (state %.3f): %.3f s, %.4g kWh, %.4g kg CO2e at %.5g g/kWh, rows in %s/emissions.csv, "
+                    "regions beside it\n",
+                    state, e.duration_s, e.energy_consumed_kwh, e.emissions_kg, e.carbon_intensity_g_per_kwh,
+                    out_dir.c_str());
     } catch (const carbon_tracker::Error &err) {
         std::fprintf(stderr, "carbon-tracker error %d: %s\n", err.status(), err.what());
         return 1;

@@ -9,6 +9,7 @@ OUT_DIR holds one file per rank, <host>-<pid>.txt, the lines tests/c/node_rank.c
 rank's totals are its last flush or stop: a killed rank's last flush).
 Prints one table line `CASE | ratio | per node | ranks` and exits 1 when a ratio is off by more
 than 2 %, a rank is missing or failed, or (--distinct-ranks) two ranks report the same rank."""
+
 import os
 import sys
 
@@ -23,8 +24,12 @@ def parse(path):
         f = dict(p.split("=", 1) for p in line.split() if "=" in p)
         # A rank's last totals: its stop, or its last flush if it was killed.
         if f.get("event") in ("flush", "stop"):
-            r.update(rank=int(f["rank"]), ram_kwh=float(f["ram_kwh"]), to=float(f["t_call"]),
-                     frm=float(f["t_call"]) - float(f["duration_s"]))
+            r.update(
+                rank=int(f["rank"]),
+                ram_kwh=float(f["ram_kwh"]),
+                to=float(f["t_call"]),
+                frm=float(f["t_call"]) - float(f["duration_s"]),
+            )
         elif f.get("event") == "json":
             r["counts_node"] = f.get("counts_node")
     return r
@@ -56,7 +61,9 @@ def main():
         ratio = node_sum / node_truth if node_truth > 0 else float("nan")
         per_node.append(f"{host}:{len(rs)}:{ratio:.3f}")
         if not abs(ratio - 1) <= TOLERANCE:
-            problems.append(f"node {host}: ranks' sum {node_sum:.3e} kWh over the node's {node_truth:.3e} kWh = {ratio:.3f}")
+            problems.append(
+                f"node {host}: ranks' sum {node_sum:.3e} kWh over the node's {node_truth:.3e} kWh = {ratio:.3f}"
+            )
     ratio = total / truth if truth > 0 else float("nan")
     print(f"{case} | {ratio:.3f} | {' '.join(per_node)} | ranks {sorted(ranks)}")
     for p in problems:

@@ -8,6 +8,7 @@ each worker (torch.distributed.run, static rendezvous), for tests where torch is
 --rdzv-id defaults to torchrun's own default, "none". Workers are this process's children (as
 under torchrun, whose agent is their parent); it waits for them (at most --timeout s, default
 120) and exits with the first non-zero status."""
+
 import argparse
 import os
 import subprocess

@@ -173,8 +173,8 @@ config_keys! {
     "force_carbon_intensity_g_co2e_kwh" => force_carbon_intensity_g_per_kwh: (Option<f64>) = None, optional(number(0.0, 10_000.0));
     /// Use the CPU load model even when RAPL is readable.
     "force_mode_cpu_load" => force_mode_cpu_load: bool = false, boolean;
-    /// Power usage effectiveness of the facility: multiplies every energy.
-    "pue" => pue: f64 = 1.0, positive(100.0);
+    /// Power usage effectiveness of the facility (1 to 100): multiplies every energy.
+    "pue" => pue: f64 = 1.0, pue_ratio;
     /// Water usage effectiveness, L/kWh.
     "wue" => wue_l_per_kwh: f64 = 0.0, number(0.0, 1_000.0);
     /// `machine`: the whole machine; `process`: this process and its descendants.

@@ -508,6 +508,7 @@ mod tests {
             "force_ram_power=-1",
             "force_carbon_intensity_g_co2e_kwh=1e9",
             "pue=0",
+            "pue=0.5",
             "wue=-1",
             "force_cpu_power=-5",
             "on_csv_write=overwrite",

@@ -48,6 +48,19 @@ pub fn positive(max: f64) -> impl Fn(&str, &str, &str) -> Result<f64> {
     }
 }
 
+/// A power usage effectiveness: the facility's energy over its IT equipment's, so at least 1
+/// (CodeCarbon takes any number, and a PUE below 1 silently lowers every energy).
+pub fn pue_ratio(origin: &str, key: &str, v: &str) -> Result<f64> {
+    let x = finite(origin, key, v)?;
+    if !(1.0..=100.0).contains(&x) {
+        return Err(Error::option(format!(
+            "{origin}{key}={v}: expected a number from 1 to 100 (a PUE is the facility's energy over its IT \
+             equipment's, never below 1; 1 is a machine without a data centre's overhead)"
+        )));
+    }
+    Ok(x)
+}
+
 /// `parse`, or `None` for an empty value or `none`.
 pub fn optional<T>(parse: impl Fn(&str, &str, &str) -> Result<T>) -> impl Fn(&str, &str, &str) -> Result<Option<T>> {
     move |origin, key, v| {
@@ -275,6 +288,14 @@ mod tests {
         assert_eq!(positive(100.0)("", "pue", "1.5").unwrap(), 1.5);
         assert!(positive(100.0)("", "pue", "0").is_err());
         assert!(positive(100.0)("", "pue", "101").unwrap_err().message.contains("at most 100"));
+        assert_eq!(pue_ratio("", "pue", "1").unwrap(), 1.0);
+        assert_eq!(pue_ratio("", "pue", "1.5").unwrap(), 1.5);
+        for bad in ["0.5", "0.99", "0", "-1", "101", "NaN"] {
+            let e = pue_ratio("", "pue", bad).unwrap_err();
+            assert_eq!(e.kind, crate::error::ErrorKind::InvalidOption, "pue={bad}");
+            assert!(e.message.contains(&format!("pue={bad}")), "{}", e.message);
+        }
+        assert!(pue_ratio("", "pue", "0.5").unwrap_err().message.contains("never below 1"));
         assert!(number(0.0, 10.0)("", "wue", "-1").is_err());
         assert!(number(0.0, 10.0)("", "wue", "NaN").is_err());
         assert!(number(0.0, 10.0)("", "wue", "inf").is_err());

@@ -188,108 +188,45 @@ pub fn plan_for(config: &Config, log: &Logger) -> Arc<HardwarePlan> {
     plan
 }
 
-/// Probes the hardware from `facts` and the powercap tree named in `config`.
+/// The options the CPU probe reads.
+struct CpuSettings<'a> {
+    force_cpu_power_w: Option<f64>,
+    force_mode_cpu_load: bool,
+    rapl_dir: &'a std::path::Path,
+    rapl_include_dram: bool,
+    rapl_prefer_psys: bool,
+}
+
+impl CpuSettings<'_> {
+    fn of(c: &Config) -> CpuSettings<'_> {
+        CpuSettings {
+            force_cpu_power_w: c.force_cpu_power_w,
+            force_mode_cpu_load: c.force_mode_cpu_load,
+            rapl_dir: &c.rapl_dir,
+            rapl_include_dram: c.rapl_include_dram,
+            rapl_prefer_psys: c.rapl_prefer_psys,
+        }
+    }
+}
+
+/// The options the RAM probe reads.
+struct RamSettings {
+    force_ram_power_w: Option<f64>,
+}
+
+/// The options the GPU probe reads.
+struct GpuSettings<'a> {
+    gpu_ids: Option<&'a [String]>,
+}
+
+/// Probes the hardware from `facts` and the powercap tree named in `config`: the CPU, RAM and
+/// GPUs each from their own options; `methods` says which model gives each number.
 pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePlan {
     let mut methods = Vec::new();
-    let cpu_model = facts.cpu.model.clone().unwrap_or_else(|| "Unknown".to_string());
-    let threads = facts.cpu.threads.max(1);
-    let sockets = facts.cpu.sockets.max(1);
-    log.debug(format!("CPU count: {threads} thread(s) in {sockets} physical CPU(s)"));
-
-    // RAPL first unless a power or the load model is forced (CodeCarbon: force_cpu_power skips RAPL).
-    let mut cpu = None;
-    if config.force_cpu_power_w.is_none() && !config.force_mode_cpu_load {
-        match rapl::discover(&config.rapl_dir, config.rapl_include_dram, config.rapl_prefer_psys) {
-            rapl::Discovery::Zones(z) => {
-                let names: Vec<_> = z.iter().map(|z| z.name.as_str()).collect();
-                methods.push(format!("CPU: RAPL energy counters ({}) under {}", names.join(", "), config.rapl_dir.display()));
-                cpu = Some(CpuSource::Rapl(z));
-            }
-            rapl::Discovery::PermissionDenied(path) => log.warning(format!(
-                "RAPL: permission denied reading {}. To measure CPU energy, grant read access, e.g. \
-                 `sudo chmod -R a+r {}/*` (until reboot) or a udev rule; falling back to the TDP model.",
-                path.display(),
-                config.rapl_dir.display()
-            )),
-            rapl::Discovery::Unavailable(why) => log.debug(format!("RAPL not available: {why}")),
-        }
-    }
-
-    let mut tdp_match = None;
-    let cpu = cpu.unwrap_or_else(|| {
-        let tdp_w = match config.force_cpu_power_w {
-            Some(w) => {
-                methods.push(format!("CPU: forced power {w} W used as TDP"));
-                w
-            }
-            None => match facts.cpu.model.as_deref().and_then(tdp::find) {
-                Some(m) => {
-                    let w = m.tdp_w * sockets as f64;
-                    methods.push(format!("CPU: TDP {} W of `{}` × {sockets} socket(s)", m.tdp_w, m.name));
-                    tdp_match = Some(m);
-                    w
-                }
-                None => {
-                    let w = tdp::DEFAULT_POWER_PER_THREAD_W * threads as f64;
-                    let message = format!(
-                        "Your CPU, {cpu_model}, is not in the table of CPU powers (CodeCarbon's cpu_power.csv): \
-                         using the default of {} W per thread for its {threads} threads, {w} W. Set force_cpu_power \
-                         to its TDP in watts for a better estimate.",
-                        tdp::DEFAULT_POWER_PER_THREAD_W
-                    );
-                    // Said once per process and model (machine- and process-mode trackers probe apart).
-                    if UNKNOWN_CPUS_SAID.lock().unwrap_or_else(|p| p.into_inner()).insert(cpu_model.clone()) {
-                        log.warning(message);
-                    } else {
-                        log.debug(message);
-                    }
-                    methods.push(format!("CPU: unknown model, {} W per thread", tdp::DEFAULT_POWER_PER_THREAD_W));
-                    w
-                }
-            },
-        };
-        if facts.proc_stat_readable {
-            methods.push(format!("CPU: load model P = {tdp_w} W × (0.1 + 0.9 × load³), machine-wide load"));
-            CpuSource::Load { tdp_w }
-        } else {
-            methods.push(format!("CPU: constant {} W (50 % of TDP), /proc/stat unreadable", tdp_w * 0.5));
-            CpuSource::Constant { tdp_w }
-        }
-    });
-
-    let ram_total_gib = facts.mem.map(|m| m.total_gib).unwrap_or(0.0);
-    let ram_power_w = match config.force_ram_power_w {
-        Some(w) => {
-            methods.push(format!("RAM: forced {w} W"));
-            w
-        }
-        None => {
-            let w = ram::power_w(ram_total_gib, facts.arm);
-            methods.push(format!(
-                "RAM: {w} W for {ram_total_gib:.2} GiB ({} DIMM heuristic)",
-                ram::estimate_dimm_count(ram_total_gib)
-            ));
-            w
-        }
-    };
-    for w in &facts.gpu_skipped {
-        log.warning(w);
-    }
-    let ids = config.gpu_ids.clone().or_else(|| facts.visible_devices.as_deref().map(crate::config::parse_gpu_ids));
-    let gpus = match &facts.gpus {
-        Ok(all) => gpu::select(all, ids.as_deref(), log),
-        Err(why) => {
-            log.debug(format!("No NVIDIA GPU: {why}"));
-            Vec::new()
-        }
-    };
-    for g in &gpus {
-        methods.push(if g.has_energy_counter {
-            format!("GPU {} ({}): NVML total-energy counter", g.index, g.name)
-        } else {
-            format!("GPU {} ({}): NVML power integrated about once a second (no energy counter)", g.index, g.name)
-        });
-    }
+    let (cpu, tdp_match) = probe_cpu(&CpuSettings::of(config), facts, log, &mut methods);
+    let (ram_total_gib, ram_power_w) =
+        probe_ram(&RamSettings { force_ram_power_w: config.force_ram_power_w }, facts, &mut methods);
+    let gpus = probe_gpus(&GpuSettings { gpu_ids: config.gpu_ids.as_deref() }, facts, log, &mut methods);
     let process_mode = config.tracking_mode == TrackingMode::Process;
     if process_mode {
         methods.push(match &cpu {
@@ -304,15 +241,129 @@ pub fn probe(config: &Config, facts: &MachineFacts, log: &Logger) -> HardwarePla
     HardwarePlan {
         gpus,
         process_mode,
-        cpu_model,
-        cpu_count: threads,
-        cpu_physical_count: sockets,
+        cpu_model: facts.cpu.model.clone().unwrap_or_else(|| "Unknown".to_string()),
+        cpu_count: facts.cpu.threads.max(1),
+        cpu_physical_count: facts.cpu.sockets.max(1),
         tdp_match,
         cpu,
         ram_total_gib,
         ram_power_w,
         methods,
     }
+}
+
+/// RAPL first unless a power or the load model is forced (CodeCarbon: force_cpu_power skips
+/// RAPL); else the load model (or a constant power) from the TDP.
+fn probe_cpu(
+    c: &CpuSettings,
+    facts: &MachineFacts,
+    log: &Logger,
+    methods: &mut Vec<String>,
+) -> (CpuSource, Option<tdp::TdpMatch>) {
+    let (threads, sockets) = (facts.cpu.threads.max(1), facts.cpu.sockets.max(1));
+    log.debug(format!("CPU count: {threads} thread(s) in {sockets} physical CPU(s)"));
+    if c.force_cpu_power_w.is_none() && !c.force_mode_cpu_load {
+        match rapl::discover(c.rapl_dir, c.rapl_include_dram, c.rapl_prefer_psys) {
+            rapl::Discovery::Zones(z) => {
+                let names: Vec<_> = z.iter().map(|z| z.name.as_str()).collect();
+                methods.push(format!("CPU: RAPL energy counters ({}) under {}", names.join(", "), c.rapl_dir.display()));
+                return (CpuSource::Rapl(z), None);
+            }
+            rapl::Discovery::PermissionDenied(path) => log.warning(format!(
+                "RAPL: permission denied reading {}. To measure CPU energy, grant read access, e.g. \
+                 `sudo chmod -R a+r {}/*` (until reboot) or a udev rule; falling back to the TDP model.",
+                path.display(),
+                c.rapl_dir.display()
+            )),
+            rapl::Discovery::Unavailable(why) => log.debug(format!("RAPL not available: {why}")),
+        }
+    }
+    let (tdp_w, tdp_match) = cpu_tdp_w(c.force_cpu_power_w, facts, log, methods);
+    let cpu = if facts.proc_stat_readable {
+        methods.push(format!("CPU: load model P = {tdp_w} W × (0.1 + 0.9 × load³), machine-wide load"));
+        CpuSource::Load { tdp_w }
+    } else {
+        methods.push(format!("CPU: constant {} W (50 % of TDP), /proc/stat unreadable", tdp_w * 0.5));
+        CpuSource::Constant { tdp_w }
+    };
+    (cpu, tdp_match)
+}
+
+/// The CPU's TDP: forced, from the table of CPU powers, or the default per thread.
+fn cpu_tdp_w(
+    forced_w: Option<f64>,
+    facts: &MachineFacts,
+    log: &Logger,
+    methods: &mut Vec<String>,
+) -> (f64, Option<tdp::TdpMatch>) {
+    let (threads, sockets) = (facts.cpu.threads.max(1), facts.cpu.sockets.max(1));
+    if let Some(w) = forced_w {
+        methods.push(format!("CPU: forced power {w} W used as TDP"));
+        return (w, None);
+    }
+    if let Some(m) = facts.cpu.model.as_deref().and_then(tdp::find) {
+        methods.push(format!("CPU: TDP {} W of `{}` × {sockets} socket(s)", m.tdp_w, m.name));
+        return (m.tdp_w * sockets as f64, Some(m));
+    }
+    let cpu_model = facts.cpu.model.clone().unwrap_or_else(|| "Unknown".to_string());
+    let w = tdp::DEFAULT_POWER_PER_THREAD_W * threads as f64;
+    let message = format!(
+        "Your CPU, {cpu_model}, is not in the table of CPU powers (CodeCarbon's cpu_power.csv): \
+         using the default of {} W per thread for its {threads} threads, {w} W. Set force_cpu_power \
+         to its TDP in watts for a better estimate.",
+        tdp::DEFAULT_POWER_PER_THREAD_W
+    );
+    // Said once per process and model (machine- and process-mode trackers probe apart).
+    if UNKNOWN_CPUS_SAID.lock().unwrap_or_else(|p| p.into_inner()).insert(cpu_model) {
+        log.warning(message);
+    } else {
+        log.debug(message);
+    }
+    methods.push(format!("CPU: unknown model, {} W per thread", tdp::DEFAULT_POWER_PER_THREAD_W));
+    (w, None)
+}
+
+/// Total memory and its power: forced, or CodeCarbon's DIMM heuristic.
+fn probe_ram(r: &RamSettings, facts: &MachineFacts, methods: &mut Vec<String>) -> (f64, f64) {
+    let ram_total_gib = facts.mem.map(|m| m.total_gib).unwrap_or(0.0);
+    let ram_power_w = match r.force_ram_power_w {
+        Some(w) => {
+            methods.push(format!("RAM: forced {w} W"));
+            w
+        }
+        None => {
+            let w = ram::power_w(ram_total_gib, facts.arm);
+            methods.push(format!(
+                "RAM: {w} W for {ram_total_gib:.2} GiB ({} DIMM heuristic)",
+                ram::estimate_dimm_count(ram_total_gib)
+            ));
+            w
+        }
+    };
+    (ram_total_gib, ram_power_w)
+}
+
+/// The tracked GPUs: `gpu_ids`, else `CUDA_VISIBLE_DEVICES`, else all of them.
+fn probe_gpus(g: &GpuSettings, facts: &MachineFacts, log: &Logger, methods: &mut Vec<String>) -> Vec<gpu::Gpu> {
+    for w in &facts.gpu_skipped {
+        log.warning(w);
+    }
+    let ids = g.gpu_ids.map(<[String]>::to_vec).or_else(|| facts.visible_devices.as_deref().map(crate::config::parse_gpu_ids));
+    let gpus = match &facts.gpus {
+        Ok(all) => gpu::select(all, ids.as_deref(), log),
+        Err(why) => {
+            log.debug(format!("No NVIDIA GPU: {why}"));
+            Vec::new()
+        }
+    };
+    for g in &gpus {
+        methods.push(if g.has_energy_counter {
+            format!("GPU {} ({}): NVML total-energy counter", g.index, g.name)
+        } else {
+            format!("GPU {} ({}): NVML power integrated about once a second (no energy counter)", g.index, g.name)
+        });
+    }
+    gpus
 }
 
 /// One measurement interval's worth of readings.

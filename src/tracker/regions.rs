@@ -325,11 +325,17 @@ impl Regions {
     /// Every region's totals, in the order their names were first begun.
     pub fn totals(&self) -> Vec<RegionTotals> {
         let table = self.read();
+        let started = table.state != State::Created;
         table
             .cells
             .iter()
             .map(|cell| {
                 let a = cell.lock();
+                // The open time of calls that ended since the last boundary (a flush that reused a
+                // recent measurement took none): counted in `wall_s` as in `duration_s`; its energy
+                // comes with the next measurement.
+                let ended_since_boundary_ns =
+                    if started { a.wall_closed_ns.saturating_sub(a.wall_at_boundary_ns) } else { 0 };
                 RegionTotals {
                     name: cell.name.to_string(),
                     calls: a.calls,
@@ -337,7 +343,7 @@ impl Regions {
                     duration_s: a.total_ns as f64 / NS_PER_S,
                     min_duration_s: a.min_ns as f64 / NS_PER_S,
                     max_duration_s: a.max_ns as f64 / NS_PER_S,
-                    wall_s: a.attributed_ns as f64 / NS_PER_S,
+                    wall_s: (a.attributed_ns + ended_since_boundary_ns) as f64 / NS_PER_S,
                     cpu_energy_kwh: a.energy.cpu_kwh,
                     gpu_energy_kwh: a.energy.gpu_kwh,
                     ram_energy_kwh: a.energy.ram_kwh,
@@ -421,6 +427,24 @@ mod tests {
         assert_eq!(open, vec!["b (1 call(s))".to_string()]);
         assert_eq!(r.totals()[1].calls, 1, "ended at stop");
         assert!(r.begin("a").is_err(), "stopped");
+    }
+
+    #[test]
+    fn a_call_ended_after_the_last_boundary_counts_in_wall_s() {
+        let r = Regions::default();
+        r.start();
+        r.begin("a").unwrap();
+        let (b, _, _) = r.boundary(false); // a flush that measures
+        r.attribute(&b, &Totals::default());
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        r.end("a").unwrap(); // the next flush reuses that measurement: no boundary
+        let t = &r.totals()[0];
+        assert!((t.wall_s - t.duration_s).abs() < 1e-9, "one call, one thread: wall_s = duration_s: {t:?}");
+        // The next boundary attributes that time once: wall_s does not count it twice.
+        let (b, _, _) = r.boundary(false);
+        r.attribute(&b, &Totals::default());
+        let t = &r.totals()[0];
+        assert!((t.wall_s - t.duration_s).abs() < 1e-9, "{t:?}");
     }
 
     #[test]

@@ -10,14 +10,14 @@
 #include "carbon_tracker.h"
 
 static int failures = 0;
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (!(cond)) {                                     \
+#define CHECK(cond, ...)                                         \
+    do {                                                         \
+        if (!(cond)) {                                           \
             fprintf(stderr, "CHECK failed line %d: ", __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                  \
-            fprintf(stderr, "\n");                         \
-            failures++;                                    \
-        }                                                  \
+            fprintf(stderr, __VA_ARGS__);                        \
+            fprintf(stderr, "\n");                               \
+            failures++;                                          \
+        }                                                        \
     } while (0)
 
 static double now_s(void) {
@@ -64,7 +64,8 @@ static void *flusher(void *arg) {
 
 static void threads_share_one_handle(void) {
     ct_tracker *t = NULL;
-    CHECK(ct_tracker_new("offline=true;save_to_file=false;force_ram_power=10;measure_power_secs=0.01", &t) == CT_OK, "new");
+    CHECK(ct_tracker_new("offline=true;save_to_file=false;force_ram_power=10;measure_power_secs=0.01", &t) == CT_OK,
+          "new");
     CHECK(ct_tracker_start(t) == CT_OK, "start");
     pthread_t th[8];
     for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, flusher, t);
@@ -80,8 +81,8 @@ static void threads_share_one_handle(void) {
     /* RAM at 10 W: its energy is 10 W x PUE x the measured time, which must equal the duration. */
     double measured_s = e.ram_energy_kwh * 3.6e6 / (10.0 * e.pue);
     CHECK(e.measurements > 5, "ticks and flushes measured: %llu", (unsigned long long)e.measurements);
-    CHECK(measured_s > e.duration_s - 1e-6 && measured_s < e.duration_s + 1e-6, "measured %.9f s of %.9f s",
-          measured_s, e.duration_s);
+    CHECK(measured_s > e.duration_s - 1e-6 && measured_s < e.duration_s + 1e-6, "measured %.9f s of %.9f s", measured_s,
+          e.duration_s);
     ct_tracker_free(t);
 }
 
@@ -100,7 +101,8 @@ static void io_error_keeps_numbers(const char *dir) {
     memset(&e, 0, sizeof e);
     e.struct_size = sizeof e;
     CHECK(ct_tracker_flush(t, &e) == CT_ERR_IO, "flush to a missing dir");
-    CHECK(strstr(ct_last_error(), "vanishing-dir/emissions.csv") != NULL, "message names the file: %s", ct_last_error());
+    CHECK(strstr(ct_last_error(), "vanishing-dir/emissions.csv") != NULL, "message names the file: %s",
+          ct_last_error());
     CHECK(e.energy_consumed_kwh > 0 && e.duration_s > 0.09, "numbers filled despite the error");
     CHECK(ct_tracker_stop(t, &e) == CT_ERR_IO, "stop to a missing dir");
     CHECK(e.ram_energy_kwh * 3.6e6 / (10.0 * e.pue) > e.duration_s - 1e-6, "nothing lost");
@@ -113,8 +115,8 @@ static void io_error_keeps_numbers(const char *dir) {
 static void mistakes_are_caught_early(const char *dir) {
     ct_tracker *t = NULL;
     CHECK(ct_tracker_new("country_iso_code=FRN", &t) == CT_ERR_INVALID_OPTION && t == NULL, "FRN");
-    CHECK(strstr(ct_last_error(), "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)") != NULL, "%s",
-          ct_last_error());
+    CHECK(strstr(ct_last_error(), "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)") != NULL,
+          "%s", ct_last_error());
     CHECK(ct_tracker_new("projet_name=x", &t) == CT_ERR_INVALID_OPTION, "misspelt key");
     CHECK(strcmp(ct_last_error(), "options: unknown option `projet_name`; did you mean `project_name`?") == 0, "%s",
           ct_last_error());
@@ -170,7 +172,8 @@ int main(int argc, char **argv) {
     CHECK(ct_tracker_start(t) == CT_ERR_INVALID_STATE, "start twice");
 
     char *json = ct_tracker_json(t);
-    CHECK(json && strstr(json, "\"state\":\"running\"") && strstr(json, "\"g_per_kwh\":56.039"), "json: %s", json ? json : ct_last_error());
+    CHECK(json && strstr(json, "\"state\":\"running\"") && strstr(json, "\"g_per_kwh\":56.039"), "json: %s",
+          json ? json : ct_last_error());
     ct_string_free(json);
     CHECK(ct_tracker_json(NULL) == NULL, "json(NULL)");
 
@@ -179,7 +182,8 @@ int main(int argc, char **argv) {
     print("flush", &e);
     CHECK(e.duration_s > 0.6 && e.duration_s < 5.0, "flush duration %g", e.duration_s);
     /* Timing check; valgrind serialises threads, so it is skipped there. */
-    CHECK(getenv("CT_UNDER_VALGRIND") || e.measurements >= 2, "background ticks ran: %llu", (unsigned long long)e.measurements);
+    CHECK(getenv("CT_UNDER_VALGRIND") || e.measurements >= 2, "background ticks ran: %llu",
+          (unsigned long long)e.measurements);
 
     ct_emissions bad;
     memset(&bad, 0, sizeof bad);
@@ -193,8 +197,10 @@ int main(int argc, char **argv) {
     memset(&p, 0, sizeof p);
     p.struct_size = sizeof p;
     CHECK(ct_tracker_peek(t, &p) == CT_OK, "peek: %s", ct_last_error());
-    CHECK(p.measurements >= e.measurements && p.energy_consumed_kwh >= e.energy_consumed_kwh, "peek is at least the flush");
-    CHECK(p.duration_s <= e.duration_s + 0.3, "peek reports the last measurement's time: %g vs %g", p.duration_s, e.duration_s);
+    CHECK(p.measurements >= e.measurements && p.energy_consumed_kwh >= e.energy_consumed_kwh,
+          "peek is at least the flush");
+    CHECK(p.duration_s <= e.duration_s + 0.3, "peek reports the last measurement's time: %g vs %g", p.duration_s,
+          e.duration_s);
 
     busy(0.4);
     ct_emissions s;

@@ -131,8 +131,10 @@ static void add_proc(struct fake_device *d, char *spec, int graphics) {
     p->sm = (unsigned)atoi(sm);
     p->graphics = graphics;
     p->from_ms = from ? strtoull(from, NULL, 10) : 0;
-    if (to && to[0] == '@') snprintf(p->to_file, sizeof p->to_file, "%s", to + 1);
-    else p->to_ms = to ? strtoull(to, NULL, 10) : 0;
+    if (to && to[0] == '@')
+        snprintf(p->to_file, sizeof p->to_file, "%s", to + 1);
+    else
+        p->to_ms = to ? strtoull(to, NULL, 10) : 0;
     d->n_procs++;
 }
 
@@ -183,16 +185,24 @@ static void load_config(FILE *f) {
         d->power_w = atof(power);
         d->has_counter = strcmp(kind, "counter") == 0;
         while ((tok = strtok_r(NULL, " \t\n", &save))) {
-            if (strncmp(tok, "util=", 5) == 0) d->util = (unsigned)atoi(tok + 5);
-            else if (strncmp(tok, "max_w=", 6) == 0) d->max_mw = (unsigned)(atof(tok + 6) * 1000);
-            else if (strncmp(tok, "proc=", 5) == 0) add_proc(d, tok + 5, 0);
-            else if (strncmp(tok, "gproc=", 6) == 0) add_proc(d, tok + 6, 1);
-            else if (strncmp(tok, "sample_ms=", 10) == 0) d->sample_ms = (unsigned)atoi(tok + 10);
-            else if (strcmp(tok, "noproc") == 0) d->noproc = 1;
-            else if (strncmp(tok, "lost_file=", 10) == 0) snprintf(d->lost_file, sizeof d->lost_file, "%s", tok + 10);
+            if (strncmp(tok, "util=", 5) == 0)
+                d->util = (unsigned)atoi(tok + 5);
+            else if (strncmp(tok, "max_w=", 6) == 0)
+                d->max_mw = (unsigned)(atof(tok + 6) * 1000);
+            else if (strncmp(tok, "proc=", 5) == 0)
+                add_proc(d, tok + 5, 0);
+            else if (strncmp(tok, "gproc=", 6) == 0)
+                add_proc(d, tok + 6, 1);
+            else if (strncmp(tok, "sample_ms=", 10) == 0)
+                d->sample_ms = (unsigned)atoi(tok + 10);
+            else if (strcmp(tok, "noproc") == 0)
+                d->noproc = 1;
+            else if (strncmp(tok, "lost_file=", 10) == 0)
+                snprintf(d->lost_file, sizeof d->lost_file, "%s", tok + 10);
             else if (strncmp(tok, "mig=", 4) == 0) {
                 char *msave = NULL;
-                for (char *m = strtok_r(tok + 4, ",", &msave); m && d->n_mig < MAX_MIG; m = strtok_r(NULL, ",", &msave)) {
+                for (char *m = strtok_r(tok + 4, ",", &msave); m && d->n_mig < MAX_MIG;
+                     m = strtok_r(NULL, ",", &msave)) {
                     struct fake_device *md = &mig_devices[n_mig_devices++];
                     memset(md, 0, sizeof *md);
                     md->is_mig = 1;
@@ -224,16 +234,26 @@ nvmlReturn_t nvmlShutdown(void) { return NVML_SUCCESS; }
 
 const char *nvmlErrorString(nvmlReturn_t r) {
     switch (r) {
-    case NVML_SUCCESS: return "Success";
-    case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
-    case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
-    case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
-    case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
-    case NVML_ERROR_NOT_FOUND: return "Not Found";
-    case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
-    case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
-    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
-    default: return "Unknown Error";
+    case NVML_SUCCESS:
+        return "Success";
+    case NVML_ERROR_UNINITIALIZED:
+        return "Uninitialized";
+    case NVML_ERROR_INVALID_ARGUMENT:
+        return "Invalid Argument";
+    case NVML_ERROR_NOT_SUPPORTED:
+        return "Not Supported";
+    case NVML_ERROR_NO_PERMISSION:
+        return "Insufficient Permissions";
+    case NVML_ERROR_NOT_FOUND:
+        return "Not Found";
+    case NVML_ERROR_INSUFFICIENT_SIZE:
+        return "Insufficient Size";
+    case NVML_ERROR_DRIVER_NOT_LOADED:
+        return "Driver Not Loaded";
+    case NVML_ERROR_GPU_IS_LOST:
+        return "GPU is lost";
+    default:
+        return "Unknown Error";
     }
 }
 
@@ -244,8 +264,12 @@ static nvmlReturn_t copy_string(const char *s, char *out, unsigned int len) {
     return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int len) { return copy_string("550.00.fake", version, len); }
-nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int len) { return copy_string("12.550.00.fake", version, len); }
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int len) {
+    return copy_string("550.00.fake", version, len);
+}
+nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int len) {
+    return copy_string("12.550.00.fake", version, len);
+}
 nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v) {
     if (!v) return NVML_ERROR_INVALID_ARGUMENT;
     *v = 12040;
@@ -268,7 +292,9 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev
     *device = &devices[index];
     return NVML_SUCCESS;
 }
-nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device) { return nvmlDeviceGetHandleByIndex_v2(index, device); }
+nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device) {
+    return nvmlDeviceGetHandleByIndex_v2(index, device);
+}
 
 nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
     if (!initialised) return NVML_ERROR_UNINITIALIZED;
@@ -286,11 +312,11 @@ nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
     return NVML_ERROR_NOT_FOUND;
 }
 
-#define CHECK(d)                                              \
-    do {                                                      \
-        if (!initialised) return NVML_ERROR_UNINITIALIZED;    \
-        if (!(d)) return NVML_ERROR_INVALID_ARGUMENT;         \
-        if (lost(d)) return NVML_ERROR_GPU_IS_LOST;           \
+#define CHECK(d)                                           \
+    do {                                                   \
+        if (!initialised) return NVML_ERROR_UNINITIALIZED; \
+        if (!(d)) return NVML_ERROR_INVALID_ARGUMENT;      \
+        if (lost(d)) return NVML_ERROR_GPU_IS_LOST;        \
     } while (0)
 
 nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int len) {
@@ -354,7 +380,9 @@ nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t d, unsigned int *limit
     *limit_mw = d->max_mw;
     return NVML_SUCCESS;
 }
-nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t d, unsigned int *limit_mw) { return nvmlDeviceGetEnforcedPowerLimit(d, limit_mw); }
+nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t d, unsigned int *limit_mw) {
+    return nvmlDeviceGetEnforcedPowerLimit(d, limit_mw);
+}
 
 nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *current, unsigned int *pending) {
     CHECK(d);
@@ -437,8 +465,8 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t d, unsigned i
 
 /* The samples newer than last_seen_us (oldest first, at most *count of them; the count alone when
  * `samples` is NULL): one per running process at each sample_ms step of the last 10 s. */
-nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizationSample_t *samples, unsigned int *count,
-                                             unsigned long long last_seen_us) {
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizationSample_t *samples,
+                                             unsigned int *count, unsigned long long last_seen_us) {
     CHECK(d);
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
     if (d->is_mig || d->noproc || d->n_mig) return NVML_ERROR_NOT_SUPPORTED;

@@ -1,9 +1,8 @@
 /* Forks at any moment of the library's work (built and run by tests/c_abi.rs). While two
- * trackers tick every 10 ms (the shortest period) and a second thread keeps making first starts (each with options that make
- * it probe the hardware anew, write a CSV, look its location up and log through a callback), the
- * main thread forks in a loop; each child starts, flushes and stops a tracker of its own (which
- * probes, writes, looks up and logs too) under alarm(2): a lock inherited held would hang it.
- *   usage: fork_loop OUTPUT_DIR FORKS   (prints key=value lines) */
+ * trackers tick every 10 ms (the shortest period) and a second thread keeps making first starts (each with options that
+ * make it probe the hardware anew, write a CSV, look its location up and log through a callback), the main thread forks
+ * in a loop; each child starts, flushes and stops a tracker of its own (which probes, writes, looks up and logs too)
+ * under alarm(2): a lock inherited held would hang it. usage: fork_loop OUTPUT_DIR FORKS   (prints key=value lines) */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -68,8 +67,7 @@ int main(int argc, char **argv) {
     ct_tracker *ticking = NULL;
     if (ct_tracker_new("offline=true;country_iso_code=FRA;save_to_file=false;measure_power_secs=0.01;log_level=debug",
                        &ticking) != CT_OK ||
-        ct_tracker_start(ticking) != CT_OK)
-    {
+        ct_tracker_start(ticking) != CT_OK) {
         fprintf(stderr, "ticking tracker: %s\n", ct_last_error());
         return 3;
     }

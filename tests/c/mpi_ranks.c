@@ -96,8 +96,8 @@ int main(int argc, char **argv) {
     fflush(stdout);
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) {
-        printf("reference duration_s=%.17g cpu_kwh=%.17g ram_kwh=%.17g energy_kwh=%.17g\n", r.duration_s, r.cpu_energy_kwh,
-               r.ram_energy_kwh, r.energy_consumed_kwh);
+        printf("reference duration_s=%.17g cpu_kwh=%.17g ram_kwh=%.17g energy_kwh=%.17g\n", r.duration_s,
+               r.cpu_energy_kwh, r.ram_energy_kwh, r.energy_consumed_kwh);
         fflush(stdout);
         ct_tracker_free(ref);
     }

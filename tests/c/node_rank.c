@@ -69,8 +69,10 @@ static void json_field(const char *json, const char *key, char *out, size_t n) {
 }
 
 static void print_totals(const char *event, const ct_emissions *e, double t_call, double t) {
-    printf("rank=%d event=%s t_call=%.9f t=%.9f duration_s=%.17g cpu_kwh=%.17g ram_kwh=%.17g gpu_kwh=%.17g energy_kwh=%.17g\n", rank, event, t_call, t,
-           e->duration_s, e->cpu_energy_kwh, e->ram_energy_kwh, e->gpu_energy_kwh, e->energy_consumed_kwh);
+    printf("rank=%d event=%s t_call=%.9f t=%.9f duration_s=%.17g cpu_kwh=%.17g ram_kwh=%.17g gpu_kwh=%.17g "
+           "energy_kwh=%.17g\n",
+           rank, event, t_call, t, e->duration_s, e->cpu_energy_kwh, e->ram_energy_kwh, e->gpu_energy_kwh,
+           e->energy_consumed_kwh);
     fflush(stdout);
 }
 
@@ -147,12 +149,14 @@ int main(int argc, char **argv) {
             json_field(json, "gpus_counted_now", gpus, sizeof gpus);
             /* The UUIDs this rank tracks: each "uuid" of the "gpus" array. */
             seen[0] = 0;
-            for (const char *p = strstr(json, "\"gpus\":"); p && (p = strstr(p, "\"uuid\":\"")); ) {
+            for (const char *p = strstr(json, "\"gpus\":"); p && (p = strstr(p, "\"uuid\":\""));) {
                 p += 8;
                 const char *q = strchr(p, '"');
                 if (!q) break;
                 if (seen[0]) strncat(seen, ",", sizeof seen - strlen(seen) - 1);
-                strncat(seen, p, (size_t)(q - p) < sizeof seen - strlen(seen) - 1 ? (size_t)(q - p) : sizeof seen - strlen(seen) - 1);
+                strncat(seen, p,
+                        (size_t)(q - p) < sizeof seen - strlen(seen) - 1 ? (size_t)(q - p)
+                                                                         : sizeof seen - strlen(seen) - 1);
             }
             printf("rank=%d event=json counts_node=%s gpus=%s seen=%s\n", rank, counts, gpus, seen);
             fflush(stdout);

@@ -14,14 +14,14 @@
 void ct_test_advance_clock_s(double seconds);
 
 static int failures = 0;
-#define CHECK(cond, ...)                                        \
-    do {                                                        \
-        if (!(cond)) {                                          \
+#define CHECK(cond, ...)                                           \
+    do {                                                           \
+        if (!(cond)) {                                             \
             fprintf(stderr, "FAILED %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                       \
-            fprintf(stderr, "\n");                              \
-            failures++;                                         \
-        }                                                       \
+            fprintf(stderr, __VA_ARGS__);                          \
+            fprintf(stderr, "\n");                                 \
+            failures++;                                            \
+        }                                                          \
     } while (0)
 
 static ct_tracker *started(const char *extra) {
@@ -47,15 +47,20 @@ static ct_prediction predict(ct_tracker *t) {
     return p;
 }
 
-static double steady(int k) { (void)k; return 10.0; }
+static double steady(int k) {
+    (void)k;
+    return 10.0;
+}
 static double warm_up(int k) { return k <= 10 ? 30.0 : 10.0; }
 static double slow_down(int k) { return k <= 50 ? 10.0 : 13.0; }
 
 static int covers(double low, double high, double v) { return low <= v && v <= high; }
 
 static void three_loads(void) {
-    struct { const char *name; double (*step_s)(int); } loads[] = {
-        {"steady", steady}, {"warm-up then steady", warm_up}, {"slow-down half way", slow_down}};
+    struct {
+        const char *name;
+        double (*step_s)(int);
+    } loads[] = {{"steady", steady}, {"warm-up then steady", warm_up}, {"slow-down half way", slow_down}};
     printf("| load | progress | duration predicted [90 %% interval] | real | energy predicted [interval] | real |\n");
     printf("|---|---|---|---|---|---|\n");
     for (int l = 0; l < 3; l++) {

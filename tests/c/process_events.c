@@ -16,10 +16,11 @@
 
 static int fork_test(void) {
     ct_tracker *t = NULL;
-    if (ct_tracker_new("offline=true;save_to_file=false;force_ram_power=10;measure_power_secs=0.01", &t) != CT_OK) return 1;
+    if (ct_tracker_new("offline=true;save_to_file=false;force_ram_power=10;measure_power_secs=0.01", &t) != CT_OK)
+        return 1;
     if (ct_tracker_start(t) != CT_OK) return 1;
     for (int i = 0; i < 40; i++) {
-        usleep(3000 + i * 250);  /* land at different points of the 10 ms tick */
+        usleep(3000 + i * 250); /* land at different points of the 10 ms tick */
         pid_t pid = fork();
         if (pid == 0) {
             alarm(5);
@@ -43,7 +44,8 @@ static int fork_test(void) {
     e.struct_size = sizeof e;
     if (ct_tracker_stop(t, &e) != CT_OK || e.measurements < 10) return 1;
     ct_tracker_free(t);
-    printf("fork: 40 children flushed and stopped, parent kept %llu measurements\n", (unsigned long long)e.measurements);
+    printf("fork: 40 children flushed and stopped, parent kept %llu measurements\n",
+           (unsigned long long)e.measurements);
     return 0;
 }
 
@@ -64,7 +66,8 @@ static int dlclose_test(const char *lib) {
     free_fn tfree = (free_fn)dlsym(h, "ct_tracker_free");
     for (int i = 0; i < 3; i++) {
         ct_tracker *t = NULL;
-        if (tnew("offline=true;save_to_file=false;measure_power_secs=0.05", &t) != CT_OK || tstart(t) != CT_OK) return 1;
+        if (tnew("offline=true;save_to_file=false;measure_power_secs=0.05", &t) != CT_OK || tstart(t) != CT_OK)
+            return 1;
         usleep(120000);
         if (tstop(t, NULL) != CT_OK) return 1;
         tfree(t);
@@ -73,7 +76,7 @@ static int dlclose_test(const char *lib) {
         fprintf(stderr, "dlclose: %s\n", dlerror());
         return 1;
     }
-    sleep(2);  /* past the load sampler's next 1 s timer */
+    sleep(2); /* past the load sampler's next 1 s timer */
     printf("dlclose: unloaded after 3 trackers, process alive 2 s later\n");
     return 0;
 }

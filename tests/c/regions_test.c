@@ -10,12 +10,12 @@
 #include "carbon_tracker.h"
 
 static int failures = 0;
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
+#define CHECK(cond)                                                                               \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
             fprintf(stderr, "CHECK failed line %d: %s (%s)\n", __LINE__, #cond, ct_last_error()); \
-            failures++;                                                            \
-        }                                                                          \
+            failures++;                                                                           \
+        }                                                                                         \
     } while (0)
 
 static void sleep_ms(long ms) {
@@ -56,9 +56,10 @@ static double region_field(const char *json, const char *name, const char *key) 
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     char opts[1024];
-    snprintf(opts, sizeof opts,
-             "offline=true;country_iso_code=FRA;force_ram_power=10;measure_power_secs=0.02;experiment_name=c;output_dir=%s",
-             argv[1]);
+    snprintf(
+        opts, sizeof opts,
+        "offline=true;country_iso_code=FRA;force_ram_power=10;measure_power_secs=0.02;experiment_name=c;output_dir=%s",
+        argv[1]);
     ct_tracker *t = NULL;
     CHECK(ct_tracker_new(opts, &t) == CT_OK);
     CHECK(ct_tracker_start(t) == CT_OK);
@@ -106,8 +107,8 @@ int main(int argc, char **argv) {
     CHECK(kernel_calls == THREADS * CALLS);
     CHECK(open_calls == 1); /* ended at stop */
     CHECK(solver_kwh > 0 && solver_kwh < step_kwh && step_kwh < run.energy_consumed_kwh);
-    printf("step_calls=%.0f\nkernel_calls=%.0f\nstep_kwh=%.17g\nsolver_kwh=%.17g\nrun_kwh=%.17g\n", step_calls, kernel_calls,
-           step_kwh, solver_kwh, run.energy_consumed_kwh);
+    printf("step_calls=%.0f\nkernel_calls=%.0f\nstep_kwh=%.17g\nsolver_kwh=%.17g\nrun_kwh=%.17g\n", step_calls,
+           kernel_calls, step_kwh, solver_kwh, run.energy_consumed_kwh);
     ct_string_free(json);
     ct_tracker_free(t);
     printf("failures=%d\n", failures);

@@ -10,8 +10,7 @@
 #include "check.hpp"
 
 // `call` throws a carbon_tracker::Error with `status` and a message containing `words`.
-template <class F>
-static bool throws(F call, ct_status status, const std::string &words) {
+template <class F> static bool throws(F call, ct_status status, const std::string &words) {
     try {
         call();
     } catch (const carbon_tracker::Error &e) {
@@ -33,7 +32,7 @@ int main(int argc, char **argv) {
                  "unknown option `projet_name`; did you mean `project_name`?"));
     Tracker t(Options()
                   .set("offline", true)
-                  .set("project_name", "a;b")  // escaped by the builder
+                  .set("project_name", "a;b") // escaped by the builder
                   .set("country_iso_code", "FRA")
                   .set("measure_power_secs", 0.05)
                   .set("output_dir", dir));
@@ -59,7 +58,7 @@ int main(int argc, char **argv) {
     CHECK(json.find("\"methods\"") != std::string::npos);
     Emissions e = moved.flush();
     CHECK(e.duration_s > 0.1 && e.energy_consumed_kwh > 0);
-    Emissions peeked = moved.peek();  // the flush's measurement or a later tick's; nothing written
+    Emissions peeked = moved.peek(); // the flush's measurement or a later tick's; nothing written
     CHECK(peeked.measurements >= e.measurements && peeked.energy_consumed_kwh >= e.energy_consumed_kwh);
     CHECK(e.carbon_intensity_g_per_kwh == 56.039);
     CHECK(e.measurements >= 2);
@@ -83,7 +82,8 @@ int main(int argc, char **argv) {
 
     // An output_dir that cannot be made: CT_ERR_IO at start, in the library's words.
     Tracker unmade(Options().set("offline", true).set("output_dir", dir + "/no-parent/out"));
-    CHECK(throws([&] { unmade.start(); }, CT_ERR_IO, "output_dir " + dir + "/no-parent/out: no such directory, nor its parent"));
+    CHECK(throws([&] { unmade.start(); }, CT_ERR_IO,
+                 "output_dir " + dir + "/no-parent/out: no such directory, nor its parent"));
     // A country code no country has, with the nearest ones.
     CHECK(throws([] { Tracker frn(Options().set("country_iso_code", "FRN")); }, CT_ERR_INVALID_OPTION,
                  "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA (France)"));
@@ -92,13 +92,17 @@ int main(int argc, char **argv) {
     // at start, is gone).
     Tracker io(Options().set("offline", true).set("output_dir", dir + "/vanishing"));
     io.start();
-    CHECK(std::remove((dir + "/vanishing/emissions.csv").c_str()) == 0 && std::remove((dir + "/vanishing").c_str()) == 0);
+    CHECK(std::remove((dir + "/vanishing/emissions.csv").c_str()) == 0 &&
+          std::remove((dir + "/vanishing").c_str()) == 0);
     ct_status status = CT_OK;
     Emissions partial = io.stop(status);
     CHECK(status == CT_ERR_IO);
     CHECK(partial.duration_s > 0);
 
-    { Tracker scoped(Options().set("offline", true).set("output_dir", dir).set("project_name", "scoped")); scoped.start(); }
+    {
+        Tracker scoped(Options().set("offline", true).set("output_dir", dir).set("project_name", "scoped"));
+        scoped.start();
+    }
     std::printf("failures=%d\n", failures);
     return failures ? 1 : 0;
 }

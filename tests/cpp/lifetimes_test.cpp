@@ -53,7 +53,7 @@ int main() {
     Tracker b(std::move(a));
     std::vector<Tracker> v;
     v.push_back(std::move(b));
-    for (int i = 0; i < 4; i++) v.emplace_back(opts);  // reallocations move the first one again
+    for (int i = 0; i < 4; i++) v.emplace_back(opts); // reallocations move the first one again
     usleep(20000);
     try {
         Emissions e = moved.stop();
@@ -64,7 +64,7 @@ int main() {
         failures++;
     }
     {
-        Task scoped(v[0], "scoped");  // the destructor ends it after another move
+        Task scoped(v[0], "scoped"); // the destructor ends it after another move
         Tracker c(std::move(v[0]));
         v[0] = std::move(c);
     }
@@ -83,5 +83,5 @@ int main() {
     usleep(50000);
     CHECK(g_calls.load() > 0);
     std::printf("failures=%d\n", failures);
-    return failures ? 1 : 0;  // left_running is never freed: it ticks through the exit
+    return failures ? 1 : 0; // left_running is never freed: it ticks through the exit
 }

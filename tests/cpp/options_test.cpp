@@ -61,13 +61,27 @@ struct Reader {
             }
             char e = s.at(i++);
             switch (e) {
-                case 'n': out += '\n'; break;
-                case 't': out += '\t'; break;
-                case 'r': out += '\r'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'u': utf8(out, unsigned(std::stoul(s.substr(i, 4), nullptr, 16))); i += 4; break;
-                default: out += e;  // " \ /
+            case 'n':
+                out += '\n';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'u':
+                utf8(out, unsigned(std::stoul(s.substr(i, 4), nullptr, 16)));
+                i += 4;
+                break;
+            default:
+                out += e; // " \ /
             }
         }
         ++i;
@@ -101,12 +115,18 @@ std::vector<Case> read_vector(const char *path) {
                 std::string k = r.string();
                 r.eat(':');
                 std::string v = r.string();
-                if (k == "name") c.name = v;
-                else if (k == "value") c.value = v;
-                else if (k == "escaped") c.escaped = v;
-                else if (k == "parsed") c.parsed = v;
-                else if (k == "key") c.key = v;
-                else if (k == "message") c.message = v;
+                if (k == "name")
+                    c.name = v;
+                else if (k == "value")
+                    c.value = v;
+                else if (k == "escaped")
+                    c.escaped = v;
+                else if (k == "parsed")
+                    c.parsed = v;
+                else if (k == "key")
+                    c.key = v;
+                else if (k == "message")
+                    c.message = v;
             } while (r.eat(','));
             r.eat('}');
             cases.push_back(c);
@@ -116,7 +136,7 @@ std::vector<Case> read_vector(const char *path) {
     return cases;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv) {
     if (argc < 3) {
@@ -186,7 +206,7 @@ int main(int argc, char **argv) {
             expect(e.status() == CT_ERR_INVALID_OPTION && e.what() == c.message, c.name + ": " + e.what());
         }
     }
-    try {  // an empty key: the library's words, as from C, Go and Python (set() threw its own)
+    try { // an empty key: the library's words, as from C, Go and Python (set() threw its own)
         carbon_tracker::Tracker t(carbon_tracker::Options().set(" ", "x"));
         expect(false, "an empty key is refused");
     } catch (const carbon_tracker::Error &e) {
@@ -197,7 +217,8 @@ int main(int argc, char **argv) {
         carbon_tracker::Tracker t(std::string("project_name=a\0b;offline=true", 30));
         expect(false, "a NUL in a whole options string is refused");
     } catch (const carbon_tracker::Error &e) {
-        expect(e.status() == CT_ERR_INVALID_OPTION && std::string(e.what()).find("NUL byte (at byte 14)") != std::string::npos,
+        expect(e.status() == CT_ERR_INVALID_OPTION &&
+                   std::string(e.what()).find("NUL byte (at byte 14)") != std::string::npos,
                std::string("NUL in the string: ") + e.what());
     }
 

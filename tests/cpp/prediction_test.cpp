@@ -20,7 +20,7 @@ int main() {
                         .set("force_ram_power", 100)
                         .set("force_cpu_power", 0.001)
                         .set("measure_power_secs", 86400)
-                        .set("emissions_budget_kg", 0.0015));  // the run emits 1.557 g
+                        .set("emissions_budget_kg", 0.0015)); // the run emits 1.557 g
     try {
         tracker.set_progress(0, 10);
         CHECK(false);
@@ -42,7 +42,7 @@ int main() {
     bool warned_states_ok = true;
     tracker.set_progress(0, steps);
     for (int step = 1; step <= steps; step++) {
-        ct_test_advance_clock_s(10);  // the step's work
+        ct_test_advance_clock_s(10); // the step's work
         tracker.set_progress(step, steps);
         Prediction p = tracker.predict();
         if (step == 2) warned_states_ok &= p.budget_state == CT_BUDGET_PREDICTED_TO_EXCEED;

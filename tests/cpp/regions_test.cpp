@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
     CHECK(run.energy_consumed_kwh > 0);
     std::string json = t.describe();
     CHECK(json.find("\"name\":\"step\"") != std::string::npos);
-    CHECK(json.find("\"calls\":4000") != std::string::npos);  // kernel: 4 threads x 1000
+    CHECK(json.find("\"calls\":4000") != std::string::npos); // kernel: 4 threads x 1000
     CHECK(json.find("\"calls\":20,") != std::string::npos);
     // One row per region (step, solver, halo exchange, kernel) under the header.
     std::string json_run_id = json.substr(json.find("\"run_id\":\"") + 10, 36);

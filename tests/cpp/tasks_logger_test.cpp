@@ -33,7 +33,7 @@ int main() {
     set_logger([&](ct_log_level level, std::string_view line) {
         std::lock_guard<std::mutex> g(got.mu);
         got.lines.emplace_back(level, std::string(line));
-        if (!version().empty()) reentered++;  // calling back into the library from the callback
+        if (!version().empty()) reentered++; // calling back into the library from the callback
     });
     Tracker t(Options()
                   .set("offline", true)
@@ -43,10 +43,10 @@ int main() {
                   .set("measure_power_secs", 0.02)
                   .set("log_level", "debug"));
 
-    t.start_task("outer");  // starts the tracker
+    t.start_task("outer"); // starts the tracker
     Emissions inner_e;
     {
-        Task inner(t, "inner");  // nested
+        Task inner(t, "inner"); // nested
         std::this_thread::sleep_for(std::chrono::milliseconds(30));
         inner_e = inner.stop();
         try {
@@ -57,10 +57,10 @@ int main() {
         }
     }
     {
-        Task scoped(t, "scoped");  // ended by its destructor
+        Task scoped(t, "scoped"); // ended by its destructor
     }
     try {
-        t.stop_task("scoped");  // already ended by the destructor
+        t.stop_task("scoped"); // already ended by the destructor
         CHECK(false);
     } catch (const Error &e) {
         CHECK(e.status() == CT_ERR_INVALID_STATE);
@@ -74,7 +74,7 @@ int main() {
     }
     Emissions outer_e = t.stop_task("outer");
     CHECK(inner_e.ram_energy_kwh > 0 && inner_e.ram_energy_kwh < outer_e.ram_energy_kwh);
-    for (const Emissions *e : {&inner_e, &outer_e})  // 10 W of RAM: energy = duration x 10 W
+    for (const Emissions *e : {&inner_e, &outer_e}) // 10 W of RAM: energy = duration x 10 W
         CHECK(std::fabs(e->ram_energy_kwh * 3.6e6 / 10 - e->duration_s) < 1e-6);
 
     // 8 threads, each with its own task scopes on the shared tracker.
@@ -108,7 +108,11 @@ int main() {
     set_logger(nullptr);
     size_t before = got.size();
     {
-        Tracker quiet(Options().set("offline", true).set("country_iso_code", "FRA").set("save_to_file", false).set("log_level", "info"));
+        Tracker quiet(Options()
+                          .set("offline", true)
+                          .set("country_iso_code", "FRA")
+                          .set("save_to_file", false)
+                          .set("log_level", "info"));
         quiet.start();
         quiet.stop();
     }

@@ -34,7 +34,9 @@ def halve(x: float) -> float:
     return x / 2
 
 
-tracker = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=str(out), on_csv_write="update", gpu_ids=[0], log_level="error")
+tracker = OfflineEmissionsTracker(
+    country_iso_code="FRA", output_dir=str(out), on_csv_write="update", gpu_ids=[0], log_level="error"
+)
 
 
 @track_task_emissions(tracker=tracker, task_name="triple")

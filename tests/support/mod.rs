@@ -4,6 +4,10 @@
 //! every energy/power/emissions field present and >= 0, utilisation 0-100 (else 422).
 #![allow(dead_code)]
 
+pub mod child;
+#[allow(unused_imports)] // each test binary uses a part
+pub use child::{default_signals, ChildTimeout, CommandTimeout};
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

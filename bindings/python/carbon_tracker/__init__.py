@@ -35,19 +35,19 @@ from ._codecarbon import (
     track_task_emissions,
 )
 from ._codecarbon_options import CodeCarbonOptions
-from ._prediction import BudgetState, Prediction, PredictionState
 from ._core import (
     CarbonTrackerError,
     Emissions,
     Status,
     TaskScope,
     Tracker,
-    _CtEmissions,
+    _CtEmissions,  # noqa: F401 (the ABI tests read its fields)
     escape_option_value,
     library_version,
     options_string,
 )
 from ._options import TrackerOptions
+from ._prediction import BudgetState, Prediction, PredictionState
 from ._regions import Region, RegionTotals
 from .output import BaseOutput, EmissionsData, OutputMethod, TaskEmissionsData
 

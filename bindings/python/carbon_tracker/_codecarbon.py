@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Ty
 
 from . import _logging
 from ._codecarbon_options import CodeCarbonOptions
-from ._options import OPTION_KEYS
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
+from ._options import OPTION_KEYS
 from .output import EmissionsData, OutputMethod, task_emissions_data
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
@@ -106,10 +106,25 @@ _SAVE_TO = ("save_to_file", "save_to_api", "save_to_logger", "save_to_prometheus
 # measure_power_secs: CodeCarbon takes any number (0 re-arms its timer at once); the library's range.
 _MIN_PERIOD_S, _MAX_PERIOD_S = 0.01, 86_400.0
 
-_LEVEL_NAMES = {"CRITICAL": 50, "FATAL": 50, "ERROR": 40, "WARN": 30, "WARNING": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
+_LEVEL_NAMES = {
+    "CRITICAL": 50,
+    "FATAL": 50,
+    "ERROR": 40,
+    "WARN": 30,
+    "WARNING": 30,
+    "INFO": 20,
+    "DEBUG": 10,
+    "NOTSET": 0,
+}
 
 
-_IMPLEMENTED_OUTPUTS = (OutputMethod.CSV, OutputMethod.API, OutputMethod.LOGGER, OutputMethod.PROMETHEUS, OutputMethod.LOGFIRE)
+_IMPLEMENTED_OUTPUTS = (
+    OutputMethod.CSV,
+    OutputMethod.API,
+    OutputMethod.LOGGER,
+    OutputMethod.PROMETHEUS,
+    OutputMethod.LOGFIRE,
+)
 
 
 def _gpu_model(gpus: List[Dict[str, Any]]) -> str:
@@ -174,7 +189,9 @@ def _output_methods(value: Any) -> List[str]:
         if method in _IMPLEMENTED_OUTPUTS:
             methods.append(method.value)
         else:
-            logger.warning(f"output method {method.value!r} is not implemented in this version of carbon-tracker; ignored")
+            logger.warning(
+                f"output method {method.value!r} is not implemented in this version of carbon-tracker; ignored"
+            )
     return methods
 
 
@@ -239,7 +256,9 @@ def _library_options(given: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Any]]:
                 value = clamped
         options[key] = value
     if any(not callable(getattr(h, "out", None)) for h in handlers):
-        raise TypeError("output_handlers: each handler needs out(total, delta) (subclass carbon_tracker.output.BaseOutput)")
+        raise TypeError(
+            "output_handlers: each handler needs out(total, delta) (subclass carbon_tracker.output.BaseOutput)"
+        )
     return options, handlers
 
 
@@ -478,7 +497,8 @@ class BaseEmissionsTracker:
         return None if value is None else float(value)
 
     def describe(self) -> Dict[str, Any]:
-        """carbon-tracker's description of the run (hardware, sources, intensity)."""
+        """carbon-tracker's description of the run (hardware, sources, intensity), as a dict:
+        the parsed JSON document of ``Tracker.describe`` (not JSON text; ``json.dumps`` gives it)."""
         return self.native.describe()
 
     @property
@@ -705,7 +725,9 @@ def _public_classes() -> Any:
 @overload
 def track_emissions(fn: _F) -> _F: ...
 @overload
-def track_emissions(fn: Optional[str] = None, *args: Any, **kwargs: Unpack[CodeCarbonOptions]) -> Callable[[_F], _F]: ...
+def track_emissions(
+    fn: Optional[str] = None, *args: Any, **kwargs: Unpack[CodeCarbonOptions]
+) -> Callable[[_F], _F]: ...
 def track_emissions(fn: Any = None, *args: Any, **kwargs: Any) -> Any:
     """CodeCarbon's decorator: ``@track_emissions`` or ``@track_emissions(project_name=...,
     offline=True, country_iso_code="FRA")``. Each call of the function runs a fresh tracker; its
@@ -795,4 +817,3 @@ def track_task_emissions(
     if fn is not None:
         return decorate(fn)
     return decorate
-

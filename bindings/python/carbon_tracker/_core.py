@@ -20,12 +20,14 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, Sized, TypeVar, cast
 
 from . import _logging, _prediction
-from ._regions import RegionsMixin, declare as _declare_regions
 from ._options import TrackerOptions
 from ._prediction import Prediction
+from ._regions import RegionsMixin
+from ._regions import declare as _declare_regions
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
     from typing_extensions import Unpack
+
 
 class Status(enum.IntEnum):
     """``ct_status`` of include/carbon_tracker.h (tests/test_abi.py checks names and values
@@ -279,7 +281,12 @@ class _Gate:
         """A call begins (raises once the gate is closed); pair with leave()."""
         with self._cond:
             if self._closed:
-                raise CarbonTrackerError(Status.CT_ERR_NULL_ARGUMENT, "the tracker was closed")
+                # A state, not a missing argument: the handle was freed by close() (or the
+                # end of a `with` block), and only a new tracker can measure again.
+                raise CarbonTrackerError(
+                    Status.CT_ERR_INVALID_STATE,
+                    "the tracker is closed (by close() or at the end of its with block): create a new one",
+                )
             self._active += 1
 
     def leave(self) -> None:
@@ -316,6 +323,7 @@ class TaskScope:
     def __init__(self, name: str) -> None:
         self.name = name
         self.emissions: Optional[Emissions] = None
+
 
 _Report = Callable[[ctypes.c_void_p, Any], int]
 
@@ -455,7 +463,9 @@ class Tracker(RegionsMixin):
             self.set_progress(min(done, total), total)
 
     def describe(self) -> Dict[str, Any]:
-        """The detected hardware and which source/model produces each number (ct_tracker_json)."""
+        """What this tracker measures and how, as a dict: the JSON document of ct_tracker_json
+        (the detected hardware, which source or model gives each number, the intensity, the
+        outputs, the job, the regions), parsed. ``json.dumps(t.describe())`` gives the text."""
         with self._gate.call():
             ptr = self._lib.ct_tracker_json(self._handle)
             if not ptr:  # NULL: the real status of the failure, as for every other call
@@ -489,6 +499,7 @@ class Tracker(RegionsMixin):
                     f"{name} was never stopped: it was collected without its final row "
                     "(call stop(), or use it as a context manager)",
                     ResourceWarning,
+                    stacklevel=1,
                     source=self,
                 )
         finally:

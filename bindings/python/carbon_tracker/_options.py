@@ -65,7 +65,7 @@ class TrackerOptions(TypedDict, total=False):
     """Use the CPU load model even when RAPL is readable. Default: ``false``."""
 
     pue: Optional[float]
-    """Power usage effectiveness of the facility: multiplies every energy. Default: ``1``."""
+    """Power usage effectiveness of the facility (1 to 100): multiplies every energy. Default: ``1``."""
 
     wue: Optional[float]
     """Water usage effectiveness, L/kWh. Default: ``0``."""

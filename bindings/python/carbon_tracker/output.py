@@ -108,7 +108,12 @@ _TASK_FIELDS = [f for f in dataclasses.fields(EmissionsData) if f.name not in ("
 TaskEmissionsData: Any = dataclasses.make_dataclass(
     "TaskEmissionsData",
     [("task_name", str)]
-    + [(f.name, f.type, dataclasses.field(default=f.default)) if f.default is not dataclasses.MISSING else (f.name, f.type) for f in _TASK_FIELDS],
+    + [
+        (f.name, f.type, dataclasses.field(default=f.default))
+        if f.default is not dataclasses.MISSING
+        else (f.name, f.type)
+        for f in _TASK_FIELDS
+    ],
     namespace={
         "__doc__": "CodeCarbon's ``TaskEmissionsData``: one finished task, as in its task file.",
         "values": property(lambda self: OrderedDict((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))),

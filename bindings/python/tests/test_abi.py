@@ -7,9 +7,8 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 HEADER = ROOT / "include" / "carbon_tracker.h"
@@ -50,22 +49,24 @@ def test_emissions_fields_are_the_headers():
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_emissions_layout_is_the_c_compilers(tmp_path):
     names = header_emissions_fields()
-    lines = [f'printf("sizeof %zu %zu\\n", sizeof(ct_emissions), _Alignof(ct_emissions));']
+    lines = ['printf("sizeof %zu %zu\\n", sizeof(ct_emissions), _Alignof(ct_emissions));']
     lines += [
         f'printf("{n} %zu %zu\\n", offsetof(ct_emissions, {n}), sizeof(((ct_emissions *)0)->{n}));' for n in names
     ]
     src = tmp_path / "layout.c"
     src.write_text(
-        "#include <stddef.h>\n#include <stdio.h>\n#include \"carbon_tracker.h\"\nint main(void) {\n"
+        '#include <stddef.h>\n#include <stdio.h>\n#include "carbon_tracker.h"\nint main(void) {\n'
         + "\n".join(lines)
         + "\nreturn 0;\n}\n"
     )
     exe = tmp_path / "layout"
-    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True)
+    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True, timeout=300)
     c = {}
-    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True, timeout=300).stdout.splitlines():
         name, a, b = line.split()
         c[name] = (int(a), int(b))
     assert c.pop("sizeof") == (ctypes.sizeof(ct._CtEmissions), ctypes.alignment(ct._CtEmissions))
-    py = {n: (getattr(ct._CtEmissions, n).offset, getattr(ct._CtEmissions, n).size) for n, _ in ct._CtEmissions._fields_}
+    py = {
+        n: (getattr(ct._CtEmissions, n).offset, getattr(ct._CtEmissions, n).size) for n, _ in ct._CtEmissions._fields_
+    }
     assert py == c

@@ -22,9 +22,8 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from test_codecarbon_usages import CODECARBON_PYTHON, ROOT, codecarbon_env, run_usage
 
 REQUIRED = os.environ.get("CT_REQUIRE_CLUSTER_TOOLS") == "1"
@@ -53,7 +52,11 @@ def pushgateway(tmp_path):
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a gateway that ignores SIGTERM
+            proc.kill()
+            proc.wait(timeout=30)
         log.close()
 
 
@@ -114,7 +117,9 @@ def metric_names(request):
     return {m["name"] for rm in request["resourceMetrics"] for sm in rm["scopeMetrics"] for m in sm["metrics"]}
 
 
-@pytest.mark.parametrize("choice", [dict(save_to_logfire=True, save_to_file=False), dict(output_methods=[ct.OutputMethod.LOGFIRE])])
+@pytest.mark.parametrize(
+    "choice", [dict(save_to_logfire=True, save_to_file=False), dict(output_methods=[ct.OutputMethod.LOGFIRE])]
+)
 def test_logfire_output_sends_otlp_metrics_with_the_token(choice, tmp_path, monkeypatch):
     _Receiver.got = []
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
@@ -133,7 +138,9 @@ def test_logfire_output_sends_otlp_metrics_with_the_token(choice, tmp_path, monk
         assert len(_Receiver.got) == 2, _Receiver.got  # flush and stop
         for path, token, request in _Receiver.got:
             assert path == "/v1/metrics" and token == "pylf_test_token"
-            assert {"codecarbon_emissions", "codecarbon_energy_consumed", "codecarbon_duration"} <= metric_names(request)
+            assert {"codecarbon_emissions", "codecarbon_energy_consumed", "codecarbon_duration"} <= metric_names(
+                request
+            )
         assert not (tmp_path / "emissions.csv").exists()
     finally:
         server.shutdown()

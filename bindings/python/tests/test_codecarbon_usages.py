@@ -88,11 +88,15 @@ def run_usage(python, impl, usage, tmp_path, env):
     out.mkdir()
     proc = subprocess.run(
         [str(python), str(HERE / "usages.py"), impl, usage, str(out)],
-        capture_output=True, text=True, env=env, timeout=300, cwd=str(out),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=str(out),
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"{impl} {usage}: rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 @pytest.mark.parametrize("usage", sorted(EXPECTED))
@@ -107,7 +111,14 @@ def codecarbon_env():
     go through a proxy that does not exist: Electricity Maps, geolocation fail at once)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     dead = "http://127.0.0.1:9"
-    env.update(HTTPS_PROXY=dead, HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env.update(
+        HTTPS_PROXY=dead,
+        HTTP_PROXY=dead,
+        https_proxy=dead,
+        http_proxy=dead,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
     return env
 
 
@@ -137,7 +148,14 @@ def test_collected_tracker_writes_nothing_at_exit_either(impl, tmp_path):
 
 def codecarbon_json(script):
     """What `script`, run by CodeCarbon 3.3.2's Python, prints as JSON on its last line."""
-    out = subprocess.run([str(CODECARBON_PYTHON), "-c", script], capture_output=True, text=True, env=codecarbon_env(), check=True)
+    out = subprocess.run(
+        [str(CODECARBON_PYTHON), "-c", script],
+        capture_output=True,
+        text=True,
+        env=codecarbon_env(),
+        check=True,
+        timeout=300,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -166,7 +184,10 @@ def test_api_surface_as_codecarbons():
     assert list(layer.TRACKER_PARAMETERS) == tracker
     assert list(layer.DECORATOR_PARAMETERS) == decorator
     assert list(layer.OFFLINE_PARAMETERS) == offline
-    fields = lambda c: [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)]  # noqa: E731
+
+    def fields(c):
+        return [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in dataclasses.fields(c)]
+
     assert fields(ours.EmissionsData) == data
     assert fields(ours.TaskEmissionsData) == task
     assert [m.value for m in ours.OutputMethod] == methods

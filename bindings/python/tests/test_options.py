@@ -5,11 +5,12 @@ import json
 import os
 import pathlib
 
+import carbon_tracker as ct
 import pytest
 
-import carbon_tracker as ct
-
-VECTOR = json.loads((pathlib.Path(__file__).resolve().parents[3] / "tests" / "vectors" / "option_escaping.json").read_text())
+VECTOR = json.loads(
+    (pathlib.Path(__file__).resolve().parents[3] / "tests" / "vectors" / "option_escaping.json").read_text()
+)
 CASES = VECTOR["cases"]
 
 
@@ -39,14 +40,20 @@ def test_numbers_round_trip_and_types():
     )
     assert ct.options_string(output_methods=["csv", "api"]) == "output_methods=csv,api"
     # The types TrackerOptions declares: paths, any sequence.
-    assert ct.options_string(output_dir=pathlib.PurePosixPath("/a/b"), gpu_ids=range(2)) == "output_dir=/a/b;gpu_ids=0,1"
-    assert ct.options_string(pue=4e-7, measure_power_secs=0.1 + 0.2) == "pue=4e-07;measure_power_secs=0.30000000000000004"
+    assert (
+        ct.options_string(output_dir=pathlib.PurePosixPath("/a/b"), gpu_ids=range(2)) == "output_dir=/a/b;gpu_ids=0,1"
+    )
+    assert (
+        ct.options_string(pue=4e-7, measure_power_secs=0.1 + 0.2) == "pue=4e-07;measure_power_secs=0.30000000000000004"
+    )
     t = ct.Tracker(offline=True, save_to_file=False, measure_power_secs=0.1 + 0.2)
     assert t.describe()["measure_power_secs"] == 0.1 + 0.2
     t.close()
 
 
-REFUSALS = json.loads((pathlib.Path(__file__).resolve().parents[3] / "tests" / "vectors" / "option_refusals.json").read_text())["cases"]
+REFUSALS = json.loads(
+    (pathlib.Path(__file__).resolve().parents[3] / "tests" / "vectors" / "option_refusals.json").read_text()
+)["cases"]
 
 
 @pytest.mark.parametrize("case", REFUSALS, ids=[c["name"] for c in REFUSALS])
@@ -72,8 +79,9 @@ def test_a_value_that_is_not_utf8_is_named_by_the_library(tmp_path):
 def test_the_codecarbon_names_log_and_ignore_what_the_string_cannot_carry(tmp_path, capfd):
     # CodeCarbon takes any str (bad values are logged and ignored): so do its names here, and a
     # keyword that is neither CodeCarbon's nor the library's is Python's TypeError, as there.
-    t = ct.OfflineEmissionsTracker(project_name="a\0b", experiment_name=os.fsdecode(b"\xff"), country_iso_code="FRA",
-                                   output_dir=str(tmp_path))
+    t = ct.OfflineEmissionsTracker(
+        project_name="a\0b", experiment_name=os.fsdecode(b"\xff"), country_iso_code="FRA", output_dir=str(tmp_path)
+    )
     err = capfd.readouterr().err
     assert "options: project_name: a value cannot contain a NUL byte; ignored" in err
     assert "options: experiment_name: the value is not valid UTF-8; ignored" in err

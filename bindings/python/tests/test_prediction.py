@@ -11,9 +11,8 @@ import shutil
 import subprocess
 import time
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from carbon_tracker import BudgetState, PredictionState
 from carbon_tracker._prediction import _CtPrediction
 from test_abi import ROOT, header_text
@@ -42,13 +41,19 @@ def test_prediction_fields_are_the_headers():
 def test_prediction_layout_is_the_c_compilers(tmp_path):
     names = [f[0] for f in _CtPrediction._fields_]
     lines = ['printf("sizeof %zu\\n", sizeof(ct_prediction));']
-    lines += [f'printf("{n} %zu %zu\\n", offsetof(ct_prediction, {n}), sizeof(((ct_prediction *)0)->{n}));' for n in names]
+    lines += [
+        f'printf("{n} %zu %zu\\n", offsetof(ct_prediction, {n}), sizeof(((ct_prediction *)0)->{n}));' for n in names
+    ]
     src = tmp_path / "layout.c"
-    src.write_text('#include <stddef.h>\n#include <stdio.h>\n#include "carbon_tracker.h"\nint main(void) {\n' + "\n".join(lines) + "\nreturn 0;\n}\n")
+    src.write_text(
+        '#include <stddef.h>\n#include <stdio.h>\n#include "carbon_tracker.h"\nint main(void) {\n'
+        + "\n".join(lines)
+        + "\nreturn 0;\n}\n"
+    )
     exe = tmp_path / "layout"
-    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True)
+    subprocess.run(["cc", "-std=c11", "-I", str(ROOT / "include"), str(src), "-o", str(exe)], check=True, timeout=300)
     c = {}
-    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True, timeout=300).stdout.splitlines():
         name, *v = line.split()
         c[name] = tuple(map(int, v))
     assert c.pop("sizeof") == (ctypes.sizeof(_CtPrediction),)
@@ -84,7 +89,7 @@ def test_steady_run_predicted_within_2_percent_at_25_50_75():
     # The load is steady only if the machine lets this process wake up on time: a run where a
     # step woke up more than 5 ms late (5 % of a step) is not the steady load and is done again.
     # (tests/c/prediction_test.c checks the same on the test builds' clock, exactly.)
-    for attempt in range(5):
+    for _attempt in range(5):
         predictions, final, late = paced_run(lambda k: 0.1)
         if late <= 0.005:
             break
@@ -110,7 +115,12 @@ def test_interval_covers_the_real_total(name, step_s):
     predictions, final, _ = paced_run(step_s)
     for k, p in predictions.items():
         assert p.ready, (name, k)
-        assert p.predicted_duration_low_s <= final.duration_s <= p.predicted_duration_high_s, (name, k, p, final.duration_s)
+        assert p.predicted_duration_low_s <= final.duration_s <= p.predicted_duration_high_s, (
+            name,
+            k,
+            p,
+            final.duration_s,
+        )
         assert p.predicted_energy_low_kwh <= final.energy_consumed_kwh <= p.predicted_energy_high_kwh, (name, k, p)
         assert p.predicted_emissions_low_kg <= final.emissions_kg <= p.predicted_emissions_high_kg, (name, k, p)
     if name == "warm-up then steady":
@@ -190,5 +200,7 @@ def test_budget_warned_once_when_predicted_once_when_exceeded(caplog):
     assert BudgetState.CT_BUDGET_PREDICTED_TO_EXCEED in states[: states.index(BudgetState.CT_BUDGET_EXCEEDED)], states
     lines = [r.getMessage() for r in caplog.records if r.name == "carbon_tracker" and "budget" in r.getMessage()]
     assert len(lines) == 2, lines
-    assert lines[0].startswith("energy budget: predicted to be exceeded: ") and "for a budget of 2.200e-5 kWh" in lines[0]
+    assert (
+        lines[0].startswith("energy budget: predicted to be exceeded: ") and "for a budget of 2.200e-5 kWh" in lines[0]
+    )
     assert lines[1].startswith("energy budget exceeded: ")

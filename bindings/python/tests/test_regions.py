@@ -6,9 +6,8 @@ import os
 import threading
 import time
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 
 
 def native(**kw):
@@ -89,4 +88,4 @@ def test_errors_raise_and_the_body_exception_wins():
     t.close()
     with pytest.raises(ct.CarbonTrackerError) as e:
         t.region_begin("closed")
-    assert e.value.status == ct.Status.CT_ERR_NULL_ARGUMENT
+    assert e.value.status == ct.Status.CT_ERR_INVALID_STATE

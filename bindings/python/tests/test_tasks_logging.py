@@ -9,9 +9,8 @@ import shutil
 import threading
 import time
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 
 
 class Collect(logging.Handler):
@@ -84,7 +83,7 @@ def test_task_context_manager_keeps_the_users_exception():
     assert scope.name == "fit" and scope.emissions is not None and scope.emissions.duration_s > 0
     with pytest.raises(ZeroDivisionError):
         with t.task("boom") as failing:
-            1 / 0
+            _ = 1 / 0
     assert failing.emissions is not None  # stopped anyway
     t.stop()
 
@@ -248,7 +247,15 @@ def test_codecarbon_tasks_names_and_data(out_dir):
 def test_get_detected_hardware_keys():
     t = ct.OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[])
     hw = t.get_detected_hardware()
-    assert set(hw) == {"ram_total_size", "cpu_count", "cpu_physical_count", "cpu_model", "gpu_count", "gpu_model", "gpu_ids"}
+    assert set(hw) == {
+        "ram_total_size",
+        "cpu_count",
+        "cpu_physical_count",
+        "cpu_model",
+        "gpu_count",
+        "gpu_model",
+        "gpu_ids",
+    }
     assert hw["cpu_count"] >= 1 and hw["ram_total_size"] > 0
 
 
@@ -281,7 +288,10 @@ def test_a_country_code_of_no_country_is_logged_and_the_world_average_applies(co
     t.start()
     kg = t.stop()
     messages = [(r.levelname, r.getMessage()) for r in collect["codecarbon"].records]
-    assert any(level == "ERROR" and "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA" in m for level, m in messages), messages
+    assert any(
+        level == "ERROR" and "no country has the ISO 3166-1 alpha-3 code FRN; did you mean FRA" in m
+        for level, m in messages
+    ), messages
     assert ("WARNING", "We do not have data for FRN, using world average.") in messages
     data = t.final_emissions_data
     assert kg is not None and data is not None and data.energy_consumed > 0

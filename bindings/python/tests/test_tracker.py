@@ -6,9 +6,8 @@ import socket
 import threading
 import time
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from carbon_tracker._options import OPTION_KEYS
 
 
@@ -100,6 +99,12 @@ def test_context_manager_and_decorator(out_dir):
     with ct.Tracker(offline=True, output_dir=out_dir, project_name="ctx") as t:
         time.sleep(0.06)
     assert t.final_emissions.duration_s > 0.05
+    # The block closed it: a later call is a state error that says so, not a missing argument.
+    for call in (t.flush, t.start, t.describe):
+        with pytest.raises(ct.CarbonTrackerError) as e:
+            call()
+        assert e.value.status is ct.Status.CT_ERR_INVALID_STATE, call
+        assert "closed" in str(e.value) and "with block" in str(e.value)
 
     @ct.Tracker(offline=True, output_dir=out_dir, project_name="deco")
     def work(x):
@@ -174,7 +179,9 @@ def test_close_waits_for_a_call_in_progress(out_dir):
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     port = server.getsockname()[1]
-    t = ct.Tracker(country_iso_code="FRA", save_to_file=False, emissions_endpoint=f"http://127.0.0.1:{port}/e", api_timeout_s=1)
+    t = ct.Tracker(
+        country_iso_code="FRA", save_to_file=False, emissions_endpoint=f"http://127.0.0.1:{port}/e", api_timeout_s=1
+    )
     t.start()
     t.flush()  # queues an upload that never completes
     events = []
@@ -198,7 +205,7 @@ def test_close_waits_for_a_call_in_progress(out_dir):
     assert events[0][1] == "CT_ERR_NETWORK"
     with pytest.raises(ct.CarbonTrackerError) as e:
         t.flush()
-    assert e.value.status is ct.Status.CT_ERR_NULL_ARGUMENT
+    assert e.value.status is ct.Status.CT_ERR_INVALID_STATE
 
 
 def test_a_tracker_collected_without_stop_writes_nothing_and_does_not_wait(out_dir):
@@ -214,8 +221,14 @@ def collect_without_stop(out_dir, port):
     for kind in (ct.Tracker, ct.EmissionsTracker):
         sub = os.path.join(out_dir, kind.__name__)
         os.mkdir(sub)
-        t = kind(country_iso_code="FRA", output_dir=sub, save_to_api=True, api_key="k", api_timeout_s=30,
-                 api_endpoint=f"http://127.0.0.1:{port}")
+        t = kind(
+            country_iso_code="FRA",
+            output_dir=sub,
+            save_to_api=True,
+            api_key="k",
+            api_timeout_s=30,
+            api_endpoint=f"http://127.0.0.1:{port}",
+        )
         t.start()
         t.flush()
         started = time.monotonic()

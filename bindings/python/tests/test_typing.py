@@ -7,9 +7,8 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 import carbon_tracker as ct
+import pytest
 from carbon_tracker import _codecarbon
 from carbon_tracker._codecarbon_options import CodeCarbonOptions
 from carbon_tracker._options import OPTION_KEYS
@@ -27,6 +26,7 @@ def mypy(path: str) -> "subprocess.CompletedProcess[str]":
         capture_output=True,
         text=True,
         cwd=PACKAGE,
+        timeout=300,
     )
 
 

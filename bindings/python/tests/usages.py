@@ -294,7 +294,9 @@ def output_file_path():
     other = os.path.join(DIR, "elsewhere")
     os.mkdir(other)
     os.mkdir(os.path.join(DIR, "sub"))
-    with OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR, output_file=os.path.join(other, "abs.csv")) as a:
+    with OfflineEmissionsTracker(
+        country_iso_code="FRA", output_dir=DIR, output_file=os.path.join(other, "abs.csv")
+    ) as a:
         work(0.1)
     with OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR, output_file=os.path.join("sub", "rel.csv")):
         work(0.1)
@@ -321,7 +323,11 @@ def bad_values():
     for code in ("ZZZ", "France"):
         with OfflineEmissionsTracker(country_iso_code=code, **quiet) as t:
             work(0.1)
-        unknown[code] = {"final_emissions": kind(t.final_emissions), "g_per_kwh": intensity(t), "logged": logged.mention(code)}
+        unknown[code] = {
+            "final_emissions": kind(t.final_emissions),
+            "g_per_kwh": intensity(t),
+            "logged": logged.mention(code),
+        }
     return {
         "forced": {"final_emissions": kind(forced.final_emissions), "g_per_kwh": intensity(forced),
                    "attribute": forced.force_carbon_intensity_g_co2e_kwh,
@@ -434,7 +440,9 @@ def attributes():
     # Behaviour 6: the deprecated token name warns; public attributes; run_id a uuid.UUID;
     # tracker._tasks (read by CodeCarbon's task_inference.py example).
     logged = Logged()
-    deprecated = OfflineEmissionsTracker(country_iso_code="FRA", co2_signal_api_token="tok", save_to_file=False, log_level="warning")
+    deprecated = OfflineEmissionsTracker(
+        country_iso_code="FRA", co2_signal_api_token="tok", save_to_file=False, log_level="warning"
+    )
     forced = OfflineEmissionsTracker(country_iso_code="FRA", force_carbon_intensity_g_co2e_kwh=100, output_dir=DIR)
     plain = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=DIR)
     plain.start()
@@ -452,7 +460,9 @@ def attributes():
         "not_forced": plain.force_carbon_intensity_g_co2e_kwh,
         "run_id": type(plain.run_id).__name__,
         "tasks": sorted(tasks),
-        "task_fields": sorted({(k, t.task_name, t.is_active, t.emissions_data.cpu_energy > 0) for k, t in tasks.items()}),
+        "task_fields": sorted(
+            {(k, t.task_name, t.is_active, t.emissions_data.cpu_energy > 0) for k, t in tasks.items()}
+        ),
         "service_shutdown": callable(getattr(deprecated, "service_shutdown", None)),
     }
 
@@ -492,7 +502,7 @@ def gateway_metrics(job):
         text = r.read().decode()
     found = {}
     for line in text.splitlines():
-        m = re.match(r'(codecarbon_\w+)\{(.*)\} ', line)
+        m = re.match(r"(codecarbon_\w+)\{(.*)\} ", line)
         if m and f'job="{job}"' in m.group(2):
             found[m.group(1)] = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
     return found
@@ -518,9 +528,9 @@ def prometheus():
         tracker.start()
         work(0.2)
         tracker.flush()
-        pushed = poll(lambda: gateway_metrics(f"{project}_base"))
+        pushed = poll(lambda p=project: gateway_metrics(f"{p}_base"))
         kg = tracker.stop()
-        left = poll(lambda: not gateway_metrics(f"{project}_base"))
+        left = poll(lambda p=project: not gateway_metrics(f"{p}_base"))
         results[project] = {
             "metrics": sorted(pushed),
             "project_label": sorted({labels.get("project_name") for labels in pushed.values()}),
@@ -543,7 +553,10 @@ def regional_intensities():
         return [k for k in (table[inner] if inner else table) if not k.startswith("_") and k != "usa"]
 
     places = [("USA", r) for r in keys("usa_emissions.json")] + [("CAN", r) for r in keys("canada_energy_mix.json")]
-    places += [("SWE" if z.startswith("SE") else "NOR" if z.startswith("NO") else "FIN", z) for z in keys("nordic_emissions.json", "data")]
+    places += [
+        ("SWE" if z.startswith("SE") else "NOR" if z.startswith("NO") else "FIN", z)
+        for z in keys("nordic_emissions.json", "data")
+    ]
     with open(os.path.join(data, "china_provincial_emissions.json")) as f:
         china = json.load(f)["data"]
     for province in china.values():
@@ -558,15 +571,38 @@ def regional_intensities():
         tracker.start()
         work(0.01)
         tracker.stop()
-        found[f"{country}/{region}"] = tracker.final_emissions_data.emissions / tracker.final_emissions_data.energy_consumed * 1000
+        found[f"{country}/{region}"] = (
+            tracker.final_emissions_data.emissions / tracker.final_emissions_data.energy_consumed * 1000
+        )
     return found
 
 
-USAGES = {f.__name__: f for f in (context_manager, decorator, start_stop, tasks_loop, tasks_inference, threads,
-                                  forked_pool, logging_to_file, api_unreachable, second_stop, csv_unwritable,
-                                  offline_missing_dir, output_file_path, bad_values, offline_with_token,
-                                  output_handlers, restart, attributes, collected_unstopped, prometheus,
-                                  regional_intensities)}
+USAGES = {
+    f.__name__: f
+    for f in (
+        context_manager,
+        decorator,
+        start_stop,
+        tasks_loop,
+        tasks_inference,
+        threads,
+        forked_pool,
+        logging_to_file,
+        api_unreachable,
+        second_stop,
+        csv_unwritable,
+        offline_missing_dir,
+        output_file_path,
+        bad_values,
+        offline_with_token,
+        output_handlers,
+        restart,
+        attributes,
+        collected_unstopped,
+        prometheus,
+        regional_intensities,
+    )
+}
 
 if __name__ == "__main__":
     result = USAGES[USAGE]()

@@ -68,18 +68,11 @@ fn n(v: &Value) -> String {
     }
 }
 
-fn text(d: &Value) -> String {
+/// The CPU's lines: model, source, TDP table match.
+fn cpu_text(cpu: &Value) -> String {
     let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "?".into());
-    let mut out = format!(
-        "carbon-tracker {}  ({}; tracking_mode={}, measure_power_secs={})\n\n",
-        s(&d["version"]),
-        s(&d["os"]),
-        s(&d["tracking_mode"]),
-        n(&d["measure_power_secs"])
-    );
-    let cpu = &d["cpu"];
-    out +=
-        &format!("CPU        {}, {} thread(s), {} socket(s)\n", s(&cpu["model_name"]), cpu["threads"], cpu["sockets"]);
+    let mut out =
+        format!("CPU        {}, {} thread(s), {} socket(s)\n", s(&cpu["model_name"]), cpu["threads"], cpu["sockets"]);
     let src = &cpu["source"];
     out += &match s(&src["model"]).as_str() {
         "intel_rapl" => {
@@ -100,6 +93,19 @@ fn text(d: &Value) -> String {
         }
         None => out += "           TDP table match: none\n",
     }
+    out
+}
+
+fn text(d: &Value) -> String {
+    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "?".into());
+    let mut out = format!(
+        "carbon-tracker {}  ({}; tracking_mode={}, measure_power_secs={})\n\n",
+        s(&d["version"]),
+        s(&d["os"]),
+        s(&d["tracking_mode"]),
+        n(&d["measure_power_secs"])
+    );
+    out += &cpu_text(&d["cpu"]);
     let ram = &d["ram"];
     out += &format!(
         "RAM        {:.2} GiB, {} W  (source: {})\n",

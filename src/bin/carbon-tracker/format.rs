@@ -81,9 +81,21 @@ pub fn clock(s: f64) -> String {
     }
 }
 
+/// A count and its noun, singular or plural: "1 run", "2 runs", "0 jobs".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_in_words() {
+        assert_eq!(count(1, "run", "runs"), "1 run");
+        assert_eq!(count(0, "job", "jobs"), "0 jobs");
+        assert_eq!(count(4, "node", "nodes"), "4 nodes");
+    }
 
     #[test]
     fn units() {

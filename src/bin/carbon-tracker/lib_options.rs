@@ -41,6 +41,8 @@ fn value_name(info: &KeyInfo) -> String {
         ValueKind::Boolean => "BOOL".into(),
         ValueKind::Number => "NUMBER".into(),
         ValueKind::Integer => "INTEGER".into(),
+        // `output_file` is a file; `output_dir`, `rapl_dir` and `job_coordination_dir` directories.
+        ValueKind::Path if info.key.ends_with("_file") => "FILE".into(),
         ValueKind::Path => "DIR".into(),
         ValueKind::Choice(words) => words.join("|"),
         ValueKind::LogLevel => "LEVEL".into(),

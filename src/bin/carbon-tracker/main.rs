@@ -75,16 +75,16 @@ struct MonitorArgs {
     allow_unsaved: bool,
     /// Also write a row (cumulative totals) every SECS seconds while the command runs, so a long
     /// run leaves its numbers so far and `report --html` can draw its curve
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
     flush_every: Option<f64>,
     /// Stop the command (SIGTERM, then SIGKILL) when its measured energy reaches KWH kWh; exit status 124
-    #[arg(long, value_name = "KWH", value_parser = parse_limit)]
+    #[arg(long, value_name = "KWH", value_parser = parse_limit, allow_negative_numbers = true)]
     max_energy_kwh: Option<f64>,
     /// Stop the command (SIGTERM, then SIGKILL) when its measured emissions reach KG kg CO2e; exit status 124
-    #[arg(long, value_name = "KG", value_parser = parse_limit)]
+    #[arg(long, value_name = "KG", value_parser = parse_limit, allow_negative_numbers = true)]
     max_emissions_kg: Option<f64>,
     /// Seconds between SIGTERM and SIGKILL when a limit stops the command [default: 10]
-    #[arg(long, value_name = "SECS", value_parser = parse_grace)]
+    #[arg(long, value_name = "SECS", value_parser = parse_grace, allow_negative_numbers = true)]
     kill_after: Option<f64>,
     /// A file the command writes `done total` to (one line, rewritten in place): the status line
     /// shows the predicted totals at completion
@@ -232,6 +232,24 @@ mod tests {
             m.lib.pairs,
             vec![("project_name".to_string(), "-x".to_string()), ("api_call_interval".to_string(), "-1".to_string())]
         );
+    }
+
+    #[test]
+    fn a_negative_limit_is_refused_as_a_number_not_taken_for_a_flag() {
+        for flag in ["--max-energy-kwh", "--max-emissions-kg", "--flush-every", "--kill-after"] {
+            let e = monitor(&[flag, "-1", "--", "true"]).unwrap_err().to_string();
+            assert!(e.contains("expected a number") && e.contains("got `-1`"), "{flag}: {e}");
+            assert!(!e.contains("unexpected argument") && !e.contains("-- -1"), "{flag}: {e}");
+        }
+        assert_eq!(monitor(&["--max-energy-kwh", "0.5", "--", "true"]).unwrap().max_energy_kwh, Some(0.5));
+    }
+
+    #[test]
+    fn the_help_names_a_file_for_output_file_and_a_directory_for_output_dir() {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let help = cmd.find_subcommand_mut("monitor").unwrap().render_help().to_string();
+        assert!(help.contains("--output-file <FILE>"), "{help}");
+        assert!(help.contains("--output-dir <DIR>"), "{help}");
     }
 
     #[test]

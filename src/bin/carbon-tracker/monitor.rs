@@ -62,86 +62,20 @@ const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, 
 pub const UNSAVED_EXIT: i32 = 74;
 
 pub fn run(s: Settings) -> i32 {
-    let mut lib = s.lib;
-    lib.apply_cli_defaults(!s.summary);
-    // A limit is also the library's budget (unless one is given): its warnings when the run is
-    // predicted to exceed it, and the budget state in the outputs.
-    if let Some(max) = s.limits.max_energy_kwh {
-        lib.push_default("energy_budget_kwh", &max.to_string());
-    }
-    if let Some(max) = s.limits.max_emissions_kg {
-        lib.push_default("emissions_budget_kg", &max.to_string());
-    }
-    let program = &s.command[0];
-    if let Err((code, msg)) = check_runnable(program) {
-        say!("carbon-tracker: {msg}");
-        return code;
-    }
-    block_forwarded_signals();
-    // Our own work (ticks, the location lookup, the status line) is not the command's.
-    let tracker = match Tracker::new(lib.to_options()) {
-        Ok(t) => t.counting_only_descendants(),
-        Err(e) => {
-            say!("carbon-tracker: {e}");
-            return 2;
-        }
+    let tracker = match start_tracker(&s) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
-    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes one integer argument.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if let Err(e) = tracker.start() {
-        say!("carbon-tracker: cannot start tracking: {e}");
-        return if e.kind == ErrorKind::InvalidOption { 2 } else { 1 };
-    }
-    let mut command = Command::new(program);
-    command.args(&s.command[1..]);
-    // SAFETY: the hook only calls pthread_sigmask, which is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            // The command starts with none of our blocked signals blocked (std does not reset
-            // the mask on every spawn path).
-            let set = forwarded_set();
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            Ok(())
-        });
-    }
-    let mut child = match command.spawn() {
+    let mut child = match spawn_command(&tracker, &s.command) {
         Ok(c) => c,
-        Err(e) => {
-            // check_runnable passed, so this is rare (a missing interpreter, a race).
-            let _ = tracker.stop();
-            say!("carbon-tracker: {}: {e}", program.to_string_lossy());
-            return if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-        }
+        Err(code) => return code,
     };
     let pid = child.id() as libc::pid_t;
     // Held while a signal is sent, and set under it once the command is about to be reaped, so a
     // late signal never reaches a recycled pid.
     let reaped = Arc::new(Mutex::new(false));
     spawn_forwarder(pid, reaped.clone());
-
-    // SAFETY: isatty has no preconditions.
-    let show_status = s.live_status && unsafe { libc::isatty(2) } == 1;
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    let watch = Watch {
-        flush_every: s.flush_every,
-        limits: s.limits,
-        kill_after: s.kill_after,
-        progress: s.progress_file.as_deref().map(ProgressFile::new),
-        command: &s.command,
-    };
-    let (describe, stopping) = std::thread::scope(|scope| {
-        let watcher = (show_status || watch.flush_every.is_some() || watch.limits.any() || watch.progress.is_some())
-            .then(|| {
-                let t = &tracker;
-                scope.spawn(move || while_running(t, stop_rx, show_status, watch))
-            });
-        wait_for_exit(pid);
-        drop(stop_tx);
-        // Taken while running: the intensity in use and where it comes from.
-        let describe = tracker.describe();
-        (describe, watcher.and_then(|w| w.join().ok().flatten()))
-    });
-    let mut stopping = stopping;
+    let (describe, mut stopping) = watch_until_exit(&tracker, &s, pid);
     if let Some(stop) = &mut stopping {
         stop.finish(pid);
     }
@@ -169,16 +103,110 @@ pub fn run(s: Settings) -> i32 {
             say!("  progress   {} % reported", format::sig3(p.progress * 100.0));
         }
     }
+    exit_with_errors(code, &errors, s.allow_unsaved)
+}
+
+/// The library's options with the command's defaults and limits, the command checked, the
+/// forwarded signals blocked, and the tracker started; else the exit status.
+fn start_tracker(s: &Settings) -> Result<Tracker, i32> {
+    let mut lib = s.lib.clone();
+    lib.apply_cli_defaults(!s.summary);
+    // A limit is also the library's budget (unless one is given): its warnings when the run is
+    // predicted to exceed it, and the budget state in the outputs.
+    if let Some(max) = s.limits.max_energy_kwh {
+        lib.push_default("energy_budget_kwh", &max.to_string());
+    }
+    if let Some(max) = s.limits.max_emissions_kg {
+        lib.push_default("emissions_budget_kg", &max.to_string());
+    }
+    if let Err((code, msg)) = check_runnable(&s.command[0]) {
+        say!("carbon-tracker: {msg}");
+        return Err(code);
+    }
+    block_forwarded_signals();
+    // Our own work (ticks, the location lookup, the status line) is not the command's.
+    let tracker = match Tracker::new(lib.to_options()) {
+        Ok(t) => t.counting_only_descendants(),
+        Err(e) => {
+            say!("carbon-tracker: {e}");
+            return Err(2);
+        }
+    };
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes one integer argument.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if let Err(e) = tracker.start() {
+        say!("carbon-tracker: cannot start tracking: {e}");
+        return Err(if e.kind == ErrorKind::InvalidOption { 2 } else { 1 });
+    }
+    Ok(tracker)
+}
+
+/// Starts the command with the forwarded signals unblocked; else stops the tracker and gives
+/// the shell's exit status.
+fn spawn_command(tracker: &Tracker, argv: &[OsString]) -> Result<std::process::Child, i32> {
+    let program = &argv[0];
+    let mut command = Command::new(program);
+    command.args(&argv[1..]);
+    // SAFETY: the hook only calls pthread_sigmask, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // The command starts with none of our blocked signals blocked (std does not reset
+            // the mask on every spawn path).
+            let set = forwarded_set();
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| {
+        // check_runnable passed, so this is rare (a missing interpreter, a race).
+        let _ = tracker.stop();
+        say!("carbon-tracker: {}: {e}", program.to_string_lossy());
+        if e.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        }
+    })
+}
+
+/// Waits for the command to exit while a thread shows the status line, flushes and watches the
+/// limits and the progress file; returns the description taken while running and the limit
+/// that stopped the command, if one did.
+fn watch_until_exit(tracker: &Tracker, s: &Settings, pid: libc::pid_t) -> (serde_json::Value, Option<Stopping>) {
+    // SAFETY: isatty has no preconditions.
+    let show_status = s.live_status && unsafe { libc::isatty(2) } == 1;
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let watch = Watch {
+        flush_every: s.flush_every,
+        limits: s.limits,
+        kill_after: s.kill_after,
+        progress: s.progress_file.as_deref().map(ProgressFile::new),
+        command: &s.command,
+    };
+    std::thread::scope(|scope| {
+        let watcher = (show_status || watch.flush_every.is_some() || watch.limits.any() || watch.progress.is_some())
+            .then(|| scope.spawn(move || while_running(tracker, stop_rx, show_status, watch)));
+        wait_for_exit(pid);
+        drop(stop_tx);
+        // Taken while running: the intensity in use and where it comes from.
+        let describe = tracker.describe();
+        (describe, watcher.and_then(|w| w.join().ok().flatten()))
+    })
+}
+
+/// `code`, or when results were not saved: the errors said, and 74 for a command that
+/// succeeded (unless `--allow-unsaved`).
+fn exit_with_errors(code: i32, errors: &[carbon_tracker::Error], allow_unsaved: bool) -> i32 {
     if errors.is_empty() {
         return code;
     }
-    for e in &errors {
+    for e in errors {
         say!("carbon-tracker: {e}");
     }
-    let unsaved_code = if code == 0 && !s.allow_unsaved { UNSAVED_EXIT } else { code };
+    let unsaved_code = if code == 0 && !allow_unsaved { UNSAVED_EXIT } else { code };
     say!(
         "carbon-tracker: the results were NOT saved (see above); exit status {unsaved_code}{}",
-        match (code, s.allow_unsaved) {
+        match (code, allow_unsaved) {
             (0, false) => " (--allow-unsaved keeps the command's)",
             (0, true) => ", the command's (--allow-unsaved)",
             _ => ", the command's",

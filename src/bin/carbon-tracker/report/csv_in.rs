@@ -60,28 +60,14 @@ pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {
         return (vec![], vec![problem(None, "empty file (no header)".into())]);
     }
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes.as_slice());
-    let header = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return (vec![], vec![problem(Some(1), format!("unreadable header: {}", csv_reason(&e)))]),
+    let columns = match reader.headers() {
+        Ok(h) => Columns::find(h),
+        Err(e) => Err(format!("unreadable header: {}", csv_reason(&e))),
     };
-    // A UTF-8 byte order mark (spreadsheet exports) is not part of the first column's name.
-    let col = |name: &str| header.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == name);
-    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|n| col(n).is_none()).collect();
-    if !missing.is_empty() {
-        return (
-            vec![],
-            vec![problem(
-                Some(1),
-                format!(
-                    "not an emissions.csv header: no {} column",
-                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-                ),
-            )],
-        );
-    }
-    let idx: Vec<usize> = REQUIRED.iter().map(|n| col(n).unwrap()).collect();
-    let version_col = col("codecarbon_version");
-    let mode_col = col("tracking_mode");
+    let columns = match columns {
+        Ok(c) => c,
+        Err(m) => return (vec![], vec![problem(Some(1), m)]),
+    };
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     for record in reader.records() {
@@ -94,42 +80,7 @@ pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {
             }
         };
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.len() != header.len() {
-            problems
-                .push(problem(Some(line), format!("{} fields where the header has {}", record.len(), header.len())));
-            continue;
-        }
-        let field = |i: usize| record.get(idx[i]).unwrap_or("").trim();
-        let number = |i: usize| -> Result<f64, String> {
-            let v = field(i);
-            v.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| format!("column `{}`: `{v}` is not a non-negative number", REQUIRED[i]))
-        };
-        let parsed = (|| -> Result<Row, String> {
-            let ts = field(0);
-            let timestamp = if ts.is_empty() {
-                None
-            } else {
-                Some(parse_timestamp(ts).ok_or_else(|| format!("column `timestamp`: `{ts}` is not a date and time"))?)
-            };
-            if field(2).is_empty() {
-                return Err("column `run_id` is empty".into());
-            }
-            Ok(Row {
-                line,
-                timestamp,
-                project: field(1).to_string(),
-                run_id: field(2).to_string(),
-                duration_s: number(3)?,
-                emissions_kg: number(4)?,
-                energy_kwh: number(5)?,
-                tracker_version: version_col.and_then(|c| record.get(c)).unwrap_or("").trim().to_string(),
-                tracking_mode: mode_col.and_then(|c| record.get(c)).unwrap_or("").trim().to_string(),
-            })
-        })();
-        match parsed {
+        match columns.row(&record, line) {
             Ok(r) => rows.push(r),
             Err(m) => problems.push(problem(Some(line), m)),
         }
@@ -138,6 +89,70 @@ pub fn read(path: &Path) -> (Vec<Row>, Vec<Problem>) {
         problems.push(problem(None, "no rows after the header".into()));
     }
     (rows, problems)
+}
+
+/// Where the report's columns are in a file's header.
+struct Columns {
+    width: usize,
+    /// The `REQUIRED` columns, in that order.
+    required: Vec<usize>,
+    version: Option<usize>,
+    mode: Option<usize>,
+}
+
+impl Columns {
+    /// The columns of `header`, or the problem with it (the required columns it lacks).
+    fn find(header: &csv::StringRecord) -> Result<Columns, String> {
+        // A UTF-8 byte order mark (spreadsheet exports) is not part of the first column's name.
+        let col = |name: &str| header.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == name);
+        let missing: Vec<String> =
+            REQUIRED.iter().copied().filter(|n| col(n).is_none()).map(|m| format!("`{m}`")).collect();
+        if !missing.is_empty() {
+            return Err(format!("not an emissions.csv header: no {} column", missing.join(", ")));
+        }
+        Ok(Columns {
+            width: header.len(),
+            required: REQUIRED.iter().map(|n| col(n).unwrap()).collect(),
+            version: col("codecarbon_version"),
+            mode: col("tracking_mode"),
+        })
+    }
+
+    /// One record as a row, or what is wrong with it.
+    fn row(&self, record: &csv::StringRecord, line: u64) -> Result<Row, String> {
+        if record.len() != self.width {
+            return Err(format!("{} fields where the header has {}", record.len(), self.width));
+        }
+        let field = |i: usize| record.get(self.required[i]).unwrap_or("").trim();
+        let number = |i: usize| -> Result<f64, String> {
+            let v = field(i);
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| format!("column `{}`: `{v}` is not a non-negative number", REQUIRED[i]))
+        };
+        let ts = field(0);
+        let timestamp = if ts.is_empty() {
+            None
+        } else {
+            Some(parse_timestamp(ts).ok_or_else(|| format!("column `timestamp`: `{ts}` is not a date and time"))?)
+        };
+        if field(2).is_empty() {
+            return Err("column `run_id` is empty".into());
+        }
+        let optional = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim().to_string();
+        Ok(Row {
+            line,
+            timestamp,
+            project: field(1).to_string(),
+            run_id: field(2).to_string(),
+            duration_s: number(3)?,
+            emissions_kg: number(4)?,
+            energy_kwh: number(5)?,
+            tracker_version: optional(self.version),
+            tracking_mode: optional(self.mode),
+        })
+    }
 }
 
 fn csv_reason(e: &csv::Error) -> String {

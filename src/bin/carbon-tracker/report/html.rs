@@ -106,6 +106,40 @@ fn y_axis(svg: &mut String, f: &Frame, y_max: f64, step: f64, label: &str) {
     );
 }
 
+/// The time axis of a line chart: ticks every `x_step` up to `x_max`, the title and the baseline.
+fn x_axis(svg: &mut String, f: &Frame, x_max: f64, x_step: f64, title: &str) {
+    let mut v = 0.0;
+    while v <= x_max + x_step * 1e-9 {
+        let x = f.left + f.plot_w() * v / x_max;
+        let _ = write!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" class="tickline"/>"##,
+            f.top + f.plot_h(),
+            f.top + f.plot_h() + 5.0
+        );
+        let _ = write!(
+            svg,
+            r##"<text x="{x:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"##,
+            f.top + f.plot_h() + 20.0,
+            tick_label(v, x_step)
+        );
+        v += x_step;
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">{title}</text>"##,
+        f.left + f.plot_w() / 2.0,
+        f.h - 8.0
+    );
+    let _ = write!(
+        svg,
+        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
+        l = f.left,
+        r = f.left + f.plot_w(),
+        b = f.top + f.plot_h()
+    );
+}
+
 /// Cumulative emissions against time since each run's start; every run begins at (0, 0). Each
 /// run is named by `label` in the legend and tooltips.
 fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
@@ -133,36 +167,7 @@ fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
         f.w, f.h
     );
     y_axis(&mut svg, &f, y_max, y_step, &format!("emissions ({mname} CO2e)"));
-    let mut v = 0.0;
-    while v <= x_max + x_step * 1e-9 {
-        let x = f.left + f.plot_w() * v / x_max;
-        let _ = write!(
-            svg,
-            r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" class="tickline"/>"##,
-            f.top + f.plot_h(),
-            f.top + f.plot_h() + 5.0
-        );
-        let _ = write!(
-            svg,
-            r##"<text x="{x:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"##,
-            f.top + f.plot_h() + 20.0,
-            tick_label(v, x_step)
-        );
-        v += x_step;
-    }
-    let _ = write!(
-        svg,
-        r##"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">time since the run started ({tname})</text>"##,
-        f.left + f.plot_w() / 2.0,
-        f.h - 8.0
-    );
-    let _ = write!(
-        svg,
-        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
-        l = f.left,
-        r = f.left + f.plot_w(),
-        b = f.top + f.plot_h()
-    );
+    x_axis(&mut svg, &f, x_max, x_step, &format!("time since the run started ({tname})"));
     // Thinner lines and dots when there are many, so they stay apart.
     let (stroke, dot) = if runs.len() > 5 { (1.8, 3.0) } else { (2.5, 4.0) };
     for (i, run) in runs.iter().enumerate() {
@@ -412,12 +417,38 @@ fn region_bars(regions: &[RegionSum]) -> String {
     bars(&items, "Emissions of each region")
 }
 
+/// The colour of a job's node (its place in the job's nodes).
+fn node_color(j: &Job, name: &str, id: Option<u32>) -> &'static str {
+    let i = j.nodes.iter().position(|n| n.name == name && n.node_id == id).unwrap_or(0);
+    PALETTE[i % PALETTE.len()]
+}
+
+/// A job's ranks, one row each, with their node's colour.
+fn rank_table(j: &Job) -> String {
+    let mut t = String::from("<table><thead><tr><th></th><th>rank</th><th>node</th><th>local rank</th><th>run</th><th>duration</th><th>energy</th><th>emissions</th></tr></thead><tbody>");
+    for r in &j.ranks {
+        let x = r.run.total();
+        let _ = write!(
+            t,
+            r##"<tr><td><span class="swatch" style="background:{}"></span></td><td class="n">{}</td><td>{}</td><td class="n">{}</td><td title="{}"><code>{}</code></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"##,
+            node_color(j, &r.id.node, r.id.node_id),
+            esc(&r.rank_text()),
+            esc(&r.id.node),
+            r.id.local_rank.map(|l| l.to_string()).unwrap_or_else(|| "–".into()),
+            esc(&r.run.run_id),
+            esc(r.run.short_id()),
+            format::duration_s(x.duration_s),
+            format::energy_kwh(x.energy_kwh),
+            format::mass_kg(x.emissions_kg)
+        );
+    }
+    t.push_str("</tbody></table>");
+    t
+}
+
 /// A job: its total, a chart per node and per rank, each rank's emissions over time, its regions.
 fn job_section(j: &Job) -> String {
-    let node_color = |name: &str, id: Option<u32>| {
-        let i = j.nodes.iter().position(|n| n.name == name && n.node_id == id).unwrap_or(0);
-        PALETTE[i % PALETTE.len()]
-    };
+    let node_color = |name: &str, id: Option<u32>| node_color(j, name, id);
     let node_bars: Vec<Bar> = j
         .nodes
         .iter()
@@ -461,12 +492,12 @@ fn job_section(j: &Job) -> String {
         j.ranks.iter().map(|r| (r.run.run_id.as_str(), format!("rank {} ({})", r.rank_text(), r.id.node))).collect();
     let label = |run: &Run| rank_of.get(run.run_id.as_str()).cloned().unwrap_or_else(|| run.short_id().to_string());
     let mut h = format!(
-        "<section><h2>Job {}</h2><p class=\"sub\">project {} · {} rank(s) on {} node(s) · {} · {} · {} wall time</p>\
+        "<section><h2>Job {}</h2><p class=\"sub\">project {} · {} on {} · {} · {} · {} wall time</p>\
 <h3>Emissions per node</h3>{}<h3>Emissions per rank (coloured by node)</h3>{}<h3>Emissions over time, per rank</h3>{}",
         esc(&j.id),
         esc(&j.project),
-        j.ranks.len(),
-        j.nodes.len(),
+        format::count(j.ranks.len(), "rank", "ranks"),
+        format::count(j.nodes.len(), "node", "nodes"),
         format::mass_kg(j.emissions_kg()),
         format::energy_kwh(j.energy_kwh()),
         format::duration_s(j.wall_s()),
@@ -482,26 +513,24 @@ fn job_section(j: &Job) -> String {
             region_rows(&j.regions, j.energy_kwh())
         );
     }
-    let mut t = String::from("<table><thead><tr><th></th><th>rank</th><th>node</th><th>local rank</th><th>run</th><th>duration</th><th>energy</th><th>emissions</th></tr></thead><tbody>");
-    for r in &j.ranks {
-        let x = r.run.total();
-        let _ = write!(
-            t,
-            r##"<tr><td><span class="swatch" style="background:{}"></span></td><td class="n">{}</td><td>{}</td><td class="n">{}</td><td title="{}"><code>{}</code></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"##,
-            node_color(&r.id.node, r.id.node_id),
-            esc(&r.rank_text()),
-            esc(&r.id.node),
-            r.id.local_rank.map(|l| l.to_string()).unwrap_or_else(|| "–".into()),
-            esc(&r.run.run_id),
-            esc(r.run.short_id()),
-            format::duration_s(x.duration_s),
-            format::energy_kwh(x.energy_kwh),
-            format::mass_kg(x.emissions_kg)
-        );
-    }
-    t.push_str("</tbody></table>");
-    let _ = write!(h, "<h3>Ranks</h3>{t}</section>");
+    let _ = write!(h, "<h3>Ranks</h3>{}</section>", rank_table(j));
     h
+}
+
+/// "5 runs in 1 job and 2 other projects", "4 runs in 4 projects", "6 runs in 1 job".
+fn runs_in(runs: usize, jobs: usize, projects: usize) -> String {
+    let runs = format::count(runs, "run", "runs");
+    match (jobs, projects) {
+        (0, p) => format!("{runs} in {}", format::count(p, "project", "projects")),
+        (j, 0) => format!("{runs} in {}", format::count(j, "job", "jobs")),
+        (j, p) => {
+            format!(
+                "{runs} in {} and {}",
+                format::count(j, "job", "jobs"),
+                format::count(p, "other project", "other projects")
+            )
+        }
+    }
 }
 
 pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathBuf]) -> String {
@@ -515,12 +544,10 @@ pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathB
     let mut h = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Emissions report</title><style>{STYLE}</style></head><body><main>\
-<header><h1>Emissions report</h1><p>{} run(s) in {} job(s) and {} other project(s), from {}</p></header>\
+<header><h1>Emissions report</h1><p>{}, from {}</p></header>\
 <div class=\"kpis\"><div class=\"kpi\"><b>{}</b><span>emissions</span></div><div class=\"kpi\"><b>{}</b><span>energy</span></div>\
 <div class=\"kpi\"><b>{}</b><span>tracked time</span></div></div>",
-        all.len(),
-        jobs.len(),
-        projects.len(),
+        runs_in(all.len(), jobs.len(), projects.len()),
         file_list.join(", "),
         format::mass_kg(emissions),
         format::energy_kwh(energy),
@@ -534,9 +561,9 @@ pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathB
         let kwh: f64 = runs.iter().map(|r| r.total().energy_kwh).sum();
         let _ = write!(
             h,
-            "<section><h2>{}</h2><p class=\"sub\">{} run(s) · {} · {}</p><h3>Emissions over time, per run</h3>{}",
+            "<section><h2>{}</h2><p class=\"sub\">{} · {} · {}</p><h3>Emissions over time, per run</h3>{}",
             esc(if name.is_empty() { "(no project name)" } else { name }),
-            runs.len(),
+            format::count(runs.len(), "run", "runs"),
             format::mass_kg(e),
             format::energy_kwh(kwh),
             line_chart(runs, &|r: &Run| r.short_id().to_string())
@@ -562,6 +589,14 @@ pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subtitle_counts_in_words() {
+        assert_eq!(runs_in(4, 0, 4), "4 runs in 4 projects");
+        assert_eq!(runs_in(1, 0, 1), "1 run in 1 project");
+        assert_eq!(runs_in(6, 1, 0), "6 runs in 1 job");
+        assert_eq!(runs_in(8, 2, 1), "8 runs in 2 jobs and 1 other project");
+    }
 
     #[test]
     fn steps() {

@@ -301,25 +301,35 @@ pub fn region_table(regions: &[RegionSum], total_kwh: f64, runs_label: &str) -> 
     aligned(&header, &lines, &|c| c >= 1, false)
 }
 
+/// The job's first two lines: what it is, and its totals.
+fn headline(job: &Job, e: &NumberColumn, m: &NumberColumn) -> String {
+    let (energy, emissions) = (job.energy_kwh(), job.emissions_kg());
+    format!(
+        "Job {} (project {}): {} on {}\n  total      {} {}, {} {} CO2e, {} wall time (first start to last end){}\n\n",
+        job.id,
+        if job.project.is_empty() { "(no name)" } else { &job.project },
+        crate::format::count(job.ranks.len(), "rank", "ranks"),
+        crate::format::count(job.nodes.len(), "node", "nodes"),
+        e.fmt(energy),
+        e.unit,
+        m.fmt(emissions),
+        m.unit,
+        crate::format::duration_s(job.wall_s()),
+        if energy > 0.0 {
+            format!(", {} g/kWh", crate::format::sig3(emissions * 1000.0 / energy))
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// The text of one job.
 pub fn text(job: &Job) -> String {
     let (energy, emissions) = (job.energy_kwh(), job.emissions_kg());
     let e = NumberColumn::energy(energy);
     let m = NumberColumn::mass(emissions);
     let (eh, mh) = (format!("energy ({})", e.unit), format!("emissions ({} CO2e)", m.unit));
-    let mut out = format!(
-        "Job {} (project {}): {} rank(s) on {} node(s)\n  total      {} {}, {} {} CO2e, {} wall time (first start to last end){}\n\n",
-        job.id,
-        if job.project.is_empty() { "(no name)" } else { &job.project },
-        job.ranks.len(),
-        job.nodes.len(),
-        e.fmt(energy),
-        e.unit,
-        m.fmt(emissions),
-        m.unit,
-        crate::format::duration_s(job.wall_s()),
-        if energy > 0.0 { format!(", {} g/kWh", crate::format::sig3(emissions * 1000.0 / energy)) } else { String::new() }
-    );
+    let mut out = headline(job, &e, &m);
     let node_header: Vec<String> =
         ["node".to_string(), "node id".into(), "ranks".into(), eh.clone(), mh.clone()].to_vec();
     let (node_e, total_e) = e.fmt_summing(&job.nodes.iter().map(|n| n.energy_kwh).collect::<Vec<_>>());

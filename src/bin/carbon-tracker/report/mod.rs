@@ -205,9 +205,9 @@ pub fn table(projects: &Projects, regions: &Regions) -> String {
             }
         }
         out += &format!(
-            "Project {}: {} run(s) from {}\n",
+            "Project {}: {} from {}\n",
             if name.is_empty() { "(no name)" } else { name },
-            runs.len(),
+            crate::format::count(runs.len(), "run", "runs"),
             files.join(", ")
         );
         // One unit per column, fitted to the project's total (its largest number), so the column
