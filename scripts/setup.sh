@@ -75,11 +75,11 @@ fi
 
 venv="$root/target/test-venv"
 # nvidia-ml-py: scripts/gpu-check.sh reads NVML through it (tests/node.rs runs it on the fake NVML).
-if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml' > /dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml, jsonschema' > /dev/null 2>&1; then
   echo "setup: python venv with pytest, mypy and nvidia-ml-py in $venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py
+  "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py jsonschema
 fi
 
 # CodeCarbon itself, for tests/cli.rs to report a CSV that it writes (skipped without it).
