@@ -45,6 +45,9 @@ import tarfile
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import codecarbon_mutants  # noqa: E402 (the self-test and the public-API probes, beside this script)
+
 VERSION = "3.3.2"
 VENV = ROOT / "target" / "codecarbon-suite-venv"
 # CodeCarbon's runtime dependencies come with `pip install codecarbon==VERSION` (then the package
@@ -53,11 +56,6 @@ TEST_TOOLS = ["pytest", "pytest-timeout", "requests-mock", "responses", "mktestd
 # CodeCarbon's own test command (its pyproject's `test-package` task): its viz tests need the
 # dashboard's packages and are left out there too; `integ_test` ones need the network.
 SUITE_ARGS = ["--ignore=tests/test_viz_data.py", "-m", "not integ_test"]
-# tests/test_emissions_tracker.py imports tests/fake_modules/pynvml.py, a fake NVML that the
-# sdist does not ship. This stand-in (written into the temporary copy, for both runs) has only
-# the two names the module touches outside its GPU tests; those tests need the real fake and
-# fail under CodeCarbon itself too, the others run.
-FAKE_PYNVML_STAND_IN = "from unittest import mock\n\nDETAILS = None\nINIT_MOCK = mock.MagicMock()\n"
 PER_TEST_TIMEOUT_S = 120
 
 # CodeCarbon's public modules: carbon_tracker provides them under the same names (a module it
@@ -242,6 +240,22 @@ def _describe(excinfo):
     # Raised by unittest.mock itself (its innermost frame), e.g. a patch target it cannot find.
     in_mock = bool(frames) and frames[-1][0].endswith(os.path.join("unittest", "mock.py"))
     in_suite = [p for p, _ in frames if "/tests/" in p]
+    # Where it was raised: the innermost frame that is not unittest.mock's.
+    inner = [(p, n) for p, n in frames if not p.endswith(os.path.join("unittest", "mock.py"))]
+    last_path, last_name = inner[-1] if inner else ("", "")
+    if "/carbon_tracker/" in last_path:
+        where = "carbon_tracker"
+    elif "/tests/" in last_path:
+        where = "test"
+    elif "/codecarbon/" in last_path and not last_path.endswith(os.path.join("codecarbon", "__init__.py")):
+        where = "codecarbon internals"
+    else:
+        where = "other"
+    # A mock's assert_* (assert_called_once, ...): the name of the mock that was not called so.
+    mock_assert = None
+    if in_mock and frames[-1][1].startswith("assert_") or (frames and any(n.startswith("assert_") and p.endswith(os.path.join("unittest", "mock.py")) for p, n in frames)):
+        m = re.search(r"Expected:? '?([A-Za-z_][\w.]*)'?[ (]", str(e)) or re.search(r"'([A-Za-z_][\w.]*)'", str(e))
+        mock_assert = m.group(1).split(".")[-1] if m else ""
     owner = None
     if isinstance(e, AttributeError):
         obj = getattr(e, "obj", None)
@@ -253,6 +267,9 @@ def _describe(excinfo):
         "owner": owner,
         "name": getattr(e, "name", None) if isinstance(e, (AttributeError, ImportError)) else None,
         "last_suite_frame": in_suite[-1] if in_suite else None,
+        "where": where,
+        "where_function": last_name,
+        "mock_assert": mock_assert,
         "text": "".join(traceback.format_exception_only(type(e), e))[-1500:],
     }
 
@@ -334,19 +351,31 @@ def ensure_venv() -> pathlib.Path:
     return python
 
 
-def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path) -> pathlib.Path:
-    dl = tmp / "download"
-    run([python, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", f"codecarbon=={VERSION}", "-d", dl], check=True)
+def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path, support: pathlib.Path) -> pathlib.Path:
+    """CodeCarbon's sdist (downloaded once, kept in the venv) unpacked in ``tmp``, with its test
+    suite's support files laid over its tests/ (the sdist lacks them)."""
+    dl = VENV / "sdist"
+    if not any(dl.glob("codecarbon-*.tar.gz")):
+        run([python, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", f"codecarbon=={VERSION}", "-d", dl], check=True)
     archive = next(dl.glob("codecarbon-*.tar.gz"))
     with tarfile.open(archive) as tar:
         tar.extractall(tmp)
     sdist = tmp / f"codecarbon-{VERSION}"
-    fake = sdist / "tests" / "fake_modules"
-    if not fake.exists():
-        fake.mkdir()
-        (fake / "__init__.py").write_text("")
-        (fake / "pynvml.py").write_text(FAKE_PYNVML_STAND_IN)
+    shutil.copytree(support / "tests", sdist / "tests", dirs_exist_ok=True)
+    (sdist / "tests" / "test_ct_public_probes.py").write_text(codecarbon_mutants.PROBES)
     return sdist
+
+
+def support_dir(given) -> pathlib.Path:
+    """CodeCarbon's test support files: --support, else $CT_CODECARBON_TESTS_SUPPORT, else the
+    shared reference data beside the checkout. Without them about 50 tests fail under CodeCarbon
+    itself, hiding what they check: refused."""
+    path = given or os.environ.get("CT_CODECARBON_TESTS_SUPPORT") or ROOT.parent / "shared" / "reference-data" / f"codecarbon-{VERSION}" / "tests-support"
+    path = pathlib.Path(path)
+    if not (path / "tests" / "conftest.py").is_file():
+        sys.exit(f"codecarbon-suite: CodeCarbon {VERSION}'s test support files (tests/conftest.py, testutils.py, fixtures/, "
+                 f"fake_modules/...) are not in {path}: give --support DIR or CT_CODECARBON_TESTS_SUPPORT")
+    return path
 
 
 def write_plugin(where: pathlib.Path) -> None:
@@ -398,37 +427,68 @@ def internal_name_through_public_module(text: str, public: dict):
     return None
 
 
-def why_not_applicable(result: dict, public: dict):
-    """Why a failing test that used carbon_tracker does not apply to it, or None. The most direct
-    cause first: what failed, then what the test replaced of CodeCarbon's."""
+# The methods CodeCarbon calls on a user's output handler: a mock of one of them that was not
+# called as expected is what a user's handler would have missed.
+HANDLER_METHODS = {"out", "live_out", "task_out", "exit"}
+
+
+def patched_names(d: dict) -> set:
+    """The attribute names the test replaces in CodeCarbon's code (decorators, patches created
+    for the layer, and patch targets written in its source): the names its mocks carry."""
+    names = {t.rpartition(".")[2] for t in (d.get("patched") or []) + (d.get("created") or [])}
+    source = d.get("source") or ""
+    names.update(t.rpartition(".")[2] for t in re.findall(r"patch\(\s*[\"'](codecarbon\.[\w.]+)[\"']", source))
+    names.update(re.findall(r"patch\.object\(\s*[\w.]+\s*,\s*[\"'](\w+)[\"']", source))
+    return names
+
+
+def judge_failure(result: dict, public: dict):
+    """(class, reason) of a test that fails on the layer and passes on CodeCarbon, by what failed
+    (never by what the test imports or patches):
+      - not applicable: the failure is about CodeCarbon's internals: a patch target the layer
+        lacks, a private attribute of the tracker read, an internal name imported through a
+        public module, or a mock of a patched internal that was not called;
+      - real difference: what a user sees: a public name missing, an exception raised by the
+        layer, a handler's method not called, the test's own assertion on a return value, a file,
+        a log line or a warning;
+      - undecided: the rule cannot tell (raised inside CodeCarbon's internal modules the test
+        called, an error of the test's own code that is not an assertion, an assertion about
+        HTTP calls faked through Python's requests): listed, for a person to look at."""
     d = result.get("detail") or {}
     text = (d.get("text") or "") + (d.get("message") or "")
-    if d.get("type") == "_MissingName":  # a public name of CodeCarbon's that the layer lacks
-        return None
+    kind, where = d.get("type") or "", d.get("where") or ""
+    if kind == "_MissingName":
+        return "real difference", "a public name of CodeCarbon's is missing"
     internal = internal_name_through_public_module(text, public)
     if internal:
-        return internal
+        return "not applicable", internal
     if PUBLIC_IMPORT.search(text):
-        return None
-    if d.get("in_mock") and d.get("type") in ("AttributeError", "ImportError", "ModuleNotFoundError"):
-        # unittest.mock could not find what the test patches: a part of CodeCarbon's own code
-        return "patches CodeCarbon internals (unittest.mock target)"
+        return "real difference", "a public module or name cannot be imported"
+    if d.get("in_mock") and kind in ("AttributeError", "ImportError", "ModuleNotFoundError") and d.get("mock_assert") is None:
+        return "not applicable", "patches CodeCarbon internals the layer lacks (unittest.mock target)"
     name = d.get("name") or ""
-    if d.get("type") == "AttributeError" and (d.get("owner") or "").startswith("carbon_tracker") and name.startswith("_") and name not in USER_FACING_PRIVATE:
-        return f"reads a private attribute of CodeCarbon's tracker ({name})"
+    if kind == "AttributeError" and (d.get("owner") or "").startswith("carbon_tracker"):
+        if name.startswith("_") and name not in USER_FACING_PRIVATE:
+            return "not applicable", f"reads a private attribute of CodeCarbon's tracker ({name})"
+        return "real difference", f"a public attribute is missing ({name})"
+    if d.get("mock_assert") is not None:
+        mocked = d["mock_assert"]
+        if mocked in HANDLER_METHODS:
+            return "real difference", f"an output handler's {mocked}() was not called as expected"
+        if mocked and mocked in patched_names(d):
+            return "not applicable", f"a patched internal was not called as expected ({mocked})"
+        return "undecided", f"a mock was not called as expected ({mocked or '?'})"
+    if where == "carbon_tracker":
+        return "real difference", f"the layer raised {kind}"
+    if where == "codecarbon internals":
+        return "undecided", f"{kind} raised inside CodeCarbon's internal modules ({d.get('where_function')})"
     source = d.get("source") or ""
-    for needle, why in FAKED_IO:
-        if needle in source:
-            return why
-    if d.get("patched"):
-        return f"patches CodeCarbon internals ({', '.join(d['patched'])})"
-    if d.get("created"):
-        return f"patches CodeCarbon internals (absent from the layer: {', '.join(d['created'])})"
-    for target in re.findall(r"patch(?:\.object)?\(\s*[\"'](codecarbon\.[\w.]+)[\"']", source):
-        module, _, attr = target.rpartition(".")
-        if attr not in public.get(module, ()):  # not a public name of a public module
-            return f"patches CodeCarbon internals ({target})"
-    return None
+    if kind in ("AssertionError", "Failed"):
+        for needle, why in FAKED_IO:
+            if needle in source:
+                return "undecided", "an assertion in a test that " + why.split(";")[0]
+        return "real difference", "the test's assertion on what the layer returned, wrote or logged"
+    return "undecided", f"{kind} in the test's own code ({d.get('where_function')})"
 
 
 def classify(theirs: dict, ours: dict):
@@ -448,58 +508,44 @@ def classify(theirs: dict, ours: dict):
         d = result.get("detail") or {}
         text = ((d.get("text") or d.get("message") or "").strip().splitlines() or [""])[-1][:300]
         touched = result.get("touched", False)
-        failure = (d.get("text") or "") + (d.get("message") or "")
-        if result["outcome"] == "passed" and touched:
-            out[test_id] = ("passes", "")
-        elif mine["outcome"] != "passed":
+        if mine["outcome"] != "passed":
             out[test_id] = ("fails under CodeCarbon itself here", (mine.get("detail") or {}).get("message", "")[-200:].replace("\n", " "))
         elif result["outcome"] == "passed":
-            out[test_id] = ("not applicable", "exercises only CodeCarbon's internal modules")
+            out[test_id] = ("passes", "") if touched else ("not applicable", "exercises only CodeCarbon's internal modules")
         elif result["outcome"] == "skipped":
-            reason = "exercises only CodeCarbon's internal modules" if not touched else None
-            out[test_id] = ("not applicable", reason) if reason else ("real difference", "skipped here, passes with CodeCarbon: " + (d.get("message") or "")[-200:])
+            out[test_id] = ("real difference", "skipped here, passes with CodeCarbon: " + (d.get("message") or "")[-200:])
+        elif result["outcome"] == "collect_error":
+            c, why = judge_failure(result, public)
+            out[test_id] = (c, f"{why}; failed with: {text}")
+        elif not touched and d.get("type") != "_MissingName" and not PUBLIC_IMPORT.search((d.get("text") or "") + (d.get("message") or "")):
+            # It failed without using the layer at all: the shim beside CodeCarbon's internals.
+            out[test_id] = ("undecided", f"fails without using the layer; failed with: {text}")
         else:
-            reason = why_not_applicable(result, public)
-            if reason is None and not touched and not PUBLIC_IMPORT.search(failure) and d.get("type") != "_MissingName":
-                reason = "exercises only CodeCarbon's internal modules"
-            out[test_id] = ("not applicable", f"{reason}; failed with: {text}") if reason else ("real difference", text)
+            c, why = judge_failure(result, public)
+            out[test_id] = (c, f"{why}; failed with: {text}")
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--list", action="store_true", help="print every test with its class and reason")
-    ap.add_argument("--json", type=pathlib.Path, help="write the classification to this file")
-    ap.add_argument("--lib", type=pathlib.Path, help="libcarbon_tracker.so to use (default: cargo build's debug one)")
-    ap.add_argument("--package", type=pathlib.Path, default=ROOT / "bindings" / "python",
-                    help="the directory holding the carbon_tracker package (default: this checkout's)")
-    ap.add_argument("-k", dest="select", help="pytest -k expression (both runs)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results")
-    args = ap.parse_args()
-
-    lib = args.lib
-    if lib is None:
-        run(["cargo", "build", "--quiet", "--lib"], cwd=ROOT, check=True)
-        lib = ROOT / "target" / "debug" / "libcarbon_tracker.so"
+def run_suite(lib: pathlib.Path, package: pathlib.Path, support: pathlib.Path, select: list, fresh=False, keep=False) -> dict:
+    """Both runs (CodeCarbon's own, cached; then the shim over ``package``), classified."""
     python = ensure_venv()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-suite-"))
     try:
-        sdist = fetch_sdist(python, tmp)
-        extra = ["-k", args.select] if args.select else []
+        sdist = fetch_sdist(python, tmp, support)
         env = base_env(tmp)
         ini = "[pytest]\nmarkers =\n    integ_test: needs the network\n"
 
         # 1. CodeCarbon itself (its package is in the sdist's root, on pytest's pythonpath). Its
-        # results do not depend on this checkout: kept in the venv and reused unless --fresh.
-        key = hashlib.sha256(repr((PLUGIN, VERSION, extra, TEST_TOOLS, SUITE_ARGS, FAKE_PYNVML_STAND_IN)).encode()).hexdigest()[:16]
+        # results do not depend on this checkout: kept in the venv and reused unless fresh.
+        support_key = sorted((str(p.relative_to(support)), p.stat().st_size) for p in support.rglob("*") if p.is_file())
+        key = hashlib.sha256(repr((PLUGIN, codecarbon_mutants.PROBES, VERSION, select, TEST_TOOLS, SUITE_ARGS, support_key)).encode()).hexdigest()[:16]
         cached = VENV / f"codecarbon-results-{key}.json"
-        if cached.exists() and not args.fresh:
+        if cached.exists() and not fresh:
             theirs = json.loads(cached.read_text())
         else:
             (sdist / "pytest.ini").write_text(ini)
             write_plugin(sdist)
-            theirs = pytest_run(python, sdist, tmp / "theirs.json", dict(env, PYTHONPATH=str(sdist)), extra)
+            theirs = pytest_run(python, sdist, tmp / "theirs.json", dict(env, PYTHONPATH=str(sdist)), select)
             cached.write_text(json.dumps(theirs))
 
         # 2. The shim: the same tests beside a `codecarbon` that re-exports carbon_tracker.
@@ -512,30 +558,69 @@ def main() -> int:
         (shim / "__init__.py").write_text(SHIM.format(internals=str(sdist / "codecarbon"), public=PUBLIC_MODULES))
         (ours_dir / "pytest.ini").write_text(ini)
         write_plugin(ours_dir)
-        path = os.pathsep.join([str(ours_dir), str(args.package)])
+        path = os.pathsep.join([str(ours_dir), str(package)])
         public_names = json.dumps(theirs.get("PUBLIC::names", {}))
         ours_env = dict(env, PYTHONPATH=path, CARBON_TRACKER_LIB=str(lib), CT_SUITE_PUBLIC_NAMES=public_names)
-        ours = pytest_run(python, ours_dir, tmp / "ours.json", ours_env, extra)
+        ours = pytest_run(python, ours_dir, tmp / "ours.json", ours_env, select)
     finally:
-        if args.keep:
+        if keep:
             print(f"kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    return classify(theirs, ours)
 
-    classes = classify(theirs, ours)
+
+CLASSES = ("passes", "not applicable", "undecided", "fails under CodeCarbon itself here", "real difference")
+
+
+def report(classes: dict, listing: bool) -> collections.Counter:
     counts = collections.Counter(c for c, _ in classes.values())
-    if args.list:
+    if listing:
         for test_id, (c, why) in sorted(classes.items(), key=lambda kv: (kv[1][0], kv[0])):
             print(f"{c:38} {test_id}  {why}")
         print()
+    print(f"CodeCarbon {VERSION}'s test suite against carbon-tracker's CodeCarbon layer: {len(classes)} tests")
+    for c in CLASSES:
+        print(f"  {c:38} {counts.get(c, 0)}")
+    for c in ("not applicable", "undecided"):
+        reasons = collections.Counter(why.split(";")[0].split(" (")[0] for k, why in classes.values() if k == c)
+        for why, n in reasons.most_common():
+            print(f"    {c}: {n:4}  {why}")
+    if counts.get("undecided") and not listing:
+        print("  undecided (for a person to look at):")
+        for test_id, (c, why) in sorted(classes.items()):
+            if c == "undecided":
+                print(f"    {test_id}  {why}")
+    return counts
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--all", action="store_true", help="the whole suite (the default unless -k or --self-test)")
+    ap.add_argument("--self-test", action="store_true", help="the mutation self-test (scripts/codecarbon_mutants.py)")
+    ap.add_argument("--list", action="store_true", help="print every test with its class and reason")
+    ap.add_argument("--json", type=pathlib.Path, help="write the classification to this file")
+    ap.add_argument("--lib", type=pathlib.Path, help="libcarbon_tracker.so to use (default: cargo build's debug one)")
+    ap.add_argument("--package", type=pathlib.Path, default=ROOT / "bindings" / "python",
+                    help="the directory holding the carbon_tracker package (default: this checkout's)")
+    ap.add_argument("--support", type=pathlib.Path, help="CodeCarbon's test support files (a directory holding tests/)")
+    ap.add_argument("-k", dest="select", help="pytest -k expression (both runs)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results")
+    args = ap.parse_args()
+
+    support = support_dir(args.support)
+    lib = args.lib
+    if lib is None:
+        run(["cargo", "build", "--quiet", "--lib"], cwd=ROOT, check=True)
+        lib = ROOT / "target" / "debug" / "libcarbon_tracker.so"
+    if args.self_test:
+        return codecarbon_mutants.self_test(lambda package, select: run_suite(lib, package, support, select), args.package, args.list)
+    select = ["-k", args.select] if args.select else []
+    classes = run_suite(lib, args.package, support, select, fresh=args.fresh, keep=args.keep)
+    counts = report(classes, args.list)
     if args.json:
         args.json.write_text(json.dumps({k: {"class": c, "reason": r} for k, (c, r) in classes.items()}, indent=1))
-    print(f"CodeCarbon {VERSION}'s test suite against carbon-tracker's CodeCarbon layer: {len(classes)} tests")
-    for c in ("passes", "not applicable", "fails under CodeCarbon itself here", "real difference"):
-        print(f"  {c:38} {counts.get(c, 0)}")
-    reasons = collections.Counter(why.split(";")[0].split(" (")[0] for c, why in classes.values() if c == "not applicable")
-    for why, n in reasons.most_common():
-        print(f"    not applicable: {n:4}  {why}")
     return 1 if counts.get("real difference") else 0
 
 
