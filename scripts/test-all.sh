@@ -47,6 +47,10 @@ CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest 
 (cd bindings/python && "$venv/bin/mypy")   # --strict, see pyproject.toml
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" "$venv/bin/python" examples/python/track.py "$(mktemp -d)"
 
+echo "== CodeCarbon drop-in checker: its mutation self-test (5 planted bugs, each must be a real difference)"
+# CodeCarbon's test support files: CT_CODECARBON_TESTS_SUPPORT, else the shared reference data.
+python3 scripts/codecarbon-suite.py --self-test --lib "$lib_dir/libcarbon_tracker.so"
+
 echo "== go bindings"
 export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$lib_dir")"
 (cd bindings/go && go vet ./... && go test -race -count=1 ./...)

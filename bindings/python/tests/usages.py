@@ -677,7 +677,8 @@ def task_run_duration():
     work(0.2)
     tracker.stop_task()
     tracker.stop()
-    return {"run_duration_s": round(tracker.final_emissions_data.duration, 1), "csv_duration_s": round(float(rows()[0]["duration"]), 1)}
+    duration_s, csv_s = tracker.final_emissions_data.duration, float(rows()[0]["duration"])
+    return {"whole_run": duration_s >= 0.55, "last_task_only": duration_s < 0.35, "csv_same": abs(csv_s - duration_s) < 1e-3}
 
 
 def slurm_rank():
