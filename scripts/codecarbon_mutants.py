@@ -1,11 +1,11 @@
 """The mutation self-test of scripts/codecarbon-suite.py: can its verdict fail?
 
-    python3 scripts/codecarbon-suite.py --self-test [--list]
+    python3 scripts/codecarbon-suite.py --self-test [--all] [--list]
 
 It plants user-visible bugs, one at a time, in a copy of the CodeCarbon layer (the checkout's
 bindings/python, copied to a temporary directory) and runs the checker on each copy, on a subset
-of CodeCarbon's suite (SUBSET) plus this checker's public-API probes (PROBES, run against
-CodeCarbon too). A bug is caught when at least one test is a "real difference" on the mutant and
+of CodeCarbon's suite (SUBSET; the whole suite with --all) plus this checker's public-API probes
+(PROBES, run against CodeCarbon too). A bug is caught when at least one test is a "real difference" on the mutant and
 was not one on the unmutated copy. Exit status 0 only if every bug is caught; the table says which
 tests caught each one.
 
@@ -153,16 +153,16 @@ def plant(package: pathlib.Path, into: pathlib.Path, mutant: Tuple[str, List[Tup
     return copy
 
 
-def self_test(run_suite: Callable[[pathlib.Path, list], Dict[str, Tuple[str, str]]], package: pathlib.Path, listing: bool) -> int:
+def self_test(run_suite: Callable[[pathlib.Path], Dict[str, Tuple[str, str]]], package: pathlib.Path, listing: bool) -> int:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-mutants-"))
     try:
         base_dir = tmp / "base"
         shutil.copytree(package / "carbon_tracker", base_dir / "carbon_tracker")
-        base = run_suite(base_dir, SUBSET)
+        base = run_suite(base_dir)
         real_before = {t for t, (c, _) in base.items() if c == "real difference"}
         rows = []
         for i, mutant in enumerate(MUTANTS):
-            classes = run_suite(plant(package, tmp / f"m{i}", mutant), SUBSET)
+            classes = run_suite(plant(package, tmp / f"m{i}", mutant))
             caught = sorted(t for t, (c, _) in classes.items() if c == "real difference" and t not in real_before)
             moved = sorted(f"{t} -> {c}" for t, (c, _) in classes.items() if c != base.get(t, ("",))[0] and t not in caught)
             rows.append((mutant[0], caught, moved, classes))

@@ -33,6 +33,7 @@ The strict interface (typed exceptions) is :class:`carbon_tracker.Tracker`."""
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import datetime
 import functools
@@ -253,11 +254,37 @@ def _library_options(given: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Any]]:
     return options, handlers
 
 
+def _config_file_value(key: str) -> Optional[str]:
+    """``key`` of the ``[codecarbon]`` section of ``./.codecarbon.config``, else of
+    ``~/.codecarbon.config`` (CodeCarbon's order), None when neither has it."""
+    for path in (os.path.join(os.getcwd(), ".codecarbon.config"), os.path.expanduser("~/.codecarbon.config")):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        if parser.has_option("codecarbon", key):
+            return parser.get("codecarbon", key)
+    return None
+
+
+class _LayerKeys(logging.Filter):
+    """The library does not implement ``allow_multiple_runs`` and says so when it reads it from
+    the environment or a file; this layer does (the lock file), so that line is dropped here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "allow_multiple_runs: this CodeCarbon option is not implemented" not in record.getMessage()
+
+
+logger.addFilter(_LayerKeys())
+
+
 def _allow_multiple_runs(value: Any) -> bool:
     """CodeCarbon's ``allow_multiple_runs``: the argument, else ``CODECARBON_ALLOW_MULTIPLE_RUNS``
-    (true/false, yes/no, 1/0), else true (CodeCarbon 3.3's default)."""
+    (true/false, yes/no, 1/0), else ``.codecarbon.config``, else true (CodeCarbon 3.3's default)."""
     if value is None:
-        value = os.environ.get("CODECARBON_ALLOW_MULTIPLE_RUNS")
+        env = {k.lower(): v for k, v in os.environ.items()}
+        value = env.get("codecarbon_allow_multiple_runs") or _config_file_value("allow_multiple_runs")
         if value is None:
             return True
     if isinstance(value, str):

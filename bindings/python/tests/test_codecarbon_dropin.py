@@ -245,3 +245,20 @@ def test_slurm_rank_note(tmp_path, monkeypatch, codecarbon_log, count_node_once)
     else:  # each rank measures the whole node, as in CodeCarbon: its warning holds
         assert level == logging.WARNING and "multiplied" in text
     t.stop()
+
+
+@pytest.mark.parametrize("source", ["environment", "config_file"])
+def test_lock_asked_for_by_the_environment_or_the_config_file(tmp_path, own_tempdir, monkeypatch, codecarbon_log, source):
+    if source == "environment":
+        monkeypatch.setenv("CODECARBON_ALLOW_MULTIPLE_RUNS", "false")
+    else:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / ".codecarbon.config").write_text("[codecarbon]\nallow_multiple_runs = false\n")
+    first = tracker(tmp_path)
+    second = tracker(tmp_path)
+    second.start()
+    assert second.stop() is None and (own_tempdir / ".codecarbon.lock").exists()
+    first.start()
+    assert first.stop() > 0 and not (own_tempdir / ".codecarbon.lock").exists()
+    # The library's "not implemented" line about this key is not shown: this layer implements it.
+    assert not any("not implemented" in r.getMessage() for r in codecarbon_log.records)
