@@ -7,7 +7,8 @@
 #      online (fake API on loopback), header freshness, cluster (Pushgateway, Prometheus, OTLP
 #      receiver, mpirun of C and Fortran programs: skipped when not installed);
 #      the fuzz targets are type-checked
-#   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
+#   2. Python bindings (pytest, mypy --strict; the CodeCarbon drop-in checker's mutation
+#      self-test, scripts/codecarbon-suite.py --self-test), 3. Go bindings (go vet, go test -race),
 #   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change),
 #   5. install tests per ecosystem (scripts/install-test.sh, the Fortran module from CMake and from
 #   a Makefile included), 6. what a publisher checks (scripts/publish-check.sh); and that no test
@@ -43,7 +44,8 @@ cargo build --quiet                     # puts the debug cdylib in target/debug 
 lib_dir="$root/target/debug"
 
 echo "== python bindings"
-CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
+# The BoAmps schemas are in CodeCarbon's test support files (as for the checker below): required here.
+CT_REQUIRE_CODECARBON_SUPPORT=1 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
 (cd bindings/python && "$venv/bin/mypy")   # --strict, see pyproject.toml
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" "$venv/bin/python" examples/python/track.py "$(mktemp -d)"
 
