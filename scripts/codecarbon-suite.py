@@ -1,32 +1,32 @@
 """Runs CodeCarbon 3.3.2's own test suite against carbon-tracker's CodeCarbon layer.
 
-    python3 scripts/codecarbon-suite.py [--list] [--json FILE] [--lib PATH] [--package DIR] [-k EXPR] [--keep] [--fresh]
+    python3 scripts/codecarbon-suite.py [--all] [--list] [--json FILE] [--lib PATH] [--package DIR]
+                                        [--support DIR] [-k EXPR] [--keep] [--fresh]
+    python3 scripts/codecarbon-suite.py --self-test [--all] [--list]
 
 The suite is taken from CodeCarbon's source distribution on PyPI at run time (`pip download
---no-binary`, into a temporary directory; nothing of it is copied into this repository) and run
-as CodeCarbon's own test task runs it (SUITE_ARGS) twice with pytest, in a venv with CodeCarbon's
-dependencies and test tools (target/codecarbon-suite-venv, made on first use):
-  1. against CodeCarbon 3.3.2 itself (the sdist's own package): what passes here at all;
-  2. against a `codecarbon` package that only re-exports `carbon_tracker` (the shim below, in the
-     temporary directory, first on the path), with the library built by `cargo build`.
-The public modules (`codecarbon`, `codecarbon.emissions_tracker`, `codecarbon.output`) are
-carbon_tracker's; the others stay CodeCarbon's, so that the tests' helpers import. The suite's
-helper that fakes `.codecarbon.config` files through `builtins.open` writes the same text to the
-real files instead (the library reads them itself). Each test of the second run is classified:
-  - passes;
-  - not applicable: it exercises only CodeCarbon's internal modules (it never makes a tracker,
-    an output or a decorator of the layer; most of the suite tests `codecarbon.core.*` units),
-    or it fails where it patches CodeCarbon's internals with `unittest.mock`, reads a private
-    attribute of the tracker (`tracker._measure_power_secs`), imports an internal name through
-    a public module (`from codecarbon.emissions_tracker import Raspberry`), or fakes CodeCarbon's
-    HTTP calls through `requests`/`responses` where the native library connects by itself.
-    These test how CodeCarbon is built, not what its users see;
-  - fails under CodeCarbon itself here (no network, no GPU, files missing from the sdist): no
-    comparison possible;
-  - a real difference: everything else.
+--no-binary`, kept in the venv; nothing of it is copied into this repository). The sdist lacks the
+suite's support files (conftest.py, testutils.py, testdata.py, fake_modules/pynvml, fixtures/,
+test_data/): they are laid beside its tests at run time from --support DIR, else
+$CT_CODECARBON_TESTS_SUPPORT, else the shared reference data beside the checkout (a directory
+holding tests/). This project's public-API probes (scripts/codecarbon_mutants.py, PROBES) are added.
+The suite runs as CodeCarbon's own test task runs it (SUITE_ARGS), twice, in a venv with
+CodeCarbon's dependencies and test tools (target/codecarbon-suite-venv, made on first use):
+  1. against CodeCarbon 3.3.2 itself (the sdist's own package): what passes here at all (cached);
+  2. against a `codecarbon` package that only re-exports `carbon_tracker` (the shim below), with
+     the library built by `cargo build`. The public modules (`codecarbon`,
+     `codecarbon.emissions_tracker`, `codecarbon.output`) are carbon_tracker's; the others stay
+     CodeCarbon's, so that the tests' helpers import.
+Each test of the second run is classified by what failed, never by what the test imports or
+patches (judge_failure): passes; not applicable (the failure is about CodeCarbon's internals);
+undecided (the rule cannot tell: listed by name); fails under CodeCarbon itself here (no network,
+docs missing from the sdist, run as root: no comparison possible); a real difference (what a
+user sees: a return value, a file, a log line, a warning, an exception, a missing public name).
 The counts are printed (exit status 1 if there is a real difference); --list prints every test
-with its class and reason. Not part of CI's pass/fail (it takes minutes and needs PyPI); its
-counts are in the README.
+with its class and reason.
+
+--self-test plants user-visible bugs in a copy of the layer and fails unless each shows up as a
+real difference (scripts/codecarbon_mutants.py); scripts/test-all.sh runs it on a subset.
 """
 
 from __future__ import annotations
