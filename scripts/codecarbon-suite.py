@@ -460,6 +460,9 @@ def internal_name_through_public_module(text: str, public: dict):
     return None
 
 
+# Errors of a test's own code reading what the layer gave it (a file, a row, a record).
+USER_DATA_ERRORS = {"FileNotFoundError", "IndexError", "KeyError", "AttributeError", "TypeError", "ValueError", "EmptyDataError"}
+
 # The methods CodeCarbon calls on a user's output handler: a mock of one of them that was not
 # called as expected is what a user's handler would have missed.
 HANDLER_METHODS = {"out", "live_out", "task_out", "exit"}
@@ -523,8 +526,11 @@ def judge_failure(result: dict, public: dict):
             return "not applicable", f"a patched internal was not called as expected ({counted.group(0)})"
         if d.get("set_private"):
             return "undecided", f"the test set CodeCarbon's private attributes on the tracker ({', '.join(d['set_private'])}), which the layer does not read"
-        if d.get("created"):
-            return "undecided", f"asserts after patching what the layer does not have ({', '.join(d['created'])})"
+        # A patch of what the layer lacks, written in the test itself (not a class-wide setup
+        # decorator): its expectation may rest on what that patch does.
+        own = [c for c in d.get("created") or [] if c.rpartition(".")[2] in source]
+        if own:
+            return "undecided", f"asserts after patching what the layer does not have ({', '.join(own)})"
         fed = {m for m in re.findall(r"\b(\w+)\.(?:return_value|side_effect)\s*=", source) if m in mocks}
         numeric = re.search(r"[-\d.e]+\)? != [\w.(]*[-\d.e]+|within \d+ (?:places|delta)", text)
         if fed and numeric:
@@ -533,6 +539,10 @@ def judge_failure(result: dict, public: dict):
             if needle in source:
                 return "undecided", "an assertion in a test that " + why.split(";")[0]
         return "real difference", "the test's assertion on what the layer returned, wrote or logged"
+    # The test's own code broke on what the layer gave it (no file, an empty CSV, None for a
+    # record): a real difference, unless the test fed the layer CodeCarbon's private state.
+    if where == "test" and kind in USER_DATA_ERRORS and not d.get("set_private") and not any(n in source for n, _ in FAKED_IO):
+        return "real difference", f"{kind} in the test's code on what the layer returned or wrote"
     return "undecided", f"{kind} in the test's own code ({d.get('where_function')})"
 
 
