@@ -541,7 +541,8 @@ def judge_failure(result: dict, public: dict):
         return "real difference", "the test's assertion on what the layer returned, wrote or logged"
     # The test's own code broke on what the layer gave it (no file, an empty CSV, None for a
     # record): a real difference, unless the test fed the layer CodeCarbon's private state.
-    if where == "test" and kind in USER_DATA_ERRORS and not d.get("set_private") and not any(n in source for n, _ in FAKED_IO):
+    # (raised in the test, or in a library it called on that data: pandas reading an empty CSV)
+    if where in ("test", "other") and d.get("last_suite_frame") and kind in USER_DATA_ERRORS and not d.get("set_private") and not any(n in source for n, _ in FAKED_IO):
         return "real difference", f"{kind} in the test's code on what the layer returned or wrote"
     return "undecided", f"{kind} in the test's own code ({d.get('where_function')})"
 
