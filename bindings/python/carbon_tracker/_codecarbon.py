@@ -113,9 +113,6 @@ _MIN_PERIOD_S, _MAX_PERIOD_S = 0.01, 86_400.0
 _LEVEL_NAMES = {"CRITICAL": 50, "FATAL": 50, "ERROR": 40, "WARN": 30, "WARNING": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
 
 
-_NATIVE_OUTPUTS = (OutputMethod.CSV, OutputMethod.API, OutputMethod.LOGGER, OutputMethod.PROMETHEUS, OutputMethod.LOGFIRE)
-
-
 def _gpu_model(gpus: List[Dict[str, Any]]) -> str:
     counts: Dict[str, int] = {}
     for gpu in gpus:
