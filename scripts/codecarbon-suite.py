@@ -442,7 +442,7 @@ PUBLIC_IMPORT = re.compile(r"import of codecarbon\.(?:%s) halted|cannot import n
 # tracker._tasks), so its users do too.
 USER_FACING_PRIVATE = {"_tasks"}
 FAKED_IO = (
-    ("responses.", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
+    ("responses.add(", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
     ("requests_mock", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
     ("patch(\"requests.", "fakes CodeCarbon's HTTP calls through Python's requests; the library makes its own"),
 )
