@@ -91,13 +91,14 @@ fi
 venv="$root/target/test-venv"
 # nvidia-ml-py: scripts/gpu-check.sh reads NVML through it (tests/node.rs runs it on the fake NVML).
 # ruff: the Python sources' lint and format, pinned (a new release may format differently).
+# jsonschema: the BoAmps report checked against its schemas.
 ruff_version=0.17.5
-if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml' > /dev/null 2>&1 \
+if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml, jsonschema' > /dev/null 2>&1 \
   || [ "$("$venv/bin/ruff" --version 2> /dev/null)" != "ruff $ruff_version" ]; then
-  echo "setup: python venv with pytest, mypy, nvidia-ml-py and ruff in $venv"
+  echo "setup: python venv with pytest, mypy, nvidia-ml-py, jsonschema and ruff in $venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py "ruff==$ruff_version"
+  "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py jsonschema "ruff==$ruff_version"
 fi
 
 # CodeCarbon itself, for tests/cli.rs to report a CSV that it writes (skipped without it).

@@ -9,7 +9,8 @@
 #      the fuzz targets are type-checked; a real Slurm (one node, two in network namespaces) runs
 #      every launcher of docs/launchers.md (scripts/slurm/test.sh); the doctests run once, with
 #      the publisher checks (6)
-#   2. Python bindings (pytest, mypy --strict), 3. Go bindings (go vet, go test -race),
+#   2. Python bindings (pytest, mypy --strict; the CodeCarbon drop-in checker's mutation
+#      self-test, scripts/codecarbon-suite.py --self-test), 3. Go bindings (go vet, go test -race),
 #   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change); the Slurm
 #      SPANK plugin under a real Slurm (scripts/slurm/spank-test.sh),
 #   5. install tests per ecosystem (scripts/install-test.sh, the Fortran module from CMake and from
@@ -47,9 +48,14 @@ echo "== real Slurm: every launch counts each node once (scripts/slurm/test.sh; 
 bash scripts/slurm/test.sh
 
 echo "== python bindings"
-CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
+# The BoAmps schemas are in CodeCarbon's test support files (as for the checker below): required here.
+CT_REQUIRE_CODECARBON_SUPPORT=1 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
 (cd bindings/python && "$venv/bin/mypy")   # --strict, see pyproject.toml
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" "$venv/bin/python" examples/python/track.py "$(mktemp -d)"
+
+echo "== CodeCarbon drop-in checker: its mutation self-test (5 planted bugs, each must be a real difference)"
+# CodeCarbon's test support files: CT_CODECARBON_TESTS_SUPPORT, else the shared reference data.
+python3 scripts/codecarbon-suite.py --self-test --lib "$lib_dir/libcarbon_tracker.so"
 
 echo "== go bindings"
 export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$lib_dir")"

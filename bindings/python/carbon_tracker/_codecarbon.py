@@ -18,14 +18,22 @@
   ``OfflineEmissionsTracker`` logs its constructor's errors and then measures nothing;
 - ``flush()``/``stop()`` return kg CO2e (floats), ``final_emissions_data`` and ``stop_task()``
   return an :class:`EmissionsData` with CodeCarbon's attribute names;
-- tasks: ``start_task`` starts the tracker if needed, ``stop_task()`` without a name stops the
-  latest task. Unlike CodeCarbon, tasks may overlap and nest and the run's own measurement goes
-  on while they run (CodeCarbon pauses it and restarts the run's clock).
+- tasks: ``start_task`` starts the tracker if needed; as in CodeCarbon, one task at a time (a
+  second ``start_task`` while one runs is ignored with a warning), ``stop_task()`` without a name
+  stops it. Unlike CodeCarbon, the run's own measurement goes on while a task runs and the run's
+  duration is the whole run's (CodeCarbon restarts the run's clock at each task: the duration it
+  would report is logged at ``stop()``);
+- ``allow_multiple_runs=False``: CodeCarbon's lock file (:mod:`._run_lock`), a second tracker
+  refuses to measure;
+- on a Slurm rank other than local rank 0 in machine mode the node is counted once for the whole
+  job (the library's ``job_count_node_once``), so CodeCarbon's warning that the job's total is
+  multiplied does not apply: an info line says so.
 
 The strict interface (typed exceptions) is :class:`carbon_tracker.Tracker`."""
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import datetime
 import functools
@@ -39,10 +47,12 @@ import uuid
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast, overload
 
-from . import _logging
+from . import _boamps, _logging
+from ._builtin_outputs import _NativeOutput
 from ._codecarbon_options import CodeCarbonOptions
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
 from ._options import OPTION_KEYS
+from ._run_lock import RunLock
 from .output import EmissionsData, OutputMethod, task_emissions_data
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
@@ -87,15 +97,9 @@ _KNOWN_KEYWORDS = frozenset(TRACKER_PARAMETERS + DECORATOR_PARAMETERS + OFFLINE_
 _NOT_OFFLINE = ("api_call_interval", "api_endpoint", "api_key", "save_to_api", "emissions_endpoint",
                 "experiment_id", "experiment_name")  # fmt: skip
 
-# CodeCarbon options this version does not implement: the value that changes nothing here is
-# accepted silently, any other is logged and ignored.
-_HARMLESS: Dict[str, Callable[[Any], bool]] = {
-    "allow_multiple_runs": lambda v: bool(v),  # False asks for CodeCarbon's lock file
-    "metadata": lambda v: True,  # only read by the BoAmps output
-}
-
-# Taken here, not by the library: the Python objects of the outputs called from this layer.
-_HANDLER_KEYS = ("output_handlers", "logging_logger")
+# Taken here, not by the library: the Python objects of the outputs called from this layer,
+# BoAmps' metadata and the lock's switch.
+_HANDLER_KEYS = ("output_handlers", "logging_logger", "metadata", "allow_multiple_runs")
 
 # Always on for the CodeCarbon names: bad values are logged and ignored, start after stop
 # measures again.
@@ -116,15 +120,6 @@ _LEVEL_NAMES = {
     "DEBUG": 10,
     "NOTSET": 0,
 }
-
-
-_IMPLEMENTED_OUTPUTS = (
-    OutputMethod.CSV,
-    OutputMethod.API,
-    OutputMethod.LOGGER,
-    OutputMethod.PROMETHEUS,
-    OutputMethod.LOGFIRE,
-)
 
 
 def _gpu_model(gpus: List[Dict[str, Any]]) -> str:
@@ -178,6 +173,7 @@ def _configure_codecarbon_logger(level: Optional[Any]) -> Optional[str]:
 
 
 def _output_methods(value: Any) -> List[str]:
+    """The methods' names, BoAmps' included (written from this layer, the others by the library)."""
     items = value.split(",") if isinstance(value, str) else list(value)
     methods = []
     for item in items:
@@ -186,12 +182,7 @@ def _output_methods(value: Any) -> List[str]:
             method = OutputMethod(name)
         except ValueError:
             raise ValueError(f"Invalid output method: {item!r}; valid: {[m.value for m in OutputMethod]}") from None
-        if method in _IMPLEMENTED_OUTPUTS:
-            methods.append(method.value)
-        else:
-            logger.warning(
-                f"output method {method.value!r} is not implemented in this version of carbon-tracker; ignored"
-            )
+        methods.append(method.value)
     return methods
 
 
@@ -215,22 +206,22 @@ def _library_options(given: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Any]]:
             DeprecationWarning,
             stacklevel=4,
         )
-    # A copy: CodeCarbon appends its built-in outputs to the caller's list.
-    handlers: List[Any] = list(given.get("output_handlers") or [])
+    # A copy: CodeCarbon appends its built-in outputs to the caller's list. CodeCarbon's handler
+    # classes for the library's own outputs (API, Prometheus, Logfire) switch those on instead.
+    handlers: List[Any] = [h for h in given.get("output_handlers") or [] if not isinstance(h, _NativeOutput)]
     logging_logger = given.get("logging_logger")
     options: Dict[str, Any] = {}
     for key, value in given.items():
         if key in _HANDLER_KEYS:
-            continue
-        if key in _HARMLESS:
-            if not _HARMLESS[key](value):
-                logger.warning(f"{key}={value!r}: not implemented in this version of carbon-tracker; ignored")
             continue
         if key == "output_methods" and value is not None:
             methods = _output_methods(value)
             if "logger" in methods and logging_logger is not None:
                 methods.remove("logger")  # that logger is called from here
                 handlers.append(logging_logger)
+            if "boamps" in methods:  # written from here, last as in CodeCarbon
+                methods.remove("boamps")
+                handlers.append(_boamps.from_metadata(given.get("metadata"), str(given.get("output_dir") or ".")))
             if methods:
                 options[key] = methods
             else:  # no output of the library's
@@ -255,11 +246,88 @@ def _library_options(given: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Any]]:
                 logger.info(f"measure_power_secs={value}: measuring every {clamped} s")
                 value = clamped
         options[key] = value
+    for native in (h for h in given.get("output_handlers") or [] if isinstance(h, _NativeOutput)):
+        settings = dict(native.native_options)
+        switch = next(k for k in settings if k.startswith("save_to_"))
+        del settings[switch]
+        options.update(settings)
+        if isinstance(options.get("output_methods"), list):
+            options["output_methods"].append(switch[len("save_to_") :])
+        else:
+            options[switch] = True
     if any(not callable(getattr(h, "out", None)) for h in handlers):
         raise TypeError(
             "output_handlers: each handler needs out(total, delta) (subclass carbon_tracker.output.BaseOutput)"
         )
     return options, handlers
+
+
+def _config_file_value(key: str) -> Optional[str]:
+    """``key`` of the ``[codecarbon]`` section of ``./.codecarbon.config``, else of
+    ``~/.codecarbon.config`` (CodeCarbon's order), None when neither has it."""
+    for path in (os.path.join(os.getcwd(), ".codecarbon.config"), os.path.expanduser("~/.codecarbon.config")):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        if parser.has_option("codecarbon", key):
+            return parser.get("codecarbon", key)
+    return None
+
+
+class _LayerKeys(logging.Filter):
+    """The library does not implement ``allow_multiple_runs`` and says so when it reads it from
+    the environment or a file; this layer does (the lock file), so that line is dropped here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "allow_multiple_runs: this CodeCarbon option is not implemented" not in record.getMessage()
+
+
+logger.addFilter(_LayerKeys())
+
+
+def _allow_multiple_runs(value: Any) -> bool:
+    """CodeCarbon's ``allow_multiple_runs``: the argument, else ``CODECARBON_ALLOW_MULTIPLE_RUNS``
+    (true/false, yes/no, 1/0), else ``.codecarbon.config``, else true (CodeCarbon 3.3's default)."""
+    if value is None:
+        env = {k.lower(): v for k, v in os.environ.items()}
+        value = env.get("codecarbon_allow_multiple_runs") or _config_file_value("allow_multiple_runs")
+        if value is None:
+            return True
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("false", "no", "0", "off"):
+            return False
+        if text in ("true", "yes", "1", "on"):
+            return True
+        logger.error(f"allow_multiple_runs={value!r}: not a boolean; multiple runs allowed (the default)")
+        return True
+    return bool(value)
+
+
+def _note_slurm_rank(d: Dict[str, Any]) -> None:
+    """CodeCarbon warns on a Slurm local rank other than 0 in machine mode that each rank
+    measures the whole node, multiplying the job's total. Here the ranks share the node's energy
+    (``job_count_node_once``), so that warning would be wrong: an info line says what CodeCarbon's
+    users would have seen, and why it does not apply. With the sharing off, the warning holds."""
+    local_id = os.environ.get("SLURM_LOCALID", "")
+    if d.get("tracking_mode") != "machine" or not local_id.isdigit() or int(local_id) == 0:
+        return
+    per_node = os.environ.get("SLURM_STEP_TASKS_PER_NODE", os.environ.get("SLURM_TASKS_PER_NODE", "?"))
+    job = d.get("job") or {}
+    if job.get("count_node_once"):
+        logger.info(
+            f"tracking_mode is 'machine' on SLURM local rank {local_id} (tasks per node: {per_node}). CodeCarbon 3.3.2 "
+            "warns here that each rank measures the whole node and the job's total is multiplied; carbon-tracker "
+            "shares the node's energy among the job's ranks (job_count_node_once), so the node is counted once."
+        )
+    else:
+        logger.warning(
+            f"tracking_mode is 'machine' on SLURM local rank {local_id} (tasks per node: {per_node}). If more than "
+            "one rank per node starts a tracker, each one measures the whole node and the job's total is multiplied. "
+            "Start the tracker only on SLURM_LOCALID == 0, use tracking_mode='process', or job_count_node_once=true."
+        )
 
 
 def _check_keywords(kwargs: Dict[str, Any], what: str) -> None:
@@ -326,6 +394,9 @@ class BaseEmissionsTracker:
         self._live_counted = 0
         self._live_stop = threading.Event()
         self._live_thread: Optional[threading.Thread] = None
+        self._run_lock: Optional[RunLock] = None
+        self._another_instance_already_running = False
+        self._last_task_start: Optional[float] = None  # perf_counter, for CodeCarbon's run duration
         _check_keywords(dict(kwargs), type(self).__name__)
         given = _positional(TRACKER_PARAMETERS, args, dict(kwargs), type(self).__name__)
         library_level = _configure_codecarbon_logger(given.pop("log_level", None))
@@ -333,6 +404,11 @@ class BaseEmissionsTracker:
         if output_dir is not None and not os.path.exists(str(output_dir)):
             raise OSError(f"Folder '{output_dir}' doesn't exist !")
         options, self._handlers = _library_options(given)
+        if not _allow_multiple_runs(given.get("allow_multiple_runs")):
+            self._run_lock = RunLock()
+            if not self._run_lock.acquire():
+                self._run_lock = None
+                self._another_instance_already_running = True
         if library_level is not None:
             options["log_level"] = library_level
         if self._offline:
@@ -347,10 +423,14 @@ class BaseEmissionsTracker:
             options.setdefault("gpu_share", "whole")
         self._tracker = _CodeCarbonNative(**options)
         self._tracker._user_class_name = type(self).__name__
+        _note_slurm_rank(self._description())
 
     # -- CodeCarbon's public methods and attributes ----------------------------------------------
 
     def _native(self) -> Optional[_CodeCarbonNative]:
+        if self._another_instance_already_running:
+            logger.warning("Another instance of codecarbon is already running. Exiting.")
+            return None
         if self._tracker is None:
             logger.error("Tracker not initialized. Please check the logs.")
         return self._tracker
@@ -396,6 +476,8 @@ class BaseEmissionsTracker:
                 return self.final_emissions
             self._state = "stopping"
             running = [used for _, used in self._running_tasks]
+        if self._run_lock is not None:
+            self._run_lock.release()
         for name in reversed(running):  # as CodeCarbon's stop: each running task is stopped
             self.stop_task(name)
         self._stop_live_outputs()
@@ -406,7 +488,19 @@ class BaseEmissionsTracker:
         if data is not None:
             self.final_emissions_data = self._to_handlers(data, final=True) or self._emissions_data(data)
             self.final_emissions = data.emissions_kg
+            self._note_codecarbon_duration(data.duration_s)
         return self.final_emissions
+
+    def _note_codecarbon_duration(self, duration_s: float) -> None:
+        """CodeCarbon restarts the run's clock at each start_task, so after tasks it reports the
+        time since the last one started: a wrong run duration, not copied; said for its users."""
+        if self._last_task_start is None:
+            return
+        theirs_s = time.perf_counter() - self._last_task_start
+        logger.info(
+            f"run duration: {duration_s:.3f} s (the whole run). CodeCarbon 3.3.2 would report {theirs_s:.3f} s, the time "
+            "since its last start_task, since it restarts the run's clock at each task; carbon-tracker does not."
+        )
 
     def start_task(self, task_name: Optional[str] = None) -> None:
         """Starts a named window, and the tracker if it is not running. A name used before in
@@ -421,6 +515,9 @@ class BaseEmissionsTracker:
         with self._lock:
             if self._state == "stopping":
                 return None
+            if self._running_tasks:  # as CodeCarbon: one task at a time (the native API nests them)
+                logger.warning("A task is already under measure")
+                return None
             asked = task_name or ""
             used = asked or str(uuid.uuid4())
             if used in self._tasks:
@@ -428,6 +525,7 @@ class BaseEmissionsTracker:
             self._tasks[used] = _Task(used)
         if self._guard("start_task", lambda: tracker.start_task(used)):
             with self._lock:
+                self._last_task_start = time.perf_counter()
                 self._running_tasks.append((asked, used))
                 if self._state != "running":  # start_task starts (or resumes) the run
                     self._state = "running"

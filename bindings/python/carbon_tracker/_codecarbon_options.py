@@ -1,6 +1,6 @@
 """The keyword arguments of CodeCarbon's names (``EmissionsTracker``, ``OfflineEmissionsTracker``,
 ``track_emissions``): the library's options and the CodeCarbon 3.3 parameters that only this
-layer reads (``_codecarbon._HARMLESS`` and ``_HANDLER_KEYS``; tests/test_typing.py checks the lists agree)."""
+layer reads (``_codecarbon._HANDLER_KEYS``; tests/test_typing.py checks the lists agree)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ class CodeCarbonOptions(TrackerOptions, total=False):
     """CodeCarbon's extra output handlers (``carbon_tracker.output.BaseOutput`` subclasses), called as CodeCarbon calls them."""
 
     allow_multiple_runs: Optional[bool]
-    """CodeCarbon's lock file against concurrent runs; ``False`` is logged and ignored."""
+    """``False``: CodeCarbon's lock file, ``.codecarbon.lock`` in the temporary directory; a second tracker made while it
+    exists logs an error and measures nothing. Default ``True`` (or ``$CODECARBON_ALLOW_MULTIPLE_RUNS``)."""
 
     metadata: Any
-    """Read by CodeCarbon's BoAmps output only; ignored."""
+    """For ``OutputMethod.BOAMPS``: a dict or the path of a JSON file whose ``boamps`` section (or the whole dict)
+    gives the BoAmps report's task, header, quality, infrastructure and environment."""

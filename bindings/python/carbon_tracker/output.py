@@ -8,8 +8,11 @@ stop, ``live_out(total, delta)`` every ``api_call_interval`` measurements, ``tas
 experiment_name)`` at flush and stop once tasks have finished, ``exit()`` at stop. ``total`` holds
 the run's cumulative numbers, ``delta`` those since the previous call to any handler.
 
-The built-in outputs (CSV, CodeCarbon API, Prometheus, Logfire, logger) are the native library's
-and are chosen with ``output_methods``/``save_to_*``, not constructed here."""
+The built-in outputs (CSV, CodeCarbon API, Prometheus, Logfire, logger) are the native library's,
+chosen with ``output_methods``/``save_to_*``; CodeCarbon's handler classes for them
+(:class:`FileOutput`, :class:`HTTPOutput`, :class:`CodeCarbonAPIOutput`,
+:class:`PrometheusOutput`, :class:`LogfireOutput`) and :class:`BoAmpsOutput` can also be given in
+``output_handlers``."""
 
 from __future__ import annotations
 
@@ -19,14 +22,18 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Optional
+
+from ._base_output import BaseOutput
+from ._boamps import BoAmpsOutput
+from ._builtin_outputs import CodeCarbonAPIOutput, FileOutput, HTTPOutput, LogfireOutput, PrometheusOutput
 
 _log = logging.getLogger("codecarbon")
 
 
 class OutputMethod(str, enum.Enum):
-    """CodeCarbon's output methods. ``BOAMPS`` (a BoAmps JSON report) is not implemented by this
-    version: asking for it is logged and ignored."""
+    """CodeCarbon's output methods. ``BOAMPS`` writes a BoAmps JSON report
+    (:class:`BoAmpsOutput`, with the tracker's ``metadata=``)."""
 
     CSV = "csv"
     API = "api"
@@ -127,29 +134,6 @@ def task_emissions_data(task_name: str, data: EmissionsData) -> Any:
     return TaskEmissionsData(task_name=task_name, **{f.name: getattr(data, f.name) for f in _TASK_FIELDS})
 
 
-class BaseOutput:
-    """Subclass it and override what you need; every method does nothing by default.
-
-    - ``out(total, delta)``: at each ``flush()`` and ``stop()``;
-    - ``live_out(total, delta)``: every ``api_call_interval`` measurements while the run goes on;
-    - ``task_out(tasks, experiment_name)``: at ``flush()``/``stop()`` once tasks have finished
-      (a list of :class:`TaskEmissionsData`);
-    - ``exit()``: at ``stop()``, after the last ``out``.
-    An exception raised by a handler is logged on the ``codecarbon`` logger; the run goes on."""
-
-    def out(self, total: EmissionsData, delta: EmissionsData) -> None:
-        pass
-
-    def live_out(self, total: EmissionsData, delta: EmissionsData) -> None:
-        pass
-
-    def task_out(self, data: List[Any], experiment_name: str) -> None:
-        pass
-
-    def exit(self) -> None:
-        pass
-
-
 class LoggerOutput(BaseOutput):
     """Each total as one JSON line (``dataclasses.asdict``) on ``logger`` at ``severity``: give it
     as ``logging_logger=`` with ``save_to_logger=True`` or ``OutputMethod.LOGGER``."""
@@ -180,9 +164,15 @@ class GoogleCloudLoggerOutput(LoggerOutput):
 
 __all__ = [
     "BaseOutput",
+    "BoAmpsOutput",
+    "CodeCarbonAPIOutput",
     "EmissionsData",
+    "FileOutput",
     "GoogleCloudLoggerOutput",
+    "HTTPOutput",
+    "LogfireOutput",
     "LoggerOutput",
     "OutputMethod",
+    "PrometheusOutput",
     "TaskEmissionsData",
 ]

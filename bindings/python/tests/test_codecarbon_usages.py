@@ -64,6 +64,25 @@ EXPECTED = {
     "collected_unstopped": {"plain": {"csv_rows": 0, "task_rows": 0}, "task open": {"csv_rows": 0, "task_rows": 0},
                             "files": ["emissions.csv"], "logged_not_stopped": 2,
                             "warnings": ["ResourceWarning: OfflineEmissionsTracker was never stopped"] * 2},
+    # Behaviours of issue 30, each as CodeCarbon 3.3.2 has them.
+    "boamps": {how: {"components": ["cpu", "ram"], "kwh_matches": True, "report_id_is_run_id": True,
+                     "measure": ["measurementDateTime", "measurementDuration", "measurementMethod", "powerConsumption", "version"],
+                     "files": ["boamps_report_<run_id>.json"] + (["emissions.csv"] if how == "string" else []),
+                     **({"sections": ["environment", "header", "infrastructure", "measures", "software", "system"],
+                         "task": None, "quality": None, "no_task_warning": True} if how == "none" else
+                        {"sections": ["environment", "header", "infrastructure", "measures", "quality", "software", "system", "task"],
+                         "task": {"algorithms": [{"algorithmName": "logistic regression", "algorithmType": "ml"}],
+                                  "dataset": [{"dataType": "tabular", "dataUsage": "input"}],
+                                  "taskFamily": "classification", "taskStage": "training"},
+                         "quality": "high", "no_task_warning": False})}
+               for how in ("dict", "file", "none", "string")},
+    "output_names": {"file_output_rows": 1, "missing": [], "same_columns": True},
+    "single_run": {"first": "float", "lock_after_stop": False, "lock_while_first": True, "projects": ["first", "third"],
+                   "refused": True, "second_flush": None, "second_stop": None, "started_warning": True, "third": "float"},
+    "task_overlap": {"second_stop_task": None, "stopped_covers_both_works": True, "task_rows": ["first"], "tasks": ["first"],
+                     "warned": True},
+    "task_run_duration": {"whole_run": True, "last_task_only": False, "csv_same": True},
+    "slurm_rank": {"final_emissions": "float", "said_multiplied": True, "warned_multiplied": False},
 }  # fmt: skip
 
 # Where CodeCarbon 3.3.2 differs, on purpose: its bug, not copied.
@@ -80,6 +99,12 @@ CODECARBON_DIFFERS = {
     # log and a ResourceWarning), and its CSV holds the header written at start (the output is
     # checked at start); CodeCarbon says nothing and creates the file at its first row.
     "collected_unstopped": {"files": [], "logged_not_stopped": 0, "warnings": []},
+    # CodeCarbon restarts the run's clock at each start_task: its run row's duration is then the
+    # time since the last task started, a wrong number (ours says at stop what it would be).
+    "task_run_duration": {"whole_run": False, "last_task_only": True},
+    # On Slurm local rank 1 in machine mode CodeCarbon warns that the job's total is multiplied;
+    # ours shares the node's energy among the ranks (job_count_node_once) and says so at info.
+    "slurm_rank": {"warned_multiplied": True},
 }
 
 

@@ -46,10 +46,10 @@ def test_each_mistake_is_reported_by_mypy_strict():
 
 
 def test_codecarbon_options_are_the_librarys_and_the_layers_own():
-    # CodeCarbon's extra keyword arguments are those only its layer reads (_HARMLESS, and the
-    # output handlers it calls itself), and every parameter of CodeCarbon's constructor and
+    # CodeCarbon's extra keyword arguments are those only its layer reads (_HANDLER_KEYS: the
+    # output handlers it calls, metadata, allow_multiple_runs), and every parameter of CodeCarbon's constructor and
     # decorator is declared.
     extra = set(CodeCarbonOptions.__annotations__) - set(OPTION_KEYS)
-    assert extra == (set(_codecarbon._HARMLESS) | set(_codecarbon._HANDLER_KEYS)) - set(OPTION_KEYS)
+    assert extra == set(_codecarbon._HANDLER_KEYS) - set(OPTION_KEYS)
     declared = set(CodeCarbonOptions.__annotations__) | set(ct.TrackerOptions.__annotations__)
     assert set(_codecarbon.TRACKER_PARAMETERS) | set(_codecarbon.DECORATOR_PARAMETERS) <= declared

@@ -24,6 +24,21 @@ IMPL, USAGE, DIR = sys.argv[1], sys.argv[2], sys.argv[3]
 if USAGE in ("bad_values", "attributes"):
     # CodeCarbon logs these warnings before it applies log_level: its level at import decides.
     os.environ["CODECARBON_LOG_LEVEL"] = "warning"
+if USAGE in ("single_run",):
+    # CodeCarbon's lock file is in tempfile.gettempdir(), read when it is imported: this run's own.
+    os.environ["TMPDIR"] = DIR
+if USAGE == "slurm_rank":
+    # What srun sets for the second rank of a 2-rank step on one node (the job itself is not run).
+    os.environ.update(
+        SLURM_JOB_ID="4242",
+        SLURM_PROCID="1",
+        SLURM_LOCALID="1",
+        SLURM_NODEID="0",
+        SLURM_NTASKS="2",
+        SLURM_TASKS_PER_NODE="2",
+        SLURM_STEP_TASKS_PER_NODE="2",
+        CODECARBON_JOB_COORDINATION_DIR=DIR,
+    )
 if IMPL == "codecarbon":
     from codecarbon import OfflineEmissionsTracker, OutputMethod, track_emissions  # type: ignore
     from codecarbon.emissions_tracker import TaskEmissionsTracker, track_task_emissions  # type: ignore
@@ -273,10 +288,12 @@ class Logged(logging.Handler):
     def __init__(self):
         super().__init__(logging.WARNING)
         self.lines = []
+        self.levels = []
         logging.getLogger("codecarbon").addHandler(self)
 
     def emit(self, record):
         self.lines.append(record.getMessage())
+        self.levels.append((record.getMessage(), record.levelno))
 
     def mention(self, *words):
         return any(all(w in line for w in words) for line in self.lines)
@@ -577,6 +594,153 @@ def regional_intensities():
     return found
 
 
+def boamps():
+    """OutputMethod.BOAMPS with metadata= (a dict, a JSON file, none), and "csv,boamps"."""
+    metadata = {"boamps": {"task": {"taskStage": "training", "taskFamily": "classification",
+                                    "algorithms": [{"algorithmType": "ml", "algorithmName": "logistic regression"}],
+                                    "dataset": [{"dataUsage": "input", "dataType": "tabular"}]},
+                           "quality": "high", "header": {"publisher": {"confidentialityLevel": "public"}}}}  # fmt: skip
+    found = {}
+    for how in ("dict", "file", "none", "string"):
+        out = os.path.join(DIR, how)
+        os.mkdir(out)
+        kwargs = dict(country_iso_code="FRA", output_dir=out, output_methods=[OutputMethod.BOAMPS])
+        if how == "dict":
+            kwargs["metadata"] = metadata
+        elif how == "file":
+            path = os.path.join(DIR, "metadata.json")
+            with open(path, "w") as f:
+                json.dump(metadata, f)
+            kwargs["metadata"] = path
+        elif how == "string":
+            kwargs.update(output_methods="csv,boamps", metadata=metadata)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with OfflineEmissionsTracker(**kwargs) as tracker:
+                work(0.2)
+        files = sorted(os.listdir(out))
+        report = {}
+        for name in files:
+            if name.startswith("boamps_report_"):
+                with open(os.path.join(out, name)) as f:
+                    report = json.load(f)
+        found[how] = {
+            "files": [name.replace(str(tracker.run_id), "<run_id>") for name in files],
+            "sections": sorted(report),
+            "task": report.get("task"),
+            "quality": report.get("quality"),
+            "measure": sorted(k for k in report.get("measures", [{}])[0] if not k.startswith("averageUtilization")),
+            "kwh_matches": abs(
+                report.get("measures", [{}])[0].get("powerConsumption", -1)
+                - tracker.final_emissions_data.energy_consumed
+            )
+            < 1e-12,
+            "components": [c["componentType"] for c in report.get("infrastructure", {}).get("components", [])],
+            "report_id_is_run_id": report.get("header", {}).get("reportId") == str(tracker.run_id),
+            "no_task_warning": any("task" in str(w.message) and w.category is UserWarning for w in caught),
+        }
+    return found
+
+
+def output_names():
+    """The output classes codecarbon.output exports."""
+    module = __import__("codecarbon.output" if IMPL == "codecarbon" else "carbon_tracker.output", fromlist=["x"])
+    names = ["BaseOutput", "BoAmpsOutput", "CodeCarbonAPIOutput", "EmissionsData", "FileOutput", "GoogleCloudLoggerOutput",
+             "HTTPOutput", "LogfireOutput", "LoggerOutput", "OutputMethod", "PrometheusOutput", "TaskEmissionsData"]  # fmt: skip
+    handler = module.FileOutput("handler.csv", DIR)
+    with OfflineEmissionsTracker(output_handlers=[handler], **PLACE):
+        work(0.1)
+    return {
+        "missing": [n for n in names if not hasattr(module, n)],
+        "file_output_rows": len(rows("handler.csv")),
+        "same_columns": list(rows("handler.csv")[0]) == list(rows()[0]),
+    }
+
+
+def single_run():
+    """allow_multiple_runs=False: CodeCarbon's lock file; a second tracker at the same time."""
+    logged = Logged()
+    lock = os.path.join(DIR, ".codecarbon.lock")
+    first = OfflineEmissionsTracker(allow_multiple_runs=False, project_name="first", **PLACE)
+    second = OfflineEmissionsTracker(allow_multiple_runs=False, project_name="second", **PLACE)
+    locked = os.path.exists(lock)
+    first.start()
+    second.start()
+    work(0.1)
+    second_flush, second_stop = second.flush(), second.stop()
+    first_stop = first.stop()
+    after_stop = os.path.exists(lock)
+    third = OfflineEmissionsTracker(allow_multiple_runs=False, project_name="third", **PLACE)
+    third.start()
+    third_stop = third.stop()
+    return {
+        "lock_while_first": locked,
+        "second_flush": second_flush,
+        "second_stop": second_stop,
+        "first": kind(first_stop),
+        "lock_after_stop": after_stop,
+        "third": kind(third_stop),
+        "projects": [r["project_name"] for r in rows()],
+        "refused": logged.mention("Another instance of codecarbon"),
+        "started_warning": logged.mention("Another instance of codecarbon is already running"),
+    }
+
+
+def task_overlap():
+    """A second start_task while one runs, then stop_task() without a name."""
+    logged = Logged()
+    tracker = OfflineEmissionsTracker(**PLACE)
+    tracker.start()
+    tracker.start_task("first")
+    work(0.1)
+    tracker.start_task("second")
+    work(0.1)
+    stopped = tracker.stop_task()
+    again = tracker.stop_task()
+    tracker.stop()
+    return {
+        "warned": logged.mention("A task is already under measure"),
+        "tasks": sorted(tracker._tasks),
+        "stopped_covers_both_works": stopped.duration > 0.15,
+        "second_stop_task": again,
+        "task_rows": [r["task_name"] for r in task_rows()],
+    }
+
+
+def task_run_duration():
+    """The run's duration after a task: 0.6 s of run, a 0.2 s task started at 0.4 s."""
+    tracker = OfflineEmissionsTracker(**PLACE)
+    tracker.start()
+    work(0.4)
+    tracker.start_task("late")
+    work(0.2)
+    tracker.stop_task()
+    tracker.stop()
+    duration_s, csv_s = tracker.final_emissions_data.duration, float(rows()[0]["duration"])
+    return {
+        "whole_run": duration_s >= 0.55,
+        "last_task_only": duration_s < 0.35,
+        "csv_same": abs(csv_s - duration_s) < 1e-3,
+    }
+
+
+def slurm_rank():
+    """A machine-mode tracker on Slurm local rank 1 (the other rank of the node is not running)."""
+    logged = Logged()
+    logged.setLevel(logging.INFO)
+    with OfflineEmissionsTracker(tracking_mode="machine", log_level="info", **PLACE) as tracker:
+        work(0.1)
+    return {
+        "warned_multiplied": any(
+            "multiplied" in line and "SLURM local rank 1" in line
+            for line, level in logged.levels
+            if level >= logging.WARNING
+        ),
+        "said_multiplied": any("multiplied" in line and "SLURM local rank 1" in line for line, _ in logged.levels),
+        "final_emissions": kind(tracker.final_emissions),
+    }
+
+
 USAGES = {
     f.__name__: f
     for f in (
@@ -601,6 +765,12 @@ USAGES = {
         collected_unstopped,
         prometheus,
         regional_intensities,
+        boamps,
+        output_names,
+        single_run,
+        task_overlap,
+        task_run_duration,
+        slurm_rank,
     )
 }
 
