@@ -1,6 +1,7 @@
 //! Starting a run: the CSV checked, the hardware probed, the intensity resolved, the outputs opened.
 
 use super::*;
+use crate::output::sink;
 
 impl Inner {
     /// The job as the node's coordination knows it (its id is the node scope's key), when this
@@ -14,20 +15,6 @@ impl Inner {
             }
             _ => None,
         }
-    }
-
-    /// The CSV output, checked before anything starts: `output_dir` exists (created when only
-    /// it is missing) and the CSV can be written there (its header is written now).
-    pub(super) fn open_csv(&self) -> Result<Option<CsvSink>> {
-        let c = &self.config;
-        if !c.save_to_file {
-            return Ok(None);
-        }
-        csv_file::ensure_output_dir(&c.output_dir)?;
-        let sink = CsvSink::new(c.output_path(), c.on_csv_write);
-        sink.prepare(&self.log)
-            .map_err(|e| Error::new(e.kind, format!("output_dir {}: {}", c.output_dir.display(), e.message)))?;
-        Ok(Some(sink))
     }
 
     /// Created → running; stopped with `restart_after_stop` → running again (resumed).
@@ -46,8 +33,10 @@ impl Inner {
         };
         // output_dir is checked (and the CSV's header written) before anything starts: a start
         // that fails leaves the tracker as it was.
-        let sink = match self.open_csv() {
-            Ok(sink) => sink,
+        let finished_tasks = resume.as_ref().map_or(0, |r| r.finished_tasks.len());
+        let opening = sink::Opening { config: &self.config, run_id: &self.run_id, in_job: self.job.is_some(), finished_tasks };
+        let sinks = match sink::open(&opening, &self.log) {
+            Ok(sinks) => sinks,
             Err(e) => {
                 *phase = match resume {
                     Some(r) => Phase::Stopped(Some(r)),
@@ -56,14 +45,14 @@ impl Inner {
                 return Err(e);
             }
         };
-        *phase = Phase::Running(Box::new(Inner::begin(self, sink, resume)));
+        *phase = Phase::Running(Box::new(Inner::begin(self, sinks, resume)));
         Ok(())
     }
 
     /// Probes the hardware (once per process), resolves the intensity, opens the outputs, reads
     /// the starting counters and schedules the background ticks: the state of a started tracker
     /// (of a resumed one with `resume`: its totals, tasks and uploads go on).
-    pub(super) fn begin(inner: &Arc<Inner>, sink: Option<CsvSink>, resume: Option<Box<Resumable>>) -> Running {
+    pub(super) fn begin(inner: &Arc<Inner>, sinks: Vec<Box<dyn sink::Sink>>, resume: Option<Box<Resumable>>) -> Running {
         let c = &inner.config;
         let log = &inner.log;
         let plan = hardware::plan_for(c, log);
@@ -119,7 +108,7 @@ impl Inner {
             totals,
             ticker,
             ticks: 0,
-            sink,
+            sinks,
             api,
             endpoint,
             tasks,
@@ -128,7 +117,6 @@ impl Inner {
             coordination_refused,
             pid: std::process::id(),
             identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
-            run_file_written: false,
             measurements: progress::MeasurementLog::default(),
             budget: budget::BudgetWatch::default(),
         }

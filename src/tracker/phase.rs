@@ -37,7 +37,8 @@ pub(super) struct Running {
     pub(super) ticker: Option<crate::background::TickHandle>,
     /// Background measurements since start (for `api_call_interval`).
     pub(super) ticks: u64,
-    pub(super) sink: Option<CsvSink>,
+    /// The file outputs (`output::sink`'s list).
+    pub(super) sinks: Vec<Box<dyn crate::output::sink::Sink>>,
     pub(super) api: Option<Arc<ApiOutput>>,
     pub(super) endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
     /// Named windows of this run (`start_task` / `stop_task`).
@@ -52,8 +53,6 @@ pub(super) struct Running {
     pub(super) pid: u32,
     /// Job, node and rank, for the run and region files.
     pub(super) identity: crate::record::identity::Identity,
-    /// The run file (ranks of a job) is written once, at the first report that succeeds.
-    pub(super) run_file_written: bool,
     /// Cumulative energy and emissions at each measurement, for predictions.
     pub(super) measurements: progress::MeasurementLog,
     /// Budget warnings already logged.

@@ -1,6 +1,7 @@
-//! A report (flush, stop): the row, the task, region and run files, the uploads.
+//! A report (flush, stop): the row to the file sinks, the endpoint and the metrics; the uploads.
 
 use super::*;
+use crate::output::sink::Record;
 
 impl Inner {
     /// Ends task `name` at the measurement just taken at `now`.
@@ -10,55 +11,23 @@ impl Inner {
         r.tasks.stop(name, snapshot, r.totals, now, metadata::timestamp_now())
     }
 
-    /// Rewrites the task file when tasks finished since it was last written.
-    pub(super) fn write_tasks(&self, r: &mut Running) -> Option<Error> {
-        if !self.config.save_to_file || !r.tasks.unwritten {
-            return None;
-        }
-        let rows: Vec<(String, EmissionsData)> = r
-            .tasks
-            .finished
-            .iter()
-            .map(|t| (t.name.clone(), EmissionsData { timestamp: t.timestamp.clone(), run: r.run.clone(), numbers: t.numbers }))
-            .collect();
-        let path = task_file::task_file_path(&self.config.output_dir, &self.config.experiment_name, &self.run_id);
-        match task_file::write(&path, &rows) {
-            Ok(()) => {
-                r.tasks.unwritten = false;
-                None
-            }
-            Err(e) => {
-                self.log.error(format!("{e} (task rows kept; the next flush writes them again)"));
-                Some(e)
-            }
-        }
-    }
-
-    /// Rewrites the region file (every report, once a region exists) and writes the run file of
-    /// a rank of a job (once).
-    pub(super) fn write_run_files(&self, r: &mut Running) -> Vec<Error> {
-        let c = &self.config;
-        let mut errors = Vec::new();
-        if !c.save_to_file {
-            return errors;
-        }
-        if self.job.is_some() && !r.run_file_written {
-            match run_file::write(&run_file::run_file_path(&c.output_dir, &c.experiment_name, &self.run_id), &r.identity) {
-                Ok(()) => r.run_file_written = true,
-                Err(e) => {
-                    self.log.error(format!("{e} (written at the next flush)"));
-                    errors.push(e);
-                }
-            }
-        }
-        if !self.regions.is_empty() {
-            let path = region_file::region_file_path(&c.output_dir, &c.experiment_name, &self.run_id);
-            if let Err(e) = region_file::write(&path, &metadata::timestamp_now(), &r.identity, &self.regions.totals()) {
-                self.log.error(format!("{e} (the region totals are kept; the next flush writes them again)"));
+    /// Hands the report to every file sink; whether the row was saved, and the sinks' errors.
+    fn report_to_sinks(&self, r: &mut Running, row: &EmissionsData) -> (bool, Vec<Error>) {
+        let regions = if self.regions.is_empty() { None } else { Some(self.regions.totals()) };
+        let (finished, run) = (&r.tasks.finished, &r.run);
+        let task_rows = || {
+            let row = |t: &tasks::FinishedTask| EmissionsData { timestamp: t.timestamp.clone(), run: run.clone(), numbers: t.numbers };
+            finished.iter().map(|t| (t.name.clone(), row(t))).collect()
+        };
+        let record = Record { row, finished_tasks: finished.len(), task_rows: &task_rows, regions: regions.as_deref(), identity: &r.identity };
+        let (mut row_written, mut errors) = (true, Vec::new());
+        for sink in &mut r.sinks {
+            if let Err(e) = sink.on_report(&record, &self.log) {
+                row_written &= !sink.holds_the_row();
                 errors.push(e);
             }
         }
-        errors
+        (row_written, errors)
     }
 
     /// A forked child's flush or stop: the totals as of the parent's last measurement before
@@ -83,15 +52,9 @@ impl Inner {
         let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
         let mut row_written = true;
-        if r.sink.is_some() || r.endpoint.is_some() || r.metrics.is_some() {
+        if !r.sinks.is_empty() || r.endpoint.is_some() || r.metrics.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
-            if let Some(sink) = &r.sink {
-                if let Err(e) = sink.write(&row, &self.log) {
-                    self.log.error(format!("{e} (totals kept; the next flush writes them again)"));
-                    errors.push(e);
-                    row_written = false;
-                }
-            }
+            (row_written, errors) = self.report_to_sinks(r, &row);
             if let Some(ep) = &r.endpoint {
                 let mut body = row.to_json();
                 body["user"] = serde_json::json!(http_endpoint::user_name());
@@ -104,8 +67,6 @@ impl Inner {
                 m.push(&row, prediction, &self.log);
             }
         }
-        errors.extend(self.write_tasks(r));
-        errors.extend(self.write_run_files(r));
         if let Some(api) = &r.api {
             api.push_total(&emissions, final_report);
         }

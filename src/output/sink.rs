@@ -1,0 +1,69 @@
+//! The one interface of the file outputs, and their list. The tracker holds the sinks that
+//! [`open`] registers and hands each report to every one ([`Sink::on_report`]); it knows no
+//! sink's file name. Adding a file output: a file under `src/output/` with a type that
+//! implements [`Sink`], and one line in [`open`].
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::log::Logger;
+use crate::record::identity::Identity;
+use crate::record::region::RegionTotals;
+
+use super::EmissionsData;
+
+/// What a report (flush, stop) hands every sink.
+pub struct Record<'a> {
+    /// The run's totals since start: a row of `emissions.csv`.
+    pub row: &'a EmissionsData,
+    /// How many tasks have finished so far (the list only grows).
+    pub finished_tasks: usize,
+    /// The finished tasks' rows (task name, its row), built only for a sink that asks.
+    pub task_rows: &'a dyn Fn() -> Vec<(String, EmissionsData)>,
+    /// The regions' totals, when a region exists.
+    pub regions: Option<&'a [RegionTotals]>,
+    /// Job, node and rank of this run.
+    pub identity: &'a Identity,
+}
+
+/// A file output. A sink that fails logs why (and what it keeps for the next report) and
+/// returns the error, which the report carries.
+pub trait Sink: Send {
+    /// Takes a report (each flush and the stop).
+    fn on_report(&mut self, record: &Record<'_>, log: &Logger) -> Result<()>;
+
+    /// Whether a failure leaves the run's row unsaved (a rank of a job sharing the node then
+    /// leaves that time to the other ranks).
+    fn holds_the_row(&self) -> bool {
+        false
+    }
+}
+
+/// What the sinks of a run need to know when they open.
+pub struct Opening<'a> {
+    pub config: &'a Config,
+    pub run_id: &'a str,
+    /// A rank of a job (which writes the run file).
+    pub in_job: bool,
+    /// Tasks a resumed run finished before (already in the task file).
+    pub finished_tasks: usize,
+}
+
+/// The registered sinks of a run, opened in order (their errors are reported in it). With
+/// `save_to_file`, `output_dir` is checked first (created when only it is missing) and the
+/// CSV's header written: an error here is an error of `start`.
+pub fn open(o: &Opening<'_>, log: &Logger) -> Result<Vec<Box<dyn Sink>>> {
+    let c = o.config;
+    if !c.save_to_file {
+        return Ok(Vec::new());
+    }
+    let (dir, experiment, run_id) = (&c.output_dir, c.experiment_name.as_str(), o.run_id);
+    super::csv_file::ensure_output_dir(dir)?;
+    let csv = super::csv_file::CsvSink::new(c.output_path(), c.on_csv_write);
+    csv.prepare(log).map_err(|e| Error::new(e.kind, format!("output_dir {}: {}", dir.display(), e.message)))?;
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(csv), Box::new(super::task_file::TaskFile::new(dir, experiment, run_id, o.finished_tasks))];
+    if o.in_job {
+        sinks.push(Box::new(super::run_file::RunFile::new(dir, experiment, run_id)));
+    }
+    sinks.push(Box::new(super::region_file::RegionFile::new(dir, experiment, run_id)));
+    Ok(sinks)
+}
