@@ -67,3 +67,42 @@ pub fn open(o: &Opening<'_>, log: &Logger) -> Result<Vec<Box<dyn Sink>>> {
     sinks.push(Box::new(super::region_file::RegionFile::new(dir, experiment, run_id)));
     Ok(sinks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{options, Origin, Sources};
+    use crate::log::Level;
+
+    fn row() -> EmissionsData {
+        EmissionsData { timestamp: "2026-01-01T00:00:00".into(), run: Default::default(), numbers: Default::default() }
+    }
+
+    #[test]
+    fn a_rank_registers_every_file_sink_and_only_the_csv_holds_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = format!("offline=true;country_iso_code=FRA;output_dir={};experiment_name=base", dir.path().display());
+        let config = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(&opts).unwrap())] }).unwrap();
+        let log = Logger { threshold: Level::Critical, preamble: String::new() };
+        let opening = Opening { config: &config, run_id: "r1", in_job: true, finished_tasks: 0 };
+        let mut sinks = open(&opening, &log).unwrap();
+        assert_eq!(sinks.iter().map(|s| s.holds_the_row()).collect::<Vec<_>>(), [true, false, false, false]);
+        let (row, identity) = (row(), Identity { run_id: "r1".into(), ..Default::default() });
+        let task_rows = || vec![("t".to_string(), row.clone())];
+        let record = Record { row: &row, finished_tasks: 1, task_rows: &task_rows, regions: None, identity: &identity };
+        for sink in &mut sinks {
+            sink.on_report(&record, &log).unwrap();
+        }
+        let names = |d: &std::path::Path| {
+            let mut n: Vec<String> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            n.sort();
+            n
+        };
+        // The CSV, the task file and the run file; the region file only once a region exists.
+        assert_eq!(names(dir.path()), ["emissions.csv", "emissions_base_r1.csv", "run_base_r1.json"]);
+        // Not a rank of a job: no run file; without save_to_file, no sink at all.
+        assert_eq!(open(&Opening { in_job: false, ..opening }, &log).unwrap().len(), 3);
+        let off = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse("save_to_file=false").unwrap())] }).unwrap();
+        assert!(open(&Opening { config: &off, ..opening }, &log).unwrap().is_empty());
+    }
+}
