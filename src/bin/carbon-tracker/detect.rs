@@ -77,29 +77,7 @@ fn text(d: &Value) -> String {
         s(&d["tracking_mode"]),
         n(&d["measure_power_secs"])
     );
-    let cpu = &d["cpu"];
-    out +=
-        &format!("CPU        {}, {} thread(s), {} socket(s)\n", s(&cpu["model_name"]), cpu["threads"], cpu["sockets"]);
-    let src = &cpu["source"];
-    out += &match s(&src["model"]).as_str() {
-        "intel_rapl" => {
-            let zones: Vec<String> = src["zones"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|z| format!("{} ({})", s(&z["name"]), s(&z["path"])))
-                .collect();
-            format!("           source: RAPL energy counters: {}\n", zones.join(", "))
-        }
-        m => format!("           source: {m} model, TDP {} W: {}\n", n(&src["tdp_w"]), s(&src["formula"])),
-    };
-    match cpu["tdp_match"].as_object() {
-        Some(m) => {
-            out +=
-                &format!("           TDP table match: {} ({} W)\n", m["name"].as_str().unwrap_or("?"), n(&m["tdp_w"]))
-        }
-        None => out += "           TDP table match: none\n",
-    }
+    out += &cpu_text(&d["cpu"]);
     let ram = &d["ram"];
     out += &format!(
         "RAM        {:.2} GiB, {} W  (source: {})\n",
@@ -146,6 +124,33 @@ fn text(d: &Value) -> String {
     out += "\nHow each number is obtained:\n";
     for m in d["methods"].as_array().into_iter().flatten() {
         out += &format!("  - {}\n", s(m));
+    }
+    out
+}
+/// The CPU lines of [`text`]: model, threads, sockets, the power source and the TDP match.
+fn cpu_text(cpu: &Value) -> String {
+    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "?".into());
+    let mut out =
+        format!("CPU        {}, {} thread(s), {} socket(s)\n", s(&cpu["model_name"]), cpu["threads"], cpu["sockets"]);
+    let src = &cpu["source"];
+    out += &match s(&src["model"]).as_str() {
+        "intel_rapl" => {
+            let zones: Vec<String> = src["zones"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|z| format!("{} ({})", s(&z["name"]), s(&z["path"])))
+                .collect();
+            format!("           source: RAPL energy counters: {}\n", zones.join(", "))
+        }
+        m => format!("           source: {m} model, TDP {} W: {}\n", n(&src["tdp_w"]), s(&src["formula"])),
+    };
+    match cpu["tdp_match"].as_object() {
+        Some(m) => {
+            out +=
+                &format!("           TDP table match: {} ({} W)\n", m["name"].as_str().unwrap_or("?"), n(&m["tdp_w"]))
+        }
+        None => out += "           TDP table match: none\n",
     }
     out
 }
