@@ -133,36 +133,7 @@ fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
         f.w, f.h
     );
     y_axis(&mut svg, &f, y_max, y_step, &format!("emissions ({mname} CO2e)"));
-    let mut v = 0.0;
-    while v <= x_max + x_step * 1e-9 {
-        let x = f.left + f.plot_w() * v / x_max;
-        let _ = write!(
-            svg,
-            r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" class="tickline"/>"##,
-            f.top + f.plot_h(),
-            f.top + f.plot_h() + 5.0
-        );
-        let _ = write!(
-            svg,
-            r##"<text x="{x:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"##,
-            f.top + f.plot_h() + 20.0,
-            tick_label(v, x_step)
-        );
-        v += x_step;
-    }
-    let _ = write!(
-        svg,
-        r##"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">time since the run started ({tname})</text>"##,
-        f.left + f.plot_w() / 2.0,
-        f.h - 8.0
-    );
-    let _ = write!(
-        svg,
-        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
-        l = f.left,
-        r = f.left + f.plot_w(),
-        b = f.top + f.plot_h()
-    );
+    x_axis(&mut svg, &f, x_max, x_step, &format!("time since the run started ({tname})"));
     // Thinner lines and dots when there are many, so they stay apart.
     let (stroke, dot) = if runs.len() > 5 { (1.8, 3.0) } else { (2.5, 4.0) };
     for (i, run) in runs.iter().enumerate() {
@@ -189,6 +160,40 @@ fn line_chart(runs: &[Run], label: &dyn Fn(&Run) -> String) -> String {
     legend(&mut svg, runs, label, f.w - f.right + 20.0, f.top + 6.0);
     svg.push_str("</svg>");
     svg
+}
+
+/// The time axis of [`line_chart`]: ticks every `x_step` up to `x_max`, its title, the baseline.
+fn x_axis(svg: &mut String, f: &Frame, x_max: f64, x_step: f64, title: &str) {
+    let mut v = 0.0;
+    while v <= x_max + x_step * 1e-9 {
+        let x = f.left + f.plot_w() * v / x_max;
+        let _ = write!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" class="tickline"/>"##,
+            f.top + f.plot_h(),
+            f.top + f.plot_h() + 5.0
+        );
+        let _ = write!(
+            svg,
+            r##"<text x="{x:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"##,
+            f.top + f.plot_h() + 20.0,
+            tick_label(v, x_step)
+        );
+        v += x_step;
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">{title}</text>"##,
+        f.left + f.plot_w() / 2.0,
+        f.h - 8.0
+    );
+    let _ = write!(
+        svg,
+        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
+        l = f.left,
+        r = f.left + f.plot_w(),
+        b = f.top + f.plot_h()
+    );
 }
 
 fn legend(svg: &mut String, runs: &[Run], label: &dyn Fn(&Run) -> String, x: f64, y0: f64) {
