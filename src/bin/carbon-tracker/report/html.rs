@@ -487,6 +487,12 @@ fn job_section(j: &Job) -> String {
             region_rows(&j.regions, j.energy_kwh())
         );
     }
+    let t = rank_table(j, &node_color);
+    let _ = write!(h, "<h3>Ranks</h3>{t}</section>");
+    h
+}
+/// The table of a job's ranks, each with its node's colour.
+fn rank_table(j: &Job, node_color: &dyn Fn(&str, Option<u32>) -> &'static str) -> String {
     let mut t = String::from("<table><thead><tr><th></th><th>rank</th><th>node</th><th>local rank</th><th>run</th><th>duration</th><th>energy</th><th>emissions</th></tr></thead><tbody>");
     for r in &j.ranks {
         let x = r.run.total();
@@ -505,8 +511,7 @@ fn job_section(j: &Job) -> String {
         );
     }
     t.push_str("</tbody></table>");
-    let _ = write!(h, "<h3>Ranks</h3>{t}</section>");
-    h
+    t
 }
 
 pub fn page(projects: &Projects, jobs: &[Job], regions: &Regions, files: &[PathBuf]) -> String {
