@@ -190,40 +190,46 @@ pub fn text(j: &SlurmJob) -> String {
     ]);
     out += &aligned(&header, &lines, &|c| c >= 3, true);
     out += "  (each node counted once across the job's steps: a step that ran beside another counts its share)\n";
-    if !j.own.is_empty() {
-        out += &format!(
-            "\n  The program's own tracker ({} run(s)): part of what the plugin measured above, shown and not added\n",
-            j.own.len()
-        );
-        let header: Vec<String> = [
-            "run".to_string(),
-            "job id".into(),
-            "node".into(),
-            "rank".into(),
-            "duration (s)".into(),
-            format!("energy ({})", e.unit),
-            format!("emissions ({} CO2e)", m.unit),
-        ]
-        .to_vec();
-        let lines: Vec<Vec<String>> = j
-            .own
-            .iter()
-            .map(|r| {
-                let t = r.run.total();
-                vec![
-                    r.run.short_id().to_string(),
-                    r.id.job_id.clone().unwrap_or_default(),
-                    r.id.node.clone(),
-                    r.rank_text(),
-                    sig3(t.duration_s),
-                    e.fmt(t.energy_kwh),
-                    m.fmt(t.emissions_kg),
-                ]
-            })
-            .collect();
-        out += &aligned(&header, &lines, &|c| c >= 3, false);
-    }
+    out += &own_runs_text(j, &e, &m);
     out += "\n";
+    out
+}
+/// The runs of the program's own tracker in a Slurm job's report (none: nothing).
+fn own_runs_text(j: &SlurmJob, e: &NumberColumn, m: &NumberColumn) -> String {
+    if j.own.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n  The program's own tracker ({} run(s)): part of what the plugin measured above, shown and not added\n",
+        j.own.len()
+    );
+    let header: Vec<String> = [
+        "run".to_string(),
+        "job id".into(),
+        "node".into(),
+        "rank".into(),
+        "duration (s)".into(),
+        format!("energy ({})", e.unit),
+        format!("emissions ({} CO2e)", m.unit),
+    ]
+    .to_vec();
+    let lines: Vec<Vec<String>> = j
+        .own
+        .iter()
+        .map(|r| {
+            let t = r.run.total();
+            vec![
+                r.run.short_id().to_string(),
+                r.id.job_id.clone().unwrap_or_default(),
+                r.id.node.clone(),
+                r.rank_text(),
+                sig3(t.duration_s),
+                e.fmt(t.energy_kwh),
+                m.fmt(t.emissions_kg),
+            ]
+        })
+        .collect();
+    out += &aligned(&header, &lines, &|c| c >= 3, false);
     out
 }
 
