@@ -1,4 +1,4 @@
-//! The one interface of the file outputs, and their list. The tracker holds the sinks that
+//! The one interface of the outputs that take each report, and the list of the file outputs. The tracker holds the sinks that
 //! [`open`] registers and hands each report to every one ([`Sink::on_report`]); it knows no
 //! sink's file name. Adding a file output: a file under `src/output/` with a type that
 //! implements [`Sink`], and one line in [`open`].
@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::log::Logger;
 use crate::record::identity::Identity;
 use crate::record::region::RegionTotals;
+use crate::record::Prediction;
 
 use super::EmissionsData;
 
@@ -23,6 +24,8 @@ pub struct Record<'a> {
     pub regions: Option<&'a [RegionTotals]>,
     /// Job, node and rank of this run.
     pub identity: &'a Identity,
+    /// The prediction, for a sink that wants it, of a run that reports progress or has a budget.
+    pub prediction: Option<Prediction>,
 }
 
 /// A file output. A sink that fails logs why (and what it keeps for the next report) and
@@ -36,6 +39,20 @@ pub trait Sink: Send {
     fn holds_the_row(&self) -> bool {
         false
     }
+
+    /// Whether [`Record::prediction`] is wanted (it costs a forecast at each report).
+    fn wants_prediction(&self) -> bool {
+        false
+    }
+
+    /// At stop, after the last report and outside the tracker's lock: waits for what is still
+    /// queued until `left()` runs out.
+    fn finish(self: Box<Self>, _left: &dyn Fn() -> std::time::Duration) -> Vec<Error> {
+        Vec::new()
+    }
+
+    /// A tracker released without stop: what is still queued is given up at once.
+    fn abandon(self: Box<Self>) {}
 }
 
 /// What the sinks of a run need to know when they open.
@@ -89,7 +106,7 @@ mod tests {
         assert_eq!(sinks.iter().map(|s| s.holds_the_row()).collect::<Vec<_>>(), [true, false, false, false]);
         let (row, identity) = (row(), Identity { run_id: "r1".into(), ..Default::default() });
         let task_rows = || vec![("t".to_string(), row.clone())];
-        let record = Record { row: &row, finished_tasks: 1, task_rows: &task_rows, regions: None, identity: &identity };
+        let record = Record { row: &row, finished_tasks: 1, task_rows: &task_rows, regions: None, identity: &identity, prediction: None };
         for sink in &mut sinks {
             sink.on_report(&record, &log).unwrap();
         }

@@ -52,7 +52,7 @@ impl Inner {
     /// Probes the hardware (once per process), resolves the intensity, opens the outputs, reads
     /// the starting counters and schedules the background ticks: the state of a started tracker
     /// (of a resumed one with `resume`: its totals, tasks and uploads go on).
-    pub(super) fn begin(inner: &Arc<Inner>, sinks: Vec<Box<dyn sink::Sink>>, resume: Option<Box<Resumable>>) -> Running {
+    pub(super) fn begin(inner: &Arc<Inner>, mut sinks: Vec<Box<dyn sink::Sink>>, resume: Option<Box<Resumable>>) -> Running {
         let c = &inner.config;
         let log = &inner.log;
         let plan = hardware::plan_for(c, log);
@@ -93,6 +93,8 @@ impl Inner {
             }
             None => (Totals::default(), 0.0, Tasks::default()),
         };
+        // Prometheus, OTLP and the logger take each report after the file outputs.
+        sinks.extend(metrics.map(|m| Box::new(m) as Box<dyn sink::Sink>));
         let meters = if node.is_some() { meters.with_process_share() } else { meters };
         // A GPU shared with other processes: process mode and the ranks of a job take their share.
         let split = c.gpu_share == crate::config::GpuShare::Split && (plan.process_mode || node.is_some());
@@ -112,7 +114,6 @@ impl Inner {
             api,
             endpoint,
             tasks,
-            metrics,
             node,
             coordination_refused,
             pid: std::process::id(),

@@ -328,7 +328,7 @@ impl Tracker {
     }
 
     pub(crate) fn stop_report(&self) -> Result<Report> {
-        let (mut report, api, endpoint, metrics) = {
+        let (mut report, api, endpoint, sinks) = {
             let mut phase = self.inner.lock();
             let Phase::Running(r) = &mut *phase else {
                 return Err(match *phase {
@@ -349,7 +349,7 @@ impl Tracker {
                 t.abort();
             }
             let report = self.inner.report(r, true);
-            let outputs = (report, r.api.clone(), r.endpoint.clone(), r.metrics.take());
+            let outputs = (report, r.api.clone(), r.endpoint.clone(), std::mem::take(&mut r.sinks));
             let resume = self.inner.config.restart_after_stop.then(|| {
                 Box::new(Resumable {
                     totals: r.totals,
@@ -374,8 +374,8 @@ impl Tracker {
             if let Some(ep) = endpoint {
                 report.errors.extend(ep.finish(left()).err());
             }
-            if let Some(m) = metrics {
-                report.errors.extend(m.finish(&left));
+            for sink in sinks {
+                report.errors.extend(sink.finish(&left));
             }
         });
         for e in &report.errors {
@@ -412,8 +412,8 @@ impl Tracker {
             t.abort();
         }
         give_up_uploads(r.api.take(), r.endpoint.take());
-        if let Some(m) = r.metrics.take() {
-            m.abandon();
+        for sink in std::mem::take(&mut r.sinks) {
+            sink.abandon();
         }
         let c = &self.inner.config;
         self.inner.log.warning(format!(

@@ -37,14 +37,13 @@ pub(super) struct Running {
     pub(super) ticker: Option<crate::background::TickHandle>,
     /// Background measurements since start (for `api_call_interval`).
     pub(super) ticks: u64,
-    /// The file outputs (`output::sink`'s list).
+    /// The outputs that take each report: the file outputs (`output::sink`'s list), then the
+    /// monitoring outputs.
     pub(super) sinks: Vec<Box<dyn crate::output::sink::Sink>>,
     pub(super) api: Option<Arc<ApiOutput>>,
     pub(super) endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
     /// Named windows of this run (`start_task` / `stop_task`).
     pub(super) tasks: Tasks,
-    /// Prometheus, OpenTelemetry and logger outputs.
-    pub(super) metrics: Option<metrics_outputs::MetricsOutputs>,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).
     pub(super) node: Option<node_share::NodeShare>,
     /// Why this rank of a job does not share the node (it counts the whole machine), if so.

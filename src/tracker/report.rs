@@ -1,4 +1,4 @@
-//! A report (flush, stop): the row to the file sinks, the endpoint and the metrics; the uploads.
+//! A report (flush, stop): the row to the sinks and the endpoint; the API upload.
 
 use super::*;
 use crate::output::sink::Record;
@@ -11,15 +11,15 @@ impl Inner {
         r.tasks.stop(name, snapshot, r.totals, now, metadata::timestamp_now())
     }
 
-    /// Hands the report to every file sink; whether the row was saved, and the sinks' errors.
-    fn report_to_sinks(&self, r: &mut Running, row: &EmissionsData) -> (bool, Vec<Error>) {
+    /// Hands the report to every sink; whether the row was saved, and the sinks' errors.
+    fn report_to_sinks(&self, r: &mut Running, row: &EmissionsData, prediction: Option<Prediction>) -> (bool, Vec<Error>) {
         let regions = if self.regions.is_empty() { None } else { Some(self.regions.totals()) };
         let (finished, run) = (&r.tasks.finished, &r.run);
         let task_rows = || {
             let row = |t: &tasks::FinishedTask| EmissionsData { timestamp: t.timestamp.clone(), run: run.clone(), numbers: t.numbers };
             finished.iter().map(|t| (t.name.clone(), row(t))).collect()
         };
-        let record = Record { row, finished_tasks: finished.len(), task_rows: &task_rows, regions: regions.as_deref(), identity: &r.identity };
+        let record = Record { row, finished_tasks: finished.len(), task_rows: &task_rows, regions: regions.as_deref(), identity: &r.identity, prediction };
         let (mut row_written, mut errors) = (true, Vec::new());
         for sink in &mut r.sinks {
             if let Err(e) = sink.on_report(&record, &self.log) {
@@ -52,19 +52,16 @@ impl Inner {
         let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
         let mut row_written = true;
-        if !r.sinks.is_empty() || r.endpoint.is_some() || r.metrics.is_some() {
+        if !r.sinks.is_empty() || r.endpoint.is_some() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
-            (row_written, errors) = self.report_to_sinks(r, &row);
+            // Prometheus and OTLP carry the prediction of a run that reports progress or has a budget.
+            let wants_prediction = r.sinks.iter().any(|s| s.wants_prediction());
+            let prediction = (wants_prediction && (self.has_budget() || !self.progress_log().is_empty())).then(|| self.prediction(r));
+            (row_written, errors) = self.report_to_sinks(r, &row, prediction);
             if let Some(ep) = &r.endpoint {
                 let mut body = row.to_json();
                 body["user"] = serde_json::json!(http_endpoint::user_name());
                 ep.push(body);
-            }
-            // Prometheus and OTLP carry the prediction of a run that reports progress or has a budget.
-            let wants_prediction = r.metrics.as_ref().is_some_and(|m| m.takes_prediction());
-            let prediction = (wants_prediction && (self.has_budget() || !self.progress_log().is_empty())).then(|| self.prediction(r));
-            if let Some(m) = &mut r.metrics {
-                m.push(&row, prediction, &self.log);
             }
         }
         if let Some(api) = &r.api {
