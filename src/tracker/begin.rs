@@ -93,7 +93,8 @@ impl Inner {
             }
             None => (Totals::default(), 0.0, Tasks::default()),
         };
-        // Prometheus, OTLP and the logger take each report after the file outputs.
+        // The endpoint, then Prometheus, OTLP and the logger take each report after the file outputs.
+        sinks.extend(endpoint.clone().map(|ep| Box::new(http_endpoint::EndpointSink(ep)) as Box<dyn sink::Sink>));
         sinks.extend(metrics.map(|m| Box::new(m) as Box<dyn sink::Sink>));
         let meters = if node.is_some() { meters.with_process_share() } else { meters };
         // A GPU shared with other processes: process mode and the ranks of a job take their share.

@@ -328,7 +328,7 @@ impl Tracker {
     }
 
     pub(crate) fn stop_report(&self) -> Result<Report> {
-        let (mut report, api, endpoint, sinks) = {
+        let (mut report, api, sinks) = {
             let mut phase = self.inner.lock();
             let Phase::Running(r) = &mut *phase else {
                 return Err(match *phase {
@@ -349,7 +349,7 @@ impl Tracker {
                 t.abort();
             }
             let report = self.inner.report(r, true);
-            let outputs = (report, r.api.clone(), r.endpoint.clone(), std::mem::take(&mut r.sinks));
+            let outputs = (report, r.api.clone(), std::mem::take(&mut r.sinks));
             let resume = self.inner.config.restart_after_stop.then(|| {
                 Box::new(Resumable {
                     totals: r.totals,
@@ -370,9 +370,6 @@ impl Tracker {
         crate::background::outside_fork_gate(|| {
             if let Some(api) = api {
                 report.errors.extend(api.finish(left()).err());
-            }
-            if let Some(ep) = endpoint {
-                report.errors.extend(ep.finish(left()).err());
             }
             for sink in sinks {
                 report.errors.extend(sink.finish(&left));
@@ -411,7 +408,8 @@ impl Tracker {
         if let Some(t) = r.ticker.take() {
             t.abort();
         }
-        give_up_uploads(r.api.take(), r.endpoint.take());
+        // The endpoint is given up as a sink.
+        give_up_uploads(r.api.take(), None);
         for sink in std::mem::take(&mut r.sinks) {
             sink.abandon();
         }

@@ -38,9 +38,10 @@ pub(super) struct Running {
     /// Background measurements since start (for `api_call_interval`).
     pub(super) ticks: u64,
     /// The outputs that take each report: the file outputs (`output::sink`'s list), then the
-    /// monitoring outputs.
+    /// HTTP endpoint and the monitoring outputs.
     pub(super) sinks: Vec<Box<dyn crate::output::sink::Sink>>,
     pub(super) api: Option<Arc<ApiOutput>>,
+    /// The HTTP endpoint's queue (also in `sinks`), kept for a `restart_after_stop`.
     pub(super) endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
     /// Named windows of this run (`start_task` / `stop_task`).
     pub(super) tasks: Tasks,

@@ -1,4 +1,4 @@
-//! A report (flush, stop): the row to the sinks and the endpoint; the API upload.
+//! A report (flush, stop): the row to the sinks; the API upload.
 
 use super::*;
 use crate::output::sink::Record;
@@ -52,17 +52,12 @@ impl Inner {
         let emissions = r.totals.snapshot(r.duration_s(now), &r.intensity, self.config.pue);
         let mut errors = Vec::new();
         let mut row_written = true;
-        if !r.sinks.is_empty() || r.endpoint.is_some() {
+        if !r.sinks.is_empty() {
             let row = EmissionsData { timestamp: metadata::timestamp_now(), run: r.run.clone(), numbers: emissions };
             // Prometheus and OTLP carry the prediction of a run that reports progress or has a budget.
             let wants_prediction = r.sinks.iter().any(|s| s.wants_prediction());
             let prediction = (wants_prediction && (self.has_budget() || !self.progress_log().is_empty())).then(|| self.prediction(r));
             (row_written, errors) = self.report_to_sinks(r, &row, prediction);
-            if let Some(ep) = &r.endpoint {
-                let mut body = row.to_json();
-                body["user"] = serde_json::json!(http_endpoint::user_name());
-                ep.push(body);
-            }
         }
         if let Some(api) = &r.api {
             api.push_total(&emissions, final_report);
