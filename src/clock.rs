@@ -30,15 +30,6 @@ pub fn advance_for_tests(d: std::time::Duration) {
 #[cfg(any(test, feature = "test-hooks"))]
 mod test_clock {
     pub static OFFSET_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-    /// The same for C test programs linked to a test build (not in the header).
-    /// cbindgen:ignore
-    #[no_mangle]
-    pub extern "C" fn ct_test_advance_clock_s(seconds: f64) {
-        if seconds.is_finite() && seconds > 0.0 {
-            super::advance_for_tests(std::time::Duration::from_secs_f64(seconds));
-        }
-    }
 }
 
 /// Loads the time zone now (once per process), so that the first timestamp, often in a

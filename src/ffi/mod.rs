@@ -7,8 +7,11 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod error;
+mod options;
 mod prediction;
 mod regions;
+#[cfg(feature = "test-hooks")]
+mod test_clock;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -261,10 +264,7 @@ pub unsafe extern "C" fn ct_tracker_new(options: *const c_char, out: *mut *mut c
             // SAFETY: non-null `options` is a NUL-terminated string.
             let c = unsafe { CStr::from_ptr(options) };
             c.to_str().map_err(|e| {
-                Error::option(format!(
-                    "options: {}",
-                    crate::config::options::invalid_utf8(c.to_bytes(), e.valid_up_to())
-                ))
+                Error::option(format!("options: {}", options::invalid_utf8(c.to_bytes(), e.valid_up_to())))
             })?
         };
         let tracker = Tracker::new(Options::parse(opts)?)?;

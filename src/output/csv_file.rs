@@ -123,6 +123,16 @@ pub fn ensure_output_dir(dir: &Path) -> Result<()> {
     }
 }
 
+impl super::sink::Sink for CsvSink {
+    fn on_report(&mut self, record: &super::sink::Record<'_>, log: &Logger) -> Result<()> {
+        self.write(record.row, log).inspect_err(|e| log.error(format!("{e} (totals kept; the next flush writes them again)")))
+    }
+
+    fn holds_the_row(&self) -> bool {
+        true
+    }
+}
+
 impl CsvSink {
     pub fn new(path: PathBuf, mode: CsvWriteMode) -> CsvSink {
         let file_lock = file_lock(&path);

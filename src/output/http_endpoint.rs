@@ -2,11 +2,15 @@
 //! columns plus `user`) on flush and stop, through the same non-blocking upload queue. A newer
 //! total supersedes a queued one, so a full queue keeps the latest.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::uploader::{classify, Destination, Outcome};
+use super::sink::{Record, Sink};
+use super::uploader::{classify, Destination, Outcome, Uploader};
+use crate::error::{Error, Result};
+use crate::log::Logger;
 
 pub struct HttpEndpoint {
     pub url: String,
@@ -26,6 +30,27 @@ impl Destination for HttpEndpoint {
 
     fn name(&self) -> String {
         self.url.clone()
+    }
+}
+
+/// The endpoint as a sink: each report's totals, with `user`, queued for a POST. Shared with
+/// the tracker, which resumes the same queue after a `restart_after_stop`.
+pub struct EndpointSink(pub Arc<Uploader<HttpEndpoint>>);
+
+impl Sink for EndpointSink {
+    fn on_report(&mut self, record: &Record<'_>, _log: &Logger) -> Result<()> {
+        let mut body = record.row.to_json();
+        body["user"] = serde_json::json!(user_name());
+        self.0.push(body);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, left: &dyn Fn() -> Duration) -> Vec<Error> {
+        self.0.finish(left()).err().into_iter().collect()
+    }
+
+    fn abandon(self: Box<Self>) {
+        let _ = self.0.finish(Duration::ZERO);
     }
 }
 

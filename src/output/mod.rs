@@ -13,6 +13,7 @@ pub mod files;
 pub mod py_format;
 pub mod region_file;
 pub mod run_file;
+pub mod sink;
 pub mod task_file;
 pub mod uploader;
 pub mod whole_append;

@@ -67,6 +67,26 @@ fn push_field(line: &mut String, cell: Cell<'_>) {
     push_csv_field(line, &field);
 }
 
+/// The region file as a sink: rewritten at every report once a region exists.
+pub struct RegionFile {
+    path: PathBuf,
+}
+
+impl RegionFile {
+    pub fn new(output_dir: &Path, experiment_name: &str, run_id: &str) -> RegionFile {
+        RegionFile { path: region_file_path(output_dir, experiment_name, run_id) }
+    }
+}
+
+impl super::sink::Sink for RegionFile {
+    fn on_report(&mut self, record: &super::sink::Record<'_>, log: &crate::log::Logger) -> Result<()> {
+        let Some(regions) = record.regions else { return Ok(()) };
+        let timestamp = crate::clock::LocalTime::now().iso_seconds();
+        write(&self.path, &timestamp, record.identity, regions)
+            .inspect_err(|e| log.error(format!("{e} (the region totals are kept; the next flush writes them again)")))
+    }
+}
+
 /// Writes the file of `regions`, replacing the previous one.
 pub fn write(path: &Path, timestamp: &str, id: &Identity, regions: &[RegionTotals]) -> Result<()> {
     let mut text = String::with_capacity(256 * (regions.len() + 1));

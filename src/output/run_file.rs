@@ -13,6 +13,29 @@ pub fn run_file_path(output_dir: &Path, experiment_name: &str, run_id: &str) -> 
     super::file_names::run_file_path(output_dir, "run", experiment_name, run_id, "json")
 }
 
+/// The run file as a sink: written once, at the first report that succeeds.
+pub struct RunFile {
+    path: PathBuf,
+    written: bool,
+}
+
+impl RunFile {
+    pub fn new(output_dir: &Path, experiment_name: &str, run_id: &str) -> RunFile {
+        RunFile { path: run_file_path(output_dir, experiment_name, run_id), written: false }
+    }
+}
+
+impl super::sink::Sink for RunFile {
+    fn on_report(&mut self, record: &super::sink::Record<'_>, log: &crate::log::Logger) -> Result<()> {
+        if self.written {
+            return Ok(());
+        }
+        write(&self.path, record.identity).inspect_err(|e| log.error(format!("{e} (written at the next flush)")))?;
+        self.written = true;
+        Ok(())
+    }
+}
+
 pub fn write(path: &Path, id: &Identity) -> Result<()> {
     let mut text = serde_json::to_string_pretty(id).map_err(|e| Error::io(path, "cannot encode the run file", &std::io::Error::other(e)))?;
     text.push('\n');

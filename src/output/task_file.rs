@@ -26,6 +26,37 @@ pub fn task_file_path(output_dir: &Path, experiment_name: &str, run_id: &str) ->
     super::file_names::run_file_path(output_dir, "emissions", experiment_name, run_id, "csv")
 }
 
+/// The task file as a sink: rewritten when tasks finished since it was last written.
+pub struct TaskFile {
+    path: PathBuf,
+    /// The finished tasks the file holds.
+    written: usize,
+}
+
+impl TaskFile {
+    pub fn new(output_dir: &Path, experiment_name: &str, run_id: &str, written: usize) -> TaskFile {
+        TaskFile { path: task_file_path(output_dir, experiment_name, run_id), written }
+    }
+}
+
+impl super::sink::Sink for TaskFile {
+    fn on_report(&mut self, record: &super::sink::Record<'_>, log: &crate::log::Logger) -> Result<()> {
+        if record.finished_tasks == self.written {
+            return Ok(());
+        }
+        match write(&self.path, &(record.task_rows)()) {
+            Ok(()) => {
+                self.written = record.finished_tasks;
+                Ok(())
+            }
+            Err(e) => {
+                log.error(format!("{e} (task rows kept; the next flush writes them again)"));
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Writes the file of `rows` (task name, its row), replacing the previous one.
 pub fn write(path: &Path, rows: &[(String, EmissionsData)]) -> Result<()> {
     let mut text = String::with_capacity(640 * (rows.len() + 1));

@@ -14,6 +14,7 @@ use crate::log::Logger;
 use crate::output::otlp::{self, Attr, OtlpHttp, OtlpJob};
 use crate::output::prometheus::{self, PushJob, Pushgateway, PushgatewaySettings};
 use crate::output::uploader::Uploader;
+use crate::output::sink::{Record, Sink};
 use crate::output::EmissionsData;
 use crate::record::run::RunInfo;
 use crate::record::{EmissionsSnapshot, Prediction};
@@ -175,5 +176,25 @@ impl MetricsOutputs {
             errors.extend(o.uploader.finish(left()).err());
         }
         errors
+    }
+}
+
+/// The monitoring outputs take each report as the file outputs do.
+impl Sink for MetricsOutputs {
+    fn on_report(&mut self, record: &Record<'_>, log: &Logger) -> crate::error::Result<()> {
+        self.push(record.row, record.prediction, log);
+        Ok(())
+    }
+
+    fn wants_prediction(&self) -> bool {
+        self.takes_prediction()
+    }
+
+    fn finish(self: Box<Self>, left: &dyn Fn() -> Duration) -> Vec<Error> {
+        MetricsOutputs::finish(*self, left)
+    }
+
+    fn abandon(self: Box<Self>) {
+        MetricsOutputs::abandon(*self)
     }
 }

@@ -195,17 +195,7 @@ impl NodeShare {
         }
         flock(&members, libc::LOCK_SH);
         flock(&me, libc::LOCK_EX);
-        let gpus = gpus
-            .iter()
-            .map(|g| GpuClaim {
-                uuid: g.uuid.clone(),
-                lock_path: with(&format!("gpu-{}", safe(&g.uuid))),
-                lock: None,
-                history: History::new(start_ns),
-                max_mj_per_s: g.counter_max_mj_per_s(),
-                lost: false,
-            })
-            .collect();
+        let gpus = gpu_claims(gpus, &with, start_ns);
         let mut share = NodeShare {
             counter_path: with("counter"),
             base,
@@ -518,6 +508,21 @@ impl Drop for NodeShare {
         }
         JOINED.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.base);
     }
+}
+
+
+/// The GPUs a rank may count, each with its lock file beside the coordination files (`with`).
+fn gpu_claims(gpus: &[Gpu], with: &dyn Fn(&str) -> PathBuf, start_ns: u64) -> Vec<GpuClaim> {
+    gpus.iter()
+        .map(|g| GpuClaim {
+            uuid: g.uuid.clone(),
+            lock_path: with(&format!("gpu-{}", safe(&g.uuid))),
+            lock: None,
+            history: History::new(start_ns),
+            max_mj_per_s: g.counter_max_mj_per_s(),
+            lost: false,
+        })
+        .collect()
 }
 
 #[cfg(test)]

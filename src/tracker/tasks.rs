@@ -31,8 +31,6 @@ pub struct FinishedTask {
 pub struct Tasks {
     running: Vec<RunningTask>,
     pub finished: Vec<FinishedTask>,
-    /// Finished tasks since the task file was last written.
-    pub unwritten: bool,
 }
 
 pub fn check_name(name: &str) -> Result<()> {
@@ -84,7 +82,6 @@ impl Tasks {
         let window = totals.since(&task.totals_at_start);
         let numbers = snapshot(window, at.saturating_duration_since(task.started_at).as_secs_f64());
         self.finished.push(FinishedTask { name: task.name, timestamp, numbers });
-        self.unwritten = true;
         Ok(numbers)
     }
 

@@ -74,6 +74,37 @@ impl Rank {
     }
 }
 
+/// One step of the property on rank `r` (`first`: rank 0, which stops at the end only), at `t`.
+fn step(r: &mut Rank, op: Op, first: bool, t: u64, dir: &std::path::Path, seen: &[Gpu]) -> Result<(), TestCaseError> {
+    match op {
+        Op::Join if !r.joined => {
+            r.node = Some(member_at(dir, "prop", seen, t));
+            (r.joined, r.last_ns) = (true, t);
+        }
+        Op::Measure if r.node.is_some() => r.measure(t, false)?,
+        Op::Flush if r.node.is_some() => {
+            r.measure(t, false)?;
+            r.node.as_mut().unwrap().reported();
+            r.report();
+        }
+        // Rank 0 stops at the end only; a killed rank's rows stay as last written.
+        Op::Stop if r.node.is_some() && !first => {
+            r.measure(t, true)?;
+            r.report();
+            r.node.take().unwrap().finish(true);
+        }
+        Op::Kill if r.node.is_some() && !first => kill(r.node.take().unwrap()),
+        Op::Fork if r.node.is_some() => {
+            let mut child = forked_copy(r.node.as_ref().unwrap());
+            let s = child.apportion_at(t, Sample { cpu_energy_kwh: 1.0, ..Default::default() }, std::iter::empty());
+            prop_assert_eq!(s.cpu_energy_kwh, 0.0, "a forked copy counts nothing");
+            drop(child);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
 }
@@ -105,33 +136,7 @@ proptest! {
         ranks[0].joined = true;
         for (op, i, dt) in steps {
             t += dt;
-            let r = &mut ranks[i % n];
-            match op {
-                Op::Join if !r.joined => {
-                    r.node = Some(member_at(d.path(), "prop", &seen, t));
-                    (r.joined, r.last_ns) = (true, t);
-                }
-                Op::Measure if r.node.is_some() => r.measure(t, false)?,
-                Op::Flush if r.node.is_some() => {
-                    r.measure(t, false)?;
-                    r.node.as_mut().unwrap().reported();
-                    r.report();
-                }
-                // Rank 0 stops at the end only; a killed rank's rows stay as last written.
-                Op::Stop if r.node.is_some() && i % n != 0 => {
-                    r.measure(t, true)?;
-                    r.report();
-                    r.node.take().unwrap().finish(true);
-                }
-                Op::Kill if r.node.is_some() && i % n != 0 => kill(r.node.take().unwrap()),
-                Op::Fork if r.node.is_some() => {
-                    let mut child = forked_copy(r.node.as_ref().unwrap());
-                    let s = child.apportion_at(t, Sample { cpu_energy_kwh: 1.0, ..Default::default() }, std::iter::empty());
-                    prop_assert_eq!(s.cpu_energy_kwh, 0.0, "a forked copy counts nothing");
-                    drop(child);
-                }
-                _ => {}
-            }
+            step(&mut ranks[i % n], op, i % n == 0, t, d.path(), &seen)?;
         }
         // The end: every rank still running stops, in a random order; with `finish_late`, all
         // take their last measurement before any writes its last row and leaves.
