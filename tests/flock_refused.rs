@@ -28,7 +28,7 @@ pub extern "C" fn flock(fd: libc::c_int, op: libc::c_int) -> libc::c_int {
 fn a_rank_on_a_file_system_without_flock_counts_the_machine_and_says_why() {
     let d = tempfile::tempdir().unwrap();
     let opts = format!(
-        "country_iso_code=FRA;force_cpu_power=10;force_ram_power=100;save_to_file=false;measure_power_secs=3600;\
+        "country_iso_code=FRA;force_cpu_power=10;force_ram_power=100;save_to_file=false;measure_power_secs=3600;log_level=warning;\
          job_id=no-flock-test;rank=1;local_rank=1;job_coordination_dir={}",
         d.path().display()
     );
