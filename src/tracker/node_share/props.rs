@@ -114,7 +114,7 @@ proptest! {
 
     #[test]
     fn the_ranks_sum_to_the_node_and_no_interval_is_negative(
-        shares in prop::collection::vec(0.0f64..0.3, 2..=5),
+        shares in prop::collection::vec(0.0f64..0.6, 2..=5),
         steps in prop::collection::vec((op(), 0usize..5, 0u64..20), 1..60),
         end in prop::collection::vec((0usize..5, 0u64..20), 5),
         finish_late in any::<bool>(),
