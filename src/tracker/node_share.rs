@@ -20,7 +20,11 @@
 //!   waits). So no interval of any rank is ever negative, and a counter that stops leaves the
 //!   time after the watermark to the rank that takes over.
 //! - Every other rank counts its process tree's share of the machine-wide CPU energy (its share
-//!   of busy CPU time) and RAM energy (its share of memory), and adds it to `pending`.
+//!   of busy CPU time) and RAM energy (its share of memory), and adds it to `pending`: at most
+//!   the machine's energy since `counted_until` (as it measured it) less what is pending
+//!   already. Each rank reads its busy time and the machine's at its own instants, so under
+//!   load the shares can add up to more than the machine; what the counter cannot take off
+//!   would stay counted twice.
 //! - Nothing is lost when a rank dies (SIGKILL: no destructor, no last measurement). Each
 //!   member's line holds what it counted (its share, the node, its GPUs) since its last report
 //!   (a flush or stop that wrote its row), updated at every measurement. A member whose lock is
@@ -384,7 +388,16 @@ impl NodeShare {
             let since_ns = st.member(&self.id, self.start_ns).measured_until_ns.min(now_ns);
             let mine = if now_ns > since_ns { (now_ns - st.counted_until_ns.clamp(since_ns, now_ns)) as f64 / (now_ns - since_ns) as f64 } else { 1.0 };
             let share = s.process_share.unwrap_or_default();
-            let share = crate::hardware::ProcessShare { cpu_energy_kwh: share.cpu_energy_kwh * mine, ram_energy_kwh: share.ram_energy_kwh * mine };
+            // At most the machine's energy since `counted_until` that no other rank's share
+            // claims yet: the ranks' shares, each measured against its own reading of the
+            // machine's busy time, can add up to more than the machine (sampling misaligned
+            // under load), and what the counter cannot take off would be counted twice.
+            let from = st.counted_until_ns.min(now_ns);
+            let room = |h: &History, pending: f64| (h.at(now_ns) - h.at(from) - pending).max(0.0);
+            let share = crate::hardware::ProcessShare {
+                cpu_energy_kwh: (share.cpu_energy_kwh * mine).clamp(0.0, room(&self.cpu, st.pending_cpu_kwh)),
+                ram_energy_kwh: (share.ram_energy_kwh * mine).clamp(0.0, room(&self.ram, st.pending_ram_kwh)),
+            };
             s.cpu_energy_kwh = share.cpu_energy_kwh;
             s.ram_energy_kwh = share.ram_energy_kwh;
             st.pending_cpu_kwh += share.cpu_energy_kwh;

@@ -171,6 +171,32 @@ fn shares_reported_after_the_counter_stopped_never_make_an_interval_negative() {
 }
 
 #[test]
+fn shares_that_add_up_to_more_than_the_machine_are_counted_once_at_most() {
+    // Three ranks each read half of the machine's busy time as theirs (their readings of
+    // /proc misaligned under load): 1.5 times the machine. The counter stops right after.
+    let d = tempfile::tempdir().unwrap();
+    let mut a = member(d.path(), "j9", 0);
+    let mut sharers: Vec<NodeShare> = (0..3).map(|_| member(d.path(), "j9", 0)).collect();
+    let mut total = 0.0;
+    for r in &mut sharers {
+        let s = r.apportion_at(10, sample(10.0, 5.0, 5.0), no_gpu());
+        assert!(s.cpu_energy_kwh >= 0.0 && s.ram_energy_kwh >= 0.0, "{s:?}");
+        total += s.cpu_energy_kwh;
+    }
+    let last = a.apportion_last_at(10, sample(10.0, 5.0, 0.0), no_gpu());
+    assert!(last.cpu_energy_kwh >= 0.0, "{last:?}");
+    total += last.cpu_energy_kwh;
+    a.finish(true);
+    drop(a);
+    for r in &mut sharers {
+        let s = r.apportion_last_at(10, sample(0.0, 0.0, 0.0), no_gpu());
+        assert!(s.cpu_energy_kwh >= 0.0, "{s:?}");
+        total += s.cpu_energy_kwh;
+    }
+    assert!((total - 10.0).abs() < 1e-12, "the ranks' CPU {total} kWh, the node's 10 kWh");
+}
+
+#[test]
 fn a_killed_counter_loses_nothing_it_counted_since_its_last_report() {
     let d = tempfile::tempdir().unwrap();
     let mut a = member(d.path(), "j4", 0);
