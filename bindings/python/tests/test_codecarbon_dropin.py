@@ -60,6 +60,13 @@ def own_tempdir(tmp_path, monkeypatch):
     return tmp_path / "tmp"
 
 
+@pytest.fixture(autouse=True)
+def warnings_shown(monkeypatch):
+    """These tests look at the warnings a CodeCarbon user sees: whatever CODECARBON_LOG_LEVEL
+    the test run has (test-all sets error), the default level applies here."""
+    monkeypatch.delenv("CODECARBON_LOG_LEVEL", raising=False)
+
+
 def tracker(out_dir, **kw):
     return ct.OfflineEmissionsTracker(country_iso_code="FRA", output_dir=str(out_dir), force_ram_power=10, **kw)
 
