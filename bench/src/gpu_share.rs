@@ -13,7 +13,7 @@
 //! `cargo bench -p carbon-tracker-bench --bench gpu_share [-- ROUNDS]` (default 200; a round
 //! sleeps 50 ms so that each tick has new samples, as a real tick has).
 
-use std::hint::black_box;
+use carbon_tracker_bench::{fmt, median, time};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,21 +23,6 @@ use carbon_tracker::hardware::process::Tree;
 use carbon_tracker::hardware::source::Interval;
 use carbon_tracker::hardware::{gpu_share, nvml};
 use carbon_tracker::log::{Level, Logger};
-
-fn time<T>(f: impl FnOnce() -> T) -> f64 {
-    let t = Instant::now();
-    black_box(f());
-    t.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn fmt(s: f64) -> String {
-    format!("{:.1} µs", s * 1e6)
-}
 
 /// Builds the fake NVML as `libnvidia-ml.so.1` in a directory of the target folder.
 fn build_fake_nvml() -> PathBuf {

@@ -17,26 +17,11 @@
 //! sysinfo skips a CPU refresh within 200 ms of the last one). The cold first start, with the
 //! library's code paged in, is `bash bench/native.sh`'s.
 
-use std::hint::black_box;
+use carbon_tracker_bench::{fmt, median, time};
 use std::time::{Duration, Instant};
 
 use carbon_tracker::hardware::{cpu_load, cpuinfo, host, kept_open, process, ram};
 use sysinfo::{CpuRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
-
-fn time<T>(f: impl FnOnce() -> T) -> f64 {
-    let t = Instant::now();
-    black_box(f());
-    t.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn fmt(s: f64) -> String {
-    format!("{:.1} µs", s * 1e6)
-}
 
 /// `/proc/meminfo` parsed by hand, as the library did before sysinfo.
 fn proc_meminfo(text: &str) -> Option<ram::MemInfo> {

@@ -107,6 +107,17 @@ fn y_axis(svg: &mut String, f: &Frame, y_max: f64, step: f64, label: &str) {
 }
 
 /// The time axis of a line chart: ticks every `x_step` up to `x_max`, the title and the baseline.
+/// The plot's bottom line, drawn over the bars and curves.
+fn baseline(svg: &mut String, f: &Frame) {
+    let _ = write!(
+        svg,
+        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
+        l = f.left,
+        r = f.left + f.plot_w(),
+        b = f.top + f.plot_h()
+    );
+}
+
 fn x_axis(svg: &mut String, f: &Frame, x_max: f64, x_step: f64, title: &str) {
     let mut v = 0.0;
     while v <= x_max + x_step * 1e-9 {
@@ -131,13 +142,7 @@ fn x_axis(svg: &mut String, f: &Frame, x_max: f64, x_step: f64, title: &str) {
         f.left + f.plot_w() / 2.0,
         f.h - 8.0
     );
-    let _ = write!(
-        svg,
-        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
-        l = f.left,
-        r = f.left + f.plot_w(),
-        b = f.top + f.plot_h()
-    );
+    baseline(svg, f);
 }
 
 /// Cumulative emissions against time since each run's start; every run begins at (0, 0). Each
@@ -275,13 +280,7 @@ pub(super) fn bars(items: &[Bar], aria: &str) -> String {
             );
         }
     }
-    let _ = write!(
-        svg,
-        r##"<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" class="baseline"/>"##,
-        l = f.left,
-        r = f.left + f.plot_w(),
-        b = f.top + f.plot_h()
-    );
+    baseline(&mut svg, &f);
     svg.push_str("</svg>");
     svg
 }
