@@ -20,7 +20,11 @@ hash_="$(printf '%s' "$dir" | cksum | cut -d' ' -f1)"
 port="${CT_ACCT_PORT:-$((40000 + (hash_ % 5000) * 2))}"
 db_port=$((port + 1))
 munge_socket="${CT_MUNGE_SOCKET:-${CT_SLURM_DIR:-$root/target/slurm-cluster}/munge/munge.socket}"
-sock="$dir/run/mysqld.sock"
+# The server's own files go where its user (mysql) can reach them: a checkout may sit below a
+# directory only root may enter (a `mktemp -d`, mode 0700), so not under $dir but in a folder of
+# /tmp named after it (start and stop find the same one).
+srv="/tmp/carbon-tracker-acct-$hash_"
+sock="$srv/run/mysqld.sock"
 
 die() { echo "accounting.sh: $*" >&2; exit 1; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2> /dev/null; }
@@ -36,18 +40,20 @@ wait_for() {
 }
 
 start_db() {
-  alive "$dir/run/mysqld.pid" && return 0
-  if [ ! -d "$dir/db/mysql" ]; then
-    mkdir -p "$dir/db"
-    chown mysql:mysql "$dir/db"
-    mariadb-install-db --user=mysql --datadir="$dir/db" --auth-root-authentication-method=socket \
+  alive "$srv/run/mysqld.pid" && return 0
+  mkdir -p "$srv"
+  chmod 755 "$srv"
+  if [ ! -d "$srv/db/mysql" ]; then
+    mkdir -p "$srv/db"
+    chown mysql:mysql "$srv/db"
+    mariadb-install-db --user=mysql --datadir="$srv/db" --auth-root-authentication-method=socket \
       --skip-test-db > "$dir/install-db.log" 2>&1 || die "mariadb-install-db failed (log: $dir/install-db.log)"
   fi
   # The server's user writes its socket, pid file and log there.
-  mkdir -p "$dir/run"
-  chown mysql:mysql "$dir/run"
-  mariadbd --user=mysql --datadir="$dir/db" --socket="$sock" --port="$db_port" --bind-address=127.0.0.1 \
-    --pid-file="$dir/run/mysqld.pid" --log-error="$dir/run/mysqld.log" --skip-name-resolve > /dev/null 2>&1 &
+  mkdir -p "$srv/run"
+  chown mysql:mysql "$srv/run"
+  mariadbd --user=mysql --datadir="$srv/db" --socket="$sock" --port="$db_port" --bind-address=127.0.0.1 \
+    --pid-file="$srv/run/mysqld.pid" --log-error="$srv/run/mysqld.log" --skip-name-resolve > /dev/null 2>&1 &
   wait_for "MariaDB" mariadb --socket="$sock" -e 'select 1'
   mariadb --socket="$sock" -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
     CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'ct-test';
@@ -123,7 +129,7 @@ case "${1:-}" in
   stop)
     stop_pidfile "$dir/slurmdbd.pid"
     stop_pidfile "$dir/munged-default.pid"
-    stop_pidfile "$dir/run/mysqld.pid"
+    stop_pidfile "$srv/run/mysqld.pid"
     echo "accounting.sh: stopped; logs kept in $dir"
     ;;
   *) die "usage: accounting.sh start | conf | stop" ;;
