@@ -25,45 +25,47 @@ if [ -x /usr/lib/go-1.22/bin/go ]; then export PATH="/usr/lib/go-1.22/bin:$PATH"
 export CARBON_TRACKER_LOOPBACK_ONLY=1   # no test may reach a non-loopback address
 export CODECARBON_LOG_LEVEL=error       # keep the logs of expected failures out of the way
 venv="$root/target/test-venv"
+# Each stage says when it starts, counted from the start of this script, so a slow stage shows.
+stage() { echo "== $* (at $SECONDS s)"; }
 # What the tracked files hold now, to see at the end that no test changed one (a lock file out of
 # date, a generated header not committed): a clean clone must stay clean.
 tracked_before="$(git diff HEAD 2> /dev/null | sha1sum)"
 
-echo "== licence copies shipped with the Go module and the Python package"
+stage "licence copies shipped with the Go module and the Python package"
 for d in bindings/go bindings/python; do
   cmp LICENSE "$d/LICENSE" && cmp THIRD_PARTY_NOTICES.md "$d/THIRD_PARTY_NOTICES.md"
 done
 
-echo "== format and lint: Rust, Go, Python, C and C++ (scripts/lint.sh)"
+stage "format and lint: Rust, Go, Python, C and C++ (scripts/lint.sh)"
 bash scripts/lint.sh
 
-echo "== cargo test (the doctests run once, in the publisher checks below)"
+stage "cargo test (the doctests run once, in the publisher checks below)"
 cargo test --tests
-echo "== fuzz targets compile (scripts/fuzz.sh runs them)"
+stage "fuzz targets compile (scripts/fuzz.sh runs them)"
 cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 
-echo "== real Slurm: every launch counts each node once (scripts/slurm/test.sh; root, skipped without Slurm)"
+stage "real Slurm: every launch counts each node once (scripts/slurm/test.sh; root, skipped without Slurm)"
 bash scripts/slurm/test.sh
 
-echo "== python bindings"
+stage "python bindings"
 # The BoAmps schemas are in CodeCarbon's test support files (as for the checker below): required here.
 CT_REQUIRE_CODECARBON_SUPPORT=1 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
 (cd bindings/python && "$venv/bin/mypy")   # --strict, see pyproject.toml
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" "$venv/bin/python" examples/python/track.py "$(mktemp -d)"
 
-echo "== CodeCarbon drop-in checker: its mutation self-test (5 planted bugs, each must be a real difference)"
+stage "CodeCarbon drop-in checker: its mutation self-test (5 planted bugs, each must be a real difference)"
 # CodeCarbon's test support files: CT_CODECARBON_TESTS_SUPPORT, else the shared reference data.
 python3 scripts/codecarbon-suite.py --self-test --lib "$lib_dir/libcarbon_tracker.so"
 
-echo "== go bindings"
+stage "go bindings"
 export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$lib_dir")"
 (cd bindings/go && go vet ./... && go test -race -count=1 ./...)
 (cd examples/go && go vet ./... && go run . "$(mktemp -d)")
 unset PKG_CONFIG_PATH
 
-echo "== cmake: build and ctest"
+stage "cmake: build and ctest"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Debug > "$work/configure.log"
@@ -77,19 +79,19 @@ cmake --build "$work/build" -j 2 > "$work/rebuild.log" || { cat "$work/rebuild.l
 [ "$(date -r "$cli" +%s%N)" != "$before" ] || { echo "cmake: the carbon-tracker command was not rebuilt"; exit 1; }
 echo "cmake: the command is rebuilt after a change of its sources"
 
-echo "== the Slurm SPANK plugin under a real Slurm with slurmdbd (root; skipped without Slurm)"
+stage "the Slurm SPANK plugin under a real Slurm with slurmdbd (root; skipped without Slurm)"
 bash scripts/slurm/spank-test.sh
 
-echo "== install tests"
+stage "install tests"
 bash scripts/install-test.sh
 
-echo "== publisher checks: crates.io and PyPI packages, fresh installs, typing"
+stage "publisher checks: crates.io and PyPI packages, fresh installs, typing"
 bash scripts/publish-check.sh
 
-echo "== the tests changed no tracked file"
+stage "the tests changed no tracked file"
 if [ "$(git diff HEAD 2> /dev/null | sha1sum)" != "$tracked_before" ]; then
   git diff --stat HEAD
   echo "the tests changed tracked files (above): commit what they regenerate"; exit 1
 fi
 
-echo "all languages: passed"
+echo "all languages: passed (in $SECONDS s)"
