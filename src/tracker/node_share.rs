@@ -354,7 +354,7 @@ impl NodeShare {
                 sh.log.info("the node's counter stopped: this rank counts the node's machine-wide energy from now on");
             }
             sh.count_cpu_ram(st, now_ns, &mut s, last);
-            s.gpu_energy_kwh = sh.count_gpus(st, now_ns, &intervals) / 3.6e6;
+            s.gpu_energy_kwh = sh.count_gpus(st, now_ns, &intervals, last) / 3.6e6;
             // What dead members counted and never reported: taken over in this interval.
             s.cpu_energy_kwh += std::mem::take(&mut st.orphan_cpu_kwh);
             s.ram_energy_kwh += std::mem::take(&mut st.orphan_ram_kwh);
@@ -423,35 +423,50 @@ impl NodeShare {
         st.counted_until_ns = st.counted_until_ns.max(watermark);
     }
 
-    /// The energy of the GPUs this rank counts, J.
-    fn count_gpus(&mut self, st: &mut State, now_ns: u64, intervals: &[DeviceInterval]) -> f64 {
+    /// The energy of the GPUs this rank counts, J. As for the CPU: where the ranks report shares,
+    /// a counter counts up to the last measurement of every other member (a share reported later is of time it has not
+    /// counted yet, so it can always be taken off), up to now at its last measurement; a share
+    /// is only of the time after what a counter already counted.
+    fn count_gpus(&mut self, st: &mut State, now_ns: u64, intervals: &[DeviceInterval], last: bool) -> f64 {
+        let since_ns = st.member(&self.id, self.start_ns).measured_until_ns.min(now_ns);
+        let others_until = st.members.iter().filter(|m| m.id != self.id).map(|m| m.measured_until_ns).fold(now_ns, u64::min);
         let mut gpu_j = 0.0;
         for (g, iv) in self.gpus.iter_mut().zip(intervals) {
             if g.lock.is_none() {
                 // gpu_share=split: this rank's part, taken off by the GPU's counter.
                 if let Some(own_j) = iv.own_j.filter(|_| !iv.lost) {
+                    let gs = st.gpu(&g.uuid);
+                    let after = now_ns - gs.counted_until_ns.clamp(since_ns, now_ns);
+                    let own_j = if now_ns > since_ns { own_j * after as f64 / (now_ns - since_ns) as f64 } else { own_j };
                     gpu_j += own_j;
-                    st.gpu(&g.uuid).pending_j += own_j;
+                    gs.pending_j += own_j;
                 }
                 continue;
             }
             let gs = st.gpu(&g.uuid);
             let from = gs.counted_until_ns.max(self.start_ns).min(now_ns);
+            // (Only where the ranks report shares: under gpu_share=split, where this rank's own
+            // interval has its share too.)
+            let until = if last || iv.own_j.is_none() { now_ns } else { others_until.max(from) };
             // Exactly from the counter's reading where the previous counting stopped, when that
-            // was within this rank's run and the step is one the GPU could make.
+            // was within this rank's run, it counts up to now and the step is one the GPU could
+            // make.
             let max_mj = crate::hardware::counter::max_step(g.max_mj_per_s, (now_ns - from) as f64 / 1e9);
             let exact = match (gs.counter_mj, iv.counter_mj) {
-                (Some(a), Some(b)) if gs.counted_until_ns >= self.start_ns && b >= a && ((b - a) as f64) <= max_mj => Some((b - a) as f64 / 1000.0),
+                (Some(a), Some(b)) if until == now_ns && gs.counted_until_ns >= self.start_ns && b >= a && ((b - a) as f64) <= max_mj => {
+                    Some((b - a) as f64 / 1000.0)
+                }
                 _ => None,
             };
-            let counted = exact.unwrap_or_else(|| g.history.since(from));
+            let counted = exact.unwrap_or_else(|| g.history.at(until) - g.history.at(from));
             // The others' shares, at most what it counts now (never negative, at stop too, as
             // for the CPU): the rest waits for the GPU's next counter.
             let take = gs.pending_j.clamp(0.0, counted.max(0.0));
             gs.pending_j -= take;
             gpu_j += counted - take;
-            gs.counted_until_ns = gs.counted_until_ns.max(now_ns);
-            gs.counter_mj = iv.counter_mj;
+            gs.counted_until_ns = gs.counted_until_ns.max(until);
+            // The counter's reading at `counted_until`, known only when that is now.
+            gs.counter_mj = if until == now_ns { iv.counter_mj } else { None };
         }
         gpu_j
     }

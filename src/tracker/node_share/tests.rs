@@ -454,3 +454,30 @@ fn a_gpu_counters_last_interval_is_never_negative_and_the_rest_of_the_shares_wai
     total += sb;
     assert!((total - 300.0).abs() < 1e-9, "the device's 300 J: {total}");
 }
+
+/// gpu_share=split, the ranks flushing together: the GPU's counter measures just before the
+/// other rank reports its share of the same time, then stops just after. The counter counts only
+/// up to the other's last measurement (as for the CPU), so the share is taken off at its stop:
+/// before, it had counted the whole device up to its flush and the late share was left over
+/// (the job counted 1.5 times the device).
+#[test]
+fn a_share_reported_just_after_the_gpu_counter_measured_is_taken_off_at_its_stop() {
+    let d = tempfile::tempdir().unwrap();
+    let seen = gpus(&["GPU-s"]);
+    let mut counter = member_at(d.path(), "g5", &seen, 0);
+    let mut other = member_at(d.path(), "g5", &seen, 0);
+    let split = |device_j: f64, mj: u64, own_j: f64| {
+        [DeviceInterval { energy_j: device_j, counter_mj: Some(mj), lost: false, own_j: Some(own_j) }].into_iter()
+    };
+    let s = || sample(0.0, 0.0, 0.0);
+    // 300 W; the other rank uses half of the device, the counter a sixth.
+    let mut by_counter = gpu_j(&counter.apportion_at(1_000_000_000, s(), split(300.0, 300_000, 50.0)));
+    let mut by_other = gpu_j(&other.apportion_at(1_003_000_000, s(), split(300.9, 300_900, 150.45)));
+    by_other += gpu_j(&other.apportion_last_at(1_006_000_000, s(), split(0.9, 301_800, 0.45)));
+    other.finish(true);
+    by_counter += gpu_j(&counter.apportion_last_at(1_009_000_000, s(), split(2.7, 302_700, 0.45)));
+    let total = by_counter + by_other;
+    // Each rank keeps its own share: the other rank its half of the device over its run.
+    assert!((by_other - 150.9).abs() < 1e-6, "the other rank counted {by_other} J, its share is 150.9 J");
+    assert!((total - 302.7).abs() < 1e-6, "the job counted {total} J of the device's 302.7 J");
+}
