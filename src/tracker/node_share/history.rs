@@ -43,11 +43,6 @@ impl History {
         }
     }
 
-    /// The energy measured since `t_ns`.
-    pub fn since(&self, t_ns: u64) -> f64 {
-        self.points.back().map_or(0.0, |p| p.1) - self.at(t_ns)
-    }
-
     /// Drops the points no later question needs: those before the last one at or before `t_ns`.
     pub fn forget_before(&mut self, t_ns: u64) {
         while self.points.len() > 1 && self.points[1].0 <= t_ns {
@@ -71,6 +66,6 @@ mod tests {
         assert_eq!(h.at(10_000), 10_000.0);
         // Linear energy: thinning loses nothing to interpolation.
         assert!((h.at(1234) - 1234.0).abs() < 1e-9, "{}", h.at(1234));
-        assert!((h.since(5000) - 5000.0).abs() < 1e-9);
+        assert!((h.at(10_000) - h.at(5000) - 5000.0).abs() < 1e-9);
     }
 }
