@@ -13,15 +13,17 @@ if [ -x /usr/lib/go-1.22/bin/go ]; then export PATH="/usr/lib/go-1.22/bin:$PATH"
 export CARBON_TRACKER_LOOPBACK_ONLY=1 # no test may reach a non-loopback address
 export CODECARBON_LOG_LEVEL=error
 
-targets=(--lib --bins --test tracker --test tasks --test regions --test prediction --test header
-  --test binding_options --test c_abi --test cli)
+targets=(--lib --bins --test integration)
+# The modules of the integration tests (tests/integration.rs) it runs.
+modules=(tracker:: tasks:: regions:: prediction:: header:: binding_options:: c_abi:: cli::)
 echo "== build"
 cargo build --quiet # the debug C library, for the Go binding
 cargo test --quiet --no-run "${targets[@]}" 2> /dev/null || cargo test --no-run "${targets[@]}"
 start=$(date +%s)
 
 echo "== library, command, C ABI (cargo test)"
-cargo test --quiet "${targets[@]}"
+cargo test --quiet --lib --bins
+cargo test --quiet --test integration -- "${modules[@]}"
 
 echo "== go binding (go test)"
 export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$root/target/debug")"

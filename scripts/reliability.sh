@@ -25,8 +25,8 @@ echo "== valgrind: fork and dlclose"
 valgrind -q --error-exitcode=99 --leak-check=no --trace-children=no "$work/process_events" "$lib/libcarbon_tracker.so"
 
 echo "== random inputs ($iters iterations each)"
-CT_ROBUSTNESS_ITERS="$iters" cargo test --release --quiet --test robustness
+CT_ROBUSTNESS_ITERS="$iters" cargo test --release --quiet --test integration robustness::
 
 echo "== concurrency soak"
-CT_SOAK_SECS="${CT_SOAK_SECS:-30}" cargo test --release --quiet --test tracker sixteen_threads -- --exact sixteen_threads_flushing_with_background_ticks_count_each_interval_once
+CT_SOAK_SECS="${CT_SOAK_SECS:-30}" cargo test --release --quiet --test integration -- --exact tracker::sixteen_threads_flushing_with_background_ticks_count_each_interval_once
 echo "reliability: passed"

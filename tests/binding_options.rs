@@ -1,7 +1,7 @@
 //! The Python binding's option types, `bindings/python/carbon_tracker/_options.py`, are generated
 //! from the library's key table (src/config/keys.rs: each key, its help line and the kind of value
 //! it takes), so `mypy --strict` catches a misspelt or mistyped option in a user's code.
-//! `CT_BLESS=1 cargo test --test binding_options` rewrites the file.
+//! `CT_BLESS=1 cargo test --test integration binding_options::` rewrites the file.
 
 use std::path::Path;
 
@@ -32,7 +32,7 @@ fn render() -> String {
         r#""""The options of :class:`carbon_tracker.Tracker` (keyword arguments), with their types.
 
 Generated from the library's key table (src/config/keys.rs) by tests/binding_options.rs; do not
-edit: ``CT_BLESS=1 cargo test --test binding_options`` rewrites it."""
+edit: ``CT_BLESS=1 cargo test --test integration binding_options::`` rewrites it."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ fn python_option_types_are_the_key_table() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{FILE} is stale: run `CT_BLESS=1 cargo test --test binding_options` and commit it"
+        "{FILE} is stale: run `CT_BLESS=1 cargo test --test integration binding_options::` and commit it"
     );
 }
 

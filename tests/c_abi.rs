@@ -2,7 +2,7 @@
 //! include/carbon_tracker.h and the cdylib cargo just built, runs it offline with
 //! country_iso_code=FRA and checks its numbers against the emissions.csv it wrote.
 
-mod support;
+use crate::support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod support;
+use crate::support;
 use support::{ChildTimeout, CommandTimeout};
 
 const BIN: &str = env!("CARGO_BIN_EXE_carbon-tracker");

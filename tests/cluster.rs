@@ -13,7 +13,7 @@
 //! set `CT_REQUIRE_CLUSTER_TOOLS=1` to make a missing component a failure instead.
 //! Waiting is polling for a condition, never a timed assert.
 
-mod support;
+use crate::support;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +22,7 @@ use support::CommandTimeout;
 
 use carbon_tracker::{ErrorKind, Tracker};
 
-mod tools;
+use crate::tools;
 use tools::{find_program, require};
 
 // ---- helpers ----
@@ -250,8 +250,14 @@ fn pushgateway_basic_auth_from_prometheus_username_and_password() {
     });
     let run_child = |user: Option<&str>| {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "prometheus_auth_child", "--nocapture", "--test-threads", "1"])
-            .env("CT_AUTH_GATEWAY", &url);
+        cmd.args([
+            "--exact",
+            support::test_name(module_path!(), "prometheus_auth_child").as_str(),
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("CT_AUTH_GATEWAY", &url);
         cmd.env_remove("PROMETHEUS_USERNAME").env_remove("PROMETHEUS_PASSWORD");
         if let Some(u) = user {
             cmd.env("PROMETHEUS_USERNAME", u).env("PROMETHEUS_PASSWORD", "s3cret");
@@ -427,7 +433,13 @@ fn logger_output_child() {
 #[test]
 fn logger_output_writes_each_total_as_one_json_line_at_info() {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "logger_output_child", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            support::test_name(module_path!(), "logger_output_child").as_str(),
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env("CT_LOGGER_CHILD", "1")
         .output_timeout();
     assert!(out.status.success());

@@ -1,6 +1,6 @@
 //! The documentation stays true to the tree: `docs/options.md` holds the key table as
 //! `src/config/keys.rs` has it and `docs/outputs.md` the CSV columns as the library writes them
-//! (`CT_BLESS=1 cargo test --test docs` rewrites the generated parts),
+//! (`CT_BLESS=1 cargo test --test integration docs::` rewrites the generated parts),
 //! every relative Markdown link resolves to a file of this repository (and a `#section` to one of
 //! its headings), the README stays short, and no file cites a path outside the repository.
 
@@ -76,7 +76,10 @@ fn check_generated(page: &str, name: &str, generated: &str) {
         std::fs::write(&path, format!("{}{generated}{}", &text[..b], &text[e..])).unwrap();
         return;
     }
-    assert!(text[b..e] == generated, "{page} ({name}) is stale: run `CT_BLESS=1 cargo test --test docs` and commit it");
+    assert!(
+        text[b..e] == generated,
+        "{page} ({name}) is stale: run `CT_BLESS=1 cargo test --test integration docs::` and commit it"
+    );
 }
 
 #[test]

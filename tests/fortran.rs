@@ -3,9 +3,9 @@
 //! paced load, the example, and its declarations checked against the C header (the enumerators,
 //! the ct_emissions and ct_prediction fields).
 
-mod tools;
+use crate::tools;
 
-mod support;
+use crate::support;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;

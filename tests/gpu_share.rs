@@ -12,7 +12,7 @@
 //! when the rank carrying a share is SIGKILLed after its last report, the share it measured
 //! since is taken over by the counting rank, once.
 
-mod support;
+use crate::support;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -445,15 +445,16 @@ fn ranks_of_a_job_carry_their_shares_and_the_job_counts_the_device_once() {
             rank(dir.path(), &options, &env, &steps[r])
         })
         .collect();
-    let ranks: Vec<(Seen, f64, (f64, f64), f64)> =
-        children.into_iter().map(|c| job_rank(&wait(c, Duration::from_secs(60)).0)).collect();
+    let outputs: Vec<String> = children.into_iter().map(|c| wait(c, Duration::from_secs(60)).0).collect();
+    let ranks: Vec<(Seen, f64, (f64, f64), f64)> = outputs.iter().map(|o| job_rank(o)).collect();
     // The device over the job: from rank 1's start (the first) to its stop (the last).
     let total: f64 = ranks.iter().map(|r| r.1).sum();
     let (first, (stop_call, stop_after)) = (&ranks[1].0, ranks[1].2);
     assert!(
         within_calls(total, first.start_before, first.start_t, stop_call, stop_after),
-        "the ranks' sum {total} J is the device's over the job, {} s",
-        stop_call - first.start_t
+        "the ranks' sum {total} J is the device's over the job, {} s; the ranks printed:\n{}",
+        stop_call - first.start_t,
+        outputs.join("\n")
     );
     // The rank that does not count the GPU carries its share of its interval; the counter the rest.
     let counts = |s: &Seen| s.describe["job"]["gpus_counted_now"].as_array().is_some_and(|a| !a.is_empty());

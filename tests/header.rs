@@ -1,5 +1,5 @@
 //! The committed C header must be what cbindgen generates from src/ffi today.
-//! `CT_BLESS=1 cargo test --test header` rewrites it.
+//! `CT_BLESS=1 cargo test --test integration header::` rewrites it.
 
 use std::path::Path;
 
@@ -22,7 +22,7 @@ fn committed_header_is_fresh() {
     let committed = std::fs::read(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "include/carbon_tracker.h is stale: run `CT_BLESS=1 cargo test --test header` and commit it"
+        "include/carbon_tracker.h is stale: run `CT_BLESS=1 cargo test --test integration header::` and commit it"
     );
 }
 

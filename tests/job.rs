@@ -3,7 +3,7 @@
 //! over at its next measurement, counting the machine-wide energy from the dead one's last
 //! measurement (or its own start, if later) on.
 
-mod support;
+use crate::support;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -39,7 +39,13 @@ fn doomed_rank_process() {
 fn a_killed_counter_is_replaced_at_the_next_measurement() {
     let d = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "doomed_rank_process", "--test-threads", "1", "--quiet"])
+        .args([
+            "--exact",
+            support::test_name(module_path!(), "doomed_rank_process").as_str(),
+            "--test-threads",
+            "1",
+            "--quiet",
+        ])
         .env("CT_DOOMED_RANK_DIR", d.path())
         .stdout(std::process::Stdio::null())
         .spawn()

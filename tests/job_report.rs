@@ -6,7 +6,7 @@
 //! rank, and the regions; the total is the sum of the nodes and of the ranks, and each node was
 //! counted once.
 
-mod support;
+use crate::support;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -112,7 +112,13 @@ fn a_job_of_two_nodes_and_six_ranks_is_one_report() {
             c
         };
         let child = cmd
-            .args(["--exact", "job_rank_process", "--test-threads", "1", "--quiet"])
+            .args([
+                "--exact",
+                support::test_name(module_path!(), "job_rank_process").as_str(),
+                "--test-threads",
+                "1",
+                "--quiet",
+            ])
             .env("CT_JOB_RANK_OUT", &out)
             .env("CT_JOB_RANK_NODE_DIR", &node_dir)
             .env("CT_JOB_RANK_SPAN", work.path().join(format!("span-{rank}")))

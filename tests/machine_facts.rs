@@ -2,7 +2,7 @@
 //! now taken through sysinfo, equal what `/proc/cpuinfo`, `/proc/meminfo` and `uname` say on the
 //! machine the test runs on: the same strings in the CSV, the same TDP match, the same RAM model.
 
-mod support;
+use crate::support;
 use carbon_tracker::config::{options, Config, Origin, Sources};
 use carbon_tracker::hardware::{cpuinfo, ram, tdp, MachineFacts};
 use carbon_tracker::Tracker;
@@ -74,24 +74,28 @@ fn a_run_describes_and_writes_this_machine_as_proc_does() {
 /// probe refreshes none, and a library must leave its host's limits as they are.
 #[test]
 fn probing_leaves_the_open_files_limit_alone() {
-    let get = || {
-        let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: getrlimit fills the struct.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) }, 0);
-        l
-    };
-    let set = |l: &libc::rlimit| {
-        // SAFETY: a soft limit at or below the hard one may always be set.
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, l) }, 0);
-    };
-    let original = get();
-    // A soft limit below the hard one, so that raising it would show.
-    let lowered =
-        libc::rlimit { rlim_cur: original.rlim_cur.min(original.rlim_max / 2).max(64), rlim_max: original.rlim_max };
-    set(&lowered);
-    let facts = MachineFacts::read();
-    let after = get();
-    set(&original);
-    assert!(facts.cpu.threads >= 1 && facts.mem.is_some());
-    assert_eq!((after.rlim_cur, after.rlim_max), (lowered.rlim_cur, lowered.rlim_max));
+    support::in_own_process(module_path!(), "probing_leaves_the_open_files_limit_alone", || {
+        let get = || {
+            let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: getrlimit fills the struct.
+            assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) }, 0);
+            l
+        };
+        let set = |l: &libc::rlimit| {
+            // SAFETY: a soft limit at or below the hard one may always be set.
+            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, l) }, 0);
+        };
+        let original = get();
+        // A soft limit below the hard one, so that raising it would show.
+        let lowered = libc::rlimit {
+            rlim_cur: original.rlim_cur.min(original.rlim_max / 2).max(64),
+            rlim_max: original.rlim_max,
+        };
+        set(&lowered);
+        let facts = MachineFacts::read();
+        let after = get();
+        set(&original);
+        assert!(facts.cpu.threads >= 1 && facts.mem.is_some());
+        assert_eq!((after.rlim_cur, after.rlim_max), (lowered.rlim_cur, lowered.rlim_max));
+    });
 }

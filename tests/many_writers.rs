@@ -2,7 +2,7 @@
 //! header and every row, in both `on_csv_write` modes. The test binary runs itself as the
 //! writer processes (`CT_WRITER_DIR` set), so the writers are real, separate processes.
 
-mod support;
+use crate::support;
 use std::path::Path;
 use std::process::Command;
 use support::ChildTimeout;
@@ -45,7 +45,13 @@ fn run_writers(mode: &str) -> (tempfile::TempDir, Vec<csv::StringRecord>, String
     let children: Vec<_> = (0..WRITERS)
         .map(|_| {
             Command::new(&me)
-                .args(["--exact", "csv_writer_process", "--test-threads", "1", "--quiet"])
+                .args([
+                    "--exact",
+                    support::test_name(module_path!(), "csv_writer_process").as_str(),
+                    "--test-threads",
+                    "1",
+                    "--quiet",
+                ])
                 .env("CT_WRITER_DIR", d.path())
                 .env("CT_WRITER_MODE", mode)
                 .stdout(std::process::Stdio::null())
@@ -130,7 +136,13 @@ fn simultaneous_first_writes_in_many_processes_write_one_header() {
     let children: Vec<_> = (0..RACERS)
         .map(|me| {
             Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "header_race_process", "--test-threads", "1", "--quiet"])
+                .args([
+                    "--exact",
+                    support::test_name(module_path!(), "header_race_process").as_str(),
+                    "--test-threads",
+                    "1",
+                    "--quiet",
+                ])
                 .env("CT_RACE_DIR", d.path())
                 .env("CT_RACE_BASE_NS", base.to_string())
                 .env("CT_RACE_ME", me.to_string())

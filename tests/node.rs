@@ -16,7 +16,7 @@
 //! one of those that see it, none for a GPU nobody sees), and killing the rank that counts the
 //! GPUs (SIGKILL) loses no interval and counts none twice.
 
-mod support;
+use crate::support;
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};

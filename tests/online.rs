@@ -1,7 +1,7 @@
 //! The online path against a fake CodeCarbon API on loopback (tests/support). No request may
 //! go anywhere else: the suite runs with CARBON_TRACKER_LOOPBACK_ONLY=1 (.cargo/config.toml).
 
-mod support;
+use crate::support;
 use support::CommandTimeout;
 
 use std::time::{Duration, Instant};
@@ -515,7 +515,12 @@ fn api_key_never_reaches_the_log() {
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "api_key_never_reaches_the_log", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            support::test_name(module_path!(), "api_key_never_reaches_the_log").as_str(),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("CT_LOG_CHILD", "1")
         .output_timeout();
     let stderr = String::from_utf8_lossy(&out.stderr);

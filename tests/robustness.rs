@@ -1,6 +1,6 @@
 //! Random inputs that must give a status, never a panic: the options parser (through the C ABI,
 //! with arbitrary bytes) and the CSV reader of `update` mode (with damaged files). Seeded and
-//! quick here; `CT_ROBUSTNESS_ITERS=200000 cargo test --release --test robustness` for a long run
+//! quick here; `CT_ROBUSTNESS_ITERS=200000 cargo test --release --test integration robustness::` for a long run
 //! (scripts/reliability.sh does that).
 
 use std::ffi::{c_char, CString};

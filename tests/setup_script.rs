@@ -1,7 +1,7 @@
 //! scripts/setup.sh decides what to install by what works, not by what exists: an `mpicc` from
 //! openmpi-bin without libopenmpi-dev exists but cannot compile, and the cluster tests then fail.
 
-mod support;
+use crate::support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! program's own tracker (this library, with the job's id) listed apart and never added. The
 //! plugin itself runs under a real Slurm in scripts/slurm/spank-test.sh.
 
-mod support;
+use crate::support;
 use std::path::Path;
 use std::process::Command;
 use support::CommandTimeout;

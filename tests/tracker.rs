@@ -1,6 +1,7 @@
 //! The tracker through its Rust API: exact accounting under concurrency, RAPL counters end to
 //! end on a fake powercap tree, and output faults that lose nothing.
 
+use crate::support;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -380,26 +381,28 @@ fn start_prepares_the_csv_so_flushes_only_append() {
 
 #[test]
 fn an_unknown_cpu_is_reported_once_per_process_in_plain_words() {
-    // Machine- and process-mode trackers probe separately; the warning is said once.
-    let model = "Imaginary CPU 9000 (test)";
-    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    carbon_tracker::set_logger(Some(Arc::new(move |_, m: &str| {
-        if m.contains(model) {
-            sink.lock().unwrap().push(m.to_string());
+    support::in_own_process(module_path!(), "an_unknown_cpu_is_reported_once_per_process_in_plain_words", || {
+        // Machine- and process-mode trackers probe separately; the warning is said once.
+        let model = "Imaginary CPU 9000 (test)";
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        carbon_tracker::set_logger(Some(Arc::new(move |_, m: &str| {
+            if m.contains(model) {
+                sink.lock().unwrap().push(m.to_string());
+            }
+        })));
+        let mut facts = carbon_tracker::hardware::MachineFacts::read();
+        facts.cpu.model = Some(model.into());
+        for mode in ["machine", "process", "machine"] {
+            let c = tracker(&format!("tracking_mode={mode};rapl_dir=/nonexistent;log_level=warning"));
+            carbon_tracker::hardware::probe(c.config(), &facts, &c.config().logger());
         }
-    })));
-    let mut facts = carbon_tracker::hardware::MachineFacts::read();
-    facts.cpu.model = Some(model.into());
-    for mode in ["machine", "process", "machine"] {
-        let c = tracker(&format!("tracking_mode={mode};rapl_dir=/nonexistent;log_level=warning"));
-        carbon_tracker::hardware::probe(c.config(), &facts, &c.config().logger());
-    }
-    carbon_tracker::set_logger(None);
-    let lines = lines.lock().unwrap();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(!lines[0].contains("have a "), "no `a` before a model name that may start with a vowel: {}", lines[0]);
-    assert!(lines[0].contains("force_cpu_power"), "says what to do: {}", lines[0]);
+        carbon_tracker::set_logger(None);
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(!lines[0].contains("have a "), "no `a` before a model name that may start with a vowel: {}", lines[0]);
+        assert!(lines[0].contains("force_cpu_power"), "says what to do: {}", lines[0]);
+    });
 }
 
 #[test]

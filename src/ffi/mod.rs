@@ -1,6 +1,6 @@
 //! The C ABI, and nothing else: argument checks, the panic guard, conversions. All behaviour
 //! lives in [`crate::tracker`]. The header `include/carbon_tracker.h` is generated from this
-//! file by cbindgen (`CT_BLESS=1 cargo test --test header`).
+//! file by cbindgen (`CT_BLESS=1 cargo test --test integration header::`).
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
 // The pointer contract of each entry point is in its doc comment (the C header), not a `# Safety` section.

@@ -5,8 +5,9 @@
 #![allow(dead_code)]
 
 pub mod child;
-#[allow(unused_imports)] // each test binary uses a part
+pub mod own_process;
 pub use child::{default_signals, ChildTimeout, CommandTimeout};
+pub use own_process::{in_own_process, test_name};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,7 +1,7 @@
 """The options of :class:`carbon_tracker.Tracker` (keyword arguments), with their types.
 
 Generated from the library's key table (src/config/keys.rs) by tests/binding_options.rs; do not
-edit: ``CT_BLESS=1 cargo test --test binding_options`` rewrites it."""
+edit: ``CT_BLESS=1 cargo test --test integration binding_options::`` rewrites it."""
 
 from __future__ import annotations
 
