@@ -39,10 +39,13 @@ done
 stage "format and lint: Rust, Go, Python, C and C++ (scripts/lint.sh)"
 bash scripts/lint.sh
 
+stage "fuzz targets compile (scripts/fuzz.sh runs them)"
+# Without libFuzzer (its C++, which cargo fuzz builds), in the workspace's target directory, so
+# the dependencies clippy just checked are not checked again.
+cargo check --quiet --locked --no-default-features --manifest-path fuzz/Cargo.toml --target-dir target
+
 stage "cargo test (the doctests run once, in the publisher checks below)"
 cargo test --tests
-stage "fuzz targets compile (scripts/fuzz.sh runs them)"
-cargo check --quiet --locked --manifest-path fuzz/Cargo.toml
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 
