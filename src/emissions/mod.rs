@@ -14,25 +14,7 @@ pub use place::Place;
 pub use tables::country_name;
 use tables::*;
 
-/// Where the energy was used, as written in the CSV.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Location {
-    pub country_name: Option<String>,
-    pub country_iso_code: Option<String>,
-    pub region: Option<String>,
-    pub cloud_provider: Option<String>,
-    pub cloud_region: Option<String>,
-    /// From the geo lookup (full precision in the CSV, rounded in the API run).
-    pub longitude: Option<f64>,
-    pub latitude: Option<f64>,
-}
-
-impl Location {
-    #[cfg(test)]
-    pub fn on_cloud(&self) -> bool {
-        self.cloud_provider.is_some()
-    }
-}
+pub use crate::record::location::Location;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Intensity {

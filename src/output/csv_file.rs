@@ -346,8 +346,7 @@ mod tests {
             project_name: "codecarbon".into(),
             run_id: run_id.into(),
             experiment_id: "5b0fa12a-3dd7-45bb-9766-cc326314d9f1".into(),
-            country_name: Some("France".into()),
-            country_iso_code: Some("FRA".into()),
+            location: crate::record::location::Location { country_name: Some("France".into()), country_iso_code: Some("FRA".into()), ..Default::default() },
             os: "Linux-6.18.44-fc-v657-x86_64-with-glibc2.36".into(),
             python_version: Some("3.11.7".into()),
             version: "3.3.2".into(),
@@ -391,7 +390,7 @@ mod tests {
         let mut row2 = sample("r1", 2.0);
         let run = Arc::make_mut(&mut row2.run);
         run.project_name = "with, comma \"and quote\"".into();
-        run.region = Some("quebec".into());
+        run.location.region = Some("quebec".into());
         sink.write(&row2, &quiet()).unwrap();
         let text = fs::read_to_string(&sink.path).unwrap();
         assert!(text.starts_with(&format!("{}\n", *CSV_HEADER)));

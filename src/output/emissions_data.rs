@@ -84,12 +84,12 @@ pub const COLUMNS: [Column; 38] = [
     ("ram_energy", |r| Cell::Float(r.numbers.ram_energy_kwh)),
     ("energy_consumed", |r| Cell::Float(r.numbers.energy_consumed_kwh)),
     ("water_consumed", |r| Cell::Float(r.numbers.water_consumed_l)),
-    ("country_name", |r| Cell::text(&r.run.country_name)),
-    ("country_iso_code", |r| Cell::text(&r.run.country_iso_code)),
-    ("region", |r| Cell::text(&r.run.region)),
+    ("country_name", |r| Cell::text(&r.run.location.country_name)),
+    ("country_iso_code", |r| Cell::text(&r.run.location.country_iso_code)),
+    ("region", |r| Cell::text(&r.run.location.region)),
     // CodeCarbon writes "" (not NaN) for these two.
-    ("cloud_provider", |r| Cell::Text(r.run.cloud_provider.as_deref().unwrap_or(""))),
-    ("cloud_region", |r| Cell::Text(r.run.cloud_region.as_deref().unwrap_or(""))),
+    ("cloud_provider", |r| Cell::Text(r.run.location.cloud_provider.as_deref().unwrap_or(""))),
+    ("cloud_region", |r| Cell::Text(r.run.location.cloud_region.as_deref().unwrap_or(""))),
     ("os", |r| Cell::Text(&r.run.os)),
     ("python_version", |r| Cell::text(&r.run.python_version)),
     ("codecarbon_version", |r| Cell::Text(&r.run.version)),
@@ -97,8 +97,8 @@ pub const COLUMNS: [Column; 38] = [
     ("cpu_model", |r| Cell::Text(&r.run.cpu_model)),
     ("gpu_count", |r| Cell::Count(r.run.gpu_count)),
     ("gpu_model", |r| Cell::Text(&r.run.gpu_model)),
-    ("longitude", |r| Cell::float(r.run.longitude)),
-    ("latitude", |r| Cell::float(r.run.latitude)),
+    ("longitude", |r| Cell::float(r.run.location.longitude)),
+    ("latitude", |r| Cell::float(r.run.location.latitude)),
     ("ram_total_size", |r| Cell::Float(r.run.ram_total_size_gib)),
     ("tracking_mode", |r| Cell::Text(&r.run.tracking_mode)),
     ("cpu_utilization_percent", |r| Cell::Float(r.numbers.cpu_utilization_percent)),
@@ -183,7 +183,7 @@ gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud,pue,wue";
 
     #[test]
     fn csv_and_json_come_from_the_same_columns() {
-        let run = RunInfo { run_id: "r,1".into(), cpu_model: "A \"quoted\" CPU".into(), longitude: Some(2.5), ..Default::default() };
+        let run = RunInfo { run_id: "r,1".into(), cpu_model: "A \"quoted\" CPU".into(), location: crate::record::location::Location { longitude: Some(2.5), ..Default::default() }, ..Default::default() };
         let numbers = EmissionsSnapshot { duration_s: 1.5, ..Default::default() };
         let row = EmissionsData { timestamp: "t".into(), run: Arc::new(run), numbers };
         let line = row.csv_line();

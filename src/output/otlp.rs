@@ -51,11 +51,11 @@ pub struct OtlpJob {
 /// `cloud.region`; those not known are left out.
 pub fn location_attributes(run: &RunInfo) -> Arc<Vec<(String, Attr)>> {
     let fields = [
-        ("codecarbon.country_name", &run.country_name),
-        ("codecarbon.country_iso_code", &run.country_iso_code),
-        ("codecarbon.region", &run.region),
-        ("cloud.provider", &run.cloud_provider),
-        ("cloud.region", &run.cloud_region),
+        ("codecarbon.country_name", &run.location.country_name),
+        ("codecarbon.country_iso_code", &run.location.country_iso_code),
+        ("codecarbon.region", &run.location.region),
+        ("cloud.provider", &run.location.cloud_provider),
+        ("cloud.region", &run.location.cloud_region),
     ];
     Arc::new(fields.iter().filter_map(|(k, v)| Some((k.to_string(), Attr::Str(v.as_ref().filter(|v| !v.is_empty())?.clone())))).collect())
 }
@@ -163,7 +163,7 @@ mod tests {
         };
         assert_eq!(o.url, "http://127.0.0.1:4318/v1/metrics");
         assert_eq!(metrics_url("http://h/v1/metrics"), "http://h/v1/metrics");
-        let run = RunInfo { country_name: Some("France".into()), country_iso_code: Some("FRA".into()), region: Some(String::new()), ..Default::default() };
+        let run = RunInfo { location: crate::record::location::Location { country_name: Some("France".into()), country_iso_code: Some("FRA".into()), region: Some(String::new()), ..Default::default() }, ..Default::default() };
         let prediction = Prediction { predicted_energy_kwh: 4.0, ..Prediction::unknown() };
         let total = EmissionsSnapshot { energy_consumed_kwh: 2.5, cpu_power_w: 7.0, ..Default::default() };
         let b = o.body(&OtlpJob { total, time_unix_nano: 5, location: location_attributes(&run), prediction: Some(prediction) });

@@ -123,11 +123,11 @@ pub fn labels(run: &RunInfo) -> Arc<str> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         let labels: Vec<(&str, String)> = vec![
             ("project_name", run.project_name.clone()),
-            ("country_name", opt(&run.country_name)),
-            ("country_iso_code", opt(&run.country_iso_code)),
-            ("region", opt(&run.region)),
-            ("cloud_provider", opt(&run.cloud_provider)),
-            ("cloud_region", opt(&run.cloud_region)),
+            ("country_name", opt(&run.location.country_name)),
+            ("country_iso_code", opt(&run.location.country_iso_code)),
+            ("region", opt(&run.location.region)),
+            ("cloud_provider", opt(&run.location.cloud_provider)),
+            ("cloud_region", opt(&run.location.cloud_region)),
             ("os", run.os.clone()),
             ("codecarbon_version", run.version.clone()),
             ("cpu_model", run.cpu_model.clone()),
@@ -238,7 +238,7 @@ mod tests {
         assert!(body.lines().any(|l| l.starts_with("codecarbon_energy_consumed{") && l.ends_with("} 0.25")));
         assert!(body.lines().any(|l| l.starts_with("codecarbon_duration{") && l.ends_with("} 4.0")));
         let mut q = PushJob::Push { total, delta, labels: labels.clone(), prediction: None };
-        let located = super::labels(&RunInfo { country_iso_code: Some("FRA".into()), ..run.clone() });
+        let located = super::labels(&RunInfo { location: crate::record::location::Location { country_iso_code: Some("FRA".into()), ..Default::default() }, ..run.clone() });
         Pushgateway::merge(&mut q, PushJob::Push { total: EmissionsSnapshot { energy_consumed_kwh: 0.75, ..total }, delta, labels: located, prediction: Some(prediction) });
         let PushJob::Push { total: t, delta: d, labels: l, prediction: p } = q else { panic!() };
         assert_eq!((t.energy_consumed_kwh, d.energy_consumed_kwh), (0.75, 0.5));

@@ -5,17 +5,16 @@
 /// This library's version, as in Cargo.toml (the `codecarbon_version` column).
 pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+use super::location::Location;
+
 /// Units: GiB, degrees. `None` prints as an empty CSV field and a JSON null.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunInfo {
     pub project_name: String,
     pub run_id: String,
     pub experiment_id: String,
-    pub country_name: Option<String>,
-    pub country_iso_code: Option<String>,
-    pub region: Option<String>,
-    pub cloud_provider: Option<String>,
-    pub cloud_region: Option<String>,
+    /// Where the energy was used.
+    pub location: Location,
     /// Python's `platform.platform()` format.
     pub os: String,
     /// The host language's version where known; empty for a native library.
@@ -26,8 +25,6 @@ pub struct RunInfo {
     pub cpu_model: String,
     pub gpu_count: usize,
     pub gpu_model: String,
-    pub longitude: Option<f64>,
-    pub latitude: Option<f64>,
     pub ram_total_size_gib: f64,
     pub tracking_mode: String,
     pub pue: f64,
@@ -39,6 +36,6 @@ pub struct RunInfo {
 impl RunInfo {
     /// CodeCarbon's `on_cloud`: a cloud provider is known.
     pub fn on_cloud(&self) -> bool {
-        self.cloud_provider.is_some()
+        self.location.on_cloud()
     }
 }
