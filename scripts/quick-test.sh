@@ -23,7 +23,7 @@ start=$(date +%s)
 
 echo "== library, command, C ABI (cargo test)"
 cargo test --quiet --lib --bins
-cargo test --quiet --test integration -- "${modules[@]}"
+cargo test --quiet --test integration -- --test-threads 4 "${modules[@]}"
 
 echo "== go binding (go test)"
 export PKG_CONFIG_PATH="$(bash scripts/dev-pkgconfig.sh "$root/target/debug")"

@@ -45,7 +45,8 @@ stage "fuzz targets compile (scripts/fuzz.sh runs them)"
 cargo check --quiet --locked --no-default-features --manifest-path fuzz/Cargo.toml --target-dir target
 
 stage "cargo test (the doctests run once, in the publisher checks below)"
-cargo test --tests
+# 4 test threads on 2 cores: most integration tests wait (for child processes, ticks, servers).
+cargo test --tests -- --test-threads 4
 cargo build --quiet                     # puts the debug cdylib in target/debug for the bindings
 lib_dir="$root/target/debug"
 
