@@ -27,8 +27,10 @@ with its class and reason.
 
 --self-test plants user-visible bugs in a copy of the layer and fails unless each shows up as a
 real difference (scripts/codecarbon_mutants.py); scripts/test-all.sh runs it on a subset. Its runs
-against the layer (the unmutated copy, then each bug) go JOBS at a time (-j, default 3), each with
-its own directory, HOME and TMPDIR; CodeCarbon's own results are made (or read) once, before.
+against the layer (the unmutated copy and each bug's) go JOBS at a time (-j; by default all at
+once on the subset, whose tests mostly spin until a deadline, so that runs at once hardly slow each
+other even on two cores; one per CPU with --all), each with its own directory, HOME and TMPDIR;
+CodeCarbon's own results are made (or read) once, before.
 """
 
 from __future__ import annotations
@@ -767,8 +769,8 @@ def main() -> int:
         "-j",
         "--jobs",
         type=int,
-        default=3,
-        help="--self-test: how many runs against the layer at once (default 3)",
+        default=0,
+        help="--self-test: how many runs against the layer at once (default: all; one per CPU with --all)",
     )
     ap.add_argument(
         "--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results"
@@ -781,13 +783,14 @@ def main() -> int:
         run(["cargo", "build", "--quiet", "--lib"], cwd=ROOT, check=True)
         lib = ROOT / "target" / "debug" / "libcarbon_tracker.so"
     if args.self_test:
-        # CI: the subset (about a minute); with --all, the whole suite for each planted bug.
+        # CI: the subset (about 30 s); with --all, the whole suite for each planted bug.
         subset = [] if args.all else codecarbon_mutants.SUBSET
         tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-suite-"))
         try:
             # CodeCarbon's own run (or its cached results) once, before the runs against the layer.
             suite = Suite(lib, support, subset, tmp)
-            return codecarbon_mutants.self_test(suite.run, args.package, args.list, args.jobs)
+            jobs = args.jobs or ((os.cpu_count() or 1) if args.all else 0)
+            return codecarbon_mutants.self_test(suite.run, args.package, args.list, jobs)
         finally:
             if args.keep:
                 print(f"kept {tmp}", file=sys.stderr)

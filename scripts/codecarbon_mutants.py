@@ -163,17 +163,17 @@ def self_test(
     run_suite: Callable[[pathlib.Path, str], Dict[str, Tuple[str, str]]],
     package: pathlib.Path,
     listing: bool,
-    jobs: int = 1,
+    jobs: int = 0,
 ) -> int:
-    """The unmutated copy and each mutant, ``jobs`` runs at once (each run has its own directories;
-    CodeCarbon's own results are ready before)."""
+    """The unmutated copy and each mutant, ``jobs`` runs at once (0: all; each run has its own
+    directories; CodeCarbon's own results are ready before)."""
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-mutants-"))
     try:
         base_dir = tmp / "base"
         shutil.copytree(package / "carbon_tracker", base_dir / "carbon_tracker")
         copies = [("unmutated", base_dir)]
         copies += [(f"bug {i + 1}", plant(package, tmp / f"m{i}", mutant)) for i, mutant in enumerate(MUTANTS)]
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
+        with ThreadPoolExecutor(jobs if jobs > 0 else len(copies)) as pool:
             runs = [pool.submit(run_suite, path, label) for label, path in copies]
             base, *mutated = [run.result() for run in runs]
         real_before = {t for t, (c, _) in base.items() if c == "real difference"}
