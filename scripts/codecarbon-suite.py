@@ -2,7 +2,7 @@
 
     python3 scripts/codecarbon-suite.py [--all] [--list] [--json FILE] [--lib PATH] [--package DIR]
                                         [--support DIR] [-k EXPR] [--keep] [--fresh]
-    python3 scripts/codecarbon-suite.py --self-test [--all] [--list]
+    python3 scripts/codecarbon-suite.py --self-test [--all] [--list] [-j JOBS]
 
 The suite is taken from CodeCarbon's source distribution on PyPI at run time (`pip download
 --no-binary`, kept in the venv; nothing of it is copied into this repository). The sdist lacks the
@@ -26,7 +26,11 @@ The counts are printed (exit status 1 if there is a real difference); --list pri
 with its class and reason.
 
 --self-test plants user-visible bugs in a copy of the layer and fails unless each shows up as a
-real difference (scripts/codecarbon_mutants.py); scripts/test-all.sh runs it on a subset.
+real difference (scripts/codecarbon_mutants.py); scripts/test-all.sh runs it on a subset. Its runs
+against the layer (the unmutated copy and each bug's) go JOBS at a time (-j; by default all at
+once on the subset, whose tests mostly spin until a deadline, so that runs at once hardly slow each
+other even on two cores; one per CPU with --all), each with its own directory, HOME and TMPDIR;
+CodeCarbon's own results are made (or read) once, before.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -363,8 +368,14 @@ def pytest_sessionfinish(session):
 """
 
 
-def run(cmd, **kw):
-    print("+ " + " ".join(str(c) for c in cmd), file=sys.stderr, flush=True)
+def say(line: str) -> None:
+    """A line on stderr in one write: runs at once do not mix their lines."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def run(cmd, label=None, **kw):
+    say(f"+ {f'[{label}] ' if label else ''}" + " ".join(str(c) for c in cmd))
     return subprocess.run([str(c) for c in cmd], **kw)
 
 
@@ -436,22 +447,32 @@ def write_plugin(where: pathlib.Path) -> None:
     (where / "ct_suite_plugin.py").write_text(PLUGIN)
 
 
-def pytest_run(python, cwd, results, env, extra):
+PYTEST_INI = "[pytest]\nmarkers =\n    integ_test: needs the network\n"
+
+
+def pytest_run(python, cwd, results, env, extra, label):
+    """One pytest run of the suite in ``cwd``: its results (the plugin's JSON). Its summary line,
+    with ``label`` and the time it took, goes to stderr."""
     cmd = [python, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-p", "ct_suite_plugin", "--continue-on-collection-errors",
            f"--timeout={PER_TEST_TIMEOUT_S}", "-o", "pythonpath=.", "--rootdir", cwd, "-c", cwd / "pytest.ini", *SUITE_ARGS, *extra]  # fmt: skip
     env = dict(env, CT_SUITE_RESULTS=str(results), CT_SUITE_PUBLIC=",".join(PUBLIC_MODULES))
-    proc = run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = time.monotonic()
+    proc = run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, label=label)
     tail = proc.stdout.strip().splitlines()[-1:] if proc.stdout else []
-    print("  " + (tail[0] if tail else "(no output)"), file=sys.stderr)
+    say(f"  {label}: {tail[0] if tail else '(no output)'} ({time.monotonic() - started:.1f} s)")
     return json.loads(results.read_text())
 
 
 def base_env(tmp: pathlib.Path) -> dict:
-    home = tmp / "home"
-    home.mkdir(exist_ok=True)
+    home, tmpdir = tmp / "home", tmp / "tmp"
+    home.mkdir(parents=True, exist_ok=True)
+    tmpdir.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODECARBON_", "PYTHON"))}
-    # As CodeCarbon's own test task; a fresh HOME so no ~/.codecarbon.config of this machine applies.
-    env.update(CODECARBON_ALLOW_MULTIPLE_RUNS="True", HOME=str(home), CARBON_TRACKER_LOOPBACK_ONLY="1")
+    # As CodeCarbon's own test task; a fresh HOME so no ~/.codecarbon.config of this machine
+    # applies, and a TMPDIR of its own (tests write fixed names in tempfile.gettempdir()).
+    env.update(
+        CODECARBON_ALLOW_MULTIPLE_RUNS="True", HOME=str(home), TMPDIR=str(tmpdir), CARBON_TRACKER_LOOPBACK_ONLY="1"
+    )
     return env
 
 
@@ -641,17 +662,15 @@ def classify(theirs: dict, ours: dict):
     return out
 
 
-def run_suite(
-    lib: pathlib.Path, package: pathlib.Path, support: pathlib.Path, select: list, fresh=False, keep=False
-) -> dict:
-    """Both runs (CodeCarbon's own, cached; then the shim over ``package``), classified."""
-    python = ensure_venv()
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-suite-"))
-    try:
-        sdist = fetch_sdist(python, tmp, support)
-        env = base_env(tmp)
-        ini = "[pytest]\nmarkers =\n    integ_test: needs the network\n"
+class Suite:
+    """What the runs against the layer share, made once: the venv, CodeCarbon's sdist unpacked in
+    ``tmp`` (with the support files and the probes) and CodeCarbon's own results (cached in the
+    venv). Each run() has a directory, a HOME and a TMPDIR of its own: several may run at once."""
 
+    def __init__(self, lib: pathlib.Path, support: pathlib.Path, select: list, tmp: pathlib.Path, fresh=False):
+        self.lib, self.select, self.tmp = lib, select, tmp
+        self.python = ensure_venv()
+        self.sdist = fetch_sdist(self.python, tmp, support)
         # 1. CodeCarbon itself (its package is in the sdist's root, on pytest's pythonpath). Its
         # results do not depend on this checkout: kept in the venv and reused unless fresh.
         support_key = sorted((str(p.relative_to(support)), p.stat().st_size) for p in support.rglob("*") if p.is_file())
@@ -660,33 +679,50 @@ def run_suite(
         ).hexdigest()[:16]
         cached = VENV / f"codecarbon-results-{key}.json"
         if cached.exists() and not fresh:
-            theirs = json.loads(cached.read_text())
+            self.theirs = json.loads(cached.read_text())
         else:
-            (sdist / "pytest.ini").write_text(ini)
-            write_plugin(sdist)
-            theirs = pytest_run(python, sdist, tmp / "theirs.json", dict(env, PYTHONPATH=str(sdist)), select)
-            cached.write_text(json.dumps(theirs))
+            (self.sdist / "pytest.ini").write_text(PYTEST_INI)
+            write_plugin(self.sdist)
+            theirs_tmp = tmp / "theirs"
+            env = dict(base_env(theirs_tmp), PYTHONPATH=str(self.sdist))
+            self.theirs = pytest_run(self.python, self.sdist, theirs_tmp / "theirs.json", env, select, "CodeCarbon")
+            cached.write_text(json.dumps(self.theirs))
 
-        # 2. The shim: the same tests beside a `codecarbon` that re-exports carbon_tracker.
-        ours_dir = tmp / "ours"
-        shutil.copytree(sdist / "tests", ours_dir / "tests")
+    def run(self, package: pathlib.Path, label="carbon-tracker") -> dict:
+        """2. The same tests beside a `codecarbon` that re-exports carbon_tracker from ``package``,
+        classified against CodeCarbon's own results."""
+        run_tmp = pathlib.Path(tempfile.mkdtemp(prefix="run-", dir=self.tmp))
+        ours_dir = run_tmp / "ours"
+        shutil.copytree(self.sdist / "tests", ours_dir / "tests")
         shim = ours_dir / "codecarbon"
         shim.mkdir()
         # CodeCarbon's internal modules find their data beside the package's __init__.
-        (shim / "data").symlink_to(sdist / "codecarbon" / "data")
-        (shim / "__init__.py").write_text(SHIM.format(internals=str(sdist / "codecarbon"), public=PUBLIC_MODULES))
-        (ours_dir / "pytest.ini").write_text(ini)
+        (shim / "data").symlink_to(self.sdist / "codecarbon" / "data")
+        internals = str(self.sdist / "codecarbon")
+        (shim / "__init__.py").write_text(SHIM.format(internals=internals, public=PUBLIC_MODULES))
+        (ours_dir / "pytest.ini").write_text(PYTEST_INI)
         write_plugin(ours_dir)
         path = os.pathsep.join([str(ours_dir), str(package)])
-        public_names = json.dumps(theirs.get("PUBLIC::names", {}))
-        ours_env = dict(env, PYTHONPATH=path, CARBON_TRACKER_LIB=str(lib), CT_SUITE_PUBLIC_NAMES=public_names)
-        ours = pytest_run(python, ours_dir, tmp / "ours.json", ours_env, select)
+        public_names = json.dumps(self.theirs.get("PUBLIC::names", {}))
+        env = dict(
+            base_env(run_tmp), PYTHONPATH=path, CARBON_TRACKER_LIB=str(self.lib), CT_SUITE_PUBLIC_NAMES=public_names
+        )
+        ours = pytest_run(self.python, ours_dir, run_tmp / "ours.json", env, self.select, label)
+        return classify(self.theirs, ours)
+
+
+def run_suite(
+    lib: pathlib.Path, package: pathlib.Path, support: pathlib.Path, select: list, fresh=False, keep=False
+) -> dict:
+    """Both runs (CodeCarbon's own, cached; then the shim over ``package``), classified."""
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-suite-"))
+    try:
+        return Suite(lib, support, select, tmp, fresh).run(package)
     finally:
         if keep:
             print(f"kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    return classify(theirs, ours)
 
 
 CLASSES = ("passes", "not applicable", "undecided", "fails under CodeCarbon itself here", "real difference")
@@ -730,21 +766,36 @@ def main() -> int:
     ap.add_argument("-k", dest="select", help="pytest -k expression (both runs)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=0,
+        help="--self-test: how many runs against the layer at once (default: all; one per CPU with --all)",
+    )
+    ap.add_argument(
         "--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results"
     )
     args = ap.parse_args()
 
     support = support_dir(args.support)
-    lib = args.lib
+    lib = args.lib.resolve() if args.lib else None  # the runs' working directories are elsewhere
     if lib is None:
         run(["cargo", "build", "--quiet", "--lib"], cwd=ROOT, check=True)
         lib = ROOT / "target" / "debug" / "libcarbon_tracker.so"
     if args.self_test:
-        # CI: the subset (about two minutes); with --all, the whole suite for each planted bug.
+        # CI: the subset (about 30 s); with --all, the whole suite for each planted bug.
         subset = [] if args.all else codecarbon_mutants.SUBSET
-        return codecarbon_mutants.self_test(
-            lambda package: run_suite(lib, package, support, subset), args.package, args.list
-        )
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-suite-"))
+        try:
+            # CodeCarbon's own run (or its cached results) once, before the runs against the layer.
+            suite = Suite(lib, support, subset, tmp)
+            jobs = args.jobs or ((os.cpu_count() or 1) if args.all else 0)
+            return codecarbon_mutants.self_test(suite.run, args.package, args.list, jobs)
+        finally:
+            if args.keep:
+                print(f"kept {tmp}", file=sys.stderr)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
     select = ["-k", args.select] if args.select else []
     classes = run_suite(lib, args.package, support, select, fresh=args.fresh, keep=args.keep)
     counts = report(classes, args.list)

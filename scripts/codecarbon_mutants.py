@@ -1,13 +1,13 @@
 """The mutation self-test of scripts/codecarbon-suite.py: can its verdict fail?
 
-    python3 scripts/codecarbon-suite.py --self-test [--all] [--list]
+    python3 scripts/codecarbon-suite.py --self-test [--all] [--list] [-j JOBS]
 
-It plants user-visible bugs, one at a time, in a copy of the CodeCarbon layer (the checkout's
-bindings/python, copied to a temporary directory) and runs the checker on each copy, on a subset
-of CodeCarbon's suite (SUBSET; the whole suite with --all) plus this checker's public-API probes
-(PROBES, run against CodeCarbon too). A bug is caught when at least one test is a "real difference" on the mutant and
-was not one on the unmutated copy. Exit status 0 only if every bug is caught; the table says which
-tests caught each one.
+It plants user-visible bugs, one per copy of the CodeCarbon layer (the checkout's bindings/python,
+copied to a temporary directory) and runs the checker on the unmutated copy and on each bug's,
+JOBS runs at once, on a subset of CodeCarbon's suite (SUBSET; the whole suite with --all) plus
+this checker's public-API probes (PROBES, run against CodeCarbon too). A bug is caught when at
+least one test is a "real difference" on the mutant and was not one on the unmutated copy. Exit
+status 0 only if every bug is caught; the table says which tests caught each one.
 
 The probes are this project's own tests of CodeCarbon's public API (no CodeCarbon test copied):
 each compares nothing but what a user sees, so a probe failing on the layer and passing on
@@ -19,6 +19,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Tuple
 
 # (name, [(file under carbon_tracker/, text, replacement), ...]): each text must occur once.
@@ -51,7 +52,7 @@ MUTANTS: List[Tuple[str, List[Tuple[str, str, str]]]] = [
     ),
 ]  # fmt: skip
 
-# CodeCarbon's test files that use its public API and run in about a minute, and the probes.
+# CodeCarbon's test files that use its public API (about 20 s a run), and the probes.
 SUBSET = [
     "-k",
     "PublicProbes or test_emissions_tracker_flush or test_offline_emissions_tracker or test_tracking_inference",
@@ -159,17 +160,25 @@ def plant(package: pathlib.Path, into: pathlib.Path, mutant: Tuple[str, List[Tup
 
 
 def self_test(
-    run_suite: Callable[[pathlib.Path], Dict[str, Tuple[str, str]]], package: pathlib.Path, listing: bool
+    run_suite: Callable[[pathlib.Path, str], Dict[str, Tuple[str, str]]],
+    package: pathlib.Path,
+    listing: bool,
+    jobs: int = 0,
 ) -> int:
+    """The unmutated copy and each mutant, ``jobs`` runs at once (0: all; each run has its own
+    directories; CodeCarbon's own results are ready before)."""
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="codecarbon-mutants-"))
     try:
         base_dir = tmp / "base"
         shutil.copytree(package / "carbon_tracker", base_dir / "carbon_tracker")
-        base = run_suite(base_dir)
+        copies = [("unmutated", base_dir)]
+        copies += [(f"bug {i + 1}", plant(package, tmp / f"m{i}", mutant)) for i, mutant in enumerate(MUTANTS)]
+        with ThreadPoolExecutor(jobs if jobs > 0 else len(copies)) as pool:
+            runs = [pool.submit(run_suite, path, label) for label, path in copies]
+            base, *mutated = [run.result() for run in runs]
         real_before = {t for t, (c, _) in base.items() if c == "real difference"}
         rows = []
-        for i, mutant in enumerate(MUTANTS):
-            classes = run_suite(plant(package, tmp / f"m{i}", mutant))
+        for mutant, classes in zip(MUTANTS, mutated):
             caught = sorted(t for t, (c, _) in classes.items() if c == "real difference" and t not in real_before)
             moved = sorted(
                 f"{t} -> {c}" for t, (c, _) in classes.items() if c != base.get(t, ("",))[0] and t not in caught
@@ -179,8 +188,8 @@ def self_test(
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nmutation self-test ({len(base)} tests; {len(real_before)} real differences without a bug)")
     print(f"{'planted bug':72} caught by (new real differences)")
-    for name, caught, moved, classes in rows:
-        print(f"{name:72} {len(caught)}" + ("" if caught else "  NOT CAUGHT"))
+    for i, (name, caught, moved, classes) in enumerate(rows, 1):
+        print(f"{f'{i}. {name}':72} {len(caught)}" + ("" if caught else "  NOT CAUGHT"))
         for t in caught:
             print(f"    {t}  [{classes[t][1][:160]}]")
         for t in moved if listing or not caught else []:

@@ -55,12 +55,15 @@ bash scripts/slurm/test.sh
 
 stage "python bindings"
 # The BoAmps schemas are in CodeCarbon's test support files (as for the checker below): required here.
+# The CodeCarbon usages (tests/usages.py, a process each, with each library) run 4 at a time
+# (CT_USAGE_JOBS), each once.
 CT_REQUIRE_CODECARBON_SUPPORT=1 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" "$venv/bin/python" -m pytest bindings/python -q
 (cd bindings/python && "$venv/bin/mypy")   # --strict, see pyproject.toml
 CARBON_TRACKER_LIB="$lib_dir/libcarbon_tracker.so" PYTHONPATH="$root/bindings/python" "$venv/bin/python" examples/python/track.py "$(mktemp -d)"
 
 stage "CodeCarbon drop-in checker: its mutation self-test (5 planted bugs, each must be a real difference)"
 # CodeCarbon's test support files: CT_CODECARBON_TESTS_SUPPORT, else the shared reference data.
+# The unmutated copy and the 5 bugs' run all at once (-j), after CodeCarbon's own results (cached).
 python3 scripts/codecarbon-suite.py --self-test --lib "$lib_dir/libcarbon_tracker.so"
 
 stage "go bindings"

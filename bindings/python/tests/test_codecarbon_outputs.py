@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -29,8 +30,10 @@ from test_codecarbon_usages import CODECARBON_PYTHON, ROOT, codecarbon_env, run_
 REQUIRED = os.environ.get("CT_REQUIRE_CLUSTER_TOOLS") == "1"
 
 
-@pytest.fixture
-def pushgateway(tmp_path):
+@pytest.fixture(scope="module")
+def pushgateway(tmp_path_factory):
+    """One Pushgateway for the module's runs, one after the other (each deletes its metrics at stop)."""
+    tmp_path = tmp_path_factory.mktemp("pushgateway")
     binary = shutil.which("prometheus-pushgateway")
     if binary is None:
         if REQUIRED:
@@ -70,9 +73,15 @@ def prometheus_usage(python, impl, tmp_path, env, gateway):
     return result
 
 
-def test_prometheus_output_pushes_and_deletes(tmp_path, pushgateway):
+@pytest.fixture(scope="module")
+def ours_prometheus(tmp_path_factory, pushgateway):
+    """carbon-tracker's run of the usage, once for both tests below."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
-    ours = prometheus_usage(__import__("sys").executable, "carbon_tracker", tmp_path, env, pushgateway)
+    return prometheus_usage(sys.executable, "carbon_tracker", tmp_path_factory.mktemp("ours"), env, pushgateway)
+
+
+def test_prometheus_output_pushes_and_deletes(ours_prometheus):
+    ours = ours_prometheus
     codecarbons_gauges = {"codecarbon_duration", "codecarbon_emissions", "codecarbon_emissions_rate", "codecarbon_cpu_power",
                           "codecarbon_gpu_power", "codecarbon_ram_power", "codecarbon_cpu_energy", "codecarbon_gpu_energy",
                           "codecarbon_ram_energy", "codecarbon_energy_consumed", "codecarbon_energy_total"}  # fmt: skip
@@ -84,12 +93,9 @@ def test_prometheus_output_pushes_and_deletes(tmp_path, pushgateway):
 
 
 @pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
-def test_prometheus_output_matches_codecarbon(tmp_path, pushgateway):
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
-    (tmp_path / "ours").mkdir()
-    (tmp_path / "theirs").mkdir()
-    ours = prometheus_usage(__import__("sys").executable, "carbon_tracker", tmp_path / "ours", env, pushgateway)
-    theirs = prometheus_usage(CODECARBON_PYTHON, "codecarbon", tmp_path / "theirs", codecarbon_env(), pushgateway)
+def test_prometheus_output_matches_codecarbon(tmp_path, pushgateway, ours_prometheus):
+    ours = ours_prometheus
+    theirs = prometheus_usage(CODECARBON_PYTHON, "codecarbon", tmp_path, codecarbon_env(), pushgateway)
     for project in ("pg1", "pg2"):
         # Every metric CodeCarbon pushes; ours adds cumulative counters (docs/outputs.md).
         assert set(theirs[project]["metrics"]) <= set(ours[project]["metrics"]), (theirs[project], ours[project])

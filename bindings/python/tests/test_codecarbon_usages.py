@@ -1,12 +1,18 @@
 """Each CodeCarbon usage (tests/usages.py) run with carbon-tracker, checked against what a user
 must see, and compared with CodeCarbon 3.3.2 itself when its venv exists (target/codecarbon-venv,
-made by scripts/setup.sh; skipped without it)."""
+made by scripts/setup.sh; skipped without it).
+
+Each usage is a process of its own, run once (usage_runs): the runs that this module's selected
+tests need start with its first test, CT_USAGE_JOBS (4) at a time, and each test waits for its
+own. A run mostly waits (CodeCarbon probes the hardware for about a second, the usages pace
+themselves), so they overlap well even on two cores."""
 
 import json
 import os
 import pathlib
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -124,11 +130,8 @@ def run_usage(python, impl, usage, tmp_path, env):
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-@pytest.mark.parametrize("usage", sorted(EXPECTED))
-def test_usage_as_codecarbon_users_see_it(usage, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
-    ours = run_usage(sys.executable, "carbon_tracker", usage, tmp_path, env)
-    assert ours == EXPECTED[usage]
+def ours_env():
+    return dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
 
 
 def codecarbon_env():
@@ -147,27 +150,84 @@ def codecarbon_env():
     return env
 
 
-@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
+# Runs at a time (CT_USAGE_JOBS): a CodeCarbon run takes about 1.5 s of CPU in 3 s.
+JOBS = max(1, int(os.environ.get("CT_USAGE_JOBS", "4")))
+IMPLS = {"carbon_tracker": (sys.executable, ours_env), "codecarbon": (CODECARBON_PYTHON, codecarbon_env)}
+HAVE_CODECARBON = CODECARBON_PYTHON.exists()
+NO_CODECARBON = "no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)"
+
+
+def runs_needed(item):
+    """The (impl, usage) runs a test of this module reads, from its name and parameters."""
+    name = getattr(item, "originalname", item.name)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    needed = {
+        "test_usage_as_codecarbon_users_see_it": [("carbon_tracker", params.get("usage"))],
+        "test_usage_matches_codecarbon": [("codecarbon", params.get("usage"))],
+        "test_collected_tracker_writes_nothing_at_exit_either": [(params.get("impl"), "collected_unstopped")],
+        "test_regional_intensities_are_codecarbon_3_3_2s": [("carbon_tracker", "regional_intensities")],
+        "test_regional_intensities_match_codecarbon": [("carbon_tracker", "regional_intensities"),
+                                                       ("codecarbon", "regional_intensities")],
+    }.get(name, [])  # fmt: skip
+    return [(impl, usage) for impl, usage in needed if impl != "codecarbon" or HAVE_CODECARBON]
+
+
+class UsageRuns:
+    """Each (impl, usage) run once, in the background: get() waits for its result and the
+    directory it wrote in (looked at after the process has exited)."""
+
+    def __init__(self, tmp_path_factory):
+        self.pool = ThreadPoolExecutor(JOBS)
+        self.tmp = tmp_path_factory
+        self.runs = {}
+
+    def start(self, impl, usage):
+        if (impl, usage) not in self.runs:
+            python, env = IMPLS[impl]
+            if impl == "codecarbon" and not HAVE_CODECARBON:
+                pytest.skip(NO_CODECARBON)
+            where = self.tmp.mktemp(f"{impl}-{usage}")
+            self.runs[impl, usage] = (self.pool.submit(run_usage, python, impl, usage, where, env()), where / impl)
+        return self.runs[impl, usage]
+
+    def get(self, impl, usage):
+        future, out = self.start(impl, usage)
+        return future.result(), out
+
+
+@pytest.fixture(scope="module")
+def usage_runs(request, tmp_path_factory):
+    runs = UsageRuns(tmp_path_factory)
+    # In the tests' order, so that the first ones wait the least.
+    for item in request.session.items:
+        if item.module is request.module:
+            for impl, usage in runs_needed(item):
+                runs.start(impl, usage)
+    yield runs
+    runs.pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.mark.parametrize("usage", sorted(EXPECTED))
-def test_usage_matches_codecarbon(usage, tmp_path):
-    env = codecarbon_env()
-    theirs = run_usage(CODECARBON_PYTHON, "codecarbon", usage, tmp_path, env)
+def test_usage_as_codecarbon_users_see_it(usage, usage_runs):
+    ours, _ = usage_runs.get("carbon_tracker", usage)
+    assert ours == EXPECTED[usage]
+
+
+@pytest.mark.skipif(not HAVE_CODECARBON, reason=NO_CODECARBON)
+@pytest.mark.parametrize("usage", sorted(EXPECTED))
+def test_usage_matches_codecarbon(usage, usage_runs):
+    theirs, _ = usage_runs.get("codecarbon", usage)
     skip = CODECARBON_BUGS.get(usage, set())
     expected = {k: v for k, v in {**EXPECTED[usage], **CODECARBON_DIFFERS.get(usage, {})}.items() if k not in skip}
     assert {k: v for k, v in theirs.items() if k not in skip} == expected
 
 
 @pytest.mark.parametrize("impl", ["carbon_tracker", "codecarbon"])
-def test_collected_tracker_writes_nothing_at_exit_either(impl, tmp_path):
+def test_collected_tracker_writes_nothing_at_exit_either(impl, usage_runs):
     # After the process has exited (atexit handlers, finalizers at shutdown): still no row.
-    if impl == "codecarbon":
-        if not CODECARBON_PYTHON.exists():
-            pytest.skip("no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
-        python, env = CODECARBON_PYTHON, codecarbon_env()
-    else:
-        python, env = sys.executable, dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
-    run_usage(python, impl, "collected_unstopped", tmp_path, env)
-    left = {p.name: len(p.read_text().splitlines()) for p in (tmp_path / impl).iterdir()}
+    # (The same run as the usage's tests above.)
+    _, out = usage_runs.get(impl, "collected_unstopped")
+    left = {p.name: len(p.read_text().splitlines()) for p in out.iterdir()}
     assert left == ({"emissions.csv": 1} if impl == "carbon_tracker" else {})  # ours: the header only
 
 
@@ -184,7 +244,7 @@ def codecarbon_json(script):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
+@pytest.mark.skipif(not HAVE_CODECARBON, reason=NO_CODECARBON)
 def test_api_surface_as_codecarbons():
     # The constructors' parameters in CodeCarbon's order (positional use), and codecarbon.output:
     # its records' fields and defaults, the output methods, the handlers' methods.
@@ -220,11 +280,10 @@ def test_api_surface_as_codecarbons():
     assert list(inspect.signature(ours.LoggerOutput).parameters) == logger_output
 
 
-def test_regional_intensities_are_codecarbon_3_3_2s(tmp_path):
+def test_regional_intensities_are_codecarbon_3_3_2s(usage_runs):
     # The figures of issue 20 (3.3.0's data gave Texas 476.1, California 205.3, SE1 18.0,
     # Guangdong 582.3, China's national value).
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
-    ours = run_usage(sys.executable, "carbon_tracker", "regional_intensities", tmp_path, env)
+    ours, _ = usage_runs.get("carbon_tracker", "regional_intensities")
     rounded = {k: round(v, 1) for k, v in ours.items()}
     assert rounded["USA/texas"] == 349.8 and rounded["USA/california"] == 179.1 and rounded["SWE/SE1"] == 25.9
     for spelling in ("guangdong", "Guangdong Province"):
@@ -234,15 +293,12 @@ def test_regional_intensities_are_codecarbon_3_3_2s(tmp_path):
     assert ours["CAF/None"] == 0.0  # a zero in global_energy_mix.json is used as given
 
 
-@pytest.mark.skipif(not CODECARBON_PYTHON.exists(), reason="no CodeCarbon 3.3.2 venv (scripts/setup.sh makes it)")
-def test_regional_intensities_match_codecarbon(tmp_path):
+@pytest.mark.skipif(not HAVE_CODECARBON, reason=NO_CODECARBON)
+def test_regional_intensities_match_codecarbon(usage_runs):
     # Every US state, Canadian province, Nordic zone and Chinese province (each of its names and
     # with a suffix), and a few countries: the same gCO2e/kWh as CodeCarbon 3.3.2 itself.
-    (tmp_path / "ours").mkdir()
-    (tmp_path / "theirs").mkdir()
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
-    ours = run_usage(sys.executable, "carbon_tracker", "regional_intensities", tmp_path / "ours", env)
-    theirs = run_usage(CODECARBON_PYTHON, "codecarbon", "regional_intensities", tmp_path / "theirs", codecarbon_env())
+    ours, _ = usage_runs.get("carbon_tracker", "regional_intensities")
+    theirs, _ = usage_runs.get("codecarbon", "regional_intensities")
     assert sorted(ours) == sorted(theirs) and len(ours) > 140
     differ = {k: (theirs[k], ours[k]) for k in theirs if abs(theirs[k] - ours[k]) > 1e-9 * max(abs(theirs[k]), 1.0)}
     assert not differ, differ

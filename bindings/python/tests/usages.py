@@ -28,6 +28,10 @@ if USAGE in ("bad_values", "attributes", "single_run", "task_overlap"):
 if USAGE in ("single_run",):
     # CodeCarbon's lock file is in tempfile.gettempdir(), read when it is imported: this run's own.
     os.environ["TMPDIR"] = DIR
+if USAGE == "api_unreachable":
+    # How long stop() waits for the upload that cannot be delivered: the library's own key (5 s
+    # by default; CodeCarbon has no such key and ignores it). It still retries, then gives up.
+    os.environ["CODECARBON_API_TIMEOUT_S"] = "1"
 if USAGE == "slurm_rank":
     # What srun sets for the second rank of a 2-rank step on one node (the job itself is not run).
     os.environ.update(
