@@ -20,6 +20,13 @@ trap 'rm -rf "$work"' EXIT
 unset CARBON_TRACKER_LIB CGO_CFLAGS CGO_LDFLAGS PKG_CONFIG_PATH LD_LIBRARY_PATH
 export CODECARBON_LOG_LEVEL=error CARBON_TRACKER_LOOPBACK_ONLY=1
 build_type="${CT_INSTALL_BUILD_TYPE:-Release}"
+# The release profile without its fat LTO (and with cargo's usual 16 codegen units): what is
+# checked here (what is installed, where, how consumers find and run it) does not depend on it,
+# and the full profile is built once, by scripts/publish-check.sh's wheel. CT_INSTALL_FULL_PROFILE=1
+# builds the full one here too.
+if [ -z "${CT_INSTALL_FULL_PROFILE:-}" ]; then
+  export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+fi
 version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
 IFS=. read -r major minor patch <<< "$version"
 if [ "$major.$minor" = 0.0 ]; then abi="0.0.$patch"; elif [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
