@@ -2,7 +2,7 @@
 # The quick test, for every change before the full one (scripts/test-all.sh): the library (its
 # unit tests, trackers, tasks, regions, predictions), the `carbon-tracker` command, the C ABI
 # (C and C++ programs built against the header, the header and the Python option types up to
-# date) and the Go binding. About 1 to 2 minutes after a build on a 2-core machine; it builds
+# date) and the Go binding. About 25 s after a build on a 2-core machine; it builds
 # first what it needs. Needs cargo, a C and a C++ compiler, and Go 1.21+ (scripts/setup.sh).
 # Left to the full test: Fortran, Python, CMake, the cluster and job tests (Slurm, MPI,
 # Prometheus), online uploads, doctests, install and publisher checks, lint.
