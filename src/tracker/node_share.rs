@@ -138,6 +138,22 @@ pub struct NodeShare {
     log: Logger,
 }
 
+/// The part of a member's interval (`since_ns`, `now_ns`] after `counted_until_ns`, what a
+/// counter has not counted yet (the whole interval when it is empty).
+fn part_after(counted_until_ns: u64, since_ns: u64, now_ns: u64) -> f64 {
+    if now_ns > since_ns {
+        (now_ns - counted_until_ns.clamp(since_ns, now_ns)) as f64 / (now_ns - since_ns) as f64
+    } else {
+        1.0
+    }
+}
+
+/// The earliest last measurement of the members other than `id` (`now_ns` when there are none):
+/// a counter counts up to it, as their shares of the time before are already pending.
+fn others_measured_until(st: &State, id: &str, now_ns: u64) -> u64 {
+    st.members.iter().filter(|m| m.id != id).map(|m| m.measured_until_ns).fold(now_ns, u64::min)
+}
+
 fn safe(t: &str) -> String {
     t.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
 }
@@ -386,7 +402,7 @@ impl NodeShare {
             // Only the part of its interval after `counted_until`: a counter's last measurement
             // counted the whole machine up to then (the time before is in its last row).
             let since_ns = st.member(&self.id, self.start_ns).measured_until_ns.min(now_ns);
-            let mine = if now_ns > since_ns { (now_ns - st.counted_until_ns.clamp(since_ns, now_ns)) as f64 / (now_ns - since_ns) as f64 } else { 1.0 };
+            let mine = part_after(st.counted_until_ns, since_ns, now_ns);
             let share = s.process_share.unwrap_or_default();
             // At most the machine's energy since `counted_until` that no other rank's share
             // claims yet: the ranks' shares, each measured against its own reading of the
@@ -409,8 +425,7 @@ impl NodeShare {
         // at its last measurement up to now (the others' shares of the time since are then
         // theirs no more).
         let from = st.counted_until_ns.max(self.start_ns).min(now_ns);
-        let others = st.members.iter().filter(|m| m.id != self.id).map(|m| m.measured_until_ns);
-        let watermark = if last { now_ns } else { others.fold(now_ns, u64::min).max(from) };
+        let watermark = if last { now_ns } else { others_measured_until(st, &self.id, now_ns).max(from) };
         let cpu = self.cpu.at(watermark) - self.cpu.at(from);
         let ram = self.ram.at(watermark) - self.ram.at(from);
         // At most what it counts: the rest waits for its next interval (never negative).
@@ -424,20 +439,19 @@ impl NodeShare {
     }
 
     /// The energy of the GPUs this rank counts, J. As for the CPU: where the ranks report shares,
-    /// a counter counts up to the last measurement of every other member (a share reported later is of time it has not
-    /// counted yet, so it can always be taken off), up to now at its last measurement; a share
-    /// is only of the time after what a counter already counted.
+    /// a counter counts up to the last measurement of every other member (a share reported later
+    /// is of time it has not counted yet, so it can always be taken off), up to now at its last
+    /// measurement; a share is only of the time after what a counter already counted.
     fn count_gpus(&mut self, st: &mut State, now_ns: u64, intervals: &[DeviceInterval], last: bool) -> f64 {
         let since_ns = st.member(&self.id, self.start_ns).measured_until_ns.min(now_ns);
-        let others_until = st.members.iter().filter(|m| m.id != self.id).map(|m| m.measured_until_ns).fold(now_ns, u64::min);
+        let others_until = others_measured_until(st, &self.id, now_ns);
         let mut gpu_j = 0.0;
         for (g, iv) in self.gpus.iter_mut().zip(intervals) {
             if g.lock.is_none() {
                 // gpu_share=split: this rank's part, taken off by the GPU's counter.
                 if let Some(own_j) = iv.own_j.filter(|_| !iv.lost) {
                     let gs = st.gpu(&g.uuid);
-                    let after = now_ns - gs.counted_until_ns.clamp(since_ns, now_ns);
-                    let own_j = if now_ns > since_ns { own_j * after as f64 / (now_ns - since_ns) as f64 } else { own_j };
+                    let own_j = own_j * part_after(gs.counted_until_ns, since_ns, now_ns);
                     gpu_j += own_j;
                     gs.pending_j += own_j;
                 }
