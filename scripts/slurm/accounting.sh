@@ -5,7 +5,8 @@
 #
 #   accounting.sh start   start MariaDB and slurmdbd (idempotent)
 #   accounting.sh conf    print the slurm.conf lines that send the cluster's jobs to this slurmdbd
-#   accounting.sh stop    stop slurmdbd and MariaDB
+#   accounting.sh stop    stop slurmdbd and MariaDB (the database is kept for the next start)
+#   accounting.sh wipe    stop them and delete the database (its log is kept in the logs folder)
 #
 # Environment: CT_ACCT_DIR (default: target/slurm-accounting of this checkout), CT_ACCT_PORT
 # (slurmdbd's port; MariaDB takes the next one; default derived from the directory), and the
@@ -106,9 +107,15 @@ EOF
 stop_pidfile() {
   local f="$1" i
   alive "$f" || return 0
-  kill "$(cat "$f")" 2> /dev/null || true
+  kill "$(cat "$f" 2> /dev/null)" 2> /dev/null || true
   for i in $(seq 1 100); do alive "$f" || return 0; sleep 0.1; done
-  kill -9 "$(cat "$f")" 2> /dev/null || true
+  kill -9 "$(cat "$f" 2> /dev/null)" 2> /dev/null || true
+}
+
+stop_all() {
+  stop_pidfile "$dir/slurmdbd.pid"
+  stop_pidfile "$dir/munged-default.pid"
+  stop_pidfile "$srv/run/mysqld.pid"
 }
 
 case "${1:-}" in
@@ -127,10 +134,16 @@ case "${1:-}" in
       "AccountingStoragePort=$port" "AccountingStorageTRES=cpu,mem,node"
     ;;
   stop)
-    stop_pidfile "$dir/slurmdbd.pid"
-    stop_pidfile "$dir/munged-default.pid"
-    stop_pidfile "$srv/run/mysqld.pid"
+    stop_all
     echo "accounting.sh: stopped; logs kept in $dir"
     ;;
-  *) die "usage: accounting.sh start | conf | stop" ;;
+  wipe)
+    # The database outlives `stop` and sits outside $dir, so a test that wants fresh job ids and
+    # no cluster registered yet must wipe it: a second run in the same checkout found its old one.
+    stop_all
+    [ -f "$srv/run/mysqld.log" ] && cp "$srv/run/mysqld.log" "$dir/mysqld.log"
+    rm -rf "$srv"
+    echo "accounting.sh: database deleted; logs kept in $dir"
+    ;;
+  *) die "usage: accounting.sh start | conf | stop | wipe" ;;
 esac

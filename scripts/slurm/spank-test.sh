@@ -49,7 +49,7 @@ fail() {
 cleanup() {
   umount "$out"/job-* 2> /dev/null || true
   "${cluster[@]}" stop > /dev/null 2>&1 || true
-  "${acct[@]}" stop > /dev/null 2>&1 || true
+  "${acct[@]}" wipe > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -78,7 +78,8 @@ timeout 120 "${cluster[@]}" start > /dev/null
 timeout 120 "${acct[@]}" start
 CT_SLURM_CONF="$CT_SLURM_DIR/slurm.conf"
 { cat "$CT_SLURM_CONF"; "${acct[@]}" conf; } > "$work/register.conf"
-SLURM_CONF="$work/register.conf" timeout 30 sacctmgr -i add cluster ct > /dev/null
+SLURM_CONF="$work/register.conf" timeout 30 sacctmgr -i add cluster ct > "$work/register.log" 2>&1 ||
+  fail "sacctmgr could not register the cluster: $(cat "$work/register.log")"
 "${cluster[@]}" stop > /dev/null
 CT_SLURM_PLUGSTACK="$work/plugstack.conf" CT_SLURM_CONF_EXTRA="$("${acct[@]}" conf)" timeout 120 "${cluster[@]}" start
 export SLURM_CONF="$CT_SLURM_CONF"
