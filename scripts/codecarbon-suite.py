@@ -395,9 +395,8 @@ def ensure_venv() -> pathlib.Path:
     return python
 
 
-def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path, support: pathlib.Path) -> pathlib.Path:
-    """CodeCarbon's sdist (downloaded once, kept in the venv) unpacked in ``tmp``, with its test
-    suite's support files laid over its tests/ (the sdist lacks them)."""
+def download_sdist(python: pathlib.Path) -> pathlib.Path:
+    """CodeCarbon's sdist, downloaded once and kept in the venv."""
     dl = VENV / "sdist"
     if not any(dl.glob("codecarbon-*.tar.gz")):
         run(
@@ -416,8 +415,13 @@ def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path, support: pathlib.Path) 
             ],
             check=True,
         )
-    archive = next(dl.glob("codecarbon-*.tar.gz"))
-    with tarfile.open(archive) as tar:
+    return next(dl.glob("codecarbon-*.tar.gz"))
+
+
+def fetch_sdist(python: pathlib.Path, tmp: pathlib.Path, support: pathlib.Path) -> pathlib.Path:
+    """CodeCarbon's sdist unpacked in ``tmp``, with its test suite's support files laid over its
+    tests/ (the sdist lacks them)."""
+    with tarfile.open(download_sdist(python)) as tar:
         tar.extractall(tmp)
     sdist = tmp / f"codecarbon-{VERSION}"
     shutil.copytree(support / "tests", sdist / "tests", dirs_exist_ok=True)
@@ -775,8 +779,25 @@ def main() -> int:
     ap.add_argument(
         "--fresh", action="store_true", help="run CodeCarbon's own pass again instead of reusing its results"
     )
+    ap.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only make the venv, download CodeCarbon's sdist and run CodeCarbon's own pass for --self-test (setup.sh)",
+    )
     args = ap.parse_args()
 
+    if args.prepare:
+        # With the support files at hand, CodeCarbon's own pass of the self-test's subset too: its
+        # results depend on neither this checkout nor the library, and are cached in the venv.
+        download_sdist(ensure_venv())
+        try:
+            support = support_dir(args.support)
+        except SystemExit as e:
+            say(f"codecarbon-suite: venv ready; CodeCarbon's own pass not prepared ({e})")
+            return 0
+        with tempfile.TemporaryDirectory(prefix="codecarbon-suite-") as tmp:
+            Suite(None, support, codecarbon_mutants.SUBSET, pathlib.Path(tmp), fresh=args.fresh)
+        return 0
     support = support_dir(args.support)
     lib = args.lib.resolve() if args.lib else None  # the runs' working directories are elsewhere
     if lib is None:

@@ -88,29 +88,64 @@ if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
   "${sudo_[@]}" localedef -i de_DE -f UTF-8 de_DE.UTF-8
 fi
 
+# The Python venvs install from PyPI side by side (each mostly waits on the network), each with
+# its log in target/setup-logs; a failure prints its log.
+logs="$root/target/setup-logs"
+mkdir -p "$logs"
+pids=()
+names=()
+in_background() {
+  local name="$1"
+  shift
+  "$@" > "$logs/$name.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+}
+
 venv="$root/target/test-venv"
 # nvidia-ml-py: scripts/gpu-check.sh reads NVML through it (tests/node.rs runs it on the fake NVML).
 # ruff: the Python sources' lint and format, pinned (a new release may format differently).
 # jsonschema: the BoAmps report checked against its schemas.
 ruff_version=0.17.5
-if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml, jsonschema' > /dev/null 2>&1 \
-  || [ "$("$venv/bin/ruff" --version 2> /dev/null)" != "ruff $ruff_version" ]; then
-  echo "setup: python venv with pytest, mypy, nvidia-ml-py, jsonschema and ruff in $venv"
+test_venv() {
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q pytest mypy nvidia-ml-py jsonschema "ruff==$ruff_version"
+}
+if ! "$venv/bin/python" -c 'import pytest, mypy, pynvml, jsonschema' > /dev/null 2>&1 \
+  || [ "$("$venv/bin/ruff" --version 2> /dev/null)" != "ruff $ruff_version" ]; then
+  echo "setup: python venv with pytest, mypy, nvidia-ml-py, jsonschema and ruff in $venv"
+  in_background test-venv test_venv
 fi
 
 # CodeCarbon itself, for tests/cli.rs to report a CSV that it writes (skipped without it).
 cc_venv="$root/target/codecarbon-venv"
+codecarbon_venv() {
+  { python3 -m venv "$cc_venv" && "$cc_venv/bin/pip" install -q codecarbon==3.3.2; } || rm -rf "$cc_venv"
+}
 if [ ! -x "$cc_venv/bin/python" ]; then
   echo "setup: CodeCarbon 3.3.2 in $cc_venv"
-  { python3 -m venv "$cc_venv" && "$cc_venv/bin/pip" install -q codecarbon==3.3.2; } \
-    || { echo "setup: no CodeCarbon venv; its live CSV test is skipped"; rm -rf "$cc_venv"; }
+  in_background codecarbon-venv codecarbon_venv
 fi
 
 # The official OpenTelemetry protocol definitions, for tests/cluster.rs's OTLP receiver.
+otlp_venv() { python3 -m venv "$root/target/otlp-venv" && "$root/target/otlp-venv/bin/pip" install -q opentelemetry-proto; }
 if ! "$root/target/otlp-venv/bin/python" -c 'import opentelemetry.proto' 2> /dev/null; then
   echo "setup: opentelemetry-proto in $root/target/otlp-venv"
-  python3 -m venv "$root/target/otlp-venv" && "$root/target/otlp-venv/bin/pip" install -q opentelemetry-proto
+  in_background otlp-venv otlp_venv
 fi
+
+# The drop-in checker's venv (CodeCarbon's dependencies and test tools) and CodeCarbon's sdist;
+# the script says whether they are there already.
+in_background codecarbon-suite-venv python3 "$root/scripts/codecarbon-suite.py" --prepare
+
+failed=0
+for i in "${!pids[@]}"; do
+  if ! wait "${pids[$i]}"; then
+    echo "setup: ${names[$i]} failed:" >&2
+    tail -30 "$logs/${names[$i]}.log" >&2
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || exit 1
+[ -x "$cc_venv/bin/python" ] || echo "setup: no CodeCarbon venv ($logs/codecarbon-venv.log); its live CSV test is skipped"
