@@ -20,12 +20,15 @@ trap 'rm -rf "$work"' EXIT
 unset CARBON_TRACKER_LIB CGO_CFLAGS CGO_LDFLAGS PKG_CONFIG_PATH LD_LIBRARY_PATH
 export CODECARBON_LOG_LEVEL=error CARBON_TRACKER_LOOPBACK_ONLY=1
 build_type="${CT_INSTALL_BUILD_TYPE:-Release}"
-# The release profile without its fat LTO (and with cargo's usual 16 codegen units): what is
-# checked here (what is installed, where, how consumers find and run it) does not depend on it,
-# and the full profile is built once, by scripts/publish-check.sh's wheel. CT_INSTALL_FULL_PROFILE=1
-# builds the full one here too.
+# The library in cargo's dev profile, found up to date in target/debug when the tests built it: a
+# CMake Release build with CARBON_TRACKER_CARGO_PROFILE=dev, and the Python package's build with
+# SETUPTOOLS_RUST_CARGO_PROFILE=dev. What is checked here (what is installed, where, how consumers
+# find and run it) does not depend on the profile, and the release profile is built once, by
+# scripts/publish-check.sh's wheel. CT_INSTALL_FULL_PROFILE=1 builds the release profile here too.
+cargo_profile=()
 if [ -z "${CT_INSTALL_FULL_PROFILE:-}" ]; then
-  export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  cargo_profile=(-DCARBON_TRACKER_CARGO_PROFILE=dev)
+  export SETUPTOOLS_RUST_CARGO_PROFILE=dev
 fi
 version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
 IFS=. read -r major minor patch <<< "$version"
@@ -38,7 +41,7 @@ fail() { echo "install-test: FAILED: $*" >&2; exit 1; }
 quiet() { "$@" > "$work/step.log" 2>&1 || { cat "$work/step.log"; fail "$*"; }; }   # output only on failure
 
 step "install: CMake ($build_type)"
-quiet cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE="$build_type" -DCARBON_TRACKER_BUILD_TESTS=OFF
+quiet cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE="$build_type" "${cargo_profile[@]}" -DCARBON_TRACKER_BUILD_TESTS=OFF
 quiet cmake --build "$work/build" -j 2
 quiet cmake --install "$work/build" --prefix "$work/stage"
 show mv "$work/stage" "$work/moved"
@@ -97,7 +100,7 @@ show "$work/fortran-out/track" "$work/fortran-out"
 
 step "install: add_subdirectory consumer installs nothing of carbon-tracker"
 quiet cmake -S "$root/tests/cmake/consumer" -B "$work/sub" -DCT_MODE=subdirectory -DCT_SOURCE_DIR="$root" \
-  -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_INSTALL_PREFIX="$work/subapp"
+  -DCMAKE_BUILD_TYPE="$build_type" "${cargo_profile[@]}" -DCMAKE_INSTALL_PREFIX="$work/subapp"
 quiet cmake --build "$work/sub"
 show "$work/sub/consumer"
 quiet cmake --install "$work/sub"

@@ -83,10 +83,14 @@ cmake --build "$work/build" -j 2 > "$work/rebuild.log" || { cat "$work/rebuild.l
 [ "$(date -r "$cli" +%s%N)" != "$before" ] || { echo "cmake: the carbon-tracker command was not rebuilt"; exit 1; }
 echo "cmake: the command is rebuilt after a change of its sources"
 
-# The two real-Slurm stages mostly wait (for daemons, jobs, ticks) and the next two mostly compile
-# (release builds): they run side by side, the Slurm ones one after the other in the background,
-# their output kept in a log printed when they end. Their checks do not depend on the load: each
-# compares energies with the spans the library measured.
+stage "install tests"
+bash scripts/install-test.sh
+
+# The two real-Slurm stages mostly wait (for daemons, jobs, ticks) and the publisher checks mostly
+# compile (the release build): they run side by side, the Slurm ones one after the other in the
+# background, their output kept in a log printed when they end. Their checks do not depend on the
+# load: each compares energies with the spans the library measured. (Not beside the install tests:
+# their Python build puts its own copy of the library in target/debug, which the ranks load.)
 slurm_log="$root/target/slurm-stages.log"
 stage "in the background: real Slurm, every launch counts each node once (scripts/slurm/test.sh), then the Slurm SPANK plugin with slurmdbd (scripts/slurm/spank-test.sh); root, skipped without Slurm; log in $slurm_log"
 # setsid: its own process group, stopped as a whole if this script stops early.
@@ -102,9 +106,6 @@ CT_AT="$SECONDS" setsid -w bash -c '
 slurm_pid=$!
 # Stopped with this script (a failed stage below, or ^C): no cluster left running.
 trap 'kill -TERM -- "-$slurm_pid" 2> /dev/null || true; rm -rf "$work"' EXIT
-
-stage "install tests"
-bash scripts/install-test.sh
 
 stage "publisher checks: crates.io and PyPI packages, fresh installs, typing"
 bash scripts/publish-check.sh

@@ -28,7 +28,7 @@ srv="/tmp/carbon-tracker-acct-$hash_"
 sock="$srv/run/mysqld.sock"
 
 die() { echo "accounting.sh: $*" >&2; exit 1; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2> /dev/null; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2> /dev/null)" 2> /dev/null; }
 
 wait_for() {
   local what="$1" i

@@ -9,13 +9,14 @@
 //! - Deltas come from cumulative totals that never decrease; a negative field is clamped to 0.
 //! - The API key goes only into the `x-api-token` header.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::sink::{Record, Sink};
 use super::uploader::{classify, Destination, Outcome, Uploader};
-use crate::config::Secret;
+use crate::config::{Config, Secret};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::record::run::RunInfo;
@@ -199,6 +200,57 @@ impl ApiOutput {
 
     pub fn finish(&self, timeout: Duration) -> Result<(), Error> {
         self.uploader.finish(timeout)
+    }
+}
+
+/// The API as a sink: a delta at each report and every `api_call_interval` background
+/// measurements; the `POST /runs` body follows the run's description until the run is created.
+/// Shared with the resumed run of a `restart_after_stop` (same API run).
+pub struct ApiSink {
+    api: Arc<ApiOutput>,
+    /// `api_call_interval`: an upload every this many background measurements (0: only at reports).
+    every_ticks: u64,
+}
+
+impl ApiSink {
+    pub fn open(c: &Config, run: &RunInfo, request_timeout: Duration, log: &Logger) -> Option<Box<dyn Sink>> {
+        if !c.save_to_api {
+            return None;
+        }
+        if c.api_key.is_none() {
+            log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
+        }
+        let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout };
+        Some(Box::new(ApiSink { api: Arc::new(ApiOutput::new(settings, run, log.clone())), every_ticks: u64::try_from(c.api_call_interval).unwrap_or(0) }))
+    }
+}
+
+impl Sink for ApiSink {
+    fn on_report(&mut self, record: &Record<'_>, _log: &Logger) -> crate::error::Result<()> {
+        self.api.push_total(&record.row.numbers, record.final_report);
+        Ok(())
+    }
+
+    fn on_tick(&mut self, ticks: u64, total: &dyn Fn() -> EmissionsSnapshot) {
+        if self.every_ticks > 0 && ticks % self.every_ticks == 0 {
+            self.api.push_total(&total(), false);
+        }
+    }
+
+    fn on_run_changed(&mut self, run: &Arc<RunInfo>) {
+        self.api.set_run(run);
+    }
+
+    fn carry_over(&self) -> Option<Box<dyn Sink>> {
+        Some(Box::new(ApiSink { api: self.api.clone(), every_ticks: self.every_ticks }))
+    }
+
+    fn finish(self: Box<Self>, left: &dyn Fn() -> Duration) -> Vec<Error> {
+        self.api.finish(left()).err().into_iter().collect()
+    }
+
+    fn abandon(self: Box<Self>) {
+        let _ = self.api.finish(Duration::ZERO);
     }
 }
 

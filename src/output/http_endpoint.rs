@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::sink::{Record, Sink};
 use super::uploader::{classify, Destination, Outcome, Uploader};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log::Logger;
 
@@ -33,11 +34,22 @@ impl Destination for HttpEndpoint {
     }
 }
 
-/// The endpoint as a sink: each report's totals, with `user`, queued for a POST. Shared with
-/// the tracker, which resumes the same queue after a `restart_after_stop`.
-pub struct EndpointSink(pub Arc<Uploader<HttpEndpoint>>);
+/// The endpoint as a sink: each report's totals, with `user`, queued for a POST. A resumed run
+/// (`restart_after_stop`) goes on with the same queue.
+pub struct EndpointSink(Arc<Uploader<HttpEndpoint>>);
+
+impl EndpointSink {
+    pub fn open(c: &Config, request_timeout: Duration, log: &Logger) -> Option<Box<dyn Sink>> {
+        let url = c.emissions_endpoint.clone()?;
+        Some(Box::new(EndpointSink(Arc::new(Uploader::new(HttpEndpoint { url, request_timeout }, log.clone())))))
+    }
+}
 
 impl Sink for EndpointSink {
+    fn carry_over(&self) -> Option<Box<dyn Sink>> {
+        Some(Box::new(EndpointSink(self.0.clone())))
+    }
+
     fn on_report(&mut self, record: &Record<'_>, _log: &Logger) -> Result<()> {
         let mut body = record.row.to_json();
         body["user"] = serde_json::json!(user_name());

@@ -20,3 +20,8 @@ pub mod whole_append;
 pub mod whole_file;
 
 pub use emissions_data::{EmissionsData, CSV_HEADER};
+
+/// An environment variable that is set and not empty (credentials and addresses of outputs).
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

@@ -13,7 +13,12 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
-use super::uploader::{classify, Destination, Outcome};
+use super::sink::{Record, Sink};
+use super::uploader::{classify, Destination, Outcome, Uploader};
+use crate::config::{Config, DEFAULT_LOGFIRE_ENDPOINT};
+use crate::error::Error;
+use crate::log::Logger;
+use crate::record::identity::Identity;
 use crate::record::run::RunInfo;
 use crate::record::{EmissionsSnapshot, Prediction};
 
@@ -145,6 +150,89 @@ impl Destination for OtlpHttp {
 
     fn name(&self) -> String {
         self.url.clone()
+    }
+}
+
+/// OTLP/HTTP (and CodeCarbon's `logfire`) as a sink: each report's totals, with the location
+/// attributes of the run's description at the time.
+pub struct OtlpSink {
+    uploader: Uploader<OtlpHttp>,
+    /// The location attributes of the run description they were made from.
+    location: (Arc<RunInfo>, Arc<Vec<(String, Attr)>>),
+}
+
+impl OtlpSink {
+    /// With `save_to_otlp` or `save_to_logfire`: to `otlp_endpoint`, else Logfire's (logfire
+    /// alone) or `OTEL_EXPORTER_OTLP_ENDPOINT`'s, else the local collector's.
+    pub fn open(c: &Config, run: &Arc<RunInfo>, id: &Identity, request_timeout: Duration, log: &Logger) -> Option<Box<dyn Sink>> {
+        if !(c.save_to_otlp || c.save_to_logfire) {
+            return None;
+        }
+        let endpoint = c.otlp_endpoint.clone().unwrap_or_else(|| {
+            if c.save_to_logfire && !c.save_to_otlp {
+                DEFAULT_LOGFIRE_ENDPOINT.into()
+            } else {
+                super::env_var("OTEL_EXPORTER_OTLP_ENDPOINT").map_or_else(|| "http://localhost:4318".into(), |e| e.trim_end_matches('/').to_string())
+            }
+        });
+        let mut headers = Vec::new();
+        if c.save_to_logfire {
+            match super::env_var("LOGFIRE_TOKEN") {
+                Some(t) => headers.push(("Authorization".to_string(), t)),
+                None if c.otlp_endpoint.is_none() => log.warning("logfire output without LOGFIRE_TOKEN: Logfire will refuse the metrics"),
+                None => {}
+            }
+        }
+        let dest = OtlpHttp { url: metrics_url(&endpoint), headers, resource: resource(c, run, id), start_unix_nano: unix_nano_now(), request_timeout };
+        Some(Box::new(OtlpSink { uploader: Uploader::new(dest, log.clone()), location: (run.clone(), location_attributes(run)) }))
+    }
+}
+
+/// The resource attributes: the service (project), the run, the host and the job.
+fn resource(c: &Config, run: &RunInfo, id: &Identity) -> Vec<(String, Attr)> {
+    let mut resource = vec![
+        ("service.name".to_string(), Attr::Str(c.project_name.clone())),
+        ("service.version".to_string(), Attr::Str(run.version.clone())),
+        ("service.instance.id".to_string(), Attr::Str(run.run_id.clone())),
+        ("codecarbon.run_id".to_string(), Attr::Str(run.run_id.clone())),
+        ("codecarbon.experiment_id".to_string(), Attr::Str(run.experiment_id.clone())),
+        ("codecarbon.experiment_name".to_string(), Attr::Str(c.experiment_name.clone())),
+        ("codecarbon.tracking_mode".to_string(), Attr::Str(run.tracking_mode.clone())),
+        ("host.name".to_string(), Attr::Str(id.hostname.clone())),
+    ];
+    if let (Some(job), Some(rank)) = (&id.job_id, id.rank) {
+        resource.push(("job.id".into(), Attr::Str(job.clone())));
+        resource.push(("job.rank".into(), Attr::Int(rank.into())));
+        if let Some(l) = id.local_rank {
+            resource.push(("job.local_rank".into(), Attr::Int(l.into())));
+        }
+        if let Some(w) = id.world_size {
+            resource.push(("job.world_size".into(), Attr::Int(w.into())));
+        }
+    }
+    resource
+}
+
+impl Sink for OtlpSink {
+    fn on_report(&mut self, record: &Record<'_>, _log: &Logger) -> crate::error::Result<()> {
+        let row = record.row;
+        if !Arc::ptr_eq(&self.location.0, &row.run) {
+            self.location = (row.run.clone(), location_attributes(&row.run));
+        }
+        self.uploader.push(OtlpJob { total: row.numbers, time_unix_nano: unix_nano_now(), location: self.location.1.clone(), prediction: record.prediction });
+        Ok(())
+    }
+
+    fn wants_prediction(&self) -> bool {
+        true
+    }
+
+    fn finish(self: Box<Self>, left: &dyn Fn() -> Duration) -> Vec<Error> {
+        self.uploader.finish(left()).err().into_iter().collect()
+    }
+
+    fn abandon(self: Box<Self>) {
+        let _ = self.uploader.finish(Duration::ZERO);
     }
 }
 

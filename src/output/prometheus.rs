@@ -17,7 +17,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::uploader::{classify, Destination, Outcome};
+use super::sink::{Record, Sink};
+use super::uploader::{classify, Destination, Outcome, Uploader};
+use crate::config::Config;
+use crate::error::Error;
+use crate::log::Logger;
+use crate::record::identity::Identity;
 use crate::record::run::RunInfo;
 use crate::record::{EmissionsSnapshot, Prediction};
 
@@ -196,6 +201,87 @@ impl Destination for Pushgateway {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+}
+
+/// The Pushgateway as a sink: each report's delta since the previous push, with the labels of
+/// the run's description at the time; its group deleted at stop unless
+/// `prometheus_delete_on_stop=false`.
+pub struct PrometheusSink {
+    uploader: Uploader<Pushgateway>,
+    /// The labels of the run description they were made from (rebuilt when the tracker
+    /// replaces it, e.g. once the location is found).
+    labels: (Arc<RunInfo>, Arc<str>),
+    /// The total of the previous push (CodeCarbon's gauges are deltas).
+    pushed: EmissionsSnapshot,
+    delete_on_stop: bool,
+}
+
+impl PrometheusSink {
+    /// With `save_to_prometheus`; a resumed run's deltas start from its totals so far.
+    pub fn open(
+        c: &Config,
+        run: &Arc<RunInfo>,
+        id: &Identity,
+        resumed_total: Option<EmissionsSnapshot>,
+        request_timeout: Duration,
+        log: &Logger,
+    ) -> Option<Box<dyn Sink>> {
+        if !c.save_to_prometheus {
+            return None;
+        }
+        let mut grouping = vec![("run_id".to_string(), run.run_id.clone())];
+        if let (Some(job), Some(rank)) = (&id.job_id, id.rank) {
+            grouping.push(("job_id".into(), job.clone()));
+            grouping.push(("rank".into(), rank.to_string()));
+            if let Some(l) = id.local_rank {
+                grouping.push(("local_rank".into(), l.to_string()));
+            }
+        }
+        grouping.push(("instance".into(), id.hostname.clone()));
+        let settings = PushgatewaySettings {
+            url: c.prometheus_url.clone(),
+            job: job_name(&c.project_name, &c.experiment_name),
+            grouping,
+            basic_auth: super::env_var("PROMETHEUS_USERNAME").map(|u| (u, super::env_var("PROMETHEUS_PASSWORD").unwrap_or_default())),
+            request_timeout,
+        };
+        Some(Box::new(PrometheusSink {
+            uploader: Uploader::new(Pushgateway::new(settings), log.clone()),
+            labels: (run.clone(), labels(run)),
+            pushed: resumed_total.unwrap_or_default(),
+            delete_on_stop: c.prometheus_delete_on_stop,
+        }))
+    }
+}
+
+impl Sink for PrometheusSink {
+    fn on_report(&mut self, record: &Record<'_>, _log: &Logger) -> crate::error::Result<()> {
+        let row = record.row;
+        let (delta, _) = row.numbers.since(&self.pushed);
+        self.pushed = row.numbers;
+        if !Arc::ptr_eq(&self.labels.0, &row.run) {
+            self.labels = (row.run.clone(), labels(&row.run));
+        }
+        self.uploader.push(PushJob::Push { total: row.numbers, delta, labels: self.labels.1.clone(), prediction: record.prediction });
+        Ok(())
+    }
+
+    fn wants_prediction(&self) -> bool {
+        true
+    }
+
+    /// Queues the group's deletion, then waits.
+    fn finish(self: Box<Self>, left: &dyn Fn() -> Duration) -> Vec<Error> {
+        if self.delete_on_stop {
+            self.uploader.push(PushJob::Delete);
+        }
+        self.uploader.finish(left()).err().into_iter().collect()
+    }
+
+    /// No deletion of the group, no wait.
+    fn abandon(self: Box<Self>) {
+        let _ = self.uploader.finish(Duration::ZERO);
     }
 }
 

@@ -1,14 +1,21 @@
-//! The one interface of the outputs that take each report, and the list of the file outputs. The tracker holds the sinks that
-//! [`open`] registers and hands each report to every one ([`Sink::on_report`]); it knows no
-//! sink's file name. Adding a file output: a file under `src/output/` with a type that
-//! implements [`Sink`], and one line in [`open`].
+//! The one interface of the outputs, and their two lists: the file outputs ([`open`], at
+//! start, before anything is measured) and the network and log outputs ([`open_uploads`], once
+//! the run is described). The tracker holds the sinks these register and hands each report to
+//! every one ([`Sink::on_report`]), each background measurement ([`Sink::on_tick`]) and each
+//! change of the run's description ([`Sink::on_run_changed`]); it knows no sink's file name,
+//! address or schedule. Adding an output: a file under `src/output/` with a type that
+//! implements [`Sink`], and one line in [`open`] or [`open_uploads`].
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log::Logger;
 use crate::record::identity::Identity;
 use crate::record::region::RegionTotals;
-use crate::record::Prediction;
+use crate::record::run::RunInfo;
+use crate::record::{EmissionsSnapshot, Prediction};
 
 use super::EmissionsData;
 
@@ -16,6 +23,8 @@ use super::EmissionsData;
 pub struct Record<'a> {
     /// The run's totals since start: a row of `emissions.csv`.
     pub row: &'a EmissionsData,
+    /// The stop's report (the last one of the run, or of its window before a restart).
+    pub final_report: bool,
     /// How many tasks have finished so far (the list only grows).
     pub finished_tasks: usize,
     /// The finished tasks' rows (task name, its row), built only for a sink that asks.
@@ -28,11 +37,19 @@ pub struct Record<'a> {
     pub prediction: Option<Prediction>,
 }
 
-/// A file output. A sink that fails logs why (and what it keeps for the next report) and
-/// returns the error, which the report carries.
+/// An output. A sink that fails logs why (and what it keeps for the next report) and returns
+/// the error, which the report carries. A network sink only queues (its uploads run in the
+/// background) and waits at [`Sink::finish`].
 pub trait Sink: Send {
     /// Takes a report (each flush and the stop).
     fn on_report(&mut self, record: &Record<'_>, log: &Logger) -> Result<()>;
+
+    /// At each background measurement: how many there were since start, and the run's totals
+    /// then (computed only for a sink that calls it).
+    fn on_tick(&mut self, _ticks: u64, _total: &dyn Fn() -> EmissionsSnapshot) {}
+
+    /// The run's description changed (its location, once the lookup has ended).
+    fn on_run_changed(&mut self, _run: &Arc<RunInfo>) {}
 
     /// Whether a failure leaves the run's row unsaved (a rank of a job sharing the node then
     /// leaves that time to the other ranks).
@@ -45,9 +62,16 @@ pub trait Sink: Send {
         false
     }
 
+    /// At a stop with `restart_after_stop`: a handle on this sink's queue that a resumed run
+    /// goes on with (the same remote run, deltas from where they were), or `None`, and
+    /// [`open_uploads`] opens it anew for the resumed run.
+    fn carry_over(&self) -> Option<Box<dyn Sink>> {
+        None
+    }
+
     /// At stop, after the last report and outside the tracker's lock: waits for what is still
     /// queued until `left()` runs out.
-    fn finish(self: Box<Self>, _left: &dyn Fn() -> std::time::Duration) -> Vec<Error> {
+    fn finish(self: Box<Self>, _left: &dyn Fn() -> Duration) -> Vec<Error> {
         Vec::new()
     }
 
@@ -55,7 +79,7 @@ pub trait Sink: Send {
     fn abandon(self: Box<Self>) {}
 }
 
-/// What the sinks of a run need to know when they open.
+/// What the file sinks of a run need to know when they open.
 pub struct Opening<'a> {
     pub config: &'a Config,
     pub run_id: &'a str,
@@ -65,7 +89,7 @@ pub struct Opening<'a> {
     pub finished_tasks: usize,
 }
 
-/// The registered sinks of a run, opened in order (their errors are reported in it). With
+/// The registered file sinks of a run, opened in order (their errors are reported in it). With
 /// `save_to_file`, `output_dir` is checked first (created when only it is missing) and the
 /// CSV's header written: an error here is an error of `start`.
 pub fn open(o: &Opening<'_>, log: &Logger) -> Result<Vec<Box<dyn Sink>>> {
@@ -83,6 +107,38 @@ pub fn open(o: &Opening<'_>, log: &Logger) -> Result<Vec<Box<dyn Sink>>> {
     }
     sinks.push(Box::new(super::region_file::RegionFile::new(dir, experiment, run_id)));
     Ok(sinks)
+}
+
+/// What the network and log sinks of a run need to know when they open.
+pub struct UploadsOpening<'a> {
+    pub config: &'a Config,
+    pub run: &'a Arc<RunInfo>,
+    pub identity: &'a Identity,
+    /// Per-request limit (the uploads run in the background).
+    pub request_timeout: Duration,
+    /// A resumed run (`restart_after_stop`): its totals so far, and the sinks it carries over
+    /// ([`Sink::carry_over`]), which go on instead of new ones of their kind.
+    pub resumed: Option<(EmissionsSnapshot, Vec<Box<dyn Sink>>)>,
+}
+
+/// The registered network and log sinks of a run, in the order they take each report (after
+/// the file sinks). None of them can fail to open: a bad address shows at the first upload.
+pub fn open_uploads(o: UploadsOpening<'_>, log: &Logger) -> Vec<Box<dyn Sink>> {
+    let c = o.config;
+    let (resumed_total, mut sinks) = match o.resumed {
+        // The endpoint's and the API's queues, carried over.
+        Some((total, carried)) => (Some(total), carried),
+        None => {
+            let mut new: Vec<Box<dyn Sink>> = Vec::new();
+            new.extend(super::http_endpoint::EndpointSink::open(c, o.request_timeout, log));
+            new.extend(super::api::ApiSink::open(c, o.run, o.request_timeout, log));
+            (None, new)
+        }
+    };
+    sinks.extend(super::prometheus::PrometheusSink::open(c, o.run, o.identity, resumed_total, o.request_timeout, log));
+    sinks.extend(super::otlp::OtlpSink::open(c, o.run, o.identity, o.request_timeout, log));
+    sinks.extend(super::logger::LogSink::open(c));
+    sinks
 }
 
 #[cfg(test)]
@@ -106,7 +162,7 @@ mod tests {
         assert_eq!(sinks.iter().map(|s| s.holds_the_row()).collect::<Vec<_>>(), [true, false, false, false]);
         let (row, identity) = (row(), Identity { run_id: "r1".into(), ..Default::default() });
         let task_rows = || vec![("t".to_string(), row.clone())];
-        let record = Record { row: &row, finished_tasks: 1, task_rows: &task_rows, regions: None, identity: &identity, prediction: None };
+        let record = Record { row: &row, final_report: false, finished_tasks: 1, task_rows: &task_rows, regions: None, identity: &identity, prediction: None };
         for sink in &mut sinks {
             sink.on_report(&record, &log).unwrap();
         }
@@ -121,5 +177,29 @@ mod tests {
         assert_eq!(open(&Opening { in_job: false, ..opening }, &log).unwrap().len(), 3);
         let off = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse("save_to_file=false").unwrap())] }).unwrap();
         assert!(open(&Opening { config: &off, ..opening }, &log).unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_network_and_log_output_registers_and_a_resumed_run_keeps_the_queues_that_carry_over() {
+        // Loopback addresses nothing listens on: the sinks only queue, and are given up.
+        let opts = "location_lookup=false;country_iso_code=FRA;save_to_api=true;api_endpoint=http://127.0.0.1:9;\
+                    emissions_endpoint=http://127.0.0.1:9/e;save_to_prometheus=true;prometheus_url=http://127.0.0.1:9;\
+                    save_to_otlp=true;otlp_endpoint=http://127.0.0.1:9;save_to_logger=true";
+        let config = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse(opts).unwrap())] }).unwrap();
+        let log = Logger { threshold: Level::Critical, preamble: String::new() };
+        let (run, identity) = (Arc::new(RunInfo::default()), Identity::default());
+        let opening = |resumed| UploadsOpening { config: &config, run: &run, identity: &identity, request_timeout: Duration::from_millis(10), resumed };
+        let sinks = open_uploads(opening(None), &log);
+        // The endpoint, the API, Prometheus, OTLP, the log; the monitoring outputs take predictions.
+        assert_eq!(sinks.iter().map(|s| s.wants_prediction()).collect::<Vec<_>>(), [false, false, true, true, false]);
+        let carried: Vec<_> = sinks.iter().filter_map(|s| s.carry_over()).collect();
+        assert_eq!(carried.len(), 2, "the endpoint's and the API's queues go on after a restart");
+        let resumed = open_uploads(opening(Some((EmissionsSnapshot::default(), carried))), &log);
+        assert_eq!(resumed.len(), 5, "the carried queues are not opened a second time");
+        for sink in sinks.into_iter().chain(resumed) {
+            sink.abandon();
+        }
+        let off = Config::from_sources(&Sources { layers: vec![(Origin::Options, options::parse("offline=true").unwrap())] }).unwrap();
+        assert!(open_uploads(UploadsOpening { config: &off, ..opening(None) }, &log).is_empty());
     }
 }

@@ -59,8 +59,6 @@ impl Inner {
         crate::clock::load_zone();
         let (intensity, location_pending) = resolve_intensity(c, log);
         let run = Arc::new(metadata::run_info(c, &inner.run_id, &plan, &intensity));
-        let mut metrics = Some(metrics_outputs::MetricsOutputs::start(c, &run, inner.job.as_ref(), UPLOAD_REQUEST_TIMEOUT, log)).filter(|m| !m.is_empty());
-        let (api, endpoint) = open_uploads(c, &run, resume.as_deref(), log);
         let weak: Weak<Inner> = Arc::downgrade(inner);
         let ticker = crate::background::spawn_periodic(Duration::from_secs_f64(c.measure_power_secs), move || match weak.upgrade() {
             Some(i) => i.tick(),
@@ -81,21 +79,20 @@ impl Inner {
             },
             None => (None, None),
         };
-        let (totals, duration_before_s, tasks) = match resume {
+        let identity = identity::of(c, &inner.run_id, inner.job.as_ref());
+        let (totals, duration_before_s, tasks, resumed) = match resume {
             Some(r) => {
                 log.info(format!("resuming the run after {:.3} s measured", r.duration_s));
-                if let Some(m) = &mut metrics {
-                    m.continue_from(r.totals.snapshot(r.duration_s, &intensity, c.pue));
-                }
                 let mut tasks = Tasks::default();
                 tasks.finished = r.finished_tasks;
-                (r.totals, r.duration_s, tasks)
+                let resumed = (r.totals.snapshot(r.duration_s, &intensity, c.pue), r.carried);
+                (r.totals, r.duration_s, tasks, Some(resumed))
             }
-            None => (Totals::default(), 0.0, Tasks::default()),
+            None => (Totals::default(), 0.0, Tasks::default(), None),
         };
-        // The endpoint, then Prometheus, OTLP and the logger take each report after the file outputs.
-        sinks.extend(endpoint.clone().map(|ep| Box::new(http_endpoint::EndpointSink(ep)) as Box<dyn sink::Sink>));
-        sinks.extend(metrics.map(|m| Box::new(m) as Box<dyn sink::Sink>));
+        // The network and log outputs take each report after the file outputs.
+        let opening = sink::UploadsOpening { config: c, run: &run, identity: &identity, request_timeout: UPLOAD_REQUEST_TIMEOUT, resumed };
+        sinks.extend(sink::open_uploads(opening, log));
         let meters = if node.is_some() { meters.with_process_share() } else { meters };
         // A GPU shared with other processes: process mode and the ranks of a job take their share.
         let split = c.gpu_share == crate::config::GpuShare::Split && (plan.process_mode || node.is_some());
@@ -112,13 +109,11 @@ impl Inner {
             ticker,
             ticks: 0,
             sinks,
-            api,
-            endpoint,
             tasks,
             node,
             coordination_refused,
             pid: std::process::id(),
-            identity: identity::of(c, &inner.run_id, inner.job.as_ref()),
+            identity,
             measurements: progress::MeasurementLog::default(),
             budget: budget::BudgetWatch::default(),
         }
@@ -139,28 +134,4 @@ fn resolve_intensity(c: &Config, log: &Logger) -> (Intensity, bool) {
     };
     log.info(format!("Carbon intensity {} gCO2e/kWh from {}", intensity.g_per_kwh, intensity.source));
     (intensity, location_pending)
-}
-
-/// The CodeCarbon API and `emissions_endpoint` uploads: a resumed run's, or new ones.
-fn open_uploads(
-    c: &Config,
-    run: &Arc<RunInfo>,
-    resume: Option<&Resumable>,
-    log: &Logger,
-) -> (Option<Arc<ApiOutput>>, Option<Arc<Uploader<HttpEndpoint>>>) {
-    let resumed_api = resume.and_then(|r| r.api.clone());
-    let api = resumed_api.or_else(|| c.save_to_api.then(|| {
-        if c.api_key.is_none() {
-            log.warning("save_to_api without api_key: the CodeCarbon API will refuse the uploads (403)");
-        }
-        let settings = ApiSettings { endpoint: c.api_endpoint.clone(), api_key: c.api_key.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT };
-        Arc::new(ApiOutput::new(settings, run, log.clone()))
-    }));
-    let resumed_endpoint = resume.and_then(|r| r.endpoint.clone());
-    let endpoint = resumed_endpoint.or_else(|| {
-        c.emissions_endpoint.as_ref().map(|url| {
-            Arc::new(Uploader::new(HttpEndpoint { url: url.clone(), request_timeout: UPLOAD_REQUEST_TIMEOUT }, log.clone()))
-        })
-    });
-    (api, endpoint)
 }

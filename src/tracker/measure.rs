@@ -58,12 +58,10 @@ impl Inner {
             Phase::Running(r) => {
                 let now = self.measure(r, false);
                 r.ticks += 1;
-                let every = self.config.api_call_interval;
-                if let Some(api) = &r.api {
-                    if every > 0 && r.ticks % every as u64 == 0 {
-                        let duration_s = r.duration_s(now);
-                        api.push_total(&r.totals.snapshot(duration_s, &r.intensity, self.config.pue), false);
-                    }
+                let (duration_s, totals, intensity) = (r.duration_s(now), &r.totals, &r.intensity);
+                let total = || totals.snapshot(duration_s, intensity, self.config.pue);
+                for sink in &mut r.sinks {
+                    sink.on_tick(r.ticks, &total);
                 }
                 true
             }
@@ -81,8 +79,8 @@ impl Inner {
                     r.intensity = r.table_intensity.clone();
                     r.location_pending = false;
                     r.run = Arc::new(metadata::run_info(c, &self.run_id, r.meters.plan(), &r.intensity));
-                    if let Some(api) = &r.api {
-                        api.set_run(&r.run);
+                    for sink in &mut r.sinks {
+                        sink.on_run_changed(&r.run);
                     }
                 }
                 None => self.log.info("location lookup still running: the world average applies to this interval"),

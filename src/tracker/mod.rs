@@ -6,7 +6,6 @@ mod identity;
 mod budget;
 pub mod job;
 mod metadata;
-mod metrics_outputs;
 pub mod node_share;
 pub mod regions;
 mod prediction;
@@ -21,7 +20,6 @@ mod region_guard;
 mod report_error;
 
 use phase::{Phase, Resumable, Running};
-use report::give_up_uploads;
 pub use region_guard::RegionGuard;
 pub use report_error::ReportError;
 pub(crate) use report_error::Report;
@@ -39,12 +37,9 @@ use crate::log::Logger;
 use crate::emissions::{self, Intensity, Place};
 use crate::error::{Error, Result};
 use crate::hardware::{self, Meters};
-use crate::output::api::{ApiOutput, ApiSettings};
 use crate::output::{region_file, EmissionsData};
 use crate::record::run::RunInfo;
 use crate::record::Prediction;
-use crate::output::http_endpoint::{self, HttpEndpoint};
-use crate::output::uploader::Uploader;
 
 /// Per-request limit for API and endpoint uploads (they run in the background).
 const UPLOAD_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -328,7 +323,7 @@ impl Tracker {
     }
 
     pub(crate) fn stop_report(&self) -> Result<Report> {
-        let (mut report, api, sinks) = {
+        let (mut report, sinks) = {
             let mut phase = self.inner.lock();
             let Phase::Running(r) = &mut *phase else {
                 return Err(match *phase {
@@ -349,14 +344,13 @@ impl Tracker {
                 t.abort();
             }
             let report = self.inner.report(r, true);
-            let outputs = (report, r.api.clone(), std::mem::take(&mut r.sinks));
+            let outputs = (report, std::mem::take(&mut r.sinks));
             let resume = self.inner.config.restart_after_stop.then(|| {
                 Box::new(Resumable {
                     totals: r.totals,
                     duration_s: outputs.0.emissions.duration_s,
                     finished_tasks: std::mem::take(&mut r.tasks.finished),
-                    api: r.api.take(),
-                    endpoint: r.endpoint.take(),
+                    carried: outputs.1.iter().filter_map(|s| s.carry_over()).collect(),
                 })
             });
             *phase = Phase::Stopped(resume);
@@ -368,9 +362,6 @@ impl Tracker {
         // Waiting for the background's uploads: outside the fork gate, so that a fork meanwhile
         // neither waits for this nor keeps the uploads from finishing.
         crate::background::outside_fork_gate(|| {
-            if let Some(api) = api {
-                report.errors.extend(api.finish(left()).err());
-            }
             for sink in sinks {
                 report.errors.extend(sink.finish(&left));
             }
@@ -394,7 +385,9 @@ impl Tracker {
                 Phase::Running(r) => Some(r),
                 // Stopped, kept for a restart: its uploads are given up as a running one's.
                 Phase::Stopped(Some(resume)) => {
-                    give_up_uploads(resume.api, resume.endpoint);
+                    for sink in resume.carried {
+                        sink.abandon();
+                    }
                     None
                 }
                 _ => None,
@@ -408,8 +401,6 @@ impl Tracker {
         if let Some(t) = r.ticker.take() {
             t.abort();
         }
-        // The endpoint is given up as a sink.
-        give_up_uploads(r.api.take(), None);
         for sink in std::mem::take(&mut r.sinks) {
             sink.abandon();
         }

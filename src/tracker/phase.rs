@@ -10,13 +10,13 @@ pub(super) enum Phase {
 }
 
 /// A stopped run that `start` may resume (`restart_after_stop`): its totals and finished tasks
-/// go on, and so do its API uploads (same API run, deltas from where they were).
+/// go on, and so do the sinks that carry over (the API's uploads: same API run, deltas from
+/// where they were).
 pub(super) struct Resumable {
     pub(super) totals: Totals,
     pub(super) duration_s: f64,
     pub(super) finished_tasks: Vec<tasks::FinishedTask>,
-    pub(super) api: Option<Arc<ApiOutput>>,
-    pub(super) endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
+    pub(super) carried: Vec<Box<dyn crate::output::sink::Sink>>,
 }
 
 pub(super) struct Running {
@@ -37,12 +37,9 @@ pub(super) struct Running {
     pub(super) ticker: Option<crate::background::TickHandle>,
     /// Background measurements since start (for `api_call_interval`).
     pub(super) ticks: u64,
-    /// The outputs that take each report: the file outputs (`output::sink`'s list), then the
-    /// HTTP endpoint and the monitoring outputs.
+    /// The outputs, in the order they take each report: the file outputs, then the network and
+    /// log outputs (`output::sink`'s two lists).
     pub(super) sinks: Vec<Box<dyn crate::output::sink::Sink>>,
-    pub(super) api: Option<Arc<ApiOutput>>,
-    /// The HTTP endpoint's queue (also in `sinks`), kept for a `restart_after_stop`.
-    pub(super) endpoint: Option<Arc<Uploader<HttpEndpoint>>>,
     /// Named windows of this run (`start_task` / `stop_task`).
     pub(super) tasks: Tasks,
     /// A rank of a job: its part of the node's machine-wide energy (counted once).

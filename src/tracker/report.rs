@@ -1,4 +1,4 @@
-//! A report (flush, stop): the row to the sinks; the API upload.
+//! A report (flush, stop): the row to the sinks.
 
 use super::*;
 use crate::output::sink::Record;
@@ -12,14 +12,14 @@ impl Inner {
     }
 
     /// Hands the report to every sink; whether the row was saved, and the sinks' errors.
-    fn report_to_sinks(&self, r: &mut Running, row: &EmissionsData, prediction: Option<Prediction>) -> (bool, Vec<Error>) {
+    fn report_to_sinks(&self, r: &mut Running, row: &EmissionsData, final_report: bool, prediction: Option<Prediction>) -> (bool, Vec<Error>) {
         let regions = if self.regions.is_empty() { None } else { Some(self.regions.totals()) };
         let (finished, run) = (&r.tasks.finished, &r.run);
         let task_rows = || {
             let row = |t: &tasks::FinishedTask| EmissionsData { timestamp: t.timestamp.clone(), run: run.clone(), numbers: t.numbers };
             finished.iter().map(|t| (t.name.clone(), row(t))).collect()
         };
-        let record = Record { row, finished_tasks: finished.len(), task_rows: &task_rows, regions: regions.as_deref(), identity: &r.identity, prediction };
+        let record = Record { row, final_report, finished_tasks: finished.len(), task_rows: &task_rows, regions: regions.as_deref(), identity: &r.identity, prediction };
         let (mut row_written, mut errors) = (true, Vec::new());
         for sink in &mut r.sinks {
             if let Err(e) = sink.on_report(&record, &self.log) {
@@ -57,10 +57,7 @@ impl Inner {
             // Prometheus and OTLP carry the prediction of a run that reports progress or has a budget.
             let wants_prediction = r.sinks.iter().any(|s| s.wants_prediction());
             let prediction = (wants_prediction && (self.has_budget() || !self.progress_log().is_empty())).then(|| self.prediction(r));
-            (row_written, errors) = self.report_to_sinks(r, &row, prediction);
-        }
-        if let Some(api) = &r.api {
-            api.push_total(&emissions, final_report);
+            (row_written, errors) = self.report_to_sinks(r, &row, final_report, prediction);
         }
         // What this rank counted for the node is now on disk: none of it is void if it dies.
         // A final row not written is void: the node's other ranks count that time again.
@@ -72,14 +69,5 @@ impl Inner {
             }
         }
         Report { emissions, errors }
-    }
-}
-
-pub(super) fn give_up_uploads(api: Option<Arc<ApiOutput>>, endpoint: Option<Arc<Uploader<HttpEndpoint>>>) {
-    if let Some(api) = api {
-        let _ = api.finish(Duration::ZERO);
-    }
-    if let Some(ep) = endpoint {
-        let _ = ep.finish(Duration::ZERO);
     }
 }
