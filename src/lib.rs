@@ -213,6 +213,7 @@ pub mod files {
     //! `run_<experiment_name>_<run_id>.json` of a rank of a job.
     pub use crate::output::files::{emissions_csv_header, read_run_file, region_file_header, region_json};
     pub use crate::record::identity::Identity as RunIdentity;
+    pub use crate::record::job::Job as RunJob;
 }
 
 pub mod process {

@@ -163,7 +163,7 @@ fn the_region_file_has_one_row_per_region_rewritten_at_each_flush() {
     assert_eq!(emissions.lines().next().unwrap(), carbon_tracker::output::CSV_HEADER.as_str());
     let id = carbon_tracker::output::run_file::read(&dir.path().join(format!("run_exp_{}.json", t.run_id()))).unwrap();
     assert_eq!(
-        (id.job_id.as_deref(), id.rank, id.run_id.as_str(), id.output_file.as_str()),
+        (id.job_id(), id.rank(), id.run_id.as_str(), id.output_file.as_str()),
         (Some("j1"), Some(3), t.run_id(), "emissions.csv")
     );
 }

@@ -200,13 +200,13 @@ fn resource(c: &Config, run: &RunInfo, id: &Identity) -> Vec<(String, Attr)> {
         ("codecarbon.tracking_mode".to_string(), Attr::Str(run.tracking_mode.clone())),
         ("host.name".to_string(), Attr::Str(id.hostname.clone())),
     ];
-    if let (Some(job), Some(rank)) = (&id.job_id, id.rank) {
-        resource.push(("job.id".into(), Attr::Str(job.clone())));
-        resource.push(("job.rank".into(), Attr::Int(rank.into())));
-        if let Some(l) = id.local_rank {
+    if let Some(j) = &id.job {
+        resource.push(("job.id".into(), Attr::Str(j.id.clone())));
+        resource.push(("job.rank".into(), Attr::Int(j.rank.into())));
+        if let Some(l) = j.local_rank {
             resource.push(("job.local_rank".into(), Attr::Int(l.into())));
         }
-        if let Some(w) = id.world_size {
+        if let Some(w) = j.world_size {
             resource.push(("job.world_size".into(), Attr::Int(w.into())));
         }
     }

@@ -231,10 +231,10 @@ impl PrometheusSink {
             return None;
         }
         let mut grouping = vec![("run_id".to_string(), run.run_id.clone())];
-        if let (Some(job), Some(rank)) = (&id.job_id, id.rank) {
-            grouping.push(("job_id".into(), job.clone()));
-            grouping.push(("rank".into(), rank.to_string()));
-            if let Some(l) = id.local_rank {
+        if let Some(j) = &id.job {
+            grouping.push(("job_id".into(), j.id.clone()));
+            grouping.push(("rank".into(), j.rank.to_string()));
+            if let Some(l) = j.local_rank {
                 grouping.push(("local_rank".into(), l.to_string()));
             }
         }

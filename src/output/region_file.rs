@@ -41,9 +41,9 @@ pub const ID_COLUMNS: [IdColumn; 7] = [
     ("project_name", |i| Cell::Text(&i.project_name)),
     ("experiment_name", |i| Cell::Text(&i.experiment_name)),
     ("run_id", |i| Cell::Text(&i.run_id)),
-    ("job_id", |i| i.job_id.as_deref().map_or(Cell::Missing, Cell::Text)),
-    ("rank", |i| i.rank.map_or(Cell::Missing, |r| Cell::Count(r as usize))),
-    ("local_rank", |i| i.local_rank.map_or(Cell::Missing, |r| Cell::Count(r as usize))),
+    ("job_id", |i| i.job.as_ref().map_or(Cell::Missing, |j| Cell::Text(&j.id))),
+    ("rank", |i| i.job.as_ref().map_or(Cell::Missing, |j| Cell::Count(j.rank as usize))),
+    ("local_rank", |i| i.job.as_ref().and_then(|j| j.local_rank).map_or(Cell::Missing, |r| Cell::Count(r as usize))),
     ("node", |i| Cell::Text(&i.node)),
 ];
 
@@ -110,12 +110,14 @@ pub fn write(path: &Path, timestamp: &str, id: &Identity, regions: &[RegionTotal
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::job::Job;
 
     #[test]
     fn rows_are_one_per_region_replaced_whole_and_match_the_json() {
         let dir = tempfile::tempdir().unwrap();
         let path = region_file_path(dir.path(), "base", "r1");
-        let id = Identity { run_id: "r1".into(), job_id: Some("j, 1".into()), rank: Some(3), node: "n1".into(), ..Default::default() };
+        let job = Job::new("j, 1", 3, "options");
+        let id = Identity { run_id: "r1".into(), job: Some(job), node: "n1".into(), ..Default::default() };
         let a = RegionTotals { name: "solver".into(), calls: 10, duration_s: 1.5, energy_consumed_kwh: 2e-6, ..Default::default() };
         let b = RegionTotals { name: "halo, exchange".into(), calls: 10, ..Default::default() };
         write(&path, "t0", &id, std::slice::from_ref(&a)).unwrap();

@@ -51,14 +51,24 @@ pub fn read(path: &Path) -> std::result::Result<Identity, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::job::Job;
 
     #[test]
     fn written_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = run_file_path(dir.path(), "base", "r1");
-        let id = Identity { run_id: "r1".into(), job_id: Some("42".into()), rank: Some(5), node: "n2".into(), started_unix_s: 1.5, ..Default::default() };
+        let job = Job::new("42", 5, "slurm");
+        let id = Identity { run_id: "r1".into(), job: Some(job), node: "n2".into(), started_unix_s: 1.5, ..Default::default() };
         write(&path, &id).unwrap();
         assert_eq!(read(&path).unwrap(), id);
         assert!(read(&dir.path().join("missing.json")).unwrap_err().starts_with("cannot read"));
+        // The job's fields sit beside the others, as the run files of earlier versions had them
+        // (without local_size), which still read.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((v["job_id"].as_str(), v["rank"].as_u64(), v["launcher"].as_str()), (Some("42"), Some(5), Some("slurm")));
+        v.as_object_mut().unwrap().remove("local_size");
+        std::fs::write(&path, v.to_string()).unwrap();
+        assert_eq!(read(&path).unwrap(), id);
     }
 }

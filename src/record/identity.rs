@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::job::Job;
+
 /// Who wrote a run's files: the run, and the job, node and rank of its process (what a run file
 /// holds; the region file has some of it in each row).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -25,20 +27,34 @@ pub struct Identity {
     pub hostname: String,
     /// The process id.
     pub pid: u32,
-    /// The job's id (SLURM, MPI, PMIx, torchrun, or the `job_id` option).
-    pub job_id: Option<String>,
-    /// The process's rank in the job.
-    pub rank: Option<u32>,
-    /// The process's rank on its node.
-    pub local_rank: Option<u32>,
-    /// SLURM's node index in the job.
-    pub node_id: Option<u32>,
-    /// The job's number of ranks.
-    pub world_size: Option<u32>,
-    /// Where the job was detected from (slurm, openmpi, pmix, mpich, torchrun, options).
-    pub launcher: Option<String>,
+    /// The job this process is a rank of, if any (its fields side by side with the others in
+    /// the run file: `job_id`, `rank`, `local_rank`, ...).
+    #[serde(flatten)]
+    pub job: Option<Job>,
     /// Seconds since the Unix epoch when the tracker started.
     pub started_unix_s: f64,
     /// This library's version.
     pub tracker_version: String,
+}
+
+impl Identity {
+    /// The job's id, for a rank of a job.
+    pub fn job_id(&self) -> Option<&str> {
+        self.job.as_ref().map(|j| j.id.as_str())
+    }
+
+    /// The process's rank in its job.
+    pub fn rank(&self) -> Option<u32> {
+        self.job.as_ref().map(|j| j.rank)
+    }
+
+    /// The process's rank on its node, where the launcher says.
+    pub fn local_rank(&self) -> Option<u32> {
+        self.job.as_ref().and_then(|j| j.local_rank)
+    }
+
+    /// SLURM's index of the node in the job.
+    pub fn node_id(&self) -> Option<u32> {
+        self.job.as_ref().and_then(|j| j.node_id)
+    }
 }

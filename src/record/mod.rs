@@ -6,6 +6,7 @@
 //! [`EmissionsSnapshot::merge`]) all come from it.
 
 pub mod identity;
+pub mod job;
 pub mod location;
 pub mod region;
 pub mod prediction;

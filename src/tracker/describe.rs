@@ -49,7 +49,7 @@ impl Tracker {
             }
         }
         d["job"] = self.inner.job.as_ref().map_or(serde_json::Value::Null, |j| {
-            let mut v = j.to_json();
+            let mut v = serde_json::to_value(j).unwrap_or_default();
             v["count_node_once"] = serde_json::json!(self.inner.shares_node().is_some());
             v["counts_node_now"] = serde_json::json!(counts_node);
             v["coordination"] = serde_json::json!(coordination);

@@ -23,12 +23,7 @@ pub fn of(c: &Config, run_id: &str, job: Option<&Job>) -> Identity {
         node: node_name(),
         hostname: host::name(),
         pid: std::process::id(),
-        job_id: job.map(|j| j.id.clone()),
-        rank: job.map(|j| j.rank),
-        local_rank: job.and_then(|j| j.local_rank),
-        node_id: job.and_then(|j| j.node_id),
-        world_size: job.and_then(|j| j.world_size),
-        launcher: job.map(|j| j.launcher.to_string()),
+        job: job.cloned(),
         started_unix_s,
         tracker_version: LIBRARY_VERSION.to_string(),
     }

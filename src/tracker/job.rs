@@ -4,36 +4,7 @@
 
 use crate::config::Config;
 
-/// A rank of a multi-process job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub id: String,
-    pub rank: u32,
-    /// Rank among the job's processes on this node.
-    pub local_rank: Option<u32>,
-    /// SLURM's node index in the job.
-    pub node_id: Option<u32>,
-    /// Processes in the job.
-    pub world_size: Option<u32>,
-    /// Processes of the job on this node, where the launcher says.
-    pub local_size: Option<u32>,
-    /// Which environment it came from: slurm, openmpi, pmix, mpich, torchrun or options.
-    pub launcher: &'static str,
-}
-
-impl Job {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "job_id": self.id,
-            "rank": self.rank,
-            "local_rank": self.local_rank,
-            "node_id": self.node_id,
-            "world_size": self.world_size,
-            "local_size": self.local_size,
-            "launcher": self.launcher,
-        })
-    }
-}
+pub use crate::record::job::Job;
 
 /// Who a rank shares its node's energy with (see `detect`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,17 +164,9 @@ pub fn detect_from(c: &Config, env: Env) -> Option<(Job, NodeScope)> {
                 (None, _) => session(),
             };
             let (rank, local_rank, node_id, world_size, local_size) = (l.rank, l.local_rank, l.node_id, l.world_size, l.local_size);
-            Job { id, rank, local_rank, node_id, world_size, local_size, launcher: l.launcher }
+            Job { id, rank, local_rank, node_id, world_size, local_size, launcher: l.launcher.into() }
         }
-        None if c.rank.is_some() || c.job_id.is_some() => Job {
-            id: session(),
-            rank: 0,
-            local_rank: None,
-            node_id: None,
-            world_size: None,
-            local_size: None,
-            launcher: "options",
-        },
+        None if c.rank.is_some() || c.job_id.is_some() => Job::new(session(), 0, "options"),
         None => return None,
     };
     // Options set or override what was detected.
@@ -324,12 +287,12 @@ mod tests {
         let slurm =
             [("SLURM_JOB_ID", "4242"), ("SLURM_STEP_ID", "0"), ("SLURM_PROCID", "1"), ("SLURM_NODEID", "2"), ("SLURM_TASKS_PER_NODE", "4(x2),1")];
         let (j, s) = detect_scoped(&Config::default(), &slurm).unwrap();
-        assert_eq!((j.id.as_str(), j.rank, j.node_id, j.local_size, j.launcher), ("4242.0", 1, Some(2), Some(1), "slurm"));
+        assert_eq!((j.id.as_str(), j.rank, j.node_id, j.local_size, j.launcher.as_str()), ("4242.0", 1, Some(2), Some(1), "slurm"));
         assert_eq!((s.key.as_str(), s.alone), ("slurm-4242", false));
         let mut inner = slurm.to_vec();
         inner.extend([("OMPI_COMM_WORLD_RANK", "9"), ("OMPI_COMM_WORLD_LOCAL_SIZE", "4"), ("PMIX_NAMESPACE", "77")]);
         let (j, s) = detect_scoped(&Config::default(), &inner).unwrap();
-        assert_eq!((j.id.as_str(), j.rank, j.node_id, j.local_size, j.launcher), ("4242-77", 9, None, Some(4), "openmpi"));
+        assert_eq!((j.id.as_str(), j.rank, j.node_id, j.local_size, j.launcher.as_str()), ("4242-77", 9, None, Some(4), "openmpi"));
         assert_eq!(s.key, "slurm-4242");
     }
 
@@ -350,14 +313,14 @@ mod tests {
     #[test]
     fn mpi_pmix_torchrun_and_overrides() {
         let j = detect(&Config::default(), &[("OMPI_COMM_WORLD_RANK", "3"), ("OMPI_COMM_WORLD_LOCAL_RANK", "1"), ("PMIX_NAMESPACE", "prterun-h-1@1")]).unwrap();
-        assert_eq!((j.id.as_str(), j.rank, j.local_rank, j.launcher), ("prterun-h-1@1", 3, Some(1), "openmpi"));
+        assert_eq!((j.id.as_str(), j.rank, j.local_rank, j.launcher.as_str()), ("prterun-h-1@1", 3, Some(1), "openmpi"));
         let j = detect(&Config::default(), &[("PMI_RANK", "2"), ("MPI_LOCALRANKID", "0")]).unwrap();
-        assert_eq!((j.rank, j.local_rank, j.launcher), (2, Some(0), "mpich"));
+        assert_eq!((j.rank, j.local_rank, j.launcher.as_str()), (2, Some(0), "mpich"));
         assert!(j.id.starts_with("session-"));
         let j = detect(&Config::default(), &[("PMIX_RANK", "7")]).unwrap();
-        assert_eq!((j.rank, j.launcher), (7, "pmix"));
+        assert_eq!((j.rank, j.launcher.as_str()), (7, "pmix"));
         let j = detect(&Config::default(), &[("RANK", "1"), ("LOCAL_RANK", "1"), ("WORLD_SIZE", "2"), ("TORCHELASTIC_RUN_ID", "t1")]).unwrap();
-        assert_eq!((j.id.as_str(), j.rank, j.local_rank, j.launcher), ("t1", 1, Some(1), "torchrun"));
+        assert_eq!((j.id.as_str(), j.rank, j.local_rank, j.launcher.as_str()), ("t1", 1, Some(1), "torchrun"));
         // RANK alone (a common variable name) is no job.
         assert!(detect(&Config::default(), &[("RANK", "1")]).is_none());
         assert!(detect(&Config::default(), &[]).is_none());
@@ -365,6 +328,6 @@ mod tests {
         let (j, s) = detect_scoped(&c, &[("OMPI_COMM_WORLD_RANK", "3"), ("SLURM_JOB_ID", "5")]).unwrap();
         assert_eq!((j.id.as_str(), j.rank, j.local_rank, s.key.as_str()), ("mine", 4, Some(0), "mine"));
         let j = detect(&c, &[]).unwrap();
-        assert_eq!((j.id.as_str(), j.rank, j.launcher), ("mine", 4, "options"));
+        assert_eq!((j.id.as_str(), j.rank, j.launcher.as_str()), ("mine", 4, "options"));
     }
 }

@@ -32,7 +32,7 @@ pub(super) fn gpus(uuids: &[&str]) -> Vec<Gpu> {
 
 pub(super) fn member_at(dir: &Path, job: &str, seen: &[Gpu], start_ns: u64) -> NodeShare {
     let c = Config { job_coordination_dir: dir.to_path_buf(), gpu_ids: None, ..Config::default() };
-    let j = Job { id: job.into(), rank: 0, local_rank: None, node_id: None, world_size: None, local_size: None, launcher: "options" };
+    let j = Job::new(job, 0, "options");
     let m = NodeShare::join_at(&c, &j, seen, &quiet(), start_ns).unwrap();
     JOINED.lock().unwrap().remove(&m.base);
     m

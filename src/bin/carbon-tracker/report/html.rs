@@ -430,10 +430,10 @@ fn rank_table(j: &Job) -> String {
         let _ = write!(
             t,
             r##"<tr><td><span class="swatch" style="background:{}"></span></td><td class="n">{}</td><td>{}</td><td class="n">{}</td><td title="{}"><code>{}</code></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"##,
-            node_color(j, &r.id.node, r.id.node_id),
+            node_color(j, &r.id.node, r.id.node_id()),
             esc(&r.rank_text()),
             esc(&r.id.node),
-            r.id.local_rank.map(|l| l.to_string()).unwrap_or_else(|| "–".into()),
+            r.id.local_rank().map(|l| l.to_string()).unwrap_or_else(|| "–".into()),
             esc(&r.run.run_id),
             esc(r.run.short_id()),
             format::duration_s(x.duration_s),
@@ -473,7 +473,7 @@ fn job_section(j: &Job) -> String {
                 label: format!("rank {}", r.rank_text()),
                 sublabel: r.id.node.clone(),
                 kg: t.emissions_kg,
-                color: node_color(&r.id.node, r.id.node_id),
+                color: node_color(&r.id.node, r.id.node_id()),
                 title: format!(
                     "rank {} on {} (run {}): {} in {}, {}",
                     r.rank_text(),

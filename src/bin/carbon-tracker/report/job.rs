@@ -17,7 +17,7 @@ pub struct RankRun {
 
 impl RankRun {
     pub fn rank_text(&self) -> String {
-        self.id.rank.map(|r| r.to_string()).unwrap_or_else(|| "?".into())
+        self.id.rank().map(|r| r.to_string()).unwrap_or_else(|| "?".into())
     }
     /// When the run ended (its start plus its last row's duration).
     fn end_unix_s(&self) -> f64 {
@@ -128,9 +128,9 @@ pub fn take_jobs(
     let ids: HashMap<&str, &Identity> = identities.iter().map(|i| (i.run_id.as_str(), i)).collect();
     let mut jobs: BTreeMap<String, Vec<RankRun>> = BTreeMap::new();
     for runs in projects.values_mut() {
-        runs.retain(|run| match ids.get(run.run_id.as_str()).filter(|i| i.job_id.is_some()) {
+        runs.retain(|run| match ids.get(run.run_id.as_str()).filter(|i| i.job.is_some()) {
             Some(id) => {
-                jobs.entry(id.job_id.clone().unwrap())
+                jobs.entry(id.job_id().unwrap_or_default().to_string())
                     .or_default()
                     .push(RankRun { run: run.clone(), id: (*id).clone() });
                 false
@@ -141,15 +141,17 @@ pub fn take_jobs(
     projects.retain(|_, runs| !runs.is_empty());
     jobs.into_iter()
         .map(|(id, mut ranks)| {
-            ranks.sort_by(|a, b| a.id.rank.cmp(&b.id.rank).then(a.id.started_unix_s.total_cmp(&b.id.started_unix_s)));
+            ranks.sort_by(|a, b| {
+                a.id.rank().cmp(&b.id.rank()).then(a.id.started_unix_s.total_cmp(&b.id.started_unix_s))
+            });
             let mut nodes: Vec<Node> = Vec::new();
             for r in &ranks {
-                let i = match nodes.iter().position(|n| n.name == r.id.node && n.node_id == r.id.node_id) {
+                let i = match nodes.iter().position(|n| n.name == r.id.node && n.node_id == r.id.node_id()) {
                     Some(i) => i,
                     None => {
                         nodes.push(Node {
                             name: r.id.node.clone(),
-                            node_id: r.id.node_id,
+                            node_id: r.id.node_id(),
                             ranks: vec![],
                             energy_kwh: 0.0,
                             emissions_kg: 0.0,
@@ -158,7 +160,7 @@ pub fn take_jobs(
                     }
                 };
                 let n = &mut nodes[i];
-                n.ranks.extend(r.id.rank);
+                n.ranks.extend(r.id.rank());
                 n.energy_kwh += r.run.total().energy_kwh;
                 n.emissions_kg += r.run.total().emissions_kg;
             }
@@ -364,7 +366,7 @@ pub fn text(job: &Job) -> String {
             vec![
                 r.rank_text(),
                 r.id.node.clone(),
-                r.id.local_rank.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+                r.id.local_rank().map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
                 r.run.short_id().to_string(),
                 crate::format::sig3(r.run.total().duration_s),
                 re,

@@ -165,10 +165,10 @@ fn json_report(jobs: &[job::Job], projects: &Projects, regions: &Regions) -> ser
                 "energy_consumed_kwh": n.energy_kwh, "emissions_kg": n.emissions_kg})).collect::<Vec<_>>(),
             "ranks": j.ranks.iter().map(|r| {
                 let mut v = run_json(&r.run);
-                v["rank"] = json!(r.id.rank);
-                v["local_rank"] = json!(r.id.local_rank);
+                v["rank"] = json!(r.id.rank());
+                v["local_rank"] = json!(r.id.local_rank());
                 v["node"] = json!(r.id.node);
-                v["node_id"] = json!(r.id.node_id);
+                v["node_id"] = json!(r.id.node_id());
                 v
             }).collect::<Vec<_>>(),
             "regions": j.regions.iter().map(region_json).collect::<Vec<_>>(),

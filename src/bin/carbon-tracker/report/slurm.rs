@@ -220,7 +220,7 @@ fn own_runs_text(j: &SlurmJob, e: &NumberColumn, m: &NumberColumn) -> String {
             let t = r.run.total();
             vec![
                 r.run.short_id().to_string(),
-                r.id.job_id.clone().unwrap_or_default(),
+                r.id.job_id().unwrap_or_default().to_string(),
                 r.id.node.clone(),
                 r.rank_text(),
                 sig3(t.duration_s),
@@ -254,8 +254,8 @@ pub fn json(j: &SlurmJob) -> serde_json::Value {
             })).collect::<Vec<_>>(),
             "program_trackers": j.own.iter().map(|r| {
                 let t = r.run.total();
-                json!({"source": "program", "run_id": r.run.run_id, "job_id": r.id.job_id, "node": r.id.node,
-                       "rank": r.id.rank, "duration_s": t.duration_s, "energy_consumed_kwh": t.energy_kwh,
+                json!({"source": "program", "run_id": r.run.run_id, "job_id": r.id.job_id(), "node": r.id.node,
+                       "rank": r.id.rank(), "duration_s": t.duration_s, "energy_consumed_kwh": t.energy_kwh,
                        "emissions_kg": t.emissions_kg, "included_in_total": false})
             }).collect::<Vec<_>>(),
         }
@@ -309,7 +309,7 @@ pub fn html(j: &SlurmJob) -> String {
                 own,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 esc(r.run.short_id()),
-                esc(r.id.job_id.as_deref().unwrap_or("")),
+                esc(r.id.job_id().unwrap_or("")),
                 esc(&r.id.node),
                 esc(&r.rank_text()),
                 sig3(t.duration_s),
