@@ -6,16 +6,15 @@
 #   1. Rust: unit, C ABI (C and C++ programs), Fortran (gfortran), regions and the job report,
 #      online (fake API on loopback), header freshness, cluster (Pushgateway, Prometheus, OTLP
 #      receiver, mpirun of C and Fortran programs: skipped when not installed);
-#      the fuzz targets are type-checked; a real Slurm (one node, two in network namespaces) runs
-#      every launcher of docs/launchers.md (scripts/slurm/test.sh); the doctests run once, with
-#      the publisher checks (6)
+#      the fuzz targets are type-checked; the doctests run once, with the publisher checks (6)
 #   2. Python bindings (pytest, mypy --strict; the CodeCarbon drop-in checker's mutation
 #      self-test, scripts/codecarbon-suite.py --self-test), 3. Go bindings (go vet, go test -race),
-#   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change); the Slurm
-#      SPANK plugin under a real Slurm (scripts/slurm/spank-test.sh),
+#   4. CMake: build + ctest (C, C++ and Fortran; and the command rebuilt after a change),
 #   5. install tests per ecosystem (scripts/install-test.sh, the Fortran module from CMake and from
-#   a Makefile included), 6. what a publisher checks (scripts/publish-check.sh); and that no test
-#   changed a tracked file.
+#   a Makefile included), 6. what a publisher checks (scripts/publish-check.sh), with, beside it in
+#   the background, a real Slurm (one node, two in network namespaces) running every launcher of
+#   docs/launchers.md (scripts/slurm/test.sh), then the Slurm SPANK plugin under a real Slurm with
+#   slurmdbd (scripts/slurm/spank-test.sh); and that no test changed a tracked file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
