@@ -24,16 +24,8 @@
 //! The parts always add up to the device's energy: `idle + active = E`, each split into parts
 //! whose weights sum to 1, and the last process gets the remainder.
 
-use super::gpu::{GpuDevice, GpuError};
-
-/// One per-process utilisation sample (`nvmlProcessUtilizationSample_t`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtilSample {
-    pub pid: u32,
-    /// NVML's CPU timestamp, µs (only compared with other samples of the device).
-    pub timestamp_us: u64,
-    pub sm_percent: u32,
-}
+pub use super::gpu_device::UtilSample;
+use super::gpu_device::{GpuDevice, GpuError};
 
 /// What NVML said about a device's processes over one interval.
 #[derive(Debug, Clone, PartialEq)]

@@ -23,6 +23,7 @@ pub mod cpu_load;
 pub mod cpuinfo;
 pub mod counter;
 pub mod gpu;
+pub mod gpu_device;
 pub mod gpu_share;
 pub mod host;
 pub mod kept_open;

@@ -10,7 +10,7 @@ use nvml_wrapper::{Device, Nvml};
 use once_cell::sync::Lazy;
 
 use super::gpu::{GpuDevice, GpuError};
-use super::gpu_share::UtilSample;
+use super::gpu_device::UtilSample;
 
 static NVML: Lazy<Result<Nvml, String>> = Lazy::new(|| {
     let mut errors = Vec::new();

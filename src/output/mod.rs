@@ -12,6 +12,7 @@ pub mod file_names;
 pub mod files;
 pub mod py_format;
 pub mod region_file;
+pub mod registry;
 pub mod run_file;
 pub mod sink;
 pub mod task_file;

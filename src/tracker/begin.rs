@@ -1,7 +1,7 @@
 //! Starting a run: the CSV checked, the hardware probed, the intensity resolved, the outputs opened.
 
 use super::*;
-use crate::output::sink;
+use crate::output::{registry, sink};
 
 impl Inner {
     /// The job as the node's coordination knows it (its id is the node scope's key), when this
@@ -34,8 +34,8 @@ impl Inner {
         // output_dir is checked (and the CSV's header written) before anything starts: a start
         // that fails leaves the tracker as it was.
         let finished_tasks = resume.as_ref().map_or(0, |r| r.finished_tasks.len());
-        let opening = sink::Opening { config: &self.config, run_id: &self.run_id, in_job: self.job.is_some(), finished_tasks };
-        let sinks = match sink::open(&opening, &self.log) {
+        let opening = registry::Opening { config: &self.config, run_id: &self.run_id, in_job: self.job.is_some(), finished_tasks };
+        let sinks = match registry::open(&opening, &self.log) {
             Ok(sinks) => sinks,
             Err(e) => {
                 *phase = match resume {
@@ -91,8 +91,8 @@ impl Inner {
             None => (Totals::default(), 0.0, Tasks::default(), None),
         };
         // The network and log outputs take each report after the file outputs.
-        let opening = sink::UploadsOpening { config: c, run: &run, identity: &identity, request_timeout: UPLOAD_REQUEST_TIMEOUT, resumed };
-        sinks.extend(sink::open_uploads(opening, log));
+        let opening = registry::UploadsOpening { config: c, run: &run, identity: &identity, request_timeout: UPLOAD_REQUEST_TIMEOUT, resumed };
+        sinks.extend(registry::open_uploads(opening, log));
         let meters = if node.is_some() { meters.with_process_share() } else { meters };
         // A GPU shared with other processes: process mode and the ranks of a job take their share.
         let split = c.gpu_share == crate::config::GpuShare::Split && (plan.process_mode || node.is_some());
