@@ -41,7 +41,13 @@ fail() { echo "install-test: FAILED: $*" >&2; exit 1; }
 quiet() { "$@" > "$work/step.log" 2>&1 || { cat "$work/step.log"; fail "$*"; }; }   # output only on failure
 
 step "install: CMake ($build_type)"
+# A Release build without the option takes cargo's release profile (configured only, not built).
+cmake -S "$root" -B "$work/profile" -DCMAKE_BUILD_TYPE=Release -DCARBON_TRACKER_BUILD_TESTS=OFF > "$work/profile.log" 2>&1 ||
+  { cat "$work/profile.log"; fail "cmake configure (Release)"; }
+grep -q "carbon-tracker: cargo profile release, libraries in $root/target/release" "$work/profile.log" ||
+  fail "a Release build does not take cargo's release profile: $(grep 'cargo profile' "$work/profile.log")"
 quiet cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE="$build_type" "${cargo_profile[@]}" -DCARBON_TRACKER_BUILD_TESTS=OFF
+grep -q "carbon-tracker: cargo profile ${cargo_profile:+dev}" "$work/step.log" || fail "the CMake build's cargo profile: $(grep 'cargo profile' "$work/step.log")"
 quiet cmake --build "$work/build" -j 2
 quiet cmake --install "$work/build" --prefix "$work/stage"
 show mv "$work/stage" "$work/moved"

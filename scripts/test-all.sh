@@ -103,8 +103,18 @@ CT_AT="$SECONDS" setsid -w bash -c '
   stage "real-Slurm stages done"
 ' > "$slurm_log" 2>&1 &
 slurm_pid=$!
-# Stopped with this script (a failed stage below, or ^C): no cluster left running.
-trap 'kill -TERM -- "-$slurm_pid" 2> /dev/null || true; rm -rf "$work"' EXIT
+# Stopped with this script (a failed stage below, or ^C): their own clean-ups (clusters stopped,
+# the accounting database wiped) run on TERM and are waited for, and their log so far is shown.
+# setsid does not fork here (a background job is no process group leader), so the group's id is
+# $slurm_pid; -w keeps the exit status right if it ever did.
+stop_slurm_stages() {
+  kill -TERM -- "-$slurm_pid" 2> /dev/null || return 0
+  local i
+  for i in $(seq 1 120); do kill -0 "$slurm_pid" 2> /dev/null || break; sleep 0.5; done
+  echo "== the real-Slurm stages were stopped; their log so far ($slurm_log):"
+  tail -40 "$slurm_log"
+}
+trap 'stop_slurm_stages; rm -rf "$work"' EXIT
 
 stage "publisher checks: crates.io and PyPI packages, fresh installs, typing"
 bash scripts/publish-check.sh

@@ -116,6 +116,11 @@ stop_all() {
   stop_pidfile "$dir/slurmdbd.pid"
   stop_pidfile "$dir/munged-default.pid"
   stop_pidfile "$srv/run/mysqld.pid"
+  # A server still starting has no pid file yet: found by its data directory.
+  local i
+  pkill -f -- "--datadir=$srv/db" 2> /dev/null || return 0
+  for i in $(seq 1 100); do pgrep -f -- "--datadir=$srv/db" > /dev/null || return 0; sleep 0.1; done
+  pkill -9 -f -- "--datadir=$srv/db" 2> /dev/null || true
 }
 
 case "${1:-}" in

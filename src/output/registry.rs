@@ -57,16 +57,20 @@ pub struct UploadsOpening<'a> {
 }
 
 /// The registered network and log sinks of a run, in the order they take each report (after
-/// the file sinks). None of them can fail to open: a bad address shows at the first upload.
+/// the file sinks) and are waited for at stop, within one `api_timeout_s`: the CodeCarbon API
+/// first. None of them can fail to open: a bad address shows at the first upload.
+///
+/// A sink whose queue carries over a restart ([`Sink::carry_over`]) is opened in the `None`
+/// branch only: a resumed run goes on with the carried one.
 pub fn open_uploads(o: UploadsOpening<'_>, log: &Logger) -> Vec<Box<dyn Sink>> {
     let c = o.config;
     let (resumed_total, mut sinks) = match o.resumed {
-        // The endpoint's and the API's queues, carried over.
+        // The API's and the endpoint's queues, carried over.
         Some((total, carried)) => (Some(total), carried),
         None => {
             let mut new: Vec<Box<dyn Sink>> = Vec::new();
-            new.extend(super::http_endpoint::EndpointSink::open(c, o.request_timeout, log));
             new.extend(super::api::ApiSink::open(c, o.run, o.request_timeout, log));
+            new.extend(super::http_endpoint::EndpointSink::open(c, o.request_timeout, log));
             (None, new)
         }
     };
@@ -127,10 +131,10 @@ mod tests {
         let (run, identity) = (Arc::new(RunInfo::default()), Identity::default());
         let opening = |resumed| UploadsOpening { config: &config, run: &run, identity: &identity, request_timeout: Duration::from_millis(10), resumed };
         let sinks = open_uploads(opening(None), &log);
-        // The endpoint, the API, Prometheus, OTLP, the log; the monitoring outputs take predictions.
+        // The API, the endpoint, Prometheus, OTLP, the log; the monitoring outputs take predictions.
         assert_eq!(sinks.iter().map(|s| s.wants_prediction()).collect::<Vec<_>>(), [false, false, true, true, false]);
         let carried: Vec<_> = sinks.iter().filter_map(|s| s.carry_over()).collect();
-        assert_eq!(carried.len(), 2, "the endpoint's and the API's queues go on after a restart");
+        assert_eq!(carried.len(), 2, "the API's and the endpoint's queues go on after a restart");
         let resumed = open_uploads(opening(Some((EmissionsSnapshot::default(), carried))), &log);
         assert_eq!(resumed.len(), 5, "the carried queues are not opened a second time");
         for sink in sinks.into_iter().chain(resumed) {

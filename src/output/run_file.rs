@@ -70,5 +70,17 @@ mod tests {
         v.as_object_mut().unwrap().remove("local_size");
         std::fs::write(&path, v.to_string()).unwrap();
         assert_eq!(read(&path).unwrap(), id);
+        // A job's field that is wrong is an error, not a run outside the job.
+        for (key, bad) in [("rank", serde_json::json!("3")), ("rank", serde_json::json!(-1)), ("launcher", serde_json::Value::Null)] {
+            let mut w = v.clone();
+            w[key] = bad;
+            std::fs::write(&path, w.to_string()).unwrap();
+            let e = read(&path).unwrap_err();
+            assert!(e.contains("its job"), "{key}: {e}");
+        }
+        // No job named: a run outside a job.
+        v["job_id"] = serde_json::Value::Null;
+        std::fs::write(&path, v.to_string()).unwrap();
+        assert_eq!(read(&path).unwrap().job, None);
     }
 }

@@ -29,7 +29,7 @@ pub struct Identity {
     pub pid: u32,
     /// The job this process is a rank of, if any (its fields side by side with the others in
     /// the run file: `job_id`, `rank`, `local_rank`, ...).
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "job_if_any")]
     pub job: Option<Job>,
     /// Seconds since the Unix epoch when the tracker started.
     pub started_unix_s: f64,
@@ -57,4 +57,15 @@ impl Identity {
     pub fn node_id(&self) -> Option<u32> {
         self.job.as_ref().and_then(|j| j.node_id)
     }
+}
+
+/// The job of a run file: none when it names none (no `job_id`, or null), else all of its
+/// fields, or an error that says which one is wrong (serde's own reading of a flattened
+/// `Option` would make any error a run outside a job).
+fn job_if_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Job>, D::Error> {
+    let rest = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    if rest.get("job_id").is_none_or(serde_json::Value::is_null) {
+        return Ok(None);
+    }
+    serde_json::from_value(serde_json::Value::Object(rest)).map(Some).map_err(|e| serde::de::Error::custom(format!("its job: {e}")))
 }
