@@ -47,8 +47,8 @@ MUTANTS: List[Tuple[str, List[Tuple[str, str, str]]]] = [
     (
         "a CSV column missing (water_consumed: records, FileOutput's CSV)",
         [(CT, "            water_consumed=e.water_consumed_l,\n", ""),
-         ("output.py", "    water_consumed: float\n", ""),
-         ("output.py", "        self.water_consumed -= previous_emission.water_consumed\n", "")],
+         ("_records.py", "    water_consumed: float\n", ""),
+         ("_records.py", "        self.water_consumed -= previous_emission.water_consumed\n", "")],
     ),
 ]  # fmt: skip
 

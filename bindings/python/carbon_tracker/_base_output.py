@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, List
 
 if TYPE_CHECKING:
-    from .output import EmissionsData
+    from ._records import EmissionsData
 
 
 class BaseOutput:

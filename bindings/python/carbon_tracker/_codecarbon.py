@@ -52,8 +52,9 @@ from ._builtin_outputs import _NativeOutput
 from ._codecarbon_options import CodeCarbonOptions
 from ._core import CarbonTrackerError, Emissions, Status, Tracker, library_version
 from ._options import OPTION_KEYS
+from ._records import task_emissions_data
 from ._run_lock import RunLock
-from .output import EmissionsData, OutputMethod, task_emissions_data
+from .output import EmissionsData, OutputMethod
 
 if TYPE_CHECKING:  # typing_extensions only for the type checker: no runtime dependency
     from typing_extensions import Unpack
