@@ -52,51 +52,60 @@ fn assert_deltas_sum_to(server: &FakeServer, s: &EmissionsSnapshot) {
     assert!((duration - s.duration_s).abs() <= 1.0, "server duration {duration} vs {}", s.duration_s);
 }
 
+/// `d` of work on the tracker's clock, without waiting for it: the test-hooks clock moves on.
+/// It is the process's clock, so a test that calls this runs in a process of its own
+/// (`support::in_own_process`).
+fn work_for(d: Duration) {
+    carbon_tracker::clock::advance_for_tests(d);
+}
+
 /// start, a little over a second of work, one flush, stop: two deltas of at least 1 s.
 fn flush_once_then_stop(t: &Tracker) -> Result<EmissionsSnapshot, carbon_tracker::ReportError> {
     t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
+    work_for(Duration::from_millis(1100));
     t.flush().unwrap();
     t.stop()
 }
 
 #[test]
 fn lazy_run_then_deltas_that_sum_to_the_totals() {
-    let server = FakeServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&server.url(), dir.path(), "measure_power_secs=0.1");
-    t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(server.requests().is_empty(), "no request on new/start: {:?}", server.paths());
+    support::in_own_process(module_path!(), "lazy_run_then_deltas_that_sum_to_the_totals", || {
+        let server = FakeServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&server.url(), dir.path(), "measure_power_secs=0.1");
+        t.start().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(server.requests().is_empty(), "no request on new/start: {:?}", server.paths());
 
-    t.flush().unwrap(); // 0.3 s: under a second, merged into the next upload
-    std::thread::sleep(Duration::from_millis(1000));
-    t.flush().unwrap(); // 1.3 s: /runs then /emissions
-    server.wait_for(2);
-    std::thread::sleep(Duration::from_millis(400));
-    let report = t.stop().unwrap(); // 1.7 s: the final 0.4 s goes out too
+        t.flush().unwrap(); // 0.3 s: under a second, merged into the next upload
+        work_for(Duration::from_millis(1000));
+        t.flush().unwrap(); // 1.3 s: /runs then /emissions
+        server.wait_for(2);
+        work_for(Duration::from_millis(400));
+        let report = t.stop().unwrap(); // 1.7 s: the final 0.4 s goes out too
 
-    assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
-    let reqs = server.requests();
-    for r in &reqs {
-        eprintln!("{:?} {} {} {}", r.at.duration_since(reqs[0].at), r.method, r.path, r.raw_body);
-    }
-    assert_eq!(reqs[0].body["experiment_id"], "11111111-2222-3333-4444-555555555555");
-    for r in &reqs {
-        assert_eq!(r.headers["x-api-token"], KEY);
-        assert_eq!(r.headers["content-type"], "application/json");
-    }
-    for r in &reqs[1..] {
-        assert_eq!(r.body["run_id"], "api-run-0001");
-        assert!(r.body["duration"].as_u64().unwrap() >= 1);
-    }
-    assert_deltas_sum_to(&server, &report); // includes the server's duration within 1 s
+        assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
+        let reqs = server.requests();
+        for r in &reqs {
+            eprintln!("{:?} {} {} {}", r.at.duration_since(reqs[0].at), r.method, r.path, r.raw_body);
+        }
+        assert_eq!(reqs[0].body["experiment_id"], "11111111-2222-3333-4444-555555555555");
+        for r in &reqs {
+            assert_eq!(r.headers["x-api-token"], KEY);
+            assert_eq!(r.headers["content-type"], "application/json");
+        }
+        for r in &reqs[1..] {
+            assert_eq!(r.body["run_id"], "api-run-0001");
+            assert!(r.body["duration"].as_u64().unwrap() >= 1);
+        }
+        assert_deltas_sum_to(&server, &report); // includes the server's duration within 1 s
 
-    // The key is in no output file; the CSV's run_id is the tracker's own.
-    let csv = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
-    assert!(!csv.contains(KEY));
-    assert!(csv.contains(t.run_id()));
-    assert!(!format!("{:?}", t.config()).contains(KEY));
+        // The key is in no output file; the CSV's run_id is the tracker's own.
+        let csv = std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap();
+        assert!(!csv.contains(KEY));
+        assert!(csv.contains(t.run_id()));
+        assert!(!format!("{:?}", t.config()).contains(KEY));
+    });
 }
 
 #[test]
@@ -114,108 +123,122 @@ fn nothing_is_sent_by_a_tracker_that_never_flushes() {
 
 #[test]
 fn background_ticks_upload_every_api_call_interval() {
-    let server = FakeServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&server.url(), dir.path(), "measure_power_secs=0.6;api_call_interval=2");
-    t.start().unwrap();
-    server.wait_for(2); // /runs + first /emissions after 2 ticks (1.2 s), without any flush
-    let report = t.stop().unwrap();
-    let paths = server.paths();
-    assert_eq!(paths[0], "POST /runs");
-    assert!(paths[1..].iter().all(|p| p == "POST /emissions"));
-    assert_deltas_sum_to(&server, &report);
+    support::in_own_process(module_path!(), "background_ticks_upload_every_api_call_interval", || {
+        let server = FakeServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&server.url(), dir.path(), "measure_power_secs=0.1;api_call_interval=2");
+        t.start().unwrap();
+        // A delta under a second is not sent: 1.2 s of work on the clock, then two ticks (0.2 s).
+        work_for(Duration::from_millis(1200));
+        server.wait_for(2); // /runs + the first /emissions at the second tick, without any flush
+        let report = t.stop().unwrap();
+        let paths = server.paths();
+        assert_eq!(paths[0], "POST /runs");
+        assert!(paths[1..].iter().all(|p| p == "POST /emissions"));
+        assert_deltas_sum_to(&server, &report);
+    });
 }
 
 #[test]
 fn server_down_at_start_then_up_gets_everything_in_order() {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=15");
-    t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    t.flush().unwrap(); // the upload fails: connection refused, retried in the background
-    std::thread::sleep(Duration::from_millis(1100));
-    t.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let server = FakeServer::start_on(port);
-    std::thread::sleep(Duration::from_millis(1000));
-    let report = t.stop().unwrap();
-    let paths = server.paths();
-    assert_eq!(paths[0], "POST /runs", "{paths:?}");
-    assert_eq!(paths.len(), 4, "{paths:?}");
-    // In order: each delta's timestamp (taken when it was queued) follows the previous one.
-    let stamps: Vec<String> =
-        server.requests()[1..].iter().map(|r| r.body["timestamp"].as_str().unwrap().to_string()).collect();
-    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
-    assert_deltas_sum_to(&server, &report);
+    support::in_own_process(module_path!(), "server_down_at_start_then_up_gets_everything_in_order", || {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=15");
+        t.start().unwrap();
+        work_for(Duration::from_millis(1100));
+        t.flush().unwrap(); // the upload fails: connection refused, retried in the background
+        work_for(Duration::from_millis(1100));
+        t.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let server = FakeServer::start_on(port);
+        std::thread::sleep(Duration::from_millis(1000));
+        let report = t.stop().unwrap();
+        let paths = server.paths();
+        assert_eq!(paths[0], "POST /runs", "{paths:?}");
+        assert_eq!(paths.len(), 4, "{paths:?}");
+        // In order: each delta's timestamp (taken when it was queued) follows the previous one.
+        let stamps: Vec<String> =
+            server.requests()[1..].iter().map(|r| r.body["timestamp"].as_str().unwrap().to_string()).collect();
+        assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
+        assert_deltas_sum_to(&server, &report);
+    });
 }
 
 #[test]
 fn slow_server_never_stalls_flush() {
-    let server = FakeServer::start();
-    server.set(|b| b.delay = Duration::from_secs(2));
-    let dir = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
-    t.start().unwrap();
-    let start_took = started.elapsed();
-    std::thread::sleep(Duration::from_millis(1100));
-    let before = Instant::now();
-    t.flush().unwrap();
-    let flush_took = before.elapsed();
-    server.wait_for(1);
-    // The server holds the request; flush has long returned.
-    assert_eq!(*server.answered.lock().unwrap(), 0);
-    assert!(flush_took < Duration::from_millis(500), "flush took {flush_took:?}");
-    assert!(start_took < Duration::from_millis(500), "start took {start_took:?}");
-    t.stop().unwrap();
-    assert_eq!(server.paths().len(), 3);
-    eprintln!("slow server (2 s): start {start_took:?}, flush {flush_took:?}");
+    support::in_own_process(module_path!(), "slow_server_never_stalls_flush", || {
+        let server = FakeServer::start();
+        server.set(|b| b.delay = Duration::from_secs(2));
+        let dir = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
+        t.start().unwrap();
+        let start_took = started.elapsed();
+        work_for(Duration::from_millis(1100));
+        let before = Instant::now();
+        t.flush().unwrap();
+        let flush_took = before.elapsed();
+        server.wait_for(1);
+        // The server holds the request; flush has long returned.
+        assert_eq!(*server.answered.lock().unwrap(), 0);
+        assert!(flush_took < Duration::from_millis(500), "flush took {flush_took:?}");
+        assert!(start_took < Duration::from_millis(500), "start took {start_took:?}");
+        t.stop().unwrap();
+        assert_eq!(server.paths().len(), 3);
+        eprintln!("slow server (2 s): start {start_took:?}, flush {flush_took:?}");
+    });
 }
 
 #[test]
 fn server_errors_are_retried_until_delivered() {
-    let server = FakeServer::start();
-    server.set(|b| b.fail_emissions = vec![500, 503, 429]);
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
-    let report = flush_once_then_stop(&t).unwrap();
-    let emissions = server.requests().into_iter().filter(|r| r.path == "/emissions").count();
-    assert!(emissions >= 4, "3 failures then successes: {:?}", server.paths());
-    assert_deltas_sum_to(&server, &report);
+    support::in_own_process(module_path!(), "server_errors_are_retried_until_delivered", || {
+        let server = FakeServer::start();
+        server.set(|b| b.fail_emissions = vec![500, 503, 429]);
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
+        let report = flush_once_then_stop(&t).unwrap();
+        let emissions = server.requests().into_iter().filter(|r| r.path == "/emissions").count();
+        assert!(emissions >= 4, "3 failures then successes: {:?}", server.paths());
+        assert_deltas_sum_to(&server, &report);
+    });
 }
 
 #[test]
 fn server_that_never_comes_back_bounds_stop() {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=0.5");
-    t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    t.flush().unwrap();
-    let before = Instant::now();
-    let report = t.stop().unwrap_err();
-    let took = before.elapsed();
-    assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(1500), "stop took {took:?}");
-    assert_eq!(report.errors().len(), 1);
-    let e = &report.errors()[0];
-    assert_eq!(e.kind, ErrorKind::Network);
-    assert!(e.message.contains("upload(s)") && e.message.contains("not delivered"), "{}", e.message);
-    // The measurement itself is intact, and in the error.
-    assert!(report.emissions().unwrap().energy_consumed_kwh > 0.0);
-    assert!(std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap().lines().count() == 3);
+    support::in_own_process(module_path!(), "server_that_never_comes_back_bounds_stop", || {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=0.5");
+        t.start().unwrap();
+        work_for(Duration::from_millis(1100));
+        t.flush().unwrap();
+        let before = Instant::now();
+        let report = t.stop().unwrap_err();
+        let took = before.elapsed();
+        assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(1500), "stop took {took:?}");
+        assert_eq!(report.errors().len(), 1);
+        let e = &report.errors()[0];
+        assert_eq!(e.kind, ErrorKind::Network);
+        assert!(e.message.contains("upload(s)") && e.message.contains("not delivered"), "{}", e.message);
+        // The measurement itself is intact, and in the error.
+        assert!(report.emissions().unwrap().energy_consumed_kwh > 0.0);
+        assert!(std::fs::read_to_string(dir.path().join("emissions.csv")).unwrap().lines().count() == 3);
+    });
 }
 
 #[test]
 fn client_errors_are_reported_with_the_server_message_not_retried() {
-    let server = FakeServer::start();
-    server.set(|b| b.fail_emissions = vec![422]);
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=5");
-    let report = flush_once_then_stop(&t).unwrap_err();
-    assert_eq!(report.errors().len(), 1, "{report:?}");
-    assert!(report.errors()[0].message.contains("422") && report.errors()[0].message.contains("injected failure"));
-    assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
+    support::in_own_process(module_path!(), "client_errors_are_reported_with_the_server_message_not_retried", || {
+        let server = FakeServer::start();
+        server.set(|b| b.fail_emissions = vec![422]);
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=5");
+        let report = flush_once_then_stop(&t).unwrap_err();
+        assert_eq!(report.errors().len(), 1, "{report:?}");
+        assert!(report.errors()[0].message.contains("422") && report.errors()[0].message.contains("injected failure"));
+        assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
+    });
 }
 
 #[test]
@@ -507,7 +530,7 @@ fn api_key_never_reaches_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let t = api_tracker(&server.url(), dir.path(), "log_level=debug;api_timeout_s=3");
         t.start().unwrap();
-        std::thread::sleep(Duration::from_millis(1100));
+        work_for(Duration::from_millis(1100));
         t.flush().unwrap();
         std::thread::sleep(Duration::from_millis(1100));
         let _ = t.stop();
@@ -532,38 +555,42 @@ fn api_key_never_reaches_the_log() {
 
 #[test]
 fn failing_destinations_do_not_starve_healthy_ones() {
-    // Eight trackers uploading to a dead port keep retrying; a ninth, healthy one is not held up.
-    let dead = format!("http://127.0.0.1:{}", free_port());
-    let dir = tempfile::tempdir().unwrap();
-    let dead_trackers: Vec<Tracker> = (0..8).map(|_| api_tracker(&dead, dir.path(), "api_timeout_s=0.2")).collect();
-    for t in &dead_trackers {
-        t.start().unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(1100));
-    for t in &dead_trackers {
-        t.flush().unwrap();
-    }
-    let server = FakeServer::start();
-    let healthy = api_tracker(&server.url(), dir.path(), "api_timeout_s=5");
-    healthy.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    healthy.flush().unwrap();
-    healthy.stop().unwrap();
-    assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
-    for t in &dead_trackers {
-        assert_eq!(t.stop().unwrap_err().errors().len(), 1);
-    }
+    support::in_own_process(module_path!(), "failing_destinations_do_not_starve_healthy_ones", || {
+        // Eight trackers uploading to a dead port keep retrying; a ninth, healthy one is not held up.
+        let dead = format!("http://127.0.0.1:{}", free_port());
+        let dir = tempfile::tempdir().unwrap();
+        let dead_trackers: Vec<Tracker> = (0..8).map(|_| api_tracker(&dead, dir.path(), "api_timeout_s=0.2")).collect();
+        for t in &dead_trackers {
+            t.start().unwrap();
+        }
+        work_for(Duration::from_millis(1100));
+        for t in &dead_trackers {
+            t.flush().unwrap();
+        }
+        let server = FakeServer::start();
+        let healthy = api_tracker(&server.url(), dir.path(), "api_timeout_s=5");
+        healthy.start().unwrap();
+        work_for(Duration::from_millis(1100));
+        healthy.flush().unwrap();
+        healthy.stop().unwrap();
+        assert_eq!(server.paths(), ["POST /runs", "POST /emissions", "POST /emissions"]);
+        for t in &dead_trackers {
+            assert_eq!(t.stop().unwrap_err().errors().len(), 1);
+        }
+    });
 }
 
 #[test]
 fn runs_creation_is_retried_before_any_emission() {
-    let server = FakeServer::start();
-    server.set(|b| b.fail_runs = vec![503, 500]);
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
-    let report = flush_once_then_stop(&t).unwrap();
-    assert_eq!(server.paths(), ["POST /runs", "POST /runs", "POST /runs", "POST /emissions", "POST /emissions"]);
-    assert_deltas_sum_to(&server, &report);
+    support::in_own_process(module_path!(), "runs_creation_is_retried_before_any_emission", || {
+        let server = FakeServer::start();
+        server.set(|b| b.fail_runs = vec![503, 500]);
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&server.url(), dir.path(), "api_timeout_s=10");
+        let report = flush_once_then_stop(&t).unwrap();
+        assert_eq!(server.paths(), ["POST /runs", "POST /runs", "POST /runs", "POST /emissions", "POST /emissions"]);
+        assert_deltas_sum_to(&server, &report);
+    });
 }
 
 #[test]
@@ -653,35 +680,37 @@ fn geo_is_looked_up_once_per_process_and_never_blocks_start() {
 
 #[test]
 fn restart_after_stop_resumes_the_run_and_its_api_uploads() {
-    // CodeCarbon's start after stop measures again; with restart_after_stop the run goes on:
-    // same run, one API run, deltas that sum to the final totals, the stopped time not counted.
-    let server = FakeServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let t = api_tracker(&server.url(), dir.path(), "restart_after_stop=true");
-    let first = flush_once_then_stop(&t).unwrap();
-    std::thread::sleep(Duration::from_millis(500)); // stopped: not measured
-    t.start().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    let s = t.stop().unwrap();
-    assert!(s.energy_consumed_kwh > first.energy_consumed_kwh && s.emissions_kg > first.emissions_kg);
-    // RAM at a forced 10 W: its energy is 10 W over the measured time, the two windows.
-    let ram_s = s.ram_energy_kwh * 3.6e6 / 10.0;
-    assert!((ram_s - s.duration_s).abs() < 0.05, "RAM {ram_s} s vs duration {} s", s.duration_s);
-    assert!(
-        s.duration_s > first.duration_s + 1.0 && s.duration_s < first.duration_s + 1.45,
-        "{} then {}",
-        first.duration_s,
-        s.duration_s
-    );
-    assert_eq!(server.paths().iter().filter(|p| *p == "POST /runs").count(), 1, "{:?}", server.paths());
-    assert_deltas_sum_to(&server, &s);
-    let rows = csv_rows(dir.path());
-    assert_eq!(rows.len(), 3, "flush, stop, stop");
-    assert!(rows.iter().all(|r| r["run_id"] == t.run_id()));
-    assert_eq!(rows[2]["energy_consumed"].parse::<f64>().unwrap(), s.energy_consumed_kwh);
-    // Without the option, start after stop stays an error.
-    let strict = api_tracker(&server.url(), dir.path(), "save_to_api=false");
-    strict.start().unwrap();
-    strict.stop().unwrap();
-    assert_eq!(strict.start().unwrap_err().kind, ErrorKind::InvalidState);
+    support::in_own_process(module_path!(), "restart_after_stop_resumes_the_run_and_its_api_uploads", || {
+        // CodeCarbon's start after stop measures again; with restart_after_stop the run goes on:
+        // same run, one API run, deltas that sum to the final totals, the stopped time not counted.
+        let server = FakeServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let t = api_tracker(&server.url(), dir.path(), "restart_after_stop=true");
+        let first = flush_once_then_stop(&t).unwrap();
+        work_for(Duration::from_millis(500)); // stopped: not measured
+        t.start().unwrap();
+        work_for(Duration::from_millis(1100));
+        let s = t.stop().unwrap();
+        assert!(s.energy_consumed_kwh > first.energy_consumed_kwh && s.emissions_kg > first.emissions_kg);
+        // RAM at a forced 10 W: its energy is 10 W over the measured time, the two windows.
+        let ram_s = s.ram_energy_kwh * 3.6e6 / 10.0;
+        assert!((ram_s - s.duration_s).abs() < 0.05, "RAM {ram_s} s vs duration {} s", s.duration_s);
+        assert!(
+            s.duration_s > first.duration_s + 1.0 && s.duration_s < first.duration_s + 1.45,
+            "{} then {}",
+            first.duration_s,
+            s.duration_s
+        );
+        assert_eq!(server.paths().iter().filter(|p| *p == "POST /runs").count(), 1, "{:?}", server.paths());
+        assert_deltas_sum_to(&server, &s);
+        let rows = csv_rows(dir.path());
+        assert_eq!(rows.len(), 3, "flush, stop, stop");
+        assert!(rows.iter().all(|r| r["run_id"] == t.run_id()));
+        assert_eq!(rows[2]["energy_consumed"].parse::<f64>().unwrap(), s.energy_consumed_kwh);
+        // Without the option, start after stop stays an error.
+        let strict = api_tracker(&server.url(), dir.path(), "save_to_api=false");
+        strict.start().unwrap();
+        strict.stop().unwrap();
+        assert_eq!(strict.start().unwrap_err().kind, ErrorKind::InvalidState);
+    });
 }

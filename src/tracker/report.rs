@@ -34,12 +34,12 @@ impl Inner {
     /// the fork (the duration up to now), measuring and writing nothing (the run, its rows and its node share are the
     /// parent's).
     pub(super) fn inert_report(&self, r: &Running) -> Report {
-        let emissions = r.totals.snapshot(r.duration_s(Instant::now()), &r.intensity, self.config.pue);
+        let emissions = r.totals.snapshot(r.duration_s(crate::clock::now()), &r.intensity, self.config.pue);
         Report { emissions, errors: Vec::new() }
     }
 
     pub(super) fn report(&self, r: &mut Running, final_report: bool) -> Report {
-        let mut now = Instant::now();
+        let mut now = crate::clock::now();
         if final_report || now.saturating_duration_since(r.last_measured) >= FRESH_ENOUGH {
             now = self.measure(r, final_report);
         }
