@@ -59,6 +59,17 @@ fn work_for(d: Duration) {
     carbon_tracker::clock::advance_for_tests(d);
 }
 
+/// A tracker whose API is a closed port of loopback (returned): started, a little over a second
+/// of work, one flush.
+fn flushed_against_a_closed_port(dir: &std::path::Path, extra: &str) -> (u16, Tracker) {
+    let port = free_port();
+    let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir, extra);
+    t.start().unwrap();
+    work_for(Duration::from_millis(1100));
+    t.flush().unwrap();
+    (port, t)
+}
+
 /// start, a little over a second of work, one flush, stop: two deltas of at least 1 s.
 fn flush_once_then_stop(t: &Tracker) -> Result<EmissionsSnapshot, carbon_tracker::ReportError> {
     t.start().unwrap();
@@ -142,12 +153,9 @@ fn background_ticks_upload_every_api_call_interval() {
 #[test]
 fn server_down_at_start_then_up_gets_everything_in_order() {
     support::in_own_process(module_path!(), "server_down_at_start_then_up_gets_everything_in_order", || {
-        let port = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=15");
-        t.start().unwrap();
-        work_for(Duration::from_millis(1100));
-        t.flush().unwrap(); // the upload fails: connection refused, retried in the background
+        // The upload fails: connection refused, retried in the background.
+        let (port, t) = flushed_against_a_closed_port(dir.path(), "api_timeout_s=15");
         work_for(Duration::from_millis(1100));
         t.flush().unwrap();
         std::thread::sleep(Duration::from_millis(300));
@@ -207,12 +215,8 @@ fn server_errors_are_retried_until_delivered() {
 #[test]
 fn server_that_never_comes_back_bounds_stop() {
     support::in_own_process(module_path!(), "server_that_never_comes_back_bounds_stop", || {
-        let port = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let t = api_tracker(&format!("http://127.0.0.1:{port}"), dir.path(), "api_timeout_s=0.5");
-        t.start().unwrap();
-        work_for(Duration::from_millis(1100));
-        t.flush().unwrap();
+        let (_, t) = flushed_against_a_closed_port(dir.path(), "api_timeout_s=0.5");
         let before = Instant::now();
         let report = t.stop().unwrap_err();
         let took = before.elapsed();
